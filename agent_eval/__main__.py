@@ -1,0 +1,3 @@
+from agent_eval.cli.app import main
+
+main()

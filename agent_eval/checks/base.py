@@ -1,0 +1,58 @@
+"""The check interface: a compiled check is a pure function of what one run produced."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from agent_eval.records import CheckResult, Message, ToolCall, Usage
+
+if TYPE_CHECKING:
+    from agent_eval.suite.case import Case
+
+__all__ = ["Check", "CheckInput", "CheckSpecError", "Evaluate"]
+
+
+class CheckSpecError(ValueError):
+    """A check written in a suite is invalid; `key` names the offending key, if any."""
+
+    def __init__(self, message: str, key: str | None = None) -> None:
+        super().__init__(message)
+        self.key = key
+
+
+@dataclass(frozen=True, slots=True)
+class CheckInput:
+    """What a check may look at: the run so far, before it is scored."""
+
+    output: str
+    case: Case
+    messages: tuple[Message, ...] = ()
+    tool_calls: tuple[ToolCall, ...] = ()
+    usage: Usage = Usage()
+    latency_ms: float | None = None
+    cost_usd: float | None = None
+
+
+# (argument compiled at load time, run) -> (passed, one-line reason)
+Evaluate = Callable[[Any, CheckInput], tuple[bool, str]]
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """A check as written in the suite, with its argument validated and compiled."""
+
+    name: str  # as written, e.g. "not_contains"
+    arg: Any
+    evaluate: Evaluate
+    negate: bool = False
+    weight: float = 1.0
+
+    def run(self, run_input: CheckInput) -> CheckResult:
+        """Apply the check; a negated check inverts the verdict and says so."""
+        passed, reason = self.evaluate(self.arg, run_input)
+        if self.negate:
+            passed = not passed
+            reason = f"expected not: {reason}"
+        return CheckResult(name=self.name, passed=passed, weight=self.weight, reason=reason)

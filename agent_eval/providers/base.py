@@ -1,0 +1,90 @@
+"""The small async interface every model provider implements.
+
+A provider turns a `CompletionRequest` into a `Completion`, and classifies the
+exceptions its SDK raises into a `RetryDecision`. Only the runner retries:
+providers build their SDK clients with `max_retries=0`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Protocol
+
+from agent_eval.records import Message, ToolCall, Usage
+
+__all__ = [
+    "Completion",
+    "CompletionRequest",
+    "Provider",
+    "RetryDecision",
+    "RetryKind",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class CompletionRequest:
+    """One call to a model: the messages and the sampling parameters."""
+
+    model: str
+    messages: tuple[Message, ...]
+    params: Mapping[str, Any] = field(default_factory=dict)
+    tools: tuple[Mapping[str, Any], ...] = ()
+    seed: int = 0
+    case_id: str = ""
+    repetition: int = 0
+    timeout_s: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Completion:
+    """What the model answered, with its cost drivers."""
+
+    text: str
+    usage: Usage
+    latency_ms: float
+    model: str
+    tool_calls: tuple[ToolCall, ...] = ()
+    finish_reason: str | None = None
+
+
+class RetryKind(StrEnum):
+    """What the runner does with a failed call."""
+
+    NONE = "none"  # error this run only (400, 422, unparseable reply)
+    TRANSIENT = "transient"  # 5xx, timeout, dropped connection: back off and retry
+    RATE_LIMIT = "rate_limit"  # 429: back off, honour Retry-After, slow down
+    FATAL = "fatal"  # 401, 403, 404: stop the whole run
+
+
+@dataclass(frozen=True, slots=True)
+class RetryDecision:
+    """The classification of one failed call; a pure function of type and status."""
+
+    kind: RetryKind
+    message: str
+    status: int | None = None
+    retry_after_s: float | None = None
+
+    @property
+    def retryable(self) -> bool:
+        return self.kind in (RetryKind.TRANSIENT, RetryKind.RATE_LIMIT)
+
+
+class Provider(Protocol):
+    """A model endpoint. One instance serves every call to that endpoint."""
+
+    name: str
+
+    async def complete(self, request: CompletionRequest) -> Completion:
+        """Send one request; raise the SDK's own exception on failure."""
+        ...
+
+    def classify(self, exc: BaseException) -> RetryDecision:
+        """Decide how the runner treats an exception raised by `complete`."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections."""
+        ...

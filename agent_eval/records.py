@@ -1,0 +1,250 @@
+"""What a run produces: the records written to `runs.jsonl` and `results.json`.
+
+Everything here goes to disk, so it is a frozen pydantic model with `extra="forbid"`.
+Transient values that never leave memory (requests, completions) live in
+`agent_eval.providers.base` as frozen dataclasses.
+"""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "RESULTS_SCHEMA_VERSION",
+    "CaseResult",
+    "CaseStats",
+    "CheckResult",
+    "ConfigInfo",
+    "GroupStats",
+    "Message",
+    "Results",
+    "RubricResult",
+    "RunError",
+    "RunRecord",
+    "RunStatus",
+    "SuiteInfo",
+    "Summary",
+    "ToolCall",
+    "Usage",
+]
+
+RESULTS_SCHEMA_VERSION = 1
+
+
+class Record(BaseModel):
+    """Base of every on-disk record: immutable, and unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RunStatus(StrEnum):
+    """Outcome of one run. An errored run is missing data, never a failure."""
+
+    PASSED = "passed"
+    FAILED = "failed"
+    ERRORED = "errored"
+
+
+class ToolCall(Record):
+    """A tool call the model asked for."""
+
+    id: str = ""
+    name: str
+    arguments: str = Field("", description="The arguments as the model wrote them (JSON text).")
+
+    def parsed_arguments(self) -> Any:
+        """The arguments decoded from JSON, or the raw text when they are not JSON."""
+        try:
+            return json.loads(self.arguments) if self.arguments else {}
+        except ValueError:
+            return self.arguments
+
+
+class Message(Record):
+    """One chat message, as sent to or received from a model."""
+
+    role: Literal["system", "user", "assistant", "tool"]
+    content: str = ""
+    tool_calls: tuple[ToolCall, ...] = ()
+    tool_call_id: str | None = None
+
+
+class Usage(Record):
+    """Tokens a call consumed, as the provider reported them."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.input_tokens + self.output_tokens
+
+
+class CheckResult(Record):
+    """Result of one deterministic check on one run."""
+
+    name: str = Field(description="The check as written, e.g. 'contains' or 'not_regex'.")
+    passed: bool
+    weight: float = 1.0
+    reason: str = Field(description="One line: what was expected and what was found.")
+
+
+class RubricResult(Record):
+    """One LLM-judge rubric applied to one run."""
+
+    name: str
+    score: float | None = Field(None, description="Mean raw score on the rubric's scale.")
+    normalized: float | None = Field(None, description="(score - min) / (max - min), in [0, 1].")
+    passed: bool | None = None
+    threshold: float
+    scale: tuple[int, int] = (1, 5)
+    weight: float = 1.0
+    samples: tuple[float, ...] = ()
+    reasoning: str = ""
+    judge_model: str = ""
+    error: str | None = None
+    usage: Usage = Usage()
+    cost_usd: float | None = None
+    latency_ms: float | None = None
+
+
+class RunError(Record):
+    """Why a run has no verdict: the provider, the judge, a timeout or the budget."""
+
+    kind: Literal["provider", "judge", "timeout", "budget", "interrupted", "internal"]
+    message: str
+    status: int | None = None
+    attempts: int = 1
+
+
+class RunRecord(Record):
+    """One execution of one case: one line of `runs.jsonl`."""
+
+    case_id: str
+    index: int = Field(description="Repetition index, 0-based.")
+    status: RunStatus
+    passed: bool = Field(description="True when every check and rubric passed.")
+    score: float | None = Field(None, description="Weighted mean of checks and rubrics, in [0, 1].")
+    output: str = ""
+    messages: tuple[Message, ...] = Field((), description="The messages sent to the model.")
+    tool_calls: tuple[ToolCall, ...] = ()
+    usage: Usage = Usage()
+    cost_usd: float | None = None
+    latency_ms: float | None = None
+    checks: tuple[CheckResult, ...] = ()
+    rubrics: tuple[RubricResult, ...] = ()
+    error: RunError | None = None
+    cached: bool = False
+    attempts: int = 1
+    model: str = Field("", description="The model id the provider reported.")
+    finished_at: str = ""
+
+
+class CaseStats(Record):
+    """The k runs of one case reduced to numbers; errored runs are left out of the rates."""
+
+    n: int = Field(description="Completed (non-errored) runs.")
+    passed: int
+    errors: int
+    k: int
+    pass_rate: float | None
+    pass_hat_k: float | None = Field(description="Probability that k runs all pass.")
+    pass_at_k: float | None = Field(description="Probability that at least one of k runs passes.")
+    score: float | None = Field(description="Mean run score.")
+    flaky: bool
+
+
+class GroupStats(Record):
+    """Statistics over the cases of a tag, or of the whole suite; the case is the unit."""
+
+    cases: int
+    runs: int
+    errors: int
+    error_rate: float
+    pass_rate: float | None
+    pass_hat_k: float | None
+    pass_at_k: float | None
+    score: float | None
+    score_ci: tuple[float, float] | None = None
+    flaky: int = 0
+    critical_failed: int = 0
+    latency_p50_ms: float | None = None
+    latency_p95_ms: float | None = None
+    latency_p99_ms: float | None = None
+    cost_usd: float = 0.0
+    mean_cost_usd: float | None = None
+    tokens: int = 0
+    refusal_rate: float | None = None
+    output_chars_p50: float | None = None
+    output_chars_p95: float | None = None
+    cached_runs: int = 0
+
+
+class Summary(GroupStats):
+    """Overall statistics, plus the same per tag."""
+
+    tags: dict[str, GroupStats] = {}
+    judge_cost_usd: float = 0.0
+
+
+class SuiteInfo(Record):
+    """Provenance of the suite a run used."""
+
+    name: str
+    path: str
+    hash: str
+    repeat: int
+
+
+class ConfigInfo(Record):
+    """Provenance of the candidate config: the execution context under test."""
+
+    name: str
+    version: str
+    hash: str
+    path: str
+    provider: str
+    model: str
+    params: dict[str, Any] = {}
+    system_prompt: str | None = None
+    user_template: str = ""
+    author: str | None = None
+    rationale: str | None = None
+    judge_model: str | None = None
+    judge_prompt_hash: str | None = None
+
+
+class CaseResult(Record):
+    """One case with its runs and their reduction."""
+
+    id: str
+    tags: tuple[str, ...] = ()
+    critical: bool = False
+    definition_hash: str = Field(description="Hash of input, checks, rubrics and expected.")
+    input: Any = None
+    expected: str | None = None
+    runs: tuple[RunRecord, ...]
+    stats: CaseStats
+
+
+class Results(Record):
+    """The `results.json` file of one run of a suite."""
+
+    schema_version: int = RESULTS_SCHEMA_VERSION
+    tool_version: str
+    suite: SuiteInfo
+    config: ConfigInfo
+    seed: int
+    git_commit: str | None = None
+    git_dirty: bool | None = None
+    started_at: str
+    finished_at: str
+    complete: bool = Field(description="False when interrupted, stopped by a budget or sharded.")
+    incomplete_reason: str | None = None
+    shard: tuple[int, int] | None = None
+    cases: tuple[CaseResult, ...]
+    summary: Summary

@@ -1,0 +1,35 @@
+"""Loaded, validated cases: what the runner consumes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from agent_eval.records import Message
+from agent_eval.suite.schema import JudgeSpec, RubricSpec
+
+if TYPE_CHECKING:
+    from agent_eval.checks.base import Check
+
+__all__ = ["Case"]
+
+
+@dataclass(frozen=True, slots=True)
+class Case:
+    """One golden case with its checks compiled and its definition hashed."""
+
+    id: str
+    input: str | tuple[Message, ...]
+    tags: tuple[str, ...] = ()
+    vars: dict[str, Any] = field(default_factory=dict)
+    expected: str | None = None
+    critical: bool = False
+    checks: tuple[Check, ...] = ()
+    rubrics: tuple[RubricSpec, ...] = ()
+    judge: JudgeSpec | None = None
+    definition_hash: str = ""
+    source: str = ""  # "file:line", for messages
+
+    @property
+    def first_tag(self) -> str | None:
+        return self.tags[0] if self.tags else None

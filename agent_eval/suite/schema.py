@@ -1,0 +1,237 @@
+"""File formats a user writes: the suite (golden dataset) and the candidate config.
+
+Both are validated with `extra="forbid"`, so a typo is an error with a location.
+`agent-eval schema suite|config` prints the JSON Schema generated from these models.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "BudgetSpec",
+    "CaseSpec",
+    "ConfigFile",
+    "DefaultsSpec",
+    "GateSpec",
+    "JudgeSpec",
+    "LimitsSpec",
+    "MessageSpec",
+    "MockAnswer",
+    "MockRule",
+    "MockSpec",
+    "ModelSpec",
+    "PriceSpec",
+    "PromptSpec",
+    "ReportSpec",
+    "RubricSpec",
+    "SuiteFile",
+]
+
+SCHEMA_VERSION = 1
+_SEMVER = re.compile(r"^\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$")
+
+
+class Spec(BaseModel):
+    """Base of every user-written model: immutable, unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class LimitsSpec(Spec):
+    """Per-endpoint limits; command-line flags override them."""
+
+    max_concurrency: int | None = Field(None, ge=1, description="Calls in flight at once.")
+    rpm: float | None = Field(None, gt=0, description="Requests per minute.")
+    tpm: float | None = Field(None, gt=0, description="Tokens per minute (prompt estimate + max_tokens).")
+
+
+class MockAnswer(Spec):
+    """One candidate answer of the mock provider."""
+
+    text: str = Field(description="Jinja2 template; sees `input` and the rule's named regex groups.")
+    weight: float = Field(1.0, gt=0)
+
+
+class MockRule(Spec):
+    """Answers for inputs that match a regex (re.search on the last user message)."""
+
+    match: str = Field(description="Python regular expression.")
+    answers: tuple[MockAnswer, ...] = Field(min_length=1)
+
+    @field_validator("match")
+    @classmethod
+    def _compiles(cls, value: str) -> str:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"invalid regular expression: {exc}") from None
+        return value
+
+
+class MockSpec(Spec):
+    """The offline `mock` provider: rules sampled with a seeded RNG."""
+
+    rules: tuple[MockRule, ...] = ()
+    default: str = Field("I don't know.", description="Answer when no rule matches.")
+    latency_ms: float = Field(0.0, ge=0, description="Simulated latency per call.")
+    error_rate: float = Field(0.0, ge=0, le=1, description="Fraction of calls that fail (HTTP 500).")
+
+
+class ModelSpec(Spec):
+    """A model endpoint: provider, pinned model id, sampling parameters."""
+
+    provider: str = Field(description="openai | anthropic | mock")
+    name: str = Field(min_length=1, description="Model id; prefer a pinned, dated version.")
+    base_url: str | None = Field(None, description="Endpoint; any OpenAI-compatible server for openai.")
+    api_key_env: str | None = Field(None, description="Environment variable holding the key.")
+    params: dict[str, Any] = Field(default_factory=dict, description="temperature, max_tokens, ...")
+    limits: LimitsSpec = LimitsSpec()
+    timeout_s: float = Field(60.0, gt=0, description="Per-call timeout in seconds.")
+    mock: MockSpec | None = Field(None, description="Rules for the mock provider.")
+
+
+class PromptSpec(Spec):
+    """The prompt templates (Jinja2, StrictUndefined)."""
+
+    system: str | None = None
+    user: str = Field(description="Rendered with `input` and the case's vars.")
+
+
+class PriceSpec(Spec):
+    """USD per million tokens."""
+
+    input: float = Field(ge=0)
+    output: float = Field(ge=0)
+
+
+class ConfigFile(Spec):
+    """The candidate config: the execution context under test, as one versioned unit."""
+
+    schema_version: int = SCHEMA_VERSION
+    name: str = Field(min_length=1)
+    version: str = Field(description="Semantic version, e.g. 1.4.0.")
+    description: str | None = None
+    author: str | None = None
+    rationale: str | None = None
+    model: ModelSpec
+    prompt: PromptSpec
+    tools: tuple[dict[str, Any], ...] = Field((), description="Tool definitions offered to the model.")
+    retrieval: dict[str, Any] = Field(default_factory=dict, description="Recorded and hashed.")
+    pricing: dict[str, PriceSpec] = Field(default_factory=dict, description="Per-model price overrides.")
+
+    @field_validator("version")
+    @classmethod
+    def _semver(cls, value: str) -> str:
+        if not _SEMVER.match(value):
+            raise ValueError(f"expected a semantic version like 1.4.0, got {value!r}")
+        return value
+
+
+class JudgeSpec(ModelSpec):
+    """The LLM judge: a pinned model, and optionally its own prompt template."""
+
+    prompt: str | None = Field(None, description="Path to a Jinja2 judge template, relative to the suite.")
+
+
+class RubricSpec(Spec):
+    """A criterion graded by the LLM judge."""
+
+    name: str = Field(min_length=1)
+    criteria: str = Field(min_length=1)
+    steps: tuple[str, ...] = ()
+    scale: tuple[int, int] = (1, 5)
+    threshold: float | None = Field(None, description="Pass when score >= threshold; default the top of the scale.")
+    weight: float = Field(1.0, gt=0)
+    use_expected: bool = False
+    samples: int = Field(1, ge=1, le=20, description="Judge calls averaged (self-consistency).")
+    judge: JudgeSpec | None = None
+
+    @model_validator(mode="after")
+    def _scale_and_threshold(self) -> RubricSpec:
+        low, high = self.scale
+        if low >= high:
+            raise ValueError(f"scale must be [min, max] with min < max, got {list(self.scale)}")
+        if self.threshold is not None and not low <= self.threshold <= high:
+            raise ValueError(f"threshold {self.threshold} is outside the scale {list(self.scale)}")
+        return self
+
+
+class MessageSpec(Spec):
+    """One chat message of a conversation input."""
+
+    role: Literal["system", "user", "assistant", "tool"]
+    content: str
+    tool_call_id: str | None = None
+
+
+class CaseSpec(Spec):
+    """One golden case."""
+
+    id: str = Field(min_length=1, description="Unique and stable: the join key with a baseline.")
+    description: str | None = None
+    tags: tuple[str, ...] = ()
+    input: str | tuple[MessageSpec, ...] = Field(
+        description="A string rendered into the user template, or chat messages sent as they are."
+    )
+    vars: dict[str, Any] = Field(default_factory=dict)
+    expected: str | None = None
+    critical: bool = False
+    checks: tuple[dict[str, Any], ...] = ()
+    rubrics: tuple[RubricSpec, ...] = ()
+    judge: JudgeSpec | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("id", mode="before")
+    @classmethod
+    def _id_as_text(cls, value: Any) -> Any:
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+class DefaultsSpec(Spec):
+    """Merged into every case."""
+
+    checks: tuple[dict[str, Any], ...] = ()
+    rubrics: tuple[RubricSpec, ...] = ()
+    tags: tuple[str, ...] = ()
+
+
+class GateSpec(Spec):
+    """The quality gate's limits for this suite."""
+
+    max_drop: float | None = Field(None, ge=0, description="Largest tolerated relative drop (0.03 = 3%).")
+    tags: dict[str, float] = Field(default_factory=dict, description="Per-tag limits.")
+
+
+class BudgetSpec(Spec):
+    """Spend ceilings for one run (candidate and judge)."""
+
+    usd: float | None = Field(None, gt=0)
+    tokens: int | None = Field(None, gt=0)
+
+
+class ReportSpec(Spec):
+    """Report options."""
+
+    redact: bool = False
+
+
+class SuiteFile(Spec):
+    """A suite: the golden dataset for one agent."""
+
+    schema_version: int = SCHEMA_VERSION
+    suite: str = Field(min_length=1, description="Name; baselines are stored under it.")
+    description: str | None = None
+    config: str | None = Field(None, description="Default candidate config, relative to this file.")
+    repeat: int = Field(1, ge=1, le=1000, description="k: runs per case.")
+    defaults: DefaultsSpec = DefaultsSpec()
+    cases_from: str | tuple[str, ...] | None = Field(None, description="JSONL, CSV or YAML files of cases.")
+    cases: tuple[CaseSpec, ...] = ()
+    judge: JudgeSpec | None = None
+    gate: GateSpec = GateSpec()
+    budget: BudgetSpec = BudgetSpec()
+    report: ReportSpec = ReportSpec()
