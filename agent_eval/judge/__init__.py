@@ -1,1 +1,52 @@
-"""judge."""
+"""LLM-judge rubrics: prompt, call, tolerant parsing, self-consistency."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from agent_eval.judge.grader import DEFAULT_TEMPLATE, LLMJudge, load_template
+from agent_eval.judge.parse import JudgeReplyError, fence_untrusted, parse_reply
+
+if TYPE_CHECKING:
+    from agent_eval.runner.budget import Budget
+    from agent_eval.runner.session import RunOptions
+    from agent_eval.suite.case import Case
+    from agent_eval.suite.loader import LoadedSuite
+
+__all__ = [
+    "DEFAULT_TEMPLATE", "JudgeReplyError", "LLMJudge", "build_judge", "fence_untrusted",
+    "judge_provenance", "parse_reply",
+]
+
+
+def _template_path(suite: LoadedSuite):  # type: ignore[no-untyped-def]
+    judge = suite.spec.judge
+    return suite.base_dir / judge.prompt if judge and judge.prompt else DEFAULT_TEMPLATE
+
+
+def judge_provenance(suite: LoadedSuite, cases: Sequence[Case]) -> tuple[str | None, str | None]:
+    """The judge model ids (sorted, comma-joined) and the prompt hash, when any case has rubrics."""
+    models = sorted({(r.judge or c.judge).name for c in cases for r in c.rubrics if (r.judge or c.judge)})
+    if not models:
+        return None, None
+    return ",".join(models), load_template(_template_path(suite))[1]
+
+
+def build_judge(suite: LoadedSuite, cases: Sequence[Case], options: RunOptions, budget: Budget) -> LLMJudge:
+    """A judge whose endpoints use their own limits (never the candidate's flags)."""
+    from agent_eval.providers.registry import check_credentials
+    from agent_eval.runner.session import endpoint_for
+
+    for spec in {(r.judge or c.judge) for c in cases for r in c.rubrics}:
+        if spec is not None:
+            check_credentials(spec)
+    template, _ = load_template(_template_path(suite))
+    concurrency = options.max_concurrency or 8
+
+    def make(spec):  # type: ignore[no-untyped-def]
+        return endpoint_for(spec, concurrency=spec.limits.max_concurrency or concurrency,
+                            rpm=spec.limits.rpm, tpm=spec.limits.tpm, max_retries=options.max_retries,
+                            timeout_s=options.timeout_s or spec.timeout_s)
+
+    return LLMJudge(template=template, seed=options.seed, budget=budget, make_endpoint=make)

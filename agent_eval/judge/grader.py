@@ -1,0 +1,131 @@
+"""The LLM judge: one call per rubric (times `samples`) for every completed run."""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from agent_eval.errors import InputError
+from agent_eval.judge.parse import JudgeReplyError, fence_untrusted, parse_reply
+from agent_eval.providers.base import CompletionRequest
+from agent_eval.records import Message, RubricResult, Usage
+from agent_eval.runner.endpoint import CallFailed, Endpoint
+from agent_eval.runner.engine import JudgeError
+from agent_eval.suite.case import Case
+from agent_eval.suite.loader import canonical_hash
+from agent_eval.suite.schema import JudgeSpec, RubricSpec
+
+if TYPE_CHECKING:
+    from jinja2 import Template
+
+    from agent_eval.runner.budget import Budget
+
+__all__ = ["DEFAULT_TEMPLATE", "LLMJudge", "load_template"]
+
+DEFAULT_TEMPLATE = Path(__file__).parent / "templates" / "rubric.j2"
+
+
+def load_template(path: Path) -> tuple[Template, str]:
+    """The judge template and the hash of its source (stored with results and baselines)."""
+    from jinja2 import StrictUndefined, TemplateSyntaxError
+    from jinja2.sandbox import SandboxedEnvironment
+
+    try:
+        source = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InputError(path, f"cannot read judge prompt template: {exc}") from None
+    env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
+    try:
+        return env.from_string(source), canonical_hash(source)
+    except TemplateSyntaxError as exc:
+        raise InputError(path, f"invalid judge template: {exc.message}", line=exc.lineno) from None
+
+
+def _conversation(messages: Sequence[Message]) -> str:
+    return "\n".join(f"[{m.role}] {m.content}" for m in messages if m.role != "system")
+
+
+@dataclass(slots=True)
+class LLMJudge:
+    """Grades runs; endpoints are made per judge spec and shared by every rubric using it."""
+
+    template: Template
+    seed: int
+    budget: Budget
+    make_endpoint: object  # Callable[[JudgeSpec], Endpoint]
+    _endpoints: dict[str, Endpoint] = field(default_factory=dict)
+
+    def _endpoint(self, spec: JudgeSpec) -> Endpoint:
+        key = canonical_hash(spec.model_dump(mode="json"))
+        if key not in self._endpoints:
+            self._endpoints[key] = self.make_endpoint(spec)  # type: ignore[operator]
+        return self._endpoints[key]
+
+    async def grade(self, case: Case, messages: Sequence[Message], output: str, index: int) -> tuple[RubricResult, ...]:
+        """One RubricResult per rubric of the case; raises JudgeError when any cannot be graded."""
+        return tuple([await self._rubric(case, r, messages, output, index) for r in case.rubrics])
+
+    async def _rubric(self, case: Case, rubric: RubricSpec, messages: Sequence[Message], output: str,
+                      index: int) -> RubricResult:
+        from agent_eval.providers.pricing import cost_usd
+
+        spec = rubric.judge or case.judge
+        assert spec is not None  # the session refuses rubrics without a judge before running
+        prompt = self.template.render(
+            rubric_name=rubric.name, criteria=rubric.criteria, steps=list(rubric.steps),
+            input=_conversation(messages), expected=case.expected if rubric.use_expected else None,
+            output=fence_untrusted(output), scale_min=rubric.scale[0], scale_max=rubric.scale[1],
+        )
+        endpoint = self._endpoint(spec)
+        scores: list[float] = []
+        reasons: list[str] = []
+        usage_in = usage_out = 0
+        latency = 0.0
+        cost: float | None = 0.0
+        for sample in range(rubric.samples):
+            request = CompletionRequest(
+                model=spec.name, messages=(Message(role="user", content=prompt),), params=spec.params,
+                seed=self.seed, case_id=f"{case.id}/{rubric.name}", repetition=index * 1000 + sample,
+                timeout_s=endpoint.timeout_s,
+            )
+            try:
+                completion, _ = await endpoint.call(request)
+            except CallFailed as exc:
+                raise JudgeError(f"rubric '{rubric.name}': call failed: {exc.decision.message}") from None
+            call_cost = cost_usd(completion.model or spec.name, completion.usage, {})
+            self.budget.spend(call_cost, completion.usage.total)
+            usage_in += completion.usage.input_tokens
+            usage_out += completion.usage.output_tokens
+            latency += completion.latency_ms
+            cost = None if cost is None or call_cost is None else cost + call_cost
+            try:
+                score, reasoning = parse_reply(completion.text, rubric.scale)
+            except JudgeReplyError as exc:
+                raise JudgeError(f"rubric '{rubric.name}': {exc}") from None
+            scores.append(score)
+            reasons.append(reasoning)
+        return _result(rubric, spec, scores, reasons, Usage(input_tokens=usage_in, output_tokens=usage_out),
+                       cost, latency)
+
+    def spend(self) -> tuple[float, int]:
+        return self.budget.spent_usd, self.budget.spent_tokens
+
+    async def aclose(self) -> None:
+        for endpoint in self._endpoints.values():
+            await endpoint.provider.aclose()
+
+
+def _result(rubric: RubricSpec, spec: JudgeSpec, scores: list[float], reasons: list[str], usage: Usage,
+            cost: float | None, latency: float) -> RubricResult:
+    low, high = rubric.scale
+    score = statistics.fmean(scores)
+    threshold = rubric.threshold if rubric.threshold is not None else float(high)
+    reasoning = reasons[0] if len(reasons) == 1 else " | ".join(f"[{s:g}] {r}" for s, r in zip(scores, reasons))
+    return RubricResult(
+        name=rubric.name, score=score, normalized=(score - low) / (high - low), passed=score >= threshold,
+        threshold=threshold, scale=rubric.scale, weight=rubric.weight, samples=tuple(scores),
+        reasoning=reasoning, judge_model=spec.name, usage=usage, cost_usd=cost, latency_ms=latency,
+    )

@@ -1,0 +1,79 @@
+"""A local response cache (SQLite), keyed by everything that shapes a sample, repetition included.
+
+Several processes may share one cache: WAL mode and a busy timeout. API keys are never part
+of a key or a value.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from agent_eval.providers.base import Completion, CompletionRequest
+from agent_eval.records import ToolCall, Usage
+
+__all__ = ["ResponseCache", "cache_key"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS responses (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL,
+    created_at TEXT NOT NULL DEFAULT (datetime('now'))
+)
+"""
+
+
+def cache_key(provider: str, base_url: str | None, request: CompletionRequest) -> str:
+    """A hash of provider, endpoint, model, params, messages, tools, repetition and seed."""
+    from agent_eval.suite.loader import canonical_hash
+
+    return canonical_hash({
+        "provider": provider, "base_url": base_url or "", "model": request.model,
+        "params": dict(request.params), "tools": list(request.tools),
+        "messages": [m.model_dump(mode="json") for m in request.messages],
+        "repetition": request.repetition, "seed": request.seed, "case": request.case_id,
+    })
+
+
+class ResponseCache:
+    """get/put of completions by key; one connection per process."""
+
+    def __init__(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        self.path = folder / "responses.sqlite"
+        self._db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute(_SCHEMA)
+
+    def get(self, key: str) -> Completion | None:
+        row = self._db.execute("SELECT value FROM responses WHERE key = ?", (key,)).fetchone()
+        if row is None:
+            return None
+        try:
+            return _decode(json.loads(row[0]))
+        except (ValueError, KeyError, TypeError):
+            return None  # an unreadable entry is a miss, and the next put replaces it
+
+    def put(self, key: str, completion: Completion) -> None:
+        self._db.execute("INSERT OR REPLACE INTO responses (key, value) VALUES (?, ?)",
+                         (key, json.dumps(_encode(completion))))
+
+    def close(self) -> None:
+        self._db.close()
+
+
+def _encode(c: Completion) -> dict[str, Any]:
+    return {
+        "text": c.text, "model": c.model, "latency_ms": c.latency_ms, "finish_reason": c.finish_reason,
+        "usage": c.usage.model_dump(), "tool_calls": [t.model_dump() for t in c.tool_calls],
+    }
+
+
+def _decode(d: dict[str, Any]) -> Completion:
+    return Completion(
+        text=d["text"], model=d["model"], latency_ms=d["latency_ms"], finish_reason=d.get("finish_reason"),
+        usage=Usage(**d["usage"]), tool_calls=tuple(ToolCall(**t) for t in d.get("tool_calls", [])),
+    )

@@ -1,0 +1,219 @@
+"""Execute (case, repetition) pairs concurrently and stream each finished run to disk."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from agent_eval.checks.base import CheckInput
+from agent_eval.errors import FatalProviderError
+from agent_eval.providers.base import Completion, CompletionRequest
+from agent_eval.records import Message, RubricResult, RunError, RunRecord, RunStatus
+from agent_eval.runner.budget import Budget
+from agent_eval.runner.cache import ResponseCache, cache_key
+from agent_eval.runner.endpoint import CallFailed, Endpoint
+from agent_eval.runner.scoring import score_run
+from agent_eval.runner.store import RunsWriter
+from agent_eval.suite.case import Case
+from agent_eval.suite.schema import PriceSpec
+
+__all__ = ["Engine", "JudgeError", "Judge", "Outcome", "Progress", "WorkItem"]
+
+
+@dataclass(frozen=True, slots=True)
+class WorkItem:
+    """One (case, repetition) pair with its rendered messages."""
+
+    case: Case
+    index: int
+    messages: tuple[Message, ...]
+
+
+class JudgeError(Exception):
+    """The judge could not grade a run (failed call or unparseable reply)."""
+
+
+class Judge(Protocol):
+    """Grades one run's output against its case's rubrics."""
+
+    async def grade(
+        self, case: Case, messages: tuple[Message, ...], output: str, index: int,
+    ) -> tuple[RubricResult, ...]: ...
+
+    def spend(self) -> tuple[float, int]:
+        """Judge USD and tokens spent so far."""
+        ...
+
+
+class Progress(Protocol):
+    """Where the engine reports progress; the CLI picks a rich or a plain implementation."""
+
+    def start(self, total: int) -> None: ...
+
+    def advance(self, record: RunRecord) -> None: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What the engine did: the records it produced and why it stopped early, if it did."""
+
+    records: list[RunRecord] = field(default_factory=list)
+    stopped: str | None = None  # "interrupted" | "budget" | "fatal"
+    fatal: FatalProviderError | None = None  # 401/403/404: the caller reports it, exit 2
+
+
+@dataclass(slots=True)
+class Engine:
+    """Runs work items on one candidate endpoint, grading with an optional judge."""
+
+    endpoint: Endpoint
+    provider_name: str
+    base_url: str | None
+    model: str
+    params: Mapping[str, Any]
+    tools: tuple[Mapping[str, Any], ...]
+    seed: int
+    pricing: Mapping[str, PriceSpec]
+    writer: RunsWriter
+    progress: Progress
+    budget: Budget
+    concurrency: int
+    cache: ResponseCache | None = None
+    judge: Judge | None = None
+    run_timeout_s: float | None = None
+    grace_s: float = 5.0
+    _stop: asyncio.Event = field(default_factory=asyncio.Event)
+    _in_flight: int = 0
+
+    async def execute(self, items: Iterable[WorkItem]) -> Outcome:
+        """Run every item (unless stopped) and return the finished records."""
+        outcome = Outcome()
+        queue = iter(items)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self._interrupt, outcome)
+        workers = [asyncio.create_task(self._worker(queue, outcome)) for _ in range(self.concurrency)]
+        try:
+            await self._drain(workers)
+        finally:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(sig)
+        for task in workers:
+            if not task.cancelled() and task.exception() is not None:
+                raise task.exception()  # type: ignore[misc]
+        return outcome
+
+    async def _drain(self, workers: list[asyncio.Task[None]]) -> None:
+        """Wait for the workers; after a stop, give runs in flight `grace_s` to land, then cancel."""
+        stop_wait = asyncio.create_task(self._stop.wait())
+        pending: set[asyncio.Task[Any]] = set(workers)
+        while pending and not self._stop.is_set():
+            _, pending = await asyncio.wait(pending | {stop_wait}, return_when=asyncio.FIRST_COMPLETED)
+            pending.discard(stop_wait)
+        if pending:  # runs already paid for may finish when the budget stopped us
+            await asyncio.wait(pending, timeout=None if self.budget.exhausted else self.grace_s)
+        stop_wait.cancel()
+        for task in workers:
+            if not task.done():
+                task.cancel()
+        await asyncio.gather(*workers, stop_wait, return_exceptions=True)
+
+    def _interrupt(self, outcome: Outcome) -> None:
+        outcome.stopped = outcome.stopped or "interrupted"
+        self._stop.set()
+
+    async def _worker(self, queue: Iterable[WorkItem], outcome: Outcome) -> None:
+        for item in queue:  # a shared iterator: each item is taken by one worker
+            if self._stop.is_set():
+                return
+            if not self.budget.allows(self._in_flight):
+                outcome.stopped = outcome.stopped or "budget"
+                self._stop.set()
+                return
+            self._in_flight += 1
+            try:
+                record = await self._run_item(item)
+            except FatalProviderError as exc:
+                outcome.fatal = outcome.fatal or exc
+                outcome.stopped = "fatal"
+                self._stop.set()
+                return
+            finally:
+                self._in_flight -= 1
+            self.writer.append(record)
+            outcome.records.append(record)
+            self.progress.advance(record)
+
+    async def _run_item(self, item: WorkItem) -> RunRecord:
+        try:
+            async with asyncio.timeout(self.run_timeout_s):
+                return await self._run_unbounded(item)
+        except TimeoutError:
+            return _errored(item, RunError(kind="timeout", message=f"run exceeded {self.run_timeout_s:g} s"))
+
+    async def _run_unbounded(self, item: WorkItem) -> RunRecord:
+        request = CompletionRequest(
+            model=self.model, messages=item.messages, params=self.params, tools=self.tools, seed=self.seed,
+            case_id=item.case.id, repetition=item.index, timeout_s=self.endpoint.timeout_s,
+        )
+        key = cache_key(self.provider_name, self.base_url, request) if self.cache else None
+        completion = self.cache.get(key) if self.cache and key else None
+        cached = completion is not None
+        attempts = 0
+        if completion is None:
+            try:
+                completion, attempts = await self.endpoint.call(request)
+            except CallFailed as failed:
+                error = RunError(kind="provider", message=failed.decision.message,
+                                 status=failed.decision.status, attempts=failed.attempts)
+                return _errored(item, error, attempts=failed.attempts)
+            if self.cache and key:
+                self.cache.put(key, completion)
+        return await self._score(item, completion, cached=cached, attempts=attempts)
+
+    async def _score(self, item: WorkItem, completion: Completion, *, cached: bool, attempts: int) -> RunRecord:
+        from agent_eval.providers.pricing import cost_usd
+
+        cost = cost_usd(completion.model or self.model, completion.usage, self.pricing)
+        if cost is None:
+            cost = cost_usd(self.model, completion.usage, self.pricing)
+        if not cached:
+            self.budget.charge(cost, completion.usage.total)
+        view = CheckInput(
+            output=completion.text, case=item.case, messages=item.messages, tool_calls=completion.tool_calls,
+            usage=completion.usage, latency_ms=completion.latency_ms, cost_usd=cost,
+        )
+        checks = tuple(check.run(view) for check in item.case.checks)
+        base = dict(
+            case_id=item.case.id, index=item.index, output=completion.text, messages=item.messages,
+            tool_calls=completion.tool_calls, usage=completion.usage, cost_usd=cost,
+            latency_ms=completion.latency_ms, checks=checks, cached=cached, attempts=attempts,
+            model=completion.model, finished_at=_now(),
+        )
+        rubrics: tuple[RubricResult, ...] = ()
+        if self.judge is not None and item.case.rubrics:
+            try:
+                rubrics = await self.judge.grade(item.case, item.messages, completion.text, item.index)
+            except JudgeError as exc:
+                error = RunError(kind="judge", message=f"judge: {exc}")
+                return RunRecord(status=RunStatus.ERRORED, passed=False, error=error, **base)
+        score, passed = score_run(checks, rubrics)
+        status = RunStatus.PASSED if passed else RunStatus.FAILED
+        return RunRecord(status=status, passed=passed, score=score, rubrics=rubrics, **base)
+
+
+def _errored(item: WorkItem, error: RunError, *, attempts: int = 0) -> RunRecord:
+    return RunRecord(
+        case_id=item.case.id, index=item.index, status=RunStatus.ERRORED, passed=False,
+        messages=item.messages, error=error, attempts=attempts, finished_at=_now(),
+    )
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")

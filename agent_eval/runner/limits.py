@@ -1,0 +1,105 @@
+"""Flow control for one endpoint: a request/token pacer and an adaptive concurrency limit."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+__all__ = ["AdaptiveLimit", "Pacer"]
+
+Clock = Callable[[], float]
+
+
+class Pacer:
+    """Spaces requests to stay under `rpm` and `tpm`, and holds everyone during a Retry-After pause.
+
+    Requests are spaced evenly (GCRA, no burst), so a server that enforces its per-minute
+    limit over short windows never answers 429.
+    """
+
+    def __init__(self, rpm: float | None, tpm: float | None, clock: Clock = time.monotonic) -> None:
+        self._interval = 60.0 / rpm if rpm else 0.0
+        self._tokens_per_s = tpm / 60.0 if tpm else 0.0
+        self._capacity = tpm or 0.0
+        self._clock = clock
+        self._next_request = 0.0
+        self._tokens = self._capacity
+        self._tokens_at = clock()
+        self._paused_until = 0.0
+        self._lock = asyncio.Lock()
+
+    def pause_until(self, deadline: float) -> None:
+        """Hold every request of this endpoint until `deadline` (a Retry-After)."""
+        self._paused_until = max(self._paused_until, deadline)
+
+    def pause_remaining(self) -> float:
+        return max(0.0, self._paused_until - self._clock())
+
+    async def acquire(self, tokens: int) -> float:
+        """Wait for a request slot and `tokens` tokens; returns the seconds waited."""
+        waited = 0.0
+        async with self._lock:
+            while True:
+                now = self._clock()
+                delay = max(self._paused_until - now, self._next_request - now, self._token_delay(tokens, now))
+                if delay <= 0:
+                    break
+                waited += delay
+                await asyncio.sleep(delay)
+            if self._interval:
+                self._next_request = max(self._next_request, self._clock() - self._interval) + self._interval
+            if self._tokens_per_s:
+                self._tokens -= min(tokens, self._capacity)
+        return waited
+
+    def correct(self, estimated: int, actual: int) -> None:
+        """Replace a call's estimated tokens by what the provider reported."""
+        if self._tokens_per_s:
+            self._tokens = min(self._capacity, self._tokens + estimated - actual)
+
+    def _token_delay(self, tokens: int, now: float) -> float:
+        if not self._tokens_per_s:
+            return 0.0
+        self._tokens = min(self._capacity, self._tokens + (now - self._tokens_at) * self._tokens_per_s)
+        self._tokens_at = now
+        needed = min(tokens, self._capacity) - self._tokens
+        return needed / self._tokens_per_s if needed > 0 else 0.0
+
+
+class AdaptiveLimit:
+    """Calls in flight: halved on a rate-limit reply, grown back by one per window of successes (AIMD)."""
+
+    def __init__(self, maximum: int, clock: Clock = time.monotonic, cooldown_s: float = 1.0) -> None:
+        self.maximum = maximum
+        self.limit = float(maximum)
+        self.in_flight = 0
+        self._clock = clock
+        self._cooldown_s = cooldown_s
+        self._last_cut = -1e9
+        self._changed = asyncio.Condition()
+
+    @property
+    def current(self) -> int:
+        return max(1, int(self.limit))
+
+    async def __aenter__(self) -> None:
+        async with self._changed:
+            await self._changed.wait_for(lambda: self.in_flight < self.current)
+            self.in_flight += 1
+
+    async def __aexit__(self, *exc: object) -> None:
+        async with self._changed:
+            self.in_flight -= 1
+            self._changed.notify_all()
+
+    def on_success(self) -> None:
+        if self.limit < self.maximum:
+            self.limit = min(float(self.maximum), self.limit + 1.0 / self.limit)
+
+    def on_rate_limit(self) -> None:
+        """Halve the limit, at most once per cooldown: a burst of 429s is one signal."""
+        now = self._clock()
+        if now - self._last_cut >= self._cooldown_s:
+            self._last_cut = now
+            self.limit = max(1.0, self.limit / 2)

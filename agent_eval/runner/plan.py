@@ -1,0 +1,47 @@
+"""Which (case, repetition) pairs a run executes: filter, shard, and what a resume still needs."""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+from collections.abc import Collection, Sequence
+
+from agent_eval.runner.engine import WorkItem
+from agent_eval.suite.case import Case
+from agent_eval.suite.loader import LoadedConfig
+from agent_eval.suite.render import render_messages
+
+__all__ = ["in_shard", "plan_items", "select_cases"]
+
+
+def select_cases(cases: Sequence[Case], filters: Sequence[str]) -> list[Case]:
+    """Cases whose id matches a filter (glob) or that carry a filter as a tag; all when no filter."""
+    if not filters:
+        return list(cases)
+    return [c for c in cases if any(f in c.tags or fnmatch.fnmatchcase(c.id, f) for f in filters)]
+
+
+def in_shard(case_id: str, shard: tuple[int, int] | None) -> bool:
+    """Whether a case belongs to shard i of n (1-based), by a stable hash of its id."""
+    if shard is None:
+        return True
+    index, count = shard
+    digest = int.from_bytes(hashlib.sha256(case_id.encode()).digest()[:8], "big")
+    return digest % count == index - 1
+
+
+def plan_items(
+    cases: Sequence[Case], config: LoadedConfig, repeat: int, done: Collection[tuple[str, int]] = (),
+) -> list[WorkItem]:
+    """Render every case once (template errors surface here, before any call) and expand k times.
+
+    Repetitions are interleaved (all cases' first run, then all second runs) so an
+    interrupted run still covers every case.
+    """
+    rendered = [(case, render_messages(case, config)) for case in cases]
+    return [
+        WorkItem(case=case, index=index, messages=messages)
+        for index in range(repeat)
+        for case, messages in rendered
+        if (case.id, index) not in done
+    ]

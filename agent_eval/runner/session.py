@@ -1,0 +1,177 @@
+"""One run of a suite against a config, from plan to `results.json`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from agent_eval.errors import UsageError
+from agent_eval.records import Results, RunRecord, RunStatus
+from agent_eval.runner.budget import Budget
+from agent_eval.runner.endpoint import Endpoint, RetryPolicy
+from agent_eval.runner.engine import Engine, Progress
+from agent_eval.runner.limits import AdaptiveLimit, Pacer
+from agent_eval.runner.plan import in_shard, plan_items, select_cases
+from agent_eval.runner.results import Provenance, build_results
+from agent_eval.runner.store import Manifest, RunsWriter, read_runs, write_atomic
+from agent_eval.suite.loader import LoadedConfig, LoadedSuite
+from agent_eval.suite.schema import ModelSpec
+
+__all__ = ["RunOptions", "RunReport", "endpoint_for", "run_suite"]
+
+
+@dataclass(frozen=True, slots=True)
+class RunOptions:
+    """Everything a run can be told from the command line (None: the files decide)."""
+
+    repeat: int | None = None
+    seed: int = 0
+    max_concurrency: int | None = None
+    rpm: float | None = None
+    tpm: float | None = None
+    max_retries: int = 8
+    timeout_s: float | None = None
+    run_timeout_s: float | None = None
+    budget_usd: float | None = None
+    budget_tokens: int | None = None
+    use_cache: bool = True
+    cache_dir: Path = Path(".agent-eval/cache")
+    filters: tuple[str, ...] = ()
+    shard: tuple[int, int] | None = None
+    grace_s: float = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class RunReport:
+    """The results and what the caller should tell the user about the run itself."""
+
+    results: Results
+    out_dir: Path
+    warnings: tuple[str, ...] = ()
+    stopped: str | None = None
+    budget: str = ""
+    retries: int = 0
+    rate_limited: int = 0
+    new_runs: int = 0
+    fatal: Exception | None = field(default=None)
+
+
+def endpoint_for(
+    spec: ModelSpec, *, concurrency: int, rpm: float | None, tpm: float | None, max_retries: int,
+    timeout_s: float,
+) -> Endpoint:
+    """A provider behind its pacer, adaptive limit and retry policy."""
+    from agent_eval.providers.registry import create_provider
+
+    return Endpoint(
+        provider=create_provider(spec, max_connections=concurrency),
+        pacer=Pacer(rpm=rpm, tpm=tpm),
+        limit=AdaptiveLimit(concurrency),
+        policy=RetryPolicy(max_attempts=max(1, max_retries)),
+        timeout_s=timeout_s,
+    )
+
+
+def _concurrency(spec: ModelSpec, options: RunOptions) -> int:
+    return options.max_concurrency or spec.limits.max_concurrency or 8
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+async def run_suite(
+    suite: LoadedSuite, config: LoadedConfig, options: RunOptions, out_dir: Path, progress: Progress,
+    *, resume: bool = False,
+) -> RunReport:
+    """Execute the suite k times per case and write `runs.jsonl` and `results.json` into `out_dir`."""
+    from agent_eval.judge import build_judge, judge_provenance
+
+    repeat = options.repeat or suite.spec.repeat
+    cases = [c for c in select_cases(suite.cases, options.filters) if in_shard(c.id, options.shard)]
+    if not cases:
+        raise UsageError("no case matches --filter/--shard; nothing to run")
+    runs_path = out_dir / "runs.jsonl"
+    previous, warnings = read_runs(runs_path) if resume else ({}, [])
+    done = {key for key, record in previous.items() if record.status is not RunStatus.ERRORED}
+    items = plan_items(cases, config, repeat, done)  # renders every template: errors before any call
+    judge_model, judge_hash = judge_provenance(suite, cases)
+    concurrency = _concurrency(config.spec.model, options)
+    started = _now()
+    if not resume:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        manifest = Manifest(
+            suite_path=str(suite.path.resolve()), suite_hash=suite.hash, config_path=str(config.path.resolve()),
+            config_hash=config.hash, seed=options.seed, repeat=repeat, filter=options.filters,
+            shard=options.shard, started_at=started,
+        )
+        write_atomic(out_dir / "manifest.json", manifest.model_dump_json(indent=2) + "\n")
+    budget = Budget(usd=options.budget_usd or suite.spec.budget.usd,
+                    tokens=options.budget_tokens or suite.spec.budget.tokens)
+    model = config.spec.model
+    endpoint = endpoint_for(
+        model, concurrency=concurrency, rpm=options.rpm or model.limits.rpm, tpm=options.tpm or model.limits.tpm,
+        max_retries=options.max_retries, timeout_s=options.timeout_s or model.timeout_s,
+    )
+    judge = build_judge(suite, cases, options, budget) if any(c.rubrics for c in cases) else None
+    cache = _open_cache(config, options)
+    writer = RunsWriter(runs_path)
+    engine = Engine(
+        endpoint=endpoint, provider_name=config.spec.model.provider, base_url=config.spec.model.base_url,
+        model=config.spec.model.name, params=config.spec.model.params, tools=config.spec.tools,
+        seed=options.seed, pricing=config.spec.pricing, writer=writer, progress=progress, budget=budget,
+        concurrency=concurrency, cache=cache, judge=judge, run_timeout_s=options.run_timeout_s,
+        grace_s=options.grace_s,
+    )
+    progress.start(len(items))
+    try:
+        outcome = await engine.execute(items)
+    finally:
+        progress.close()
+        writer.close()
+        if cache:
+            cache.close()
+        await endpoint.provider.aclose()
+        if judge is not None:
+            await judge.aclose()
+    runs: dict[tuple[str, int], RunRecord] = dict(previous)
+    for record in outcome.records:
+        runs[(record.case_id, record.index)] = record
+    missing = sum(1 for c in cases for i in range(repeat) if (c.id, i) not in runs)
+    reason = _incomplete_reason(outcome.stopped, missing, options.shard)
+    provenance = Provenance(
+        seed=options.seed, repeat=repeat, started_at=started, finished_at=_now(),
+        complete=reason is None, incomplete_reason=reason, shard=options.shard,
+        judge_model=judge_model, judge_prompt_hash=judge_hash,
+    )
+    results = build_results(suite, config, cases, runs, provenance)
+    write_atomic(out_dir / "results.json", results.model_dump_json(indent=2) + "\n")
+    return RunReport(
+        results=results, out_dir=out_dir, warnings=tuple(warnings), stopped=outcome.stopped,
+        budget=budget.describe(), retries=endpoint.stats.retries, rate_limited=endpoint.stats.rate_limited,
+        new_runs=len(outcome.records), fatal=outcome.fatal,
+    )
+
+
+def _incomplete_reason(stopped: str | None, missing: int, shard: tuple[int, int] | None) -> str | None:
+    if stopped == "budget":
+        return f"budget reached: {missing} runs not started"
+    if stopped == "interrupted":
+        return f"interrupted: {missing} runs not finished"
+    if stopped == "fatal":
+        return "stopped by a provider error"
+    if missing:
+        return f"{missing} runs missing"
+    if shard is not None:
+        return f"shard {shard[0]}/{shard[1]}: merge the shards for a complete result"
+    return None
+
+
+def _open_cache(config: LoadedConfig, options: RunOptions):  # type: ignore[no-untyped-def]
+    """The response cache; the mock provider is not cached (it is the model's own rules)."""
+    from agent_eval.runner.cache import ResponseCache
+
+    if not options.use_cache or config.spec.model.provider == "mock":
+        return None
+    return ResponseCache(options.cache_dir)

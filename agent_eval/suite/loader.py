@@ -1,0 +1,237 @@
+"""Load suites and configs into validated, hashed objects; every error names file, line and field."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from agent_eval.errors import InputError
+from agent_eval.records import Message
+from agent_eval.suite.case import Case
+from agent_eval.suite.schema import SCHEMA_VERSION, CaseSpec, ConfigFile, SuiteFile
+from agent_eval.suite.yamlfile import LineIndex, read_yaml, validate, version_gate
+
+__all__ = ["LoadedConfig", "LoadedSuite", "canonical_hash", "load_config", "load_suite"]
+
+
+CaseSource = tuple[CaseSpec, Path, LineIndex, tuple[str | int, ...]]
+RowSource = tuple[dict[str, Any], LineIndex, tuple[str | int, ...]]
+
+
+def canonical_hash(value: Any) -> str:
+    """A short, stable content hash of JSON-able data (keys sorted)."""
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedConfig:
+    """A validated candidate config and its content hash."""
+
+    spec: ConfigFile
+    path: Path
+    hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedSuite:
+    """A validated suite with every case (inline and from files) compiled."""
+
+    spec: SuiteFile
+    path: Path
+    cases: tuple[Case, ...]
+    hash: str
+
+    @property
+    def base_dir(self) -> Path:
+        return self.path.parent
+
+    @property
+    def name(self) -> str:
+        return self.spec.suite
+
+    def config_path(self) -> Path | None:
+        """The suite's default config, relative to the suite file."""
+        return (self.base_dir / self.spec.config) if self.spec.config else None
+
+
+def load_config(path: Path) -> LoadedConfig:
+    """Read and validate a candidate config file."""
+    from agent_eval.providers.registry import provider_names
+
+    data, index = read_yaml(path)
+    if isinstance(data, dict):
+        version_gate(path, data, SCHEMA_VERSION, index)
+    spec = validate(ConfigFile, data, path, index)
+    _check_provider(spec.model.provider, path, index, ("model", "provider"), provider_names())
+    return LoadedConfig(spec=spec, path=path, hash=canonical_hash(spec.model_dump(mode="json")))
+
+
+def _check_provider(name: str, path: Path, index: LineIndex, loc: tuple[str, ...], known: list[str]) -> None:
+    if name not in known:
+        raise InputError(path, f"unknown provider '{name}'; expected one of: {', '.join(known)}",
+                         line=index.line_of(loc), field=".".join(loc))
+
+
+def load_suite(path: Path) -> LoadedSuite:
+    """Read a suite, merge its defaults, load `cases_from` files, compile every check."""
+    from agent_eval.providers.registry import provider_names
+
+    data, index = read_yaml(path)
+    if isinstance(data, dict):
+        version_gate(path, data, SCHEMA_VERSION, index)
+    spec = validate(SuiteFile, data, path, index)
+    known = provider_names()
+    if spec.judge:
+        _check_provider(spec.judge.provider, path, index, ("judge", "provider"), known)
+    sources: list[CaseSource] = [
+        (case, path, index, ("cases", i)) for i, case in enumerate(spec.cases)
+    ]
+    for extra in _cases_from(spec, path, index):
+        sources.append(extra)
+    if not sources:
+        raise InputError(path, "the suite has no cases; expected `cases:` or `cases_from:`",
+                         line=index.line_of(("cases",)), field="cases")
+    cases: list[Case] = []
+    seen: dict[str, str] = {}
+    for case_spec, file, file_index, loc in sources:
+        case = _compile_case(case_spec, spec, file, file_index, loc, path, index)
+        if case.id in seen:
+            raise InputError(file, f"duplicate case id '{case.id}' (first defined at {seen[case.id]})",
+                             line=file_index.line_of((*loc, "id")), field=_dotted((*loc, "id")))
+        seen[case.id] = case.source
+        cases.append(case)
+    suite_hash = canonical_hash(
+        {"suite": spec.model_dump(mode="json", exclude={"cases", "cases_from"}),
+         "cases": [c.definition_hash for c in cases]}
+    )
+    return LoadedSuite(spec=spec, path=path, cases=tuple(cases), hash=suite_hash)
+
+
+def _dotted(loc: tuple[str | int, ...]) -> str:
+    return "".join(f"[{p}]" if isinstance(p, int) else (f".{p}" if i else p) for i, p in enumerate(loc))
+
+
+def _compile_case(
+    case: CaseSpec, suite: SuiteFile, file: Path, index: LineIndex,
+    loc: tuple[str | int, ...], suite_path: Path, suite_index: LineIndex,
+) -> Case:
+    from agent_eval.checks import CheckSpecError, compile_check
+
+    checks = []
+    raw_checks = [(raw, file, index, (*loc, "checks", j)) for j, raw in enumerate(case.checks)]
+    raw_checks += [(raw, suite_path, suite_index, ("defaults", "checks", j))
+                   for j, raw in enumerate(suite.defaults.checks)]
+    for raw, where, where_index, check_loc in raw_checks:
+        try:
+            checks.append(compile_check(raw, base_dir=suite_path.parent))
+        except CheckSpecError as exc:
+            full = (*check_loc, exc.key) if exc.key else check_loc
+            raise InputError(where, str(exc), line=where_index.line_of(full), field=_dotted(full)) from None
+    rubrics = case.rubrics + suite.defaults.rubrics
+    for j, rubric in enumerate(rubrics):
+        if rubric.judge is None and case.judge is None and suite.judge is None:
+            rloc = (*loc, "rubrics", j) if j < len(case.rubrics) else ("defaults", "rubrics", j - len(case.rubrics))
+            where, where_index = (file, index) if j < len(case.rubrics) else (suite_path, suite_index)
+            raise InputError(where, f"rubric '{rubric.name}' has no judge; add `judge:` to the suite, case or rubric",
+                             line=where_index.line_of(rloc), field=_dotted(rloc))
+    message_input: str | tuple[Message, ...]
+    if isinstance(case.input, str):
+        message_input = case.input
+    else:
+        message_input = tuple(Message(role=m.role, content=m.content, tool_call_id=m.tool_call_id)
+                              for m in case.input)
+    definition = {
+        "input": case.model_dump(mode="json")["input"], "vars": case.vars, "expected": case.expected,
+        "checks": [*case.checks, *suite.defaults.checks],
+        "rubrics": [r.model_dump(mode="json") for r in rubrics],
+    }
+    return Case(
+        id=case.id, input=message_input, tags=tuple(dict.fromkeys(case.tags + suite.defaults.tags)),
+        vars=dict(case.vars), expected=case.expected, critical=case.critical, checks=tuple(checks),
+        rubrics=rubrics, judge=case.judge or suite.judge, definition_hash=canonical_hash(definition),
+        source=f"{file}:{index.line_of(loc) or 1}",
+    )
+
+
+def _cases_from(spec: SuiteFile, path: Path, index: LineIndex) -> Iterator[CaseSource]:
+    """Yield (case, file, line index, loc) for every case of every `cases_from` file."""
+    names = [spec.cases_from] if isinstance(spec.cases_from, str) else list(spec.cases_from or ())
+    for i, name in enumerate(names):
+        file = path.parent / name
+        if not file.is_file():
+            loc = ("cases_from", i) if isinstance(spec.cases_from, tuple) else ("cases_from",)
+            raise InputError(path, f"cases file '{name}' not found (looked for {file})",
+                             line=index.line_of(loc), field="cases_from")
+        for row, row_index, loc in _rows(file):
+            yield validate(CaseSpec, row, file, row_index, root=loc), file, row_index, loc
+
+
+def _rows(file: Path) -> Iterator[RowSource]:
+    """Rows of a JSONL, CSV or YAML cases file, each with its line and a location."""
+    suffix = file.suffix.lower()
+    if suffix == ".jsonl":
+        for n, text in enumerate(file.read_text(encoding="utf-8").splitlines(), start=1):
+            if not text.strip():
+                continue
+            try:
+                row = json.loads(text)
+            except ValueError as exc:
+                raise InputError(file, f"invalid JSON: {exc}", line=n) from None
+            yield _as_row(row, file, n), LineIndex({(): n}), ()
+    elif suffix == ".csv":
+        with file.open(encoding="utf-8", newline="") as handle:
+            reader = csv.DictReader(handle)
+            for row in reader:
+                n = reader.line_num
+                yield _csv_row(row, file, n), LineIndex({(): n}), ()
+    elif suffix in (".yaml", ".yml"):
+        data, yindex = read_yaml(file)
+        items = data.get("cases") if isinstance(data, dict) else data
+        if not isinstance(items, list):
+            raise InputError(file, "expected a list of cases (or a mapping with `cases:`)", line=1)
+        prefix: tuple[str | int, ...] = ("cases",) if isinstance(data, dict) else ()
+        for i, row in enumerate(items):
+            yield _as_row(row, file, yindex.line_of((*prefix, i)) or 1), yindex, (*prefix, i)
+    else:
+        raise InputError(file, f"unsupported cases file type '{suffix}'; expected .jsonl, .csv or .yaml")
+
+
+def _as_row(row: Any, file: Path, line: int) -> dict[str, Any]:
+    if not isinstance(row, dict):
+        raise InputError(file, f"expected a case object, got {type(row).__name__}", line=line)
+    return row
+
+
+_CSV_JSON_COLUMNS = ("checks", "rubrics", "vars", "metadata")
+_CSV_CASE_COLUMNS = ("id", "input", "expected", "tags", "critical", "description")
+
+
+def _csv_row(row: dict[str, Any], file: Path, line: int) -> dict[str, Any]:
+    """A CSV row as a case: JSON columns decoded, tags split on commas, other columns become vars."""
+    case: dict[str, Any] = {}
+    extra_vars: dict[str, Any] = {}
+    for key, value in row.items():
+        if key is None or value is None or value == "":
+            continue
+        if key in _CSV_JSON_COLUMNS:
+            try:
+                case[key] = json.loads(value)
+            except ValueError as exc:
+                raise InputError(file, f"column '{key}' must hold JSON: {exc}", line=line, field=key) from None
+        elif key == "tags":
+            case["tags"] = [t.strip() for t in value.replace(";", ",").split(",") if t.strip()]
+        elif key == "critical":
+            case["critical"] = value.strip().lower() in ("1", "true", "yes")
+        elif key in _CSV_CASE_COLUMNS:
+            case[key] = value
+        else:
+            extra_vars[key] = value
+    if extra_vars:
+        case["vars"] = {**extra_vars, **case.get("vars", {})}
+    return case

@@ -1,0 +1,177 @@
+"""Read YAML safely, keep the line of every node, and turn validation errors into messages.
+
+Only `yaml.safe_load` semantics: no tags, no code. Pydantic error locations are mapped
+back to YAML lines through `LineIndex`.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from agent_eval.errors import InputError
+
+__all__ = ["LineIndex", "read_yaml", "validate", "version_gate"]
+
+Loc = tuple[str | int, ...]
+M = TypeVar("M", bound=BaseModel)
+
+
+@dataclass(frozen=True, slots=True)
+class LineIndex:
+    """Line numbers (1-based) of every key and item, by path from the document root."""
+
+    lines: dict[Loc, int]
+
+    def line_of(self, loc: Loc) -> int | None:
+        """The line of the deepest known node on `loc`'s path."""
+        for end in range(len(loc), -1, -1):
+            line = self.lines.get(tuple(loc[:end]))
+            if line is not None:
+                return line
+        return None
+
+    def child(self, prefix: Loc) -> LineIndex:
+        """The index of a subtree, re-rooted at `prefix`."""
+        n = len(prefix)
+        return LineIndex({k[n:]: v for k, v in self.lines.items() if k[:n] == prefix})
+
+
+def _index(node: yaml.Node, loc: Loc, out: dict[Loc, int]) -> None:
+    out.setdefault(loc, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            child = (*loc, key.value if isinstance(key, yaml.ScalarNode) else str(key.value))
+            out[child] = key.start_mark.line + 1
+            _index(value, child, out)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            out[(*loc, i)] = item.start_mark.line + 1
+            _index(item, (*loc, i), out)
+
+
+def read_yaml(path: Path) -> tuple[Any, LineIndex]:
+    """Parse a YAML file into plain data and the line index of its nodes."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(path, "file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(path, f"cannot read file: {exc}") from None
+    try:
+        data = yaml.safe_load(text)
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else None
+        problem = exc.problem or str(exc)
+        raise InputError(path, f"malformed YAML: {problem}", line=line) from None
+    except yaml.YAMLError as exc:
+        raise InputError(path, f"malformed YAML: {exc}") from None
+    lines: dict[Loc, int] = {}
+    if node is not None:
+        _index(node, (), lines)
+    return data, LineIndex(lines)
+
+
+def version_gate(path: Path, data: dict[str, Any], supported: int, index: LineIndex) -> None:
+    """Refuse a file written for a newer schema before validating anything else."""
+    version = data.get("schema_version", supported)
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise InputError(path, f"expected a positive integer, got {version!r}",
+                         line=index.line_of(("schema_version",)), field="schema_version")
+    if version > supported:
+        raise InputError(
+            path,
+            f"schema_version {version} is newer than this agent-eval supports ({supported}); upgrade agent-eval",
+            line=index.line_of(("schema_version",)), field="schema_version",
+        )
+
+
+def _field_name(loc: Loc) -> str:
+    parts: list[str] = []
+    for item in loc:
+        if isinstance(item, int):
+            parts.append(f"[{item}]")
+        else:
+            parts.append(("." if parts else "") + item)
+    return "".join(parts)
+
+
+def _clean_loc(model: type[BaseModel], loc: Loc) -> Loc:
+    """Drop pydantic's union-branch markers ('str', 'tuple[...]') that are not YAML keys."""
+    return tuple(item for item in loc if not _is_branch(item))
+
+
+def _message(error: dict[str, Any], model: type[BaseModel], loc: Loc) -> str:
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        allowed = _allowed_fields(model, loc[:-1])
+        hint = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
+        suggestion = f"; did you mean '{hint[0]}'?" if hint else ""
+        return f"unknown field '{loc[-1]}'{suggestion} (expected one of: {', '.join(sorted(allowed))})"
+    if kind == "missing":
+        return "required field is missing"
+    message = str(error["msg"])
+    return message.removeprefix("Value error, ")
+
+
+def _allowed_fields(model: type[BaseModel], loc: Loc) -> list[str]:
+    """The field names of the model found at `loc` (best effort through containers)."""
+    current: Any = model
+    for item in loc:
+        if isinstance(item, int) or current is None:
+            continue
+        fields = getattr(current, "model_fields", {})
+        info = fields.get(item)
+        current = _inner_model(info.annotation) if info else None
+    return list(getattr(current, "model_fields", {}))
+
+
+def _inner_model(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()) or ():
+        found = _inner_model(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _is_branch(item: str | int) -> bool:
+    return isinstance(item, str) and ("[" in item or item in {"str", "int", "float", "bool", "function-after"})
+
+
+def _most_specific(errors: list[Any]) -> Any:
+    """Of a union's per-branch errors, the deepest: it names the field the user got wrong."""
+    first = errors[0]
+    loc = tuple(first["loc"])
+    cut = next((i for i, item in enumerate(loc) if _is_branch(item)), None)
+    if cut is None:
+        return first
+    same = [e for e in errors if tuple(e["loc"])[:cut] == loc[:cut]]
+    return max(same, key=lambda e: len(e["loc"]))
+
+
+def validate(model: type[M], data: Any, path: Path, index: LineIndex, *, root: Loc = ()) -> M:
+    """Validate `data` as `model`; the first error becomes an InputError with file, line and field."""
+    if not isinstance(data, dict):
+        kind = "empty file" if data is None else f"a {type(data).__name__}"
+        raise InputError(path, f"expected a mapping of fields at the top, got {kind}", line=1)
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        errors = exc.errors()
+        first = _most_specific(errors)
+        loc = _clean_loc(model, tuple(first["loc"]))
+        message = _message(first, model, loc)
+        more = len(errors) - 1
+        if more:
+            message += f" (and {more} more error{'s' if more > 1 else ''})"
+        full = (*root, *loc)
+        raise InputError(path, message, line=index.line_of(full), field=_field_name(full) or None) from None
