@@ -11,7 +11,7 @@ from agent_eval.records import CheckResult, Message, ToolCall, Usage
 if TYPE_CHECKING:
     from agent_eval.suite.case import Case
 
-__all__ = ["Check", "CheckInput", "CheckSpecError", "Evaluate"]
+__all__ = ["Check", "CheckInput", "CheckSpecError", "Evaluate", "Reason"]
 
 
 class CheckSpecError(ValueError):
@@ -35,6 +35,17 @@ class CheckInput:
     cost_usd: float | None = None
 
 
+class Reason(str):
+    """A one-line reason that also carries its wording for the check's `not_` form."""
+
+    negated: str
+
+    def __new__(cls, text: str, negated: str) -> Reason:
+        self = super().__new__(cls, text)
+        self.negated = negated
+        return self
+
+
 # (argument compiled at load time, run) -> (passed, one-line reason)
 Evaluate = Callable[[Any, CheckInput], tuple[bool, str]]
 
@@ -54,5 +65,8 @@ class Check:
         passed, reason = self.evaluate(self.arg, run_input)
         if self.negate:
             passed = not passed
-            reason = f"expected not: {reason}"
-        return CheckResult(name=self.name, passed=passed, weight=self.weight, reason=reason)
+            if isinstance(reason, Reason):
+                reason = reason.negated
+            else:
+                reason = f"expected the opposite of: {reason}"
+        return CheckResult(name=self.name, passed=passed, weight=self.weight, reason=str(reason))

@@ -1,0 +1,122 @@
+"""The check registry (a dict literal) and `compile_check`, which validates a suite's check item.
+
+A check item is a mapping with exactly one check key, an optional `weight` (a number > 0,
+default 1) and, for some checks, sibling option keys (only `flags` next to `regex`). A check
+whose family is negatable is also available as `not_<name>`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from agent_eval.checks import metrics, python, refusal, structured, text, tools
+from agent_eval.checks._util import RawCheck, closest, expect_keys, type_name
+from agent_eval.checks.base import Check, CheckSpecError, Evaluate
+
+__all__ = ["CHECKS", "NEGATION_PREFIX", "Family", "check_names", "compile_check"]
+
+NEGATION_PREFIX = "not_"
+
+
+@dataclass(frozen=True, slots=True)
+class Family:
+    """How one check name is compiled at load time and evaluated on a run."""
+
+    compile: Callable[[RawCheck], Any]
+    evaluate: Evaluate
+    negatable: bool = False
+    options: tuple[str, ...] = ()  # keys allowed next to the check key, besides weight
+    summary: str = ""
+
+
+CHECKS: dict[str, Family] = {
+    "equals": Family(text.compile_str, text.eval_equals, True, summary="output == text (stripped)"),
+    "contains": Family(text.compile_str, text.eval_contains, True, summary="text in output"),
+    "icontains": Family(text.compile_str, text.eval_icontains, True, summary="text in output, any case"),
+    "contains_any": Family(text.compile_str_list, text.eval_contains_any, True, summary="one of the texts"),
+    "contains_all": Family(text.compile_str_list, text.eval_contains_all, True, summary="all of the texts"),
+    "starts_with": Family(text.compile_str, text.eval_starts_with, True, summary="output starts with text"),
+    "regex": Family(text.compile_regex, text.eval_regex, True, ("flags",), summary="re.search matches"),
+    "length": Family(text.compile_length, text.eval_length, summary="min/max chars and words"),
+    "json": Family(structured.compile_json, structured.eval_json, summary="valid JSON, optional schema"),
+    "json_path": Family(
+        structured.compile_json_path, structured.eval_json_path, True, summary="JSONPath value equals/matches"
+    ),
+    "max_latency_ms": Family(metrics.compile_limit, metrics.eval_max_latency_ms, summary="latency <= limit"),
+    "max_tokens": Family(metrics.compile_token_limit, metrics.eval_max_tokens, summary="output tokens <= n"),
+    "max_cost_usd": Family(metrics.compile_limit, metrics.eval_max_cost_usd, summary="cost <= limit"),
+    "refusal": Family(refusal.compile_refusal, refusal.eval_refusal, summary="refuses (true) or not (false)"),
+    "python": Family(python.compile_python, python.eval_python, summary='user function "module:function"'),
+    "tool_called": Family(tools.compile_tool_called, tools.eval_tool_called, True, summary="tool call made"),
+}
+
+
+def check_names() -> tuple[str, ...]:
+    """Every valid check key, `not_` forms included."""
+    negated = [NEGATION_PREFIX + name for name, family in CHECKS.items() if family.negatable]
+    return (*CHECKS, *negated)
+
+
+def _is_check_key(key: str) -> bool:
+    return key in CHECKS or (key.startswith(NEGATION_PREFIX) and key[len(NEGATION_PREFIX) :] in CHECKS)
+
+
+def _check_key(raw: Mapping[Any, Any]) -> str:
+    """The item's single check key; errors name the offending key."""
+    keys: list[str] = []
+    for key in raw:
+        if not isinstance(key, str):
+            raise CheckSpecError(f"check keys are names, got {type_name(key)} {key!r}", key=str(key))
+        if key != "weight":
+            keys.append(key)
+    found = [key for key in keys if _is_check_key(key)]
+    if len(found) > 1:
+        raise CheckSpecError(
+            f"one check per item, found {', '.join(found)}; write each as its own list item", key=found[1]
+        )
+    if found:
+        return found[0]
+    if not keys:
+        raise CheckSpecError(f"no check in this item; expected one of: {', '.join(CHECKS)}", key=None)
+    near = closest(keys[0], check_names())
+    hint = f"did you mean {' or '.join(near)}?" if near else f"valid checks: {', '.join(check_names())}"
+    raise CheckSpecError(f'unknown check "{keys[0]}"; {hint}', key=keys[0])
+
+
+def _family(name: str) -> tuple[Family, bool]:
+    if name in CHECKS:
+        return CHECKS[name], False
+    base = name[len(NEGATION_PREFIX) :]
+    family = CHECKS[base]
+    if not family.negatable:
+        negatable = ", ".join(n for n, f in CHECKS.items() if f.negatable)
+        raise CheckSpecError(f'{base} has no "not_" form; checks that have one: {negatable}', key=name)
+    return family, True
+
+
+def _weight(raw: Mapping[str, Any]) -> float:
+    value = raw.get("weight", 1)
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    if not number or not math.isfinite(value) or value <= 0:
+        shown = repr(value) if number else type_name(value)
+        raise CheckSpecError(f"weight must be a positive number, got {shown}", key="weight")
+    return float(value)
+
+
+def compile_check(raw: Mapping[str, Any], *, base_dir: Path) -> Check:
+    """Validate and compile one check item of a suite; relative paths resolve against base_dir."""
+    if not isinstance(raw, Mapping):
+        raise CheckSpecError(
+            f'a check is a mapping like {{contains: "text"}}, got {type_name(raw)}', key=None
+        )
+    name = _check_key(raw)
+    family, negate = _family(name)
+    options = {key: value for key, value in raw.items() if key not in (name, "weight")}
+    expect_keys(options, (*family.options, "weight"), owner=name)
+    weight = _weight(raw)
+    arg = family.compile(RawCheck(name=name, value=raw[name], options=options, base_dir=base_dir))
+    return Check(name=name, arg=arg, evaluate=family.evaluate, negate=negate, weight=weight)

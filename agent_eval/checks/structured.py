@@ -1,0 +1,206 @@
+"""Checks on structured output: json (parses, optionally against a JSON Schema) and json_path.
+
+The output is parsed as it is, surrounding whitespace aside: a reply wrapped in a Markdown code
+fence is not JSON, because the program consuming it would not parse it either.
+`json_path` uses jsonpath-ng's extended syntax (filters such as `$.items[?(@.qty > 1)]`); it
+passes when *any* value the path selects satisfies `equals` (JSON equality, where true is not 1)
+or `matches` (Python `re.search` on the value, non-strings as JSON text), or, with neither
+option, when the path selects anything. Its `not_` form therefore passes when no selected value
+does, including when the output is not JSON; combine it with `json: true` to require JSON.
+jsonschema and jsonpath_ng are imported only when a suite uses these checks.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from agent_eval.checks._util import (
+    RawCheck,
+    expect_keys,
+    expect_str,
+    json_equal,
+    output_start,
+    quote,
+    render_json,
+    type_name,
+)
+from agent_eval.checks.base import CheckInput, CheckSpecError, Reason
+
+__all__ = [
+    "JsonPathSpec",
+    "JsonSpec",
+    "compile_json",
+    "compile_json_path",
+    "eval_json",
+    "eval_json_path",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class JsonSpec:
+    """`json:`: a compiled JSON Schema validator, or None to require only valid JSON."""
+
+    validator: Any = None
+    source: str = ""  # "schema" or the schema file as written
+
+
+def _load_schema_file(raw: RawCheck, value: Any) -> tuple[Any, str]:
+    name = expect_str(value, "schema_file", hint=" (a path relative to the suite folder)")
+    path = raw.base_dir / name
+    if not path.is_file():
+        raise CheckSpecError(f"schema file not found: {path}", key="schema_file")
+    try:
+        text = path.read_text(encoding="utf-8")
+        if path.suffix in (".yaml", ".yml"):
+            return yaml.safe_load(text), name
+        return json.loads(text), name
+    except (OSError, UnicodeDecodeError, ValueError, yaml.YAMLError) as exc:
+        raise CheckSpecError(f"cannot read schema file {path}: {exc}", key="schema_file") from exc
+
+
+def compile_json(raw: RawCheck) -> JsonSpec:
+    """`json: true`, `json: {schema: {...}}` or `json: {schema_file: path}`."""
+    value = raw.value
+    if value is True:
+        return JsonSpec()
+    hint = "true, {schema: {...}} or {schema_file: path}"
+    if not isinstance(value, Mapping):
+        raise CheckSpecError(f"expected {hint}, got {render_json(value)}", key=raw.name)
+    expect_keys(value, ("schema", "schema_file"), owner=raw.name)
+    if len(value) != 1:
+        raise CheckSpecError(f"expected one of schema or schema_file; got {len(value)}", key=raw.name)
+    if "schema" in value:
+        schema, source, key = value["schema"], "schema", "schema"
+    else:
+        (schema, source), key = _load_schema_file(raw, value["schema_file"]), "schema_file"
+    if not isinstance(schema, Mapping):
+        raise CheckSpecError(f"a JSON Schema must be a mapping, got {type(schema).__name__}", key=key)
+    from jsonschema.exceptions import SchemaError
+    from jsonschema.validators import validator_for
+
+    cls = validator_for(schema)
+    try:
+        cls.check_schema(schema)
+    except SchemaError as exc:
+        where = exc.json_path if exc.path else "$"
+        raise CheckSpecError(f"invalid JSON Schema at {where}: {exc.message}", key=key) from exc
+    return JsonSpec(validator=cls(schema, format_checker=cls.FORMAT_CHECKER), source=source)
+
+
+def _parse(text: str) -> tuple[bool, Any, str]:
+    """(ok, document, why not) for the stripped output."""
+    try:
+        return True, json.loads(text), ""
+    except ValueError as exc:
+        detail = str(exc)
+        if isinstance(exc, json.JSONDecodeError):
+            detail = f"{exc.msg} at line {exc.lineno} col {exc.colno}"
+        return False, None, f"{detail} ({output_start(text)})"
+
+
+def eval_json(spec: JsonSpec, run: CheckInput) -> tuple[bool, str]:
+    """The output parses as JSON and, with a schema, validates against it."""
+    ok, doc, why = _parse(run.output.strip())
+    if not ok:
+        return False, f"expected JSON; invalid: {why}"
+    if spec.validator is None:
+        return True, f"output is valid JSON ({_kind(doc)})"
+    from jsonschema.exceptions import best_match
+
+    error = best_match(spec.validator.iter_errors(doc))
+    if error is None:
+        return True, f"output is JSON matching {spec.source}"
+    message = error.message if len(error.message) <= 100 else error.message[:99] + "…"
+    return False, f"expected JSON matching {spec.source}; at {error.json_path}: {message}"
+
+
+def _kind(doc: Any) -> str:
+    names = {dict: "an object", list: "an array", str: "a string", bool: "a boolean", type(None): "null"}
+    return names.get(type(doc), "a number")
+
+
+_NO_VALUE = object()
+
+
+@dataclass(frozen=True, slots=True)
+class JsonPathSpec:
+    """`json_path:` compiled: the path, and the value or pattern a selected value must have."""
+
+    path: str
+    expr: Any
+    equals: Any = _NO_VALUE
+    matches: re.Pattern[str] | None = None
+
+    def expectation(self, negated: bool = False) -> str:
+        """E.g. `$.status == "pending"`, or `$.status != "pending"` when negated."""
+        if self.equals is not _NO_VALUE:
+            return f"{self.path} {'!=' if negated else '=='} {render_json(self.equals)}"
+        if self.matches is not None:
+            return f"{self.path} {'not ' if negated else ''}matching /{self.matches.pattern}/"
+        return f"{'no ' if negated else 'a '}value at {self.path}"
+
+
+def compile_json_path(raw: RawCheck) -> JsonPathSpec:
+    """`json_path: {path: "$.x", equals: v}` or `{path, matches: "regex"}`; `json_path: "$.x"` = exists."""
+    value = raw.value
+    if isinstance(value, str):
+        value = {"path": value}
+    if not isinstance(value, Mapping):
+        hint = '{path: "$.status", equals: "ok"}'
+        raise CheckSpecError(f"expected a mapping like {hint}, got {type_name(value)}", key=raw.name)
+    expect_keys(value, ("path", "equals", "matches"), owner=raw.name)
+    if "path" not in value:
+        raise CheckSpecError('missing path: write {path: "$.status", equals: "ok"}', key=raw.name)
+    if "equals" in value and "matches" in value:
+        raise CheckSpecError("give equals or matches, not both", key="matches")
+    path_key = "path" if isinstance(raw.value, Mapping) else raw.name
+    path = expect_str(value["path"], path_key, hint=" (a JSONPath)")
+    from jsonpath_ng.exceptions import JSONPathError
+    from jsonpath_ng.ext import parse
+
+    try:
+        expr = parse(path)
+    except JSONPathError as exc:
+        raise CheckSpecError(f"invalid JSONPath {quote(path)}: {exc}", key=path_key) from exc
+    matches = None
+    if "matches" in value:
+        pattern = expect_str(value["matches"], "matches", hint=" (a regular expression)")
+        try:
+            matches = re.compile(pattern)
+        except re.error as exc:
+            message = f"invalid regular expression {quote(pattern)}: {exc}"
+            raise CheckSpecError(message, key="matches") from exc
+    return JsonPathSpec(path=path, expr=expr, equals=value.get("equals", _NO_VALUE), matches=matches)
+
+
+def _satisfies(spec: JsonPathSpec, found: Any) -> bool:
+    if spec.equals is not _NO_VALUE:
+        return json_equal(found, spec.equals)
+    if spec.matches is not None:
+        text = found if isinstance(found, str) else json.dumps(found, ensure_ascii=False)
+        return spec.matches.search(text) is not None
+    return True
+
+
+def eval_json_path(spec: JsonPathSpec, run: CheckInput) -> tuple[bool, str]:
+    """Some value the path selects in the JSON output satisfies equals/matches (or exists)."""
+    want, unwanted = spec.expectation(), spec.expectation(negated=True)
+    ok, doc, why = _parse(run.output.strip())
+    if not ok:
+        return False, Reason(f"expected {want}; output is not JSON: {why}", f"output is not JSON: {why}")
+    values = [match.value for match in spec.expr.find(doc)]
+    if not values:
+        return False, Reason(f"expected {want}; {spec.path} not found", f"{spec.path} not found")
+    shown = render_json(values[0] if len(values) == 1 else values)
+    hit = next((v for v in values if _satisfies(spec, v)), _NO_VALUE)
+    if hit is _NO_VALUE:
+        return False, Reason(f"expected {want}; found {shown}", f"{unwanted} (found {shown})")
+    found = render_json(hit)
+    return True, Reason(f"{want} (found {found})", f"expected {unwanted}; found {found}")
