@@ -95,6 +95,7 @@ class Verdict:
     p_value: float | None = None
     min_detectable_drop: float | None = None  # relative (or points if absolute), at 80% power
     cases_needed: int | None = None  # cases that would resolve max_drop at the observed variance
+    repeats_needed: int | None = None  # runs per case resolving max_drop with these cases, if any can
     cases: tuple[CaseDelta, ...] = ()  # most regressed first
     tags: tuple[TagDelta, ...] = ()  # regressions first
     critical_failures: tuple[str, ...] = ()

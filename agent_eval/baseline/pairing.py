@@ -1,0 +1,219 @@
+"""Line up candidate and baseline cases by id, and classify how each case moved.
+
+Both arms are reduced to `Side`s, one per case, so the gate sees a result and a baseline alike.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from agent_eval.baseline.schema import Baseline
+from agent_eval.baseline.verdict import CaseDelta, CaseStatus
+from agent_eval.records import CaseStats, Results, RunStatus
+
+__all__ = [
+    "Pairing",
+    "Side",
+    "case_deltas",
+    "case_status",
+    "critical_failures",
+    "error_rate",
+    "pair",
+    "sides_from_baseline",
+    "sides_from_results",
+    "within_variance",
+]
+
+_EPS = 1e-9  # score changes smaller than this are float noise, not regressions
+
+
+@dataclass(frozen=True, slots=True)
+class Side:
+    """One case in one arm: its statistics and its completed runs' scores."""
+
+    id: str
+    tags: tuple[str, ...]
+    critical: bool
+    definition_hash: str
+    stats: CaseStats
+    scores: tuple[float, ...]  # completed runs; a run without a score counts 1.0 if passed
+    runs: int
+    errors: int
+
+    @property
+    def score(self) -> float | None:
+        return self.stats.score
+
+    @property
+    def failed(self) -> bool:
+        """No completed run, or some completed run failed."""
+        return self.stats.n == 0 or self.stats.passed < self.stats.n
+
+
+def _score(score: float | None, passed: bool) -> float:
+    return score if score is not None else float(passed)
+
+
+def sides_from_results(results: Results) -> dict[str, Side]:
+    """The candidate's cases by id."""
+    return {
+        c.id: Side(
+            c.id,
+            tuple(c.tags),
+            c.critical,
+            c.definition_hash,
+            c.stats,
+            tuple(_score(r.score, r.passed) for r in c.runs if r.status is not RunStatus.ERRORED),
+            len(c.runs),
+            sum(1 for r in c.runs if r.status is RunStatus.ERRORED),
+        )
+        for c in results.cases
+    }
+
+
+def sides_from_baseline(baseline: Baseline) -> dict[str, Side]:
+    """The baseline's cases by id."""
+    return {
+        c.id: Side(
+            c.id,
+            tuple(c.tags),
+            c.critical,
+            c.definition_hash,
+            c.stats,
+            tuple(_score(r.score, r.passed) for r in c.runs if r.status is not RunStatus.ERRORED),
+            len(c.runs),
+            sum(1 for r in c.runs if r.status is RunStatus.ERRORED),
+        )
+        for c in baseline.cases
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class Pairing:
+    """Cases split by where they appear; every tuple is sorted by case id."""
+
+    paired: tuple[tuple[Side, Side], ...]  # (baseline, candidate), same definition
+    changed: tuple[tuple[Side, Side], ...]  # same id, different definition: not gated
+    new: tuple[Side, ...]  # candidate only: not gated
+    missing: tuple[Side, ...]  # baseline only: not gated
+
+    @property
+    def comparable(self) -> tuple[tuple[Side, Side], ...]:
+        """Paired cases with a completed run on both sides: the ones the score test uses."""
+        return tuple((b, c) for b, c in self.paired if b.score is not None and c.score is not None)
+
+
+def pair(base: Mapping[str, Side], cand: Mapping[str, Side]) -> Pairing:
+    """Match cases by id; a different definition hash under the same id is a changed case."""
+    both = sorted(base.keys() & cand.keys())
+    return Pairing(
+        paired=tuple((base[i], cand[i]) for i in both if base[i].definition_hash == cand[i].definition_hash),
+        changed=tuple((base[i], cand[i]) for i in both if base[i].definition_hash != cand[i].definition_hash),
+        new=tuple(cand[i] for i in sorted(cand.keys() - base.keys())),
+        missing=tuple(base[i] for i in sorted(base.keys() - cand.keys())),
+    )
+
+
+def case_status(base: Side, cand: Side) -> CaseStatus:
+    """How a paired case moved, first match wins.
+
+    ERROR: the candidate has no completed run. NEW_FAILURE: every baseline run passed
+    (at least one) and some candidate run failed. FIXED: some baseline run failed or none
+    completed, and every candidate run passed. REGRESSED: the mean score dropped.
+    FLAKY: the candidate passed some runs but not all. Otherwise UNCHANGED.
+    """
+    b, c = base.stats, cand.stats
+    if c.n == 0:
+        return CaseStatus.ERROR
+    if b.n > 0 and b.passed == b.n and c.passed < c.n:
+        return CaseStatus.NEW_FAILURE
+    if b.passed < b.n and c.passed == c.n:
+        return CaseStatus.FIXED
+    if b.score is not None and c.score is not None and c.score < b.score - _EPS:
+        return CaseStatus.REGRESSED
+    if c.flaky:
+        return CaseStatus.FLAKY
+    return CaseStatus.UNCHANGED
+
+
+_RANK = {
+    s: i
+    for i, s in enumerate(
+        (CaseStatus.NEW_FAILURE, CaseStatus.ERROR, CaseStatus.REGRESSED, CaseStatus.FLAKY, CaseStatus.UNCHANGED,
+         CaseStatus.FIXED, CaseStatus.CHANGED, CaseStatus.NEW, CaseStatus.MISSING)
+    )
+}  # fmt: skip
+_UNGATED = {CaseStatus.NEW, CaseStatus.MISSING, CaseStatus.CHANGED}
+
+
+def _delta(base: Side | None, cand: Side | None, status: CaseStatus) -> CaseDelta:
+    ref = cand or base
+    assert ref is not None
+    return CaseDelta(
+        case_id=ref.id,
+        tags=ref.tags,
+        status=status,
+        critical=ref.critical,
+        baseline_passed=base.stats.passed if base else None,
+        baseline_n=base.stats.n if base else None,
+        candidate_passed=cand.stats.passed if cand else None,
+        candidate_n=cand.stats.n if cand else None,
+        candidate_errors=cand.errors if cand else 0,
+        baseline_score=base.score if base else None,
+        candidate_score=cand.score if cand else None,
+    )
+
+
+def _order(d: CaseDelta) -> tuple[int, float, int, str]:
+    """Gated cases with a delta first (most negative first), then gated without, then ungated."""
+    group = 2 if d.status in _UNGATED else (1 if d.delta is None else 0)
+    return (group, d.delta if group == 0 and d.delta is not None else 0.0, _RANK[d.status], d.case_id)
+
+
+def case_deltas(pairing: Pairing) -> tuple[CaseDelta, ...]:
+    """Every case of both arms with its status, most regressed first."""
+    deltas = [_delta(b, c, case_status(b, c)) for b, c in pairing.paired]
+    deltas += [_delta(b, c, CaseStatus.CHANGED) for b, c in pairing.changed]
+    deltas += [_delta(None, c, CaseStatus.NEW) for c in pairing.new]
+    deltas += [_delta(b, None, CaseStatus.MISSING) for b in pairing.missing]
+    return tuple(sorted(deltas, key=_order))
+
+
+def error_rate(sides: Iterable[Side]) -> float:
+    """Errored runs over all runs (0 when there are no runs)."""
+    runs = errors = 0
+    for s in sides:
+        runs += s.runs
+        errors += s.errors
+    return errors / runs if runs else 0.0
+
+
+def critical_failures(sides: Iterable[Side]) -> tuple[str, ...]:
+    """Ids of critical cases that did not pass every completed run (or completed none), sorted."""
+    return tuple(sorted(s.id for s in sides if s.critical and s.failed))
+
+
+def within_variance(pairs: Iterable[tuple[Side, Side]]) -> tuple[float, float] | None:
+    """Run-to-run noise of the paired differences, averaged over cases with >= 2 runs per side.
+
+    Returns (variance of d_i at the current repetitions, variance per single run), or None
+    when no case has two completed runs on both sides.
+    """
+    now: list[float] = []
+    per_run: list[float] = []
+    for b, c in pairs:
+        if len(b.scores) < 2 or len(c.scores) < 2:
+            continue
+        vb, vc = _var(b.scores), _var(c.scores)
+        now.append(vb / len(b.scores) + vc / len(c.scores))
+        per_run.append(vb + vc)
+    if not now:
+        return None
+    return math.fsum(now) / len(now), math.fsum(per_run) / len(per_run)
+
+
+def _var(xs: tuple[float, ...]) -> float:
+    m = math.fsum(xs) / len(xs)
+    return math.fsum((x - m) ** 2 for x in xs) / (len(xs) - 1)

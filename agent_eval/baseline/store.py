@@ -1,0 +1,149 @@
+"""Reading and writing baselines and results files.
+
+Versions are checked on the raw JSON before validation: a newer file is refused with an
+upgrade hint, an older one goes through explicit migration functions, then pydantic validates.
+Writes are atomic (a temporary file in the same folder, then `os.replace`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from agent_eval.baseline.schema import BASELINE_SCHEMA_VERSION, Baseline, baseline_from_results
+from agent_eval.errors import InputError, UsageError
+from agent_eval.records import RESULTS_SCHEMA_VERSION, Results
+
+__all__ = [
+    "MIGRATIONS",
+    "RESULTS_MIGRATIONS",
+    "Migration",
+    "default_baseline_path",
+    "dump_json",
+    "load_baseline",
+    "load_results",
+    "save_baseline",
+    "upgrade",
+]
+
+Migration = Callable[[dict[str, Any]], dict[str, Any]]
+M = TypeVar("M", bound=BaseModel)
+
+# MIGRATIONS[n] turns a version-n document into a version-(n + 1) one; none exist yet.
+MIGRATIONS: dict[int, Migration] = {}
+RESULTS_MIGRATIONS: dict[int, Migration] = {}
+
+
+def default_baseline_path(suite_name: str, cwd: Path) -> Path:
+    """Where a suite's baseline lives by default: golden/baselines/<suite>.json."""
+    return Path(cwd) / "golden" / "baselines" / f"{suite_name}.json"
+
+
+def dump_json(model: BaseModel) -> str:
+    """Diff-friendly JSON: sorted keys, two-space indent, newline at the end."""
+    data = model.model_dump(mode="json")
+    return json.dumps(data, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+
+
+def save_baseline(results: Results, path: Path) -> Baseline:
+    """Write `results` as the baseline at `path`, atomically; refuses an incomplete run."""
+    if not results.complete:
+        why = f" ({results.incomplete_reason})" if results.incomplete_reason else ""
+        raise UsageError(f"refusing to save an incomplete run as the baseline{why}; run the whole suite")
+    baseline = baseline_from_results(results)
+    _write_atomic(Path(path), dump_json(baseline))
+    return baseline
+
+
+def load_baseline(path: Path) -> Baseline:
+    """Read, version-check, migrate and validate a baseline file."""
+    raw = _read_json(Path(path))
+    data = upgrade(raw, current=BASELINE_SCHEMA_VERSION, migrations=MIGRATIONS, path=path, what="baseline")
+    return _validate(Baseline, data, path)
+
+
+def load_results(path: Path) -> Results:
+    """Read a `results.json` file, or the one inside a results folder."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "results.json"
+    raw = _read_json(path)
+    data = upgrade(
+        raw, current=RESULTS_SCHEMA_VERSION, migrations=RESULTS_MIGRATIONS, path=path, what="results"
+    )
+    return _validate(Results, data, path)
+
+
+def upgrade(
+    raw: dict[str, Any], *, current: int, migrations: Mapping[int, Migration], path: Path | str, what: str
+) -> dict[str, Any]:
+    """Bring a raw document to version `current`, refusing newer ones."""
+    version = raw.get("schema_version")
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise InputError(path, f"schema_version must be an integer, got {version!r}", field="schema_version")
+    if version > current:
+        raise InputError(
+            path,
+            f"{what} schema_version {version} is newer than this agent-eval supports ({current}); "
+            "upgrade agent-eval",
+            field="schema_version",
+        )
+    data = dict(raw)
+    while version < current:
+        step = migrations.get(version)
+        if step is None:
+            raise InputError(path, f"{what} schema_version {version} is too old to read", field="schema_version")
+        data = step(data)
+        version += 1
+        data["schema_version"] = version
+    return data
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(path, "file not found") from None
+    except (IsADirectoryError, PermissionError, UnicodeDecodeError) as exc:
+        raise InputError(path, f"cannot read: {exc}") from None
+    try:
+        raw = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(path, f"invalid JSON: {exc.msg} (column {exc.colno})", line=exc.lineno) from None
+    if not isinstance(raw, dict):
+        raise InputError(path, f"expected a JSON object, got {type(raw).__name__}")
+    return raw
+
+
+def _validate(model: type[M], data: dict[str, Any], path: Path | str) -> M:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        errors = exc.errors()
+        first = errors[0]
+        loc = ".".join(str(part) for part in first["loc"]) or None
+        more = f" (and {len(errors) - 1} more errors)" if len(errors) > 1 else ""
+        raise InputError(path, f"{first['msg']}{more}", field=loc) from None
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # mkstemp creates 0600; keep the old file's mode, or make a new one readable like any file.
+    mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        os.fchmod(fd, mode)
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
