@@ -83,7 +83,9 @@ def _check_key(raw: Mapping[Any, Any]) -> str:
     if not keys:
         raise CheckSpecError(f"no check in this item; expected one of: {', '.join(CHECKS)}", key=None)
     near = closest(keys[0], check_names())
-    hint = f"did you mean {' or '.join(near)}?" if near else f"valid checks: {', '.join(check_names())}"
+    quoted = [f'"{name}"' for name in near]
+    options = " or ".join(quoted) if len(quoted) < 3 else f"{', '.join(quoted[:-1])} or {quoted[-1]}"
+    hint = f"did you mean {options}?" if near else f"valid checks: {', '.join(check_names())}"
     raise CheckSpecError(f'unknown check "{keys[0]}"; {hint}', key=keys[0])
 
 

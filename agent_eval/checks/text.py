@@ -69,8 +69,11 @@ def eval_equals(expected: str, run: CheckInput) -> tuple[bool, str]:
     want = expected.strip()
     if got == want:
         return True, Reason(f"output equals {quote(want)}", f"expected output != {quote(want)}; it is equal")
+    pairs = enumerate(zip(got, want, strict=False))
+    differ = next((i for i, (a, b) in pairs if a != b), min(len(got), len(want)))
+    where = f" (first difference at char {differ})" if differ else ""
     return False, Reason(
-        f"expected output == {quote(want)}; got {quote(got)}",
+        f"expected output == {quote(want)}; got {quote(got)}{where}",
         f"output differs from {quote(want)} (got {quote(got)})",
     )
 
