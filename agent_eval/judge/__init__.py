@@ -38,9 +38,11 @@ def build_judge(suite: LoadedSuite, cases: Sequence[Case], options: RunOptions, 
     from agent_eval.providers.registry import check_credentials
     from agent_eval.runner.session import endpoint_for
 
-    for spec in {(r.judge or c.judge) for c in cases for r in c.rubrics}:
-        if spec is not None:
-            check_credentials(spec)
+    for case in cases:
+        for rubric in case.rubrics:
+            spec = rubric.judge or case.judge
+            if spec is not None:
+                check_credentials(spec)
     template, _ = load_template(_template_path(suite))
     concurrency = options.max_concurrency or 8
 

@@ -15,7 +15,7 @@ from agent_eval.providers.base import Completion, CompletionRequest
 from agent_eval.records import Message, RubricResult, RunError, RunRecord, RunStatus
 from agent_eval.runner.budget import Budget
 from agent_eval.runner.cache import ResponseCache, cache_key
-from agent_eval.runner.endpoint import CallFailed, Endpoint
+from agent_eval.runner.endpoint import CallFailed, Endpoint, EndpointStats
 from agent_eval.runner.scoring import score_run
 from agent_eval.runner.store import RunsWriter
 from agent_eval.suite.case import Case
@@ -52,7 +52,7 @@ class Judge(Protocol):
 class Progress(Protocol):
     """Where the engine reports progress; the CLI picks a rich or a plain implementation."""
 
-    def start(self, total: int) -> None: ...
+    def start(self, total: int, stats: EndpointStats | None = None) -> None: ...
 
     def advance(self, record: RunRecord) -> None: ...
 

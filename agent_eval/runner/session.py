@@ -124,7 +124,7 @@ async def run_suite(
         concurrency=concurrency, cache=cache, judge=judge, run_timeout_s=options.run_timeout_s,
         grace_s=options.grace_s,
     )
-    progress.start(len(items))
+    progress.start(len(items), endpoint.stats)
     try:
         outcome = await engine.execute(items)
     finally:

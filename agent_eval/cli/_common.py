@@ -1,0 +1,45 @@
+"""Helpers shared by the command modules: consoles and path checks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.console import Console
+
+from agent_eval.errors import UsageError
+
+__all__ = ["consoles", "parse_shard"]
+
+
+def consoles(json_output: bool) -> tuple[Console, Console]:
+    """(out, err): tables go to stdout, or to stderr when stdout carries JSON; progress always to stderr."""
+    err = _console(stderr=True)
+    out = err if json_output else _console(stderr=False)
+    return out, err
+
+
+def _console(*, stderr: bool) -> Console:
+    """A console; logs and pipes get 120 columns so the tables stay readable in CI."""
+    console = Console(stderr=stderr, highlight=False)
+    if not console.is_terminal:
+        console = Console(stderr=stderr, highlight=False, width=120)
+    return console
+
+
+def parse_shard(text: str | None) -> tuple[int, int] | None:
+    """`i/n` (1-based) as a tuple."""
+    if text is None:
+        return None
+    try:
+        i, n = (int(part) for part in text.split("/"))
+    except ValueError:
+        raise UsageError(f"--shard expects i/n such as 2/4, got {text!r}") from None
+    if not 1 <= i <= n:
+        raise UsageError(f"--shard {text}: i must be between 1 and n")
+    return i, n
+
+
+def require_file(path: Path, what: str) -> Path:
+    if not path.exists():
+        raise UsageError(f"{what} {path} does not exist")
+    return path

@@ -1,0 +1,60 @@
+"""`agent-eval compare`: gate a results file against a baseline, offline (no model calls)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+__all__ = ["register", "suite_gate_spec"]
+
+
+def register(app: typer.Typer) -> None:
+    app.command("compare")(compare)
+
+
+def suite_gate_spec(results_suite_path: str):  # type: ignore[no-untyped-def]
+    """The `gate:` block and report options of the suite a run used, when that file is still there."""
+    from agent_eval.suite.loader import load_suite
+
+    path = Path(results_suite_path)
+    if not path.exists():
+        return None, False
+    spec = load_suite(path).spec
+    return spec.gate, spec.report.redact
+
+
+def compare(
+    baseline: Path = typer.Argument(..., help="Baseline file (golden/baselines/<suite>.json)."),
+    results: Path = typer.Argument(..., help="results.json, or the results folder."),
+    max_drop: Optional[float] = typer.Option(None, "--max-drop", min=0, help="Largest tolerated drop [default: 0.03]."),
+    alpha: float = typer.Option(0.05, "--alpha", min=0.0001, max=0.5, help="Significance level."),
+    strict: bool = typer.Option(False, "--strict", help="Fail on the point estimate alone."),
+    absolute: bool = typer.Option(False, "--absolute", help="Read --max-drop as score points."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write report.html, junit.xml, summary.md here."),
+    redact: bool = typer.Option(False, "--redact", help="Mask inputs and outputs in the reports."),
+    output_format: str = typer.Option("text", "--format", help="text, or json for a machine-readable verdict."),
+) -> int:
+    """Decide PASS / WARN / FAIL / INCOMPLETE for RESULTS against BASELINE; exit 0, 1 or 3 accordingly."""
+    import tempfile
+
+    from agent_eval.baseline.store import load_baseline, load_results
+    from agent_eval.cli._common import consoles
+    from agent_eval.cli._pipeline import GateFlags, emit_json, gate_and_report
+    from agent_eval.errors import UsageError
+
+    if output_format not in ("text", "json"):
+        raise UsageError(f"--format must be text or json, got {output_format!r}")
+    console, _ = consoles(output_format == "json")
+    base = load_baseline(baseline)
+    candidate = load_results(results)
+    gate_spec, redact_default = suite_gate_spec(candidate.suite.path)
+    flags = GateFlags(max_drop=max_drop, alpha=alpha, strict=strict, absolute=absolute, redact=redact)
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = out or Path(scratch)
+        outcome = gate_and_report(console, candidate, base, baseline, flags, gate_spec, folder,
+                                  redact_default=redact_default)
+    if output_format == "json":
+        emit_json([outcome], outcome.verdict.exit_code)
+    return outcome.verdict.exit_code

@@ -1,0 +1,35 @@
+"""`agent-eval report`: rebuild report.html, junit.xml and summary.md from files, calling no model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+__all__ = ["register"]
+
+
+def register(app: typer.Typer) -> None:
+    app.command("report")(report)
+
+
+def report(
+    results: Path = typer.Argument(..., help="results.json, or the results folder."),
+    baseline: Optional[Path] = typer.Option(None, "--baseline", help="Baseline file to diff against."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output folder [default: the results folder]."),
+    redact: bool = typer.Option(False, "--redact", help="Mask inputs and outputs."),
+) -> int:
+    """Rebuild the reports of a finished run (with or without a baseline). Exits with the verdict's code."""
+    from agent_eval.cli._common import consoles
+    from agent_eval.baseline.store import load_baseline, load_results
+    from agent_eval.cli._pipeline import GateFlags, gate_and_report
+    from agent_eval.cli.compare import suite_gate_spec
+
+    loaded = load_results(results)
+    folder = out or (results if results.is_dir() else results.parent)
+    base = load_baseline(baseline) if baseline else None
+    gate_spec, redact_default = suite_gate_spec(loaded.suite.path)
+    outcome = gate_and_report(consoles(False)[0], loaded, base, baseline, GateFlags(redact=redact),
+                              gate_spec, folder, redact_default=redact_default)
+    return outcome.verdict.exit_code

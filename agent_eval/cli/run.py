@@ -1,0 +1,74 @@
+"""`agent-eval run`: run suites k times, gate against the baseline, write results and reports."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+__all__ = ["register"]
+
+_HELP = """Run every case of SUITES (files or folders) k times and gate against the stored baseline.
+
+Exit codes: 0 pass, 1 quality gate failed (or a critical case failed), 2 invalid input or usage,
+3 run incomplete (more than 5% of runs errored, interrupted, or stopped by a budget)."""
+
+
+def register(app: typer.Typer) -> None:
+    app.command("run", help=_HELP, no_args_is_help=False)(run)
+
+
+def run(
+    suites: Optional[list[Path]] = typer.Argument(None, help="Suite files or folders of suites.", show_default=False),
+    config: Optional[Path] = typer.Option(None, "--config", "-c", help="Candidate config (overrides the suite's)."),
+    repeat: Optional[int] = typer.Option(None, "--repeat", "-k", min=1, help="Runs per case (k)."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Results folder [default: .agent-eval/runs/<time>-<suite>]."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Reuse a non-empty --out folder."),
+    max_concurrency: Optional[int] = typer.Option(None, "--max-concurrency", "-j", min=1, help="Calls in flight [default: 8]."),
+    seed: int = typer.Option(0, "--seed", help="Seed for the mock provider, cache keys and bootstrap."),
+    filters: Optional[list[str]] = typer.Option(None, "--filter", help="Only cases with this tag or id (glob); repeatable."),
+    baseline: Optional[Path] = typer.Option(None, "--baseline", help="Baseline file [default: golden/baselines/<suite>.json if it exists]."),
+    max_drop: Optional[float] = typer.Option(None, "--max-drop", min=0, help="Largest tolerated drop [default: 0.03]."),
+    alpha: float = typer.Option(0.05, "--alpha", min=0.0001, max=0.5, help="Significance level of the gate's test."),
+    strict: bool = typer.Option(False, "--strict", help="Fail on the point estimate alone (no significance test)."),
+    absolute: bool = typer.Option(False, "--absolute", help="Read --max-drop as score points, not relative."),
+    save_baseline: bool = typer.Option(False, "--save-baseline", help="Save this run as golden/baselines/<suite>.json."),
+    rpm: Optional[float] = typer.Option(None, "--rpm", min=0.001, help="Requests per minute to the candidate model."),
+    tpm: Optional[float] = typer.Option(None, "--tpm", min=1, help="Tokens per minute to the candidate model."),
+    max_retries: int = typer.Option(8, "--max-retries", min=1, help="Attempts per call (429, 5xx, timeouts)."),
+    timeout: Optional[float] = typer.Option(None, "--timeout", min=0.001, help="Per-call timeout in seconds [default: 60]."),
+    run_timeout: Optional[float] = typer.Option(None, "--run-timeout", min=0.001, help="Per-run timeout, retries included."),
+    budget_usd: Optional[float] = typer.Option(None, "--budget-usd", min=0, help="Stop starting runs past this spend."),
+    max_tokens_total: Optional[int] = typer.Option(None, "--max-tokens-total", min=1, help="Token budget for the run."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print what would be sent, call nothing."),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Neither read nor write the response cache."),
+    cache_dir: Path = typer.Option(Path(".agent-eval/cache"), "--cache-dir", help="Response cache folder."),
+    resume: Optional[Path] = typer.Option(None, "--resume", help="Finish an interrupted run in this folder."),
+    shard: Optional[str] = typer.Option(None, "--shard", help="Run slice i of n (e.g. 2/4) by case-id hash."),
+    output_format: str = typer.Option("text", "--format", help="text, or json for a machine-readable verdict on stdout."),
+    redact: bool = typer.Option(False, "--redact", help="Leave inputs and outputs out of summary.md and mask them in HTML."),
+) -> int:
+    from agent_eval.cli._common import parse_shard
+    from agent_eval.cli._pipeline import GateFlags
+    from agent_eval.cli._run_flow import RunRequest, execute
+    from agent_eval.errors import UsageError
+    from agent_eval.runner.session import RunOptions
+
+    if output_format not in ("text", "json"):
+        raise UsageError(f"--format must be text or json, got {output_format!r}")
+    if resume is not None and suites:
+        raise UsageError("--resume DIR takes no suite argument: the folder names its suite and config")
+    if resume is None and not suites:
+        raise UsageError("give a suite file or folder (or --resume DIR); see agent-eval run --help")
+    options = RunOptions(
+        repeat=repeat, seed=seed, max_concurrency=max_concurrency, rpm=rpm, tpm=tpm, max_retries=max_retries,
+        timeout_s=timeout, run_timeout_s=run_timeout, budget_usd=budget_usd, budget_tokens=max_tokens_total,
+        use_cache=not no_cache, cache_dir=cache_dir, filters=tuple(filters or ()), shard=parse_shard(shard),
+    )
+    request = RunRequest(
+        suites=tuple(suites or ()), config=config, out=out, overwrite=overwrite, baseline=baseline,
+        save_baseline=save_baseline, dry_run=dry_run, resume=resume, json_output=output_format == "json",
+        gate=GateFlags(max_drop=max_drop, alpha=alpha, strict=strict, absolute=absolute, redact=redact),
+    )
+    return execute(request, options)

@@ -1,0 +1,35 @@
+"""`agent-eval schema`: the JSON Schema of each file format, for editors."""
+
+from __future__ import annotations
+
+import json
+
+import typer
+
+__all__ = ["register"]
+
+_FORMATS = ("suite", "config", "results", "baseline")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("schema")(schema)
+
+
+def schema(kind: str = typer.Argument(..., help="suite, config, results or baseline.")) -> int:
+    """Print the JSON Schema of a file format (generated from agent-eval's own models)."""
+    from agent_eval.errors import UsageError
+
+    if kind == "suite":
+        from agent_eval.suite.schema import SuiteFile as model
+    elif kind == "config":
+        from agent_eval.suite.schema import ConfigFile as model  # type: ignore[assignment]
+    elif kind == "results":
+        from agent_eval.records import Results as model  # type: ignore[assignment]
+    elif kind == "baseline":
+        from agent_eval.baseline.schema import Baseline as model  # type: ignore[assignment]
+    else:
+        raise UsageError(f"unknown format {kind!r}; expected one of: {', '.join(_FORMATS)}")
+    document = model.model_json_schema()
+    document["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    typer.echo(json.dumps(document, indent=2))
+    return 0

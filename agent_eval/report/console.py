@@ -1,0 +1,106 @@
+"""What `run` and `compare` print: the per-tag table, the verdict and the cases that moved."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+from agent_eval.baseline.verdict import CaseDelta, CaseStatus, Outcome, Verdict
+from agent_eval.records import GroupStats, Results
+
+__all__ = ["print_results", "print_verdict"]
+
+_STYLE = {Outcome.PASS: "bold green", Outcome.WARN: "bold yellow", Outcome.FAIL: "bold red",
+          Outcome.INCOMPLETE: "bold magenta"}
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1%}"
+
+
+def _num(value: float | None, digits: int = 3) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def _ci(group: GroupStats) -> str:
+    return "-" if group.score_ci is None else f"[{group.score_ci[0]:.3f}, {group.score_ci[1]:.3f}]"
+
+
+def _row(name: str, g: GroupStats) -> list[str]:
+    return [name, str(g.cases), _pct(g.pass_rate), _pct(g.pass_hat_k), _pct(g.pass_at_k), _num(g.score), _ci(g),
+            str(g.flaky), str(g.errors), _num(g.latency_p50_ms, 0), _num(g.latency_p95_ms, 0),
+            f"${g.cost_usd:.4f}"]
+
+
+def print_results(console: Console, results: Results) -> None:
+    """The per-tag and overall table, with k and the config under test."""
+    cfg = results.config
+    k = results.suite.repeat
+    table = Table(title=f"{results.suite.name} · {cfg.name} {cfg.version} ({cfg.provider}/{cfg.model}) · k={k}",
+                  title_justify="left")
+    for header in ("tag", "cases", "pass rate", f"pass^{k}", f"pass@{k}", "score", "95% CI", "flaky",
+                   "errors", "p50 ms", "p95 ms", "cost"):
+        table.add_column(header, justify="left" if header == "tag" else "right", no_wrap=header != "tag")
+    for tag, group in results.summary.tags.items():
+        table.add_row(*_row(tag, group))
+    table.add_row(*_row("overall", results.summary), style="bold")
+    console.print(table)
+    if results.summary.cached_runs:
+        console.print(f"{results.summary.cached_runs} of {results.summary.runs} runs came from the cache")
+    if not results.complete:
+        console.print(f"[magenta]incomplete:[/] {results.incomplete_reason}")
+
+
+def _moved(delta: CaseDelta) -> str:
+    def side(passed: int | None, n: int | None) -> str:
+        return "-" if passed is None or n is None else f"{passed}/{n}"
+
+    change = "" if delta.delta is None else f"  ({delta.delta:+.3f})"
+    return (f"{delta.case_id}: {side(delta.baseline_passed, delta.baseline_n)} -> "
+            f"{side(delta.candidate_passed, delta.candidate_n)}{change}")
+
+
+def _figures(v: Verdict) -> str:
+    unit = "points" if v.absolute else "%"
+    def fmt(x: float) -> str:
+        return f"{x:+.3f}" if v.absolute else f"{x:+.1%}"
+
+    parts = [f"baseline {_num(v.baseline_score)}"
+             + (f" [{v.baseline_ci[0]:.3f}, {v.baseline_ci[1]:.3f}]" if v.baseline_ci else ""),
+             f"candidate {_num(v.candidate_score)}"
+             + (f" [{v.candidate_ci[0]:.3f}, {v.candidate_ci[1]:.3f}]" if v.candidate_ci else "")]
+    if v.relative_change is not None:
+        ci = f" [{fmt(v.relative_change_ci[0])}, {fmt(v.relative_change_ci[1])}]" if v.relative_change_ci else ""
+        parts.append(f"change {fmt(v.relative_change)}{ci}")
+    if v.p_value is not None:
+        parts.append(f"p={v.p_value:.3g}")
+    if v.min_detectable_drop is not None:
+        mdd = f"{v.min_detectable_drop:.3f} {unit}" if v.absolute else f"{v.min_detectable_drop:.1%}"
+        parts.append(f"min detectable drop {mdd}")
+    return " · ".join(parts)
+
+
+def print_verdict(console: Console, verdict: Verdict, *, limit: int = 10) -> None:
+    """The verdict line with the rule that fired, warnings, and the cases that moved."""
+    for warning in verdict.warnings:
+        console.print(f"[yellow]warning:[/] {warning}")
+    if verdict.has_baseline:
+        console.print(_figures(verdict))
+    console.print(f"[{_STYLE[verdict.outcome]}]{verdict.outcome.value}[/] {verdict.rule}")
+    sections = [
+        ("most regressed", [d for d in verdict.cases if d.delta is not None and d.delta < 0]),
+        ("new failures", list(verdict.by_status(CaseStatus.NEW_FAILURE))),
+        ("fixed", list(verdict.by_status(CaseStatus.FIXED))),
+        ("flaky", list(verdict.by_status(CaseStatus.FLAKY))),
+        ("errored", list(verdict.by_status(CaseStatus.ERROR))),
+        ("not compared (new, missing or changed)",
+         [d for d in verdict.cases if d.status in (CaseStatus.NEW, CaseStatus.MISSING, CaseStatus.CHANGED)]),
+    ]
+    for title, deltas in sections:
+        if not deltas:
+            continue
+        console.print(f"[bold]{title}[/] ({len(deltas)})")
+        for delta in deltas[:limit]:
+            console.print(f"  {_moved(delta)}")
+        if len(deltas) > limit:
+            console.print(f"  … and {len(deltas) - limit} more")
