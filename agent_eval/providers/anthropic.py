@@ -1,0 +1,142 @@
+"""The Anthropic messages provider.
+
+Imported only when a spec says `provider: anthropic`. System messages go in
+`system=`; `max_tokens` is required by the API and defaults to 1024 here.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import anthropic
+import httpx2
+
+from agent_eval.providers.base import Completion, CompletionRequest, RetryDecision, RetryKind
+from agent_eval.providers.classify import ErrorContext, classify_other, classify_status
+from agent_eval.providers.registry import NO_KEY_PLACEHOLDER, endpoint_label, key_env
+from agent_eval.providers.tools import to_anthropic_tool
+from agent_eval.records import Message, ToolCall, Usage
+from agent_eval.suite.schema import ModelSpec
+
+__all__ = ["DEFAULT_MAX_TOKENS", "AnthropicProvider", "create", "to_anthropic_messages"]
+
+DEFAULT_MAX_TOKENS = 1024
+_RESERVED = ("model", "messages", "system", "tools", "stream", "timeout")
+
+
+class AnthropicProvider:
+    """Calls `messages.create` through one pooled AsyncAnthropic client."""
+
+    name = "anthropic"
+
+    def __init__(self, spec: ModelSpec, *, api_key: str | None, base_url: str | None, max_connections: int) -> None:
+        limits = httpx2.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
+        http_client = anthropic.DefaultAsyncHttpxClient(limits=limits, timeout=spec.timeout_s)
+        self._client = anthropic.AsyncAnthropic(
+            api_key=api_key or NO_KEY_PLACEHOLDER,
+            base_url=base_url,
+            max_retries=0,
+            timeout=spec.timeout_s,
+            http_client=http_client,
+            open_telemetry=False,
+        )
+        self._context = ErrorContext(
+            key_env=key_env(spec) or "ANTHROPIC_API_KEY",
+            model=spec.name,
+            endpoint=endpoint_label(spec),
+            secret=api_key,
+        )
+
+    async def complete(self, request: CompletionRequest) -> Completion:
+        """One message; raises the SDK's exception on failure."""
+        kwargs: dict[str, Any] = {k: v for k, v in request.params.items() if k not in _RESERVED}
+        kwargs.setdefault("max_tokens", DEFAULT_MAX_TOKENS)
+        system, messages = to_anthropic_messages(request.messages)
+        if system:
+            kwargs["system"] = system
+        if request.tools:
+            kwargs["tools"] = [to_anthropic_tool(tool) for tool in request.tools]
+        if request.timeout_s is not None:
+            kwargs["timeout"] = request.timeout_s
+        start = time.perf_counter()
+        response = await self._client.messages.create(model=request.model, messages=messages, **kwargs)
+        latency_ms = (time.perf_counter() - start) * 1000.0
+        return _completion(response, latency_ms, request.model)
+
+    def classify(self, exc: BaseException) -> RetryDecision:
+        """Map an exception to a retry decision by its type and HTTP status."""
+        if isinstance(exc, anthropic.APIStatusError):
+            return classify_status(exc.status_code, exc.response.headers, self._context, detail=exc.message)
+        if isinstance(exc, anthropic.APITimeoutError):
+            return RetryDecision(RetryKind.TRANSIENT, "request timed out")
+        if isinstance(exc, anthropic.APIConnectionError):
+            return RetryDecision(RetryKind.TRANSIENT, "connection error")
+        return classify_other(exc, self._context)
+
+    async def aclose(self) -> None:
+        await self._client.close()
+
+
+def create(spec: ModelSpec, *, max_connections: int, api_key: str | None, base_url: str | None) -> AnthropicProvider:
+    """Registry factory."""
+    return AnthropicProvider(spec, api_key=api_key, base_url=base_url, max_connections=max_connections)
+
+
+def to_anthropic_messages(messages: tuple[Message, ...]) -> tuple[str, list[dict[str, Any]]]:
+    """The system prompt, and the other messages in the messages-API format.
+
+    Tool results become `tool_result` blocks of a user turn; consecutive ones share it.
+    """
+    system = "\n\n".join(m.content for m in messages if m.role == "system" and m.content)
+    out: list[dict[str, Any]] = []
+    for message in messages:
+        if message.role == "system":
+            continue
+        if message.role == "tool":
+            block = {"type": "tool_result", "tool_use_id": message.tool_call_id or "", "content": message.content}
+            if out and out[-1]["role"] == "user" and _is_tool_results(out[-1]["content"]):
+                out[-1]["content"].append(block)
+            else:
+                out.append({"role": "user", "content": [block]})
+        elif message.role == "assistant" and message.tool_calls:
+            blocks: list[dict[str, Any]] = [{"type": "text", "text": message.content}] if message.content else []
+            blocks += [
+                {"type": "tool_use", "id": call.id, "name": call.name, "input": _as_object(call.parsed_arguments())}
+                for call in message.tool_calls
+            ]
+            out.append({"role": "assistant", "content": blocks})
+        else:
+            out.append({"role": message.role, "content": message.content})
+    return system, out
+
+
+def _is_tool_results(content: Any) -> bool:
+    return isinstance(content, list) and all(block.get("type") == "tool_result" for block in content)
+
+
+def _as_object(arguments: Any) -> dict[str, Any]:
+    return arguments if isinstance(arguments, dict) else {"input": arguments}
+
+
+def _completion(response: Any, latency_ms: float, requested_model: str) -> Completion:
+    texts: list[str] = []
+    calls: list[ToolCall] = []
+    for block in response.content or ():
+        if block.type == "text":
+            texts.append(block.text)
+        elif block.type == "tool_use":
+            calls.append(ToolCall(id=block.id, name=block.name, arguments=json.dumps(block.input)))
+    usage = response.usage
+    return Completion(
+        text="".join(texts),
+        usage=Usage(
+            input_tokens=usage.input_tokens if usage else 0,
+            output_tokens=usage.output_tokens if usage else 0,
+        ),
+        latency_ms=latency_ms,
+        model=response.model or requested_model,
+        tool_calls=tuple(calls),
+        finish_reason=response.stop_reason,
+    )

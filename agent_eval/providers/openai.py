@@ -1,0 +1,122 @@
+"""The OpenAI chat-completions provider (also any OpenAI-compatible server: vLLM, Ollama).
+
+Imported only when a spec says `provider: openai`. The SDK never retries
+(`max_retries=0`): the runner owns the retry loop.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import httpx2
+import openai
+
+from agent_eval.providers.base import Completion, CompletionRequest, RetryDecision, RetryKind
+from agent_eval.providers.classify import ErrorContext, classify_other, classify_status
+from agent_eval.providers.registry import NO_KEY_PLACEHOLDER, endpoint_label, key_env
+from agent_eval.providers.tools import to_openai_tool
+from agent_eval.records import Message, ToolCall, Usage
+from agent_eval.suite.schema import ModelSpec
+
+__all__ = ["OpenAIProvider", "create", "to_openai_messages"]
+
+_RESERVED = ("model", "messages", "tools", "stream", "timeout")  # set by us, never from params
+
+
+class OpenAIProvider:
+    """Calls `chat.completions.create` through one pooled AsyncOpenAI client."""
+
+    name = "openai"
+
+    def __init__(self, spec: ModelSpec, *, api_key: str | None, base_url: str | None, max_connections: int) -> None:
+        limits = httpx2.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
+        http_client = openai.DefaultAsyncHttpxClient(limits=limits, timeout=spec.timeout_s)
+        self._client = openai.AsyncOpenAI(
+            api_key=api_key or NO_KEY_PLACEHOLDER,
+            base_url=base_url,
+            max_retries=0,
+            timeout=spec.timeout_s,
+            http_client=http_client,
+        )
+        self._context = ErrorContext(
+            key_env=key_env(spec) or "OPENAI_API_KEY",
+            model=spec.name,
+            endpoint=endpoint_label(spec),
+            secret=api_key,
+        )
+
+    async def complete(self, request: CompletionRequest) -> Completion:
+        """One chat completion; raises the SDK's exception on failure."""
+        kwargs: dict[str, Any] = {k: v for k, v in request.params.items() if k not in _RESERVED}
+        if request.tools:
+            kwargs["tools"] = [to_openai_tool(tool) for tool in request.tools]
+        if request.timeout_s is not None:
+            kwargs["timeout"] = request.timeout_s
+        messages = to_openai_messages(request.messages)
+        start = time.perf_counter()
+        response = await self._client.chat.completions.create(model=request.model, messages=messages, **kwargs)
+        latency_ms = (time.perf_counter() - start) * 1000.0
+        return _completion(response, latency_ms, request.model)
+
+    def classify(self, exc: BaseException) -> RetryDecision:
+        """Map an exception to a retry decision by its type and HTTP status."""
+        if isinstance(exc, openai.APIStatusError):
+            return classify_status(exc.status_code, exc.response.headers, self._context, detail=exc.message)
+        if isinstance(exc, openai.APITimeoutError):
+            return RetryDecision(RetryKind.TRANSIENT, "request timed out")
+        if isinstance(exc, openai.APIConnectionError):
+            return RetryDecision(RetryKind.TRANSIENT, "connection error")
+        return classify_other(exc, self._context)
+
+    async def aclose(self) -> None:
+        await self._client.close()
+
+
+def create(spec: ModelSpec, *, max_connections: int, api_key: str | None, base_url: str | None) -> OpenAIProvider:
+    """Registry factory."""
+    return OpenAIProvider(spec, api_key=api_key, base_url=base_url, max_connections=max_connections)
+
+
+def to_openai_messages(messages: tuple[Message, ...]) -> list[dict[str, Any]]:
+    """Our messages in the chat-completions format."""
+    out: list[dict[str, Any]] = []
+    for message in messages:
+        entry: dict[str, Any] = {"role": message.role, "content": message.content}
+        if message.role == "assistant" and message.tool_calls:
+            entry["content"] = message.content or None
+            entry["tool_calls"] = [
+                {"id": call.id, "type": "function", "function": {"name": call.name, "arguments": call.arguments}}
+                for call in message.tool_calls
+            ]
+        if message.role == "tool":
+            entry["tool_call_id"] = message.tool_call_id or ""
+        out.append(entry)
+    return out
+
+
+def _completion(response: Any, latency_ms: float, requested_model: str) -> Completion:
+    choice = response.choices[0] if response.choices else None
+    message = choice.message if choice is not None else None
+    text = ""
+    calls: list[ToolCall] = []
+    if message is not None:
+        text = message.content if message.content is not None else (getattr(message, "refusal", None) or "")
+        for call in message.tool_calls or ():
+            function = getattr(call, "function", None)
+            if function is not None:
+                calls.append(ToolCall(id=call.id or "", name=function.name, arguments=function.arguments or ""))
+            elif (custom := getattr(call, "custom", None)) is not None:
+                calls.append(ToolCall(id=call.id or "", name=custom.name, arguments=custom.input or ""))
+    usage = response.usage
+    return Completion(
+        text=text,
+        usage=Usage(
+            input_tokens=usage.prompt_tokens if usage else 0,
+            output_tokens=usage.completion_tokens if usage else 0,
+        ),
+        latency_ms=latency_ms,
+        model=response.model or requested_model,
+        tool_calls=tuple(calls),
+        finish_reason=choice.finish_reason if choice is not None else None,
+    )

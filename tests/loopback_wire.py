@@ -1,0 +1,242 @@
+"""Wire formats for the loopback server: OpenAI chat completions and Anthropic messages.
+
+Pure functions from a request body (and a `Reply`) to response bodies, SSE events
+and error bodies, shaped like the real APIs so the real SDKs parse them.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = [
+    "Reply",
+    "anthropic_error",
+    "anthropic_message",
+    "anthropic_models",
+    "anthropic_stream",
+    "estimate_tokens",
+    "last_user_text",
+    "openai_completion",
+    "openai_error",
+    "openai_models",
+    "openai_stream",
+    "prompt_text",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """What the fake model answers: text and/or tool calls as (name, arguments) pairs."""
+
+    text: str = ""
+    tool_calls: tuple[tuple[str, Mapping[str, Any]], ...] = ()
+    input_tokens: int | None = None  # None: estimated from the prompt
+    output_tokens: int | None = None  # None: estimated from the text
+
+
+def estimate_tokens(text: str) -> int:
+    return max(1, len(text) // 4)
+
+
+def _content_text(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        parts = []
+        for block in content:
+            if isinstance(block, Mapping):
+                inner = block.get("text", block.get("content", ""))
+                parts.append(_content_text(inner))
+        return "".join(parts)
+    return ""
+
+
+def last_user_text(body: Mapping[str, Any]) -> str:
+    """The text of the last user message, in either format."""
+    for message in reversed(body.get("messages") or []):
+        if isinstance(message, Mapping) and message.get("role") == "user":
+            return _content_text(message.get("content"))
+    return ""
+
+
+def prompt_text(body: Mapping[str, Any]) -> str:
+    """All message text (and the Anthropic `system`), for token estimates."""
+    text = _content_text(body.get("system", ""))
+    return text + "".join(_content_text(m.get("content")) for m in body.get("messages") or [] if isinstance(m, Mapping))
+
+
+def _limit(body: Mapping[str, Any], reply: Reply) -> tuple[str, bool]:
+    """Truncate to max_tokens (about 4 characters a token); True when truncated."""
+    cap = body.get("max_completion_tokens", body.get("max_tokens"))
+    if isinstance(cap, int) and cap > 0 and len(reply.text) > cap * 4:
+        return reply.text[: cap * 4], True
+    return reply.text, False
+
+
+def _usage(body: Mapping[str, Any], reply: Reply, text: str) -> tuple[int, int]:
+    prompt = reply.input_tokens if reply.input_tokens is not None else estimate_tokens(prompt_text(body))
+    completion = reply.output_tokens if reply.output_tokens is not None else estimate_tokens(text)
+    return prompt, completion
+
+
+# ---- OpenAI ---------------------------------------------------------------------------------
+
+_OPENAI_ERRORS = {
+    400: ("invalid_request_error", None, "Invalid request."),
+    401: ("invalid_request_error", "invalid_api_key", "Incorrect API key provided."),
+    403: ("invalid_request_error", "unsupported_country_region_territory", "Permission denied."),
+    404: ("invalid_request_error", "model_not_found", "The model does not exist or you do not have access to it."),
+    408: ("server_error", None, "Request timed out."),
+    409: ("server_error", None, "Conflict."),
+    422: ("invalid_request_error", None, "Unprocessable entity."),
+    429: ("requests", "rate_limit_exceeded", "Rate limit reached for requests."),
+    500: ("server_error", None, "The server had an error while processing your request."),
+    503: ("server_error", None, "The engine is currently overloaded, please try again later."),
+}
+
+
+def openai_error(status: int, message: str | None = None) -> dict[str, Any]:
+    kind, code, default = _OPENAI_ERRORS.get(status, ("server_error" if status >= 500 else "invalid_request_error", None, f"HTTP {status}"))
+    return {"error": {"message": message or default, "type": kind, "param": None, "code": code}}
+
+
+def _openai_tool_calls(reply: Reply, serial: int) -> list[dict[str, Any]]:
+    return [
+        {"id": f"call_{serial}_{i}", "type": "function", "function": {"name": name, "arguments": json.dumps(dict(args))}}
+        for i, (name, args) in enumerate(reply.tool_calls)
+    ]
+
+
+def _openai_finish(reply: Reply, truncated: bool) -> str:
+    return "length" if truncated else ("tool_calls" if reply.tool_calls else "stop")
+
+
+def openai_completion(body: Mapping[str, Any], reply: Reply, serial: int) -> dict[str, Any]:
+    text, truncated = _limit(body, reply)
+    prompt, completion = _usage(body, reply, text)
+    message: dict[str, Any] = {"role": "assistant", "content": text if text or not reply.tool_calls else None}
+    if reply.tool_calls:
+        message["tool_calls"] = _openai_tool_calls(reply, serial)
+    return {
+        "id": f"chatcmpl-loopback-{serial}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": body.get("model", "loopback-model"),
+        "system_fingerprint": "fp_loopback",
+        "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": _openai_finish(reply, truncated)}],
+        "usage": {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion},
+    }
+
+
+def _pieces(text: str, size: int = 16) -> list[str]:
+    return [text[i : i + size] for i in range(0, len(text), size)]
+
+
+def openai_stream(body: Mapping[str, Any], reply: Reply, serial: int) -> list[bytes]:
+    """SSE events of a streamed chat completion, ending with `[DONE]`."""
+    text, truncated = _limit(body, reply)
+    prompt, completion = _usage(body, reply, text)
+    base = {"id": f"chatcmpl-loopback-{serial}", "object": "chat.completion.chunk", "created": int(time.time()),
+            "model": body.get("model", "loopback-model"), "system_fingerprint": "fp_loopback"}
+
+    def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> bytes:
+        data = {**base, "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}], **extra}
+        return f"data: {json.dumps(data)}\n\n".encode()
+
+    events = [chunk({"role": "assistant", "content": ""})]
+    events += [chunk({"content": piece}) for piece in _pieces(text)]
+    for i, call in enumerate(_openai_tool_calls(reply, serial)):
+        events.append(chunk({"tool_calls": [{"index": i, **call}]}))
+    events.append(chunk({}, _openai_finish(reply, truncated)))
+    if (body.get("stream_options") or {}).get("include_usage"):
+        usage = {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+        events.append(f"data: {json.dumps({**base, 'choices': [], 'usage': usage})}\n\n".encode())
+    events.append(b"data: [DONE]\n\n")
+    return events
+
+
+def openai_models(models: tuple[str, ...]) -> dict[str, Any]:
+    return {"object": "list", "data": [{"id": m, "object": "model", "created": 0, "owned_by": "loopback"} for m in models]}
+
+
+# ---- Anthropic ------------------------------------------------------------------------------
+
+_ANTHROPIC_ERRORS = {
+    400: ("invalid_request_error", "Invalid request."),
+    401: ("authentication_error", "invalid x-api-key"),
+    403: ("permission_error", "Your API key does not have permission to use the specified resource."),
+    404: ("not_found_error", "The requested resource could not be found."),
+    413: ("request_too_large", "Request exceeds the maximum allowed number of bytes."),
+    429: ("rate_limit_error", "Your account has hit a rate limit."),
+    500: ("api_error", "An unexpected error has occurred internal to Anthropic's systems."),
+    503: ("api_error", "Service unavailable."),
+    529: ("overloaded_error", "Anthropic's API is temporarily overloaded."),
+}
+
+
+def anthropic_error(status: int, message: str | None = None) -> dict[str, Any]:
+    kind, default = _ANTHROPIC_ERRORS.get(status, ("api_error" if status >= 500 else "invalid_request_error", f"HTTP {status}"))
+    return {"type": "error", "error": {"type": kind, "message": message or default}}
+
+
+def _anthropic_blocks(text: str, reply: Reply, serial: int) -> list[dict[str, Any]]:
+    blocks: list[dict[str, Any]] = [{"type": "text", "text": text}] if text or not reply.tool_calls else []
+    blocks += [
+        {"type": "tool_use", "id": f"toolu_{serial}_{i}", "name": name, "input": dict(args)}
+        for i, (name, args) in enumerate(reply.tool_calls)
+    ]
+    return blocks
+
+
+def _anthropic_stop(reply: Reply, truncated: bool) -> str:
+    return "max_tokens" if truncated else ("tool_use" if reply.tool_calls else "end_turn")
+
+
+def anthropic_message(body: Mapping[str, Any], reply: Reply, serial: int) -> dict[str, Any]:
+    text, truncated = _limit(body, reply)
+    prompt, completion = _usage(body, reply, text)
+    return {
+        "id": f"msg_loopback_{serial}",
+        "type": "message",
+        "role": "assistant",
+        "model": body.get("model", "loopback-model"),
+        "content": _anthropic_blocks(text, reply, serial),
+        "stop_reason": _anthropic_stop(reply, truncated),
+        "stop_sequence": None,
+        "usage": {"input_tokens": prompt, "output_tokens": completion},
+    }
+
+
+def _event(name: str, data: Mapping[str, Any]) -> bytes:
+    return f"event: {name}\ndata: {json.dumps(data)}\n\n".encode()
+
+
+def anthropic_stream(body: Mapping[str, Any], reply: Reply, serial: int) -> list[bytes]:
+    """SSE events of a streamed message, from `message_start` to `message_stop`."""
+    text, truncated = _limit(body, reply)
+    prompt, completion = _usage(body, reply, text)
+    start = {**anthropic_message(body, reply, serial), "content": [], "stop_reason": None,
+             "usage": {"input_tokens": prompt, "output_tokens": 1}}
+    events = [_event("message_start", {"type": "message_start", "message": start}), _event("ping", {"type": "ping"})]
+    for index, block in enumerate(_anthropic_blocks(text, reply, serial)):
+        if block["type"] == "text":
+            opened, deltas = {"type": "text", "text": ""}, [{"type": "text_delta", "text": p} for p in _pieces(text)]
+        else:
+            opened = {**block, "input": {}}
+            deltas = [{"type": "input_json_delta", "partial_json": p} for p in _pieces(json.dumps(block["input"]))]
+        events.append(_event("content_block_start", {"type": "content_block_start", "index": index, "content_block": opened}))
+        events += [_event("content_block_delta", {"type": "content_block_delta", "index": index, "delta": d}) for d in deltas]
+        events.append(_event("content_block_stop", {"type": "content_block_stop", "index": index}))
+    delta = {"stop_reason": _anthropic_stop(reply, truncated), "stop_sequence": None}
+    events.append(_event("message_delta", {"type": "message_delta", "delta": delta, "usage": {"output_tokens": completion}}))
+    events.append(_event("message_stop", {"type": "message_stop"}))
+    return events
+
+
+def anthropic_models(models: tuple[str, ...]) -> dict[str, Any]:
+    data = [{"type": "model", "id": m, "display_name": m, "created_at": "2025-01-01T00:00:00Z"} for m in models]
+    return {"data": data, "has_more": False, "first_id": models[0] if models else None, "last_id": models[-1] if models else None}
