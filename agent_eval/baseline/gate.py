@@ -1,9 +1,9 @@
-"""The quality gate: compare a candidate run with the baseline and decide PASS, WARN, FAIL or INCOMPLETE.
+"""The quality gate: compare a candidate run with the baseline; PASS, WARN, FAIL or INCOMPLETE.
 
-Cases are paired by id; the unit is the case (its mean run score). The overall rule is a
-one-sided paired t-test on the per-case differences plus a relative (or absolute) drop limit.
-Precedence: INCOMPLETE beats FAIL beats WARN beats PASS. Warnings never change the outcome.
-Pure and seeded: the same inputs and options give the same verdict.
+Cases are paired by id; the unit is the case (its mean run score). The score rule is a one-sided
+paired t-test on the per-case differences plus a relative (or absolute) drop limit. Precedence:
+INCOMPLETE beats FAIL beats WARN beats PASS. Warnings never change the outcome. Pure and
+seeded: the same inputs and options give the same verdict.
 """
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from agent_eval.baseline.pairing import (
     Pairing,
+    Scored,
     Side,
     case_deltas,
     critical_failures,
@@ -79,16 +79,16 @@ def decide(candidate: Results, baseline: Baseline | None, options: GateOptions |
     if baseline is None or base is None:
         return _without_baseline(cand, critical, incomplete, opts)
     pairing = pair(base, cand)
-    comp = pairing.comparable
-    test = paired_test([b.score for b, _ in comp], [c.score for _, c in comp], absolute=opts.absolute) if comp else None  # type: ignore[misc]
-    tags = _tag_deltas(comp, opts)
-    level, score_text = _score_rule(test, comp, opts)
+    sc = pairing.comparable
+    test = paired_test(sc.base, sc.cand, absolute=opts.absolute) if sc.pairs else None
+    tags = _tag_deltas(sc, opts)
+    level, score_text = _score_rule(test, sc, opts)
     fails = [score_text] if level is Outcome.FAIL else []
     if critical:
         fails.append(f"critical case(s) failed: {_ids(critical)}")
     fails += [_tag_text(t, opts) for t in tags if t.failed]
     outcome, rule = _resolve(incomplete, fails, level, score_text)
-    mdd, n_needed, reps = _power(test, comp, opts)
+    mdd, n_needed, reps = _power(test, sc, opts)
     return Verdict(
         outcome=outcome,
         rule=rule,
@@ -98,13 +98,13 @@ def decide(candidate: Results, baseline: Baseline | None, options: GateOptions |
         alpha=opts.alpha,
         absolute=opts.absolute,
         strict=opts.strict,
-        paired_cases=len(comp),
+        paired_cases=len(sc),
         baseline_score=test.base_mean if test else None,
-        baseline_ci=mean_ci([b.score for b, _ in comp], lower=0.0, upper=1.0),  # type: ignore[misc]
+        baseline_ci=mean_ci(sc.base, lower=0.0, upper=1.0),
         candidate_score=test.cand_mean if test else None,
-        candidate_ci=mean_ci([c.score for _, c in comp], lower=0.0, upper=1.0),  # type: ignore[misc]
+        candidate_ci=mean_ci(sc.cand, lower=0.0, upper=1.0),
         relative_change=test.change if test else None,
-        relative_change_ci=_change_ci(comp, opts),
+        relative_change_ci=_change_ci(sc, opts),
         p_value=test.p_value if test else None,
         min_detectable_drop=mdd,
         cases_needed=n_needed,
@@ -115,25 +115,26 @@ def decide(candidate: Results, baseline: Baseline | None, options: GateOptions |
     )
 
 
-def _resolve(incomplete: list[str], fails: list[str], level: Outcome, score_text: str) -> tuple[Outcome, str]:
+def _resolve(incomplete: list[str], fails: list[str], level: Outcome, text: str) -> tuple[Outcome, str]:
     if incomplete:
         return Outcome.INCOMPLETE, "; ".join(incomplete)
     if fails:
         return Outcome.FAIL, "; ".join(fails)
-    return level, score_text
+    return level, text
 
 
 def _without_baseline(
     cand: Mapping[str, Side], critical: tuple[str, ...], incomplete: list[str], opts: GateOptions
 ) -> Verdict:
-    scores = [s.score for s in cand.values() if s.score is not None]
+    scores = [s.stats.score for s in cand.values() if s.stats.score is not None]
     if incomplete:
         outcome, rule = Outcome.INCOMPLETE, "no baseline: " + "; ".join(incomplete)
     elif critical:
         outcome, rule = Outcome.FAIL, f"no baseline: critical case(s) failed: {_ids(critical)}"
     else:
+        errored = error_rate(cand.values())
         outcome = Outcome.PASS
-        rule = f"no baseline: nothing to compare; no critical case failed, {error_rate(cand.values()):.1%} of runs errored"
+        rule = f"no baseline: nothing to compare; no critical case failed, {errored:.1%} of runs errored"
     return Verdict(
         outcome=outcome,
         rule=rule,
@@ -161,23 +162,25 @@ def _incomplete(
     return reasons
 
 
-def _score_rule(test: PairedTest | None, comp: Sequence[tuple[Side, Side]], opts: GateOptions) -> tuple[Outcome, str]:
+def _score_rule(test: PairedTest | None, sc: Scored, opts: GateOptions) -> tuple[Outcome, str]:
     """The overall score rule: its level and its sentence."""
     if test is None:
-        return Outcome.WARN, "no case has a completed run on both sides with the same definition; nothing to compare"
+        return Outcome.WARN, (
+            "no case has a completed run on both sides with the same definition; nothing to compare"
+        )
     if test.change is None:
         return Outcome.PASS, "the baseline score is 0, so a relative drop is undefined (use absolute limits)"
     limit = _amount(opts.max_drop, opts)
+    dropped = f"score dropped {_amount(test.change, opts)} (limit {limit})"
     if _fails(test, opts.max_drop, opts):
         sig = "strict: no significance required" if opts.strict else _p_text(test.p_value, opts.alpha, "<")
-        return Outcome.FAIL, f"score dropped {_amount(test.change, opts)} (limit {limit}), {sig}"
+        return Outcome.FAIL, f"{dropped}, {sig}"
     if test.change < -opts.max_drop:
         if test.p_value is None:
-            why = "only 1 paired case, so significance cannot be tested"
-        else:
-            why = f"{_p_text(test.p_value, opts.alpha, '>=')}: the suite is underpowered{_power_text(test, comp, opts)}"
-        return Outcome.WARN, f"score dropped {_amount(test.change, opts)} (limit {limit}) but {why}"
-    p = f", {_p_text(test.p_value, None, '')}" if test.p_value is not None else ""
+            return Outcome.WARN, f"{dropped} but only 1 case is paired, so significance cannot be tested"
+        p = _p_text(test.p_value, opts.alpha, ">=")
+        return Outcome.WARN, f"{dropped} but {p}: the suite is underpowered{_power_text(test, sc, opts)}"
+    p = f", {_p_text(test.p_value)}" if test.p_value is not None else ""
     return Outcome.PASS, f"score changed {_amount(test.change, opts, signed=True)}, within the {limit} limit{p}"
 
 
@@ -189,7 +192,7 @@ def _fails(test: PairedTest | None, limit: float, opts: GateOptions) -> bool:
 
 
 def _power(
-    test: PairedTest | None, comp: Sequence[tuple[Side, Side]], opts: GateOptions
+    test: PairedTest | None, sc: Scored, opts: GateOptions
 ) -> tuple[float | None, int | None, int | None]:
     """Minimum detectable drop, cases needed and runs per case needed to resolve max_drop."""
     if test is None or test.sd_diff is None or test.se_diff is None:
@@ -200,15 +203,15 @@ def _power(
     drop = opts.max_drop * scale
     mdd = min_detectable_drop(test.se_diff, alpha=opts.alpha, power=opts.power) / scale
     n_needed = cases_needed(test.sd_diff, drop, alpha=opts.alpha, power=opts.power)
-    noise = within_variance(comp)
+    noise = within_variance(sc.pairs)
     reps = None
     if noise is not None:
         reps = repeats_needed(test.sd_diff, *noise, test.n, drop, alpha=opts.alpha, power=opts.power)
     return mdd, n_needed, reps
 
 
-def _power_text(test: PairedTest, comp: Sequence[tuple[Side, Side]], opts: GateOptions) -> str:
-    mdd, n_needed, reps = _power(test, comp, opts)
+def _power_text(test: PairedTest, sc: Scored, opts: GateOptions) -> str:
+    mdd, n_needed, reps = _power(test, sc, opts)
     if mdd is None or n_needed is None:
         return ""
     more = f" (or {reps} runs per case)" if reps is not None else ""
@@ -218,33 +221,30 @@ def _power_text(test: PairedTest, comp: Sequence[tuple[Side, Side]], opts: GateO
     )
 
 
-def _change_ci(comp: Sequence[tuple[Side, Side]], opts: GateOptions) -> tuple[float, float] | None:
-    if len(comp) < 2:
+def _change_ci(sc: Scored, opts: GateOptions) -> tuple[float, float] | None:
+    if len(sc) < 2:
         return None
     import numpy as np
 
+    rng = np.random.default_rng(opts.seed)
     return bootstrap_change_ci(
-        [b.score for b, _ in comp],  # type: ignore[misc]
-        [c.score for _, c in comp],  # type: ignore[misc]
-        rng=np.random.default_rng(opts.seed),
-        absolute=opts.absolute,
-        iterations=opts.bootstrap_iterations,
+        sc.base, sc.cand, rng=rng, absolute=opts.absolute, iterations=opts.bootstrap_iterations
     )
 
 
-def _tag_deltas(comp: Sequence[tuple[Side, Side]], opts: GateOptions) -> tuple[TagDelta, ...]:
-    """Per-tag paired tests, BH-adjusted across tags; a tag with a limit fails like the overall rule."""
-    names = sorted({t for _, c in comp for t in c.tags} | set(opts.tag_limits))
-    tests: dict[str, PairedTest | None] = {}
+def _tag_deltas(sc: Scored, opts: GateOptions) -> tuple[TagDelta, ...]:
+    """Per-tag paired tests, BH-adjusted across tags; a tag with a limit fails like the score rule."""
+    names = sorted({t for _, c in sc.pairs for t in c.tags} | set(opts.tag_limits))
+    tests: dict[str, PairedTest] = {}
     for name in names:
-        pairs = [(b, c) for b, c in comp if name in c.tags]
-        scores = ([b.score for b, _ in pairs], [c.score for _, c in pairs])
-        tests[name] = paired_test(*scores, absolute=opts.absolute) if pairs else None  # type: ignore[arg-type]
-    with_p = [n for n in names if (t := tests[n]) is not None and t.p_value is not None]
-    adjusted = dict(zip(with_p, benjamini_hochberg([tests[n].p_value for n in with_p]), strict=True))  # type: ignore[misc, union-attr]
+        sub = sc.with_tag(name)
+        if sub.pairs:
+            tests[name] = paired_test(sub.base, sub.cand, absolute=opts.absolute)
+    p_values = {n: t.p_value for n, t in tests.items() if t.p_value is not None}
+    adjusted = dict(zip(p_values, benjamini_hochberg(list(p_values.values())), strict=True))
     deltas = []
     for name in names:
-        t, limit = tests[name], opts.tag_limits.get(name)
+        t, limit = tests.get(name), opts.tag_limits.get(name)
         deltas.append(
             TagDelta(
                 tag=name,
@@ -277,42 +277,56 @@ def _warnings(
 ) -> tuple[str, ...]:
     """Comparability first, then cases not gated, then per-tag and per-case signals."""
     prov, cfg = baseline.provenance, candidate.config
-    out = []
-    for what, old, new in (
-        ("judge model", prov.judge_model, cfg.judge_model),
-        ("judge prompt hash", prov.judge_prompt_hash, cfg.judge_prompt_hash),
-        ("k (runs per case)", prov.repeat, candidate.suite.repeat),
-    ):
-        if old != new:
-            out.append(f"{what} differs from the baseline's ({old} -> {new}); scores may not be comparable")
+    out = [
+        f"{what} differs from the baseline's ({old} -> {new}); scores may not be comparable"
+        for what, old, new in (
+            ("judge model", prov.judge_model, cfg.judge_model),
+            ("judge prompt hash", prov.judge_prompt_hash, cfg.judge_prompt_hash),
+            ("k (runs per case)", prov.repeat, candidate.suite.repeat),
+        )
+        if old != new
+    ]
     if pairing.missing:
-        out.append(f"{len(pairing.missing)} baseline case(s) missing from the candidate (not gated): "
-                   f"{_ids([s.id for s in pairing.missing])}")  # fmt: skip
+        ids = _ids([s.id for s in pairing.missing])
+        out.append(f"{len(pairing.missing)} baseline case(s) missing from the candidate (not gated): {ids}")
     if pairing.changed:
-        out.append(f"{len(pairing.changed)} case(s) changed definition since the baseline (not gated): "
-                   f"{_ids([c.id for _, c in pairing.changed])}")  # fmt: skip
-    for t in tags:
-        if t.limit is None and t.p_adjusted is not None and t.p_adjusted < opts.alpha and (t.relative_change or 0) < 0:
-            out.append(f"tag '{t.tag}' dropped {_amount(t.relative_change, opts)} "
-                       f"(BH-adjusted p={t.p_adjusted:.3g} < {opts.alpha:g}) and has no limit in gate.tags")  # fmt: skip
-        if t.limit is not None and t.cases == 0:
-            out.append(f"tag '{t.tag}' has a limit in gate.tags but no paired case")
-    collapsed = [c.id for b, c in pairing.paired if b.stats.n > 0 and b.stats.passed == b.stats.n
-                 and c.stats.n > 0 and c.stats.passed == 0]  # fmt: skip
+        ids = _ids([c.id for _, c in pairing.changed])
+        out.append(f"{len(pairing.changed)} case(s) changed definition since the baseline (not gated): {ids}")
+    out += _tag_warnings(tags, opts)
+    collapsed = [c.id for b, c in pairing.paired if _all_passed(b) and c.stats.n > 0 and c.stats.passed == 0]
     if collapsed:
         out.append(f"{len(collapsed)} case(s) went from passing every run to passing none: {_ids(collapsed)}")
     return tuple(out)
 
 
-def _amount(x: Any, opts: GateOptions, *, signed: bool = False) -> str:
+def _tag_warnings(tags: Sequence[TagDelta], opts: GateOptions) -> list[str]:
+    """Significant drops (after Benjamini-Hochberg) in tags without a limit; limits with no case."""
+    out = []
+    for t in tags:
+        if t.limit is not None and t.cases == 0:
+            out.append(f"tag '{t.tag}' has a limit in gate.tags but no paired case")
+        dropped = t.relative_change is not None and t.relative_change < 0
+        if t.limit is None and dropped and t.p_adjusted is not None and t.p_adjusted < opts.alpha:
+            out.append(
+                f"tag '{t.tag}' dropped {_amount(t.relative_change, opts)} "
+                f"(BH-adjusted p={t.p_adjusted:.3g} < {opts.alpha:g}) and has no limit in gate.tags"
+            )
+    return out
+
+
+def _all_passed(side: Side) -> bool:
+    return side.stats.n > 0 and side.stats.passed == side.stats.n
+
+
+def _amount(x: float | None, opts: GateOptions, *, signed: bool = False) -> str:
     """A change or limit as text: percent when relative, score points when absolute."""
-    value = x if signed else abs(x)
+    value = (x or 0.0) if signed else abs(x or 0.0)
     if opts.absolute:
         return f"{value:+.3f} points" if signed else f"{value:.3f} points"
     return f"{value:+.1%}" if signed else f"{value:.1%}"
 
 
-def _p_text(p: float | None, alpha: float | None, op: str) -> str:
+def _p_text(p: float | None, alpha: float | None = None, op: str = "") -> str:
     if p is None:
         return "p unavailable (fewer than 2 cases)"
     text = f"p={p:.1e}" if p < 0.001 else f"p={p:.3f}"

@@ -6,8 +6,9 @@ Both arms are reduced to `Side`s, one per case, so the gate sees a result and a 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from agent_eval.baseline.schema import Baseline
 from agent_eval.baseline.verdict import CaseDelta, CaseStatus
@@ -15,12 +16,14 @@ from agent_eval.records import CaseStats, Results, RunStatus
 
 __all__ = [
     "Pairing",
+    "Scored",
     "Side",
     "case_deltas",
     "case_status",
     "critical_failures",
     "error_rate",
     "pair",
+    "scored",
     "sides_from_baseline",
     "sides_from_results",
     "within_variance",
@@ -52,42 +55,56 @@ class Side:
         return self.stats.n == 0 or self.stats.passed < self.stats.n
 
 
-def _score(score: float | None, passed: bool) -> float:
-    return score if score is not None else float(passed)
+class _Run(Protocol):
+    """What a run needs to be a `Side` run: a RunRecord or a BaselineRun."""
+
+    @property
+    def score(self) -> float | None: ...
+    @property
+    def passed(self) -> bool: ...
+    @property
+    def status(self) -> RunStatus: ...
+
+
+class _Case(Protocol):
+    """What a case needs to be a `Side`: a CaseResult or a BaselineCase."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def tags(self) -> tuple[str, ...]: ...
+    @property
+    def critical(self) -> bool: ...
+    @property
+    def definition_hash(self) -> str: ...
+    @property
+    def stats(self) -> CaseStats: ...
+    @property
+    def runs(self) -> Sequence[_Run]: ...
+
+
+def _side(case: _Case) -> Side:
+    done = [r for r in case.runs if r.status is not RunStatus.ERRORED]
+    return Side(
+        id=case.id,
+        tags=tuple(case.tags),
+        critical=case.critical,
+        definition_hash=case.definition_hash,
+        stats=case.stats,
+        scores=tuple(r.score if r.score is not None else float(r.passed) for r in done),
+        runs=len(case.runs),
+        errors=len(case.runs) - len(done),
+    )
 
 
 def sides_from_results(results: Results) -> dict[str, Side]:
     """The candidate's cases by id."""
-    return {
-        c.id: Side(
-            c.id,
-            tuple(c.tags),
-            c.critical,
-            c.definition_hash,
-            c.stats,
-            tuple(_score(r.score, r.passed) for r in c.runs if r.status is not RunStatus.ERRORED),
-            len(c.runs),
-            sum(1 for r in c.runs if r.status is RunStatus.ERRORED),
-        )
-        for c in results.cases
-    }
+    return {c.id: _side(c) for c in results.cases}
 
 
 def sides_from_baseline(baseline: Baseline) -> dict[str, Side]:
     """The baseline's cases by id."""
-    return {
-        c.id: Side(
-            c.id,
-            tuple(c.tags),
-            c.critical,
-            c.definition_hash,
-            c.stats,
-            tuple(_score(r.score, r.passed) for r in c.runs if r.status is not RunStatus.ERRORED),
-            len(c.runs),
-            sum(1 for r in c.runs if r.status is RunStatus.ERRORED),
-        )
-        for c in baseline.cases
-    }
+    return {c.id: _side(c) for c in baseline.cases}
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,9 +117,36 @@ class Pairing:
     missing: tuple[Side, ...]  # baseline only: not gated
 
     @property
-    def comparable(self) -> tuple[tuple[Side, Side], ...]:
+    def comparable(self) -> Scored:
         """Paired cases with a completed run on both sides: the ones the score test uses."""
-        return tuple((b, c) for b, c in self.paired if b.score is not None and c.score is not None)
+        return scored(self.paired)
+
+
+@dataclass(frozen=True, slots=True)
+class Scored:
+    """Pairs with a score on both sides, and those scores, in the same order."""
+
+    pairs: tuple[tuple[Side, Side], ...]
+    base: tuple[float, ...]
+    cand: tuple[float, ...]
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    def with_tag(self, tag: str) -> Scored:
+        """The pairs whose candidate case carries `tag`."""
+        return scored(p for p in self.pairs if tag in p[1].tags)
+
+
+def scored(pairs: Iterable[tuple[Side, Side]]) -> Scored:
+    """Keep the pairs where both sides have a score."""
+    kept, base, cand = [], [], []
+    for b, c in pairs:
+        if b.stats.score is not None and c.stats.score is not None:
+            kept.append((b, c))
+            base.append(b.stats.score)
+            cand.append(c.stats.score)
+    return Scored(tuple(kept), tuple(base), tuple(cand))
 
 
 def pair(base: Mapping[str, Side], cand: Mapping[str, Side]) -> Pairing:
@@ -138,13 +182,18 @@ def case_status(base: Side, cand: Side) -> CaseStatus:
     return CaseStatus.UNCHANGED
 
 
-_RANK = {
-    s: i
-    for i, s in enumerate(
-        (CaseStatus.NEW_FAILURE, CaseStatus.ERROR, CaseStatus.REGRESSED, CaseStatus.FLAKY, CaseStatus.UNCHANGED,
-         CaseStatus.FIXED, CaseStatus.CHANGED, CaseStatus.NEW, CaseStatus.MISSING)
-    )
-}  # fmt: skip
+_ORDER = (
+    CaseStatus.NEW_FAILURE,
+    CaseStatus.ERROR,
+    CaseStatus.REGRESSED,
+    CaseStatus.FLAKY,
+    CaseStatus.UNCHANGED,
+    CaseStatus.FIXED,
+    CaseStatus.CHANGED,
+    CaseStatus.NEW,
+    CaseStatus.MISSING,
+)
+_RANK = {s: i for i, s in enumerate(_ORDER)}
 _UNGATED = {CaseStatus.NEW, CaseStatus.MISSING, CaseStatus.CHANGED}
 
 
