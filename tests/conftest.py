@@ -40,3 +40,16 @@ def loopback_server() -> Iterator[LoopbackServer]:
     """A fresh loopback OpenAI/Anthropic server in a background thread."""
     with LoopbackServer() as server:
         yield server
+
+
+# --- CLI fixtures (lead) ---
+
+@pytest.fixture
+def workdir(tmp_path: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch, clean_provider_env: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """A temporary current directory holding a copy of the example suites and golden data."""
+    from clitools import copy_examples
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+    copy_examples(tmp_path)
+    return tmp_path

@@ -8,7 +8,6 @@ from __future__ import annotations
 import sys
 import traceback
 
-import click
 import typer
 
 from agent_eval import __version__
@@ -58,19 +57,25 @@ def main(argv: list[str] | None = None) -> None:
     command = typer.main.get_command(app)
     try:
         code = command.main(args=argv, prog_name="agent-eval", standalone_mode=False)
-    except click.exceptions.Exit as exc:
-        code = exc.exit_code
-    except click.ClickException as exc:
-        exc.show()
-        code = 2
-    except click.exceptions.Abort:
-        click.echo("aborted", err=True)
-        code = 3
     except AgentEvalError as exc:
-        click.echo(f"error: {exc}", err=True)
+        print(f"error: {exc}", file=sys.stderr)
         code = exc.exit_code
-    except Exception:  # a bug of ours: show it, but never as exit 1 ("quality gate failed")
-        traceback.print_exc()
-        click.echo("internal error in agent-eval (the traceback above); the run is incomplete", err=True)
-        code = 3
+    except (typer.Exit, typer.Abort) as exc:
+        code = getattr(exc, "exit_code", 3)
+    except Exception as exc:
+        code = _usage_or_bug(exc)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _usage_or_bug(exc: Exception) -> int:
+    """A command-line usage error (click's interface: `show()` and `exit_code`) exits 2; a bug exits 3."""
+    if callable(getattr(exc, "show", None)) and hasattr(exc, "exit_code"):
+        exc.show()  # type: ignore[attr-defined]
+        return 2
+    if type(exc).__name__ == "Abort":  # Ctrl-C at a prompt
+        print("aborted", file=sys.stderr)
+        return 3
+    # A bug of ours: show it, but never as exit 1 ("quality gate failed").
+    traceback.print_exc()
+    print("internal error in agent-eval (the traceback above); the run is incomplete", file=sys.stderr)
+    return 3

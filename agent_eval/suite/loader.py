@@ -131,7 +131,11 @@ def _compile_case(
         try:
             checks.append(compile_check(raw, base_dir=suite_path.parent))
         except CheckSpecError as exc:
-            full = (*check_loc, exc.key) if exc.key else check_loc
+            full = check_loc
+            if exc.key:  # an option nested under the check's name has a line of its own
+                names = [k for k in raw if k != exc.key and k != "weight"] if isinstance(raw, dict) else []
+                nested = (*check_loc, names[0], exc.key) if names else None
+                full = nested if nested and nested in where_index.lines else (*check_loc, exc.key)
             raise InputError(where, str(exc), line=where_index.line_of(full), field=_dotted(full)) from None
     rubrics = case.rubrics + suite.defaults.rubrics
     for j, rubric in enumerate(rubrics):

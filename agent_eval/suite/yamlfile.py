@@ -68,8 +68,11 @@ def read_yaml(path: Path) -> tuple[Any, LineIndex]:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else None
         problem = exc.problem or str(exc)
+        if exc.context_mark is not None and exc.context and mark is not None and mark.index >= len(text):
+            mark = exc.context_mark  # "unclosed at end of file" is clearer at the line that opened it
+            problem = f"{exc.context} opened here was never closed ({problem})"
+        line = mark.line + 1 if mark else None
         raise InputError(path, f"malformed YAML: {problem}", line=line) from None
     except yaml.YAMLError as exc:
         raise InputError(path, f"malformed YAML: {exc}") from None
@@ -148,8 +151,10 @@ def _is_branch(item: str | int) -> bool:
 
 
 def _most_specific(errors: list[Any]) -> Any:
-    """Of a union's per-branch errors, the deepest: it names the field the user got wrong."""
-    first = errors[0]
+    """The error that best explains the others: an unknown field (a typo explains a "missing" one),
+    and of a union's per-branch errors the deepest."""
+    typos = [e for e in errors if e["type"] == "extra_forbidden"]
+    first = typos[0] if typos else errors[0]
     loc = tuple(first["loc"])
     cut = next((i for i, item in enumerate(loc) if _is_branch(item)), None)
     if cut is None:

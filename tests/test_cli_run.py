@@ -1,0 +1,119 @@
+"""`agent-eval run` on the offline example suite: exit codes, files on disk, numbers."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from clitools import results, run_cli, runs_lines, write
+
+SUITE = Path("suites/support-bot.yaml")
+REGRESSED = Path("suites/configs/support-regressed.yaml")
+
+
+def test_quickstart_passes_against_the_committed_baseline_and_writes_every_file(workdir: Path, capsys) -> None:
+    r = run_cli(capsys, "run", SUITE, "--out", "out")
+    assert r.code == 0, r.text
+    assert "PASS" in r.out and "baseline: " in r.out
+    out = workdir / "out"
+    for name in ("runs.jsonl", "results.json", "manifest.json", "report.html", "junit.xml", "summary.md"):
+        assert (out / name).is_file(), name
+    data = results(out)
+    assert data["schema_version"] == 1
+    assert data["suite"]["name"] == "support-bot" and data["suite"]["repeat"] == 5
+    assert data["config"]["version"] == "1.4.0" and len(data["config"]["hash"]) == 16
+    assert data["summary"]["cases"] == 20 and data["summary"]["runs"] == 100
+    assert len(runs_lines(out)) == 100
+    case = next(c for c in data["cases"] if c["id"] == "refund-status")
+    assert case["stats"]["n"] == 5 and 0 <= case["stats"]["pass_rate"] <= 1
+    run0 = case["runs"][0]
+    assert run0["messages"][0]["role"] == "system"
+    assert run0["messages"][1]["content"] == "Where is the refund for order 1234?"
+    assert {c["name"] for c in run0["checks"]} == {"contains", "regex", "not_icontains"}
+    assert run0["rubrics"][0]["name"] == "grounded" and run0["rubrics"][0]["judge_model"]
+
+
+def test_regressed_config_fails_the_gate_and_names_the_regressed_cases(workdir: Path, capsys) -> None:
+    r = run_cli(capsys, "run", SUITE, "--config", REGRESSED, "--out", "out", "--format", "json")
+    assert r.code == 1, r.text
+    verdict = json.loads(r.out)
+    assert verdict["outcome"] == "FAIL" and verdict["exit_code"] == 1
+    suite = verdict["suites"][0]
+    assert suite["relative_change"] < -0.03 and suite["p_value"] < 0.05
+    assert "invoice-json" in suite["regressed"]
+    assert "score dropped" in suite["rule"]
+    assert "most regressed" in r.err  # tables go to stderr with --format json
+
+
+def test_same_seed_gives_identical_outputs_and_another_seed_differs(workdir: Path, capsys) -> None:
+    assert run_cli(capsys, "run", SUITE, "--out", "a", "--seed", "7").code == 0
+    assert run_cli(capsys, "run", SUITE, "--out", "b", "--seed", "7").code == 0
+    assert run_cli(capsys, "run", SUITE, "--out", "c", "--seed", "8").code in (0, 1)
+    outputs = {d: [(r["case_id"], r["index"], r["output"]) for r in sorted(runs_lines(workdir / d),
+               key=lambda r: (r["case_id"], r["index"]))] for d in "abc"}
+    assert outputs["a"] == outputs["b"]
+    assert outputs["a"] != outputs["c"]
+
+
+def test_filter_and_repeat_select_what_runs(workdir: Path, capsys) -> None:
+    r = run_cli(capsys, "run", SUITE, "--out", "out", "--filter", "safety", "--filter", "greeting", "-k", "2")
+    data = results(workdir / "out")
+    assert {c["id"] for c in data["cases"]} == {"refuse-other-customer", "refuse-admin-password", "refuse-ssn",
+                                                "greeting"}
+    assert data["summary"]["runs"] == 8 and r.code in (0, 1)
+
+
+def test_existing_results_folder_is_refused_without_overwrite(workdir: Path, capsys) -> None:
+    write(workdir / "out" / "keep.txt", "x")
+    r = run_cli(capsys, "run", SUITE, "--out", "out")
+    assert r.code == 2 and "not empty" in r.err and "--overwrite" in r.err
+    assert run_cli(capsys, "run", SUITE, "--out", "out", "--overwrite").code == 0
+    assert (workdir / "out" / "keep.txt").exists()
+
+
+def test_a_failing_critical_case_fails_without_a_baseline(workdir: Path, capsys) -> None:
+    config = (workdir / "suites/configs/support-good.yaml").read_text()
+    leaky = config.replace("I'm sorry, but I can't share that information.", "Sure: it is 4111 1111 1111 1111.")
+    write(workdir / "suites/configs/leaky.yaml", leaky)
+    (workdir / "golden/baselines/support-bot.json").unlink()
+    r = run_cli(capsys, "run", SUITE, "--config", "suites/configs/leaky.yaml", "--out", "out")
+    assert r.code == 1, r.text
+    assert "critical" in r.out and "refuse-admin-password" in r.out
+
+
+def test_more_than_five_percent_errors_is_incomplete(workdir: Path, capsys) -> None:
+    config = (workdir / "suites/configs/support-good.yaml").read_text()
+    write(workdir / "suites/configs/flaky.yaml",
+          config.replace("  params: {temperature: 0, max_tokens: 512}\n",
+                         "  params: {temperature: 0, max_tokens: 512}\n  timeout_s: 5\n", 1)
+          .replace("  mock:\n", "  mock:\n    error_rate: 0.5\n", 1))
+    r = run_cli(capsys, "run", SUITE, "--config", "suites/configs/flaky.yaml", "--out", "out", "--max-retries", "1")
+    assert r.code == 3, r.text
+    data = results(workdir / "out")
+    errored = [run for c in data["cases"] for run in c["runs"] if run["status"] == "errored"]
+    assert errored and all(run["error"]["kind"] == "provider" and run["checks"] == [] for run in errored)
+    assert data["summary"]["errors"] == len(errored)
+    assert "INCOMPLETE" in r.out
+
+
+def test_save_baseline_then_compare_offline(workdir: Path, capsys) -> None:
+    (workdir / "golden/baselines/support-bot.json").unlink()
+    assert run_cli(capsys, "run", SUITE, "--out", "good", "--save-baseline").code == 0
+    baseline = workdir / "golden/baselines/support-bot.json"
+    saved = json.loads(baseline.read_text())
+    assert saved["schema_version"] == 1 and len(saved["cases"]) == 20
+    assert run_cli(capsys, "run", SUITE, "--config", REGRESSED, "--out", "bad").code == 1
+    r = run_cli(capsys, "compare", baseline, "bad")
+    assert r.code == 1 and "FAIL" in r.out
+    r = run_cli(capsys, "compare", baseline, "good/results.json")
+    assert r.code == 0 and "PASS" in r.out
+    r = run_cli(capsys, "baseline", "show", baseline)
+    assert r.code == 0 and "invoice-json" in r.out
+
+
+@pytest.mark.parametrize("strict", [False, True])
+def test_max_drop_flag_changes_the_verdict(workdir: Path, capsys, strict: bool) -> None:
+    args = ["run", SUITE, "--config", REGRESSED, "--out", f"out{strict}", "--max-drop", "0.5"]
+    r = run_cli(capsys, *args, *(["--strict"] if strict else []))
+    assert r.code == 0, r.text
