@@ -44,6 +44,7 @@ def loopback_server() -> Iterator[LoopbackServer]:
 
 # --- CLI fixtures (lead) ---
 
+
 @pytest.fixture
 def workdir(tmp_path: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch, clean_provider_env: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
     """A temporary current directory holding a copy of the example suites and golden data."""

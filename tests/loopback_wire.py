@@ -100,13 +100,19 @@ _OPENAI_ERRORS = {
 
 
 def openai_error(status: int, message: str | None = None) -> dict[str, Any]:
-    kind, code, default = _OPENAI_ERRORS.get(status, ("server_error" if status >= 500 else "invalid_request_error", None, f"HTTP {status}"))
+    kind, code, default = _OPENAI_ERRORS.get(
+        status, ("server_error" if status >= 500 else "invalid_request_error", None, f"HTTP {status}")
+    )
     return {"error": {"message": message or default, "type": kind, "param": None, "code": code}}
 
 
 def _openai_tool_calls(reply: Reply, serial: int) -> list[dict[str, Any]]:
     return [
-        {"id": f"call_{serial}_{i}", "type": "function", "function": {"name": name, "arguments": json.dumps(dict(args))}}
+        {
+            "id": f"call_{serial}_{i}",
+            "type": "function",
+            "function": {"name": name, "arguments": json.dumps(dict(args))},
+        }
         for i, (name, args) in enumerate(reply.tool_calls)
     ]
 
@@ -127,7 +133,9 @@ def openai_completion(body: Mapping[str, Any], reply: Reply, serial: int) -> dic
         "created": int(time.time()),
         "model": body.get("model", "loopback-model"),
         "system_fingerprint": "fp_loopback",
-        "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": _openai_finish(reply, truncated)}],
+        "choices": [
+            {"index": 0, "message": message, "logprobs": None, "finish_reason": _openai_finish(reply, truncated)}
+        ],
         "usage": {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion},
     }
 
@@ -140,8 +148,13 @@ def openai_stream(body: Mapping[str, Any], reply: Reply, serial: int) -> list[by
     """SSE events of a streamed chat completion, ending with `[DONE]`."""
     text, truncated = _limit(body, reply)
     prompt, completion = _usage(body, reply, text)
-    base = {"id": f"chatcmpl-loopback-{serial}", "object": "chat.completion.chunk", "created": int(time.time()),
-            "model": body.get("model", "loopback-model"), "system_fingerprint": "fp_loopback"}
+    base = {
+        "id": f"chatcmpl-loopback-{serial}",
+        "object": "chat.completion.chunk",
+        "created": int(time.time()),
+        "model": body.get("model", "loopback-model"),
+        "system_fingerprint": "fp_loopback",
+    }
 
     def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> bytes:
         data = {**base, "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}], **extra}
@@ -160,7 +173,10 @@ def openai_stream(body: Mapping[str, Any], reply: Reply, serial: int) -> list[by
 
 
 def openai_models(models: tuple[str, ...]) -> dict[str, Any]:
-    return {"object": "list", "data": [{"id": m, "object": "model", "created": 0, "owned_by": "loopback"} for m in models]}
+    return {
+        "object": "list",
+        "data": [{"id": m, "object": "model", "created": 0, "owned_by": "loopback"} for m in models],
+    }
 
 
 # ---- Anthropic ------------------------------------------------------------------------------
@@ -179,7 +195,9 @@ _ANTHROPIC_ERRORS = {
 
 
 def anthropic_error(status: int, message: str | None = None) -> dict[str, Any]:
-    kind, default = _ANTHROPIC_ERRORS.get(status, ("api_error" if status >= 500 else "invalid_request_error", f"HTTP {status}"))
+    kind, default = _ANTHROPIC_ERRORS.get(
+        status, ("api_error" if status >= 500 else "invalid_request_error", f"HTTP {status}")
+    )
     return {"type": "error", "error": {"type": kind, "message": message or default}}
 
 
@@ -219,24 +237,40 @@ def anthropic_stream(body: Mapping[str, Any], reply: Reply, serial: int) -> list
     """SSE events of a streamed message, from `message_start` to `message_stop`."""
     text, truncated = _limit(body, reply)
     prompt, completion = _usage(body, reply, text)
-    start = {**anthropic_message(body, reply, serial), "content": [], "stop_reason": None,
-             "usage": {"input_tokens": prompt, "output_tokens": 1}}
+    start = {
+        **anthropic_message(body, reply, serial),
+        "content": [],
+        "stop_reason": None,
+        "usage": {"input_tokens": prompt, "output_tokens": 1},
+    }
     events = [_event("message_start", {"type": "message_start", "message": start}), _event("ping", {"type": "ping"})]
     for index, block in enumerate(_anthropic_blocks(text, reply, serial)):
+        opened: dict[str, Any]
         if block["type"] == "text":
             opened, deltas = {"type": "text", "text": ""}, [{"type": "text_delta", "text": p} for p in _pieces(text)]
         else:
             opened = {**block, "input": {}}
             deltas = [{"type": "input_json_delta", "partial_json": p} for p in _pieces(json.dumps(block["input"]))]
-        events.append(_event("content_block_start", {"type": "content_block_start", "index": index, "content_block": opened}))
-        events += [_event("content_block_delta", {"type": "content_block_delta", "index": index, "delta": d}) for d in deltas]
+        events.append(
+            _event("content_block_start", {"type": "content_block_start", "index": index, "content_block": opened})
+        )
+        events += [
+            _event("content_block_delta", {"type": "content_block_delta", "index": index, "delta": d}) for d in deltas
+        ]
         events.append(_event("content_block_stop", {"type": "content_block_stop", "index": index}))
     delta = {"stop_reason": _anthropic_stop(reply, truncated), "stop_sequence": None}
-    events.append(_event("message_delta", {"type": "message_delta", "delta": delta, "usage": {"output_tokens": completion}}))
+    events.append(
+        _event("message_delta", {"type": "message_delta", "delta": delta, "usage": {"output_tokens": completion}})
+    )
     events.append(_event("message_stop", {"type": "message_stop"}))
     return events
 
 
 def anthropic_models(models: tuple[str, ...]) -> dict[str, Any]:
     data = [{"type": "model", "id": m, "display_name": m, "created_at": "2025-01-01T00:00:00Z"} for m in models]
-    return {"data": data, "has_more": False, "first_id": models[0] if models else None, "last_id": models[-1] if models else None}
+    return {
+        "data": data,
+        "has_more": False,
+        "first_id": models[0] if models else None,
+        "last_id": models[-1] if models else None,
+    }

@@ -37,7 +37,9 @@ SDK_PROVIDERS = ("openai", "anthropic")
 CONVERSATION = (
     Message(role="system", content="You are terse."),
     Message(role="user", content="Weather in Paris?"),
-    Message(role="assistant", content="", tool_calls=(ToolCall(id="t1", name="weather", arguments='{"city": "Paris"}'),)),
+    Message(
+        role="assistant", content="", tool_calls=(ToolCall(id="t1", name="weather", arguments='{"city": "Paris"}'),)
+    ),
     Message(role="tool", content="18C and sunny", tool_call_id="t1"),
     Message(role="user", content="And tomorrow?"),
 )
@@ -88,8 +90,12 @@ async def _fail(provider: Provider, request: CompletionRequest) -> tuple[BaseExc
 
 def test_openai_complete_maps_messages_reply_usage_and_tool_calls(loopback_server, clean_provider_env):
     _with_keys(clean_provider_env)
-    loopback_server.configure(latency_ms=20, responder=lambda body: Reply(
-        "checking", (("weather", {"city": "Paris", "day": 2}),), input_tokens=31, output_tokens=9))
+    loopback_server.configure(
+        latency_ms=20,
+        responder=lambda body: Reply(
+            "checking", (("weather", {"city": "Paris", "day": 2}),), input_tokens=31, output_tokens=9
+        ),
+    )
     provider = create_provider(_spec("openai", loopback_server, params={"temperature": 0.2}), max_connections=4)
     request = _request("gpt-test", *CONVERSATION, tools=(WEATHER_TOOL,), params={"temperature": 0.2}, seed=7)
 
@@ -108,10 +114,21 @@ def test_openai_complete_maps_messages_reply_usage_and_tool_calls(loopback_serve
     assert "seed" not in body and body["temperature"] == 0.2 and body["model"] == "gpt-test"
     assert [m["role"] for m in body["messages"]] == ["system", "user", "assistant", "tool", "user"]
     assert body["messages"][2]["tool_calls"][0] == {
-        "id": "t1", "type": "function", "function": {"name": "weather", "arguments": '{"city": "Paris"}'}}
+        "id": "t1",
+        "type": "function",
+        "function": {"name": "weather", "arguments": '{"city": "Paris"}'},
+    }
     assert body["messages"][3]["tool_call_id"] == "t1"
-    assert body["tools"] == [{"type": "function", "function": {
-        "name": "weather", "parameters": {"type": "object", "properties": {}}, "description": "Forecast"}}]
+    assert body["tools"] == [
+        {
+            "type": "function",
+            "function": {
+                "name": "weather",
+                "parameters": {"type": "object", "properties": {}},
+                "description": "Forecast",
+            },
+        }
+    ]
 
 
 def test_anthropic_complete_puts_system_apart_and_defaults_max_tokens(loopback_server, clean_provider_env):
@@ -131,10 +148,13 @@ def test_anthropic_complete_puts_system_apart_and_defaults_max_tokens(loopback_s
     body = sent.json
     assert body["system"] == "You are terse." and body["max_tokens"] == 1024
     assert [m["role"] for m in body["messages"]] == ["user", "assistant", "user", "user"]
-    assert body["messages"][1]["content"] == [{"type": "tool_use", "id": "t1", "name": "weather", "input": {"city": "Paris"}}]
+    assert body["messages"][1]["content"] == [
+        {"type": "tool_use", "id": "t1", "name": "weather", "input": {"city": "Paris"}}
+    ]
     assert body["messages"][2]["content"] == [{"type": "tool_result", "tool_use_id": "t1", "content": "18C and sunny"}]
-    assert body["tools"] == [{"name": "weather", "input_schema": {"type": "object", "properties": {}},
-                              "description": "Forecast"}]
+    assert body["tools"] == [
+        {"name": "weather", "input_schema": {"type": "object", "properties": {}}, "description": "Forecast"}
+    ]
 
 
 def test_echo_reply_and_params_max_tokens_are_sent(loopback_server, clean_provider_env):
@@ -165,8 +185,9 @@ CASES = [
 
 @pytest.mark.parametrize("provider_name", SDK_PROVIDERS)
 @pytest.mark.parametrize(("fault", "kind", "status", "retry_after"), CASES)
-def test_http_errors_are_classified_and_sent_once(loopback_server, clean_provider_env, provider_name, fault, kind,
-                                                  status, retry_after):
+def test_http_errors_are_classified_and_sent_once(
+    loopback_server, clean_provider_env, provider_name, fault, kind, status, retry_after
+):
     _with_keys(clean_provider_env)
     loopback_server.add_faults(fault)
     provider = create_provider(_spec(provider_name, loopback_server), max_connections=2)
@@ -182,8 +203,11 @@ def test_fatal_messages_name_the_key_variable_or_the_model(loopback_server, clea
     _with_keys(clean_provider_env)
     key = OPENAI_KEY if provider_name == "openai" else ANTHROPIC_KEY
     spec = _spec(provider_name, loopback_server, name="no-such-model")
-    loopback_server.add_faults(Fault.error(401, message=f"Incorrect API key provided: {key}"), 404,
-                               Fault.error(400, message=f"bad request from {key}"))
+    loopback_server.add_faults(
+        Fault.error(401, message=f"Incorrect API key provided: {key}"),
+        404,
+        Fault.error(400, message=f"bad request from {key}"),
+    )
     _, unauthorized = asyncio.run(_fail(create_provider(spec, max_connections=1), _request("no-such-model")))
     _, missing = asyncio.run(_fail(create_provider(spec, max_connections=1), _request("no-such-model")))
     _, rejected = asyncio.run(_fail(create_provider(spec, max_connections=1), _request("no-such-model")))
@@ -224,7 +248,7 @@ def test_dropped_connection_is_transient(loopback_server, clean_provider_env, pr
 
 def test_asyncio_timeout_and_unknown_errors():
     provider = create_provider(ModelSpec(provider="mock", name="mock-a"), max_connections=1)
-    assert provider.classify(asyncio.TimeoutError()).kind is RetryKind.TRANSIENT
+    assert provider.classify(TimeoutError()).kind is RetryKind.TRANSIENT
     assert provider.classify(ValueError("odd")).kind is RetryKind.NONE
 
 
@@ -292,6 +316,7 @@ def test_api_key_env_overrides_the_default_variable(loopback_server, clean_provi
 
 def test_registry_names_and_unknown_provider():
     assert set(provider_names()) == {"openai", "anthropic", "mock"}
+    check_credentials(ModelSpec(provider="mock", name="mock-a", api_key_env="UNSET_VARIABLE"))  # mocks need no key
     with pytest.raises(ConfigError, match="unknown provider 'gemini'"):
         create_provider(ModelSpec(provider="gemini", name="x"), max_connections=1)
 
@@ -309,10 +334,13 @@ def test_missing_sdk_asks_for_pip_install(clean_provider_env):
 
 WEIGHTED = MockSpec(
     rules=(
-        MockRule(match=r"capital of (?P<country>\w+)", answers=(
-            MockAnswer(text="The capital of {{ country }} is Paris.", weight=9),
-            MockAnswer(text="I am not sure about {{ country }}.", weight=1),
-        )),
+        MockRule(
+            match=r"capital of (?P<country>\w+)",
+            answers=(
+                MockAnswer(text="The capital of {{ country }} is Paris.", weight=9),
+                MockAnswer(text="I am not sure about {{ country }}.", weight=1),
+            ),
+        ),
         MockRule(match=r".", answers=(MockAnswer(text="You said: {{ input | upper }}"),)),
     ),
     default="nothing to say",
@@ -362,8 +390,14 @@ print([asyncio.run(provider.complete(CompletionRequest(model="mock-a", messages=
 def test_mock_is_deterministic_across_processes():
     root = Path(__file__).resolve().parents[1]
     runs = [
-        subprocess.run([sys.executable, "-c", _CROSS_PROCESS], capture_output=True, text=True, check=True, cwd=root,
-                       env={**os.environ, "PYTHONHASHSEED": seed}).stdout
+        subprocess.run(
+            [sys.executable, "-c", _CROSS_PROCESS],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=root,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+        ).stdout
         for seed in ("1", "2")
     ]
     assert runs[0] == runs[1]
@@ -446,24 +480,27 @@ def test_pricing_by_exact_id_then_longest_prefix():
     assert cost_usd("mock-a", million, {"mock-a": PriceSpec(input=1.0, output=1.0)}) == pytest.approx(2.0)
 
 
-@pytest.mark.parametrize(("provider", "name", "unpinned"), [
-    ("openai", "gpt-4o", True),
-    ("openai", "gpt-4o-2024-11-20", False),
-    ("openai", "gpt-4.1-mini", True),
-    ("openai", "gpt-4-0613", False),
-    ("openai", "gpt-3.5-turbo-0125", False),
-    ("openai", "o3-mini", True),
-    ("openai", "chatgpt-4o-latest", True),
-    ("anthropic", "claude-sonnet-4-5-20250929", False),
-    ("anthropic", "claude-3-5-sonnet-latest", True),
-    ("anthropic", "claude-opus-4-1", True),
-    ("anthropic", "claude-3-5-sonnet@20240620", False),
-    ("openai", "llama3:8b", False),
-    ("openai", "llama3", True),
-    ("openai", "llama3:latest", True),
-    ("openai", "meta-llama/Llama-3.1-8B-Instruct", True),
-    ("mock", "mock-latest", False),
-])
+@pytest.mark.parametrize(
+    ("provider", "name", "unpinned"),
+    [
+        ("openai", "gpt-4o", True),
+        ("openai", "gpt-4o-2024-11-20", False),
+        ("openai", "gpt-4.1-mini", True),
+        ("openai", "gpt-4-0613", False),
+        ("openai", "gpt-3.5-turbo-0125", False),
+        ("openai", "o3-mini", True),
+        ("openai", "chatgpt-4o-latest", True),
+        ("anthropic", "claude-sonnet-4-5-20250929", False),
+        ("anthropic", "claude-3-5-sonnet-latest", True),
+        ("anthropic", "claude-opus-4-1", True),
+        ("anthropic", "claude-3-5-sonnet@20240620", False),
+        ("openai", "llama3:8b", False),
+        ("openai", "llama3", True),
+        ("openai", "llama3:latest", True),
+        ("openai", "meta-llama/Llama-3.1-8B-Instruct", True),
+        ("mock", "mock-latest", False),
+    ],
+)
 def test_is_unpinned(provider, name, unpinned):
     assert is_unpinned(provider, name) is unpinned
 

@@ -13,6 +13,7 @@ from typing import Any
 import anthropic
 import httpx2
 
+from agent_eval.providers.params import split_params
 from agent_eval.providers.base import Completion, CompletionRequest, RetryDecision, RetryKind
 from agent_eval.providers.classify import ErrorContext, classify_other, classify_status
 from agent_eval.providers.registry import NO_KEY_PLACEHOLDER, endpoint_label, key_env
@@ -51,9 +52,11 @@ class AnthropicProvider:
 
     async def complete(self, request: CompletionRequest) -> Completion:
         """One message; raises the SDK's exception on failure."""
-        kwargs: dict[str, Any] = {k: v for k, v in request.params.items() if k not in _RESERVED}
-        kwargs.setdefault("max_tokens", DEFAULT_MAX_TOKENS)
-        system, messages = to_anthropic_messages(request.messages)
+        params = {k: v for k, v in request.params.items() if k not in _RESERVED}
+        params.setdefault("max_tokens", DEFAULT_MAX_TOKENS)
+        kwargs: dict[str, Any] = split_params(AsyncMessages.create, params)
+        system, wire = to_anthropic_messages(request.messages)
+        messages: Any = wire  # plain dicts; the SDK wants its TypedDicts
         if system:
             kwargs["system"] = system
         if request.tools:

@@ -6,7 +6,6 @@ It never reads the error's message text: wording changes, status codes do not.
 
 from __future__ import annotations
 
-import asyncio
 import math
 import time
 from collections.abc import Mapping
@@ -17,8 +16,8 @@ from agent_eval.providers.base import RetryDecision, RetryKind
 
 __all__ = [
     "ErrorContext",
-    "classify_status",
     "classify_other",
+    "classify_status",
     "parse_retry_after",
     "redact",
 ]
@@ -96,7 +95,7 @@ def classify_status(
 
 def classify_other(exc: BaseException, context: ErrorContext) -> RetryDecision:
     """Errors that are not the SDK's: a timeout is TRANSIENT, anything else fails this run only."""
-    if isinstance(exc, (asyncio.TimeoutError, TimeoutError)):
+    if isinstance(exc, TimeoutError):  # asyncio.TimeoutError is TimeoutError since 3.11
         return RetryDecision(RetryKind.TRANSIENT, "timed out")
     text = redact(str(exc), context.secret)
     return RetryDecision(RetryKind.NONE, f"{type(exc).__name__}: {text}" if text else type(exc).__name__)

@@ -89,9 +89,9 @@ class MockProvider:
         latency_ms = self._mock.latency_ms
         if latency_ms > 0:
             await asyncio.sleep(latency_ms / 1000.0)
-        if self._mock.error_rate > 0:
-            if random.Random(stable_seed("error", *key, attempt)).random() < self._mock.error_rate:
-                raise MockProviderError(500)
+        rate = self._mock.error_rate
+        if rate > 0 and random.Random(stable_seed("error", *key, attempt)).random() < rate:
+            raise MockProviderError(500)
         text = self._answer(_last_user(request.messages), random.Random(stable_seed(*key)))
         prompt = "".join(message.content for message in request.messages)
         return Completion(

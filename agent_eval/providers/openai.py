@@ -12,6 +12,7 @@ from typing import Any
 import httpx2
 import openai
 
+from agent_eval.providers.params import split_params
 from agent_eval.providers.base import Completion, CompletionRequest, RetryDecision, RetryKind
 from agent_eval.providers.classify import ErrorContext, classify_other, classify_status
 from agent_eval.providers.registry import NO_KEY_PLACEHOLDER, endpoint_label, key_env
@@ -48,12 +49,13 @@ class OpenAIProvider:
 
     async def complete(self, request: CompletionRequest) -> Completion:
         """One chat completion; raises the SDK's exception on failure."""
-        kwargs: dict[str, Any] = {k: v for k, v in request.params.items() if k not in _RESERVED}
+        params = {k: v for k, v in request.params.items() if k not in _RESERVED}
+        kwargs: dict[str, Any] = split_params(AsyncCompletions.create, params)
         if request.tools:
             kwargs["tools"] = [to_openai_tool(tool) for tool in request.tools]
         if request.timeout_s is not None:
             kwargs["timeout"] = request.timeout_s
-        messages = to_openai_messages(request.messages)
+        messages: Any = to_openai_messages(request.messages)  # plain dicts; the SDK wants its TypedDicts
         start = time.perf_counter()
         response = await self._client.chat.completions.create(model=request.model, messages=messages, **kwargs)
         latency_ms = (time.perf_counter() - start) * 1000.0

@@ -50,10 +50,9 @@ def provider_names() -> tuple[str, ...]:
 
 
 def key_env(spec: ModelSpec) -> str | None:
-    """The environment variable holding the key; None for providers without keys."""
-    if spec.api_key_env:
-        return spec.api_key_env
-    return _KEY_ENV.get(spec.provider)
+    """The environment variable holding the key; None for providers without keys (mock)."""
+    default = _KEY_ENV.get(spec.provider)
+    return (spec.api_key_env or default) if default is not None else None
 
 
 def resolve_api_key(spec: ModelSpec) -> str | None:
