@@ -1,1 +1,61 @@
-"""report."""
+"""Report writers: the HTML diff report, JUnit XML and the Markdown summary.
+
+    paths = write_reports(out_dir, results, verdict, baseline, redact=False)
+    # paths.html, paths.junit, paths.markdown
+
+Every writer reads the candidate `Results`, the gate's `Verdict` and optionally the `Baseline`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from agent_eval.baseline.schema import Baseline
+from agent_eval.baseline.verdict import Verdict
+from agent_eval.records import Results
+from agent_eval.report.html import render_html
+from agent_eval.report.junit import combine_junit, render_junit
+from agent_eval.report.markdown import (
+    ARTIFACT_NAME,
+    MARKER,
+    append_step_summary,
+    combine_markdown,
+    combined_outcome,
+    render_markdown,
+)
+
+__all__ = [
+    "ARTIFACT_NAME",
+    "MARKER",
+    "ReportPaths",
+    "append_step_summary",
+    "combine_junit",
+    "combine_markdown",
+    "combined_outcome",
+    "render_html",
+    "render_junit",
+    "render_markdown",
+    "write_reports",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class ReportPaths:
+    """Where `write_reports` put each file."""
+
+    html: Path
+    junit: Path
+    markdown: Path
+
+
+def write_reports(
+    out_dir: Path, results: Results, verdict: Verdict, baseline: Baseline | None, *, redact: bool = False
+) -> ReportPaths:
+    """Write report.html, junit.xml and summary.md into `out_dir` (created if needed)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = ReportPaths(out_dir / "report.html", out_dir / "junit.xml", out_dir / "summary.md")
+    paths.html.write_text(render_html(results, verdict, baseline, redact=redact), encoding="utf-8")
+    paths.junit.write_text(render_junit(results, verdict, redact=redact), encoding="utf-8")
+    paths.markdown.write_text(render_markdown(results, verdict, baseline, report_path=paths.html), encoding="utf-8")
+    return paths

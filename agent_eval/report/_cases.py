@@ -1,0 +1,216 @@
+"""Per-case views: the row of the cases table and the detail it opens to."""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from agent_eval.baseline.verdict import CaseDelta, CaseStatus, Verdict
+from agent_eval.records import CaseResult, CheckResult, Message, Results, RubricResult, RunError, RunRecord, ToolCall
+
+from ._diff import Segment, WordDiff, word_diff
+from ._format import DASH, REDACTED, fmt_ck, fmt_ms, fmt_score, fmt_signed, input_text, visible_controls
+from ._sides import Side, SideCase, SideRun
+
+__all__ = ["CaseDetail", "CaseRow", "MessageView", "RunView", "STATUS_LABELS", "case_rows"]
+
+STATUS_LABELS: dict[str, str] = {
+    "regressed": "regressed",
+    "new_failure": "new failure",
+    "fixed": "fixed",
+    "flaky": "flaky",
+    "error": "error",
+    "unchanged": "unchanged",
+    "new": "new",
+    "missing": "missing",
+    "changed": "changed",
+    "failing": "failing",  # without a baseline
+    "passing": "passing",  # without a baseline
+}
+_NO_BASELINE_RANK = {"error": 0, "failing": 1, "flaky": 2, "passing": 3}
+_REDACTED_DIFF = WordDiff((Segment("eq", REDACTED),), (Segment("eq", REDACTED),), True)
+
+
+@dataclass(frozen=True, slots=True)
+class MessageView:
+    """One message of a trace; `from_config` when it is the config's system prompt."""
+
+    role: str
+    content: str
+    tool_calls: tuple[ToolCall, ...]
+    from_config: bool
+
+
+@dataclass(frozen=True, slots=True)
+class RunView:
+    """One candidate run (or a baseline-only run) with its output diffed against the baseline's."""
+
+    index: int
+    status: str
+    score: str
+    diff: WordDiff
+    has_baseline: bool
+    baseline_status: str | None
+    baseline_score: str
+    record: RunRecord | None
+    checks: tuple[CheckResult, ...]
+    rubrics: tuple[RubricResult, ...]
+    messages: tuple[MessageView, ...]
+    tool_calls: tuple[ToolCall, ...]
+    error: RunError | None
+
+
+@dataclass(frozen=True, slots=True)
+class CaseDetail:
+    """What a case row opens to."""
+
+    input: str
+    expected: str | None
+    messages: tuple[MessageView, ...]  # shared by every run, when they all sent the same
+    runs: tuple[RunView, ...]
+    definition_changed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class CaseRow:
+    """One row of the cases table."""
+
+    id: str
+    tags: tuple[str, ...]
+    status: str
+    critical: bool
+    baseline_ck: str
+    candidate_ck: str
+    baseline_score: str
+    candidate_score: str
+    delta: str
+    tone: str
+    errors: int
+    latency: str
+    detail: CaseDetail
+
+    @property
+    def status_label(self) -> str:
+        return STATUS_LABELS.get(self.status, self.status)
+
+
+def _messages(msgs: Sequence[Message], system_prompt: str | None, redact: bool) -> tuple[MessageView, ...]:
+    out = []
+    for m in msgs:
+        from_config = m.role == "system" and system_prompt is not None and m.content == system_prompt
+        content = "" if from_config else (REDACTED if redact and m.content else m.content)
+        calls = tuple(ToolCall(id=t.id, name=t.name, arguments=REDACTED) for t in m.tool_calls) if redact else m.tool_calls
+        out.append(MessageView(m.role, content, calls, from_config))
+    return tuple(out)
+
+
+def _redact_run(run: RunRecord) -> tuple[tuple[CheckResult, ...], tuple[RubricResult, ...], tuple[ToolCall, ...]]:
+    checks = tuple(c.model_copy(update={"reason": REDACTED}) for c in run.checks)
+    rubrics = tuple(r.model_copy(update={"reasoning": REDACTED if r.reasoning else ""}) for r in run.rubrics)
+    calls = tuple(ToolCall(id=t.id, name=t.name, arguments=REDACTED) for t in run.tool_calls)
+    return checks, rubrics, calls
+
+
+def _baseline_only(base: SideRun, redact: bool) -> RunView:
+    diff = _REDACTED_DIFF if redact else word_diff(visible_controls(base.output), visible_controls(base.output))
+    return RunView(base.index, "absent", DASH, diff, True, base.status, fmt_score(base.score), None, (), (), (), (), None)
+
+
+def _run_view(run: RunRecord, base: SideRun | None, shared: bool, prompt: str | None, redact: bool) -> RunView:
+    if redact:
+        diff = _REDACTED_DIFF
+        checks, rubrics, calls = _redact_run(run)
+    else:
+        new = visible_controls(run.output)
+        diff = word_diff(visible_controls(base.output) if base else new, new)
+        checks, rubrics, calls = run.checks, run.rubrics, run.tool_calls
+    return RunView(
+        index=run.index,
+        status=str(run.status),
+        score=fmt_score(run.score),
+        diff=diff,
+        has_baseline=base is not None,
+        baseline_status=base.status if base else None,
+        baseline_score=fmt_score(base.score) if base else DASH,
+        record=run,
+        checks=checks,
+        rubrics=rubrics,
+        messages=() if shared else _messages(run.messages, prompt, redact),
+        tool_calls=calls,
+        error=run.error,
+    )
+
+
+def _detail(case: CaseResult | None, base: SideCase | None, prompt: str | None, redact: bool) -> CaseDetail:
+    runs = case.runs if case else ()
+    shared = len(runs) > 0 and all(r.messages == runs[0].messages for r in runs)
+    base_runs = {r.index: r for r in base.runs} if base else {}
+    views = [_run_view(r, base_runs.pop(r.index, None), shared, prompt, redact) for r in runs]
+    views += [_baseline_only(b, redact) for b in base_runs.values()]
+    text = input_text(case.input) if case else ""
+    expected = case.expected if case else None
+    return CaseDetail(
+        input=REDACTED if redact and text else text,
+        expected=REDACTED if redact and expected else expected,
+        messages=_messages(runs[0].messages, prompt, redact) if shared else (),
+        runs=tuple(views),
+        definition_changed=bool(case and base and base.definition_hash and case.definition_hash != base.definition_hash),
+    )
+
+
+def _derived_status(case: CaseResult) -> str:
+    s = case.stats
+    if s.errors:
+        return "error"
+    if s.flaky:
+        return "flaky"
+    return "failing" if s.passed < s.n else "passing"
+
+
+def _mean_latency(case: CaseResult | None) -> str:
+    lat = [r.latency_ms for r in case.runs if r.latency_ms is not None] if case else []
+    return fmt_ms(statistics.fmean(lat)) if lat else DASH
+
+
+def _row(delta: CaseDelta | None, case: CaseResult | None, base: SideCase | None, detail: CaseDetail) -> CaseRow:
+    assert delta is not None or case is not None
+    b_score = delta.baseline_score if delta else (base.stats.score if base else None)
+    c_score = delta.candidate_score if delta else case.stats.score if case else None
+    diff = None if b_score is None or c_score is None else c_score - b_score
+    return CaseRow(
+        id=delta.case_id if delta else case.id,  # type: ignore[union-attr]
+        tags=tuple(delta.tags if delta else case.tags),  # type: ignore[union-attr]
+        status=str(delta.status) if delta else _derived_status(case),  # type: ignore[arg-type]
+        critical=delta.critical if delta else bool(case and case.critical),
+        baseline_ck=fmt_ck(delta.baseline_passed, delta.baseline_n) if delta else (fmt_ck(base.stats.passed, base.stats.n) if base else DASH),
+        candidate_ck=fmt_ck(delta.candidate_passed, delta.candidate_n) if delta else fmt_ck(case.stats.passed, case.stats.n) if case else DASH,
+        baseline_score=fmt_score(b_score),
+        candidate_score=fmt_score(c_score),
+        delta=fmt_signed(diff),
+        tone="neutral" if diff is None or abs(diff) < 5e-4 else "good" if diff > 0 else "bad",
+        errors=case.stats.errors if case else 0,
+        latency=_mean_latency(case),
+        detail=detail,
+    )
+
+
+def case_rows(results: Results, verdict: Verdict, base: Side | None, *, redact: bool = False) -> list[CaseRow]:
+    """Every case, most regressed first (the verdict's order); without a baseline, worst first."""
+    by_id = {c.id: c for c in results.cases}
+    prompt = results.config.system_prompt
+    base_cases = base.cases if base else {}
+    rows: list[CaseRow] = []
+    seen: set[str] = set()
+    for d in verdict.cases if base is not None else ():
+        case, bcase = by_id.get(d.case_id), base_cases.get(d.case_id)
+        if case is None and bcase is None:
+            continue
+        seen.add(d.case_id)
+        rows.append(_row(d, case, bcase, _detail(case, bcase, prompt, redact)))
+    rest = [c for c in results.cases if c.id not in seen]
+    rest.sort(key=lambda c: (_NO_BASELINE_RANK[_derived_status(c)], c.stats.score if c.stats.score is not None else -1.0))
+    for c in rest:
+        bcase = base_cases.get(c.id)
+        rows.append(_row(None, c, bcase, _detail(c, bcase, prompt, redact)))
+    return rows

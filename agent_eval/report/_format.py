@@ -1,0 +1,126 @@
+"""Number and text formatting shared by the HTML, Markdown and JUnit writers."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+__all__ = [
+    "DASH",
+    "REDACTED",
+    "fmt_ck",
+    "fmt_ci",
+    "fmt_count",
+    "fmt_ms",
+    "fmt_pct",
+    "fmt_pp",
+    "fmt_rel",
+    "fmt_score",
+    "fmt_signed",
+    "fmt_usd",
+    "input_text",
+    "short_hash",
+    "strip_illegal_xml",
+    "visible_controls",
+]
+
+DASH = "—"
+REDACTED = "[redacted]"
+
+# C0 controls (and DEL) are shown in HTML as their Unicode control pictures: visible, never markup.
+_CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _picture(match: re.Match[str]) -> str:
+    code = ord(match.group(0))
+    return "\u2421" if code == 0x7F else chr(0x2400 + code)
+
+
+def visible_controls(text: str) -> str:
+    """Replace control characters (other than tab and newlines) with their visible pictures."""
+    return _CONTROLS.sub(_picture, text)
+
+
+# Characters XML 1.0 forbids even when escaped; model output can contain them.
+_ILLEGAL_XML = re.compile("[^\x09\x0a\x0d\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def strip_illegal_xml(text: str) -> str:
+    """Drop the characters that XML 1.0 cannot carry."""
+    return _ILLEGAL_XML.sub("", text)
+
+
+def fmt_score(value: float | None) -> str:
+    """A score in [0, 1] with three decimals."""
+    return DASH if value is None else f"{value:.3f}"
+
+
+def fmt_ci(ci: tuple[float, float] | None, pct: bool = False) -> str:
+    """A confidence interval as `[low, high]`."""
+    if ci is None:
+        return ""
+    low, high = ci
+    return f"[{fmt_pct(low)}, {fmt_pct(high)}]" if pct else f"[{low:.3f}, {high:.3f}]"
+
+
+def fmt_pct(value: float | None, digits: int = 1) -> str:
+    """A fraction as a percentage."""
+    return DASH if value is None else f"{value * 100:.{digits}f}%"
+
+
+def fmt_pp(value: float | None) -> str:
+    """A difference of two fractions in percentage points, signed."""
+    return DASH if value is None else f"{value * 100:+.1f} pp"
+
+
+def fmt_rel(value: float | None) -> str:
+    """A relative change, signed, as a percentage."""
+    return DASH if value is None else f"{value * 100:+.1f}%"
+
+
+def fmt_signed(value: float | None, digits: int = 3) -> str:
+    """A signed difference."""
+    return DASH if value is None else f"{value:+.{digits}f}"
+
+
+def fmt_count(value: int | None) -> str:
+    """An integer, or a dash."""
+    return DASH if value is None else str(value)
+
+
+def fmt_ms(value: float | None) -> str:
+    """A duration given in milliseconds, in ms or s."""
+    if value is None:
+        return DASH
+    return f"{value:.0f} ms" if value < 1000 else f"{value / 1000:.2f} s"
+
+
+def fmt_usd(value: float | None) -> str:
+    """An amount in US dollars; small amounts keep four decimals."""
+    if value is None:
+        return DASH
+    return f"${value:.4f}" if abs(value) < 1 else f"${value:,.2f}"
+
+
+def fmt_ck(passed: int | None, n: int | None) -> str:
+    """Passed runs over completed runs, as `c/k`."""
+    return DASH if passed is None or n is None else f"{passed}/{n}"
+
+
+def short_hash(value: str | None, length: int = 12) -> str:
+    """The first characters of a hash (an algorithm prefix such as `sha256:` is dropped)."""
+    if not value:
+        return DASH
+    return value.split(":", 1)[-1][:length]
+
+
+def input_text(value: Any) -> str:
+    """A case input as readable text: strings as they are, anything else as indented JSON."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (list, tuple)) and all(isinstance(m, dict) and "role" in m for m in value):
+        return "\n\n".join(f"[{m.get('role')}] {m.get('content', '')}" for m in value)
+    return json.dumps(value, indent=2, ensure_ascii=False, default=str)

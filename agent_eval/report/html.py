@@ -1,0 +1,166 @@
+"""The HTML diff report: one self-contained file rendered by Jinja2 with autoescaping on."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from collections import Counter
+from collections.abc import Sequence
+from functools import lru_cache
+from html import escape as html_escape
+from importlib import resources
+from typing import Any
+
+import jinja2
+from markupsafe import Markup
+
+from agent_eval.baseline.schema import Baseline
+from agent_eval.baseline.verdict import Verdict
+from agent_eval.records import Results
+
+from ._cases import STATUS_LABELS, CaseRow, case_rows
+from ._config import config_diff
+from ._diff import Segment
+from ._format import fmt_ci, fmt_ms, fmt_pct, fmt_rel, fmt_score, fmt_usd, visible_controls
+from ._metrics import metric_rows, provenance_rows, tag_rows
+from ._sides import Side, baseline_side, candidate_side
+from ._svg import latency_chart, score_chart, tag_chart
+
+__all__ = ["render_html"]
+
+
+def _finalize(value: Any) -> Any:
+    if isinstance(value, str) and not isinstance(value, Markup):
+        return visible_controls(value)
+    return value
+
+
+def _segments(segs: Sequence[Segment]) -> Markup:
+    """A word diff as escaped text with <del>/<ins> spans (the hot path, so not a macro).
+
+    The texts were passed through `visible_controls` before the diff.
+    """
+    out = []
+    for seg in segs:
+        text = html_escape(seg.text, quote=True)
+        out.append(text if seg.op == "eq" else f"<{seg.op}>{text}</{seg.op}>")
+    return Markup("".join(out))
+
+
+def _details_json(fragments: Sequence[str]) -> Markup:
+    """Case details as a JSON array of escaped HTML, one case per line, inert until opened.
+
+    Autoescaping turns every '<' of untrusted text into '&lt;', so only template markup could
+    close the data block early; the check makes sure it never does, and '</' is escaped anyway.
+    """
+    lines = []
+    for fragment in fragments:
+        lowered = fragment.lower()
+        if "</script" in lowered or "<!--" in lowered:
+            raise ValueError("a case detail must not contain '</script' or '<!--'")
+        lines.append(json.dumps(str(fragment), ensure_ascii=False).replace("</", "<\\/"))
+    return Markup("[\n" + ",\n".join(lines) + "\n]")
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+@lru_cache(maxsize=1)
+def _env() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("agent_eval.report", "templates"),
+        autoescape=True,  # always: case inputs and model outputs are untrusted
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        finalize=_finalize,
+    )
+    env.filters.update(
+        ms=fmt_ms, usd=fmt_usd, pct=fmt_pct, plural=_plural, segments=_segments
+    )
+    return env
+
+
+@lru_cache(maxsize=2)
+def _asset(name: str) -> str:
+    return resources.files("agent_eval.report").joinpath("templates", name).read_text("utf-8")
+
+
+def _csp(script: str) -> str:
+    # The one script is allowed by its hash, so injected scripts and inline handlers cannot run.
+    digest = base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode("ascii")
+    return f"default-src 'none'; style-src 'unsafe-inline'; img-src data:; script-src 'sha256-{digest}'"
+
+
+def _stats_line(verdict: Verdict) -> list[str]:
+    if not verdict.has_baseline:
+        out = [f"score {fmt_score(verdict.candidate_score)} {fmt_ci(verdict.candidate_ci)}".strip()]
+        return out + ["no baseline: nothing to compare against"]
+    out = [f"score {fmt_score(verdict.baseline_score)} → {fmt_score(verdict.candidate_score)}"]
+    if verdict.relative_change is not None:
+        ci = fmt_ci(verdict.relative_change_ci, pct=True)
+        if verdict.absolute:
+            out.append(f"change {verdict.relative_change * 100:+.1f} points {ci}".strip())
+        else:
+            out.append(f"r = {fmt_rel(verdict.relative_change)} {ci}".strip())
+    if verdict.p_value is not None:
+        out.append(f"p = {verdict.p_value:.3g}")
+    out.append(f"{verdict.paired_cases} paired cases")
+    unit = " points" if verdict.absolute else ""
+    out.append(f"allowed drop {fmt_pct(verdict.max_drop)}{unit}")
+    if verdict.min_detectable_drop is not None:
+        out.append(f"minimum detectable drop {fmt_pct(verdict.min_detectable_drop)}{unit} (80% power)")
+    if verdict.cases_needed is not None:
+        out.append(f"cases needed to resolve {fmt_pct(verdict.max_drop)}: {verdict.cases_needed}")
+    return out
+
+
+def _counts(rows: list[CaseRow]) -> tuple[list[tuple[str, str, int]], list[tuple[str, int]]]:
+    statuses = Counter(r.status for r in rows)
+    ordered = [(k, label, statuses[k]) for k, label in STATUS_LABELS.items() if statuses[k]]
+    tags = Counter(t for r in rows for t in r.tags)
+    return ordered, sorted(tags.items())
+
+
+def _context(results: Results, verdict: Verdict, base: Side | None, cand: Side, redact: bool) -> dict[str, Any]:
+    rows = case_rows(results, verdict, base, redact=redact)
+    tags = tag_rows(verdict, base, cand)
+    status_counts, tag_counts = _counts(rows)
+    js = _asset("report.js")
+    detail = _env().get_template("_case.html.j2").module.detail  # type: ignore[attr-defined]
+    return {
+        "suite_name": results.suite.name,
+        "tool_version": results.tool_version,
+        "verdict": verdict,
+        "has_baseline": base is not None,
+        "base": base.provenance if base else None,
+        "cand": cand.provenance,
+        "cases_total": len(rows),
+        "redacted": redact,
+        "stats_line": _stats_line(verdict),
+        "metrics": metric_rows(verdict, base, cand),
+        "provenance": provenance_rows(base.provenance if base else None, cand.provenance),
+        "config_diff": config_diff(verdict, base, cand),
+        "score_svg": score_chart(base.case_scores() if base else None, cand.case_scores()),
+        "latency_svg": latency_chart(base.latencies() if base else None, cand.latencies()),
+        "tag_svg": tag_chart([(t.tag, t.relative, None) for t in tags]) if base is not None else None,
+        "tags": tags,
+        "rows": rows,
+        "details_json": _details_json([detail(r.detail, results.config.judge_model) for r in rows]),
+        "status_counts": status_counts,
+        "tag_counts": tag_counts,
+        "css": Markup(_asset("report.css")),
+        "js": Markup(js),
+        "csp": _csp(js),
+    }
+
+
+def render_html(
+    results: Results, verdict: Verdict, baseline: Baseline | None = None, *, redact: bool = False
+) -> str:
+    """The HTML diff report as one self-contained page (inline CSS, JS and SVG; no network)."""
+    cand = candidate_side(results)
+    base = baseline_side(baseline) if baseline is not None else None
+    return _env().get_template("report.html.j2").render(_context(results, verdict, base, cand, redact))

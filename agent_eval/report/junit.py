@@ -1,0 +1,166 @@
+"""JUnit XML: one testcase per case, for the test reporters of GitHub, GitLab and Jenkins.
+
+A case with errored runs gets an <error> (missing data, not a quality failure); a case that
+failed a run or regressed gets a <failure> with the reasons. The verdict goes in properties.
+"""
+
+from __future__ import annotations
+
+import statistics
+import xml.etree.ElementTree as ET
+from collections.abc import Sequence
+
+from agent_eval.baseline.verdict import CaseDelta, CaseStatus, Verdict
+from agent_eval.records import CaseResult, Results, RunStatus
+
+from ._format import REDACTED, fmt_ck, fmt_score, strip_illegal_xml
+
+__all__ = ["combine_junit", "render_junit"]
+
+_FAILING = {CaseStatus.REGRESSED, CaseStatus.NEW_FAILURE}
+_NA = "n/a"
+
+
+def _clean(text: str) -> str:
+    return strip_illegal_xml(text)
+
+
+def _num(value: float | None, fmt: str = ".4f") -> str:
+    return _NA if value is None else format(value, fmt)
+
+
+def _properties(verdict: Verdict) -> ET.Element:
+    props = ET.Element("properties")
+    values = [
+        ("agent_eval.outcome", str(verdict.outcome)),
+        ("agent_eval.rule", verdict.rule),
+        ("agent_eval.score", _num(verdict.candidate_score)),
+        ("agent_eval.baseline_score", _num(verdict.baseline_score)),
+        ("agent_eval.relative_change", _num(verdict.relative_change)),
+        ("agent_eval.p_value", _num(verdict.p_value, ".4g")),
+        ("agent_eval.min_detectable_drop", _num(verdict.min_detectable_drop)),
+        ("agent_eval.max_drop", _num(verdict.max_drop)),
+        ("agent_eval.paired_cases", str(verdict.paired_cases)),
+        ("agent_eval.exit_code", str(verdict.exit_code)),
+    ]
+    values += [(f"agent_eval.warning.{i + 1}", w) for i, w in enumerate(verdict.warnings)]
+    for name, value in values:
+        ET.SubElement(props, "property", name=name, value=_clean(value))
+    return props
+
+
+def _mean_latency_s(case: CaseResult) -> float:
+    lat = [r.latency_ms for r in case.runs if r.latency_ms is not None]
+    return statistics.fmean(lat) / 1000 if lat else 0.0
+
+
+def _run_reasons(case: CaseResult, redact: bool) -> list[str]:
+    """Failing checks and rubrics below threshold, per failed run."""
+    lines = []
+    for run in case.runs:
+        if run.status is not RunStatus.FAILED:
+            continue
+        lines.append(f"run {run.index + 1}: failed, score {fmt_score(run.score)}")
+        for c in run.checks:
+            if not c.passed:
+                lines.append(f"  check {c.name}: {REDACTED if redact else c.reason}")
+        for rb in run.rubrics:
+            if rb.passed is False:
+                score = "n/a" if rb.score is None else f"{rb.score:g}"
+                lines.append(f"  rubric {rb.name}: {score} < threshold {rb.threshold:g} on {rb.scale[0]}-{rb.scale[1]}")
+    return lines
+
+
+def _failure(case: CaseResult, delta: CaseDelta | None, redact: bool) -> ET.Element | None:
+    s = case.stats
+    status = delta.status if delta else None
+    if status not in _FAILING and s.passed >= s.n:
+        return None
+    kind = str(status) if status in _FAILING else ("flaky" if s.flaky else "failed")
+    if delta is not None and delta.baseline_n is not None:
+        head = f"{kind}: passed {fmt_ck(delta.baseline_passed, delta.baseline_n)} -> {fmt_ck(s.passed, s.n)} runs"
+        if delta.delta is not None:
+            head += f", score {fmt_score(delta.baseline_score)} -> {fmt_score(delta.candidate_score)} ({delta.delta:+.3f})"
+    else:
+        head = f"{kind}: passed {fmt_ck(s.passed, s.n)} runs, score {fmt_score(s.score)}"
+    if case.critical and s.passed < s.n:
+        head += "; critical case: every run must pass"
+    el = ET.Element("failure", message=_clean(head), type=kind)
+    el.text = _clean("\n".join([head, *_run_reasons(case, redact)]))
+    return el
+
+
+def _error(case: CaseResult) -> ET.Element | None:
+    errored = [r for r in case.runs if r.status is RunStatus.ERRORED]
+    if not errored:
+        return None
+    first = errored[0].error
+    kind = first.kind if first else "error"
+    head = f"{len(errored)} of {len(case.runs)} runs errored"
+    if first is not None:
+        head += f": {first.kind}" + (f" (HTTP {first.status})" if first.status else "") + f": {first.message}"
+    lines = [head]
+    for r in errored:
+        e = r.error
+        detail = f"{e.kind}, {e.attempts} attempt(s){f', HTTP {e.status}' if e.status else ''}: {e.message}" if e else "no detail"
+        lines.append(f"run {r.index + 1}: {detail}")
+    el = ET.Element("error", message=_clean(head.splitlines()[0][:500]), type=kind)
+    el.text = _clean("\n".join(lines))
+    return el
+
+
+def _testcase(suite: str, case: CaseResult, delta: CaseDelta | None, redact: bool) -> tuple[ET.Element, str]:
+    classname = f"{suite}.{case.tags[0]}" if case.tags else suite
+    tc = ET.Element("testcase", name=_clean(case.id), classname=_clean(classname), time=f"{_mean_latency_s(case):.3f}")
+    err = _error(case)
+    if err is not None:  # errors are missing data, reported as errors and never also as failures
+        tc.append(err)
+        return tc, "error"
+    fail = _failure(case, delta, redact)
+    if fail is not None:
+        tc.append(fail)
+        return tc, "failure"
+    return tc, "ok"
+
+
+def _testsuite(results: Results, verdict: Verdict, redact: bool) -> ET.Element:
+    deltas = {d.case_id: d for d in verdict.cases}
+    cases = [_testcase(results.suite.name, c, deltas.get(c.id), redact) for c in results.cases]
+    time = sum(float(tc.get("time", "0")) for tc, _ in cases)
+    ts = ET.Element(
+        "testsuite",
+        name=_clean(results.suite.name),
+        tests=str(len(cases)),
+        failures=str(sum(1 for _, k in cases if k == "failure")),
+        errors=str(sum(1 for _, k in cases if k == "error")),
+        skipped="0",
+        time=f"{time:.3f}",
+        timestamp=_clean(results.started_at),
+    )
+    ts.append(_properties(verdict))
+    ts.extend(tc for tc, _ in cases)
+    return ts
+
+
+def _document(suites: Sequence[ET.Element]) -> str:
+    root = ET.Element(
+        "testsuites",
+        name="agent-eval",
+        tests=str(sum(int(s.get("tests", "0")) for s in suites)),
+        failures=str(sum(int(s.get("failures", "0")) for s in suites)),
+        errors=str(sum(int(s.get("errors", "0")) for s in suites)),
+        time=f"{sum(float(s.get('time', '0')) for s in suites):.3f}",
+    )
+    root.extend(suites)
+    ET.indent(root, space="  ")
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def render_junit(results: Results, verdict: Verdict, *, redact: bool = False) -> str:
+    """JUnit XML for one suite: a <testsuites> root holding one <testsuite>."""
+    return _document([_testsuite(results, verdict, redact)])
+
+
+def combine_junit(suites: Sequence[tuple[Results, Verdict]], *, redact: bool = False) -> str:
+    """JUnit XML for several suites of one run: one <testsuite> each, in the order given."""
+    return _document([_testsuite(r, v, redact) for r, v in suites])

@@ -1,0 +1,207 @@
+"""summary.md: the verdict in a few lines for a pull-request comment or a CI step summary.
+
+It never contains case inputs or outputs, so it is the same with or without redaction.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+
+from agent_eval.baseline.schema import Baseline
+from agent_eval.baseline.verdict import CaseDelta, CaseStatus, Outcome, Verdict
+from agent_eval.records import Results
+
+from ._format import fmt_ck, fmt_ci, fmt_pct, fmt_rel, fmt_score
+from ._metrics import metric_rows
+from ._sides import baseline_side, candidate_side
+
+__all__ = [
+    "ARTIFACT_NAME",
+    "MARKER",
+    "SuiteEntry",
+    "append_step_summary",
+    "combine_markdown",
+    "combined_outcome",
+    "render_markdown",
+]
+
+MARKER = "<!-- agent-eval-summary -->"
+ARTIFACT_NAME = "agent-eval-results"
+_PRECEDENCE = (Outcome.PASS, Outcome.WARN, Outcome.FAIL, Outcome.INCOMPLETE)
+_SPECIAL = re.compile(r"([\\`*_\[\]<>|~])")
+_TOP = 5
+
+
+def combined_outcome(verdicts: Iterable[Verdict]) -> Outcome:
+    """The worst outcome: INCOMPLETE > FAIL > WARN > PASS (PASS for no verdicts)."""
+    return max((v.outcome for v in verdicts), key=_PRECEDENCE.index, default=Outcome.PASS)
+
+
+def _md(text: str) -> str:
+    """Plain text made inert in Markdown: no markup, no HTML, one line."""
+    return _SPECIAL.sub(r"\\\1", " ".join(text.split()))
+
+
+def _code(text: str) -> str:
+    """Text as a code span that survives a table cell."""
+    text = " ".join(text.split()).replace("|", "\\|")
+    fence = "`" * (max((len(m) for m in re.findall(r"`+", text)), default=0) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def _stats(verdict: Verdict) -> str:
+    if not verdict.has_baseline:
+        return f"Score {fmt_score(verdict.candidate_score)} {fmt_ci(verdict.candidate_ci)}; no baseline to compare against."
+    parts = []
+    if verdict.relative_change is not None:
+        unit = f"{verdict.relative_change * 100:+.1f} points" if verdict.absolute else fmt_rel(verdict.relative_change)
+        parts.append(f"change {unit} {fmt_ci(verdict.relative_change_ci, pct=True)}".strip())
+    if verdict.p_value is not None:
+        parts.append(f"p = {verdict.p_value:.3g}")
+    parts.append(f"{verdict.paired_cases} paired cases")
+    if verdict.min_detectable_drop is not None:
+        parts.append(f"minimum detectable drop {fmt_pct(verdict.min_detectable_drop)} at 80% power")
+    if verdict.cases_needed is not None:
+        parts.append(f"{verdict.cases_needed} cases would resolve {fmt_pct(verdict.max_drop)}")
+    return "; ".join(parts) + "."
+
+
+def _metrics_table(results: Results, verdict: Verdict, baseline: Baseline | None) -> list[str]:
+    base = baseline_side(baseline) if baseline is not None else None
+    rows = metric_rows(verdict, base, candidate_side(results))
+    if base is None:
+        return ["| Metric | Candidate |", "| --- | ---: |", *(f"| {r.label} | {r.candidate} |" for r in rows)]
+    out = ["| Metric | Baseline | Candidate | Change |", "| --- | ---: | ---: | ---: |"]
+    for r in rows:
+        delta = f"**{r.delta}**" if r.tone == "bad" else r.delta
+        out.append(f"| {_md(r.label)} | {r.baseline} | {r.candidate} | {delta} |")
+    return out
+
+
+def _most_regressed(verdict: Verdict) -> list[CaseDelta]:
+    worse = [
+        d for d in verdict.cases
+        if d.status is CaseStatus.NEW_FAILURE or (d.status is CaseStatus.REGRESSED and (d.delta or 0) < 0)
+    ]  # fmt: skip
+    return worse[:_TOP]
+
+
+def _regressed_table(verdict: Verdict) -> list[str]:
+    top = _most_regressed(verdict)
+    if not top:
+        return []
+    out = [
+        f"**Most regressed cases** ({len(top)} of {sum(1 for _ in _worse_all(verdict))})",
+        "",
+        "| Case | Status | Passed (baseline -> candidate) | Score (baseline -> candidate) | Change |",
+        "| --- | --- | ---: | ---: | ---: |",
+    ]
+    for d in top:
+        crit = " (critical)" if d.critical else ""
+        out.append(
+            f"| {_code(d.case_id)}{crit} | {str(d.status).replace('_', ' ')} "
+            f"| {fmt_ck(d.baseline_passed, d.baseline_n)} -> {fmt_ck(d.candidate_passed, d.candidate_n)} "
+            f"| {fmt_score(d.baseline_score)} -> {fmt_score(d.candidate_score)} "
+            f"| {'—' if d.delta is None else f'{d.delta:+.3f}'} |"
+        )
+    return out
+
+
+def _worse_all(verdict: Verdict) -> Iterable[CaseDelta]:
+    return (d for d in verdict.cases if d.status in (CaseStatus.NEW_FAILURE, CaseStatus.REGRESSED))
+
+
+def _how_to_open(report_path: str | Path | None, artifact: str | None, run_url: str | None) -> str:
+    where = []
+    if report_path is not None:
+        where.append(f"open {_code(str(report_path))}")
+    if artifact:
+        link = f"[the workflow run]({run_url})" if run_url else "the workflow run"
+        where.append(f"in CI, download the {_code(artifact)} artifact from {link}")
+    return ("Full diff report: " + "; ".join(where) + ".") if where else ""
+
+
+def _section(results: Results, verdict: Verdict, baseline: Baseline | None, heading: str) -> list[str]:
+    lines = [f"{heading} agent-eval: **{verdict.outcome}** on {_code(results.suite.name)}", ""]
+    cfg = results.config
+    who = f"Candidate {_code(f'{cfg.name} {cfg.version}')} on {_code(cfg.model)}"
+    if baseline is not None:
+        p = baseline.provenance
+        who += f", baseline {_code(f'{p.config_name} {p.config_version}')} on {_code(p.model)}"
+    lines += [who + f"; {len(results.cases)} cases, k={results.suite.repeat}.", ""]
+    lines += [f"**Rule:** {_md(verdict.rule)}", ""]
+    if verdict.warnings:
+        lines += ["**Warnings:**", *(f"- {_md(w)}" for w in verdict.warnings), ""]
+    lines += [_md(_stats(verdict)), ""]
+    lines += [*_metrics_table(results, verdict, baseline), ""]
+    failed_tags = [t for t in verdict.tags if t.failed]
+    if failed_tags:
+        tags = ", ".join(f"{_code(t.tag)} {fmt_rel(t.relative_change)}" for t in failed_tags)
+        lines += [f"**Tags over their limit:** {tags}", ""]
+    if not results.complete:
+        lines += [f"**Incomplete run:** {_md(results.incomplete_reason or 'stopped early')}", ""]
+    table = _regressed_table(verdict)
+    return lines + ([*table, ""] if table else [])
+
+
+def render_markdown(
+    results: Results,
+    verdict: Verdict,
+    baseline: Baseline | None = None,
+    *,
+    report_path: str | Path | None = "report.html",
+    artifact: str | None = ARTIFACT_NAME,
+    run_url: str | None = None,
+) -> str:
+    """summary.md for one suite; starts with MARKER so CI can update one PR comment in place."""
+    lines = [MARKER, *_section(results, verdict, baseline, "###")]
+    hint = _how_to_open(report_path, artifact, run_url)
+    return "\n".join(lines + ([hint] if hint else [])).rstrip() + "\n"
+
+
+SuiteEntry = tuple[Results, Verdict] | tuple[Results, Verdict, Baseline | None]
+
+
+def combine_markdown(
+    suites: Sequence[SuiteEntry],
+    *,
+    redact: bool = False,
+    report_path: str | Path | None = None,
+    artifact: str | None = ARTIFACT_NAME,
+    run_url: str | None = None,
+) -> str:
+    """One summary for several suites: the combined verdict (the worst), a table, then each suite.
+
+    Entries are (results, verdict) or (results, verdict, baseline). `redact` changes nothing:
+    the summary never holds inputs or outputs.
+    """
+    del redact
+    entries = [(e[0], e[1], e[2] if len(e) > 2 else None) for e in suites]
+    outcome = combined_outcome(v for _, v, _ in entries)
+    lines = [MARKER, f"### agent-eval: **{outcome}** ({len(entries)} suites)", ""]
+    lines += ["| Suite | Verdict | Score (baseline -> candidate) | Change | p |", "| --- | --- | ---: | ---: | ---: |"]
+    for r, v, _ in entries:
+        p = "—" if v.p_value is None else f"{v.p_value:.3g}"
+        lines.append(
+            f"| {_code(r.suite.name)} | **{v.outcome}** | {fmt_score(v.baseline_score)} -> "
+            f"{fmt_score(v.candidate_score)} | {fmt_rel(v.relative_change)} | {p} |"
+        )
+    lines.append("")
+    for r, v, b in entries:
+        lines += _section(r, v, b, "####")
+    hint = _how_to_open(report_path, artifact, run_url)
+    return "\n".join(lines + ([hint] if hint else [])).rstrip() + "\n"
+
+
+def append_step_summary(markdown: str, env: Mapping[str, str]) -> Path | None:
+    """Append to the file named by $GITHUB_STEP_SUMMARY, if set; returns that path."""
+    target = env.get("GITHUB_STEP_SUMMARY")
+    if not target:
+        return None
+    path = Path(target)
+    with path.open("a", encoding="utf-8") as fh:
+        fh.write(markdown if markdown.endswith("\n") else markdown + "\n")
+    return path

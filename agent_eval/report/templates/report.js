@@ -1,0 +1,108 @@
+(function () {
+  "use strict";
+  var list = document.getElementById("cases");
+  if (!list) { return; }
+  var rows = Array.prototype.slice.call(list.querySelectorAll("details.case"));
+  var chips = Array.prototype.slice.call(document.querySelectorAll(".chip[data-status]"));
+  var tagSelect = document.getElementById("tag-filter");
+  var search = document.getElementById("search");
+  var counter = document.getElementById("shown");
+  var texts = null;
+
+  function pressed() {
+    return chips.filter(function (c) { return c.getAttribute("aria-pressed") === "true"; })
+      .map(function (c) { return c.getAttribute("data-status"); });
+  }
+
+  var ENTITIES = { "&lt;": "<", "&gt;": ">", "&amp;": "&", "&#34;": "\"", "&quot;": "\"", "&#39;": "'", "&#x27;": "'" };
+  var details = null;
+
+  function detailHtml(row) {
+    // Escaped HTML of every case, kept in one inert JSON block and parsed on first need.
+    if (details === null) {
+      var block = document.getElementById("case-details");
+      details = block ? JSON.parse(block.textContent) : [];
+    }
+    var slot = row.querySelector(".slot");
+    return (slot && details[+slot.getAttribute("data-i")]) || "";
+  }
+
+  function fullText(i) {
+    // A case's detail text is read only once a long query asks for it.
+    if (texts === null) { texts = new Array(rows.length); }
+    if (texts[i] === undefined) {
+      var text = detailHtml(rows[i]).replace(/<[^>]*>/g, " ")
+        .replace(/&lt;|&gt;|&amp;|&#34;|&quot;|&#39;|&#x27;/g, function (e) { return ENTITIES[e]; });
+      texts[i] = (rows[i].querySelector("summary").textContent + " " + text).toLowerCase();
+    }
+    return texts[i];
+  }
+
+  function fill(row) {
+    var slot = row.querySelector(".slot");
+    if (slot && !slot.hasChildNodes()) { slot.innerHTML = detailHtml(row); }
+  }
+
+  list.addEventListener("toggle", function (e) {
+    if (e.target && e.target.classList && e.target.classList.contains("case") && e.target.open) { fill(e.target); }
+  }, true);
+
+  function apply() {
+    var statuses = pressed();
+    var tag = tagSelect ? tagSelect.value : "";
+    var query = search ? search.value.trim().toLowerCase() : "";
+    var shown = 0;
+    for (var i = 0; i < rows.length; i++) {
+      var row = rows[i];
+      var ok = statuses.length === 0 || statuses.indexOf(row.getAttribute("data-status")) >= 0;
+      if (ok && tag) { ok = (" " + row.getAttribute("data-tags") + " ").indexOf(" " + tag + " ") >= 0; }
+      if (ok && query) {
+        var key = row.getAttribute("data-key");
+        ok = key.indexOf(query) >= 0 || (query.length >= 3 && fullText(i).indexOf(query) >= 0);
+      }
+      row.hidden = !ok;
+      if (ok) { shown++; }
+    }
+    if (counter) { counter.textContent = shown + " of " + rows.length + " cases"; }
+  }
+
+  chips.forEach(function (chip) {
+    chip.addEventListener("click", function () {
+      var on = chip.getAttribute("aria-pressed") === "true";
+      chip.setAttribute("aria-pressed", on ? "false" : "true");
+      apply();
+    });
+  });
+  var reset = document.getElementById("reset-filters");
+  if (reset) {
+    reset.addEventListener("click", function () {
+      chips.forEach(function (c) { c.setAttribute("aria-pressed", "false"); });
+      if (tagSelect) { tagSelect.value = ""; }
+      if (search) { search.value = ""; }
+      apply();
+    });
+  }
+  if (tagSelect) { tagSelect.addEventListener("change", apply); }
+  var timer = null;
+  if (search) {
+    search.addEventListener("input", function () {
+      clearTimeout(timer);
+      timer = setTimeout(apply, 120);
+    });
+  }
+  document.addEventListener("keydown", function (e) {
+    if (e.key === "/" && search && document.activeElement !== search) {
+      e.preventDefault();
+      search.focus();
+    }
+  });
+  function toggleAll(open) {
+    rows.forEach(function (r) { if (!r.hidden) { r.open = open; } });
+  }
+  var expand = document.getElementById("expand-all");
+  var collapse = document.getElementById("collapse-all");
+  if (expand) { expand.addEventListener("click", function () { toggleAll(true); }); }
+  if (collapse) { collapse.addEventListener("click", function () { toggleAll(false); }); }
+  apply();
+  document.documentElement.setAttribute("data-ready", "1");
+})();
