@@ -14,12 +14,13 @@ Clock = Callable[[], float]
 class Pacer:
     """Spaces requests to stay under `rpm` and `tpm`, and holds everyone during a Retry-After pause.
 
-    Requests are spaced evenly (GCRA, no burst), so a server that enforces its per-minute
+    Requests are spaced evenly with no burst, so a server that enforces its per-minute
     limit over short windows never answers 429.
     """
 
     def __init__(self, rpm: float | None, tpm: float | None, clock: Clock = time.monotonic) -> None:
-        self._interval = 60.0 / rpm if rpm else 0.0
+        # 1% under the limit: arrival jitter on the wire must not push a window over it
+        self._interval = 60.0 / rpm * 1.01 if rpm else 0.0
         self._tokens_per_s = tpm / 60.0 if tpm else 0.0
         self._capacity = tpm or 0.0
         self._clock = clock
@@ -47,8 +48,8 @@ class Pacer:
                     break
                 waited += delay
                 await asyncio.sleep(delay)
-            if self._interval:
-                self._next_request = max(self._next_request, self._clock() - self._interval) + self._interval
+            if self._interval:  # no catch-up burst after an idle or late slot
+                self._next_request = max(self._next_request, self._clock()) + self._interval
             if self._tokens_per_s:
                 self._tokens -= min(tokens, self._capacity)
         return waited

@@ -139,7 +139,7 @@ async def run_suite(
     for record in outcome.records:
         runs[(record.case_id, record.index)] = record
     missing = sum(1 for c in cases for i in range(repeat) if (c.id, i) not in runs)
-    reason = _incomplete_reason(outcome.stopped, missing, options.shard)
+    reason = _incomplete_reason(outcome.stopped, missing)
     provenance = Provenance(
         seed=options.seed, repeat=repeat, started_at=started, finished_at=_now(),
         complete=reason is None, incomplete_reason=reason, shard=options.shard,
@@ -154,7 +154,7 @@ async def run_suite(
     )
 
 
-def _incomplete_reason(stopped: str | None, missing: int, shard: tuple[int, int] | None) -> str | None:
+def _incomplete_reason(stopped: str | None, missing: int) -> str | None:
     if stopped == "budget":
         return f"budget reached: {missing} runs not started"
     if stopped == "interrupted":
@@ -163,9 +163,7 @@ def _incomplete_reason(stopped: str | None, missing: int, shard: tuple[int, int]
         return "stopped by a provider error"
     if missing:
         return f"{missing} runs missing"
-    if shard is not None:
-        return f"shard {shard[0]}/{shard[1]}: merge the shards for a complete result"
-    return None
+    return None  # a shard that ran all its pairs is complete; `merge` combines the shards
 
 
 def _open_cache(config: LoadedConfig, options: RunOptions):  # type: ignore[no-untyped-def]

@@ -1,0 +1,82 @@
+"""`run --dry-run`: what a run would send, and what it may cost, without calling anything."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.console import Console
+
+from agent_eval.providers.base import CompletionRequest
+from agent_eval.records import Usage
+from agent_eval.runner.plan import in_shard, plan_items, select_cases
+from agent_eval.runner.session import RunOptions
+from agent_eval.suite.loader import LoadedConfig, LoadedSuite
+
+__all__ = ["DryRun", "estimate", "print_dry_run"]
+
+_DEFAULT_OUTPUT_TOKENS = 512  # when max_tokens is not set
+_JUDGE_OUTPUT_TOKENS = 150
+
+
+@dataclass(frozen=True, slots=True)
+class DryRun:
+    """Counts and estimates for one suite."""
+
+    cases: int
+    runs: int
+    cached: int
+    judge_calls: int
+    input_tokens: int
+    output_tokens: int
+    cost_usd: float | None  # None when a model has no known price
+
+
+def estimate(suite: LoadedSuite, config: LoadedConfig, options: RunOptions) -> DryRun:
+    """Upper estimates: prompt characters / 4 in, max_tokens out; judge prompts about the size of the run's."""
+    from agent_eval.providers.pricing import cost_usd
+    from agent_eval.runner.cache import ResponseCache, cache_key
+
+    model = config.spec.model
+    repeat = options.repeat or suite.spec.repeat
+    cases = [c for c in select_cases(suite.cases, options.filters) if in_shard(c.id, options.shard)]
+    items = plan_items(cases, config, repeat)
+    max_out = int(model.params.get("max_tokens") or model.params.get("max_completion_tokens")
+                  or _DEFAULT_OUTPUT_TOKENS)
+    cache = ResponseCache(options.cache_dir) if options.use_cache and model.provider != "mock" else None
+    cached = tokens_in = judge_calls = 0
+    cost: float | None = 0.0
+    for item in items:
+        prompt = sum(len(m.content) for m in item.messages) // 4
+        request = CompletionRequest(model=model.name, messages=item.messages, params=model.params,
+                                    tools=config.spec.tools, seed=options.seed, case_id=item.case.id,
+                                    repetition=item.index)
+        if cache is not None and cache.get(cache_key(model.provider, model.base_url, request)) is not None:
+            cached += 1
+            continue
+        tokens_in += prompt
+        run_cost = cost_usd(model.name, Usage(input_tokens=prompt, output_tokens=max_out), config.spec.pricing)
+        for rubric in item.case.rubrics:
+            judge = rubric.judge or item.case.judge
+            judge_calls += rubric.samples
+            judge_usage = Usage(input_tokens=prompt + max_out + 300, output_tokens=_JUDGE_OUTPUT_TOKENS)
+            judge_cost = cost_usd(judge.name, judge_usage, {}) if judge else None
+            run_cost = None if run_cost is None or judge_cost is None else run_cost + judge_cost * rubric.samples
+        cost = None if cost is None or run_cost is None else cost + run_cost
+    if cache is not None:
+        cache.close()
+    fresh = len(items) - cached
+    return DryRun(cases=len(cases), runs=len(items), cached=cached, judge_calls=judge_calls,
+                  input_tokens=tokens_in, output_tokens=fresh * max_out, cost_usd=cost)
+
+
+def print_dry_run(console: Console, suite: LoadedSuite, config: LoadedConfig, options: RunOptions) -> DryRun:
+    """Print the estimate for one suite and return it."""
+    plan = estimate(suite, config, options)
+    model = config.spec.model
+    cost = "unknown (no price for this model)" if plan.cost_usd is None else f"${plan.cost_usd:.4f}"
+    console.print(f"[bold]{suite.name}[/] (dry run, nothing sent) · {model.provider}/{model.name}")
+    console.print(f"  cases {plan.cases} · candidate calls {plan.runs - plan.cached} "
+                  f"(+{plan.cached} cached) · judge calls {plan.judge_calls}")
+    console.print(f"  estimated tokens: {plan.input_tokens:,} in, at most {plan.output_tokens:,} out (candidate)")
+    console.print(f"  estimated cost at most: {cost}")
+    return plan
