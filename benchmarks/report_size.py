@@ -43,12 +43,7 @@ CHROMIUM_ARGS = [
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]  # fmt: skip
 TAGS = ("billing", "refunds", "shipping", "account", "safety", "smalltalk", "escalation", "returns")
-WORDS = (
-    "your order has shipped and will arrive within three business days please keep the tracking "
-    "number for reference we have issued a refund to the original payment method it can take up "
-    "to ten days to appear on your statement I am sorry for the inconvenience let me check the "
-    "account settings for you the password reset link expires after one hour contact support"
-).split()
+WORDS = ["your", "order", "has", "shipped", "and", "will", "arrive", "within", "three", "business", "days", "please", "keep", "the", "tracking", "number", "for", "reference", "we", "have", "issued", "a", "refund", "to", "the", "original", "payment", "method", "it", "can", "take", "up", "to", "ten", "days", "to", "appear", "on", "your", "statement", "I", "am", "sorry", "for", "the", "inconvenience", "let", "me", "check", "the", "account", "settings", "for", "you", "the", "password", "reset", "link", "expires", "after", "one", "hour", "contact", "support"]
 SYSTEM = "You are a courteous support agent for ExampleShop. Answer briefly, cite the policy, never invent order data."
 
 

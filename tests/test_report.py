@@ -14,7 +14,13 @@ from pathlib import Path
 import pytest
 
 from agent_eval.baseline.schema import Baseline, baseline_from_results
-from agent_eval.baseline.verdict import CaseDelta, CaseStatus, Outcome, TagDelta, Verdict
+from agent_eval.baseline.verdict import (
+    CaseDelta,
+    CaseStatus,
+    Outcome,
+    TagDelta,
+    Verdict,
+)
 from agent_eval.records import (
     CaseResult,
     CheckResult,
@@ -173,7 +179,7 @@ def _testcase(root: ET.Element, name: str) -> ET.Element:
 def test_junit_validates_against_the_jenkins_schema(bundle: tuple[Results, Baseline, Verdict]) -> None:
     xmlschema = pytest.importorskip("xmlschema", reason="xmlschema is a test-only dependency: pip install xmlschema")
     schema = xmlschema.XMLSchema(str(XSD))
-    results, baseline, verdict = bundle
+    results, _, verdict = bundle
     single = render_junit(results, verdict)
     combined = combine_junit([(results, verdict), (make_results([make_case("x", passing("x"))], suite="other"), verdict)])
     schema.validate(single)
@@ -282,7 +288,7 @@ def test_markdown_lists_at_most_five_most_regressed_in_verdict_order() -> None:
     )
     verdict = Verdict(outcome=Outcome.FAIL, rule="r", has_baseline=True, cases=deltas)
     md = render_markdown(results, verdict)
-    listed = re.findall(r"^\| `(c\d)` \|", md, flags=re.M)
+    listed = re.findall(r"^\| `(c\d)` \|", md, flags=re.MULTILINE)
     assert listed == ["c0", "c1", "c2", "c3", "c4"]
     assert "(5 of 8)" in md
 
@@ -331,7 +337,7 @@ def test_append_step_summary(tmp_path: Path) -> None:
 
 def _details(html: str) -> list[str]:
     """The case-detail fragments of the inert JSON data block, in row order."""
-    block = re.search(r'<script type="application/json" id="case-details">(.*?)</script>', html, flags=re.S)
+    block = re.search(r'<script type="application/json" id="case-details">(.*?)</script>', html, flags=re.DOTALL)
     assert block is not None
     assert "</" not in block.group(1)  # nothing inside can close the block early
     return list(json.loads(block.group(1)))
@@ -353,7 +359,7 @@ def test_html_escapes_model_output(bundle: tuple[Results, Baseline, Verdict]) ->
 def test_html_is_self_contained(bundle: tuple[Results, Baseline, Verdict]) -> None:
     results, baseline, verdict = bundle
     html = render_html(results, verdict, baseline)
-    assert not re.search(r"""(?:src|href)\s*=\s*["']?\s*(?:https?:)?//""", html, flags=re.I)
+    assert not re.search(r"""(?:src|href)\s*=\s*["']?\s*(?:https?:)?//""", html, flags=re.IGNORECASE)
     assert "<link" not in html and "@import" not in html and "url(" not in html
     assert "<style>" in html and "viewBox" in html  # inline CSS and inline SVG charts
     for case_id in ("c-regress", "c-flaky", "c-missing", "c-new"):
@@ -363,7 +369,7 @@ def test_html_is_self_contained(bundle: tuple[Results, Baseline, Verdict]) -> No
 def test_html_script_is_pinned_by_its_csp_hash(bundle: tuple[Results, Baseline, Verdict]) -> None:
     results, baseline, verdict = bundle
     html = render_html(results, verdict, baseline)
-    script = re.findall(r"<script>(.*?)</script>", html, flags=re.S)
+    script = re.findall(r"<script>(.*?)</script>", html, flags=re.DOTALL)
     assert len(script) == 1
     digest = base64.b64encode(hashlib.sha256(script[0].encode()).digest()).decode()
     csp = re.search(r'http-equiv="Content-Security-Policy" content="([^"]+)"', html)
@@ -389,7 +395,7 @@ def test_html_case_rows_follow_the_verdict_and_carry_filters(bundle: tuple[Resul
     html = render_html(results, verdict, baseline)
     order = re.findall(r'<details class="case" data-status="([a-z_]+)" data-tags="[^"]*" data-key="([^ "]+)', html)
     assert [key for _, key in order] == [d.case_id for d in verdict.cases]
-    assert dict((k, s) for s, k in order)["c-error"] == "error"
+    assert {k: s for s, k in order}["c-error"] == "error"
     assert 'data-status="new_failure"' in html and ">new failure<" in html
     assert '<option value="shipping">shipping (2)</option>' in html
 

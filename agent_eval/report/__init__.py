@@ -14,7 +14,8 @@ from pathlib import Path
 from agent_eval.baseline.schema import Baseline
 from agent_eval.baseline.verdict import Verdict
 from agent_eval.records import Results
-from agent_eval.report.html import render_html
+from agent_eval.report._sides import baseline_side, candidate_side
+from agent_eval.report.html import html_with_sides, render_html
 from agent_eval.report.junit import combine_junit, render_junit
 from agent_eval.report.markdown import (
     ARTIFACT_NAME,
@@ -22,6 +23,7 @@ from agent_eval.report.markdown import (
     append_step_summary,
     combine_markdown,
     combined_outcome,
+    markdown_with_sides,
     render_markdown,
 )
 
@@ -55,7 +57,10 @@ def write_reports(
     """Write report.html, junit.xml and summary.md into `out_dir` (created if needed)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = ReportPaths(out_dir / "report.html", out_dir / "junit.xml", out_dir / "summary.md")
-    paths.html.write_text(render_html(results, verdict, baseline, redact=redact), encoding="utf-8")
+    base = baseline_side(baseline) if baseline is not None else None
+    cand = candidate_side(results)
+    paths.html.write_text(html_with_sides(results, verdict, base, cand, redact=redact), encoding="utf-8")
     paths.junit.write_text(render_junit(results, verdict, redact=redact), encoding="utf-8")
-    paths.markdown.write_text(render_markdown(results, verdict, baseline, report_path=paths.html), encoding="utf-8")
+    summary = markdown_with_sides(results, verdict, baseline, (base, cand), paths.html, ARTIFACT_NAME, None)
+    paths.markdown.write_text(summary, encoding="utf-8")
     return paths

@@ -6,14 +6,32 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from agent_eval.baseline.verdict import CaseDelta, CaseStatus, Verdict
-from agent_eval.records import CaseResult, CheckResult, Message, Results, RubricResult, RunError, RunRecord, ToolCall
+from agent_eval.baseline.verdict import CaseDelta, Verdict
+from agent_eval.records import (
+    CaseResult,
+    CheckResult,
+    Message,
+    Results,
+    RubricResult,
+    RunError,
+    RunRecord,
+    ToolCall,
+)
 
 from ._diff import Segment, WordDiff, word_diff
-from ._format import DASH, REDACTED, fmt_ck, fmt_ms, fmt_score, fmt_signed, input_text, visible_controls
+from ._format import (
+    DASH,
+    REDACTED,
+    fmt_ck,
+    fmt_ms,
+    fmt_score,
+    fmt_signed,
+    input_text,
+    visible_controls,
+)
 from ._sides import Side, SideCase, SideRun
 
-__all__ = ["CaseDetail", "CaseRow", "MessageView", "RunView", "STATUS_LABELS", "case_rows"]
+__all__ = ["STATUS_LABELS", "CaseDetail", "CaseRow", "MessageView", "RunView", "case_rows"]
 
 STATUS_LABELS: dict[str, str] = {
     "regressed": "regressed",

@@ -116,9 +116,9 @@ def config_diff(verdict: Verdict, base: Side | None, cand: Side) -> ConfigDiff:
     bump = version_bump(base.provenance.config_version, cand.provenance.config_version)
     changes = _field_changes(base, cand)
     known = base.config is not None
-    sys_diff = user_diff = ()
-    if known and cand.config is not None:
-        assert base.config is not None
+    sys_diff: tuple[LineDiff, ...] = ()
+    user_diff: tuple[LineDiff, ...] = ()
+    if base.config is not None and cand.config is not None:
         sys_diff = line_diff(base.config.system_prompt, cand.config.system_prompt)
         user_diff = line_diff(base.config.user_template, cand.config.user_template)
     notes = _notes(bump, changes, verdict)

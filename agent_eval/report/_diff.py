@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal
 
 __all__ = ["LineDiff", "Segment", "WordDiff", "line_diff", "word_diff"]
@@ -47,6 +48,19 @@ def _tokens(text: str, by_line: bool) -> list[str]:
     return text.splitlines(keepends=True) if by_line else _TOKEN.findall(text)
 
 
+def _common_ends(a: list[str], b: list[str]) -> tuple[int, int]:
+    """Lengths of the common prefix and the common suffix (not overlapping)."""
+    limit = min(len(a), len(b))
+    head = 0
+    while head < limit and a[head] == b[head]:
+        head += 1
+    tail = 0
+    while tail < limit - head and a[-1 - tail] == b[-1 - tail]:
+        tail += 1
+    return head, tail
+
+
+@lru_cache(maxsize=2048)  # runs of one case often repeat an output
 def word_diff(old: str, new: str) -> WordDiff:
     """Diff two texts on word tokens (a word or a punctuation mark with the spaces after it)."""
     if old == new:
@@ -55,20 +69,22 @@ def word_diff(old: str, new: str) -> WordDiff:
     a, b = _tokens(old, False), _tokens(new, False)
     if len(a) * len(b) > _MAX_TOKEN_PAIRS:
         a, b = _tokens(old, True), _tokens(new, True)
-    matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
-    left: list[Segment] = []
-    right: list[Segment] = []
-    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+    head, tail = _common_ends(a, b)
+    left = [Segment("eq", "".join(a[:head]))]
+    right = [Segment("eq", "".join(a[:head]))]
+    mid_a, mid_b = a[head : len(a) - tail], b[head : len(b) - tail]
+    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, mid_a, mid_b, autojunk=False).get_opcodes():
         if tag == "equal":
-            text = "".join(a[i1:i2])
+            text = "".join(mid_a[i1:i2])
             left.append(Segment("eq", text))
             right.append(Segment("eq", text))
             continue
         if i2 > i1:
-            left.append(Segment("del", "".join(a[i1:i2])))
+            left.append(Segment("del", "".join(mid_a[i1:i2])))
         if j2 > j1:
-            right.append(Segment("ins", "".join(b[j1:j2])))
-    return WordDiff(_merge(left), _merge(right), False)
+            right.append(Segment("ins", "".join(mid_b[j1:j2])))
+    suffix = Segment("eq", "".join(a[len(a) - tail :]))
+    return WordDiff(_merge([*left, suffix]), _merge([*right, suffix]), False)
 
 
 @dataclass(frozen=True, slots=True)

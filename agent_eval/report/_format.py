@@ -9,8 +9,8 @@ from typing import Any
 __all__ = [
     "DASH",
     "REDACTED",
-    "fmt_ck",
     "fmt_ci",
+    "fmt_ck",
     "fmt_count",
     "fmt_ms",
     "fmt_pct",

@@ -94,7 +94,8 @@ def _score_row(verdict: Verdict, base: Side | None, cand: Side) -> MetricRow:
     c_score = verdict.candidate_score if verdict.candidate_score is not None else cand.stats.score
     b_ci = verdict.baseline_ci or (base.stats.score_ci if base else None)
     c_ci = verdict.candidate_ci or cand.stats.score_ci
-    delta, tone = DASH, "neutral"
+    delta: str = DASH
+    tone: Tone = "neutral"
     if base is not None and b_score is not None and c_score is not None:
         rel = verdict.relative_change
         delta = fmt_signed(c_score - b_score) + (f" ({fmt_rel(rel)})" if rel is not None and not verdict.absolute else "")

@@ -53,6 +53,7 @@ class SideRun:
     score: float | None
     output: str
     latency_ms: float | None = None
+    refusal: bool = False  # computed once per run: the group statistics of every tag reuse it
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,8 +149,12 @@ def baseline_side(baseline: Baseline) -> Side:
 
 
 def _baseline_case(case: BaselineCase) -> SideCase:
+    from agent_eval.checks.refusal import is_refusal
+
     runs = tuple(
-        SideRun(r.index, str(r.status), r.passed, r.score, r.output, getattr(r, "latency_ms", None))
+        SideRun(
+            r.index, str(r.status), r.passed, r.score, r.output, getattr(r, "latency_ms", None), is_refusal(r.output)
+        )
         for r in case.runs
     )
     return SideCase(case.id, tuple(case.tags), case.critical, case.definition_hash, case.stats, runs)
@@ -168,8 +173,6 @@ def group_stats(cases: Iterable[SideCase]) -> GroupStats:
 
     A baseline stores no latency, cost or tokens, so those stay empty unless its runs carry them.
     """
-    from agent_eval.checks.refusal import is_refusal
-
     items = list(cases)
     scored = [c.stats for c in items if c.stats.n > 0]
     done = [r for c in items for r in c.runs if r.status != "errored"]
@@ -193,7 +196,7 @@ def group_stats(cases: Iterable[SideCase]) -> GroupStats:
         latency_p50_ms=percentile(lat, 50),
         latency_p95_ms=percentile(lat, 95),
         latency_p99_ms=percentile(lat, 99),
-        refusal_rate=mean([float(is_refusal(r.output)) for r in done]),
+        refusal_rate=mean([float(r.refusal) for r in done]),
         output_chars_p50=percentile(lengths, 50),
         output_chars_p95=percentile(lengths, 95),
     )

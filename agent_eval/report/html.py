@@ -22,12 +22,20 @@ from agent_eval.records import Results
 from ._cases import STATUS_LABELS, CaseRow, case_rows
 from ._config import config_diff
 from ._diff import Segment
-from ._format import fmt_ci, fmt_ms, fmt_pct, fmt_rel, fmt_score, fmt_usd, visible_controls
+from ._format import (
+    fmt_ci,
+    fmt_ms,
+    fmt_pct,
+    fmt_rel,
+    fmt_score,
+    fmt_usd,
+    visible_controls,
+)
 from ._metrics import metric_rows, provenance_rows, tag_rows
 from ._sides import Side, baseline_side, candidate_side
 from ._svg import latency_chart, score_chart, tag_chart
 
-__all__ = ["render_html"]
+__all__ = ["html_with_sides", "render_html"]
 
 
 def _finalize(value: Any) -> Any:
@@ -114,6 +122,8 @@ def _stats_line(verdict: Verdict) -> list[str]:
         out.append(f"minimum detectable drop {fmt_pct(verdict.min_detectable_drop)}{unit} (80% power)")
     if verdict.cases_needed is not None:
         out.append(f"cases needed to resolve {fmt_pct(verdict.max_drop)}: {verdict.cases_needed}")
+    if verdict.repeats_needed is not None:
+        out.append(f"or runs per case needed: {verdict.repeats_needed}")
     return out
 
 
@@ -128,6 +138,7 @@ def _context(results: Results, verdict: Verdict, base: Side | None, cand: Side, 
     rows = case_rows(results, verdict, base, redact=redact)
     tags = tag_rows(verdict, base, cand)
     status_counts, tag_counts = _counts(rows)
+    limits = {t.tag: t.limit for t in verdict.tags}
     js = _asset("report.js")
     detail = _env().get_template("_case.html.j2").module.detail  # type: ignore[attr-defined]
     return {
@@ -145,7 +156,7 @@ def _context(results: Results, verdict: Verdict, base: Side | None, cand: Side, 
         "config_diff": config_diff(verdict, base, cand),
         "score_svg": score_chart(base.case_scores() if base else None, cand.case_scores()),
         "latency_svg": latency_chart(base.latencies() if base else None, cand.latencies()),
-        "tag_svg": tag_chart([(t.tag, t.relative, None) for t in tags]) if base is not None else None,
+        "tag_svg": tag_chart([(t.tag, t.relative, limits.get(t.tag)) for t in tags]) if base is not None else None,
         "tags": tags,
         "rows": rows,
         "details_json": _details_json([detail(r.detail, results.config.judge_model) for r in rows]),
@@ -161,6 +172,10 @@ def render_html(
     results: Results, verdict: Verdict, baseline: Baseline | None = None, *, redact: bool = False
 ) -> str:
     """The HTML diff report as one self-contained page (inline CSS, JS and SVG; no network)."""
-    cand = candidate_side(results)
     base = baseline_side(baseline) if baseline is not None else None
+    return html_with_sides(results, verdict, base, candidate_side(results), redact=redact)
+
+
+def html_with_sides(results: Results, verdict: Verdict, base: Side | None, cand: Side, *, redact: bool) -> str:
+    """`render_html` with both sides already built (`write_reports` builds them once)."""
     return _env().get_template("report.html.j2").render(_context(results, verdict, base, cand, redact))

@@ -13,9 +13,9 @@ from agent_eval.baseline.schema import Baseline
 from agent_eval.baseline.verdict import CaseDelta, CaseStatus, Outcome, Verdict
 from agent_eval.records import Results
 
-from ._format import fmt_ck, fmt_ci, fmt_pct, fmt_rel, fmt_score
+from ._format import fmt_ci, fmt_ck, fmt_pct, fmt_rel, fmt_score
 from ._metrics import metric_rows
-from ._sides import baseline_side, candidate_side
+from ._sides import Side, baseline_side, candidate_side
 
 __all__ = [
     "ARTIFACT_NAME",
@@ -24,6 +24,7 @@ __all__ = [
     "append_step_summary",
     "combine_markdown",
     "combined_outcome",
+    "markdown_with_sides",
     "render_markdown",
 ]
 
@@ -32,6 +33,7 @@ ARTIFACT_NAME = "agent-eval-results"
 _PRECEDENCE = (Outcome.PASS, Outcome.WARN, Outcome.FAIL, Outcome.INCOMPLETE)
 _SPECIAL = re.compile(r"([\\`*_\[\]<>|~])")
 _TOP = 5
+Sides = tuple[Side | None, Side]
 
 
 def combined_outcome(verdicts: Iterable[Verdict]) -> Outcome:
@@ -69,9 +71,8 @@ def _stats(verdict: Verdict) -> str:
     return "; ".join(parts) + "."
 
 
-def _metrics_table(results: Results, verdict: Verdict, baseline: Baseline | None) -> list[str]:
-    base = baseline_side(baseline) if baseline is not None else None
-    rows = metric_rows(verdict, base, candidate_side(results))
+def _metrics_table(verdict: Verdict, base: Side | None, cand: Side) -> list[str]:
+    rows = metric_rows(verdict, base, cand)
     if base is None:
         return ["| Metric | Candidate |", "| --- | ---: |", *(f"| {r.label} | {r.candidate} |" for r in rows)]
     out = ["| Metric | Baseline | Candidate | Change |", "| --- | ---: | ---: | ---: |"]
@@ -124,7 +125,10 @@ def _how_to_open(report_path: str | Path | None, artifact: str | None, run_url: 
     return ("Full diff report: " + "; ".join(where) + ".") if where else ""
 
 
-def _section(results: Results, verdict: Verdict, baseline: Baseline | None, heading: str) -> list[str]:
+def _section(
+    results: Results, verdict: Verdict, baseline: Baseline | None, heading: str, sides: Sides | None = None
+) -> list[str]:
+    base, cand = sides or (baseline_side(baseline) if baseline is not None else None, candidate_side(results))
     lines = [f"{heading} agent-eval: **{verdict.outcome}** on {_code(results.suite.name)}", ""]
     cfg = results.config
     who = f"Candidate {_code(f'{cfg.name} {cfg.version}')} on {_code(cfg.model)}"
@@ -136,7 +140,7 @@ def _section(results: Results, verdict: Verdict, baseline: Baseline | None, head
     if verdict.warnings:
         lines += ["**Warnings:**", *(f"- {_md(w)}" for w in verdict.warnings), ""]
     lines += [_md(_stats(verdict)), ""]
-    lines += [*_metrics_table(results, verdict, baseline), ""]
+    lines += [*_metrics_table(verdict, base, cand), ""]
     failed_tags = [t for t in verdict.tags if t.failed]
     if failed_tags:
         tags = ", ".join(f"{_code(t.tag)} {fmt_rel(t.relative_change)}" for t in failed_tags)
@@ -157,7 +161,20 @@ def render_markdown(
     run_url: str | None = None,
 ) -> str:
     """summary.md for one suite; starts with MARKER so CI can update one PR comment in place."""
-    lines = [MARKER, *_section(results, verdict, baseline, "###")]
+    return markdown_with_sides(results, verdict, baseline, None, report_path, artifact, run_url)
+
+
+def markdown_with_sides(
+    results: Results,
+    verdict: Verdict,
+    baseline: Baseline | None,
+    sides: Sides | None,
+    report_path: str | Path | None,
+    artifact: str | None,
+    run_url: str | None,
+) -> str:
+    """`render_markdown` with both sides already built (`write_reports` builds them once)."""
+    lines = [MARKER, *_section(results, verdict, baseline, "###", sides)]
     hint = _how_to_open(report_path, artifact, run_url)
     return "\n".join(lines + ([hint] if hint else [])).rstrip() + "\n"
 
