@@ -455,3 +455,47 @@ def test_word_diff_and_version_bump() -> None:
     assert [version_bump("1.2.3", v) for v in ("2.0.0", "1.3.0", "1.2.4", "1.2.3", "1.2.2", "x")] == [
         "major", "minor", "patch", "same", "downgrade", None,
     ]  # fmt: skip
+
+
+def test_config_diff_shows_prompt_lines_and_parameter_changes() -> None:
+    from agent_eval.baseline.verdict import Verdict as V
+    from agent_eval.report._config import config_diff
+    from agent_eval.report._sides import candidate_side
+
+    old = make_results([make_case("a", passing("a"))], version="1.2.0")
+    new_cfg = old.config.model_copy(
+        update={
+            "version": "1.2.1",
+            "system_prompt": "You are a support agent.\nSound more conversational.",
+            "params": {"temperature": 0.7, "top_p": 0.9},
+        }
+    )
+    new = old.model_copy(update={"config": new_cfg})
+    diff = config_diff(V(outcome=Outcome.FAIL, rule="", p_value=0.001), candidate_side(old), candidate_side(new))
+    assert diff.baseline_known and diff.bump == "patch"
+    assert [(d.kind, d.text) for d in diff.system_prompt if d.kind in "+-"] == [
+        ("-", SYSTEM),
+        ("+", "You are a support agent."),
+        ("+", "Sound more conversational."),
+    ]
+    assert {(c.name, c.baseline, c.candidate) for c in diff.changes} >= {
+        ("version", "1.2.0", "1.2.1"),
+        ("params.temperature", "0.2", "0.7"),
+        ("params.top_p", "(unset)", "0.9"),
+    }
+    assert any("patch version" in n for n in diff.notes)  # behaviour moved under a patch bump
+
+
+def test_reports_from_the_real_gate(tmp_path: Path, bundle: tuple[Results, Baseline, Verdict]) -> None:
+    from agent_eval.baseline.gate import GateOptions, decide
+
+    results, baseline, _ = bundle
+    verdict = decide(results, baseline, GateOptions(bootstrap_iterations=50))
+    paths = write_reports(tmp_path, results, verdict, baseline)
+    html = paths.html.read_text(encoding="utf-8")
+    assert f'class="banner o-{verdict.outcome}"' in html
+    ids = re.findall(r'data-key="([^ "]+)', html)
+    assert sorted(ids) == sorted({c.id for c in results.cases} | {c.id for c in baseline.cases})
+    root = _junit(paths.junit.read_text(encoding="utf-8"))
+    assert sum(1 for _ in root.iter("testcase")) == len(results.cases)
+    assert paths.markdown.read_text(encoding="utf-8").startswith(MARKER)

@@ -104,8 +104,7 @@ def _csp(script: str) -> str:
 
 def _stats_line(verdict: Verdict) -> list[str]:
     if not verdict.has_baseline:
-        out = [f"score {fmt_score(verdict.candidate_score)} {fmt_ci(verdict.candidate_ci)}".strip()]
-        return out + ["no baseline: nothing to compare against"]
+        return [f"score {fmt_score(verdict.candidate_score)} {fmt_ci(verdict.candidate_ci)}".strip()]
     out = [f"score {fmt_score(verdict.baseline_score)} → {fmt_score(verdict.candidate_score)}"]
     if verdict.relative_change is not None:
         ci = fmt_ci(verdict.relative_change_ci, pct=True)
