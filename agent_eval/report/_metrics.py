@@ -50,6 +50,7 @@ class _Metric:
     kind: Literal["score", "rate", "count", "relative"]
     higher_is_better: bool
     cost: bool = False  # unknown for a side that stores no costs
+    judged: bool = True  # False: a change is news, but neither good nor bad (output length)
 
 
 _METRICS: tuple[_Metric, ...] = (
@@ -65,7 +66,7 @@ _METRICS: tuple[_Metric, ...] = (
     _Metric("Latency p99", lambda s: s.latency_p99_ms, fmt_ms, "relative", False),
     _Metric("Cost (total)", lambda s: s.cost_usd if s.runs else None, fmt_usd, "relative", False, cost=True),
     _Metric("Cost per run", lambda s: s.mean_cost_usd, fmt_usd, "relative", False, cost=True),
-    _Metric("Output length p50 (chars)", lambda s: s.output_chars_p50, lambda v: fmt_count(None if v is None else round(v)), "relative", False),
+    _Metric("Output length p50 (chars)", lambda s: s.output_chars_p50, lambda v: fmt_count(None if v is None else round(v)), "relative", False, judged=False),
 )
 
 
@@ -116,6 +117,7 @@ def metric_rows(verdict: Verdict, base: Side | None, cand: Side) -> list[MetricR
         b = m.get(base.stats) if base is not None and (base.costs_known or not m.cost) else None
         c = m.get(cand.stats)
         delta, tone = _delta(m, b, c)
+        tone = tone if m.judged else "neutral"
         rows.append(MetricRow(m.label, m.fmt(b) if base is not None else DASH, m.fmt(c), delta, tone))
     rows.insert(1, MetricRow("Cases", fmt_count(base.stats.cases) if base else DASH, fmt_count(cand.stats.cases), DASH, "neutral"))
     return rows
