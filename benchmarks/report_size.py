@@ -121,8 +121,25 @@ def synthetic(cases: int = 2000, k: int = 5, seed: int = 7) -> tuple[Results, Ba
     return candidate, baseline, decide(candidate, baseline, GateOptions(bootstrap_iterations=200))
 
 
-def open_in_chromium(path: Path) -> float | None:
-    """Seconds from navigation until the cases table is present and the page script has run."""
+_INTERACTIONS = {
+    "filter by a status": """() => { const t = performance.now();
+        document.querySelector(".chip[data-status]").click(); const ms = performance.now() - t;
+        document.getElementById("reset-filters").click(); return ms; }""",
+    "open the first case": """() => new Promise(done => { const row = document.querySelector("details.case");
+        const t = performance.now();
+        row.addEventListener("toggle", () => setTimeout(() => done(performance.now() - t), 0), {once: true});
+        row.open = true; })""",
+    "full-text search (first query, 120 ms debounce included)": """() => new Promise(done => {
+        const box = document.getElementById("search"); const shown = document.getElementById("shown");
+        const before = shown.textContent; const t = performance.now();
+        box.value = "inconvenience"; box.dispatchEvent(new Event("input"));
+        const poll = () => shown.textContent !== before ? done(performance.now() - t) : setTimeout(poll, 5);
+        poll(); })""",
+}
+
+
+def open_in_chromium(path: Path) -> dict[str, float] | None:
+    """Seconds until the cases table is ready, then milliseconds for a few interactions."""
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
@@ -139,9 +156,11 @@ def open_in_chromium(path: Path) -> float | None:
         page.wait_for_selector("#cases details.case", state="attached", timeout=120_000)
         # A selector, not wait_for_function: the report's CSP forbids the eval that polling uses.
         page.wait_for_selector("html[data-ready='1']", state="attached", timeout=120_000)
-        elapsed = time.perf_counter() - start
+        figures = {"open until the cases table is ready (s)": time.perf_counter() - start}
+        for name, script in _INTERACTIONS.items():
+            figures[f"{name} (ms)"] = float(page.evaluate(script))
         browser.close()
-    return elapsed
+    return figures
 
 
 def main() -> None:
@@ -161,9 +180,9 @@ def main() -> None:
     for p in (paths.html, paths.junit, paths.markdown):
         print(f"  {p.name}: {p.stat().st_size / 1e6:.2f} MB")
     if not args.no_browser:
-        seconds = open_in_chromium(paths.html)
-        if seconds is not None:
-            print(f"open in headless chromium until the cases table is ready: {seconds:.2f} s")
+        figures = open_in_chromium(paths.html)
+        for name, value in (figures or {}).items():
+            print(f"headless chromium, {name}: {value:.2f}")
     if args.out is None:
         shutil.rmtree(out)
 

@@ -18,13 +18,16 @@
   var details = null;
 
   function detailHtml(row) {
-    // Escaped HTML of every case, kept in one inert JSON block and parsed on first need.
+    // Every case's escaped HTML sits in one inert JSON block, one case per line; a case's
+    // line is parsed when that case is first needed, so opening one row stays cheap.
     if (details === null) {
       var block = document.getElementById("case-details");
-      details = block ? JSON.parse(block.textContent) : [];
+      details = block ? block.textContent.split("\n") : [];
     }
     var slot = row.querySelector(".slot");
-    return (slot && details[+slot.getAttribute("data-i")]) || "";
+    var line = slot ? details[+slot.getAttribute("data-i") + 2] : undefined;  // +2: "" and "["
+    if (typeof line !== "string") { return ""; }
+    return JSON.parse(line.charAt(line.length - 1) === "," ? line.slice(0, -1) : line);
   }
 
   function fullText(i) {
