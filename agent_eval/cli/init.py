@@ -18,7 +18,8 @@ def register(app: typer.Typer) -> None:
 def init(
     folder: Path = typer.Argument(Path("."), help="Repository to scaffold into."),
     force: bool = typer.Option(False, "--force", help="Overwrite files that exist."),
-    action: str = typer.Option(DEFAULT_ACTION, "--action", help="The GitHub Action the workflow uses (OWNER/REPO@REF)."),
+    action: str = typer.Option(DEFAULT_ACTION, "--action",
+                               help="The GitHub Action the workflow uses (OWNER/REPO@REF)."),
 ) -> int:
     """Write an offline (mock) example suite, configs, baseline, CI workflow and pre-commit config.
 
