@@ -189,6 +189,8 @@ class Summary(GroupStats):
 
     tags: dict[str, GroupStats] = {}
     judge_cost_usd: float = 0.0
+    judge_disagreement: float | None = Field(
+        None, description="Mean spread (std dev / scale) of rubric samples, when rubrics use `samples`.")
 
 
 class SuiteInfo(Record):

@@ -237,3 +237,76 @@ def test_judge_through_the_loopback_and_an_unparseable_reply_is_a_judge_error(en
     assert runs["c1"]["output"] == "echo: fine answer"  # the candidate's output is kept
     assert data["config"]["judge_model"] == "judge-2025-01-01" and data["config"]["judge_prompt_hash"]
     assert r.code == 3  # 1 of 3 runs errored
+
+
+def test_sigterm_in_the_background_keeps_finished_runs(env: Path, loopback_server) -> None:
+    loopback_server.configure(latency_ms=200)
+    suite = make_suite(env / "s", loopback_server, cases=10, k=2)
+    child = spawn_cli("run", suite, "--out", "out", "-j", "2", "--no-cache", cwd=env, env={"CI": "true"})
+    runs = env / "out" / "runs.jsonl"
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and (not runs.exists() or len(runs.read_text().splitlines()) < 2):
+        time.sleep(0.05)
+    child.send_signal(signal.SIGTERM)
+    _, err = child.communicate(timeout=30)
+    assert child.returncode == 3, err
+    data = results(env / "out")
+    assert data["complete"] is False and data["summary"]["runs"] == len(runs_lines(env / "out")) >= 2
+
+
+def test_resume_skips_a_corrupt_line_and_reruns_its_pair(env: Path, capsys, loopback_server) -> None:
+    suite = make_suite(env / "s", loopback_server, cases=3, k=2)
+    assert run_cli(capsys, "run", suite, "--out", "out", "--no-cache").code == 0
+    lines = (env / "out" / "runs.jsonl").read_text().splitlines()
+    (env / "out" / "runs.jsonl").write_text("\n".join(lines[:-1]) + "\n" + lines[-1][:25] + "\n")
+    before = loopback_server.total
+    r = run_cli(capsys, "run", "--resume", "out", "--no-cache")
+    assert r.code == 0, r.text
+    assert "corrupt or truncated line skipped" in r.err
+    assert loopback_server.total - before == 1
+    assert len(pairs(env / "out")) == 6 and set(pairs(env / "out").values()) == {1}
+
+
+def test_a_hung_call_becomes_an_error_after_its_timeout(env: Path, capsys, loopback_server) -> None:
+    suite = make_suite(env / "s", loopback_server, cases=2, k=1)
+    loopback_server.configure(rates={"hang": 1.0})
+    started = time.monotonic()
+    r = run_cli(capsys, "run", suite, "--out", "out", "--timeout", "0.3", "--max-retries", "2", "--no-cache")
+    assert r.code == 3, r.text
+    assert time.monotonic() - started < 10
+    runs = [run for c in results(env / "out")["cases"] for run in c["runs"]]
+    assert all(run["status"] == "errored" and run["attempts"] == 2 for run in runs)
+    assert all("timed out" in run["error"]["message"] or "no answer" in run["error"]["message"] for run in runs)
+
+
+def test_two_processes_share_one_cache(env: Path, loopback_server) -> None:
+    loopback_server.configure(latency_ms=20)
+    suite = make_suite(env / "s", loopback_server, cases=8, k=2)
+    children = [spawn_cli("run", suite, "--out", f"p{i}", "--seed", str(i % 2), cwd=env, env={"CI": "true"})
+                for i in range(2)]
+    for child in children:
+        _, err = child.communicate(timeout=60)
+        assert child.returncode == 0, err
+    third = spawn_cli("run", suite, "--out", "p2", "--seed", "1", cwd=env, env={"CI": "true"})
+    _, err = third.communicate(timeout=60)
+    assert third.returncode == 0, err
+    assert all(run["cached"] for c in results(env / "p2")["cases"] for run in c["runs"])
+    assert loopback_server.total == 32
+
+
+def test_judge_samples_report_disagreement(env: Path, capsys, loopback_server) -> None:
+    scores = iter([5, 3] * 50)
+    loopback_server.configure(responder=lambda request: (
+        f'{{"reasoning": "r", "score": {next(scores)}}}' if "<<<CANDIDATE>>>" in request["messages"][-1]["content"]
+        else "echo: x"))
+    judge = (f"judge:\n  provider: openai\n  name: judge-2025-01-01\n  base_url: {loopback_server.openai_base_url}\n"
+             "  api_key_env: LOOP_KEY\n")
+    suite = make_suite(env / "s", loopback_server, cases=2, k=1, extra_suite=judge)
+    suite.write_text(suite.read_text().replace(
+        "checks: [{contains: echo}]", "rubrics: [{name: r, criteria: c, samples: 2, threshold: 4}]"))
+    r = run_cli(capsys, "run", suite, "--out", "out", "--no-cache", "-j", "1")
+    data = results(env / "out")
+    rubric = data["cases"][0]["runs"][0]["rubrics"][0]
+    assert rubric["samples"] == [5, 3] and rubric["score"] == 4 and rubric["passed"] is True
+    assert data["summary"]["judge_disagreement"] == pytest.approx(0.25)
+    assert "judge disagreement" in r.out and r.code == 0

@@ -8,8 +8,6 @@ Writes are atomic (a temporary file in the same folder, then `os.replace`).
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
@@ -17,6 +15,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from agent_eval.baseline.schema import BASELINE_SCHEMA_VERSION, Baseline, baseline_from_results
+from agent_eval._files import write_atomic
 from agent_eval.errors import InputError, UsageError
 from agent_eval.records import RESULTS_SCHEMA_VERSION, Results
 
@@ -57,7 +56,7 @@ def save_baseline(results: Results, path: Path) -> Baseline:
         why = f" ({results.incomplete_reason})" if results.incomplete_reason else ""
         raise UsageError(f"refusing to save an incomplete run as the baseline{why}; run the whole suite")
     baseline = baseline_from_results(results)
-    _write_atomic(Path(path), dump_json(baseline))
+    write_atomic(Path(path), dump_json(baseline))
     return baseline
 
 
@@ -132,18 +131,3 @@ def _validate(model: type[M], data: dict[str, Any], path: Path | str) -> M:
         raise InputError(path, f"{first['msg']}{more}", field=loc) from None
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # mkstemp creates 0600; keep the old file's mode, or make a new one readable like any file.
-    mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

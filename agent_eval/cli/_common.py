@@ -8,7 +8,7 @@ from rich.console import Console
 
 from agent_eval.errors import UsageError
 
-__all__ = ["consoles", "parse_shard"]
+__all__ = ["consoles", "parse_shard", "require_file", "say"]
 
 
 def consoles(json_output: bool) -> tuple[Console, Console]:
@@ -20,10 +20,19 @@ def consoles(json_output: bool) -> tuple[Console, Console]:
 
 def _console(*, stderr: bool) -> Console:
     """A console; logs and pipes get 120 columns so the tables stay readable in CI."""
-    console = Console(stderr=stderr, highlight=False)
+    # soft_wrap: an error or warning line (with its file:line) is never cut; tables still fit the width
+    console = Console(stderr=stderr, highlight=False, soft_wrap=True)
     if not console.is_terminal:
-        console = Console(stderr=stderr, highlight=False, width=120)
+        console = Console(stderr=stderr, highlight=False, soft_wrap=True, width=120)
     return console
+
+
+def say(console: Console, level: str, message: str) -> None:
+    """`level: message`, the level coloured; the message is printed as is (no markup, no wrapping)."""
+    from rich.text import Text
+
+    style = {"error": "red", "warning": "yellow"}.get(level, "bold")
+    console.print(Text.assemble((f"{level}: ", style), message))
 
 
 def parse_shard(text: str | None) -> tuple[int, int] | None:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from rich.console import Console
 
-from agent_eval.cli._common import consoles
+from agent_eval.cli._common import consoles, say
 from agent_eval.cli._pipeline import GateFlags, SuiteOutcome, combined_exit, emit_json, gate_and_report
 from agent_eval.errors import InputError, UsageError
 from agent_eval.runner.session import RunOptions
@@ -157,7 +157,7 @@ def execute(request: RunRequest, options: RunOptions) -> int:
     baselines = {s.name: resolve_baseline(request.baseline, s.name) for s, _, _, _ in plans}
     for suite, config, _, _ in plans:
         for warning in model_warnings(suite, config):
-            err.print(f"[yellow]warning:[/] {warning}")
+            say(err, "warning", warning)
         if not request.dry_run:
             _check_credentials(suite, config)
     if request.dry_run:
@@ -197,7 +197,7 @@ def _run_one(
     progress = make_progress(err)
     report = asyncio.run(run_suite(suite, config, options, folder, progress, resume=request.resume is not None))
     for warning in report.warnings:
-        err.print(f"[yellow]warning:[/] {warning}")
+        say(err, "warning", warning)
     if report.fatal is not None:
         raise report.fatal
     outcome = gate_and_report(out, report.results, baseline, baseline_path, request.gate, suite.spec.gate, folder, redact_default=suite.spec.report.redact)

@@ -31,7 +31,7 @@ def merge(
     from agent_eval.cli.compare import suite_gate_spec
     from agent_eval.errors import UsageError
     from agent_eval.runner.merge import merge_results
-    from agent_eval.runner.store import write_atomic
+    from agent_eval._files import write_atomic
 
     if out.exists() and any(out.iterdir()) and not overwrite:
         raise UsageError(f"results folder {out} is not empty; pass --overwrite or choose another --out")

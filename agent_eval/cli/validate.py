@@ -42,15 +42,13 @@ def validate(paths: list[Path] = typer.Argument(..., help="Suite or config files
 
     Warns when a model name is an alias that moves rather than a pinned version. Exit 2 on any error.
     """
-    from rich.console import Console
-
+    from agent_eval.cli._common import consoles, say
     from agent_eval.cli._run_flow import model_warnings
     from agent_eval.errors import AgentEvalError
     from agent_eval.runner.plan import plan_items
     from agent_eval.suite.loader import load_config, load_suite
 
-    out = Console(highlight=False)
-    err = Console(stderr=True, highlight=False)
+    out, err = consoles(False)
     failed = 0
     for file in _files(paths):
         try:
@@ -63,18 +61,18 @@ def validate(paths: list[Path] = typer.Argument(..., help="Suite or config files
                     plan_items(suite.cases, config, 1)  # renders every template with this config
                     note += f", config {config.spec.name} {config.spec.version}"
                     for warning in model_warnings(suite, config):
-                        err.print(f"[yellow]warning:[/] {warning}")
+                        say(err, "warning", warning)
             else:
                 config = load_config(file)
                 note = f"config {config.spec.name} {config.spec.version} ({config.spec.model.provider})"
                 from agent_eval.providers.aliases import is_unpinned
 
                 if is_unpinned(config.spec.model.provider, config.spec.model.name):
-                    err.print(f"[yellow]warning:[/] {file}: model '{config.spec.model.name}' is an alias "
-                              "that can change under you; pin a dated version")
+                    say(err, "warning", f"{file}: model '{config.spec.model.name}' is an alias "
+                        "that can change under you; pin a dated version")
         except AgentEvalError as exc:
             failed += 1
-            err.print(f"[red]error:[/] {exc}", markup=True, highlight=False)
+            say(err, "error", str(exc))
             continue
         out.print(f"ok  {file}: {note}")
     return 2 if failed else 0

@@ -95,7 +95,7 @@ class LLMJudge:
                 completion, _ = await endpoint.call(request)
             except CallFailed as exc:
                 raise JudgeError(f"rubric '{rubric.name}': call failed: {exc.decision.message}") from None
-            call_cost = cost_usd(completion.model or spec.name, completion.usage, {})
+            call_cost = cost_usd(completion.model or spec.name, completion.usage, {}, provider=spec.provider)
             self.budget.spend(call_cost, completion.usage.total)
             usage_in += completion.usage.input_tokens
             usage_out += completion.usage.output_tokens

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from agent_eval.baseline.verdict import CaseDelta, CaseStatus, Outcome, Verdict
 from agent_eval.records import GroupStats, Results
@@ -45,10 +46,12 @@ def print_results(console: Console, results: Results) -> None:
         table.add_row(*_row(tag, group))
     table.add_row(*_row("overall", results.summary), style="bold")
     console.print(table)
+    if results.summary.judge_disagreement is not None:
+        console.print(f"judge disagreement across samples: {results.summary.judge_disagreement:.1%} of the scale")
     if results.summary.cached_runs:
         console.print(f"{results.summary.cached_runs} of {results.summary.runs} runs came from the cache")
     if not results.complete:
-        console.print(f"[magenta]incomplete:[/] {results.incomplete_reason}")
+        console.print(Text.assemble(("incomplete: ", "magenta"), results.incomplete_reason or ""))
 
 
 def _moved(delta: CaseDelta) -> str:
@@ -83,10 +86,10 @@ def _figures(v: Verdict) -> str:
 def print_verdict(console: Console, verdict: Verdict, *, limit: int = 10) -> None:
     """The verdict line with the rule that fired, warnings, and the cases that moved."""
     for warning in verdict.warnings:
-        console.print(f"[yellow]warning:[/] {warning}")
+        console.print(Text.assemble(("warning: ", "yellow"), warning))
     if verdict.has_baseline:
         console.print(_figures(verdict))
-    console.print(f"[{_STYLE[verdict.outcome]}]{verdict.outcome.value}[/] {verdict.rule}")
+    console.print(Text.assemble((verdict.outcome.value, _STYLE[verdict.outcome]), " ", verdict.rule))
     sections = [
         ("most regressed", [d for d in verdict.cases if d.delta is not None and d.delta < 0]),
         ("new failures", list(verdict.by_status(CaseStatus.NEW_FAILURE))),
@@ -101,6 +104,6 @@ def print_verdict(console: Console, verdict: Verdict, *, limit: int = 10) -> Non
             continue
         console.print(f"[bold]{title}[/] ({len(deltas)})")
         for delta in deltas[:limit]:
-            console.print(f"  {_moved(delta)}")
+            console.print(Text(f"  {_moved(delta)}"))
         if len(deltas) > limit:
             console.print(f"  … and {len(deltas) - limit} more")

@@ -54,12 +54,13 @@ def estimate(suite: LoadedSuite, config: LoadedConfig, options: RunOptions) -> D
             cached += 1
             continue
         tokens_in += prompt
-        run_cost = cost_usd(model.name, Usage(input_tokens=prompt, output_tokens=max_out), config.spec.pricing)
+        run_cost = cost_usd(model.name, Usage(input_tokens=prompt, output_tokens=max_out), config.spec.pricing,
+                            provider=model.provider)
         for rubric in item.case.rubrics:
             judge = rubric.judge or item.case.judge
             judge_calls += rubric.samples
             judge_usage = Usage(input_tokens=prompt + max_out + 300, output_tokens=_JUDGE_OUTPUT_TOKENS)
-            judge_cost = cost_usd(judge.name, judge_usage, {}) if judge else None
+            judge_cost = cost_usd(judge.name, judge_usage, {}, provider=judge.provider) if judge else None
             run_cost = None if run_cost is None or judge_cost is None else run_cost + judge_cost * rubric.samples
         cost = None if cost is None or run_cost is None else cost + run_cost
     if cache is not None:

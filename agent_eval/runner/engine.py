@@ -180,9 +180,9 @@ class Engine:
     async def _score(self, item: WorkItem, completion: Completion, *, cached: bool, attempts: int) -> RunRecord:
         from agent_eval.providers.pricing import cost_usd
 
-        cost = cost_usd(completion.model or self.model, completion.usage, self.pricing)
+        cost = cost_usd(completion.model or self.model, completion.usage, self.pricing, provider=self.provider_name)
         if cost is None:
-            cost = cost_usd(self.model, completion.usage, self.pricing)
+            cost = cost_usd(self.model, completion.usage, self.pricing, provider=self.provider_name)
         if not cached:
             self.budget.charge(cost, completion.usage.total)
         view = CheckInput(

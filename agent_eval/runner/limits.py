@@ -19,7 +19,7 @@ class Pacer:
     """
 
     def __init__(self, rpm: float | None, tpm: float | None, clock: Clock = time.monotonic) -> None:
-        # 1% under the limit: arrival jitter on the wire must not push a window over it
+        # 1% under the limit: the SDK's own CPU between our slot and the wire adds jitter
         self._interval = 60.0 / rpm * 1.01 if rpm else 0.0
         self._tokens_per_s = tpm / 60.0 if tpm else 0.0
         self._capacity = tpm or 0.0
@@ -48,7 +48,7 @@ class Pacer:
                     break
                 waited += delay
                 await asyncio.sleep(delay)
-            if self._interval:  # no catch-up burst after an idle or late slot
+            if self._interval:  # never a catch-up burst: measured, a late slot costs nothing here
                 self._next_request = max(self._next_request, self._clock()) + self._interval
             if self._tokens_per_s:
                 self._tokens -= min(tokens, self._capacity)

@@ -14,7 +14,8 @@ from agent_eval.runner.engine import Engine, Progress
 from agent_eval.runner.limits import AdaptiveLimit, Pacer
 from agent_eval.runner.plan import in_shard, plan_items, select_cases
 from agent_eval.runner.results import Provenance, build_results
-from agent_eval.runner.store import Manifest, RunsWriter, read_runs, write_atomic
+from agent_eval._files import write_atomic
+from agent_eval.runner.store import Manifest, RunsWriter, read_runs
 from agent_eval.suite.loader import LoadedConfig, LoadedSuite
 from agent_eval.suite.schema import ModelSpec
 

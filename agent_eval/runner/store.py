@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import IO
 
@@ -12,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from agent_eval.records import RunRecord, RunStatus
 
-__all__ = ["Manifest", "RunsWriter", "read_runs", "write_atomic"]
+__all__ = ["Manifest", "RunsWriter", "read_runs"]
 
 MANIFEST_SCHEMA_VERSION = 1
 
@@ -32,21 +30,6 @@ class Manifest(BaseModel):
     filter: tuple[str, ...] = ()
     shard: tuple[int, int] | None = None
     started_at: str
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write through a temporary file and rename, so a reader never sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 class RunsWriter:

@@ -8,15 +8,16 @@ no randomness, so `summarize` accepts `rng_seed` only to keep one signature with
 from __future__ import annotations
 
 import math
+import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from agent_eval.records import CaseResult, CaseStats, GroupStats, RunRecord, RunStatus, Summary
+from agent_eval.records import CaseResult, CaseStats, GroupStats, RubricResult, RunRecord, RunStatus, Summary
 from agent_eval.stats.describe import mean, mean_ci, percentile
 from agent_eval.stats.passk import pass_at_k, pass_hat_k
 
-__all__ = ["CaseInput", "case_stats", "run_score", "summarize"]
+__all__ = ["CaseInput", "case_stats", "judge_disagreement", "run_score", "summarize"]
 
 
 def run_score(run: RunRecord) -> float:
@@ -76,7 +77,17 @@ def summarize(cases: Sequence[CaseInput], *, rng_seed: int | None = None) -> Sum
         judge_cost_usd=math.fsum(
             rb.cost_usd for it in items for r in it.runs for rb in r.rubrics if rb.cost_usd is not None
         ),
+        judge_disagreement=judge_disagreement([rb for it in items for r in it.runs for rb in r.rubrics]),
     )
+
+
+def judge_disagreement(rubrics: Sequence[RubricResult]) -> float | None:
+    """Mean standard deviation of a rubric's samples, as a fraction of its scale; None without samples."""
+    spreads = [
+        statistics.pstdev(rb.samples) / (rb.scale[1] - rb.scale[0])
+        for rb in rubrics if len(rb.samples) > 1
+    ]
+    return mean(spreads)
 
 
 def _item(case: Any) -> _Item:

@@ -29,6 +29,8 @@ def _template(source: str) -> Template:
 def _render(source: str, variables: dict[str, object], *, where: str, field: str, case: Case) -> str:
     from jinja2 import TemplateError
 
+    if "{" not in source:  # plain text: nothing to render, and compiling it costs ~0.5 ms
+        return source
     try:
         return _template(source).render(**variables)
     except TemplateError as exc:

@@ -1,0 +1,161 @@
+"""Throughput of `agent-eval run` against the loopback server, as whole processes.
+
+Prints, per scenario: wall time against the ideal (runs x latency / concurrency, or the
+rate limit's own ideal), runner CPU per run and peak memory of the agent-eval process, and the
+same workload through a bare asyncio loop of the official SDK (the floor for one event loop).
+
+    python benchmarks/throughput.py            # the full set (about 6 minutes on 2 cores)
+    python benchmarks/throughput.py --quick    # smaller, for a smoke check
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+LOOPBACK = ROOT / "tests" / "loopback.py"
+
+BARE_SDK = r"""
+import asyncio, sys, time
+import openai
+base_url, total, concurrency = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+async def main():
+    client = openai.AsyncOpenAI(api_key="bench", base_url=base_url, max_retries=8)
+    gate = asyncio.Semaphore(concurrency)
+    async def one(i):
+        async with gate:
+            r = await client.chat.completions.create(model="loopback-model-2025-01-01", max_tokens=64,
+                messages=[{"role": "system", "content": "You are terse."}, {"role": "user", "content": f"question {i}"}])
+            return r.choices[0].message.content
+    await asyncio.gather(*(one(i) for i in range(total)))
+asyncio.run(main())
+"""
+
+
+@dataclass(frozen=True)
+class Measured:
+    wall_s: float
+    cpu_s: float
+    peak_mb: float
+    code: int
+
+
+class Server:
+    """The loopback server in its own process, so its CPU is not the client's."""
+
+    def __init__(self, *args: str) -> None:
+        self.proc = subprocess.Popen([sys.executable, str(LOOPBACK), "--port", "0", *args],
+                                     stdout=subprocess.PIPE, text=True)
+        assert self.proc.stdout is not None
+        self.base_url = self.proc.stdout.readline().strip()
+
+    def stats(self) -> dict[str, object]:
+        import urllib.request
+
+        root = self.base_url.rsplit("/v1", 1)[0]
+        with urllib.request.urlopen(f"{root}/_loopback/stats") as reply:
+            return json.loads(reply.read())
+
+    def __enter__(self) -> Server:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+
+
+def measure(command: list[str], cwd: Path) -> Measured:
+    """Wall time, CPU (user + sys) and peak RSS of one child process."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    proc = subprocess.run(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                          env={**os.environ, "CI": "true", "BENCH_KEY": "bench"})
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if proc.returncode not in (0, 1):
+        print(proc.stderr[-2000:], file=sys.stderr)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return Measured(wall, cpu, after.ru_maxrss / 1024, proc.returncode)
+
+
+def write_suite(folder: Path, base_url: str, cases: int, k: int) -> Path:
+    (folder / "config.yaml").write_text(f"""\
+name: bench
+version: 1.0.0
+model:
+  provider: openai
+  name: loopback-model-2025-01-01
+  base_url: {base_url}
+  api_key_env: BENCH_KEY
+  params: {{max_tokens: 64}}
+prompt:
+  system: You are terse.
+  user: "{{{{ input }}}}"
+""")
+    body = "".join(f"  - id: case-{i}\n    tags: [t{i % 5}]\n    input: question {i}\n"
+                   f"    checks: [{{contains: echo}}, {{max_latency_ms: 5000}}]\n" for i in range(cases))
+    suite = folder / "suite.yaml"
+    suite.write_text(f"suite: bench\nconfig: config.yaml\nrepeat: {k}\ncases:\n{body}")
+    return suite
+
+
+def run_agent_eval(folder: Path, suite: Path, tag: str, *flags: str) -> Measured:
+    return measure([sys.executable, "-m", "agent_eval", "run", str(suite), "--out", str(folder / tag),
+                    "--no-cache", *flags], cwd=folder)
+
+
+def report(name: str, m: Measured, runs: int, ideal: float | None, floor: float | None = None) -> None:
+    parts = [f"{name:<44} wall {m.wall_s:6.2f} s"]
+    if ideal:
+        parts.append(f"ideal {ideal:5.2f} s ({m.wall_s / ideal:4.2f}x)")
+    if floor:
+        parts.append(f"bare SDK {floor:5.2f} s ({m.wall_s / floor:4.2f}x)")
+    parts.append(f"CPU/run {m.cpu_s / runs * 1000:5.2f} ms  peak {m.peak_mb:5.0f} MB  exit {m.code}")
+    print("  ".join(parts), flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="200 cases instead of 1,000")
+    args = parser.parse_args()
+    cases = 200 if args.quick else 1000
+    k, latency = 5, 0.050
+    runs = cases * k
+    print(f"agent-eval throughput · {os.cpu_count()} cores · loopback latency {latency * 1000:.0f} ms\n", flush=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        with Server("--latency-ms", "50") as server:
+            suite = write_suite(folder, server.base_url, cases, k)
+            for concurrency in (16, 64):
+                ideal = runs * latency / concurrency
+                bare = measure([sys.executable, "-c", BARE_SDK, server.base_url, str(runs), str(concurrency)],
+                               cwd=folder)
+                report(f"bare SDK loop, {runs} calls, c={concurrency}", bare, runs, ideal)
+                m = run_agent_eval(folder, suite, f"c{concurrency}", "-j", str(concurrency))
+                report(f"agent-eval {cases}x{k}, c={concurrency}", m, runs, ideal, bare.wall_s)
+        small = 200
+        with Server("--latency-ms", "50", "--fault-429", "0.2", "--retry-after", "0") as server:
+            suite = write_suite(folder, server.base_url, small, k)
+            m = run_agent_eval(folder, suite, "r429", "-j", "16")
+            report(f"agent-eval {small}x{k}, c=16, 20% answered 429", m, small * k, small * k * latency / 16)
+            print(f"{'':44} server: {server.stats().get('status_counts')}", flush=True)
+        for label, flags in (("told --rpm 3000", ["--rpm", "3000"]), ("429s only (no Retry-After)", [])):
+            # 3,000 a minute, enforced per second as providers do: 50 in any 1 s window
+            with Server("--latency-ms", "50", "--rpm", "50", "--rpm-window-s", "1", "--no-retry-after") as server:
+                suite = write_suite(folder, server.base_url, small, k)
+                m = run_agent_eval(folder, suite, f"rpm{len(flags)}", "-j", "16", *flags)
+                report(f"agent-eval {small}x{k}, 3,000 rpm server, {label}", m, small * k, small * k / 50)
+                print(f"{'':44} server: {server.stats().get('status_counts')}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
