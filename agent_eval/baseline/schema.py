@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from agent_eval.records import CaseStats, Results, RunStatus
+from agent_eval.records import CaseStats, ConfigInfo, Results, RunStatus
 
 __all__ = [
     "BASELINE_SCHEMA_VERSION",
@@ -42,6 +42,7 @@ class Provenance(_Record):
     tool_version: str = Field(description="The agent-eval version that ran it.")
     repeat: int = Field(ge=1, description="k: runs per case.")
     seed: int
+    config: ConfigInfo | None = Field(None, description="The execution context (prompt, params), for the config diff.")
 
 
 class BaselineRun(_Record):
@@ -52,6 +53,8 @@ class BaselineRun(_Record):
     passed: bool
     status: RunStatus
     output: str = ""
+    latency_ms: float | None = None
+    cost_usd: float | None = None
 
 
 class BaselineCase(_Record):
@@ -94,6 +97,7 @@ def baseline_from_results(results: Results) -> Baseline:
         tool_version=results.tool_version,
         repeat=results.suite.repeat,
         seed=results.seed,
+        config=cfg,
     )
     cases = tuple(
         BaselineCase(
@@ -103,7 +107,8 @@ def baseline_from_results(results: Results) -> Baseline:
             definition_hash=c.definition_hash,
             stats=c.stats,
             runs=tuple(
-                BaselineRun(index=r.index, score=r.score, passed=r.passed, status=r.status, output=r.output)
+                BaselineRun(index=r.index, score=r.score, passed=r.passed, status=r.status, output=r.output,
+                            latency_ms=r.latency_ms, cost_usd=r.cost_usd)
                 for r in sorted(c.runs, key=lambda r: r.index)
             ),
         )

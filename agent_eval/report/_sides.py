@@ -135,6 +135,7 @@ def baseline_side(baseline: Baseline) -> Side:
         config_version=p.config_version,
         config_hash=p.config_hash,
         model=p.model,
+        provider=p.config.provider if p.config else None,
         judge_model=p.judge_model,
         judge_prompt_hash=p.judge_prompt_hash,
         git_commit=p.git_commit,
@@ -142,10 +143,8 @@ def baseline_side(baseline: Baseline) -> Side:
         tool_version=p.tool_version,
         k=p.repeat,
     )
-    # A baseline that records its full config (prompt text, parameters) gets a full config diff.
-    config = getattr(p, "config", None)
-    cfg = config if isinstance(config, ConfigInfo) else None
-    return Side(prov, cfg, group_stats(cases.values()), tags, cases, costs_known=False)
+    # Baselines record their full config (prompt text, parameters), so the config diff is complete.
+    return Side(prov, p.config, group_stats(cases.values()), tags, cases, costs_known=False)
 
 
 def _baseline_case(case: BaselineCase) -> SideCase:
@@ -153,7 +152,7 @@ def _baseline_case(case: BaselineCase) -> SideCase:
 
     runs = tuple(
         SideRun(
-            r.index, str(r.status), r.passed, r.score, r.output, getattr(r, "latency_ms", None), is_refusal(r.output)
+            r.index, str(r.status), r.passed, r.score, r.output, r.latency_ms, is_refusal(r.output)
         )
         for r in case.runs
     )

@@ -122,7 +122,7 @@ def tag_chart(changes: Sequence[tuple[str, float | None, float | None]], limit: 
     ]
     for i, (tag, rel, lim) in enumerate(rows):
         y = _TOP + i * row_h
-        w = half * abs(rel) / span
+        w = (half - 48) * abs(rel) / span  # leave room for the value label beside the longest bar
         x = mid if rel >= 0 else mid - w
         css = "bar-good" if rel > 0 else "bar-bad" if rel < 0 else "bar-base"
         name = tag if len(tag) <= 22 else tag[:21] + "…"
@@ -135,7 +135,7 @@ def tag_chart(changes: Sequence[tuple[str, float | None, float | None]], limit: 
         anchor = "start" if rel >= 0 else "end"
         parts.append(f'<text class="tick" x="{vx:.1f}" y="{y + 13}" text-anchor="{anchor}">{escape(fmt_rel(rel))}</text>')
         if lim is not None:
-            lx = mid - half * lim / span
+            lx = mid - (half - 48) * lim / span
             parts.append(f'<line class="limit" x1="{lx:.1f}" x2="{lx:.1f}" y1="{y + 1}" y2="{y + row_h - 1}"/>')
     parts.append("</svg>")
     return Markup("".join(parts))
