@@ -390,6 +390,28 @@ def test_precommit_reports_a_broken_staged_suite(scaffolded: Path, capsys) -> No
     assert "shop-assistant.yaml" in capsys.readouterr().err
 
 
+def test_the_scaffolded_pre_commit_config_runs_under_pre_commit(scaffolded: Path) -> None:
+    pre_commit = shutil.which("pre-commit")
+    if pre_commit is None:
+        pytest.skip("pre-commit not found (`pip install pre-commit`): the scaffolded hook config is not run")
+    env = {**os.environ, "PRE_COMMIT_HOME": str(scaffolded / ".pre-commit-home"), "GIT_AUTHOR_NAME": "t",
+           "GIT_AUTHOR_EMAIL": "t@example.com", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com",
+           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+
+    def sh(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(args, cwd=scaffolded, env=env, capture_output=True, text=True, timeout=120, check=False)
+
+    assert sh("git", "init", "-q").returncode == 0
+    good = scaffolded / "suites/configs/shop-good.yaml"
+    good.write_text((scaffolded / "suites/configs/shop-regressed.yaml").read_text())
+    sh("git", "add", "suites/configs/shop-good.yaml", ".pre-commit-config.yaml")
+    failed = sh(pre_commit, "run")
+    assert failed.returncode == 1 and "agent-eval" in failed.stdout and "FAIL" in failed.stdout, failed.stdout
+    sh("git", "rm", "-q", "--cached", "suites/configs/shop-good.yaml")
+    skipped = sh(pre_commit, "run")
+    assert skipped.returncode == 0 and "no files to check" in skipped.stdout, skipped.stdout
+
+
 # --- action.yml and the workflows -------------------------------------------------------------------------------
 
 REQUIRED_INPUTS = {"suites", "baseline", "max-drop", "repeat", "budget", "config", "filter", "extra-args",
