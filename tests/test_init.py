@@ -64,8 +64,11 @@ def test_the_shipped_baseline_matches_a_fresh_run_of_the_example(repo: Path, cap
     assert verdict["warnings"] == [], stale
     baseline = json.loads((repo / "golden/baselines/shop-assistant.json").read_text())
     shipped = {c["id"]: [run["output"] for run in c["runs"]] for c in baseline["cases"]}
-    fresh = {c["id"]: [run["output"] for run in c["runs"]] for c in results(repo / "out")["cases"]}
+    run = results(repo / "out")
+    fresh = {c["id"]: [r["output"] for r in c["runs"]] for c in run["cases"]}
     assert fresh == shipped, stale
+    provenance = baseline["provenance"]
+    assert (provenance["suite_hash"], provenance["config_hash"]) == (run["suite"]["hash"], run["config"]["hash"]), stale
     assert 6 <= len(fresh) <= 8 and all(len(outputs) == 3 for outputs in fresh.values())
 
 
