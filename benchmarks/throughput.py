@@ -54,7 +54,7 @@ class Server:
 
     def __init__(self, *args: str) -> None:
         self.proc = subprocess.Popen([sys.executable, str(LOOPBACK), "--port", "0", *args],
-                                     stdout=subprocess.PIPE, text=True)
+                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         assert self.proc.stdout is not None
         self.base_url = self.proc.stdout.readline().strip()
 
@@ -147,14 +147,14 @@ def main() -> None:
             suite = write_suite(folder, server.base_url, small, k)
             m = run_agent_eval(folder, suite, "r429", "-j", "16")
             report(f"agent-eval {small}x{k}, c=16, 20% answered 429", m, small * k, small * k * latency / 16)
-            print(f"{'':44} server: {server.stats().get('status_counts')}", flush=True)
+            print(f"{'':44} server: {server.stats().get('by_status')}", flush=True)
         for label, flags in (("told --rpm 3000", ["--rpm", "3000"]), ("429s only (no Retry-After)", [])):
             # 3,000 a minute, enforced per second as providers do: 50 in any 1 s window
             with Server("--latency-ms", "50", "--rpm", "50", "--rpm-window-s", "1", "--no-retry-after") as server:
                 suite = write_suite(folder, server.base_url, small, k)
                 m = run_agent_eval(folder, suite, f"rpm{len(flags)}", "-j", "16", *flags)
                 report(f"agent-eval {small}x{k}, 3,000 rpm server, {label}", m, small * k, small * k / 50)
-                print(f"{'':44} server: {server.stats().get('status_counts')}", flush=True)
+                print(f"{'':44} server: {server.stats().get('by_status')}", flush=True)
 
 
 if __name__ == "__main__":

@@ -84,6 +84,7 @@ class Endpoint:
             if decision.kind is RetryKind.RATE_LIMIT:
                 self.stats.rate_limited += 1
                 self.limit.on_rate_limit()
+                self.pacer.on_rate_limit()
                 if decision.retry_after_s is not None:
                     self.pacer.pause_until(time.monotonic() + decision.retry_after_s)
             self.stats.retries += 1
@@ -104,6 +105,7 @@ class Endpoint:
             except Exception as exc:  # classified below; nothing escapes unclassified
                 return self.provider.classify(exc)
         self.limit.on_success()
+        self.pacer.on_success()
         self.pacer.correct(estimate, completion.usage.total)
         return completion
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import time
 from collections.abc import Callable
 
@@ -15,7 +16,8 @@ class Pacer:
     """Spaces requests to stay under `rpm` and `tpm`, and holds everyone during a Retry-After pause.
 
     Requests are spaced evenly with no burst, so a server that enforces its per-minute
-    limit over short windows never answers 429.
+    limit over short windows never answers 429. A server that tells its limit only through
+    429s gets a learned rate: 90% of what succeeded in the last second, probing upward.
     """
 
     def __init__(self, rpm: float | None, tpm: float | None, clock: Clock = time.monotonic) -> None:
@@ -29,6 +31,38 @@ class Pacer:
         self._tokens_at = clock()
         self._paused_until = 0.0
         self._lock = asyncio.Lock()
+        self._learned = 0.0  # seconds between requests learned from 429s; 0 = none
+        self._successes: collections.deque[float] = collections.deque()
+        self._observe_s = 1.0
+        self._last_cut = -1e9
+
+    def on_success(self) -> None:
+        """Count a success; a learned rate probes upward about 5% a second while calls succeed."""
+        now = self._clock()
+        self._successes.append(now)
+        while self._successes and self._successes[0] < now - self._observe_s:
+            self._successes.popleft()
+        if self._learned:
+            self._learned = max(self._interval, self._learned * (1 - 0.05 * self._learned))
+
+    def on_rate_limit(self) -> None:
+        """A 429: pace at 90% of the success rate of the last second (at most one cut a second)."""
+        now = self._clock()
+        if now - self._last_cut < self._observe_s:
+            return
+        self._last_cut = now
+        recent = sum(1 for t in self._successes if t >= now - self._observe_s)
+        observed = recent / self._observe_s
+        if observed > 0:
+            learned = 1.0 / (0.9 * observed)
+            self._learned = max(learned, self._learned / 0.9 if self._learned else 0.0)
+        else:
+            self._learned = min(5.0, (self._learned or 0.05) * 2)
+
+    @property
+    def learned_rpm(self) -> float | None:
+        """The request rate learned from 429s, per minute; None before any."""
+        return 60.0 / self._learned if self._learned else None
 
     def pause_until(self, deadline: float) -> None:
         """Hold every request of this endpoint until `deadline` (a Retry-After)."""
@@ -48,8 +82,9 @@ class Pacer:
                     break
                 waited += delay
                 await asyncio.sleep(delay)
-            if self._interval:  # never a catch-up burst: measured, a late slot costs nothing here
-                self._next_request = max(self._next_request, self._clock()) + self._interval
+            interval = max(self._interval, self._learned)
+            if interval:  # never a catch-up burst: measured, a late slot costs nothing here
+                self._next_request = max(self._next_request, self._clock()) + interval
             if self._tokens_per_s:
                 self._tokens -= min(tokens, self._capacity)
         return waited
