@@ -117,3 +117,29 @@ def test_max_drop_flag_changes_the_verdict(workdir: Path, capsys, strict: bool) 
     args = ["run", SUITE, "--config", REGRESSED, "--out", f"out{strict}", "--max-drop", "0.5"]
     r = run_cli(capsys, *args, *(["--strict"] if strict else []))
     assert r.code == 0, r.text
+
+
+def test_step_summary_is_appended_in_ci(workdir: Path, capsys, monkeypatch) -> None:
+    summary = workdir / "step-summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    assert run_cli(capsys, "run", SUITE, "--config", REGRESSED, "--out", "out").code == 1
+    text = summary.read_text()
+    assert "<!-- agent-eval-summary -->" in text and "FAIL" in text and "invoice-json" in text
+    assert (workdir / ".agent-eval" / ".gitignore").read_text().strip().endswith("*")
+
+
+def test_several_suites_give_one_combined_verdict(workdir: Path, capsys) -> None:
+    suites = workdir / "suites"
+    smoke = (suites / "support-bot.yaml").read_text().replace("suite: support-bot", "suite: support-smoke")
+    (suites / "smoke.yaml").write_text(smoke.replace("configs/support-good.yaml", "configs/support-regressed.yaml"))
+    r = run_cli(capsys, "run", suites, "--out", "all")
+    assert r.code == 0, r.text  # support-smoke has no baseline: nothing to compare, no critical failure
+    for name in ("support-bot", "support-smoke"):
+        assert (workdir / "all" / name / "results.json").is_file()
+    junit = (workdir / "all" / "junit.xml").read_text()
+    assert junit.count("<testsuite ") == 2 and junit.count("<testcase ") == 40
+    assert "support-smoke" in (workdir / "all" / "summary.md").read_text()
+    (workdir / "golden/baselines/support-smoke.json").write_text(
+        (workdir / "golden/baselines/support-bot.json").read_text().replace('"support-bot"', '"support-smoke"'))
+    r = run_cli(capsys, "run", suites, "--out", "all2")
+    assert r.code == 1, r.text  # the regressed smoke suite fails the gate; the worst code wins

@@ -58,8 +58,12 @@ def resolve_baseline(flag: Path | None, suite_name: str) -> tuple[Baseline | Non
 def gate_and_report(
     console: Console, results: Results, baseline: Baseline | None, baseline_path: Path | None,
     flags: GateFlags, gate_spec: GateSpec | None, out_dir: Path, *, redact_default: bool = False,
+    step_summary: bool = False,
 ) -> SuiteOutcome:
-    """Decide, print the tables and the verdict, write report.html, junit.xml and summary.md."""
+    """Decide, print the tables and the verdict, write report.html, junit.xml and summary.md.
+
+    With `step_summary`, summary.md is also appended to $GITHUB_STEP_SUMMARY when that is set.
+    """
     from agent_eval.baseline.gate import GateOptions, decide
     from agent_eval.report import write_reports
     from agent_eval.report.console import print_results, print_verdict
@@ -76,6 +80,10 @@ def gate_and_report(
         console.print(f"baseline: {baseline_path}")
     print_verdict(console, verdict)
     paths = write_reports(out_dir, results, verdict, baseline, redact=flags.redact or redact_default)
+    if step_summary:
+        from agent_eval.report.markdown import append_step_summary
+
+        append_step_summary(paths.markdown.read_text(encoding="utf-8"), os.environ)
     console.print(f"results: {out_dir / 'results.json'}")
     console.print(f"report:  {paths.html}")
     return SuiteOutcome(results=results, verdict=verdict, out_dir=out_dir, baseline_path=baseline_path)

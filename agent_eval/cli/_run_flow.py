@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -100,12 +99,21 @@ def _out_dir(request: RunRequest, suite: LoadedSuite, many: bool, stamp: str) ->
     else:
         base = Path(".agent-eval/runs")
         folder = base / stamp / suite.name if many else base / f"{stamp}-{suite.name}"
+    _ignore_own_folder()
     if folder.exists() and any(folder.iterdir()):
         if not request.overwrite:
             raise UsageError(f"results folder {folder} is not empty; pass --overwrite or choose another --out")
         for name in _OUTPUTS:
             (folder / name).unlink(missing_ok=True)
     return folder
+
+
+def _ignore_own_folder() -> None:
+    """`.agent-eval/` holds runs and the cache: keep it out of git, as pytest does for its cache."""
+    marker = Path(".agent-eval/.gitignore")
+    if not marker.exists():
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.write_text("# written by agent-eval: run results and the response cache\n*\n", encoding="utf-8")
 
 
 def _check_credentials(suite: LoadedSuite, config: LoadedConfig) -> None:
@@ -169,15 +177,12 @@ def execute(request: RunRequest, options: RunOptions) -> int:
     outcomes: list[SuiteOutcome] = []
     for suite, config, opts, folder in plans:
         baseline, baseline_path = baselines[suite.name]
-        outcomes.append(_run_one(out, err, request, suite, config, opts, folder, baseline, baseline_path))
+        outcomes.append(_run_one(out, err, request, suite, config, opts, folder, baseline, baseline_path,
+                                 step_summary=len(plans) == 1))
     if len(outcomes) > 1 and request.out is not None:
         write_combined(request.out, outcomes, redact=request.gate.redact)
     elif len(outcomes) > 1:
         write_combined(outcomes[0].out_dir.parent, outcomes, redact=request.gate.redact)
-    elif outcomes:
-        from agent_eval.report.markdown import append_step_summary
-
-        append_step_summary((outcomes[0].out_dir / "summary.md").read_text(encoding="utf-8"), os.environ)
     code = combined_exit([o.verdict.exit_code for o in outcomes])
     if request.json_output:
         emit_json(outcomes, code)
@@ -187,6 +192,7 @@ def execute(request: RunRequest, options: RunOptions) -> int:
 def _run_one(
     out: Console, err: Console, request: RunRequest, suite: LoadedSuite, config: LoadedConfig,
     options: RunOptions, folder: Path, baseline: Baseline | None, baseline_path: Path | None,
+    *, step_summary: bool,
 ) -> SuiteOutcome:
     from agent_eval.report.progress import make_progress
     from agent_eval.runner.session import run_suite
@@ -200,7 +206,8 @@ def _run_one(
         say(err, "warning", warning)
     if report.fatal is not None:
         raise report.fatal
-    outcome = gate_and_report(out, report.results, baseline, baseline_path, request.gate, suite.spec.gate, folder, redact_default=suite.spec.report.redact)
+    outcome = gate_and_report(out, report.results, baseline, baseline_path, request.gate, suite.spec.gate, folder,
+                              redact_default=suite.spec.report.redact, step_summary=step_summary)
     if report.stopped == "budget":
         err.print(f"[magenta]budget reached[/]: {report.budget}; {report.results.incomplete_reason}")
     if request.save_baseline:

@@ -46,5 +46,5 @@ def merge(
     gate_spec, redact = suite_gate_spec(merged.suite.path)
     flags = GateFlags(max_drop=max_drop, alpha=alpha, strict=strict, absolute=absolute)
     outcome = gate_and_report(consoles(False)[0], merged, base, base_path, flags, gate_spec, out,
-                              redact_default=redact)
+                              redact_default=redact, step_summary=True)
     return outcome.verdict.exit_code
