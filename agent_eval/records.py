@@ -107,7 +107,7 @@ class RubricResult(Record):
     reasoning: str = ""
     judge_model: str = ""
     error: str | None = None
-    usage: Usage = Usage()
+    tokens: Usage = Field(Usage(), description="The judge's tokens, separate from the candidate's.")
     cost_usd: float | None = None
     latency_ms: float | None = None
 
@@ -132,7 +132,7 @@ class RunRecord(Record):
     output: str = ""
     messages: tuple[Message, ...] = Field((), description="The messages sent to the model.")
     tool_calls: tuple[ToolCall, ...] = ()
-    usage: Usage = Usage()
+    tokens: Usage = Field(Usage(), description="Tokens in and out, as the provider reported them.")
     cost_usd: float | None = None
     latency_ms: float | None = None
     checks: tuple[CheckResult, ...] = ()

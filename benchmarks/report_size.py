@@ -78,7 +78,7 @@ def _run(rng: random.Random, case_id: str, i: int, base_text: str, user: str, qu
         score=score, output=output,
         messages=(Message(role="system", content=SYSTEM), Message(role="user", content=user)),
         tool_calls=(ToolCall(id=f"call_{i}", name="lookup_order", arguments='{"order_id": "A-1042"}'),) if i == 0 else (),
-        usage=Usage(input_tokens=180 + rng.randrange(40), output_tokens=len(output) // 4),
+        tokens=Usage(input_tokens=180 + rng.randrange(40), output_tokens=len(output) // 4),
         cost_usd=0.0004 + rng.random() * 0.0003, latency_ms=rng.lognormvariate(6.6, 0.4),
         checks=checks, rubrics=(rubric,), model="model-2024-11-20", finished_at="2025-01-01T00:00:00Z",
     )  # fmt: skip

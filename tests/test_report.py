@@ -83,7 +83,7 @@ def make_run(
         score=score if score is not None else (1.0 if passed else 0.2), output=output,
         messages=(Message(role="system", content=SYSTEM), Message(role="user", content=f"question of {case_id}")),
         tool_calls=(ToolCall(id="t1", name="lookup", arguments='{"id": 7}'),),
-        usage=Usage(input_tokens=100, output_tokens=20), cost_usd=0.001, latency_ms=latency_ms,
+        tokens=Usage(input_tokens=100, output_tokens=20), cost_usd=0.001, latency_ms=latency_ms,
         checks=(check,), rubrics=(rubric,), model="model-2024-11-20",
     )  # fmt: skip
 

@@ -86,7 +86,7 @@ def test_summarize_means_over_cases_not_runs() -> None:
 
 def test_summarize_tags_ci_and_run_figures() -> None:
     cases = [
-        case("a", [run(0, P, 1.0, latency_ms=100.0, cost_usd=0.01, usage=Usage(input_tokens=10, output_tokens=5),
+        case("a", [run(0, P, 1.0, latency_ms=100.0, cost_usd=0.01, tokens=Usage(input_tokens=10, output_tokens=5),
                        output="Paris"),
                    run(1, P, 1.0, latency_ms=200.0, cost_usd=0.03, output="Paris!", cached=True)],
              tags=("geo",)),

@@ -30,7 +30,7 @@ class CheckInput:
     case: Case
     messages: tuple[Message, ...] = ()
     tool_calls: tuple[ToolCall, ...] = ()
-    usage: Usage = Usage()
+    tokens: Usage = Usage()
     latency_ms: float | None = None
     cost_usd: float | None = None
 

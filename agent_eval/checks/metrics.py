@@ -50,7 +50,7 @@ def eval_max_latency_ms(limit: float, run: CheckInput) -> tuple[bool, str]:
 
 def eval_max_tokens(limit: int, run: CheckInput) -> tuple[bool, str]:
     """The run's output tokens are at most the limit."""
-    used = run.usage.output_tokens
+    used = run.tokens.output_tokens
     if used > limit:
         return False, f"output tokens {used} > max {limit}"
     return True, f"output tokens {used} <= max {limit}"

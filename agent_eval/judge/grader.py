@@ -127,5 +127,5 @@ def _result(rubric: RubricSpec, spec: JudgeSpec, scores: list[float], reasons: l
     return RubricResult(
         name=rubric.name, score=score, normalized=(score - low) / (high - low), passed=score >= threshold,
         threshold=threshold, scale=rubric.scale, weight=rubric.weight, samples=tuple(scores),
-        reasoning=reasoning, judge_model=spec.name, usage=usage, cost_usd=cost, latency_ms=latency,
+        reasoning=reasoning, judge_model=spec.name, tokens=usage, cost_usd=cost, latency_ms=latency,
     )

@@ -187,12 +187,12 @@ class Engine:
             self.budget.charge(cost, completion.usage.total)
         view = CheckInput(
             output=completion.text, case=item.case, messages=item.messages, tool_calls=completion.tool_calls,
-            usage=completion.usage, latency_ms=completion.latency_ms, cost_usd=cost,
+            tokens=completion.usage, latency_ms=completion.latency_ms, cost_usd=cost,
         )
         checks = tuple(check.run(view) for check in item.case.checks)
         base = dict(
             case_id=item.case.id, index=item.index, output=completion.text, messages=item.messages,
-            tool_calls=completion.tool_calls, usage=completion.usage, cost_usd=cost,
+            tool_calls=completion.tool_calls, tokens=completion.usage, cost_usd=cost,
             latency_ms=completion.latency_ms, checks=checks, cached=cached, attempts=attempts,
             model=completion.model, finished_at=_now(),
         )

@@ -124,7 +124,7 @@ def _group(items: Sequence[_Item], is_refusal: Any) -> GroupStats:
         latency_p99_ms=percentile(latencies, 99),
         cost_usd=math.fsum(r.cost_usd for r in runs if r.cost_usd is not None),
         mean_cost_usd=mean(costs),
-        tokens=sum(r.usage.total for r in runs),
+        tokens=sum(r.tokens.total for r in runs),
         refusal_rate=mean([float(is_refusal(r.output)) for r in done]),
         output_chars_p50=percentile(lengths, 50),
         output_chars_p95=percentile(lengths, 95),
