@@ -20,6 +20,7 @@ __all__ = [
     "CheckResult",
     "ConfigInfo",
     "GroupStats",
+    "Record",
     "Message",
     "Results",
     "RubricResult",

@@ -6,9 +6,9 @@ score, verdict, status and output: enough to gate and to show what changed, with
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from agent_eval.records import CaseStats, ConfigInfo, Results, RunStatus
+from agent_eval.records import CaseStats, ConfigInfo, Record, Results, RunStatus
 
 __all__ = [
     "BASELINE_SCHEMA_VERSION",
@@ -22,11 +22,7 @@ __all__ = [
 BASELINE_SCHEMA_VERSION = 1
 
 
-class _Record(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Provenance(_Record):
+class Provenance(Record):
     """What produced the baseline: suite, config, models, judge and code."""
 
     suite_name: str
@@ -45,7 +41,7 @@ class Provenance(_Record):
     config: ConfigInfo | None = Field(None, description="The execution context (prompt, params), for the config diff.")
 
 
-class BaselineRun(_Record):
+class BaselineRun(Record):
     """One run of a case, reduced to what the gate and the diff need."""
 
     index: int
@@ -57,7 +53,7 @@ class BaselineRun(_Record):
     cost_usd: float | None = None
 
 
-class BaselineCase(_Record):
+class BaselineCase(Record):
     """One case of the baseline."""
 
     id: str
@@ -68,7 +64,7 @@ class BaselineCase(_Record):
     runs: tuple[BaselineRun, ...]
 
 
-class Baseline(_Record):
+class Baseline(Record):
     """The `golden/baselines/<suite>.json` file."""
 
     schema_version: int = BASELINE_SCHEMA_VERSION
