@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from agent_eval.judge.grader import DEFAULT_TEMPLATE, LLMJudge, load_template
@@ -10,9 +11,11 @@ from agent_eval.judge.parse import JudgeReplyError, fence_untrusted, parse_reply
 
 if TYPE_CHECKING:
     from agent_eval.runner.budget import Budget
+    from agent_eval.runner.endpoint import Endpoint
     from agent_eval.runner.session import RunOptions
     from agent_eval.suite.case import Case
     from agent_eval.suite.loader import LoadedSuite
+    from agent_eval.suite.schema import JudgeSpec
 
 __all__ = [
     "DEFAULT_TEMPLATE", "JudgeReplyError", "LLMJudge", "build_judge", "fence_untrusted",
@@ -20,14 +23,15 @@ __all__ = [
 ]
 
 
-def _template_path(suite: LoadedSuite):  # type: ignore[no-untyped-def]
+def _template_path(suite: LoadedSuite) -> Path:
     judge = suite.spec.judge
     return suite.base_dir / judge.prompt if judge and judge.prompt else DEFAULT_TEMPLATE
 
 
 def judge_provenance(suite: LoadedSuite, cases: Sequence[Case]) -> tuple[str | None, str | None]:
     """The judge model ids (sorted, comma-joined) and the prompt hash, when any case has rubrics."""
-    models = sorted({(r.judge or c.judge).name for c in cases for r in c.rubrics if (r.judge or c.judge)})
+    specs = [r.judge or c.judge for c in cases for r in c.rubrics]
+    models = sorted({spec.name for spec in specs if spec is not None})
     if not models:
         return None, None
     return ",".join(models), load_template(_template_path(suite))[1]
@@ -46,7 +50,7 @@ def build_judge(suite: LoadedSuite, cases: Sequence[Case], options: RunOptions, 
     template, _ = load_template(_template_path(suite))
     concurrency = options.max_concurrency or 8
 
-    def make(spec):  # type: ignore[no-untyped-def]
+    def make(spec: JudgeSpec) -> Endpoint:
         return endpoint_for(spec, concurrency=spec.limits.max_concurrency or concurrency,
                             rpm=spec.limits.rpm, tpm=spec.limits.tpm, max_retries=options.max_retries,
                             timeout_s=options.timeout_s or spec.timeout_s)

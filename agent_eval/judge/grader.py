@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import statistics
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -55,13 +55,13 @@ class LLMJudge:
     template: Template
     seed: int
     budget: Budget
-    make_endpoint: object  # Callable[[JudgeSpec], Endpoint]
+    make_endpoint: Callable[[JudgeSpec], Endpoint]
     _endpoints: dict[str, Endpoint] = field(default_factory=dict)
 
     def _endpoint(self, spec: JudgeSpec) -> Endpoint:
         key = canonical_hash(spec.model_dump(mode="json"))
         if key not in self._endpoints:
-            self._endpoints[key] = self.make_endpoint(spec)  # type: ignore[operator]
+            self._endpoints[key] = self.make_endpoint(spec)
         return self._endpoints[key]
 
     async def grade(self, case: Case, messages: Sequence[Message], output: str, index: int) -> tuple[RubricResult, ...]:
@@ -109,9 +109,6 @@ class LLMJudge:
             reasons.append(reasoning)
         return _result(rubric, spec, scores, reasons, Usage(input_tokens=usage_in, output_tokens=usage_out),
                        cost, latency)
-
-    def spend(self) -> tuple[float, int]:
-        return self.budget.spent_usd, self.budget.spent_tokens
 
     async def aclose(self) -> None:
         for endpoint in self._endpoints.values():

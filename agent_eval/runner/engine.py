@@ -44,8 +44,8 @@ class Judge(Protocol):
         self, case: Case, messages: tuple[Message, ...], output: str, index: int,
     ) -> tuple[RubricResult, ...]: ...
 
-    def spend(self) -> tuple[float, int]:
-        """Judge USD and tokens spent so far."""
+    async def aclose(self) -> None:
+        """Close the judge's connections."""
         ...
 
 
@@ -124,6 +124,15 @@ class Engine:
                 task.cancel()
         await asyncio.gather(*workers, stop_wait, return_exceptions=True)
 
+    async def aclose(self) -> None:
+        """Close the results stream, the cache and every connection."""
+        self.writer.close()
+        if self.cache is not None:
+            self.cache.close()
+        await self.endpoint.provider.aclose()
+        if self.judge is not None:
+            await self.judge.aclose()
+
     def _interrupt(self, outcome: Outcome) -> None:
         outcome.stopped = outcome.stopped or "interrupted"
         self._stop.set()
@@ -190,22 +199,22 @@ class Engine:
             tokens=completion.usage, latency_ms=completion.latency_ms, cost_usd=cost,
         )
         checks = tuple(check.run(view) for check in item.case.checks)
-        base = dict(
-            case_id=item.case.id, index=item.index, output=completion.text, messages=item.messages,
-            tool_calls=completion.tool_calls, tokens=completion.usage, cost_usd=cost,
-            latency_ms=completion.latency_ms, checks=checks, cached=cached, attempts=attempts,
-            model=completion.model, finished_at=_now(),
-        )
         rubrics: tuple[RubricResult, ...] = ()
+        error: RunError | None = None
         if self.judge is not None and item.case.rubrics:
             try:
                 rubrics = await self.judge.grade(item.case, item.messages, completion.text, item.index)
-            except JudgeError as exc:
+            except JudgeError as exc:  # the run has no verdict; its output and checks are kept
                 error = RunError(kind="judge", message=f"judge: {exc}")
-                return RunRecord(status=RunStatus.ERRORED, passed=False, error=error, **base)
         score, passed = score_run(checks, rubrics)
-        status = RunStatus.PASSED if passed else RunStatus.FAILED
-        return RunRecord(status=status, passed=passed, score=score, rubrics=rubrics, **base)
+        status = RunStatus.ERRORED if error else RunStatus.PASSED if passed else RunStatus.FAILED
+        return RunRecord(
+            case_id=item.case.id, index=item.index, status=status, passed=passed and error is None,
+            score=None if error else score, output=completion.text, messages=item.messages,
+            tool_calls=completion.tool_calls, tokens=completion.usage, cost_usd=cost,
+            latency_ms=completion.latency_ms, checks=checks, rubrics=rubrics, error=error, cached=cached,
+            attempts=attempts, model=completion.model, finished_at=_now(),
+        )
 
 
 def _errored(item: WorkItem, error: RunError, *, attempts: int = 0) -> RunRecord:

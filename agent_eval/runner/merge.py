@@ -29,8 +29,8 @@ def merge_results(shards: Sequence[tuple[Path, Results]]) -> Results:
     _same(shards, "config", lambda r: r.config.hash)
     _same(shards, "seed", lambda r: r.seed)
     _same(shards, "repeat (k)", lambda r: r.suite.repeat)
-    counts = {r.shard[1] if r.shard else None for _, r in shards}
-    if None in counts or len(counts) != 1:
+    counts = {r.shard[1] if r.shard else 0 for _, r in shards}
+    if 0 in counts or len(counts) != 1:
         raise UsageError("cannot merge: every folder must be a shard of the same n (run --shard i/n)")
     n = counts.pop()
     indexes = sorted(r.shard[0] for _, r in shards if r.shard)

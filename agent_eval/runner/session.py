@@ -9,6 +9,7 @@ from pathlib import Path
 from agent_eval.errors import UsageError
 from agent_eval.records import Results, RunRecord, RunStatus
 from agent_eval.runner.budget import Budget
+from agent_eval.runner.cache import ResponseCache
 from agent_eval.runner.endpoint import Endpoint, RetryPolicy
 from agent_eval.runner.engine import Engine, Progress
 from agent_eval.runner.limits import AdaptiveLimit, Pacer
@@ -16,6 +17,7 @@ from agent_eval.runner.plan import in_shard, plan_items, select_cases
 from agent_eval.runner.results import Provenance, build_results
 from agent_eval._files import write_atomic
 from agent_eval.runner.store import Manifest, RunsWriter, read_runs
+from agent_eval.suite.case import Case
 from agent_eval.suite.loader import LoadedConfig, LoadedSuite
 from agent_eval.suite.schema import ModelSpec
 
@@ -74,10 +76,6 @@ def endpoint_for(
     )
 
 
-def _concurrency(spec: ModelSpec, options: RunOptions) -> int:
-    return options.max_concurrency or spec.limits.max_concurrency or 8
-
-
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
@@ -87,7 +85,7 @@ async def run_suite(
     *, resume: bool = False,
 ) -> RunReport:
     """Execute the suite k times per case and write `runs.jsonl` and `results.json` into `out_dir`."""
-    from agent_eval.judge import build_judge, judge_provenance
+    from agent_eval.judge import judge_provenance
 
     repeat = options.repeat or suite.spec.repeat
     cases = [c for c in select_cases(suite.cases, options.filters) if in_shard(c.id, options.shard)]
@@ -97,50 +95,22 @@ async def run_suite(
     previous, warnings = read_runs(runs_path) if resume else ({}, [])
     done = {key for key, record in previous.items() if record.status is not RunStatus.ERRORED}
     items = plan_items(cases, config, repeat, done)  # renders every template: errors before any call
-    judge_model, judge_hash = judge_provenance(suite, cases)
-    concurrency = _concurrency(config.spec.model, options)
     started = _now()
     if not resume:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        manifest = Manifest(
-            suite_path=str(suite.path.resolve()), suite_hash=suite.hash, config_path=str(config.path.resolve()),
-            config_hash=config.hash, seed=options.seed, repeat=repeat, filter=options.filters,
-            shard=options.shard, started_at=started,
-        )
-        write_atomic(out_dir / "manifest.json", manifest.model_dump_json(indent=2) + "\n")
+        _write_manifest(out_dir, suite, config, options, repeat, started)
     budget = Budget(usd=options.budget_usd or suite.spec.budget.usd,
                     tokens=options.budget_tokens or suite.spec.budget.tokens)
-    model = config.spec.model
-    endpoint = endpoint_for(
-        model, concurrency=concurrency, rpm=options.rpm or model.limits.rpm, tpm=options.tpm or model.limits.tpm,
-        max_retries=options.max_retries, timeout_s=options.timeout_s or model.timeout_s,
-    )
-    judge = build_judge(suite, cases, options, budget) if any(c.rubrics for c in cases) else None
-    cache = _open_cache(config, options)
-    writer = RunsWriter(runs_path)
-    engine = Engine(
-        endpoint=endpoint, provider_name=config.spec.model.provider, base_url=config.spec.model.base_url,
-        model=config.spec.model.name, params=config.spec.model.params, tools=config.spec.tools,
-        seed=options.seed, pricing=config.spec.pricing, writer=writer, progress=progress, budget=budget,
-        concurrency=concurrency, cache=cache, judge=judge, run_timeout_s=options.run_timeout_s,
-        grace_s=options.grace_s,
-    )
-    progress.start(len(items), endpoint.stats)
+    engine = _build_engine(suite, config, cases, options, RunsWriter(runs_path), progress, budget)
+    progress.start(len(items), engine.endpoint.stats)
     try:
         outcome = await engine.execute(items)
     finally:
         progress.close()
-        writer.close()
-        if cache:
-            cache.close()
-        await endpoint.provider.aclose()
-        if judge is not None:
-            await judge.aclose()
-    runs: dict[tuple[str, int], RunRecord] = dict(previous)
-    for record in outcome.records:
-        runs[(record.case_id, record.index)] = record
+        await engine.aclose()
+    runs: dict[tuple[str, int], RunRecord] = {**previous, **{(r.case_id, r.index): r for r in outcome.records}}
     missing = sum(1 for c in cases for i in range(repeat) if (c.id, i) not in runs)
     reason = _incomplete_reason(outcome.stopped, missing)
+    judge_model, judge_hash = judge_provenance(suite, cases)
     provenance = Provenance(
         seed=options.seed, repeat=repeat, started_at=started, finished_at=_now(),
         complete=reason is None, incomplete_reason=reason, shard=options.shard,
@@ -148,10 +118,44 @@ async def run_suite(
     )
     results = build_results(suite, config, cases, runs, provenance)
     write_atomic(out_dir / "results.json", results.model_dump_json(indent=2) + "\n")
+    stats = engine.endpoint.stats
     return RunReport(
         results=results, out_dir=out_dir, warnings=tuple(warnings), stopped=outcome.stopped,
-        budget=budget.describe(), retries=endpoint.stats.retries, rate_limited=endpoint.stats.rate_limited,
+        budget=budget.describe(), retries=stats.retries, rate_limited=stats.rate_limited,
         new_runs=len(outcome.records), fatal=outcome.fatal,
+    )
+
+
+def _write_manifest(out_dir: Path, suite: LoadedSuite, config: LoadedConfig, options: RunOptions,
+                    repeat: int, started: str) -> None:
+    """What `--resume` needs to find and check the suite and config, written before any call."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    manifest = Manifest(
+        suite_path=str(suite.path.resolve()), suite_hash=suite.hash, config_path=str(config.path.resolve()),
+        config_hash=config.hash, seed=options.seed, repeat=repeat, filter=options.filters,
+        shard=options.shard, started_at=started,
+    )
+    write_atomic(out_dir / "manifest.json", manifest.model_dump_json(indent=2) + "\n")
+
+
+def _build_engine(suite: LoadedSuite, config: LoadedConfig, cases: list[Case], options: RunOptions,
+                  writer: RunsWriter, progress: Progress, budget: Budget) -> Engine:
+    """The candidate endpoint (flags over the config's limits), the judge, the cache, and the engine."""
+    from agent_eval.judge import build_judge
+
+    model = config.spec.model
+    concurrency = options.max_concurrency or model.limits.max_concurrency or 8
+    endpoint = endpoint_for(
+        model, concurrency=concurrency, rpm=options.rpm or model.limits.rpm, tpm=options.tpm or model.limits.tpm,
+        max_retries=options.max_retries, timeout_s=options.timeout_s or model.timeout_s,
+    )
+    return Engine(
+        endpoint=endpoint, provider_name=model.provider, base_url=model.base_url, model=model.name,
+        params=model.params, tools=config.spec.tools, seed=options.seed, pricing=config.spec.pricing,
+        writer=writer, progress=progress, budget=budget, concurrency=concurrency,
+        cache=_open_cache(config, options),
+        judge=build_judge(suite, cases, options, budget) if any(c.rubrics for c in cases) else None,
+        run_timeout_s=options.run_timeout_s, grace_s=options.grace_s,
     )
 
 
@@ -167,10 +171,8 @@ def _incomplete_reason(stopped: str | None, missing: int) -> str | None:
     return None  # a shard that ran all its pairs is complete; `merge` combines the shards
 
 
-def _open_cache(config: LoadedConfig, options: RunOptions):  # type: ignore[no-untyped-def]
+def _open_cache(config: LoadedConfig, options: RunOptions) -> ResponseCache | None:
     """The response cache; the mock provider is not cached (it is the model's own rules)."""
-    from agent_eval.runner.cache import ResponseCache
-
     if not options.use_cache or config.spec.model.provider == "mock":
         return None
     return ResponseCache(options.cache_dir)

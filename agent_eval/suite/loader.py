@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -72,7 +72,7 @@ def load_config(path: Path) -> LoadedConfig:
     return LoadedConfig(spec=spec, path=path, hash=canonical_hash(spec.model_dump(mode="json")))
 
 
-def _check_provider(name: str, path: Path, index: LineIndex, loc: tuple[str, ...], known: list[str]) -> None:
+def _check_provider(name: str, path: Path, index: LineIndex, loc: tuple[str, ...], known: Sequence[str]) -> None:
     if name not in known:
         raise InputError(path, f"unknown provider '{name}'; expected one of: {', '.join(known)}",
                          line=index.line_of(loc), field=".".join(loc))
@@ -169,9 +169,9 @@ def _cases_from(spec: SuiteFile, path: Path, index: LineIndex) -> Iterator[CaseS
     for i, name in enumerate(names):
         file = path.parent / name
         if not file.is_file():
-            loc = ("cases_from", i) if isinstance(spec.cases_from, tuple) else ("cases_from",)
+            where: tuple[str | int, ...] = ("cases_from", i) if isinstance(spec.cases_from, tuple) else ("cases_from",)
             raise InputError(path, f"cases file '{name}' not found (looked for {file})",
-                             line=index.line_of(loc), field="cases_from")
+                             line=index.line_of(where), field="cases_from")
         for row, row_index, loc in _rows(file):
             yield validate(CaseSpec, row, file, row_index, root=loc), file, row_index, loc
 
