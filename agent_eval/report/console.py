@@ -41,7 +41,11 @@ def print_results(console: Console, results: Results) -> None:
                   title_justify="left")
     for header in ("tag", "cases", "pass rate", f"pass^{k}", f"pass@{k}", "score", "95% CI", "flaky",
                    "errors", "p50 ms", "p95 ms", "cost"):
-        table.add_column(header, justify="left" if header == "tag" else "right", no_wrap=header != "tag")
+        if header == "tag":
+            width = max([len("overall"), *(len(t) for t in results.summary.tags)])
+            table.add_column(header, min_width=min(width, 24), overflow="fold")
+        else:
+            table.add_column(header, justify="right", no_wrap=True)
     for tag, group in results.summary.tags.items():
         table.add_row(*_row(tag, group))
     table.add_row(*_row("overall", results.summary), style="bold")
