@@ -19,11 +19,11 @@ def consoles(json_output: bool) -> tuple[Console, Console]:
 
 
 def _console(*, stderr: bool) -> Console:
-    """A console; logs and pipes get 120 columns so the tables stay readable in CI."""
+    """A console; logs and pipes get 160 columns so the tables stay readable in CI."""
     # soft_wrap: an error or warning line (with its file:line) is never cut; tables still fit the width
     console = Console(stderr=stderr, highlight=False, soft_wrap=True)
     if not console.is_terminal:
-        console = Console(stderr=stderr, highlight=False, soft_wrap=True, width=120)
+        console = Console(stderr=stderr, highlight=False, soft_wrap=True, width=160)
     return console
 
 
