@@ -19,7 +19,7 @@ def register(app: typer.Typer) -> None:
 @baseline_app.command("save")
 def save(
     results: Path = typer.Argument(..., help="results.json, or the results folder."),
-    to: Optional[Path] = typer.Option(None, "--to", help="Baseline file [default: golden/baselines/<suite>.json]."),
+    to: Optional[Path] = typer.Option(None, "--to", help="Baseline file.", show_default="golden/baselines/<suite>.json"),
 ) -> int:
     """Store a complete run as the baseline (written atomically, keys sorted, diff-friendly)."""
     from agent_eval.baseline.store import default_baseline_path, load_results, save_baseline

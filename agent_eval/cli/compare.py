@@ -28,7 +28,7 @@ def suite_gate_spec(results_suite_path: str):  # type: ignore[no-untyped-def]
 def compare(
     baseline: Path = typer.Argument(..., help="Baseline file (golden/baselines/<suite>.json)."),
     results: Path = typer.Argument(..., help="results.json, or the results folder."),
-    max_drop: Optional[float] = typer.Option(None, "--max-drop", min=0, help="Largest tolerated drop [default: 0.03]."),
+    max_drop: Optional[float] = typer.Option(None, "--max-drop", min=0, help="Largest tolerated drop.", show_default="0.03"),
     alpha: float = typer.Option(0.05, "--alpha", min=0.0001, max=0.5, help="Significance level."),
     strict: bool = typer.Option(False, "--strict", help="Fail on the point estimate alone."),
     absolute: bool = typer.Option(False, "--absolute", help="Read --max-drop as score points."),

@@ -17,8 +17,8 @@ def register(app: typer.Typer) -> None:
 def merge(
     folders: list[Path] = typer.Argument(..., help="Results folders of the shards (run --shard i/n)."),
     out: Path = typer.Option(..., "--out", "-o", help="Folder for the merged results."),
-    baseline: Optional[Path] = typer.Option(None, "--baseline", help="Baseline [default: golden/baselines/<suite>.json]."),
-    max_drop: Optional[float] = typer.Option(None, "--max-drop", min=0, help="Largest tolerated drop [default: 0.03]."),
+    baseline: Optional[Path] = typer.Option(None, "--baseline", help="Baseline.", show_default="golden/baselines/<suite>.json"),
+    max_drop: Optional[float] = typer.Option(None, "--max-drop", min=0, help="Largest tolerated drop.", show_default="0.03"),
     alpha: float = typer.Option(0.05, "--alpha", min=0.0001, max=0.5, help="Significance level."),
     strict: bool = typer.Option(False, "--strict", help="Fail on the point estimate alone."),
     absolute: bool = typer.Option(False, "--absolute", help="Read --max-drop as score points."),

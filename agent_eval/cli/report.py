@@ -17,7 +17,7 @@ def register(app: typer.Typer) -> None:
 def report(
     results: Path = typer.Argument(..., help="results.json, or the results folder."),
     baseline: Optional[Path] = typer.Option(None, "--baseline", help="Baseline file to diff against."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output folder [default: the results folder]."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output folder.", show_default="the results folder"),
     redact: bool = typer.Option(False, "--redact", help="Mask inputs and outputs."),
 ) -> int:
     """Rebuild the reports of a finished run (with or without a baseline). Exits with the verdict's code."""
