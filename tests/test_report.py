@@ -6,6 +6,8 @@ import base64
 import hashlib
 import json
 import re
+import shutil
+import subprocess
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from html import unescape
@@ -47,7 +49,6 @@ from agent_eval.report import (
     write_reports,
 )
 from agent_eval.report._config import version_bump
-from agent_eval.report._diff import word_diff
 from agent_eval.stats.reduce import case_stats, summarize
 
 XSD = Path(__file__).parent / "vendor" / "junit.xsd"
@@ -339,7 +340,7 @@ def _details(html: str) -> list[str]:
     """The case-detail fragments of the inert JSON data block, in row order."""
     block = re.search(r'<script type="application/json" id="case-details">(.*?)</script>', html, flags=re.DOTALL)
     assert block is not None
-    assert "</" not in block.group(1)  # nothing inside can close the block early
+    assert "</" not in block.group(1) and "<!--" not in block.group(1)  # nothing inside can end the block early
     return list(json.loads(block.group(1)))
 
 
@@ -351,7 +352,7 @@ def test_html_escapes_model_output(bundle: tuple[Results, Baseline, Verdict]) ->
         assert not re.search(r"<(?:img|script>alert)", text)  # only '&lt;img', '&lt;script&gt;' appear
     detail = _details(html)[[d.case_id for d in verdict.cases].index("c-xss")]
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in detail
-    assert "&lt;img src=x onerror=&quot;window" in detail
+    assert re.search("&lt;img src=x onerror=(?:&quot;|&#34;)window", detail)
     assert html.count("<script") == 2  # the inert case-detail data block and the report's own script
     assert "\x00" not in html and "\u2400" in detail  # a NUL in the output is shown as a control picture
 
@@ -400,12 +401,14 @@ def test_html_case_rows_follow_the_verdict_and_carry_filters(bundle: tuple[Resul
     assert '<option value="shipping">shipping (2)</option>' in html
 
 
-def test_html_word_diff_marks_changed_words(bundle: tuple[Results, Baseline, Verdict]) -> None:
+def test_html_puts_changed_outputs_side_by_side_for_the_browser_diff(bundle: tuple[Results, Baseline, Verdict]) -> None:
     results, baseline, verdict = bundle
     html = render_html(results, verdict, baseline)
     detail = _details(html)[0]  # c-regress, the most regressed
-    # Baseline "Your refund of 20 USD was issued today." against "Your refund was denied, sorry."
-    assert "<del>of 20 USD </del>" in detail and "<ins>denied, sorry</ins>" in detail
+    # Both texts, plain: the changed words are marked by diff.js when the case is opened.
+    assert '<div class="sbs" data-diff><div><h5>Baseline output</h5><pre>Your refund of 20 USD was issued today.</pre>' in detail
+    assert "<h5>Candidate output</h5><pre>Your refund was denied, sorry.</pre>" in detail
+    assert "<del>" not in detail and "<ins>" not in detail
 
 
 def test_html_redaction_hides_inputs_outputs_and_reasoning(bundle: tuple[Results, Baseline, Verdict]) -> None:
@@ -447,11 +450,7 @@ def test_write_reports_writes_three_files(tmp_path: Path, bundle: tuple[Results,
 # ---------------------------------------------------------------- helpers
 
 
-def test_word_diff_and_version_bump() -> None:
-    d = word_diff("the cat sat on the mat", "the dog sat on the mat")
-    assert [(s.op, s.text) for s in d.old] == [("eq", "the "), ("del", "cat "), ("eq", "sat on the mat")]
-    assert [(s.op, s.text) for s in d.new] == [("eq", "the "), ("ins", "dog "), ("eq", "sat on the mat")]
-    assert word_diff("same", "same").identical
+def test_version_bump() -> None:
     assert [version_bump("1.2.3", v) for v in ("2.0.0", "1.3.0", "1.2.4", "1.2.3", "1.2.2", "x")] == [
         "major", "minor", "patch", "same", "downgrade", None,
     ]  # fmt: skip
@@ -499,3 +498,104 @@ def test_reports_from_the_real_gate(tmp_path: Path, bundle: tuple[Results, Basel
     root = _junit(paths.junit.read_text(encoding="utf-8"))
     assert sum(1 for _ in root.iter("testcase")) == len(results.cases)
     assert paths.markdown.read_text(encoding="utf-8").startswith(MARKER)
+
+
+# ---------------------------------------------------------------- diffs of outputs
+
+
+DIFF_JS = Path(__file__).resolve().parent.parent / "agent_eval" / "report" / "templates" / "diff.js"
+_NODE_DIFF = """
+const fs = require("fs");
+const wordDiff = new Function(fs.readFileSync(process.argv[1], "utf8") + "\\nreturn wordDiff;")();
+const pairs = JSON.parse(fs.readFileSync(0, "utf8"));
+process.stdout.write(JSON.stringify(pairs.map(p => wordDiff(p[0], p[1]))));
+"""
+
+
+def _js_word_diff(pairs: list[tuple[str, str]]) -> list[dict[str, list[list[str]]] | None]:
+    """Run the report's own diff.js under Node (the browser runs the same file)."""
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed; the browser tests cover diff.js too")
+    done = subprocess.run(
+        [node, "-e", _NODE_DIFF, str(DIFF_JS)], input=json.dumps(pairs), capture_output=True, text=True, check=True, timeout=60
+    )
+    return list(json.loads(done.stdout))
+
+
+def test_word_diff_in_the_browser_script() -> None:
+    pairs = [
+        ("the cat sat on the mat", "the dog sat on the mat"),
+        ("Your refund of 20 USD was issued today.", "Your refund was denied, sorry."),
+        ("", "Brand new text."),
+        ("Le café est fermé.", "Le café est ouvert."),
+        ("same text", "same text"),
+        (" ".join(f"a{i}" for i in range(2100)), " ".join(f"b{i}" for i in range(2100))),  # too many changes
+    ]
+    cat, refund, empty, cafe, same, huge = _js_word_diff(pairs)
+    assert cat == {"old": [["eq", "the "], ["del", "cat "], ["eq", "sat on the mat"]],
+                   "new": [["eq", "the "], ["ins", "dog "], ["eq", "sat on the mat"]]}  # fmt: skip
+    assert refund is not None
+    assert ["del", "of 20 USD "] in refund["old"] and ["ins", "denied, sorry"] in refund["new"]
+    assert empty == {"old": [], "new": [["ins", "Brand new text."]]}
+    assert cafe is not None and ["del", "fermé"] in cafe["old"] and ["ins", "ouvert"] in cafe["new"]
+    assert same == {"old": [["eq", "same text"]], "new": [["eq", "same text"]]}
+    assert huge is None
+
+
+def test_browser_word_diff_keeps_both_texts_whole() -> None:
+    import random
+
+    rng = random.Random(3)
+    words = ["refund", "order", "the", "a", "is", "not", "issued", ",", ".", "\n", "café", "  "]
+    pairs = [(" ".join(rng.choices(words, k=rng.randrange(40))), " ".join(rng.choices(words, k=rng.randrange(40)))) for _ in range(60)]
+    for (a, b), diff in zip(pairs, _js_word_diff(pairs), strict=True):
+        assert diff is not None
+        assert "".join(t for _, t in diff["old"]) == a and "".join(t for _, t in diff["new"]) == b
+        assert {op for op, _ in diff["old"]} <= {"eq", "del"} and {op for op, _ in diff["new"]} <= {"eq", "ins"}
+        common = [t for op, t in diff["old"] if op == "eq"]
+        assert "".join(common) == "".join(t for op, t in diff["new"] if op == "eq")
+        # A shortest edit: as many tokens kept as the longest common subsequence has.
+        assert sum(len(_TOKEN.findall(t)) for t in common) == _lcs(_TOKEN.findall(a), _TOKEN.findall(b))
+
+
+_TOKEN = re.compile(r"\w+\s*|[^\w\s]\s*|\s+")  # diff.js's tokens, for ASCII and Latin letters
+
+
+def _lcs(a: list[str], b: list[str]) -> int:
+    row = [0] * (len(b) + 1)
+    for x in a:
+        prev = 0
+        for j, y in enumerate(b):
+            prev, row[j + 1] = row[j + 1], prev + 1 if x == y else max(row[j + 1], row[j])
+    return row[-1]
+
+
+def _detail_of(html: str, rows: Sequence[str], case_id: str) -> str:
+    return _details(html)[list(rows).index(case_id)]
+
+
+def test_identical_outputs_are_shown_once_without_a_diff(bundle: tuple[Results, Baseline, Verdict]) -> None:
+    results, baseline, verdict = bundle
+    html = render_html(results, verdict, baseline)
+    detail = _detail_of(html, [d.case_id for d in verdict.cases], "c-plain")
+    assert detail.count("Output (identical to the baseline)") == 3
+    assert "data-diff" not in detail and "Baseline output" not in detail
+    assert detail.count("<pre>Your refund was issued today.</pre>") == 3  # once per run, not twice
+
+
+def test_a_huge_output_is_shown_without_a_word_diff_and_says_so() -> None:
+    long_old = " ".join(f"word{i}" for i in range(2_500))
+    long_new = long_old.replace("word7 ", "changed ")
+    base = make_results([make_case("big", passing("big", 1, output=long_old)), make_case("small", passing("small", 1))])
+    cand = make_results([make_case("big", passing("big", 1, output=long_new)),
+                         make_case("small", passing("small", 1, output="Your refund was sent."))])  # fmt: skip
+    verdict = Verdict(outcome=Outcome.PASS, rule="r", has_baseline=True, cases=(
+        CaseDelta("big", (), CaseStatus.UNCHANGED, False, 1, 1, 1, 1, 0, 1.0, 1.0),
+        CaseDelta("small", (), CaseStatus.UNCHANGED, False, 1, 1, 1, 1, 0, 1.0, 1.0),
+    ))  # fmt: skip
+    html = render_html(cand, verdict, baseline_from_results(base))
+    big, small = _details(html)
+    assert "Over 2,000 words: shown without a word diff." in big and "data-diff" not in big
+    assert long_old in big and long_new in big  # both sides, plain
+    assert "data-diff" in small and "without a word diff" not in small

@@ -135,6 +135,27 @@ def test_opened_case_shows_untrusted_output_as_text(report: Page) -> None:
     assert report.dialogs == [] and report.errors == []
 
 
+def test_opened_case_marks_the_changed_words(report: Page) -> None:
+    page = report.page
+    report.reset()
+    row = page.locator("details.case[data-key^='c-regress']")
+    row.locator("summary").click()
+    first = row.locator(".run").first.locator(".sbs[data-diff] pre")
+    first.first.wait_for()
+    # Baseline "Your refund of 20 USD was issued today." against "Your refund was denied, sorry."
+    assert first.nth(0).locator("del").all_inner_texts() == ["of 20 USD ", "issued today"]
+    assert first.nth(1).locator("ins").all_inner_texts() == ["denied, sorry"]
+    assert first.nth(0).inner_text() == "Your refund of 20 USD was issued today."  # the text itself is intact
+    assert first.nth(1).inner_text() == "Your refund was denied, sorry."
+    plain = page.locator("details.case[data-key^='c-plain']")
+    plain.locator("summary").click()
+    plain.locator(".case-detail").wait_for()
+    assert plain.locator("del, ins, .sbs[data-diff]").count() == 0  # identical outputs: nothing to mark
+    assert "identical to the baseline" in plain.locator(".case-detail").inner_text().lower()
+    page.click("#collapse-all")
+    assert report.errors == []
+
+
 def test_screenshot(report: Page) -> None:
     page = report.page
     report.reset()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 from agent_eval.baseline.verdict import CaseDelta, Verdict
 from agent_eval.records import (
@@ -18,7 +19,6 @@ from agent_eval.records import (
     ToolCall,
 )
 
-from ._diff import Segment, WordDiff, word_diff
 from ._format import (
     DASH,
     REDACTED,
@@ -27,11 +27,10 @@ from ._format import (
     fmt_score,
     fmt_signed,
     input_text,
-    visible_controls,
 )
 from ._sides import Side, SideCase, SideRun
 
-__all__ = ["STATUS_LABELS", "CaseDetail", "CaseRow", "MessageView", "RunView", "case_rows"]
+__all__ = ["MAX_DIFF_WORDS", "STATUS_LABELS", "CaseDetail", "CaseRow", "Compare", "MessageView", "RunView", "case_rows"]
 
 STATUS_LABELS: dict[str, str] = {
     "regressed": "regressed",
@@ -47,7 +46,11 @@ STATUS_LABELS: dict[str, str] = {
     "passing": "passing",  # without a baseline
 }
 _NO_BASELINE_RANK = {"error": 0, "failing": 1, "flaky": 2, "passing": 3}
-_REDACTED_DIFF = WordDiff((Segment("eq", REDACTED),), (Segment("eq", REDACTED),), True)
+# The browser's word diff is quadratic in the worst case; longer outputs are shown side by side as they are.
+MAX_DIFF_WORDS = 2_000
+# How a run's output is shown: alone ("none"), alone as identical to the baseline run's ("same"),
+# side by side with the changed words marked in the browser ("words"), or side by side unmarked ("plain").
+Compare = Literal["none", "same", "words", "plain"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,12 +65,14 @@ class MessageView:
 
 @dataclass(frozen=True, slots=True)
 class RunView:
-    """One candidate run (or a baseline-only run) with its output diffed against the baseline's."""
+    """One candidate run (or a baseline-only run), with the baseline run's output to compare it with."""
 
     index: int
     status: str
     score: str
-    diff: WordDiff
+    output: str  # the candidate's output; the baseline's for a baseline-only run
+    baseline_output: str  # empty unless `compare` is "words" or "plain"
+    compare: Compare
     has_baseline: bool
     baseline_status: str | None
     baseline_score: str
@@ -131,23 +136,37 @@ def _redact_run(run: RunRecord) -> tuple[tuple[CheckResult, ...], tuple[RubricRe
 
 
 def _baseline_only(base: SideRun, redact: bool) -> RunView:
-    diff = _REDACTED_DIFF if redact else word_diff(visible_controls(base.output), visible_controls(base.output))
-    return RunView(base.index, "absent", DASH, diff, True, base.status, fmt_score(base.score), None, (), (), (), (), None)
+    output = REDACTED if redact else base.output
+    return RunView(base.index, "absent", DASH, output, "", "none", True, base.status, fmt_score(base.score), None, (), (), (), (), None)
+
+
+def _too_long(text: str) -> bool:
+    # A text of n characters has at most n/2 + 1 words: most outputs are ruled out without a split.
+    return len(text) > 2 * MAX_DIFF_WORDS and len(text.split()) > MAX_DIFF_WORDS
+
+
+def _compare(old: str, new: str) -> Compare:
+    """Identical texts need no diff; very long ones are not diffed (the browser would stall)."""
+    if old == new:
+        return "same"
+    return "plain" if _too_long(old) or _too_long(new) else "words"
 
 
 def _run_view(run: RunRecord, base: SideRun | None, shared: bool, prompt: str | None, redact: bool) -> RunView:
+    compare: Compare = "none" if base is None else _compare(base.output, run.output)
+    output, baseline_output = run.output, base.output if base is not None and compare != "same" else ""
+    checks, rubrics, calls = run.checks, run.rubrics, run.tool_calls
     if redact:
-        diff = _REDACTED_DIFF
+        output, baseline_output = REDACTED, ""
+        compare = "same" if compare == "same" else "none"
         checks, rubrics, calls = _redact_run(run)
-    else:
-        new = visible_controls(run.output)
-        diff = word_diff(visible_controls(base.output) if base else new, new)
-        checks, rubrics, calls = run.checks, run.rubrics, run.tool_calls
     return RunView(
         index=run.index,
         status=str(run.status),
         score=fmt_score(run.score),
-        diff=diff,
+        output=output,
+        baseline_output=baseline_output,
+        compare=compare,
         has_baseline=base is not None,
         baseline_status=base.status if base else None,
         baseline_score=fmt_score(base.score) if base else DASH,

@@ -6,9 +6,8 @@ import base64
 import hashlib
 import json
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable
 from functools import lru_cache
-from html import escape as html_escape
 from importlib import resources
 from typing import Any
 
@@ -19,9 +18,8 @@ from agent_eval.baseline.schema import Baseline
 from agent_eval.baseline.verdict import Verdict
 from agent_eval.records import Results
 
-from ._cases import STATUS_LABELS, CaseRow, case_rows
+from ._cases import MAX_DIFF_WORDS, STATUS_LABELS, CaseRow, case_rows
 from ._config import config_diff
-from ._diff import Segment
 from ._format import (
     fmt_ci,
     fmt_ms,
@@ -44,54 +42,39 @@ def _finalize(value: Any) -> Any:
     return value
 
 
-def _segments(segs: Sequence[Segment]) -> Markup:
-    """A word diff as escaped text with <del>/<ins> spans (the hot path, so not a macro).
-
-    The texts were passed through `visible_controls` before the diff.
-    """
-    out = []
-    for seg in segs:
-        text = html_escape(seg.text, quote=True)
-        out.append(text if seg.op == "eq" else f"<{seg.op}>{text}</{seg.op}>")
-    return Markup("".join(out))
-
-
-def _details_json(fragments: Sequence[str]) -> Markup:
+def _details_json(fragments: Iterable[str]) -> Markup:
     """Case details as a JSON array of escaped HTML, one case per line, inert until opened.
 
-    Autoescaping turns every '<' of untrusted text into '&lt;', so only template markup could
-    close the data block early; the check makes sure it never does, and '</' is escaped anyway.
+    Untrusted text is autoescaped, so it holds no '<'. Escaping '</' and '<!--' in the JSON text
+    keeps any markup at all from closing the data block or turning the parser's escape states on.
     """
-    lines = []
-    for fragment in fragments:
-        lowered = fragment.lower()
-        if "</script" in lowered or "<!--" in lowered:
-            raise ValueError("a case detail must not contain '</script' or '<!--'")
-        lines.append(json.dumps(str(fragment), ensure_ascii=False).replace("</", "<\\/"))
-    return Markup("[\n" + ",\n".join(lines) + "\n]")
+    body = ",\n".join(json.dumps(f, ensure_ascii=False) for f in fragments)
+    return Markup("[\n" + body.replace("</", "<\\/").replace("<!--", "<\\u0021--") + "\n]")
 
 
 def _plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
-@lru_cache(maxsize=1)
-def _env() -> jinja2.Environment:
+@lru_cache(maxsize=2)
+def _env(finalize: bool = True) -> jinja2.Environment:
+    """Templates, always autoescaped. Control characters become visible through `finalize` on the
+    page; case details skip that per-value call (it cost more than the rest of their rendering)
+    and get one pass over each rendered fragment instead."""
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("agent_eval.report", "templates"),
         autoescape=True,  # always: case inputs and model outputs are untrusted
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
-        finalize=_finalize,
+        finalize=_finalize if finalize else None,
     )
-    env.filters.update(
-        ms=fmt_ms, usd=fmt_usd, pct=fmt_pct, plural=_plural, segments=_segments
-    )
+    env.filters.update(ms=fmt_ms, usd=fmt_usd, pct=fmt_pct, plural=_plural)
+    env.globals["max_words"] = f"{MAX_DIFF_WORDS:,}"
     return env
 
 
-@lru_cache(maxsize=2)
+@lru_cache(maxsize=4)
 def _asset(name: str) -> str:
     return resources.files("agent_eval.report").joinpath("templates", name).read_text("utf-8")
 
@@ -138,8 +121,9 @@ def _context(results: Results, verdict: Verdict, base: Side | None, cand: Side, 
     tags = tag_rows(verdict, base, cand)
     status_counts, tag_counts = _counts(rows)
     limits = {t.tag: t.limit for t in verdict.tags}
-    js = _asset("report.js")
-    detail = _env().get_template("_case.html.j2").module.detail  # type: ignore[attr-defined]
+    js = _asset("diff.js") + _asset("report.js")
+    detail = _env(False).get_template("_case.html.j2").module.detail  # type: ignore[attr-defined]
+    judge = results.config.judge_model
     return {
         "suite_name": results.suite.name,
         "tool_version": results.tool_version,
@@ -158,7 +142,7 @@ def _context(results: Results, verdict: Verdict, base: Side | None, cand: Side, 
         "tag_svg": tag_chart([(t.tag, t.relative, limits.get(t.tag)) for t in tags]) if base is not None else None,
         "tags": tags,
         "rows": rows,
-        "details_json": _details_json([detail(r.detail, results.config.judge_model) for r in rows]),
+        "details_json": _details_json(visible_controls(detail(r.detail, judge)) for r in rows),
         "status_counts": status_counts,
         "tag_counts": tag_counts,
         "css": Markup(_asset("report.css")),

@@ -41,9 +41,41 @@
     return texts[i];
   }
 
+  function paint(pre, segments) {
+    // Text nodes only: the outputs are untrusted and never become markup.
+    var frag = document.createDocumentFragment();
+    segments.forEach(function (s) {
+      if (s[0] === "eq") { frag.appendChild(document.createTextNode(s[1])); return; }
+      var mark = document.createElement(s[0]);
+      mark.textContent = s[1];
+      frag.appendChild(mark);
+    });
+    pre.textContent = "";
+    pre.appendChild(frag);
+  }
+
+  function markDiffs(slot) {
+    Array.prototype.forEach.call(slot.querySelectorAll(".sbs[data-diff]"), function (box) {
+      var pres = box.querySelectorAll("pre");
+      var diff = pres.length === 2 ? wordDiff(pres[0].textContent, pres[1].textContent) : null;
+      if (diff === null) {
+        var note = document.createElement("p");
+        note.className = "note";
+        note.textContent = "Too many changes to mark word by word: shown without a word diff.";
+        box.parentNode.insertBefore(note, box.nextSibling);
+        return;
+      }
+      paint(pres[0], diff.old);
+      paint(pres[1], diff.new);
+    });
+  }
+
   function fill(row) {
     var slot = row.querySelector(".slot");
-    if (slot && !slot.hasChildNodes()) { slot.innerHTML = detailHtml(row); }
+    if (slot && !slot.hasChildNodes()) {
+      slot.innerHTML = detailHtml(row);
+      markDiffs(slot);
+    }
   }
 
   list.addEventListener("toggle", function (e) {
