@@ -40,6 +40,7 @@ from agent_eval.records import (
 from agent_eval.report import (
     MARKER,
     append_step_summary,
+    ci_run_url,
     combine_junit,
     combine_markdown,
     combined_outcome,
@@ -599,3 +600,84 @@ def test_a_huge_output_is_shown_without_a_word_diff_and_says_so() -> None:
     assert "Over 2,000 words: shown without a word diff." in big and "data-diff" not in big
     assert long_old in big and long_new in big  # both sides, plain
     assert "data-diff" in small and "without a word diff" not in small
+
+
+# ---------------------------------------------------------------- cache, judge disagreement, CI link
+
+
+def _cached_bundle() -> tuple[Results, Verdict]:
+    runs = [make_run("c1", 0).model_copy(update={"cached": True}), make_run("c1", 1),
+            make_run("c1", 2).model_copy(update={"cached": True})]  # fmt: skip
+    results = make_results([make_case("c1", runs), make_case("c2", passing("c2"))])
+    return results, Verdict(outcome=Outcome.PASS, rule="no baseline", candidate_score=1.0)
+
+
+def test_cached_runs_are_counted_and_marked() -> None:
+    results, verdict = _cached_bundle()
+    assert results.summary.cached_runs == 2
+    html = render_html(results, verdict)
+    assert "2 of 6 runs came from the cache" in html
+    detail = _details(html)[[c.id for c in results.cases].index("c1")]
+    assert detail.count(">cached</span>") == 2
+    md = render_markdown(results, verdict)
+    assert "2 of 6 runs came from the cache" in md
+
+
+def test_no_cache_line_without_cached_runs(bundle: tuple[Results, Baseline, Verdict]) -> None:
+    results, baseline, verdict = bundle
+    html = render_html(results, verdict, baseline)
+    assert "came from the cache" not in html and ">cached</span>" not in "".join(_details(html))
+    assert "came from the cache" not in render_markdown(results, verdict, baseline)
+
+
+def _sampled_results() -> Results:
+    def run(i: int, samples: tuple[float, ...]) -> RunRecord:
+        base = make_run("j1", i)
+        rubric = base.rubrics[0].model_copy(update={"samples": samples, "score": sum(samples) / len(samples)})
+        return base.model_copy(update={"rubrics": (rubric,)})
+
+    return make_results([make_case("j1", [run(0, (3.0, 4.0, 5.0)), run(1, (4.0, 4.0, 4.0)), run(2, (4.5, 4.5))])])
+
+
+def test_judge_disagreement_and_rubric_samples() -> None:
+    results = _sampled_results()
+    spread = results.summary.judge_disagreement
+    assert spread is not None and spread > 0
+    verdict = Verdict(outcome=Outcome.PASS, rule="no baseline", candidate_score=1.0)
+    html = render_html(results, verdict)
+    row = re.search(r"<tr><td>Judge disagreement \(sample std dev\)</td><td class=\"num\">([^<]+)</td>", html)
+    assert row is not None and row.group(1) == f"{spread * 100:.1f}% of scale"
+    detail = _details(html)[0]
+    assert "(samples 3, 4, 5)" in detail and "(samples 4, 4, 4)" in detail and "(samples 4.5, 4.5)" in detail
+    assert "4.00 on 1–5" in detail  # the mean score stays next to its samples
+    md = render_markdown(results, verdict)
+    assert f"| Judge disagreement (sample std dev) | {spread * 100:.1f}% of scale |" in md
+
+
+def test_no_judge_disagreement_row_without_samples(bundle: tuple[Results, Baseline, Verdict]) -> None:
+    results, baseline, verdict = bundle
+    assert results.summary.judge_disagreement is None
+    assert "Judge disagreement" not in render_html(results, verdict, baseline)
+    assert "Judge disagreement" not in render_markdown(results, verdict, baseline)
+    assert "(samples " not in "".join(_details(render_html(results, verdict, baseline)))
+
+
+def test_ci_run_url() -> None:
+    env = {"GITHUB_SERVER_URL": "https://github.com", "GITHUB_REPOSITORY": "acme/support-bot", "GITHUB_RUN_ID": "1234567"}
+    assert ci_run_url(env) == "https://github.com/acme/support-bot/actions/runs/1234567"
+    assert ci_run_url({**env, "GITHUB_SERVER_URL": "https://ghe.example.com/"}) == "https://ghe.example.com/acme/support-bot/actions/runs/1234567"
+    for key in env:
+        assert ci_run_url({k: v for k, v in env.items() if k != key}) is None, key
+    assert ci_run_url({**env, "GITHUB_RUN_ID": "12) [x](y"}) is None  # nothing that could break out of the link
+    assert ci_run_url({**env, "GITHUB_REPOSITORY": "acme/bot (fork)"}) is None
+    assert ci_run_url({**env, "GITHUB_SERVER_URL": "javascript:alert(1)"}) is None
+
+
+def test_write_reports_links_the_ci_run(tmp_path: Path, bundle: tuple[Results, Baseline, Verdict]) -> None:
+    results, baseline, verdict = bundle
+    url = "https://github.com/acme/support-bot/actions/runs/42"
+    md = write_reports(tmp_path, results, verdict, baseline, run_url=url).markdown.read_text(encoding="utf-8")
+    assert f"artifact from [the workflow run]({url})" in md
+    assert "[the workflow run](" not in write_reports(tmp_path / "local", results, verdict, baseline).markdown.read_text(encoding="utf-8")
+    # Without an artifact to download, the run is still linked.
+    assert f"see [the workflow run]({url})" in render_markdown(results, verdict, baseline, artifact=None, run_url=url)

@@ -24,11 +24,12 @@ from ._format import (
 )
 from ._sides import Provenance, Side
 
-__all__ = ["MetricRow", "ProvenanceRow", "TagRow", "metric_rows", "provenance_rows", "tag_rows"]
+__all__ = ["MetricRow", "ProvenanceRow", "TagRow", "cache_line", "metric_rows", "provenance_rows", "tag_rows"]
 
 Tone = Literal["good", "bad", "neutral"]
 # Relative changes of latency and cost smaller than this are noise, not news.
 _REL_NOISE = 0.05
+_JUDGE_DISAGREEMENT = "Judge disagreement (sample std dev)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +121,21 @@ def metric_rows(verdict: Verdict, base: Side | None, cand: Side) -> list[MetricR
         tone = tone if m.judged else "neutral"
         rows.append(MetricRow(m.label, m.fmt(b) if base is not None else DASH, m.fmt(c), delta, tone))
     rows.insert(1, MetricRow("Cases", fmt_count(base.stats.cases) if base else DASH, fmt_count(cand.stats.cases), DASH, "neutral"))
+    if cand.judge_disagreement is not None:
+        b = _of_scale(base.judge_disagreement) if base is not None else DASH
+        rows.append(MetricRow(_JUDGE_DISAGREEMENT, b, _of_scale(cand.judge_disagreement), DASH, "neutral"))
     return rows
+
+
+def _of_scale(value: float | None) -> str:
+    return DASH if value is None else f"{fmt_pct(value)} of scale"
+
+
+def cache_line(stats: GroupStats) -> str | None:
+    """'N of M runs came from the cache', when any did."""
+    if not stats.cached_runs:
+        return None
+    return f"{stats.cached_runs} of {stats.runs} runs came from the cache (output, latency and tokens of the recorded call)."
 
 
 @dataclass(frozen=True, slots=True)

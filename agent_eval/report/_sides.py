@@ -78,6 +78,7 @@ class Side:
     tags: Mapping[str, GroupStats]
     cases: Mapping[str, SideCase]
     costs_known: bool = True  # a baseline stores no cost or tokens
+    judge_disagreement: float | None = None  # a baseline stores no rubric samples
 
     def latencies(self) -> list[float]:
         """Latency of every run that recorded one, in milliseconds."""
@@ -120,7 +121,8 @@ def candidate_side(results: Results) -> Side:
         )
         for c in results.cases
     }
-    return Side(prov, cfg, results.summary, dict(results.summary.tags), cases)
+    summary = results.summary
+    return Side(prov, cfg, summary, dict(summary.tags), cases, judge_disagreement=summary.judge_disagreement)
 
 
 def baseline_side(baseline: Baseline) -> Side:

@@ -29,7 +29,7 @@ from ._format import (
     fmt_usd,
     visible_controls,
 )
-from ._metrics import metric_rows, provenance_rows, tag_rows
+from ._metrics import cache_line, metric_rows, provenance_rows, tag_rows
 from ._sides import Side, baseline_side, candidate_side
 from ._svg import latency_chart, score_chart, tag_chart
 
@@ -69,7 +69,7 @@ def _env(finalize: bool = True) -> jinja2.Environment:
         lstrip_blocks=True,
         finalize=_finalize if finalize else None,
     )
-    env.filters.update(ms=fmt_ms, usd=fmt_usd, pct=fmt_pct, plural=_plural)
+    env.filters.update(ms=fmt_ms, usd=fmt_usd, pct=fmt_pct, plural=_plural, g=lambda v: f"{v:g}")
     env.globals["max_words"] = f"{MAX_DIFF_WORDS:,}"
     return env
 
@@ -135,6 +135,7 @@ def _context(results: Results, verdict: Verdict, base: Side | None, cand: Side, 
         "redacted": redact,
         "stats_line": _stats_line(verdict),
         "metrics": metric_rows(verdict, base, cand),
+        "cache_line": cache_line(cand.stats),
         "provenance": provenance_rows(base.provenance if base else None, cand.provenance),
         "config_diff": config_diff(verdict, base, cand),
         "score_svg": score_chart(base.case_scores() if base else None, cand.case_scores()),

@@ -14,7 +14,7 @@ from agent_eval.baseline.verdict import CaseDelta, CaseStatus, Outcome, Verdict
 from agent_eval.records import Results
 
 from ._format import fmt_ci, fmt_ck, fmt_pct, fmt_rel, fmt_score
-from ._metrics import metric_rows
+from ._metrics import cache_line, metric_rows
 from ._sides import Side, baseline_side, candidate_side
 
 __all__ = [
@@ -22,6 +22,7 @@ __all__ = [
     "MARKER",
     "SuiteEntry",
     "append_step_summary",
+    "ci_run_url",
     "combine_markdown",
     "combined_outcome",
     "markdown_with_sides",
@@ -32,6 +33,9 @@ MARKER = "<!-- agent-eval-summary -->"
 ARTIFACT_NAME = "agent-eval-results"
 _PRECEDENCE = (Outcome.PASS, Outcome.WARN, Outcome.FAIL, Outcome.INCOMPLETE)
 _SPECIAL = re.compile(r"([\\`*_\[\]<>|~])")
+# What a GitHub Actions run URL is made of; anything else is not put into a Markdown link.
+_SERVER = re.compile(r"https?://[A-Za-z0-9.-]+(?::\d+)?(?:/[A-Za-z0-9._~-]+)*")
+_REPOSITORY = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+")
 _TOP = 5
 Sides = tuple[Side | None, Side]
 
@@ -39,6 +43,18 @@ Sides = tuple[Side | None, Side]
 def combined_outcome(verdicts: Iterable[Verdict]) -> Outcome:
     """The worst outcome: INCOMPLETE > FAIL > WARN > PASS (PASS for no verdicts)."""
     return max((v.outcome for v in verdicts), key=_PRECEDENCE.index, default=Outcome.PASS)
+
+
+def ci_run_url(env: Mapping[str, str]) -> str | None:
+    """The GitHub Actions run's URL from GITHUB_SERVER_URL, GITHUB_REPOSITORY and GITHUB_RUN_ID.
+
+    None when one is missing or does not look like what GitHub sets.
+    """
+    server = env.get("GITHUB_SERVER_URL", "").rstrip("/")
+    repo, run_id = env.get("GITHUB_REPOSITORY", ""), env.get("GITHUB_RUN_ID", "")
+    if not (_SERVER.fullmatch(server) and _REPOSITORY.fullmatch(repo) and run_id.isascii() and run_id.isdigit()):
+        return None
+    return f"{server}/{repo}/actions/runs/{run_id}"
 
 
 def _md(text: str) -> str:
@@ -119,9 +135,11 @@ def _how_to_open(report_path: str | Path | None, artifact: str | None, run_url: 
     where = []
     if report_path is not None:
         where.append(f"open {_code(str(report_path))}")
+    run = f"[the workflow run]({run_url})" if run_url else "the workflow run"
     if artifact:
-        link = f"[the workflow run]({run_url})" if run_url else "the workflow run"
-        where.append(f"in CI, download the {_code(artifact)} artifact from {link}")
+        where.append(f"in CI, download the {_code(artifact)} artifact from {run}")
+    elif run_url:
+        where.append(f"see {run}")
     return ("Full diff report: " + "; ".join(where) + ".") if where else ""
 
 
@@ -141,6 +159,9 @@ def _section(
         lines += ["**Warnings:**", *(f"- {_md(w)}" for w in verdict.warnings), ""]
     lines += [_md(_stats(verdict)), ""]
     lines += [*_metrics_table(verdict, base, cand), ""]
+    cached = cache_line(cand.stats)
+    if cached:
+        lines += [_md(cached), ""]
     failed_tags = [t for t in verdict.tags if t.failed]
     if failed_tags:
         tags = ", ".join(f"{_code(t.tag)} {fmt_rel(t.relative_change)}" for t in failed_tags)
