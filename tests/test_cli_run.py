@@ -143,3 +143,11 @@ def test_several_suites_give_one_combined_verdict(workdir: Path, capsys) -> None
         (workdir / "golden/baselines/support-bot.json").read_text().replace('"support-bot"', '"support-smoke"'))
     r = run_cli(capsys, "run", suites, "--out", "all2")
     assert r.code == 1, r.text  # the regressed smoke suite fails the gate; the worst code wins
+
+
+def test_summary_links_the_ci_run(workdir: Path, capsys, monkeypatch) -> None:
+    for name, value in (("GITHUB_SERVER_URL", "https://github.com"), ("GITHUB_REPOSITORY", "acme/bot"),
+                        ("GITHUB_RUN_ID", "4242")):
+        monkeypatch.setenv(name, value)
+    assert run_cli(capsys, "run", SUITE, "--out", "out").code == 0
+    assert "https://github.com/acme/bot/actions/runs/4242" in (workdir / "out" / "summary.md").read_text()

@@ -65,7 +65,7 @@ def gate_and_report(
     With `step_summary`, summary.md is also appended to $GITHUB_STEP_SUMMARY when that is set.
     """
     from agent_eval.baseline.gate import GateOptions, decide
-    from agent_eval.report import write_reports
+    from agent_eval.report import ci_run_url, write_reports
     from agent_eval.report.console import print_results, print_verdict
 
     options = GateOptions(
@@ -79,7 +79,8 @@ def gate_and_report(
     if baseline_path is not None:
         console.print(f"baseline: {baseline_path}")
     print_verdict(console, verdict)
-    paths = write_reports(out_dir, results, verdict, baseline, redact=flags.redact or redact_default)
+    paths = write_reports(out_dir, results, verdict, baseline, redact=flags.redact or redact_default,
+                          run_url=ci_run_url(os.environ))
     if step_summary:
         from agent_eval.report.markdown import append_step_summary
 
@@ -99,13 +100,13 @@ def combined_exit(codes: Sequence[int]) -> int:
 
 def write_combined(out_root: Path, outcomes: Sequence[SuiteOutcome], *, redact: bool) -> None:
     """One summary.md and junit.xml for several suites; appended to $GITHUB_STEP_SUMMARY when set."""
-    from agent_eval.report import combine_junit, combine_markdown
+    from agent_eval.report import ci_run_url, combine_junit, combine_markdown
     from agent_eval.report.markdown import append_step_summary
     from agent_eval._files import write_atomic
 
     pairs = [(o.results, o.verdict) for o in outcomes]
     write_atomic(out_root / "junit.xml", combine_junit(pairs))
-    markdown = combine_markdown(pairs, redact=redact)
+    markdown = combine_markdown(pairs, redact=redact, run_url=ci_run_url(os.environ))
     write_atomic(out_root / "summary.md", markdown)
     append_step_summary(markdown, os.environ)
 
