@@ -5,8 +5,9 @@ The writers only read `Side`, so the baseline file format is known in this modul
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from functools import cache
 
 from agent_eval.baseline.schema import Baseline, BaselineCase
 from agent_eval.records import CaseStats, ConfigInfo, GroupStats, Results
@@ -127,7 +128,10 @@ def candidate_side(results: Results) -> Side:
 
 def baseline_side(baseline: Baseline) -> Side:
     """A stored baseline as a `Side`; its group statistics are recomputed from its cases."""
-    cases = {c.id: _baseline_case(c) for c in baseline.cases}
+    from agent_eval.checks.refusal import is_refusal
+
+    refusal = cache(is_refusal)  # the runs of a case often repeat an output
+    cases = {c.id: _baseline_case(c, refusal) for c in baseline.cases}
     tags = {t: group_stats(c for c in cases.values() if t in c.tags) for t in _all_tags(cases.values())}
     p = baseline.provenance
     prov = Provenance(
@@ -149,13 +153,9 @@ def baseline_side(baseline: Baseline) -> Side:
     return Side(prov, p.config, group_stats(cases.values()), tags, cases, costs_known=False)
 
 
-def _baseline_case(case: BaselineCase) -> SideCase:
-    from agent_eval.checks.refusal import is_refusal
-
+def _baseline_case(case: BaselineCase, is_refusal: Callable[[str], bool]) -> SideCase:
     runs = tuple(
-        SideRun(
-            r.index, str(r.status), r.passed, r.score, r.output, r.latency_ms, is_refusal(r.output)
-        )
+        SideRun(r.index, str(r.status), r.passed, r.score, r.output, r.latency_ms, is_refusal(r.output))
         for r in case.runs
     )
     return SideCase(case.id, tuple(case.tags), case.critical, case.definition_hash, case.stats, runs)
