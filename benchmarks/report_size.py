@@ -20,10 +20,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from agent_eval.baseline.gate import GateOptions, decide  # noqa: E402
-from agent_eval.baseline.schema import Baseline, baseline_from_results  # noqa: E402
-from agent_eval.baseline.verdict import Verdict  # noqa: E402
-from agent_eval.records import (  # noqa: E402
+from agent_eval.baseline.gate import GateOptions, decide
+from agent_eval.baseline.schema import Baseline, baseline_from_results
+from agent_eval.baseline.verdict import Verdict
+from agent_eval.records import (
     CaseResult,
     CheckResult,
     ConfigInfo,
@@ -37,8 +37,8 @@ from agent_eval.records import (  # noqa: E402
     ToolCall,
     Usage,
 )
-from agent_eval.report import write_reports  # noqa: E402
-from agent_eval.stats.reduce import case_stats, summarize  # noqa: E402
+from agent_eval.report import write_reports
+from agent_eval.stats.reduce import case_stats, summarize
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [

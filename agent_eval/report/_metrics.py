@@ -122,8 +122,8 @@ def metric_rows(verdict: Verdict, base: Side | None, cand: Side) -> list[MetricR
         rows.append(MetricRow(m.label, m.fmt(b) if base is not None else DASH, m.fmt(c), delta, tone))
     rows.insert(1, MetricRow("Cases", fmt_count(base.stats.cases) if base else DASH, fmt_count(cand.stats.cases), DASH, "neutral"))
     if cand.judge_disagreement is not None:
-        b = _of_scale(base.judge_disagreement) if base is not None else DASH
-        rows.append(MetricRow(_JUDGE_DISAGREEMENT, b, _of_scale(cand.judge_disagreement), DASH, "neutral"))
+        spread = _of_scale(base.judge_disagreement) if base is not None else DASH
+        rows.append(MetricRow(_JUDGE_DISAGREEMENT, spread, _of_scale(cand.judge_disagreement), DASH, "neutral"))
     return rows
 
 
