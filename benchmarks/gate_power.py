@@ -21,7 +21,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
-from agent_eval.stats.paired import drop_fails, min_detectable_drop, one_sided_p  # noqa: E402
+from agent_eval.stats.paired import drop_fails, min_detectable_drop, one_sided_p
 
 MAX_DROP, ALPHA = 0.03, 0.05
 SIZES, KS, SPREADS = (50, 100, 300), (1, 3, 5, 10), ((0.8, 1.0), (0.4, 1.0))

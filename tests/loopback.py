@@ -28,7 +28,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from loopback_faults import Fault, Outcome, Policy, parse_fault, rate_key
-from loopback_http import MAX_HEAD, HttpRequest, LoggedRequest, RequestLog, read_request, send_json, send_stream
+from loopback_http import (
+    MAX_HEAD,
+    HttpRequest,
+    LoggedRequest,
+    RequestLog,
+    read_request,
+    send_json,
+    send_stream,
+)
 from loopback_wire import (
     Reply,
     anthropic_error,

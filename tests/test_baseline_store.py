@@ -10,10 +10,10 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from test_gate import C, results  # noqa: E402  (the in-memory Results factory)
+from test_gate import C, results
 
-from agent_eval.baseline.schema import Baseline, baseline_from_results  # noqa: E402
-from agent_eval.baseline.store import (  # noqa: E402
+from agent_eval.baseline.schema import Baseline, baseline_from_results
+from agent_eval.baseline.store import (
     default_baseline_path,
     dump_json,
     load_baseline,
@@ -21,7 +21,7 @@ from agent_eval.baseline.store import (  # noqa: E402
     save_baseline,
     upgrade,
 )
-from agent_eval.errors import InputError, UsageError  # noqa: E402
+from agent_eval.errors import InputError, UsageError
 
 CASES = [C("b", [1.0, 0.5], tags=("x",)), C("a", [None, 1.0], critical=True)]
 

@@ -17,7 +17,13 @@ from loopback import Fault, LoopbackServer, Reply
 
 from agent_eval.errors import ConfigError
 from agent_eval.providers.aliases import is_unpinned
-from agent_eval.providers.base import Completion, CompletionRequest, Provider, RetryDecision, RetryKind
+from agent_eval.providers.base import (
+    Completion,
+    CompletionRequest,
+    Provider,
+    RetryDecision,
+    RetryKind,
+)
 from agent_eval.providers.classify import ErrorContext, parse_retry_after
 from agent_eval.providers.mock import MockProviderError
 from agent_eval.providers.pricing import cost_usd, price_for

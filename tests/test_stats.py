@@ -17,7 +17,13 @@ from agent_eval.records import (
     Usage,
 )
 from agent_eval.stats.describe import mean_ci, percentile, t_quantile_975
-from agent_eval.stats.paired import benjamini_hochberg, cases_needed, one_sided_p, paired_test, repeats_needed
+from agent_eval.stats.paired import (
+    benjamini_hochberg,
+    cases_needed,
+    one_sided_p,
+    paired_test,
+    repeats_needed,
+)
 from agent_eval.stats.passk import pass_at_k, pass_hat_k
 from agent_eval.stats.reduce import case_stats, summarize
 

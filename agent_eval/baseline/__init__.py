@@ -2,8 +2,19 @@
 
 from agent_eval.baseline.gate import GateOptions, decide
 from agent_eval.baseline.schema import Baseline, baseline_from_results
-from agent_eval.baseline.store import default_baseline_path, load_baseline, load_results, save_baseline
-from agent_eval.baseline.verdict import CaseDelta, CaseStatus, Outcome, TagDelta, Verdict
+from agent_eval.baseline.store import (
+    default_baseline_path,
+    load_baseline,
+    load_results,
+    save_baseline,
+)
+from agent_eval.baseline.verdict import (
+    CaseDelta,
+    CaseStatus,
+    Outcome,
+    TagDelta,
+    Verdict,
+)
 
 __all__ = [
     "Baseline",

@@ -14,8 +14,12 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from agent_eval.baseline.schema import BASELINE_SCHEMA_VERSION, Baseline, baseline_from_results
 from agent_eval._files import write_atomic
+from agent_eval.baseline.schema import (
+    BASELINE_SCHEMA_VERSION,
+    Baseline,
+    baseline_from_results,
+)
 from agent_eval.errors import InputError, UsageError
 from agent_eval.records import RESULTS_SCHEMA_VERSION, Results
 

@@ -12,7 +12,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from agent_eval.checks._util import RawCheck, expect_keys, expect_str, json_equal, render_json, type_name
+from agent_eval.checks._util import (
+    RawCheck,
+    expect_keys,
+    expect_str,
+    json_equal,
+    render_json,
+    type_name,
+)
 from agent_eval.checks.base import CheckInput, CheckSpecError, Reason
 from agent_eval.records import ToolCall
 

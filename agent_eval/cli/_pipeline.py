@@ -100,9 +100,9 @@ def combined_exit(codes: Sequence[int]) -> int:
 
 def write_combined(out_root: Path, outcomes: Sequence[SuiteOutcome], *, redact: bool) -> None:
     """One summary.md and junit.xml for several suites; appended to $GITHUB_STEP_SUMMARY when set."""
+    from agent_eval._files import write_atomic
     from agent_eval.report import ci_run_url, combine_junit, combine_markdown
     from agent_eval.report.markdown import append_step_summary
-    from agent_eval._files import write_atomic
 
     pairs = [(o.results, o.verdict) for o in outcomes]
     write_atomic(out_root / "junit.xml", combine_junit(pairs))

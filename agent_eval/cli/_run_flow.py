@@ -12,7 +12,13 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 
 from agent_eval.cli._common import consoles, say
-from agent_eval.cli._pipeline import GateFlags, SuiteOutcome, combined_exit, emit_json, gate_and_report
+from agent_eval.cli._pipeline import (
+    GateFlags,
+    SuiteOutcome,
+    combined_exit,
+    emit_json,
+    gate_and_report,
+)
 from agent_eval.errors import InputError, UsageError
 from agent_eval.runner.session import RunOptions
 from agent_eval.suite.loader import LoadedConfig, LoadedSuite, load_config, load_suite

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -19,10 +18,14 @@ def register(app: typer.Typer) -> None:
 @baseline_app.command("save")
 def save(
     results: Path = typer.Argument(..., help="results.json, or the results folder."),
-    to: Optional[Path] = typer.Option(None, "--to", help="Baseline file.", show_default="golden/baselines/<suite>.json"),
+    to: Path | None = typer.Option(None, "--to", help="Baseline file.", show_default="golden/baselines/<suite>.json"),
 ) -> int:
     """Store a complete run as the baseline (written atomically, keys sorted, diff-friendly)."""
-    from agent_eval.baseline.store import default_baseline_path, load_results, save_baseline
+    from agent_eval.baseline.store import (
+        default_baseline_path,
+        load_results,
+        save_baseline,
+    )
 
     loaded = load_results(results)
     path = to or default_baseline_path(loaded.suite.name, Path.cwd())

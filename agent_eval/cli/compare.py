@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -28,11 +27,11 @@ def suite_gate_spec(results_suite_path: str):  # type: ignore[no-untyped-def]
 def compare(
     baseline: Path = typer.Argument(..., help="Baseline file (golden/baselines/<suite>.json)."),
     results: Path = typer.Argument(..., help="results.json, or the results folder."),
-    max_drop: Optional[float] = typer.Option(None, "--max-drop", min=0, help="Largest tolerated drop.", show_default="0.03"),
+    max_drop: float | None = typer.Option(None, "--max-drop", min=0, help="Largest tolerated drop.", show_default="0.03"),
     alpha: float = typer.Option(0.05, "--alpha", min=0.0001, max=0.5, help="Significance level."),
     strict: bool = typer.Option(False, "--strict", help="Fail on the point estimate alone."),
     absolute: bool = typer.Option(False, "--absolute", help="Read --max-drop as score points."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write report.html, junit.xml, summary.md here."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Write report.html, junit.xml, summary.md here."),
     redact: bool = typer.Option(False, "--redact", help="Mask inputs and outputs in the reports."),
     output_format: str = typer.Option("text", "--format", help="text, or json for a machine-readable verdict."),
 ) -> int:

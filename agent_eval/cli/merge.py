@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -17,21 +16,21 @@ def register(app: typer.Typer) -> None:
 def merge(
     folders: list[Path] = typer.Argument(..., help="Results folders of the shards (run --shard i/n)."),
     out: Path = typer.Option(..., "--out", "-o", help="Folder for the merged results."),
-    baseline: Optional[Path] = typer.Option(None, "--baseline", help="Baseline.", show_default="golden/baselines/<suite>.json"),
-    max_drop: Optional[float] = typer.Option(None, "--max-drop", min=0, help="Largest tolerated drop.", show_default="0.03"),
+    baseline: Path | None = typer.Option(None, "--baseline", help="Baseline.", show_default="golden/baselines/<suite>.json"),
+    max_drop: float | None = typer.Option(None, "--max-drop", min=0, help="Largest tolerated drop.", show_default="0.03"),
     alpha: float = typer.Option(0.05, "--alpha", min=0.0001, max=0.5, help="Significance level."),
     strict: bool = typer.Option(False, "--strict", help="Fail on the point estimate alone."),
     absolute: bool = typer.Option(False, "--absolute", help="Read --max-drop as score points."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Reuse a non-empty --out folder."),
 ) -> int:
     """Merge shards of one suite, config and seed (refusing overlaps and gaps); exit like `run`."""
-    from agent_eval.cli._common import consoles
+    from agent_eval._files import write_atomic
     from agent_eval.baseline.store import load_results
+    from agent_eval.cli._common import consoles
     from agent_eval.cli._pipeline import GateFlags, gate_and_report, resolve_baseline
     from agent_eval.cli.compare import suite_gate_spec
     from agent_eval.errors import UsageError
     from agent_eval.runner.merge import merge_results
-    from agent_eval._files import write_atomic
 
     if out.exists() and any(out.iterdir()) and not overwrite:
         raise UsageError(f"results folder {out} is not empty; pass --overwrite or choose another --out")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -16,13 +15,13 @@ def register(app: typer.Typer) -> None:
 
 def report(
     results: Path = typer.Argument(..., help="results.json, or the results folder."),
-    baseline: Optional[Path] = typer.Option(None, "--baseline", help="Baseline file to diff against."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output folder.", show_default="the results folder"),
+    baseline: Path | None = typer.Option(None, "--baseline", help="Baseline file to diff against."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Output folder.", show_default="the results folder"),
     redact: bool = typer.Option(False, "--redact", help="Mask inputs and outputs."),
 ) -> int:
     """Rebuild the reports of a finished run (with or without a baseline). Exits with the verdict's code."""
-    from agent_eval.cli._common import consoles
     from agent_eval.baseline.store import load_baseline, load_results
+    from agent_eval.cli._common import consoles
     from agent_eval.cli._pipeline import GateFlags, gate_and_report
     from agent_eval.cli.compare import suite_gate_spec
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -20,32 +19,32 @@ def register(app: typer.Typer) -> None:
 
 
 def run(
-    suites: Optional[list[Path]] = typer.Argument(None, help="Suite files or folders of suites.", show_default=False),
-    config: Optional[Path] = typer.Option(None, "--config", "-c", help="Candidate config (overrides the suite's)."),
-    repeat: Optional[int] = typer.Option(None, "--repeat", "-k", min=1, help="Runs per case (k)."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Results folder.", show_default=".agent-eval/runs/<time>-<suite>", rich_help_panel="Output"),
+    suites: list[Path] | None = typer.Argument(None, help="Suite files or folders of suites.", show_default=False),
+    config: Path | None = typer.Option(None, "--config", "-c", help="Candidate config (overrides the suite's)."),
+    repeat: int | None = typer.Option(None, "--repeat", "-k", min=1, help="Runs per case (k)."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Results folder.", show_default=".agent-eval/runs/<time>-<suite>", rich_help_panel="Output"),
     overwrite: bool = typer.Option(False, "--overwrite", help="Reuse a non-empty --out folder.", rich_help_panel="Output"),
-    max_concurrency: Optional[int] = typer.Option(None, "--max-concurrency", "-j", min=1, help="Calls in flight.", show_default="8", rich_help_panel="Limits and retries"),
+    max_concurrency: int | None = typer.Option(None, "--max-concurrency", "-j", min=1, help="Calls in flight.", show_default="8", rich_help_panel="Limits and retries"),
     seed: int = typer.Option(0, "--seed", help="Seed for the mock provider, cache keys and bootstrap."),
-    filters: Optional[list[str]] = typer.Option(None, "--filter", help="Only cases with this tag or id (glob); repeatable."),
-    baseline: Optional[Path] = typer.Option(None, "--baseline", help="Baseline file.", show_default="golden/baselines/<suite>.json if it exists", rich_help_panel="Gate"),
-    max_drop: Optional[float] = typer.Option(None, "--max-drop", min=0, help="Largest tolerated drop.", show_default="0.03", rich_help_panel="Gate"),
+    filters: list[str] | None = typer.Option(None, "--filter", help="Only cases with this tag or id (glob); repeatable."),
+    baseline: Path | None = typer.Option(None, "--baseline", help="Baseline file.", show_default="golden/baselines/<suite>.json if it exists", rich_help_panel="Gate"),
+    max_drop: float | None = typer.Option(None, "--max-drop", min=0, help="Largest tolerated drop.", show_default="0.03", rich_help_panel="Gate"),
     alpha: float = typer.Option(0.05, "--alpha", min=0.0001, max=0.5, help="Significance level of the gate's test.", rich_help_panel="Gate"),
     strict: bool = typer.Option(False, "--strict", help="Fail on the point estimate alone (no significance test).", rich_help_panel="Gate"),
     absolute: bool = typer.Option(False, "--absolute", help="Read --max-drop as score points, not relative.", rich_help_panel="Gate"),
     save_baseline: bool = typer.Option(False, "--save-baseline", help="Save this run as golden/baselines/<suite>.json.", rich_help_panel="Gate"),
-    rpm: Optional[float] = typer.Option(None, "--rpm", min=0.001, help="Requests per minute to the candidate model.", rich_help_panel="Limits and retries"),
-    tpm: Optional[float] = typer.Option(None, "--tpm", min=1, help="Tokens per minute to the candidate model.", rich_help_panel="Limits and retries"),
+    rpm: float | None = typer.Option(None, "--rpm", min=0.001, help="Requests per minute to the candidate model.", rich_help_panel="Limits and retries"),
+    tpm: float | None = typer.Option(None, "--tpm", min=1, help="Tokens per minute to the candidate model.", rich_help_panel="Limits and retries"),
     max_retries: int = typer.Option(8, "--max-retries", min=1, help="Attempts per call (429, 5xx, timeouts).", rich_help_panel="Limits and retries"),
-    timeout: Optional[float] = typer.Option(None, "--timeout", min=0.001, help="Per-call timeout in seconds.", show_default="60", rich_help_panel="Limits and retries"),
-    run_timeout: Optional[float] = typer.Option(None, "--run-timeout", min=0.001, help="Per-run timeout, retries included.", rich_help_panel="Limits and retries"),
-    budget_usd: Optional[float] = typer.Option(None, "--budget-usd", min=0, help="Stop starting runs past this spend.", rich_help_panel="Budget, cache, resume, shards"),
-    max_tokens_total: Optional[int] = typer.Option(None, "--max-tokens-total", min=1, help="Token budget for the run.", rich_help_panel="Budget, cache, resume, shards"),
+    timeout: float | None = typer.Option(None, "--timeout", min=0.001, help="Per-call timeout in seconds.", show_default="60", rich_help_panel="Limits and retries"),
+    run_timeout: float | None = typer.Option(None, "--run-timeout", min=0.001, help="Per-run timeout, retries included.", rich_help_panel="Limits and retries"),
+    budget_usd: float | None = typer.Option(None, "--budget-usd", min=0, help="Stop starting runs past this spend.", rich_help_panel="Budget, cache, resume, shards"),
+    max_tokens_total: int | None = typer.Option(None, "--max-tokens-total", min=1, help="Token budget for the run.", rich_help_panel="Budget, cache, resume, shards"),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print what would be sent, call nothing.", rich_help_panel="Budget, cache, resume, shards"),
     no_cache: bool = typer.Option(False, "--no-cache", help="Neither read nor write the response cache.", rich_help_panel="Budget, cache, resume, shards"),
     cache_dir: Path = typer.Option(Path(".agent-eval/cache"), "--cache-dir", help="Response cache folder.", rich_help_panel="Budget, cache, resume, shards"),
-    resume: Optional[Path] = typer.Option(None, "--resume", help="Finish an interrupted run in this folder.", rich_help_panel="Budget, cache, resume, shards"),
-    shard: Optional[str] = typer.Option(None, "--shard", help="Run slice i of n (e.g. 2/4) by case-id hash.", rich_help_panel="Budget, cache, resume, shards"),
+    resume: Path | None = typer.Option(None, "--resume", help="Finish an interrupted run in this folder.", rich_help_panel="Budget, cache, resume, shards"),
+    shard: str | None = typer.Option(None, "--shard", help="Run slice i of n (e.g. 2/4) by case-id hash.", rich_help_panel="Budget, cache, resume, shards"),
     output_format: str = typer.Option("text", "--format", help="text, or json for a machine-readable verdict on stdout.", rich_help_panel="Output"),
     redact: bool = typer.Option(False, "--redact", help="Leave inputs and outputs out of summary.md and mask them in HTML.", rich_help_panel="Output"),
 ) -> int:

@@ -14,7 +14,12 @@ import anthropic
 import httpx2
 from anthropic.resources.messages import AsyncMessages
 
-from agent_eval.providers.base import Completion, CompletionRequest, RetryDecision, RetryKind
+from agent_eval.providers.base import (
+    Completion,
+    CompletionRequest,
+    RetryDecision,
+    RetryKind,
+)
 from agent_eval.providers.classify import ErrorContext, classify_other, classify_status
 from agent_eval.providers.params import split_params
 from agent_eval.providers.registry import NO_KEY_PLACEHOLDER, endpoint_label, key_env

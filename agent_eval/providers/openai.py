@@ -13,7 +13,12 @@ import httpx2
 import openai
 from openai.resources.chat.completions import AsyncCompletions
 
-from agent_eval.providers.base import Completion, CompletionRequest, RetryDecision, RetryKind
+from agent_eval.providers.base import (
+    Completion,
+    CompletionRequest,
+    RetryDecision,
+    RetryKind,
+)
 from agent_eval.providers.classify import ErrorContext, classify_other, classify_status
 from agent_eval.providers.params import split_params
 from agent_eval.providers.registry import NO_KEY_PLACEHOLDER, endpoint_label, key_env

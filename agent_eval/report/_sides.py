@@ -5,6 +5,7 @@ The writers only read `Side`, so the baseline file format is known in this modul
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -55,6 +56,7 @@ class SideRun:
     output: str
     latency_ms: float | None = None
     refusal: bool = False  # computed once per run: the group statistics of every tag reuse it
+    cost_usd: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +80,7 @@ class Side:
     stats: GroupStats
     tags: Mapping[str, GroupStats]
     cases: Mapping[str, SideCase]
-    costs_known: bool = True  # a baseline stores no cost or tokens
+    costs_known: bool = True  # baselines written before they kept cost have none
     judge_disagreement: float | None = None  # a baseline stores no rubric samples
 
     def latencies(self) -> list[float]:
@@ -150,12 +152,13 @@ def baseline_side(baseline: Baseline) -> Side:
         k=p.repeat,
     )
     # Baselines record their full config (prompt text, parameters), so the config diff is complete.
-    return Side(prov, p.config, group_stats(cases.values()), tags, cases, costs_known=False)
+    known = any(r.cost_usd is not None for c in cases.values() for r in c.runs)
+    return Side(prov, p.config, group_stats(cases.values()), tags, cases, costs_known=known)
 
 
 def _baseline_case(case: BaselineCase, is_refusal: Callable[[str], bool]) -> SideCase:
     runs = tuple(
-        SideRun(r.index, str(r.status), r.passed, r.score, r.output, r.latency_ms, is_refusal(r.output))
+        SideRun(r.index, str(r.status), r.passed, r.score, r.output, r.latency_ms, is_refusal(r.output), r.cost_usd)
         for r in case.runs
     )
     return SideCase(case.id, tuple(case.tags), case.critical, case.definition_hash, case.stats, runs)
@@ -172,7 +175,7 @@ def _mean(values: Iterable[float | None]) -> float | None:
 def group_stats(cases: Iterable[SideCase]) -> GroupStats:
     """A baseline's statistics over cases, by the same definitions as `stats.reduce.summarize`.
 
-    A baseline stores no latency, cost or tokens, so those stay empty unless its runs carry them.
+    Latency and cost come from the baseline's runs (older baselines have neither); tokens are not kept.
     """
     items = list(cases)
     scored = [c.stats for c in items if c.stats.n > 0]
@@ -182,6 +185,7 @@ def group_stats(cases: Iterable[SideCase]) -> GroupStats:
     lat = [r.latency_ms for r in done if r.latency_ms is not None]
     lengths = [float(len(r.output)) for r in done]
     scores = [s.score for s in scored if s.score is not None]
+    costs = [r.cost_usd for c in items for r in c.runs if r.cost_usd is not None]
     return GroupStats(
         cases=len(items),
         runs=runs,
@@ -200,4 +204,6 @@ def group_stats(cases: Iterable[SideCase]) -> GroupStats:
         refusal_rate=mean([float(r.refusal) for r in done]),
         output_chars_p50=percentile(lengths, 50),
         output_chars_p95=percentile(lengths, 95),
+        cost_usd=math.fsum(costs),
+        mean_cost_usd=mean([r.cost_usd for r in done if r.cost_usd is not None]),
     )

@@ -87,8 +87,15 @@ class RichProgress:
     _total: int = 0
 
     def start(self, total: int, stats: EndpointStats | None = None) -> None:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn
-        from rich.progress import Task, TimeElapsedColumn
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            ProgressColumn,
+            Task,
+            TextColumn,
+            TimeElapsedColumn,
+        )
         from rich.text import Text
 
         self._stats = stats

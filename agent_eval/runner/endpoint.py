@@ -8,7 +8,13 @@ import time
 from dataclasses import dataclass, field
 
 from agent_eval.errors import FatalProviderError
-from agent_eval.providers.base import Completion, CompletionRequest, Provider, RetryDecision, RetryKind
+from agent_eval.providers.base import (
+    Completion,
+    CompletionRequest,
+    Provider,
+    RetryDecision,
+    RetryKind,
+)
 from agent_eval.runner.limits import AdaptiveLimit, Pacer
 
 __all__ = ["CallFailed", "Endpoint", "EndpointStats", "RetryPolicy", "estimate_tokens"]

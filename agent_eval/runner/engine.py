@@ -21,7 +21,7 @@ from agent_eval.runner.store import RunsWriter
 from agent_eval.suite.case import Case
 from agent_eval.suite.schema import PriceSpec
 
-__all__ = ["Engine", "JudgeError", "Judge", "Outcome", "Progress", "WorkItem"]
+__all__ = ["Engine", "Judge", "JudgeError", "Outcome", "Progress", "WorkItem"]
 
 
 @dataclass(frozen=True, slots=True)

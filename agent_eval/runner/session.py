@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from agent_eval._files import write_atomic
 from agent_eval.errors import UsageError
 from agent_eval.records import Results, RunRecord, RunStatus
 from agent_eval.runner.budget import Budget
@@ -15,7 +16,6 @@ from agent_eval.runner.engine import Engine, Progress
 from agent_eval.runner.limits import AdaptiveLimit, Pacer
 from agent_eval.runner.plan import in_shard, plan_items, select_cases
 from agent_eval.runner.results import Provenance, build_results
-from agent_eval._files import write_atomic
 from agent_eval.runner.store import Manifest, RunsWriter, read_runs
 from agent_eval.suite.case import Case
 from agent_eval.suite.loader import LoadedConfig, LoadedSuite

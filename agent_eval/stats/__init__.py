@@ -5,7 +5,12 @@ or a numpy Generator, and numpy and scipy are imported only by the functions tha
 """
 
 from agent_eval.stats.describe import mean, mean_ci, percentile, t_quantile_975
-from agent_eval.stats.paired import PairedTest, bootstrap_change_ci, one_sided_p, paired_test
+from agent_eval.stats.paired import (
+    PairedTest,
+    bootstrap_change_ci,
+    one_sided_p,
+    paired_test,
+)
 from agent_eval.stats.passk import pass_at_k, pass_hat_k
 from agent_eval.stats.reduce import case_stats, run_score, summarize
 

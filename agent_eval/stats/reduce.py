@@ -7,13 +7,22 @@ no randomness, so `summarize` accepts `rng_seed` only to keep one signature with
 
 from __future__ import annotations
 
+import functools
 import math
 import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from agent_eval.records import CaseResult, CaseStats, GroupStats, RubricResult, RunRecord, RunStatus, Summary
+from agent_eval.records import (
+    CaseResult,
+    CaseStats,
+    GroupStats,
+    RubricResult,
+    RunRecord,
+    RunStatus,
+    Summary,
+)
 from agent_eval.stats.describe import mean, mean_ci, percentile
 from agent_eval.stats.passk import pass_at_k, pass_hat_k
 
@@ -66,8 +75,9 @@ def summarize(cases: Sequence[CaseInput], *, rng_seed: int | None = None) -> Sum
     stable signature; the t interval does not use it.
     """
     del rng_seed
-    from agent_eval.checks import is_refusal
+    from agent_eval.checks import is_refusal as check
 
+    is_refusal = functools.lru_cache(maxsize=None)(check)  # each output once, however many tags it has
     items = [_item(c) for c in cases]
     tags = sorted({t for it in items for t in it.tags})
     overall = _group(items, is_refusal)
