@@ -126,35 +126,48 @@ def report(name: str, m: Measured, runs: int, ideal: float | None, floor: float 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="200 cases instead of 1,000")
+    parser.add_argument("--only", choices=["concurrency", "limits"], help="run one half of the scenarios")
     args = parser.parse_args()
     cases = 200 if args.quick else 1000
     k, latency = 5, 0.050
-    runs = cases * k
     print(f"agent-eval throughput · {os.cpu_count()} cores · loopback latency {latency * 1000:.0f} ms\n", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        with Server("--latency-ms", "50") as server:
-            suite = write_suite(folder, server.base_url, cases, k)
-            for concurrency in (16, 64):
-                ideal = runs * latency / concurrency
-                bare = measure([sys.executable, "-c", BARE_SDK, server.base_url, str(runs), str(concurrency)],
-                               cwd=folder)
-                report(f"bare SDK loop, {runs} calls, c={concurrency}", bare, runs, ideal)
-                m = run_agent_eval(folder, suite, f"c{concurrency}", "-j", str(concurrency))
-                report(f"agent-eval {cases}x{k}, c={concurrency}", m, runs, ideal, bare.wall_s)
-        small = 200
-        with Server("--latency-ms", "50", "--fault-429", "0.2", "--retry-after", "0") as server:
+        if args.only != "limits":
+            concurrency_scenarios(folder, cases, k, latency)
+        if args.only != "concurrency":
+            limit_scenarios(folder, k, latency)
+
+
+def concurrency_scenarios(folder: Path, cases: int, k: int, latency: float) -> None:
+    """N x k at concurrency 16 and 64, against the bare SDK loop making the same calls."""
+    runs = cases * k
+    with Server("--latency-ms", "50") as server:
+        suite = write_suite(folder, server.base_url, cases, k)
+        for concurrency in (16, 64):
+            ideal = runs * latency / concurrency
+            bare = measure([sys.executable, "-c", BARE_SDK, server.base_url, str(runs), str(concurrency)],
+                           cwd=folder)
+            report(f"bare SDK loop, {runs} calls, c={concurrency}", bare, runs, ideal)
+            m = run_agent_eval(folder, suite, f"c{concurrency}", "-j", str(concurrency))
+            report(f"agent-eval {cases}x{k}, c={concurrency}", m, runs, ideal, bare.wall_s)
+
+
+def limit_scenarios(folder: Path, k: int, latency: float) -> None:
+    """200 x k against random 429s, and against a server allowing 3,000 requests a minute."""
+    small = 200
+    with Server("--latency-ms", "50", "--fault-429", "0.2", "--retry-after", "0") as server:
+        suite = write_suite(folder, server.base_url, small, k)
+        m = run_agent_eval(folder, suite, "r429", "-j", "16")
+        report(f"agent-eval {small}x{k}, c=16, 20% answered 429", m, small * k, small * k * latency / 16)
+        print(f"{'':44} server: {server.stats().get('by_status')}", flush=True)
+    for label, flags in (("told --rpm 3000", ["--rpm", "3000"]), ("429s only (no Retry-After)", [])):
+        # 3,000 a minute, enforced per second as providers do: 50 in any 1 s window
+        with Server("--latency-ms", "50", "--rpm", "50", "--rpm-window-s", "1", "--no-retry-after") as server:
             suite = write_suite(folder, server.base_url, small, k)
-            m = run_agent_eval(folder, suite, "r429", "-j", "16")
-            report(f"agent-eval {small}x{k}, c=16, 20% answered 429", m, small * k, small * k * latency / 16)
+            m = run_agent_eval(folder, suite, f"rpm{len(flags)}", "-j", "16", *flags)
+            report(f"agent-eval {small}x{k}, 3,000 rpm server, {label}", m, small * k, small * k / 50)
             print(f"{'':44} server: {server.stats().get('by_status')}", flush=True)
-        for label, flags in (("told --rpm 3000", ["--rpm", "3000"]), ("429s only (no Retry-After)", [])):
-            # 3,000 a minute, enforced per second as providers do: 50 in any 1 s window
-            with Server("--latency-ms", "50", "--rpm", "50", "--rpm-window-s", "1", "--no-retry-after") as server:
-                suite = write_suite(folder, server.base_url, small, k)
-                m = run_agent_eval(folder, suite, f"rpm{len(flags)}", "-j", "16", *flags)
-                report(f"agent-eval {small}x{k}, 3,000 rpm server, {label}", m, small * k, small * k / 50)
-                print(f"{'':44} server: {server.stats().get('by_status')}", flush=True)
 
 
 if __name__ == "__main__":

@@ -90,9 +90,10 @@ class Endpoint:
             if decision.kind is RetryKind.RATE_LIMIT:
                 self.stats.rate_limited += 1
                 self.limit.on_rate_limit()
-                self.pacer.on_rate_limit()
-                if decision.retry_after_s is not None:
+                if decision.retry_after_s is not None:  # the server says when: follow it
                     self.pacer.pause_until(time.monotonic() + decision.retry_after_s)
+                else:  # it says only "too many": learn its rate
+                    self.pacer.on_rate_limit()
             self.stats.retries += 1
             await self._sleep(wait)
 

@@ -53,9 +53,8 @@ class Pacer:
         self._last_cut = now
         recent = sum(1 for t in self._successes if t >= now - self._observe_s)
         observed = recent / self._observe_s
-        if observed > 0:
-            learned = 1.0 / (0.9 * observed)
-            self._learned = max(learned, self._learned / 0.9 if self._learned else 0.0)
+        if observed > 0:  # relative to what got through, so random 429s cannot compound into a crawl
+            self._learned = 1.0 / (0.9 * observed)
         else:
             self._learned = min(5.0, (self._learned or 0.05) * 2)
 
