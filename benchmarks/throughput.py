@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -74,17 +73,19 @@ class Server:
 
 
 def measure(command: list[str], cwd: Path) -> Measured:
-    """Wall time, CPU (user + sys) and peak RSS of one child process."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    """Wall time, CPU (user + sys) and peak RSS of one child process (os.wait4: that child's own usage)."""
     started = time.perf_counter()
-    proc = subprocess.run(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                          env={**os.environ, "CI": "true", "BENCH_KEY": "bench"})
+    proc = subprocess.Popen(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "CI": "true", "BENCH_KEY": "bench"})
+    assert proc.stderr is not None
+    stderr = proc.stderr.read()  # drained as it runs, so a chatty child never blocks
+    _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - started
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if proc.returncode not in (0, 1):
-        print(proc.stderr[-2000:], file=sys.stderr)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return Measured(wall, cpu, after.ru_maxrss / 1024, proc.returncode)
+    code = os.waitstatus_to_exitcode(status)
+    proc.returncode = code
+    if code not in (0, 1):
+        print(stderr[-2000:], file=sys.stderr)
+    return Measured(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, code)
 
 
 def write_suite(folder: Path, base_url: str, cases: int, k: int) -> Path:
@@ -127,6 +128,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="200 cases instead of 1,000")
     parser.add_argument("--only", choices=["concurrency", "limits"], help="run one half of the scenarios")
+    parser.add_argument("--repeat", type=int, default=1, help="best of N for the concurrency scenarios (shared machines are noisy)")
     args = parser.parse_args()
     cases = 200 if args.quick else 1000
     k, latency = 5, 0.050
@@ -134,23 +136,30 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         if args.only != "limits":
-            concurrency_scenarios(folder, cases, k, latency)
+            concurrency_scenarios(folder, cases, k, latency, args.repeat)
         if args.only != "concurrency":
             limit_scenarios(folder, k, latency)
 
 
-def concurrency_scenarios(folder: Path, cases: int, k: int, latency: float) -> None:
-    """N x k at concurrency 16 and 64, against the bare SDK loop making the same calls."""
+def concurrency_scenarios(folder: Path, cases: int, k: int, latency: float, repeat: int) -> None:
+    """N x k at concurrency 16 and 64, against the bare SDK loop making the same calls (best of `repeat`)."""
     runs = cases * k
     with Server("--latency-ms", "50") as server:
         suite = write_suite(folder, server.base_url, cases, k)
         for concurrency in (16, 64):
             ideal = runs * latency / concurrency
-            bare = measure([sys.executable, "-c", BARE_SDK, server.base_url, str(runs), str(concurrency)],
-                           cwd=folder)
+            bares, ours = [], []
+            for _ in range(repeat):  # alternate, so a noisy minute hits both sides
+                bares.append(measure([sys.executable, "-c", BARE_SDK, server.base_url, str(runs), str(concurrency)],
+                                     cwd=folder))
+                ours.append(run_agent_eval(folder, suite, f"c{concurrency}", "-j", str(concurrency), "--overwrite"))
+            bare = min(bares, key=lambda m: m.wall_s)
+            best = min(ours, key=lambda m: m.wall_s)
             report(f"bare SDK loop, {runs} calls, c={concurrency}", bare, runs, ideal)
-            m = run_agent_eval(folder, suite, f"c{concurrency}", "-j", str(concurrency))
-            report(f"agent-eval {cases}x{k}, c={concurrency}", m, runs, ideal, bare.wall_s)
+            report(f"agent-eval {cases}x{k}, c={concurrency}", best, runs, ideal, bare.wall_s)
+            if repeat > 1:
+                print(f"{'':44} all walls: bare {[round(m.wall_s, 1) for m in bares]}, "
+                      f"agent-eval {[round(m.wall_s, 1) for m in ours]}", flush=True)
 
 
 def limit_scenarios(folder: Path, k: int, latency: float) -> None:
