@@ -151,3 +151,23 @@ def test_summary_links_the_ci_run(workdir: Path, capsys, monkeypatch) -> None:
         monkeypatch.setenv(name, value)
     assert run_cli(capsys, "run", SUITE, "--out", "out").code == 0
     assert "https://github.com/acme/bot/actions/runs/4242" in (workdir / "out" / "summary.md").read_text()
+
+
+def test_redact_keeps_model_output_out_of_the_summary_and_the_html(workdir: Path, capsys) -> None:
+    r = run_cli(capsys, "run", SUITE, "--config", REGRESSED, "--out", "out", "--redact")
+    assert r.code == 1
+    secret_output = "Sure thing! Here is your invoice"
+    assert secret_output in (workdir / "out" / "runs.jsonl").read_text()  # the run itself is kept
+    assert secret_output not in (workdir / "out" / "summary.md").read_text()
+    html = (workdir / "out" / "report.html").read_text()
+    assert secret_output not in html and "Where is the refund for order 1234?" not in html
+    assert "invoice-json" in html  # case ids stay, so the report is still useful
+
+
+def test_an_underpowered_drop_warns_and_passes(workdir: Path, capsys) -> None:
+    r = run_cli(capsys, "run", SUITE, "--config", REGRESSED, "--out", "out", "--filter", "refund-status*",
+                "--filter", "greeting", "--filter", "currencies", "--format", "json")
+    verdict = json.loads(r.out)["suites"][0]
+    assert verdict["outcome"] == "WARN" and r.code == 0, verdict
+    assert verdict["relative_change"] < -0.03 and verdict["p_value"] >= 0.05
+    assert "underpowered" in verdict["rule"] or "not significant" in verdict["rule"]
