@@ -95,3 +95,16 @@ def test_run_timeout_bounds_a_run_including_its_retries(workdir: Path, capsys) -
     assert r.code == 3, r.text
     run = results(workdir / "out")["cases"][0]["runs"][0]
     assert run["error"]["kind"] == "timeout" and "0.2 s" in run["error"]["message"]
+
+
+def test_a_rubric_without_threshold_passes_at_four_of_five(workdir: Path, capsys) -> None:
+    write(workdir / "s" / "config.yaml", CONFIG)
+    judge = ("judge:\n  provider: mock\n  name: mock-judge-2025-01-01\n  mock:\n    rules:\n"
+             "      - match: 'order 1'\n        answers: [{text: '{\"reasoning\": \"good\", \"score\": 4}'}]\n"
+             "      - match: 'order 2'\n        answers: [{text: '{\"reasoning\": \"weak\", \"score\": 3}'}]\n")
+    cases = "".join(f"  - id: c{i}\n    input: order {i}\n    rubrics: [{{name: r, criteria: c}}]\n" for i in (1, 2))
+    suite = write(workdir / "s" / "suite.yaml", "suite: t\nconfig: config.yaml\n" + judge + "cases:\n" + cases)
+    run_cli(capsys, "run", suite, "--out", "out")
+    runs = {c["id"]: c["runs"][0] for c in results(workdir / "out")["cases"]}
+    assert runs["c1"]["rubrics"][0]["threshold"] == 4 and runs["c1"]["passed"] is True
+    assert runs["c2"]["passed"] is False and runs["c2"]["score"] == 0.5

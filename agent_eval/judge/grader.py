@@ -119,7 +119,7 @@ def _result(rubric: RubricSpec, spec: JudgeSpec, scores: list[float], reasons: l
             cost: float | None, latency: float) -> RubricResult:
     low, high = rubric.scale
     score = statistics.fmean(scores)
-    threshold = rubric.threshold if rubric.threshold is not None else float(high)
+    threshold = rubric.pass_threshold
     reasoning = reasons[0] if len(reasons) == 1 else " | ".join(f"[{s:g}] {r}" for s, r in zip(scores, reasons))
     return RubricResult(
         name=rubric.name, score=score, normalized=(score - low) / (high - low), passed=score >= threshold,

@@ -6,6 +6,7 @@ Both are validated with `extra="forbid"`, so a typo is an error with a location.
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any, Literal
 
@@ -145,11 +146,18 @@ class RubricSpec(Spec):
     criteria: str = Field(min_length=1)
     steps: tuple[str, ...] = ()
     scale: tuple[int, int] = (1, 5)
-    threshold: float | None = Field(None, description="Pass when score >= threshold; default the top of the scale.")
+    threshold: float | None = Field(
+        None, description="Pass when score >= threshold; default 75% of the way up the scale, rounded up (4 on 1-5).")
     weight: float = Field(1.0, gt=0)
     use_expected: bool = False
     samples: int = Field(1, ge=1, le=20, description="Judge calls averaged (self-consistency).")
     judge: JudgeSpec | None = None
+
+    @property
+    def pass_threshold(self) -> float:
+        """The threshold as given, or 75% of the way up the scale, rounded up to a whole score."""
+        low, high = self.scale
+        return self.threshold if self.threshold is not None else float(math.ceil(low + 0.75 * (high - low)))
 
     @model_validator(mode="after")
     def _scale_and_threshold(self) -> RubricSpec:
