@@ -456,8 +456,8 @@ SPEC_ERRORS: list[tuple[Any, str, str | None]] = [
     ({"not_regex": "[a-"}, 'invalid regular expression "[a-": unterminated character set', "not_regex"),
     ({"regex": {"pattern": "*"}}, 'invalid regular expression "*": nothing to repeat', "pattern"),
     ({"regex": {"flags": "i"}}, "missing pattern", "regex"),
-    ({"regex": {"pattern": "a", "flag": "i"}}, 'unknown option "flag" for regex (options: pattern, flags); '
-     'did you mean "flags"?', "flag"),
+    ({"regex": {"pattern": "a", "flag": "i"}}, ('unknown option "flag" for regex (options: pattern, flags); '
+     'did you mean "flags"?'), "flag"),
     ({"regex": "a", "flags": "iq"}, 'unknown regex flag "q"; use letters from "imsxa"', "flags"),
     ({"regex": "a", "flags": 1}, "expected a string of flag letters (imsxa), got an integer", "flags"),
     ({"regex": {"pattern": "a", "flags": "i"}, "flags": "m"}, "flags given twice", "flags"),
@@ -466,8 +466,8 @@ SPEC_ERRORS: list[tuple[Any, str, str | None]] = [
     ({"json": {"schema": ["type"]}}, "a JSON Schema must be a mapping, got list", "schema"),
     ({"json": {"schema": {}, "schema_file": "x.json"}}, "expected one of schema or schema_file; got 2", "json"),
     ({"json": {"schema_file": "no/such/schema.json"}}, "schema file not found: ", "schema_file"),
-    ({"json": {"shema": {}}}, 'unknown option "shema" for json (options: schema, schema_file); '
-     'did you mean "schema"?', "shema"),
+    ({"json": {"shema": {}}}, ('unknown option "shema" for json (options: schema, schema_file); '
+     'did you mean "schema"?'), "shema"),
     ({"json_path": {"path": "$.["}}, 'invalid JSONPath "$.[": ', "path"),
     ({"json_path": "$$"}, 'invalid JSONPath "$$": ', "json_path"),
     ({"json_path": {"equals": 1}}, 'missing path: write {path: "$.status", equals: "ok"}', "json_path"),

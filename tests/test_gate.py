@@ -76,7 +76,7 @@ def results(
         config=ConfigInfo(
             name="c", version="1.0.0", hash="ch", path="c.yaml", provider="mock", model=model,
             judge_model=judge_model, judge_prompt_hash=judge_prompt_hash,
-        ),  # fmt: skip
+        ),
         seed=1,
         started_at="2026-01-01T00:00:00Z",
         finished_at="2026-01-01T00:01:00Z",
@@ -84,7 +84,7 @@ def results(
         incomplete_reason=None if complete else "interrupted",
         cases=tuple(out),
         summary=Summary(cases=len(out), runs=0, errors=0, error_rate=0.0, pass_rate=None,
-                        pass_hat_k=None, pass_at_k=None, score=None),  # fmt: skip
+                        pass_hat_k=None, pass_at_k=None, score=None),
     )
 
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 
 import pytest
 
-from agent_eval.runner.limits import AdaptiveLimit, Pacer
+from agent_eval.calls.limits import AdaptiveLimit, Pacer
 
 
 def test_rpm_spaces_requests_evenly_without_a_burst() -> None:
@@ -20,7 +21,7 @@ def test_rpm_spaces_requests_evenly_without_a_burst() -> None:
         return stamps
 
     stamps = asyncio.run(main())
-    gaps = [b - a for a, b in zip(stamps, stamps[1:])]
+    gaps = [b - a for a, b in itertools.pairwise(stamps)]
     assert min(gaps) >= 0.049 and stamps[-1] - stamps[0] >= 0.25
 
 

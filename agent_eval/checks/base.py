@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from agent_eval.records import CheckResult, Message, ToolCall, Usage
@@ -30,7 +30,7 @@ class CheckInput:
     case: Case
     messages: tuple[Message, ...] = ()
     tool_calls: tuple[ToolCall, ...] = ()
-    tokens: Usage = Usage()
+    tokens: Usage = field(default_factory=Usage)
     latency_ms: float | None = None
     cost_usd: float | None = None
 

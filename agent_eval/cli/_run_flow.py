@@ -200,7 +200,7 @@ def _run_one(
     options: RunOptions, folder: Path, baseline: Baseline | None, baseline_path: Path | None,
     *, step_summary: bool,
 ) -> SuiteOutcome:
-    from agent_eval.report.progress import make_progress
+    from agent_eval.cli.progress import make_progress
     from agent_eval.runner.session import run_suite
 
     cfg = config.spec

@@ -7,18 +7,22 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from agent_eval.judge.grader import DEFAULT_TEMPLATE, LLMJudge, load_template
-from agent_eval.judge.parse import JudgeReplyError, fence_untrusted, parse_reply
+from agent_eval.judge.parse import (
+    JudgeError,
+    JudgeReplyError,
+    fence_untrusted,
+    parse_reply,
+)
 
 if TYPE_CHECKING:
-    from agent_eval.runner.budget import Budget
-    from agent_eval.runner.endpoint import Endpoint
-    from agent_eval.runner.session import RunOptions
+    from agent_eval.calls.budget import Budget
+    from agent_eval.calls.endpoint import Endpoint
     from agent_eval.suite.case import Case
     from agent_eval.suite.loader import LoadedSuite
     from agent_eval.suite.schema import JudgeSpec
 
 __all__ = [
-    "DEFAULT_TEMPLATE", "JudgeReplyError", "LLMJudge", "build_judge", "fence_untrusted",
+    "DEFAULT_TEMPLATE", "JudgeError", "JudgeReplyError", "LLMJudge", "build_judge", "fence_untrusted",
     "judge_provenance", "parse_reply",
 ]
 
@@ -37,10 +41,13 @@ def judge_provenance(suite: LoadedSuite, cases: Sequence[Case]) -> tuple[str | N
     return ",".join(models), load_template(_template_path(suite))[1]
 
 
-def build_judge(suite: LoadedSuite, cases: Sequence[Case], options: RunOptions, budget: Budget) -> LLMJudge:
+def build_judge(
+    suite: LoadedSuite, cases: Sequence[Case], budget: Budget, *, concurrency: int, seed: int, max_retries: int,
+    timeout_s: float | None,
+) -> LLMJudge:
     """A judge whose endpoints use their own limits (never the candidate's flags)."""
+    from agent_eval.calls import endpoint_for
     from agent_eval.providers.registry import check_credentials
-    from agent_eval.runner.session import endpoint_for
 
     for case in cases:
         for rubric in case.rubrics:
@@ -48,11 +55,10 @@ def build_judge(suite: LoadedSuite, cases: Sequence[Case], options: RunOptions, 
             if spec is not None:
                 check_credentials(spec)
     template, _ = load_template(_template_path(suite))
-    concurrency = options.max_concurrency or 8
 
     def make(spec: JudgeSpec) -> Endpoint:
         return endpoint_for(spec, concurrency=spec.limits.max_concurrency or concurrency,
-                            rpm=spec.limits.rpm, tpm=spec.limits.tpm, max_retries=options.max_retries,
-                            timeout_s=options.timeout_s or spec.timeout_s)
+                            rpm=spec.limits.rpm, tpm=spec.limits.tpm, max_retries=max_retries,
+                            timeout_s=timeout_s or spec.timeout_s)
 
-    return LLMJudge(template=template, seed=options.seed, budget=budget, make_endpoint=make)
+    return LLMJudge(template=template, seed=seed, budget=budget, make_endpoint=make)

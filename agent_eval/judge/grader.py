@@ -8,12 +8,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from agent_eval.calls.endpoint import CallFailed, Endpoint
 from agent_eval.errors import InputError
-from agent_eval.judge.parse import JudgeReplyError, fence_untrusted, parse_reply
+from agent_eval.judge.parse import (
+    JudgeError,
+    JudgeReplyError,
+    fence_untrusted,
+    parse_reply,
+)
 from agent_eval.providers.base import CompletionRequest
 from agent_eval.records import Message, RubricResult, Usage
-from agent_eval.runner.endpoint import CallFailed, Endpoint
-from agent_eval.runner.engine import JudgeError
 from agent_eval.suite.case import Case
 from agent_eval.suite.loader import canonical_hash
 from agent_eval.suite.schema import JudgeSpec, RubricSpec
@@ -21,7 +25,7 @@ from agent_eval.suite.schema import JudgeSpec, RubricSpec
 if TYPE_CHECKING:
     from jinja2 import Template
 
-    from agent_eval.runner.budget import Budget
+    from agent_eval.calls.budget import Budget
 
 __all__ = ["DEFAULT_TEMPLATE", "LLMJudge", "load_template"]
 

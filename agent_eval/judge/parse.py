@@ -5,11 +5,15 @@ from __future__ import annotations
 import json
 import re
 
-__all__ = ["JudgeReplyError", "fence_untrusted", "parse_reply"]
+__all__ = ["JudgeError", "JudgeReplyError", "fence_untrusted", "parse_reply"]
 
 _OBJECT = re.compile(r"\{[^{}]*\}", re.DOTALL)
 _SCORE = re.compile(r'"score"\s*:\s*(-?\d+(?:\.\d+)?)')
 _MARKER = re.compile(r"<<<\s*(END\s+)?CANDIDATE\s*>>>", re.IGNORECASE)
+
+
+class JudgeError(Exception):
+    """The judge could not grade a run (failed call or unparseable reply)."""
 
 
 class JudgeReplyError(ValueError):

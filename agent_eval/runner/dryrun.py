@@ -33,8 +33,8 @@ class DryRun:
 
 def estimate(suite: LoadedSuite, config: LoadedConfig, options: RunOptions) -> DryRun:
     """Upper estimates: prompt characters / 4 in, max_tokens out; judge prompts about the size of the run's."""
+    from agent_eval.calls.cache import ResponseCache, cache_key
     from agent_eval.providers.pricing import cost_usd
-    from agent_eval.runner.cache import ResponseCache, cache_key
 
     model = config.spec.model
     repeat = options.repeat or suite.spec.repeat

@@ -9,19 +9,20 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from agent_eval.calls.budget import Budget
+from agent_eval.calls.cache import ResponseCache, cache_key
+from agent_eval.calls.endpoint import CallFailed, Endpoint, EndpointStats
 from agent_eval.checks.base import CheckInput
 from agent_eval.errors import FatalProviderError
+from agent_eval.judge.parse import JudgeError
 from agent_eval.providers.base import Completion, CompletionRequest
 from agent_eval.records import Message, RubricResult, RunError, RunRecord, RunStatus
-from agent_eval.runner.budget import Budget
-from agent_eval.runner.cache import ResponseCache, cache_key
-from agent_eval.runner.endpoint import CallFailed, Endpoint, EndpointStats
 from agent_eval.runner.scoring import score_run
 from agent_eval.runner.store import RunsWriter
 from agent_eval.suite.case import Case
 from agent_eval.suite.schema import PriceSpec
 
-__all__ = ["Engine", "Judge", "JudgeError", "Outcome", "Progress", "WorkItem"]
+__all__ = ["Engine", "Judge", "Outcome", "Progress", "WorkItem"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,10 +32,6 @@ class WorkItem:
     case: Case
     index: int
     messages: tuple[Message, ...]
-
-
-class JudgeError(Exception):
-    """The judge could not grade a run (failed call or unparseable reply)."""
 
 
 class Judge(Protocol):

@@ -7,21 +7,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from agent_eval._files import write_atomic
+from agent_eval.calls import endpoint_for
+from agent_eval.calls.budget import Budget
+from agent_eval.calls.cache import ResponseCache
 from agent_eval.errors import UsageError
 from agent_eval.records import Results, RunRecord, RunStatus
-from agent_eval.runner.budget import Budget
-from agent_eval.runner.cache import ResponseCache
-from agent_eval.runner.endpoint import Endpoint, RetryPolicy
-from agent_eval.runner.engine import Engine, Progress
-from agent_eval.runner.limits import AdaptiveLimit, Pacer
+from agent_eval.runner.engine import Engine, Judge, Progress
 from agent_eval.runner.plan import in_shard, plan_items, select_cases
 from agent_eval.runner.results import Provenance, build_results
 from agent_eval.runner.store import Manifest, RunsWriter, read_runs
 from agent_eval.suite.case import Case
 from agent_eval.suite.loader import LoadedConfig, LoadedSuite
-from agent_eval.suite.schema import ModelSpec
 
-__all__ = ["RunOptions", "RunReport", "endpoint_for", "run_suite"]
+__all__ = ["RunOptions", "RunReport", "run_suite"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,22 +56,6 @@ class RunReport:
     rate_limited: int = 0
     new_runs: int = 0
     fatal: Exception | None = field(default=None)
-
-
-def endpoint_for(
-    spec: ModelSpec, *, concurrency: int, rpm: float | None, tpm: float | None, max_retries: int,
-    timeout_s: float,
-) -> Endpoint:
-    """A provider behind its pacer, adaptive limit and retry policy."""
-    from agent_eval.providers.registry import create_provider
-
-    return Endpoint(
-        provider=create_provider(spec, max_connections=concurrency),
-        pacer=Pacer(rpm=rpm, tpm=tpm),
-        limit=AdaptiveLimit(concurrency),
-        policy=RetryPolicy(max_attempts=max(1, max_retries)),
-        timeout_s=timeout_s,
-    )
 
 
 def _now() -> str:
@@ -141,8 +123,6 @@ def _write_manifest(out_dir: Path, suite: LoadedSuite, config: LoadedConfig, opt
 def _build_engine(suite: LoadedSuite, config: LoadedConfig, cases: list[Case], options: RunOptions,
                   writer: RunsWriter, progress: Progress, budget: Budget) -> Engine:
     """The candidate endpoint (flags over the config's limits), the judge, the cache, and the engine."""
-    from agent_eval.judge import build_judge
-
     model = config.spec.model
     concurrency = options.max_concurrency or model.limits.max_concurrency or 8
     endpoint = endpoint_for(
@@ -154,7 +134,7 @@ def _build_engine(suite: LoadedSuite, config: LoadedConfig, cases: list[Case], o
         params=model.params, tools=config.spec.tools, seed=options.seed, pricing=config.spec.pricing,
         writer=writer, progress=progress, budget=budget, concurrency=concurrency,
         cache=_open_cache(config, options),
-        judge=build_judge(suite, cases, options, budget) if any(c.rubrics for c in cases) else None,
+        judge=_build_judge(suite, cases, options, budget) if any(c.rubrics for c in cases) else None,
         run_timeout_s=options.run_timeout_s, grace_s=options.grace_s,
     )
 
@@ -176,3 +156,10 @@ def _open_cache(config: LoadedConfig, options: RunOptions) -> ResponseCache | No
     if not options.use_cache or config.spec.model.provider == "mock":
         return None
     return ResponseCache(options.cache_dir)
+
+
+def _build_judge(suite: LoadedSuite, cases: list[Case], options: RunOptions, budget: Budget) -> Judge:
+    from agent_eval.judge import build_judge
+
+    return build_judge(suite, cases, budget, concurrency=options.max_concurrency or 8, seed=options.seed,
+                       max_retries=options.max_retries, timeout_s=options.timeout_s)

@@ -92,8 +92,7 @@ def load_suite(path: Path) -> LoadedSuite:
     sources: list[CaseSource] = [
         (case, path, index, ("cases", i)) for i, case in enumerate(spec.cases)
     ]
-    for extra in _cases_from(spec, path, index):
-        sources.append(extra)
+    sources.extend(_cases_from(spec, path, index))
     if not sources:
         raise InputError(path, "the suite has no cases; expected `cases:` or `cases_from:`",
                          line=index.line_of(("cases",)), field="cases")

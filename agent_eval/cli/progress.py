@@ -9,8 +9,8 @@ from typing import Any
 
 from rich.console import Console
 
+from agent_eval.calls.endpoint import EndpointStats
 from agent_eval.records import RunRecord, RunStatus
-from agent_eval.runner.endpoint import EndpointStats
 
 __all__ = ["PlainProgress", "RichProgress", "make_progress"]
 

@@ -7,6 +7,7 @@ import random
 import time
 from dataclasses import dataclass, field
 
+from agent_eval.calls.limits import AdaptiveLimit, Pacer
 from agent_eval.errors import FatalProviderError
 from agent_eval.providers.base import (
     Completion,
@@ -15,7 +16,6 @@ from agent_eval.providers.base import (
     RetryDecision,
     RetryKind,
 )
-from agent_eval.runner.limits import AdaptiveLimit, Pacer
 
 __all__ = ["CallFailed", "Endpoint", "EndpointStats", "RetryPolicy", "estimate_tokens"]
 

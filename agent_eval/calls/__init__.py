@@ -1,0 +1,29 @@
+"""The call layer below the runner, the judge and agents: endpoints, pacing, retries, cache, budget."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from agent_eval.calls.endpoint import Endpoint, RetryPolicy
+from agent_eval.calls.limits import AdaptiveLimit, Pacer
+
+if TYPE_CHECKING:
+    from agent_eval.suite.schema import ModelSpec
+
+__all__ = ["endpoint_for"]
+
+
+def endpoint_for(
+    spec: ModelSpec, *, concurrency: int, rpm: float | None, tpm: float | None, max_retries: int,
+    timeout_s: float,
+) -> Endpoint:
+    """A provider behind its pacer, adaptive limit and retry policy."""
+    from agent_eval.providers.registry import create_provider
+
+    return Endpoint(
+        provider=create_provider(spec, max_connections=concurrency),
+        pacer=Pacer(rpm=rpm, tpm=tpm),
+        limit=AdaptiveLimit(concurrency),
+        policy=RetryPolicy(max_attempts=max(1, max_retries)),
+        timeout_s=timeout_s,
+    )
