@@ -19,6 +19,7 @@ __all__ = [
     "CaseStats",
     "CheckResult",
     "ConfigInfo",
+    "FailureKind",
     "GroupStats",
     "Message",
     "Record",
@@ -27,6 +28,7 @@ __all__ = [
     "RunError",
     "RunRecord",
     "RunStatus",
+    "Span",
     "SuiteInfo",
     "Summary",
     "ToolCall",
@@ -114,12 +116,32 @@ class RubricResult(Record):
 
 
 class RunError(Record):
-    """Why a run has no verdict: the provider, the judge, a timeout or the budget."""
+    """Why a run has no verdict: the provider, the judge, a timeout or the budget; `target` is the agent's own
+    crash (an exception or a non-zero exit), which the gate scores as a failed run, not as missing data."""
 
-    kind: Literal["provider", "judge", "timeout", "budget", "interrupted", "internal"]
+    kind: Literal["provider", "judge", "timeout", "budget", "interrupted", "internal", "target"]
     message: str
     status: int | None = None
     attempts: int = 1
+
+
+class Span(Record):
+    """One node of a run's trace: an agent step, a model call, a tool call, a judge call or a simulated user's turn.
+
+    `attributes` use the OpenTelemetry GenAI semantic-convention names where one exists
+    (`gen_ai.request.model`, `gen_ai.usage.input_tokens`, `gen_ai.tool.name`, ...).
+    """
+
+    kind: Literal["agent", "model", "tool", "judge", "user"]
+    name: str
+    start_ms: float = Field(0.0, description="Offset from the start of the run.")
+    duration_ms: float | None = None
+    attributes: dict[str, Any] = {}
+    error: str | None = None
+    children: tuple[Span, ...] = ()
+
+
+FailureKind = Literal["tool", "retrieval", "orchestration", "prompt"]
 
 
 class RunRecord(Record):
@@ -143,6 +165,9 @@ class RunRecord(Record):
     attempts: int = 1
     model: str = Field("", description="The model id the provider reported.")
     finished_at: str = ""
+    trace: tuple[Span, ...] = Field((), description="The run's spans (agent steps, model and tool calls).")
+    steps: int | None = Field(None, description="Model calls the target made (1 for a plain prompt call).")
+    failure_kind: FailureKind | None = Field(None, description="Where a failed run went wrong, from its trace.")
 
 
 class CaseStats(Record):
