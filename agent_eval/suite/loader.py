@@ -29,7 +29,7 @@ def canonical_hash(value: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-_NEW_DEFAULTS = {"agent": None, "tool_calls": [], "tool_results": {}}
+_NEW_DEFAULTS: dict[str, Any] = {"agent": None, "tool_calls": [], "tool_results": {}}
 
 
 def stable_dump(value: Any) -> Any:
