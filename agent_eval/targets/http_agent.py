@@ -10,6 +10,7 @@ errored run of kind `target`; a connection failure or timeout is kind `provider`
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import os
 import re
@@ -36,6 +37,7 @@ def _env_names(spec: HttpAgentSpec) -> list[str]:
     return [name for value in spec.headers.values() for name in _ENV.findall(value)]
 
 
+@functools.lru_cache(maxsize=256)
 def _template(source: str) -> Any:
     from jinja2 import StrictUndefined
     from jinja2.sandbox import SandboxedEnvironment
