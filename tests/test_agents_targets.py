@@ -269,3 +269,17 @@ def test_schema_prints_the_agent_formats(capsys, kind: str) -> None:
     document = json.loads(r.out)
     assert document["additionalProperties"] is False
     assert ("case_id" if kind == "agent-input" else "output") in document["required"]
+
+
+def test_an_http_agent_that_cannot_be_reached_is_a_provider_error(tmp_path: Path, capsys) -> None:
+    write(tmp_path / "config.yaml", """
+schema_version: 1
+name: http-agent
+version: 1.0.0
+agent: {http: {url: "http://127.0.0.1:9/agent", timeout_s: 2}}
+""")
+    _suite(tmp_path, ["down"])
+    r = run_cli(capsys, "run", tmp_path / "suite.yaml", "--out", tmp_path / "out")
+    assert r.code == 3, r.text
+    error = _runs(tmp_path / "out")["down"]["error"]
+    assert error["kind"] == "provider" and "127.0.0.1:9/agent" in error["message"]
