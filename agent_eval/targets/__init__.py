@@ -30,19 +30,19 @@ __all__ = [
 ]
 
 
-def build_target(config: LoadedConfig, caller: ModelCaller) -> Target:
+def build_target(config: LoadedConfig, caller: ModelCaller, *, concurrency: int = 8) -> Target:
     """The target the config names (imports and environment checked here, before any run)."""
     from agent_eval.errors import ConfigError, InputError
 
     try:
-        return _build(config, caller)
+        return _build(config, caller, concurrency)
     except ConfigError as exc:  # an import or a missing variable: name the config file
         field = {"loop": "tools", "python": "agent.python", "http": "agent.http"}.get(
             config.spec.agent.kind if config.spec.agent else "", "agent")
         raise InputError(config.path, str(exc), field=field) from None
 
 
-def _build(config: LoadedConfig, caller: ModelCaller) -> Target:
+def _build(config: LoadedConfig, caller: ModelCaller, concurrency: int) -> Target:
     agent = config.spec.agent
     base_dir = config.path.parent
     if agent is None:
@@ -60,7 +60,7 @@ def _build(config: LoadedConfig, caller: ModelCaller) -> Target:
         from agent_eval.targets.toolbox import import_ref
 
         return PythonTarget(caller, import_ref(agent.python, base_dir), agent.python,
-                            max_tokens=agent.max_tokens, max_cost_usd=agent.max_cost_usd)
+                            max_tokens=agent.max_tokens, max_cost_usd=agent.max_cost_usd, workers=concurrency)
     if agent.http is not None:
         from agent_eval.targets.http_agent import HttpTarget
 
