@@ -39,8 +39,11 @@ async def dispatch(inp, ctx):
 
 def framework(inp, ctx):
     import openai
-    client = openai.OpenAI(base_url=ctx.base_url, api_key=ctx.api_key, max_retries=0)
-    reply = client.chat.completions.create(model=ctx.model, messages=inp.messages)
+    if inp.case_id == "own-loop":  # a sync agent driving the async client on its own event loop
+        reply = asyncio.run(ctx.openai.chat.completions.create(model=ctx.model, messages=inp.messages))
+    else:
+        client = openai.OpenAI(base_url=ctx.base_url, api_key=ctx.api_key, max_retries=0)
+        reply = client.chat.completions.create(model=ctx.model, messages=inp.messages)
     return {"output": reply.choices[0].message.content}
 '''
 
@@ -111,12 +114,13 @@ def test_a_sync_framework_agent_uses_the_loopback_base_url(tmp_path: Path, capsy
     clean_provider_env.setenv("LOOPBACK_KEY", "sk-x")
     with LoopbackServer() as server:
         _python_setup(tmp_path, server.openai_base_url, "framework")
-        _suite(tmp_path, ["one", "two"])
+        _suite(tmp_path, ["one", "two", "own-loop"])
         r = run_cli(capsys, "run", tmp_path / "suite.yaml", "--out", tmp_path / "out", "--no-cache", "-j", "2")
-        assert server.total == 2
+        assert server.total == 3
     assert r.code == 0, r.text
     runs = _runs(tmp_path / "out")
     assert runs["two"]["output"] == "echo: question two" and runs["two"]["steps"] == 1
+    assert runs["own-loop"]["output"] == "echo: question own-loop" and runs["own-loop"]["tokens"]["input_tokens"] > 0
     assert runs["one"]["trace"][0]["children"][0]["attributes"]["gen_ai.request.model"] == "loopback-model"
 
 
