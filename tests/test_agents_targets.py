@@ -287,3 +287,18 @@ agent: {http: {url: "http://127.0.0.1:9/agent", timeout_s: 2}}
     assert r.code == 3, r.text
     error = _runs(tmp_path / "out")["down"]["error"]
     assert error["kind"] == "provider" and "127.0.0.1:9/agent" in error["message"]
+
+
+def test_validate_imports_agents_and_warns_about_unset_header_variables(tmp_path: Path, capsys,
+                                                                         monkeypatch) -> None:
+    monkeypatch.delenv("NOT_SET_TOKEN", raising=False)
+    write(tmp_path / "py.yaml", 'schema_version: 1\nname: a\nversion: 1.0.0\nagent: {python: "no_such_agent:run"}\n'
+          "model: {provider: mock, name: m}\n")
+    write(tmp_path / "http.yaml", "schema_version: 1\nname: h\nversion: 1.0.0\nagent:\n  http:\n"
+          '    url: "http://127.0.0.1:9/x"\n    headers: {Authorization: "Bearer ${NOT_SET_TOKEN}"}\n')
+    r = run_cli(capsys, "validate", tmp_path / "py.yaml")
+    assert r.code == 2 and 'py.yaml: agent.python: cannot import "no_such_agent:run"' in r.err
+    r = run_cli(capsys, "validate", tmp_path)
+    assert r.code == 2, r.text
+    assert "ok  " + str(tmp_path / "http.yaml") + ": config h 1.0.0 (http agent)" in r.out
+    assert "agent.http.headers name ${NOT_SET_TOKEN}, which is not set here" in r.err
