@@ -394,3 +394,14 @@ def test_mock_rules_match_the_last_message_of_their_role() -> None:
     assert parallel.text == "both results: a=1\nb=2" and not parallel.tool_calls
     assert answer(Message(role="assistant", content="3 left"), Message(role="user", content="?")).text == "user says 3"
     assert answer(Message(role="user", content="nothing")).text == "I don't know."
+
+
+def test_the_support_agent_written_in_python_passes_the_same_suite(workdir: Path, capsys) -> None:
+    r = run_cli(capsys, "run", "suites/support-agent.yaml", "--config", "suites/configs/support-agent-python.yaml",
+                "--out", "py")
+    assert r.code == 0, r.text
+    assert "PASS" in r.out
+    cancel = _runs(workdir / "py")["cancel-and-refund-4321"]
+    assert cancel["steps"] == 3 and [c["name"] for c in cancel["tool_calls"]] == ["lookup_order", "refund_order"]
+    (agent,) = cancel["trace"]
+    assert [c["kind"] for c in agent["children"]] == ["model", "model", "model", "tool", "tool"]

@@ -138,11 +138,6 @@ class AgentContext:
         """Seconds left before the run's deadline (None: no --run-timeout)."""
         return None if self.deadline is None else max(0.0, self.deadline - time.monotonic())
 
-    async def aclose(self) -> None:
-        for client in (self._openai, self._anthropic):
-            if client is not None:
-                await client.close()
-
 
 def messages_of(result: AgentResult, run: TargetRun) -> tuple[Message, ...]:
     """The agent's transcript without its final answer; the input messages when it reported none."""
