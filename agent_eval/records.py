@@ -156,8 +156,9 @@ class RunRecord(Record):
     passed: bool = Field(description="True when every check and rubric passed.")
     score: float | None = Field(None, description="Weighted mean of checks and rubrics, in [0, 1].")
     output: str = ""
-    messages: tuple[Message, ...] = Field((), description="The messages sent to the model.")
-    tool_calls: tuple[ToolCall, ...] = ()
+    messages: tuple[Message, ...] = Field(
+        (), description="The messages sent to the model; for an agent, its transcript up to the final answer.")
+    tool_calls: tuple[ToolCall, ...] = Field((), description="Tool calls made; an agent's carry result or error.")
     tokens: Usage = Field(Usage(), description="Tokens in and out, as the provider reported them.")
     cost_usd: float | None = None
     latency_ms: float | None = None
