@@ -35,6 +35,7 @@ class CheckInput:
     cost_usd: float | None = None
     steps: int | None = None  # model calls the target made
     tools: tuple[Mapping[str, Any], ...] = ()  # the config's tool definitions (tool_args_valid)
+    escalated: bool | None = None  # None: the config declares no `escalation:`
 
 
 class Reason(str):
@@ -61,6 +62,7 @@ class Check:
     evaluate: Evaluate
     negate: bool = False
     weight: float = 1.0
+    scope: str = "last"  # conversations: "last" reply, "all_turns" (every reply passes) or "any_turn"
 
     def run(self, run_input: CheckInput) -> CheckResult:
         """Apply the check; a negated check inverts the verdict and says so."""

@@ -13,13 +13,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from agent_eval.checks import metrics, python, refusal, structured, text, tools, trajectory
+from agent_eval.checks import escalation, metrics, python, refusal, structured, text, tools, trajectory
 from agent_eval.checks._util import RawCheck, closest, expect_keys, type_name
 from agent_eval.checks.base import Check, CheckSpecError, Evaluate
 
-__all__ = ["CHECKS", "NEGATION_PREFIX", "Family", "check_names", "compile_check"]
+__all__ = ["CHECKS", "NEGATION_PREFIX", "SCOPES", "Family", "check_names", "compile_check"]
 
 NEGATION_PREFIX = "not_"
+SCOPES = ("last", "all_turns", "any_turn")  # `scope:` of a conversation case's check
+_COMMON = ("weight", "scope")  # keys every check item may carry
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +61,10 @@ CHECKS: dict[str, Family] = {
     "max_tool_calls": Family(trajectory.compile_count, trajectory.eval_max_tool_calls, summary="tool calls <= n"),
     "final_answer_after_tool": Family(trajectory.compile_after_tool, trajectory.eval_after_tool,
                                       summary="answer contains a tool result's value"),
+    "escalated": Family(escalation.compile_escalated, escalation.eval_escalated,
+                        summary="the run escalated to a human (true) or not (false)"),
+    "not_escalated": Family(escalation.compile_true, escalation.eval_not_escalated,
+                            summary="the run did not escalate to a human"),
 }
 
 
@@ -78,7 +84,7 @@ def _check_key(raw: Mapping[Any, Any]) -> str:
     for key in raw:
         if not isinstance(key, str):
             raise CheckSpecError(f"check keys are names, got {type_name(key)} {key!r}", key=str(key))
-        if key != "weight":
+        if key not in _COMMON:
             keys.append(key)
     found = [key for key in keys if _is_check_key(key)]
     if len(found) > 1:
@@ -124,8 +130,11 @@ def compile_check(raw: Mapping[str, Any], *, base_dir: Path) -> Check:
         )
     name = _check_key(raw)
     family, negate = _family(name)
-    options = {key: value for key, value in raw.items() if key not in (name, "weight")}
-    expect_keys(options, (*family.options, "weight"), owner=name)
+    options = {key: value for key, value in raw.items() if key not in (name, *_COMMON)}
+    expect_keys(options, (*family.options, *_COMMON), owner=name)
     weight = _weight(raw)
+    scope = raw.get("scope", "last")
+    if scope not in SCOPES:
+        raise CheckSpecError(f"scope must be one of {', '.join(SCOPES)}, got {scope!r}", key="scope")
     arg = family.compile(RawCheck(name=name, value=raw[name], options=options, base_dir=base_dir))
-    return Check(name=name, arg=arg, evaluate=family.evaluate, negate=negate, weight=weight)
+    return Check(name=name, arg=arg, evaluate=family.evaluate, negate=negate, weight=weight, scope=scope)

@@ -8,7 +8,7 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from agent_eval.calls.budget import Budget
 from agent_eval.calls.cache import ResponseCache
@@ -17,10 +17,14 @@ from agent_eval.checks.base import CheckInput
 from agent_eval.errors import FatalProviderError
 from agent_eval.judge.parse import JudgeError
 from agent_eval.records import Message, RubricResult, RunError, RunRecord, RunStatus
+from agent_eval.runner.escalation import detect_escalation
 from agent_eval.runner.scoring import score_run
 from agent_eval.runner.store import RunsWriter
 from agent_eval.suite.case import Case
 from agent_eval.targets.base import Target, TargetResult, TargetRun
+
+if TYPE_CHECKING:
+    from agent_eval.conversation.driver import Conversations, Played
 
 __all__ = ["Engine", "Judge", "Outcome", "Progress", "WorkItem"]
 
@@ -80,6 +84,7 @@ class Engine:
     judge: Judge | None = None
     run_timeout_s: float | None = None
     grace_s: float = 5.0
+    conversations: Conversations | None = None  # plays conversation cases (also holds `escalation:`)
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _in_flight: int = 0
 
@@ -120,6 +125,8 @@ class Engine:
         """Close the results stream, the cache and every connection."""
         self.writer.close()
         await self.target.aclose()
+        if self.conversations is not None:
+            await self.conversations.aclose()
         if self.cache is not None:
             self.cache.close()
         await self.endpoint.provider.aclose()
@@ -161,26 +168,46 @@ class Engine:
 
     async def _run_unbounded(self, item: WorkItem) -> RunRecord:
         deadline = time.monotonic() + self.run_timeout_s if self.run_timeout_s is not None else None
-        result = await self.target.run(TargetRun(case=item.case, index=item.index, messages=item.messages,
-                                                 deadline=deadline))
+        played: Played | None = None
+        if item.case.is_conversation and self.conversations is not None:
+            played = await self.conversations.play(self.target, item.case, item.index, item.messages, deadline)
+            result = played.result
+        else:
+            result = await self.target.run(TargetRun(case=item.case, index=item.index, messages=item.messages,
+                                                     deadline=deadline))
         if result.error is not None:
-            return _errored(item, result.error, attempts=result.attempts, result=result)
-        return await self._score(item, result)
+            record = _errored(item, result.error, attempts=result.attempts, result=result)
+            return record if played is None else record.model_copy(update={"simulated_user": played.simulator})
+        return await self._score(item, result, played)
 
-    async def _score(self, item: WorkItem, result: TargetResult) -> RunRecord:
+    async def _score(self, item: WorkItem, result: TargetResult, played: Played | None = None) -> RunRecord:
+        from agent_eval.conversation import scoring as conversation
+
+
         if not result.cached:
             self.budget.charge(result.cost_usd, result.usage.total)
+        spec = self.conversations.escalation if self.conversations is not None else None
+        escalated = played.escalated if played is not None else detect_escalation(spec, result)
         view = CheckInput(
             output=result.output, case=item.case, messages=result.messages, tool_calls=result.tool_calls,
             tokens=result.usage, latency_ms=result.latency_ms, cost_usd=result.cost_usd, steps=result.steps,
-            tools=self.tools,
+            tools=self.tools, escalated=escalated,
         )
-        checks = result.violations + tuple(check.run(view) for check in item.case.checks)
+        if played is None:
+            checks = result.violations + tuple(check.run(view) for check in item.case.checks)
+        else:
+            checks = result.violations + conversation.turn_checks(played) + conversation.case_checks(
+                item.case, view, played)
         rubrics: tuple[RubricResult, ...] = ()
+        graded: dict[int, tuple[RubricResult, ...]] = {}
         error: RunError | None = None
-        if self.judge is not None and item.case.rubrics:
+        if self.judge is not None and (item.case.rubrics or played is not None):
             try:
-                rubrics = await self.judge.grade(item.case, result.messages, result.output, item.index)
+                if played is not None:
+                    graded = await conversation.grade_turns(self.judge, item.case, played, item.index)
+                    rubrics = conversation.turn_rubrics(graded)
+                if item.case.rubrics:
+                    rubrics += await self.judge.grade(item.case, result.messages, result.output, item.index)
             except JudgeError as exc:  # the run has no verdict; its output and checks are kept
                 error = RunError(kind="judge", message=f"judge: {exc}")
         score, passed = score_run(checks, rubrics)
@@ -191,7 +218,8 @@ class Engine:
             tool_calls=result.tool_calls, tokens=result.usage, cost_usd=result.cost_usd,
             latency_ms=result.latency_ms, checks=checks, rubrics=rubrics, error=error, cached=result.cached,
             attempts=result.attempts, model=result.model, finished_at=_now(), trace=result.trace,
-            steps=result.steps,
+            steps=result.steps, escalated=escalated,
+            **(conversation.record_fields(played, graded) if played is not None else {}),
         )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from agent_eval._files import write_atomic
 from agent_eval.calls import endpoint_for
@@ -18,6 +19,9 @@ from agent_eval.runner.results import Provenance, build_results
 from agent_eval.runner.store import Manifest, RunsWriter, read_runs
 from agent_eval.suite.case import Case
 from agent_eval.suite.loader import LoadedConfig, LoadedSuite
+
+if TYPE_CHECKING:
+    from agent_eval.conversation import Conversations
 
 __all__ = ["RunOptions", "RunReport", "run_suite"]
 
@@ -138,9 +142,30 @@ def _build_engine(suite: LoadedSuite, config: LoadedConfig, cases: list[Case], o
     return Engine(
         target=build_target(config, caller, concurrency=concurrency), endpoint=endpoint, tools=config.spec.tools,
         writer=writer, progress=progress, budget=budget, concurrency=concurrency, cache=cache,
-        judge=_build_judge(suite, cases, options, budget) if any(c.rubrics for c in cases) else None,
+        judge=_build_judge(suite, cases, options, budget) if any(_judged(c) for c in cases) else None,
         run_timeout_s=options.run_timeout_s, grace_s=options.grace_s,
+        conversations=_conversations(config, cases, options, budget),
     )
+
+
+def _judged(case: Case) -> bool:
+    return bool(case.rubrics) or any(turn.rubrics for turn in case.conversation or ())
+
+
+def _conversations(config: LoadedConfig, cases: list[Case], options: RunOptions, budget: Budget) -> Conversations:
+    """What conversation cases need: the config, its `escalation:`, simulated users' endpoints (credentials
+    checked here, before any run) and a cache for their replies."""
+    from agent_eval.conversation import Conversations, SimulatorPool
+
+    specs = [c.simulated_user.model for c in cases if c.simulated_user is not None]
+    pool = None
+    if specs:
+        cached = options.use_cache and any(spec.provider != "mock" for spec in specs)
+        pool = SimulatorPool(budget=budget, seed=options.seed, max_retries=options.max_retries,
+                             timeout_s=options.timeout_s, cache=ResponseCache(options.cache_dir) if cached else None)
+        for spec in specs:
+            pool.endpoint(spec)
+    return Conversations(config=config, tools=config.spec.tools, escalation=config.spec.escalation, simulators=pool)
 
 
 def _incomplete_reason(stopped: str | None, missing: int) -> str | None:

@@ -12,7 +12,7 @@ from typing import Any
 
 from agent_eval.errors import InputError
 from agent_eval.records import Message, ToolCall
-from agent_eval.suite.case import Case
+from agent_eval.suite.case import Case, Turn
 from agent_eval.suite.schema import SCHEMA_VERSION, CaseSpec, ConfigFile, MessageSpec, SuiteFile
 from agent_eval.suite.yamlfile import LineIndex, read_yaml, validate, version_gate
 
@@ -29,7 +29,8 @@ def canonical_hash(value: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-_NEW_DEFAULTS: dict[str, Any] = {"agent": None, "tool_calls": [], "tool_results": {}}
+_NEW_DEFAULTS: dict[str, Any] = {"agent": None, "tool_calls": [], "tool_results": {}, "escalation": None,
+                                  "session": "stateless"}
 
 
 def stable_dump(value: Any) -> Any:
@@ -137,15 +138,71 @@ def _compile_case(
     case: CaseSpec, suite: SuiteFile, file: Path, index: LineIndex,
     loc: tuple[str | int, ...], suite_path: Path, suite_index: LineIndex,
 ) -> Case:
-    from agent_eval.checks import CheckSpecError, compile_check
-
-    checks = []
     raw_checks = [(raw, file, index, (*loc, "checks", j)) for j, raw in enumerate(case.checks)]
     raw_checks += [(raw, suite_path, suite_index, ("defaults", "checks", j))
                    for j, raw in enumerate(suite.defaults.checks)]
+    checks = _compile_checks(raw_checks, suite_path.parent)
+    rubrics = case.rubrics + suite.defaults.rubrics
+    judged = case.judge is not None or suite.judge is not None
+    for j, rubric in enumerate(rubrics):
+        rloc = (*loc, "rubrics", j) if j < len(case.rubrics) else ("defaults", "rubrics", j - len(case.rubrics))
+        where, where_index = (file, index) if j < len(case.rubrics) else (suite_path, suite_index)
+        _needs_judge(rubric.judge is not None or judged, rubric.name, where, where_index, rloc)
+    turns = _compile_turns(case, judged, file, index, loc, suite_path.parent)
+    message_input: str | tuple[Message, ...]
+    if case.conversation is not None:
+        message_input = case.conversation[0].user
+    elif case.simulated_user is not None:
+        message_input = case.simulated_user.opening
+        _check_provider(case.simulated_user.model.provider, file, index,
+                        (*loc, "simulated_user", "model", "provider"), _providers())  # type: ignore[arg-type]
+    elif isinstance(case.input, str):
+        message_input = case.input
+    else:
+        message_input = tuple(_message(m) for m in case.input or ())
+    dumped = case.model_dump(mode="json")
+    definition = {
+        "input": stable_dump(dumped["input"]), "vars": case.vars, "expected": case.expected,
+        "checks": [*case.checks, *suite.defaults.checks],
+        "rubrics": [r.model_dump(mode="json") for r in rubrics],
+    }
+    for key in ("tool_results", "conversation", "simulated_user"):  # only when present: existing hashes stay
+        if getattr(case, key):
+            definition[key] = dumped[key]
+    return Case(
+        id=case.id, input=message_input, tags=tuple(dict.fromkeys(case.tags + suite.defaults.tags)),
+        vars=dict(case.vars), expected=case.expected, critical=case.critical, checks=tuple(checks),
+        rubrics=rubrics, judge=case.judge or suite.judge, definition_hash=canonical_hash(definition),
+        source=f"{file}:{index.line_of(loc) or 1}", tool_results=dict(case.tool_results),
+        metadata=dict(case.metadata), conversation=turns, simulated_user=case.simulated_user,
+    )
+
+
+def _providers() -> Sequence[str]:
+    from agent_eval.providers.registry import provider_names
+
+    return provider_names()
+
+
+def _needs_judge(has_judge: bool, name: str, where: Path, where_index: LineIndex,
+                 rloc: tuple[str | int, ...]) -> None:
+    if not has_judge:
+        raise InputError(where, f"rubric '{name}' has no judge; add `judge:` to the suite, case or rubric",
+                         line=where_index.line_of(rloc), field=_dotted(rloc))
+
+
+def _compile_checks(raw_checks: list[tuple[Any, Path, LineIndex, tuple[str | int, ...]]], base_dir: Path,
+                    *, turn: bool = False) -> list[Any]:
+    """Compile check items; errors name the file, line and field of the offending item."""
+    from agent_eval.checks import CheckSpecError, compile_check
+
+    checks = []
     for raw, where, where_index, check_loc in raw_checks:
         try:
-            checks.append(compile_check(raw, base_dir=suite_path.parent))
+            if turn and isinstance(raw, dict) and "scope" in raw:
+                raise CheckSpecError("scope is for a case's checks; a turn's checks see that turn's reply",
+                                     key="scope")
+            checks.append(compile_check(raw, base_dir=base_dir))
         except CheckSpecError as exc:
             full = check_loc
             if exc.key:  # an option nested under the check's name has a line of its own
@@ -153,32 +210,23 @@ def _compile_case(
                 nested = (*check_loc, names[0], exc.key) if names else None
                 full = nested if nested and nested in where_index.lines else (*check_loc, exc.key)
             raise InputError(where, str(exc), line=where_index.line_of(full), field=_dotted(full)) from None
-    rubrics = case.rubrics + suite.defaults.rubrics
-    for j, rubric in enumerate(rubrics):
-        if rubric.judge is None and case.judge is None and suite.judge is None:
-            rloc = (*loc, "rubrics", j) if j < len(case.rubrics) else ("defaults", "rubrics", j - len(case.rubrics))
-            where, where_index = (file, index) if j < len(case.rubrics) else (suite_path, suite_index)
-            raise InputError(where, f"rubric '{rubric.name}' has no judge; add `judge:` to the suite, case or rubric",
-                             line=where_index.line_of(rloc), field=_dotted(rloc))
-    message_input: str | tuple[Message, ...]
-    if isinstance(case.input, str):
-        message_input = case.input
-    else:
-        message_input = tuple(_message(m) for m in case.input)
-    definition = {
-        "input": stable_dump(case.model_dump(mode="json")["input"]), "vars": case.vars, "expected": case.expected,
-        "checks": [*case.checks, *suite.defaults.checks],
-        "rubrics": [r.model_dump(mode="json") for r in rubrics],
-    }
-    if case.tool_results:  # only when present, so the hashes of existing cases stay as they were
-        definition["tool_results"] = case.model_dump(mode="json")["tool_results"]
-    return Case(
-        id=case.id, input=message_input, tags=tuple(dict.fromkeys(case.tags + suite.defaults.tags)),
-        vars=dict(case.vars), expected=case.expected, critical=case.critical, checks=tuple(checks),
-        rubrics=rubrics, judge=case.judge or suite.judge, definition_hash=canonical_hash(definition),
-        source=f"{file}:{index.line_of(loc) or 1}", tool_results=dict(case.tool_results),
-        metadata=dict(case.metadata),
-    )
+    return checks
+
+
+def _compile_turns(case: CaseSpec, judged: bool, file: Path, index: LineIndex, loc: tuple[str | int, ...],
+                   base_dir: Path) -> tuple[Turn, ...] | None:
+    """The scripted turns with their checks compiled; a turn rubric needs a judge like any other."""
+    if case.conversation is None:
+        return None
+    turns = []
+    for t, spec in enumerate(case.conversation):
+        tloc = (*loc, "conversation", t)
+        raw = [(item, file, index, (*tloc, "checks", j)) for j, item in enumerate(spec.checks)]
+        for j, rubric in enumerate(spec.rubrics):
+            _needs_judge(rubric.judge is not None or judged, rubric.name, file, index, (*tloc, "rubrics", j))
+        turns.append(Turn(user=spec.user, checks=tuple(_compile_checks(raw, base_dir, turn=True)),
+                          rubrics=spec.rubrics))
+    return tuple(turns)
 
 
 def _message(spec: MessageSpec) -> Message:

@@ -1,0 +1,77 @@
+"""A conversation's verdict: turn checks and rubrics (named "turn N: ..."), case checks by scope, per-turn results."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING, Any
+
+from agent_eval.checks.base import CheckInput
+from agent_eval.conversation.driver import Played, TurnPlayed
+from agent_eval.records import CheckResult, RubricResult, TurnResult
+from agent_eval.runner.scoring import score_run
+from agent_eval.suite.case import Case
+
+if TYPE_CHECKING:
+    from agent_eval.runner.engine import Judge
+
+__all__ = ["case_checks", "grade_turns", "record_fields", "turn_checks"]
+
+
+def _prefixed(number: int, name: str) -> str:
+    return f"turn {number}: {name}"
+
+
+def turn_checks(played: Played) -> tuple[CheckResult, ...]:
+    """Every turn's own check results, named after their turn; a failed one fails the run."""
+    return tuple(c.model_copy(update={"name": _prefixed(t.index, c.name)}) for t in played.turns for c in t.checks)
+
+
+def case_checks(case: Case, view: CheckInput, played: Played) -> tuple[CheckResult, ...]:
+    """The case's checks on the last reply, or on every reply (`scope: all_turns`) or any (`any_turn`)."""
+    results: list[CheckResult] = []
+    for check in case.checks:
+        if check.scope == "last" or not played.turns:
+            results.append(check.run(view))
+            continue
+        per_turn = [(t.index, check.run(t.view)) for t in played.turns]
+        if check.scope == "all_turns":
+            failed = next(((n, r) for n, r in per_turn if not r.passed), None)
+            passed = failed is None
+            reason = (f"every reply ({len(per_turn)} turns): {per_turn[-1][1].reason}" if failed is None
+                      else f"turn {failed[0]}: {failed[1].reason}")
+        else:
+            hit = next(((n, r) for n, r in per_turn if r.passed), None)
+            passed = hit is not None
+            reason = (f"turn {hit[0]}: {hit[1].reason}" if hit is not None
+                      else f"no reply of {len(per_turn)} passed; last: {per_turn[-1][1].reason}")
+        results.append(CheckResult(name=check.name, passed=passed, weight=check.weight, reason=reason))
+    return tuple(results)
+
+
+async def grade_turns(judge: Judge | None, case: Case, played: Played, index: int) -> dict[int, tuple[RubricResult, ...]]:
+    """Each turn's rubrics on its reply, the history up to it as context (raises JudgeError like any grading)."""
+    graded: dict[int, tuple[RubricResult, ...]] = {}
+    if judge is None:
+        return graded
+    for turn in played.turns:
+        if turn.rubrics:
+            view = dataclasses.replace(case, id=f"{case.id}#turn{turn.index}", rubrics=turn.rubrics)
+            graded[turn.index] = await judge.grade(view, turn.view.messages, turn.view.output, index)
+    return graded
+
+
+def turn_rubrics(graded: dict[int, tuple[RubricResult, ...]]) -> tuple[RubricResult, ...]:
+    return tuple(r.model_copy(update={"name": _prefixed(n, r.name)}) for n, rs in graded.items() for r in rs)
+
+
+def _turn_result(turn: TurnPlayed, rubrics: tuple[RubricResult, ...]) -> TurnResult:
+    judged = bool(turn.checks or rubrics)
+    score, passed = score_run(turn.checks, rubrics) if judged else (None, None)
+    return TurnResult(index=turn.index, user=turn.user, output=turn.view.output, passed=passed, score=score,
+                      checks=turn.checks, rubrics=rubrics, tool_calls=turn.view.tool_calls)
+
+
+def record_fields(played: Played, graded: dict[int, tuple[RubricResult, ...]]) -> dict[str, Any]:
+    """The RunRecord fields a conversation adds: its turns and the simulated user's usage."""
+    return {"turns": tuple(_turn_result(t, graded.get(t.index, ())) for t in played.turns),
+            "simulated_user": played.simulator}
