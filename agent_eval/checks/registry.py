@@ -131,7 +131,7 @@ def compile_check(raw: Mapping[str, Any], *, base_dir: Path) -> Check:
     name = _check_key(raw)
     family, negate = _family(name)
     options = {key: value for key, value in raw.items() if key not in (name, *_COMMON)}
-    expect_keys(options, (*family.options, *_COMMON), owner=name)
+    expect_keys(options, (*family.options, "weight"), owner=name)
     weight = _weight(raw)
     scope = raw.get("scope", "last")
     if scope not in SCOPES:

@@ -320,7 +320,7 @@ class CaseSpec(Spec):
         if not isinstance(data, dict):
             return data
         given = [key for key in _CASE_INPUTS if data.get(key) is not None]
-        if not given:
+        if not given and set(data) <= set(cls.model_fields):  # (an unknown key is reported instead: a typo)
             raise ValidationError.from_exception_data(
                 cls.__name__, [InitErrorDetails(type="missing", loc=("input",), input=data)])
         if len(given) > 1:
