@@ -28,6 +28,7 @@ from ._format import (
     fmt_signed,
     input_text,
 )
+from ._chat import ChatTurn, chat_turns
 from ._sides import Side, SideCase, SideRun
 
 __all__ = ["MAX_DIFF_WORDS", "STATUS_LABELS", "CaseDetail", "CaseRow", "Compare", "MessageView", "RunView", "case_rows"]
@@ -82,6 +83,7 @@ class RunView:
     messages: tuple[MessageView, ...]
     tool_calls: tuple[ToolCall, ...]
     error: RunError | None
+    chat: tuple[ChatTurn, ...] = ()  # a conversation's turns, with the baseline run's replies
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,6 +178,7 @@ def _run_view(run: RunRecord, base: SideRun | None, shared: bool, prompt: str | 
         messages=() if shared else _messages(run.messages, prompt, redact),
         tool_calls=calls,
         error=run.error,
+        chat=chat_turns(run, base.assistant_turns if base is not None else None, redact),
     )
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 from functools import cache
 
 from agent_eval.baseline.schema import Baseline, BaselineCase
@@ -57,6 +58,8 @@ class SideRun:
     latency_ms: float | None = None
     refusal: bool = False  # computed once per run: the group statistics of every tag reuse it
     cost_usd: float | None = None
+    assistant_turns: tuple[str, ...] | None = None  # a conversation's replies, for the chat view
+    escalated: bool | None = None  # None: not recorded (no `escalation:` in the config)
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,7 +122,9 @@ def candidate_side(results: Results) -> Side:
             definition_hash=c.definition_hash,
             stats=c.stats,
             runs=tuple(
-                SideRun(r.index, str(r.status), r.passed, r.score, r.output, r.latency_ms) for r in c.runs
+                SideRun(r.index, str(r.status), r.passed, r.score, r.output, r.latency_ms,
+                        assistant_turns=tuple(t.output for t in r.turns) if r.turns else None,
+                        escalated=r.escalated) for r in c.runs
             ),
         )
         for c in results.cases
@@ -158,7 +163,8 @@ def baseline_side(baseline: Baseline) -> Side:
 
 def _baseline_case(case: BaselineCase, is_refusal: Callable[[str], bool]) -> SideCase:
     runs = tuple(
-        SideRun(r.index, str(r.status), r.passed, r.score, r.output, r.latency_ms, is_refusal(r.output), r.cost_usd)
+        SideRun(r.index, str(r.status), r.passed, r.score, r.output, r.latency_ms, is_refusal(r.output), r.cost_usd,
+                getattr(r, "assistant_turns", None), _escalated(getattr(r, "escalation", None)))
         for r in case.runs
     )
     return SideCase(case.id, tuple(case.tags), case.critical, case.definition_hash, case.stats, runs)
@@ -207,3 +213,9 @@ def group_stats(cases: Iterable[SideCase]) -> GroupStats:
         cost_usd=math.fsum(costs),
         mean_cost_usd=mean([r.cost_usd for r in done if r.cost_usd is not None]),
     )
+
+
+def _escalated(recorded: Any) -> bool | None:
+    """A baseline run's escalation slot (schema 2: {"escalated": bool}), when it was recorded."""
+    value = recorded.get("escalated") if isinstance(recorded, dict) else None
+    return value if isinstance(value, bool) else None

@@ -8,12 +8,20 @@ from rich.console import Console
 from rich.text import Text
 
 from agent_eval.records import Results
-from agent_eval.stats.escalation import EscalationStats, Rate, escalation_stats, turn_failures
+from agent_eval.stats.escalation import (
+    EscalationStats,
+    Rate,
+    escalation_stats,
+    rows_from_baseline,
+    rows_from_results,
+    turn_failures,
+)
 
 if TYPE_CHECKING:
     from agent_eval.baseline.schema import Baseline
+    from agent_eval.report._sides import Side
 
-__all__ = ["escalation_lines", "print_conversations", "rate_text"]
+__all__ = ["escalation_lines", "print_conversations", "rate_text", "side_escalation_lines"]
 
 
 def rate_text(rate: Rate | None) -> str:
@@ -50,7 +58,25 @@ def print_conversations(console: Console, results: Results, baseline: Baseline |
             console.print(Text(f"  {f.case_id} turn {f.turn}: {f.failed}/{f.runs} runs · {f.reason}"))
         if len(failures) > limit:
             console.print(f"  … and {len(failures) - limit} more")
-    stats = escalation_stats(results, baseline)
+    sims = [run.simulated_user for case in results.cases for run in case.runs if run.simulated_user is not None]
+    if sims:
+        costs = [s.cost_usd for s in sims]
+        cost = "unknown price" if any(c is None for c in costs) else f"${sum(c or 0.0 for c in costs):.4f}"
+        goals = sum(s.goal_reached for s in sims)
+        console.print(Text(f"simulated users: {len(sims)} conversations, goal reached in {goals}, "
+                           f"{sum(s.calls for s in sims)} calls, {sum(s.tokens.total for s in sims):,} tokens, {cost} "
+                           "(not in the agent's cost)"))
+    stats = escalation_stats(rows_from_results(results), rows_from_baseline(baseline) if baseline else None)
     if stats is not None:
         for line in escalation_lines(stats):
             console.print(Text(line))
+
+
+def side_escalation_lines(cand: Side, base: Side | None) -> list[str]:
+    """The escalation lines from the report's sides (the HTML report)."""
+    def rows(side: Side) -> list[tuple[tuple[str, ...], bool]]:
+        return [(tuple(case.tags), run.escalated) for case in side.cases.values() for run in case.runs
+                if run.escalated is not None and run.status != "errored"]
+
+    stats = escalation_stats(rows(cand), rows(base) if base is not None else None)
+    return escalation_lines(stats) if stats is not None else []

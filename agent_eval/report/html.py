@@ -31,6 +31,7 @@ from ._format import (
 )
 from ._metrics import cache_line, metric_rows, provenance_rows, tag_rows
 from ._sides import Side, baseline_side, candidate_side
+from .conversations import side_escalation_lines
 from ._svg import latency_chart, score_chart, tag_chart
 
 __all__ = ["html_with_sides", "render_html"]
@@ -136,6 +137,7 @@ def _context(results: Results, verdict: Verdict, base: Side | None, cand: Side, 
         "stats_line": _stats_line(verdict),
         "metrics": metric_rows(verdict, base, cand),
         "cache_line": cache_line(cand.stats),
+        "escalation": side_escalation_lines(cand, base),
         "provenance": provenance_rows(base.provenance if base else None, cand.provenance),
         "config_diff": config_diff(verdict, base, cand),
         "score_svg": score_chart(base.case_scores() if base else None, cand.case_scores()),

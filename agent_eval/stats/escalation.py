@@ -12,7 +12,10 @@ from agent_eval.records import Results, RunStatus
 if TYPE_CHECKING:
     from agent_eval.baseline.schema import Baseline
 
-__all__ = ["SHOULD_ESCALATE", "EscalationStats", "Rate", "TurnFailure", "escalation_stats", "turn_failures"]
+__all__ = [
+    "SHOULD_ESCALATE", "EscalationStats", "Rate", "Rows", "TurnFailure", "escalation_stats", "rows_from_baseline",
+    "rows_from_results", "turn_failures",
+]
 
 SHOULD_ESCALATE = "should-escalate"
 
@@ -55,12 +58,15 @@ def _rates(rows: Iterable[tuple[tuple[str, ...], bool]]) -> tuple[Rate, dict[str
     return Rate(*total), {tag: Rate(*counts) for tag, counts in sorted(tags.items())}
 
 
-def _candidate_rows(results: Results) -> list[tuple[tuple[str, ...], bool]]:
+Rows = list[tuple[tuple[str, ...], bool]]  # (the case's tags, whether the run escalated), per completed run
+
+
+def rows_from_results(results: Results) -> Rows:
     return [(tuple(case.tags), bool(run.escalated)) for case in results.cases for run in case.runs
             if run.escalated is not None and run.status is not RunStatus.ERRORED]
 
 
-def _baseline_rows(baseline: Baseline) -> list[tuple[tuple[str, ...], bool]]:
+def rows_from_baseline(baseline: Baseline) -> Rows:
     rows = []
     for case in baseline.cases:
         for run in case.runs:
@@ -70,17 +76,15 @@ def _baseline_rows(baseline: Baseline) -> list[tuple[tuple[str, ...], bool]]:
     return rows
 
 
-def escalation_stats(results: Results, baseline: Baseline | None = None) -> EscalationStats | None:
+def escalation_stats(rows: Rows, base_rows: Rows | None = None) -> EscalationStats | None:
     """None when no run recorded escalation (the config declares no `escalation:`)."""
-    rows = _candidate_rows(results)
     if not rows:
         return None
     overall, tags = _rates(rows)
-    base_rows = _baseline_rows(baseline) if baseline is not None else []
     base, base_tags = _rates(base_rows) if base_rows else (None, {})
     should = [SHOULD_ESCALATE in t for t, _ in rows]
     labelled = any(should)
-    true_pos = sum(1 for (t, e), s in zip(rows, should, strict=True) if e and s)
+    true_pos = sum(1 for (_, e), s in zip(rows, should, strict=True) if e and s)
     escalated = sum(1 for _, e in rows if e)
     return EscalationStats(
         overall=overall, tags=tags, baseline=base, baseline_tags=base_tags, labelled=labelled,
