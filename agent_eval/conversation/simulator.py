@@ -9,6 +9,7 @@ kind "user") apart from the agent's.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -17,7 +18,7 @@ from agent_eval.calls.tracing import Clock, model_span
 from agent_eval.providers.base import CompletionRequest
 from agent_eval.records import Message, RunError, SimulatorUsage, Span, Usage
 from agent_eval.suite.loader import canonical_hash
-from agent_eval.suite.schema import ModelSpec, SimulatedUserSpec
+from agent_eval.suite.schema import ModelSpec, PriceSpec, SimulatedUserSpec
 
 if TYPE_CHECKING:
     from agent_eval.calls.budget import Budget
@@ -74,6 +75,7 @@ class SimulatorPool:
     max_retries: int
     timeout_s: float | None
     cache: ResponseCache | None = None
+    pricing: Mapping[str, PriceSpec] = field(default_factory=dict)  # the config's `pricing:` overrides
     _endpoints: dict[str, Endpoint] = field(default_factory=dict)
 
     def endpoint(self, spec: ModelSpec) -> Endpoint:
@@ -114,7 +116,9 @@ class SimulatorPool:
                                                status=exc.decision.status, attempts=exc.attempts)) from None
             if self.cache is not None and key:
                 self.cache.put(key, completion)
-        cost = cost_usd(completion.model or spec.name, completion.usage, {}, provider=spec.provider)
+        cost = cost_usd(completion.model or spec.name, completion.usage, self.pricing, provider=spec.provider)
+        if cost is None:
+            cost = cost_usd(spec.name, completion.usage, self.pricing, provider=spec.provider)
         if not cached:
             self.budget.spend(cost, completion.usage.total)
         sim.calls += 1

@@ -55,7 +55,7 @@ def print_conversations(console: Console, results: Results, baseline: Baseline |
     if failures:
         console.print(f"[bold]conversation turns that failed[/] ({len(failures)})")
         for f in failures[:limit]:
-            console.print(Text(f"  {f.case_id} turn {f.turn}: {f.failed}/{f.runs} runs · {f.reason}"))
+            console.print(Text(f"  {f.case_id} turn {f.turn}: {f.failed}/{f.runs} runs · {f.reason}"), soft_wrap=True)
         if len(failures) > limit:
             console.print(f"  … and {len(failures) - limit} more")
     sims = [run.simulated_user for case in results.cases for run in case.runs if run.simulated_user is not None]
@@ -65,11 +65,11 @@ def print_conversations(console: Console, results: Results, baseline: Baseline |
         goals = sum(s.goal_reached for s in sims)
         console.print(Text(f"simulated users: {len(sims)} conversations, goal reached in {goals}, "
                            f"{sum(s.calls for s in sims)} calls, {sum(s.tokens.total for s in sims):,} tokens, {cost} "
-                           "(not in the agent's cost)"))
+                           "(not in the agent's cost)"), soft_wrap=True)
     stats = escalation_stats(rows_from_results(results), rows_from_baseline(baseline) if baseline else None)
     if stats is not None:
         for line in escalation_lines(stats):
-            console.print(Text(line))
+            console.print(Text(line), soft_wrap=True)
 
 
 def side_escalation_lines(cand: Side, base: Side | None) -> list[str]:

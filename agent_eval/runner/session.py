@@ -162,7 +162,8 @@ def _conversations(config: LoadedConfig, cases: list[Case], options: RunOptions,
     if specs:
         cached = options.use_cache and any(spec.provider != "mock" for spec in specs)
         pool = SimulatorPool(budget=budget, seed=options.seed, max_retries=options.max_retries,
-                             timeout_s=options.timeout_s, cache=ResponseCache(options.cache_dir) if cached else None)
+                             timeout_s=options.timeout_s, cache=ResponseCache(options.cache_dir) if cached else None,
+                             pricing=config.spec.pricing)
         for spec in specs:
             pool.endpoint(spec)
     return Conversations(config=config, tools=config.spec.tools, escalation=config.spec.escalation, simulators=pool)

@@ -154,8 +154,10 @@ def _compile_case(
         message_input = case.conversation[0].user
     elif case.simulated_user is not None:
         message_input = case.simulated_user.opening
-        _check_provider(case.simulated_user.model.provider, file, index,
-                        (*loc, "simulated_user", "model", "provider"), _providers())  # type: ignore[arg-type]
+        ploc = (*loc, "simulated_user", "model", "provider")
+        if case.simulated_user.model.provider not in _providers():
+            raise InputError(file, f"unknown provider '{case.simulated_user.model.provider}'; expected one of: "
+                             f"{', '.join(_providers())}", line=index.line_of(ploc), field=_dotted(ploc))
     elif isinstance(case.input, str):
         message_input = case.input
     else:
