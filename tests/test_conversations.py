@@ -311,8 +311,8 @@ def test_a_resumed_conversation_suite_finishes_each_conversation_exactly_once(tm
      "a case has one of input, conversation or simulated_user (found input, conversation)"),
     ("  - id: a\n    conversation:\n      - user: hi\n        checks: [{contians: x}]\n", 10,
      'cases[0].conversation[0].checks[0].contians: unknown check "contians"'),
-    ("  - id: a\n    conversation:\n      - user: hi\n        checks:\n          - contains: x\n"
-     "            scope: all_turns\n", 12, "scope is for a case's checks"),
+    (("  - id: a\n    conversation:\n      - user: hi\n        checks:\n          - contains: x\n"
+      "            scope: all_turns\n"), 12, "scope is for a case's checks"),
     ("  - id: a\n    input: hi\n    checks:\n      - contains: x\n        scope: every\n", 11,
      "scope must be one of last, all_turns, any_turn"),
     ("  - id: a\n    simulated_user: {goal: g, opening: o, model: {provider: nope, name: m}}\n", 8,

@@ -19,6 +19,7 @@ from agent_eval.records import (
     ToolCall,
 )
 
+from ._chat import ChatTurn, chat_turns
 from ._format import (
     DASH,
     REDACTED,
@@ -28,7 +29,6 @@ from ._format import (
     fmt_signed,
     input_text,
 )
-from ._chat import ChatTurn, chat_turns
 from ._sides import Side, SideCase, SideRun
 
 __all__ = ["MAX_DIFF_WORDS", "STATUS_LABELS", "CaseDetail", "CaseRow", "Compare", "MessageView", "RunView", "case_rows"]

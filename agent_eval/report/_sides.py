@@ -8,8 +8,8 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
 from functools import cache
+from typing import Any
 
 from agent_eval.baseline.schema import Baseline, BaselineCase
 from agent_eval.records import CaseStats, ConfigInfo, GroupStats, Results

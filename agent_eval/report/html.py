@@ -31,8 +31,8 @@ from ._format import (
 )
 from ._metrics import cache_line, metric_rows, provenance_rows, tag_rows
 from ._sides import Side, baseline_side, candidate_side
-from .conversations import side_escalation_lines
 from ._svg import latency_chart, score_chart, tag_chart
+from .conversations import side_escalation_lines
 
 __all__ = ["html_with_sides", "render_html"]
 
