@@ -243,3 +243,7 @@ class SuiteFile(Spec):
     gate: GateSpec = GateSpec()
     budget: BudgetSpec = BudgetSpec()
     report: ReportSpec = ReportSpec()
+    check_timeout_s: float = Field(
+        10.0, gt=0, le=3600,
+        description="Time limit of one check (python: checks, user regexes); past it the check fails. "
+                    "A check's own `timeout_s` overrides it.")
