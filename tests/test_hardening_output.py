@@ -135,7 +135,8 @@ def _wait(child: subprocess.Popen[str], seconds: float) -> tuple[str, str]:
 
 
 def test_catastrophic_regexes_are_bounded(env: Path) -> None:
-    checks = "[{regex: '^(a+)+$'}, {not_regex: '(a|aa)+$'}, {json_path: {path: $.a, matches: '(a|aa)+$'}}]"
+    checks = ("[{regex: '^(a+)+$'}, {not_regex: '(a|aa)+$'}, {json_path: {path: $.a, matches: '(a|aa)+$'}},"
+              " {regex: '(a|aa)+$', timeout_s: 0.3}]")
     suite = mock_suite(env / "s", "a" * 40 + "!", checks, extra_suite="check_timeout_s: 0.5\n")
     started = time.monotonic()
     child = spawn_cli("run", suite, "--out", "out", cwd=env, env={"CI": "true"})
@@ -146,6 +147,18 @@ def test_catastrophic_regexes_are_bounded(env: Path) -> None:
     assert checks_out[0]["passed"] is False and "expected a match" in checks_out[0]["reason"]
     assert checks_out[1]["passed"] is False and "timed out after 0.5 s" in checks_out[1]["reason"]
     assert checks_out[2]["passed"] is False
+    assert checks_out[3]["passed"] is False and "timed out after 0.3 s" in checks_out[3]["reason"]
+
+
+def test_a_catastrophic_mock_rule_errors_the_run(env: Path) -> None:
+    write(env / "s" / "config.yaml", "name: m\nversion: 1.0.0\nmodel:\n  provider: mock\n  name: m\n  mock:\n"
+          "    rules: [{match: '(a|aa)+$', answers: [{text: hit}]}]\nprompt: {user: '{{ input }}'}\n")
+    write(env / "s" / "suite.yaml", f"suite: m\nconfig: config.yaml\ncases:\n  - {{id: c0, input: {'a' * 40}!}}\n")
+    child = spawn_cli("run", env / "s" / "suite.yaml", "--out", "out", cwd=env, env={"CI": "true"})
+    _, err = _wait(child, 30)
+    assert child.returncode == 3, err
+    run = all_runs(env / "out")[0]
+    assert run["status"] == "errored" and "timed out after 1 s" in run["error"]["message"]
 
 
 SLOW_CHECKS = """\

@@ -106,7 +106,8 @@ def load_suite(path: Path) -> LoadedSuite:
         seen[case.id] = case.source
         cases.append(case)
     suite_hash = canonical_hash(
-        {"suite": spec.model_dump(mode="json", exclude={"cases", "cases_from", *_UNSET_NEW_FIELDS - spec.model_fields_set}),
+        {"suite": spec.model_dump(mode="json",
+                                  exclude={"cases", "cases_from", *_UNSET_NEW_FIELDS - spec.model_fields_set}),
          "cases": [c.definition_hash for c in cases]}
     )
     return LoadedSuite(spec=spec, path=path, cases=tuple(cases), hash=suite_hash)
@@ -188,7 +189,7 @@ def _rows(file: Path) -> Iterator[RowSource]:
                 continue
             try:
                 row = json.loads(text)
-            except ValueError as exc:
+            except (ValueError, RecursionError) as exc:
                 raise InputError(file, f"invalid JSON: {exc}", line=n) from None
             yield _as_row(row, file, n), LineIndex({(): n}), ()
     elif suffix == ".csv":
@@ -229,7 +230,7 @@ def _csv_row(row: dict[str, Any], file: Path, line: int) -> dict[str, Any]:
         if key in _CSV_JSON_COLUMNS:
             try:
                 case[key] = json.loads(value)
-            except ValueError as exc:
+            except (ValueError, RecursionError) as exc:
                 raise InputError(file, f"column '{key}' must hold JSON: {exc}", line=line, field=key) from None
         elif key == "tags":
             case["tags"] = [t.strip() for t in value.replace(";", ",").split(",") if t.strip()]

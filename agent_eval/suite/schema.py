@@ -61,7 +61,7 @@ class MockAnswer(Spec):
 class MockRule(Spec):
     """Answers for inputs that match a regex (re.search on the last user message)."""
 
-    match: str = Field(description="Python regular expression.")
+    match: str = Field(description="Python regular expression (run with a 1 s time limit per call).")
     answers: tuple[MockAnswer, ...] = Field(min_length=1)
 
     @field_validator("match")
