@@ -177,6 +177,14 @@ def quick(output, case, run):
 
 def leaves(output, case, run):
     sys.exit(0)
+
+
+def odd(output, case, run):
+    return False, "half \\ud800 an emoji"
+
+
+def opaque(output, case, run):
+    return lambda: True
 """
 
 
@@ -233,9 +241,14 @@ def test_sys_exit_at_import_is_an_input_error_naming_the_check(env: Path, capsys
 
 def test_sys_exit_at_call_time_fails_the_check(env: Path, capsys) -> None:
     write(env / "s" / "slow_checks.py", SLOW_CHECKS)
-    suite = mock_suite(env / "s", "a", "[{python: 'slow_checks:leaves'}]", extra_suite="", cases=1)
+    checks = "[{python: 'slow_checks:leaves'}, {python: 'slow_checks:odd'}, {python: 'slow_checks:opaque'}]"
+    suite = mock_suite(env / "s", "a", checks)
     suite.write_text(suite.read_text().replace("{id: c0,", "{id: c0, critical: true,"))
     r = run_cli(capsys, "run", suite, "--out", "out")
     assert r.code == 1, r.text  # the critical case failed: the gate says so, and every file is written
-    check = all_runs(env / "out")[0]["checks"][0]
-    assert check["passed"] is False and "SystemExit" in check["reason"]
+    run = all_runs(env / "out")[0]
+    leaves, odd, opaque = run["checks"]
+    assert leaves["passed"] is False and "SystemExit" in leaves["reason"]
+    # text from user code is repaired where the record is written, and the run says so
+    assert odd["reason"] == "half \ufffd an emoji" and any("run record" in w for w in run["warnings"])
+    assert opaque["passed"] is False and "function" in opaque["reason"]

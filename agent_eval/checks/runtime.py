@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import pickle
 import sys
 import threading
 from collections.abc import Callable, Sequence
@@ -68,21 +69,24 @@ class _Worker:
         return worker
 
     async def ask(self, request: Any) -> Any:
-        import pickle
-
-        data = pickle.dumps(request, protocol=pickle.HIGHEST_PROTOCOL)
+        try:
+            data = pickle.dumps(request, protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception as exc:
+            raise WorkerFailed(f"cannot send the run to the worker process: {exc}") from None
         assert self.process.stdin is not None
         self.process.stdin.write(HEADER.pack(len(data)) + data)
         await self.process.stdin.drain()
         return await self._read()
 
     async def _read(self) -> Any:
-        import pickle
-
         assert self.process.stdout is not None
         head = await self.process.stdout.readexactly(HEADER.size)
         (size,) = HEADER.unpack(head)
-        return pickle.loads(await self.process.stdout.readexactly(size))
+        data = await self.process.stdout.readexactly(size)
+        try:
+            return pickle.loads(data)
+        except Exception as exc:  # e.g. an instance of a class only the worker imported
+            raise WorkerFailed(f"the function's result cannot be read back: {type(exc).__name__}: {exc}") from None
 
     def kill(self) -> None:
         with contextlib.suppress(ProcessLookupError):
