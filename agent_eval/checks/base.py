@@ -70,8 +70,13 @@ class Check:
         """Apply the check in this thread; raises CheckTimeout when a bounded step ran out of time."""
         try:
             passed, reason = self.evaluate(self.arg, run_input)
+        except CheckTimeout:
+            raise
         except RecursionError:  # JSON nested deeper than any parser or validator here can follow
             return self.failed("output is nested too deeply to check")
+        except Exception as exc:  # output no check foresaw fails this check, never the whole run
+            detail = " ".join(str(exc).split())[:100]
+            return self.failed(f"{self.name} could not evaluate this output: {type(exc).__name__}: {detail}")
         return self.verdict(passed, reason)
 
     def failed(self, reason: str) -> CheckResult:
