@@ -252,3 +252,23 @@ def test_sys_exit_at_call_time_fails_the_check(env: Path, capsys) -> None:
     # text from user code is repaired where the record is written, and the run says so
     assert odd["reason"] == "half \ufffd an emoji" and any("run record" in w for w in run["warnings"])
     assert opaque["passed"] is False and "function" in opaque["reason"]
+
+
+def test_deep_nesting_in_any_file_we_read_is_a_clear_error(env: Path, capsys) -> None:
+    folder = env / "s"
+    suite = mock_suite(folder, "a", "[{contains: a}]")
+    deep_yaml = write(folder / "deep.yaml", "suite: d\nconfig: config.yaml\ncases: " + "[" * 3000 + "]" * 3000 + "\n")
+    r = run_cli(capsys, "validate", deep_yaml)
+    assert r.code == 2 and "nested too deeply" in r.err and "Traceback" not in r.text, r.text
+    write(folder / "deep.jsonl", '{"id": "x", "input": ' + DEEP + "}\n")
+    from_jsonl = write(folder / "from-jsonl.yaml", "suite: j\nconfig: config.yaml\ncases_from: deep.jsonl\n")
+    r = run_cli(capsys, "validate", from_jsonl)
+    assert r.code == 2 and "deep.jsonl:1" in r.err and "nested too deeply" in r.err, r.text
+    deep_baseline = write(env / "deep-baseline.json", DEEP)
+    r = run_cli(capsys, "run", suite, "--out", "out", "--baseline", deep_baseline)
+    assert r.code == 2 and "nested too deeply" in r.err and "Traceback" not in r.text, r.text
+    assert run_cli(capsys, "run", suite, "--out", "ok").code == 0
+    with (env / "ok" / "runs.jsonl").open("a") as handle:  # a hand-made line on --resume is skipped, not fatal
+        handle.write('{"case_id": ' + DEEP + "\n")
+    r = run_cli(capsys, "run", "--resume", "ok")
+    assert r.code == 0 and "corrupt or truncated line skipped" in r.err, r.text

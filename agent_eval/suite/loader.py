@@ -189,7 +189,9 @@ def _rows(file: Path) -> Iterator[RowSource]:
                 continue
             try:
                 row = json.loads(text)
-            except (ValueError, RecursionError) as exc:
+            except RecursionError:
+                raise InputError(file, "invalid JSON: nested too deeply", line=n) from None
+            except ValueError as exc:
                 raise InputError(file, f"invalid JSON: {exc}", line=n) from None
             yield _as_row(row, file, n), LineIndex({(): n}), ()
     elif suffix == ".csv":
@@ -230,7 +232,10 @@ def _csv_row(row: dict[str, Any], file: Path, line: int) -> dict[str, Any]:
         if key in _CSV_JSON_COLUMNS:
             try:
                 case[key] = json.loads(value)
-            except (ValueError, RecursionError) as exc:
+            except RecursionError:
+                raise InputError(file, f"column '{key}' must hold JSON: nested too deeply", line=line,
+                                 field=key) from None
+            except ValueError as exc:
                 raise InputError(file, f"column '{key}' must hold JSON: {exc}", line=line, field=key) from None
         elif key == "tags":
             case["tags"] = [t.strip() for t in value.replace(";", ",").split(",") if t.strip()]
