@@ -25,7 +25,15 @@ from agent_eval.providers.classify import ErrorContext, classify_other, classify
 from agent_eval.records import Message, Usage
 from agent_eval.suite.schema import MockSpec, ModelSpec
 
-__all__ = ["MockProvider", "MockProviderError", "MockRuleTimeout", "MockTemplateError", "create", "estimate_tokens", "stable_seed"]
+__all__ = [
+    "MockProvider",
+    "MockProviderError",
+    "MockRuleTimeout",
+    "MockTemplateError",
+    "create",
+    "estimate_tokens",
+    "stable_seed",
+]
 
 
 class MockProviderError(Exception):
@@ -113,8 +121,9 @@ class MockProvider:
         for rule in self._rules:
             try:
                 found = rule.pattern.search(last_user, timeout=_MATCH_LIMIT_S)
-            except TimeoutError:
-                raise MockRuleTimeout(f"rule /{rule.pattern.pattern}/ timed out after {_MATCH_LIMIT_S:g} s") from None
+            except TimeoutError:  # not retried: the same input would time out again
+                message = f"rule /{rule.pattern.pattern}/ timed out after {_MATCH_LIMIT_S:g} s"
+                raise MockRuleTimeout(message) from None
             if found is None:
                 continue
             template = rule.templates[_weighted_index(rule.weights, rng)]
