@@ -114,6 +114,7 @@ class RubricResult(Record):
     tokens: Usage = Field(Usage(), description="The judge's tokens, separate from the candidate's.")
     cost_usd: float | None = None
     latency_ms: float | None = None
+    warnings: tuple[str, ...] = Field((), description="What was repaired in the judge's replies (invalid Unicode).")
 
 
 class RunError(Record):

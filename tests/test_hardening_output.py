@@ -90,6 +90,7 @@ def test_a_lone_surrogate_in_a_judge_reply_is_replaced(env: Path, capsys, loopba
     assert r.code == 0, r.text
     rubric = all_runs(env / "out")[0]["rubrics"][0]
     assert rubric["score"] == 5 and rubric["reasoning"] == "fine \ufffd"
+    assert any("invalid Unicode" in w for w in rubric["warnings"])
 
 
 # ---- 2. deeply nested JSON -------------------------------------------------------------------------------------
