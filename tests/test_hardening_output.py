@@ -163,6 +163,7 @@ def test_a_catastrophic_mock_rule_errors_the_run(env: Path) -> None:
 
 
 SLOW_CHECKS = """\
+import os
 import sys
 import time
 
@@ -186,6 +187,10 @@ def odd(output, case, run):
 
 def opaque(output, case, run):
     return lambda: True
+
+
+def dies(output, case, run):
+    os._exit(3)
 """
 
 
@@ -242,17 +247,20 @@ def test_sys_exit_at_import_is_an_input_error_naming_the_check(env: Path, capsys
 
 def test_sys_exit_at_call_time_fails_the_check(env: Path, capsys) -> None:
     write(env / "s" / "slow_checks.py", SLOW_CHECKS)
-    checks = "[{python: 'slow_checks:leaves'}, {python: 'slow_checks:odd'}, {python: 'slow_checks:opaque'}]"
+    checks = ("[{python: 'slow_checks:leaves'}, {python: 'slow_checks:odd'}, {python: 'slow_checks:opaque'},"
+              " {python: 'slow_checks:dies'}, {python: 'slow_checks:quick'}]")
     suite = mock_suite(env / "s", "a", checks)
     suite.write_text(suite.read_text().replace("{id: c0,", "{id: c0, critical: true,"))
     r = run_cli(capsys, "run", suite, "--out", "out")
     assert r.code == 1, r.text  # the critical case failed: the gate says so, and every file is written
     run = all_runs(env / "out")[0]
-    leaves, odd, opaque = run["checks"]
+    leaves, odd, opaque, dies, quick = run["checks"]
     assert leaves["passed"] is False and "SystemExit" in leaves["reason"]
     # text from user code is repaired where the record is written, and the run says so
     assert odd["reason"] == "half \ufffd an emoji" and any("run record" in w for w in run["warnings"])
     assert opaque["passed"] is False and "function" in opaque["reason"]
+    assert dies["passed"] is False and "ended without an answer (exit code 3)" in dies["reason"]
+    assert quick["passed"] is True  # a new worker took over
 
 
 def test_deep_nesting_in_any_file_we_read_is_a_clear_error(env: Path, capsys) -> None:

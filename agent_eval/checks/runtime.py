@@ -1,7 +1,7 @@
 """Evaluating a run's checks without ever blocking the event loop for long.
 
 Built-in checks run inline: they are cheap, and the few steps that could run long (user regexes)
-are bounded searches that give up after a few milliseconds inline (CheckTimeout), after which
+are bounded searches that give up after 50 ms inline (CheckTimeout), after which
 the check runs again in a thread with its full time limit. `python:` checks run in worker
 processes, started lazily on the first one and reused; a worker that overruns the check's limit
 (or is cancelled with its run by `--run-timeout` or Ctrl-C) is killed and replaced.
@@ -117,6 +117,9 @@ class WorkerPool:
             except TimeoutError:
                 raise CheckTimeout(f"timed out after {limit_s:g} s") from None
             except (asyncio.IncompleteReadError, ConnectionError) as exc:
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(1.0):
+                        await worker.process.wait()
                 code = worker.process.returncode
                 detail = f" (exit code {code})" if code is not None else ""
                 raise WorkerFailed(f"the worker process ended without an answer{detail}") from exc
