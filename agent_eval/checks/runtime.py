@@ -187,7 +187,10 @@ class CheckRunner:
         user: UserCheck = check.arg
         if self._pool is None:
             self._pool = WorkerPool(self.workers)
-        light = replace(view, case=replace(view.case, checks=()))  # compiled checks stay here
+        light = CheckInput(  # plain data only: compiled checks and live services stay in this process
+            output=view.output, case=replace(view.case, checks=()), messages=view.messages,
+            tool_calls=view.tool_calls, tokens=view.tokens, latency_ms=view.latency_ms, cost_usd=view.cost_usd,
+        )
         try:
             outcome: CallOutcome = await self._pool.call((user.ref, str(user.base_dir), light), self.limit(check))
         except CheckTimeout:
