@@ -7,11 +7,12 @@ Transient values that never leave memory (requests, completions) live in
 
 from __future__ import annotations
 
-import json
 from enum import StrEnum
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from agent_eval.untrusted import parse_json
 
 __all__ = [
     "RESULTS_SCHEMA_VERSION",
@@ -64,9 +65,9 @@ class ToolCall(Record):
     error: str | None = Field(None, description="Why the tool failed: unknown tool, or the exception it raised.")
 
     def parsed_arguments(self) -> Any:
-        """The arguments decoded from JSON, or the raw text when they are not JSON."""
+        """The arguments decoded from JSON, or the raw text when they are not JSON (or nested too deeply)."""
         try:
-            return json.loads(self.arguments) if self.arguments else {}
+            return parse_json(self.arguments) if self.arguments else {}
         except ValueError:
             return self.arguments
 
@@ -117,6 +118,7 @@ class RubricResult(Record):
     tokens: Usage = Field(Usage(), description="The judge's tokens, separate from the candidate's.")
     cost_usd: float | None = None
     latency_ms: float | None = None
+    warnings: tuple[str, ...] = Field((), description="What was repaired in the judge's replies (invalid Unicode).")
 
 
 class RunError(Record):
@@ -201,6 +203,8 @@ class RunRecord(Record):
     turns: tuple[TurnResult, ...] | None = Field(None, description="A conversation's turns, each with its verdict.")
     simulated_user: SimulatorUsage | None = Field(None, description="The simulated user's calls and why it stopped.")
     escalated: bool | None = Field(None, description="Handed off to a human (None: no `escalation:` declared).")
+    warnings: tuple[str, ...] = Field(
+        (), description="What was repaired to keep the run, e.g. invalid Unicode in the reply replaced by U+FFFD.")
 
 
 class CaseStats(Record):

@@ -205,8 +205,10 @@ def _run_one(
     from agent_eval.runner.session import run_suite
 
     cfg = config.spec
+    from agent_eval.targets.describe import target_label
+
     err.print(f"[bold]{suite.name}[/]: {len(suite.cases)} cases · config {cfg.name} {cfg.version} "
-              f"({cfg.model.provider}/{cfg.model.name}) · results in {folder}")
+              f"({target_label(config)}) · results in {folder}")
     progress = make_progress(err)
     report = asyncio.run(run_suite(suite, config, options, folder, progress, resume=request.resume is not None))
     for warning in report.warnings:

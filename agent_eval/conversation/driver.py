@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agent_eval.calls.tracing import Clock, agent_span
-from agent_eval.checks.base import CheckInput
+from agent_eval.checks.base import Check, CheckInput
 from agent_eval.conversation.simulator import GOAL_MARKER, SimulatorFailed, SimulatorPool, SimulatorRun
 from agent_eval.records import CheckResult, Message, RunError, SimulatorUsage, Span, Usage
 from agent_eval.runner.escalation import detect_escalation
@@ -35,7 +35,7 @@ class TurnPlayed:
     index: int  # 1-based
     user: str
     view: CheckInput
-    checks: tuple[CheckResult, ...] = ()
+    checks: tuple[Check, ...] = ()
     rubrics: tuple[RubricSpec, ...] = ()
 
 
@@ -109,8 +109,7 @@ class Conversations:
                           tokens=result.usage, latency_ms=result.latency_ms, cost_usd=result.cost_usd,
                           steps=result.steps, tools=self.tools, escalated=escalated)
         turn = case.conversation[number - 1] if case.conversation is not None else None
-        checks = tuple(check.run(view) for check in turn.checks) if turn is not None else ()
-        done.turns.append(TurnPlayed(index=number, user=words, view=view, checks=checks,
+        done.turns.append(TurnPlayed(index=number, user=words, view=view, checks=turn.checks if turn else (),
                                      rubrics=turn.rubrics if turn is not None else ()))
 
     async def _next_words(self, case: Case, index: int, number: int, history: list[Message],
@@ -175,4 +174,5 @@ def _combine(parts: Sequence[TargetResult], trace: list[Span], extra: tuple[Chec
         trace=tuple(trace), steps=sum(steps) if steps else None, cached=all(p.cached for p in parts),
         attempts=sum(p.attempts for p in parts), context=tuple(d for p in parts for d in p.context),
         error=error, violations=tuple(v for p in parts for v in p.violations) + extra, raw=last.raw,
+        warnings=tuple(w for p in parts for w in p.warnings),
     )

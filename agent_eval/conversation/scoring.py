@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from agent_eval.checks.base import CheckInput
+from agent_eval.checks.base import Check, CheckInput
 from agent_eval.conversation.driver import Played, TurnPlayed
 from agent_eval.records import CheckResult, RubricResult, TurnResult
 from agent_eval.runner.scoring import score_run
@@ -14,26 +15,30 @@ from agent_eval.suite.case import Case
 if TYPE_CHECKING:
     from agent_eval.runner.engine import Judge
 
-__all__ = ["case_checks", "grade_turns", "record_fields", "turn_checks"]
+__all__ = ["RunChecks", "case_checks", "grade_turns", "named", "record_fields", "turn_checks"]
+
+# The engine's check runner: built-in checks inline, `python:` checks in worker processes.
+RunChecks = Callable[[Sequence[Check], CheckInput], Awaitable[tuple[CheckResult, ...]]]
 
 
-def _prefixed(number: int, name: str) -> str:
-    return f"turn {number}: {name}"
+def named(per_turn: Mapping[int, Sequence[CheckResult | RubricResult]]) -> tuple[Any, ...]:
+    """Turn results as the run's own, named after their turn ("turn 2: contains"); a failed one fails the run."""
+    return tuple(r.model_copy(update={"name": f"turn {n}: {r.name}"}) for n, rs in per_turn.items() for r in rs)
 
 
-def turn_checks(played: Played) -> tuple[CheckResult, ...]:
-    """Every turn's own check results, named after their turn; a failed one fails the run."""
-    return tuple(c.model_copy(update={"name": _prefixed(t.index, c.name)}) for t in played.turns for c in t.checks)
+async def turn_checks(played: Played, run_checks: RunChecks) -> dict[int, tuple[CheckResult, ...]]:
+    """Each turn's own checks on its reply."""
+    return {t.index: await run_checks(t.checks, t.view) for t in played.turns if t.checks}
 
 
-def case_checks(case: Case, view: CheckInput, played: Played) -> tuple[CheckResult, ...]:
+async def case_checks(case: Case, view: CheckInput, played: Played, run_checks: RunChecks) -> tuple[CheckResult, ...]:
     """The case's checks on the last reply, or on every reply (`scope: all_turns`) or any (`any_turn`)."""
     results: list[CheckResult] = []
     for check in case.checks:
         if check.scope == "last" or not played.turns:
-            results.append(check.run(view))
+            results.extend(await run_checks((check,), view))
             continue
-        per_turn = [(t.index, check.run(t.view)) for t in played.turns]
+        per_turn = [(t.index, (await run_checks((check,), t.view))[0]) for t in played.turns]
         if check.scope == "all_turns":
             failed = next(((n, r) for n, r in per_turn if not r.passed), None)
             passed = failed is None
@@ -60,18 +65,15 @@ async def grade_turns(judge: Judge | None, case: Case, played: Played, index: in
     return graded
 
 
-def turn_rubrics(graded: dict[int, tuple[RubricResult, ...]]) -> tuple[RubricResult, ...]:
-    return tuple(r.model_copy(update={"name": _prefixed(n, r.name)}) for n, rs in graded.items() for r in rs)
-
-
-def _turn_result(turn: TurnPlayed, rubrics: tuple[RubricResult, ...]) -> TurnResult:
-    judged = bool(turn.checks or rubrics)
-    score, passed = score_run(turn.checks, rubrics) if judged else (None, None)
+def _turn_result(turn: TurnPlayed, checks: tuple[CheckResult, ...], rubrics: tuple[RubricResult, ...]) -> TurnResult:
+    judged = bool(checks or rubrics)
+    score, passed = score_run(checks, rubrics) if judged else (None, None)
     return TurnResult(index=turn.index, user=turn.user, output=turn.view.output, passed=passed, score=score,
-                      checks=turn.checks, rubrics=rubrics, tool_calls=turn.view.tool_calls)
+                      checks=checks, rubrics=rubrics, tool_calls=turn.view.tool_calls)
 
 
-def record_fields(played: Played, graded: dict[int, tuple[RubricResult, ...]]) -> dict[str, Any]:
+def record_fields(played: Played, checks: Mapping[int, tuple[CheckResult, ...]],
+                  graded: Mapping[int, tuple[RubricResult, ...]]) -> dict[str, Any]:
     """The RunRecord fields a conversation adds: its turns and the simulated user's usage."""
-    return {"turns": tuple(_turn_result(t, graded.get(t.index, ())) for t in played.turns),
+    return {"turns": tuple(_turn_result(t, checks.get(t.index, ()), graded.get(t.index, ())) for t in played.turns),
             "simulated_user": played.simulator}

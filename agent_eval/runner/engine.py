@@ -14,9 +14,10 @@ from agent_eval.calls.budget import Budget
 from agent_eval.calls.cache import ResponseCache
 from agent_eval.calls.endpoint import Endpoint, EndpointStats
 from agent_eval.checks.base import CheckInput
+from agent_eval.checks.runtime import CheckRunner
 from agent_eval.errors import FatalProviderError
 from agent_eval.judge.parse import JudgeError
-from agent_eval.records import Message, RubricResult, RunError, RunRecord, RunStatus
+from agent_eval.records import CheckResult, Message, RubricResult, RunError, RunRecord, RunStatus
 from agent_eval.runner.escalation import detect_escalation
 from agent_eval.runner.scoring import score_run
 from agent_eval.runner.store import RunsWriter
@@ -82,6 +83,7 @@ class Engine:
     concurrency: int
     cache: ResponseCache | None = None
     judge: Judge | None = None
+    checks: CheckRunner = field(default_factory=CheckRunner)
     run_timeout_s: float | None = None
     grace_s: float = 5.0
     conversations: Conversations | None = None  # plays conversation cases (also holds `escalation:`)
@@ -127,6 +129,7 @@ class Engine:
         await self.target.aclose()
         if self.conversations is not None:
             await self.conversations.aclose()
+        await self.checks.aclose()
         if self.cache is not None:
             self.cache.close()
         await self.endpoint.provider.aclose()
@@ -155,7 +158,7 @@ class Engine:
                 return
             finally:
                 self._in_flight -= 1
-            self.writer.append(record)
+            record = self.writer.append(record)  # as written: repaired if it held invalid Unicode
             outcome.records.append(record)
             self.progress.advance(record)
 
@@ -193,11 +196,13 @@ class Engine:
             tokens=result.usage, latency_ms=result.latency_ms, cost_usd=result.cost_usd, steps=result.steps,
             tools=self.tools, escalated=escalated,
         )
+        turn_checks: dict[int, tuple[CheckResult, ...]] = {}
         if played is None:
-            checks = result.violations + tuple(check.run(view) for check in item.case.checks)
+            checks = result.violations + await self.checks.run(item.case.checks, view)
         else:
-            checks = result.violations + conversation.turn_checks(played) + conversation.case_checks(
-                item.case, view, played)
+            turn_checks = await conversation.turn_checks(played, self.checks.run)
+            checks = result.violations + conversation.named(turn_checks) + await conversation.case_checks(
+                item.case, view, played, self.checks.run)
         rubrics: tuple[RubricResult, ...] = ()
         graded: dict[int, tuple[RubricResult, ...]] = {}
         error: RunError | None = None
@@ -205,7 +210,7 @@ class Engine:
             try:
                 if played is not None:
                     graded = await conversation.grade_turns(self.judge, item.case, played, item.index)
-                    rubrics = conversation.turn_rubrics(graded)
+                    rubrics = conversation.named(graded)
                 if item.case.rubrics:
                     rubrics += await self.judge.grade(item.case, result.messages, result.output, item.index)
             except JudgeError as exc:  # the run has no verdict; its output and checks are kept
@@ -218,8 +223,8 @@ class Engine:
             tool_calls=result.tool_calls, tokens=result.usage, cost_usd=result.cost_usd,
             latency_ms=result.latency_ms, checks=checks, rubrics=rubrics, error=error, cached=result.cached,
             attempts=result.attempts, model=result.model, finished_at=_now(), trace=result.trace,
-            steps=result.steps, escalated=escalated,
-            **(conversation.record_fields(played, graded) if played is not None else {}),
+            steps=result.steps, warnings=result.warnings, escalated=escalated,
+            **(conversation.record_fields(played, turn_checks, graded) if played is not None else {}),
         )
 
 

@@ -74,9 +74,9 @@ class MockAnswer(Spec):
 class MockRule(Spec):
     """Answers for inputs that match a regex (re.search on the last message of `role`, by default the user's)."""
 
-    match: str = Field(description="Python regular expression.")
+    match: str = Field(description="Python regular expression (run with a 1 s time limit per call).")
     role: Literal["user", "assistant", "tool", "system"] = Field(
-        "user", description="Whose last message the regex is matched on (`tool`: the last tool result).")
+        "user", description="Whose last message the regex is matched on (`tool`: the last tool results).")
     answers: tuple[MockAnswer, ...] = Field(min_length=1)
 
     @field_validator("match")
@@ -150,10 +150,15 @@ class EscalationSpec(Spec):
         if (self.tool is None) == (self.json_path is None):
             raise ValueError("escalation needs exactly one of tool or json_path")
         return self
+def _model_optional(schema: dict[str, Any]) -> None:
+    """In the published schema `model` is optional: HTTP and command agents need none."""
+    schema["required"] = [name for name in schema.get("required", []) if name != "model"]
 
 
 class ConfigFile(Spec):
     """The candidate config: the execution context under test, as one versioned unit."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra=_model_optional)
 
     schema_version: int = SCHEMA_VERSION
     name: str = Field(min_length=1)
@@ -375,3 +380,7 @@ class SuiteFile(Spec):
     gate: GateSpec = GateSpec()
     budget: BudgetSpec = BudgetSpec()
     report: ReportSpec = ReportSpec()
+    check_timeout_s: float = Field(
+        10.0, gt=0, le=3600,
+        description="Time limit of one check (python: checks, user regexes); past it the check fails. "
+                    "A check's own `timeout_s` overrides it.")

@@ -46,6 +46,7 @@ class TargetResult:
     error: RunError | None = None
     violations: tuple[CheckResult, ...] = ()  # limits the target hit (max_steps, agent.max_tokens): failed checks
     raw: Any = None  # the target's raw result (an HTTP agent's reply JSON), for `escalation: {json_path}`
+    warnings: tuple[str, ...] = ()  # what was repaired in the model's replies (invalid Unicode)
 
 
 class Target(Protocol):
