@@ -5,11 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rich.console import Console
+from rich.markup import escape as rich_escape
 
 from agent_eval.providers.base import CompletionRequest
 from agent_eval.records import Usage
 from agent_eval.runner.plan import in_shard, plan_items, select_cases
 from agent_eval.runner.session import RunOptions
+from agent_eval.suite.case import Case
 from agent_eval.suite.loader import LoadedConfig, LoadedSuite
 
 __all__ = ["DryRun", "estimate", "print_dry_run"]
@@ -103,4 +105,17 @@ def _print_targets(console: Console, suite: LoadedSuite, config: LoadedConfig, o
     cases = [c for c in select_cases(suite.cases, options.filters) if in_shard(c.id, options.shard)]
     for item in plan_items(cases, config, 1):
         run = TargetRun(case=item.case, index=0, messages=item.messages)
-        console.print(f"    {escape(item.case.id)}: {escape(describe_run(config, run))}", soft_wrap=True)
+        console.print(f"    {escape(item.case.id)}: {escape(describe_run(config, run))}{_turns(item.case)}",
+                      soft_wrap=True)
+
+
+def _turns(case: Case) -> str:
+    """How a conversation case goes on after its first turn."""
+    if case.conversation is not None:
+        more = len(case.conversation) - 1
+        return f"; then {more} more scripted user turn{'s' if more > 1 else ''}" if more else ""
+    if case.simulated_user is not None:
+        sim = case.simulated_user
+        model = rich_escape(f"{sim.model.provider}/{sim.model.name}")
+        return f"; then a simulated user ({model}), up to {sim.max_turns} turns"
+    return ""
