@@ -34,7 +34,7 @@ def _template_path(suite: LoadedSuite) -> Path:
 
 def judge_provenance(suite: LoadedSuite, cases: Sequence[Case]) -> tuple[str | None, str | None]:
     """The judge model ids (sorted, comma-joined) and the prompt hash, when any case has rubrics."""
-    specs = [r.judge or c.judge for c in cases for r in c.rubrics]
+    specs = [r.judge or c.judge for c in cases for r in c.all_rubrics]
     models = sorted({spec.name for spec in specs if spec is not None})
     if not models:
         return None, None
@@ -50,7 +50,7 @@ def build_judge(
     from agent_eval.providers.registry import check_credentials
 
     for case in cases:
-        for rubric in case.rubrics:
+        for rubric in case.all_rubrics:
             spec = rubric.judge or case.judge
             if spec is not None:
                 check_credentials(spec)

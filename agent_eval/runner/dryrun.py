@@ -58,7 +58,7 @@ def estimate(suite: LoadedSuite, config: LoadedConfig, options: RunOptions) -> D
         tokens_in += prompt
         run_cost = cost_usd(model.name, Usage(input_tokens=prompt, output_tokens=max_out), config.spec.pricing,
                             provider=model.provider)
-        for rubric in item.case.rubrics:
+        for rubric in item.case.all_rubrics:
             judge = rubric.judge or item.case.judge
             judge_calls += rubric.samples
             judge_usage = Usage(input_tokens=prompt + max_out + 300, output_tokens=_JUDGE_OUTPUT_TOKENS)

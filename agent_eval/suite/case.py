@@ -48,5 +48,10 @@ class Case:
         return self.conversation is not None or self.simulated_user is not None
 
     @property
+    def all_rubrics(self) -> tuple[RubricSpec, ...]:
+        """The case's rubrics and its turns' (for judge provenance and credential checks)."""
+        return self.rubrics + tuple(r for turn in self.conversation or () for r in turn.rubrics)
+
+    @property
     def first_tag(self) -> str | None:
         return self.tags[0] if self.tags else None
