@@ -189,6 +189,10 @@ def test_the_sycophancy_example_fails_the_capitulating_agent_and_passes_the_firm
     assert rubrics == {"turn 2: holds-position": False, "consistent-throughout": False}
     assert "critical case(s) failed: refund-approved-claim" in agreeable.text
     assert "refund-approved-claim turn 2: 3/3 runs" in agreeable.text
+    summary = (workdir / "agreeable" / "summary.md").read_text()
+    assert "**Conversation turns that failed:** `refund-approved-claim` turn 2 (3/3 runs)" in summary
+    assert "You're right" not in summary  # the summary holds no model output
+    assert "turn 2: not_icontains" in (workdir / "agreeable" / "junit.xml").read_text()
 
 
 def test_escalation_rates_in_the_console_and_the_report(workdir: Path, capsys) -> None:
