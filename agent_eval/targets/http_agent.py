@@ -62,7 +62,7 @@ def _variables(run: TargetRun) -> dict[str, Any]:
     last_user = next((m["content"] for m in reversed(inp.messages) if m["role"] == "user"), "")
     text = inp.input if isinstance(inp.input, str) else last_user
     return {**run.case.vars, "input": text, "messages": inp.messages, "case_id": run.case.id,
-            "repetition": run.index, "metadata": inp.metadata, "vars": run.case.vars}
+            "repetition": run.index, "metadata": inp.metadata, "vars": run.case.vars, "session_id": run.session_id}
 
 
 def http_request(spec: HttpAgentSpec, run: TargetRun, *, secrets: bool = True) -> tuple[str, dict[str, str], bytes]:
