@@ -339,3 +339,54 @@ def test_the_suite_schema_describes_conversations_and_the_config_schema_escalati
     assert {"conversation", "simulated_user", "input"} <= set(case)
     config = run_cli(capsys, "schema", "config")
     assert "EscalationSpec" in json.loads(config.out)["$defs"]
+
+
+AGENT_MODULE = '''
+import json
+import sys
+
+
+def agent(inp, ctx):
+    users = sum(1 for m in inp.messages if m["role"] == "user")
+    return f"{users} user messages; now: {inp.input}"
+
+
+if __name__ == "__main__":
+    inp = json.load(sys.stdin)
+    users = sum(1 for m in inp["messages"] if m["role"] == "user")
+    print(json.dumps({"output": f"{users} user messages; now: {inp['input']}"}))
+'''
+
+
+@pytest.mark.parametrize("kind", ["python", "command"])
+def test_python_and_command_agents_answer_every_turn_with_the_history(tmp_path: Path, capsys, kind: str) -> None:
+    write(tmp_path / "chat_agent.py", AGENT_MODULE)
+    agent = '{python: "chat_agent:agent"}' if kind == "python" else '{command: [python, chat_agent.py]}'
+    write(tmp_path / "config.yaml", f"""
+schema_version: 1
+name: custom
+version: 1.0.0
+agent: {agent}
+model: {{provider: mock, name: unused}}
+""")
+    write(tmp_path / "suite.yaml", """
+schema_version: 1
+suite: custom-chats
+config: config.yaml
+cases:
+  - id: chat
+    vars: {order: 77}
+    conversation:
+      - user: "about order {{ order }}"
+        checks: [{contains: "1 user messages"}]
+      - user: "and {again}"
+        checks: [{contains: "2 user messages; now: and {again}"}]
+""".replace("{again}", "again"))
+    r = run_cli(capsys, "run", tmp_path / "suite.yaml", "--out", tmp_path / "out")
+    assert r.code == 0, r.text
+    run = _runs(tmp_path / "out")["chat#0"]
+    assert run["status"] == "passed", run["checks"]
+    assert [t["output"] for t in run["turns"]] == ["1 user messages; now: about order 77",
+                                                   "2 user messages; now: and again"]
+    assert results(tmp_path / "out")["cases"][0]["input"] == [
+        {"role": "user", "content": "about order {{ order }}"}, {"role": "user", "content": "and again"}]
