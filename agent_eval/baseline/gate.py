@@ -146,7 +146,8 @@ def _decide(cand: Mapping[str, Side], base: Mapping[str, Side] | None, opts: Gat
         min_detectable_drop=mdd, cases_needed=needed, repeats_needed=reps,
         cases=case_deltas(pairing) if pairing is not None else (),
         tags=tags,
-        critical_failures=tuple(sorted({*every_run, *(r.name.split("'")[1] for r in crit if r.failed)})),
+        critical_failures=tuple(sorted({*every_run, *(r.name.split("'")[1] for r in routes
+                                                      if r.failed and r.name.startswith("critical '"))})),
         routes=tuple(routes), baseline_se=se, baseline_runs=runs, notes=tuple(notes),
         errored_runs=sum(s.errors for s in cand.values()),
         absolute_rule=bool(test and test.absolute),
@@ -168,7 +169,8 @@ def _tag_routes(sc: Scored | None, cand: Mapping[str, Side], opts: GateOptions) 
         if rule.max_drop is not None and sc is not None:
             sub = sc.with_tag(tag)
             if sub.pairs:
-                routes.append(test_route(f"tag '{tag}'", f"tag '{tag}'", score_test(sub, rule.max_drop, opts), opts))
+                t = score_test(sub, rule.max_drop, opts)
+                routes.append(test_route(f"tag '{tag}'", f"tag '{tag}'", t, opts, warn=False))
         tagged = [s for s in cand.values() if tag in s.tags and s.stats.n > 0]
         routes += floor_routes(tagged, rule.floors, opts, where=f"tag '{tag}' ")
     return routes

@@ -105,7 +105,7 @@ def make_side(
 ) -> Side:
     """A `Side` from completed run scores and verdicts (what `decide_sides` and simulations use)."""
     n, c = len(scores), sum(passed)
-    stats = CaseStats(
+    stats = CaseStats.model_construct(  # built from counts just checked: no validation needed (simulations call this a lot)
         n=n, passed=c, errors=errors, k=k, pass_rate=c / n if n else None,
         pass_hat_k=pass_hat_k(n, c, k), pass_at_k=pass_at_k(n, c, k),
         score=math.fsum(scores) / n if n else None, flaky=0 < c < n,

@@ -64,8 +64,8 @@ def ids(names: Sequence[str], limit: int = 5) -> str:
     return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
 
 
-def test_route(name: str, what: str, t: MarginTest, opts: GateOptions) -> Route:
-    """A margin test as a route: `what` is "score" or "tag 'x'"."""
+def test_route(name: str, what: str, t: MarginTest, opts: GateOptions, *, warn: bool = True) -> Route:
+    """A margin test as a route: `what` is "score" or "tag 'x'"; `warn` on a drop past the limit without a FAIL."""
     limit = amount(t.margin, t.absolute)
     if t.change < -t.margin - TOL:
         head = f"{what} dropped {amount(t.change, t.absolute)}, past the {limit} limit"
@@ -76,7 +76,7 @@ def test_route(name: str, what: str, t: MarginTest, opts: GateOptions) -> Route:
         failed = t.change < -t.margin - TOL
         return Route(name, f"{head} (strict: no significance required)", None, failed)
     text = f"{head} ({bound}{p_text(t.p_value)})"
-    return Route(name, text, t.p_value, False, warn=t.change < -t.margin - TOL)
+    return Route(name, text, t.p_value, False, warn=warn and t.change < -t.margin - TOL)
 
 
 def run_level_route(sc: Scored, margin: float, absolute: bool) -> Route | None:

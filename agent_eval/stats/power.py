@@ -107,10 +107,20 @@ def runs_needed(design: Design, drop: float) -> int | None:
     None when no number of runs would do (the per-case spread alone is too large, or drop <= max_drop).
     """
     ratio = design.baseline_k / design.k
-    for k in range(1, _MAX_RUNS + 1):
-        if replace(design, k=k, baseline_k=max(1, round(k * ratio)))._fails(drop):
-            return k
-    return None
+
+    def fails(k: int) -> bool:
+        return replace(design, k=k, baseline_k=max(1, round(k * ratio)))._fails(drop)
+
+    if not fails(_MAX_RUNS):
+        return None
+    lo, hi = 1, _MAX_RUNS  # more runs never hurt: the smallest k that works, by bisection
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if fails(mid):
+            hi = mid
+        else:
+            lo = mid + 1
+    return hi
 
 
 def ab_sessions_per_arm(baseline_rate: float, mde: float, *, alpha: float = 0.05, power: float = 0.8) -> int:
