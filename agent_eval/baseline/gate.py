@@ -200,7 +200,9 @@ def _resolve(
     if incomplete:
         return Outcome.INCOMPLETE, prefix + "; ".join(incomplete)
     if fails:
-        return Outcome.FAIL, prefix + "; ".join(fails)
+        overall = next((r for r in routes if r.name == "overall score" and r.warn), None)
+        context = [f"{overall.text}, not significant alone at its Holm level"] if overall is not None else []
+        return Outcome.FAIL, prefix + "; ".join([*context, *fails])
     warns = [r.text for r in routes if r.warn]
     if warns:
         return Outcome.WARN, prefix + "; ".join(warns) + ": not significant, the suite may be underpowered"
