@@ -43,7 +43,7 @@ from agent_eval.baseline.signals import (
 from agent_eval.baseline.verdict import Outcome, Route, Verdict
 from agent_eval.records import Results
 from agent_eval.stats.describe import mean, mean_ci
-from agent_eval.stats.hypotheses import holm
+from agent_eval.stats.hypotheses import MarginTest, holm
 
 __all__ = ["Floors", "GateOptions", "RunInfo", "TagRule", "decide", "decide_sides"]
 
@@ -154,12 +154,11 @@ def _decide(cand: Mapping[str, Side], base: Mapping[str, Side] | None, opts: Gat
     )
 
 
-def _interval(test: object) -> tuple[float, float] | None:
-    upper = getattr(test, "upper", None)
-    if test is None or upper is None:
+def _interval(test: MarginTest | None) -> tuple[float, float] | None:
+    """The two-sided 1 - 2 alpha interval whose top is the test's one-sided bound."""
+    if test is None or test.upper is None:
         return None
-    change = test.change
-    return (2 * change - upper, upper)
+    return (2 * test.change - test.upper, test.upper)
 
 
 def _tag_routes(sc: Scored | None, cand: Mapping[str, Side], opts: GateOptions) -> list[Route]:

@@ -14,12 +14,13 @@ from agent_eval.baseline.schema import Baseline
 from agent_eval.baseline.verdict import CaseDelta, CaseStatus
 from agent_eval.records import CaseStats, Results, RunStatus
 from agent_eval.stats.hypotheses import TOL
-from agent_eval.stats.passk import pass_at_k, pass_hat_k
+from agent_eval.stats.passk import pass_hat_k
 
 __all__ = [
     "Pairing",
     "Scored",
     "Side",
+    "SideStats",
     "case_deltas",
     "case_status",
     "critical_failures",
@@ -36,6 +37,29 @@ __all__ = [
 
 
 @dataclass(frozen=True, slots=True)
+class SideStats:
+    """One case's runs in one arm reduced to counts (the gate's light twin of `CaseStats`)."""
+
+    n: int  # completed runs (a target crash counts, as a failed run)
+    passed: int
+    errors: int  # infrastructure errors
+    k: int
+    score: float | None
+
+    @property
+    def pass_rate(self) -> float | None:
+        return self.passed / self.n if self.n else None
+
+    @property
+    def pass_hat_k(self) -> float | None:
+        return pass_hat_k(self.n, self.passed, self.k)
+
+    @property
+    def flaky(self) -> bool:
+        return 0 < self.passed < self.n
+
+
+@dataclass(frozen=True, slots=True)
 class Side:
     """One case in one arm: its statistics and its completed runs' scores.
 
@@ -48,7 +72,7 @@ class Side:
     tags: tuple[str, ...]
     critical: bool
     definition_hash: str
-    stats: CaseStats
+    stats: SideStats
     scores: tuple[float, ...]  # completed runs; a run without a score counts 1.0 if passed
     runs: int
     errors: int  # infrastructure errors: missing data
@@ -104,12 +128,8 @@ def make_side(
     tags: tuple[str, ...] = (), critical: bool = False, definition_hash: str = "",
 ) -> Side:
     """A `Side` from completed run scores and verdicts (what `decide_sides` and simulations use)."""
-    n, c = len(scores), sum(passed)
-    stats = CaseStats.model_construct(  # built from counts just checked: no validation needed (simulations call this a lot)
-        n=n, passed=c, errors=errors, k=k, pass_rate=c / n if n else None,
-        pass_hat_k=pass_hat_k(n, c, k), pass_at_k=pass_at_k(n, c, k),
-        score=math.fsum(scores) / n if n else None, flaky=0 < c < n,
-    )
+    n = len(scores)
+    stats = SideStats(n, sum(passed), errors, k, math.fsum(scores) / n if n else None)
     return Side(case_id, tags, critical, definition_hash, stats, tuple(scores), n + errors, errors)
 
 

@@ -43,7 +43,7 @@ def pass_curve(results: Results) -> list[str]:
     curves = [pass_hat_curve(c.stats.n, c.stats.passed, k) for c in results.cases if c.stats.n > 0]
     out = []
     for j in range(k):
-        values = [cv[j] for cv in curves if cv[j] is not None]
+        values = [v for cv in curves if (v := cv[j]) is not None]
         out.append(_pct(sum(values) / len(values)) if values else "n/a")
     return out
 
