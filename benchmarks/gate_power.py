@@ -44,6 +44,7 @@ class Scenario:
     tags: bool = False  # 5 tags with a 3% limit each
     critical: int = 0  # critical cases at p = 0.99
     base_k: int = BASE_K
+    k: int = K
     lo: float = 0.8
     no_baseline: bool = False
     extra: dict[str, object] = field(default_factory=dict)
@@ -66,6 +67,8 @@ SCENARIOS = (
     Scenario("critical: 5 cases at p=0.99, A/A", critical=5),
     Scenario("whole default gate (tags + critical), A/A", tags=True, critical=5),
     Scenario("whole default gate, -10%", tags=True, critical=5, scale=0.90),
+    Scenario("k=3, baseline 6 runs, A/A", k=3, base_k=6),
+    Scenario("k=3, baseline 6 runs, p in [0.4, 1], A/A", k=3, base_k=6, lo=0.4),
     Scenario("k mismatch: baseline k=3, candidate k=5, A/A", base_k=3),
     Scenario("no baseline_repeat: baseline k=5, A/A", base_k=5),
     Scenario("critical without a baseline (every-run rule), A/A", critical=5, no_baseline=True),
@@ -73,13 +76,14 @@ SCENARIOS = (
 
 
 def _sides(rng: np.random.Generator, p: np.ndarray, runs: int, s: Scenario, crit: int) -> dict[str, Side]:
+    """One arm: `runs` binary runs per case, random infrastructure errors at the scenario's rate."""
     passed = (rng.random((len(p), runs)) < p[:, None]).tolist()
     errors = (rng.random((len(p), runs)) < s.error_rate).tolist() if s.error_rate else None
     out = {}
     for i, row in enumerate(passed):
         done = [x for x, e in zip(row, errors[i], strict=True) if not e] if errors else row
         out[f"c{i:03d}"] = make_side(
-            f"c{i:03d}", [float(x) for x in done], done, errors=runs - len(done), k=K,
+            f"c{i:03d}", [float(x) for x in done], done, errors=runs - len(done), k=s.k,
             tags=(TAGS[i % len(TAGS)],) if s.tags else (), critical=i >= len(p) - crit,
         )
     return out
@@ -98,9 +102,9 @@ def trial(rng: np.random.Generator, s: Scenario, opts: GateOptions) -> Outcome:
     if errored:  # the errored cases are ones that always pass: only the errors could hide anything
         p[s.broken:s.broken + errored] = 1.0
     base = None if s.no_baseline else _sides(rng, p, s.base_k, s, crit)
-    cand = _sides(rng, cand_p, K, s, crit)
+    cand = _sides(rng, cand_p, s.k, s, crit)
     if errored:
-        cand = {i: (make_side(c.id, [], [], errors=K, k=K, tags=c.tags, critical=c.critical)
+        cand = {i: (make_side(c.id, [], [], errors=s.k, k=s.k, tags=c.tags, critical=c.critical)
                     if s.broken <= int(i[1:]) < s.broken + errored else c) for i, c in cand.items()}
     return decide_sides(cand, base, opts).outcome
 

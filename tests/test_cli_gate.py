@@ -141,3 +141,27 @@ def test_power_ab_gives_sessions_per_arm(capsys) -> None:
     assert r.code == 0 and "1,094 sessions per arm, 2,188 in all" in r.out
     assert run_cli(capsys, "power", "--ab", "--baseline-rate", "0.8").code == 2
     assert run_cli(capsys, "power").code == 2
+
+
+def test_defaults_critical_reaches_every_case_that_sets_none(tmp_path: Path) -> None:
+    from agent_eval.suite.loader import load_suite
+
+    suite = write(tmp_path / "s.yaml", """suite: s
+config: c.yaml
+defaults: {critical: {min_pass_rate: 0.8}}
+cases:
+  - {id: a, input: hi}
+  - {id: b, input: hi, critical: false}
+  - {id: c, input: hi, critical: true}
+""")
+    cases = {c.id: (c.critical, c.critical_min_pass_rate) for c in load_suite(suite).cases}
+    assert cases == {"a": (True, 0.8), "b": (False, None), "c": (True, None)}
+
+
+def test_the_report_shows_the_rendered_input_and_the_pass_curve(workdir: Path, capsys) -> None:
+    r = run_cli(capsys, "run", SUITE, "--out", "out")
+    assert r.code == 0 and "pass^1..pass^5: " in r.out
+    html = (workdir / "out/report.html").read_text()
+    assert "Where is the refund for order 1234?" in html
+    assert "order {{ order }}" not in html  # the template as written is not what the model saw
+    assert "pass^1..pass^5: " in html and "pass^5 " in html

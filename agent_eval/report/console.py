@@ -11,7 +11,7 @@ from agent_eval.records import GroupStats, Results
 from agent_eval.report._format import fmt_case_change
 from agent_eval.stats.passk import pass_hat_curve
 
-__all__ = ["pass_curve", "power_lines", "print_results", "print_verdict"]
+__all__ = ["pass_curve", "power_lines", "print_results", "print_verdict", "short_cases_line"]
 
 _STYLE = {Outcome.PASS: "bold green", Outcome.WARN: "bold yellow", Outcome.FAIL: "bold red",
           Outcome.INCOMPLETE: "bold magenta"}
@@ -33,6 +33,15 @@ def _row(name: str, g: GroupStats) -> list[str]:
     return [name, str(g.cases), _pct(g.pass_rate), _pct(g.pass_hat_k), _pct(g.pass_at_k), _num(g.score), _ci(g),
             str(g.flaky), str(g.errors), _num(g.latency_p50_ms, 0), _num(g.latency_p95_ms, 0),
             f"${g.cost_usd:.4f}"]
+
+
+def short_cases_line(results: Results) -> str | None:
+    """pass^k is n/a for cases with fewer than k completed runs: how many, when any."""
+    k = results.suite.repeat
+    short = sum(1 for c in results.cases if c.stats.n < k)
+    if not short:
+        return None
+    return f"pass^{k} and pass@{k}: n/a for {short} case(s) with fewer than {k} completed runs (left out of the means)"
 
 
 def pass_curve(results: Results) -> list[str]:
@@ -65,10 +74,9 @@ def print_results(console: Console, results: Results) -> None:
         table.add_row(*_row(tag, group))
     table.add_row(*_row("overall", results.summary), style="bold")
     console.print(table)
-    short = sum(1 for c in results.cases if c.stats.n < k)
+    short = short_cases_line(results)
     if short:
-        console.print(f"pass^{k} and pass@{k}: n/a for {short} case(s) with fewer than {k} completed runs "
-                      "(left out of the means)")
+        console.print(short)
     curve = pass_curve(results)
     if curve:
         console.print("pass^1..pass^" + f"{k}: " + " ".join(curve))

@@ -32,7 +32,7 @@ from ._format import (
 from ._metrics import cache_line, metric_rows, provenance_rows, tag_rows
 from ._sides import Side, baseline_side, candidate_side
 from ._svg import latency_chart, score_chart, tag_chart
-from .console import pass_curve, power_lines
+from .console import pass_curve, power_lines, short_cases_line
 
 __all__ = ["html_with_sides", "render_html"]
 
@@ -116,7 +116,8 @@ def _stats_line(verdict: Verdict) -> list[str]:
 
 def _curve_line(results: Results) -> list[str]:
     curve = pass_curve(results)
-    return [f"pass^1..pass^{results.suite.repeat}: {' '.join(curve)}"] if curve else []
+    short = short_cases_line(results)
+    return ([f"pass^1..pass^{results.suite.repeat}: {' '.join(curve)}"] if curve else []) + ([short] if short else [])
 
 
 def _counts(rows: list[CaseRow]) -> tuple[list[tuple[str, str, int]], list[tuple[str, int]]]:

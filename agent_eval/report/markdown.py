@@ -12,7 +12,7 @@ from pathlib import Path
 from agent_eval.baseline.schema import Baseline
 from agent_eval.baseline.verdict import CaseDelta, Outcome, Verdict
 from agent_eval.records import Results
-from agent_eval.report.console import power_lines
+from agent_eval.report.console import pass_curve, power_lines, short_cases_line
 
 from ._format import fmt_case_change, fmt_ci, fmt_ck, fmt_rel, fmt_score
 from ._metrics import cache_line, metric_rows
@@ -93,6 +93,11 @@ def _stats(verdict: Verdict) -> str:
     return "; ".join(parts) + "."
 
 
+def _curve(results: Results) -> str | None:
+    curve = pass_curve(results)
+    return f"pass^1..pass^{results.suite.repeat}: {' '.join(curve)}" if curve else None
+
+
 def _metrics_table(verdict: Verdict, base: Side | None, cand: Side) -> list[str]:
     rows = metric_rows(verdict, base, cand)
     if base is None:
@@ -161,6 +166,9 @@ def _section(
         lines += ["**Warnings:**", *(f"- {_md(w)}" for w in verdict.warnings), ""]
     lines += [_md(_stats(verdict)), ""]
     lines += [*_metrics_table(verdict, base, cand), ""]
+    for line in (short_cases_line(results), _curve(results)):
+        if line:
+            lines += [_md(line), ""]
     cached = cache_line(cand.stats)
     if cached:
         lines += [_md(cached), ""]
