@@ -95,16 +95,7 @@ def _decide(cand: Mapping[str, Side], base: Mapping[str, Side] | None, opts: Gat
     incomplete, error_warnings = incomplete_reasons(cand, base, pairing, opts, info)
     sc = pairing.comparable if pairing is not None else None
     test = score_test(sc, opts.max_drop, opts) if sc is not None and sc.pairs else None
-    routes: list[Route] = []
-    notes: list[str] = []
-    if test is not None and sc is not None:
-        routes.append(test_route("overall score", "score", test, opts))
-        level = run_level_route(sc, opts.max_drop, test.absolute)
-        if level is not None and not opts.strict:
-            routes.append(level)
-        if test.absolute and not opts.absolute:
-            notes.append(f"the baseline score {test.base_mean:.3f} is under 0.05, so the limit is read as "
-                         f"{opts.max_drop:.3f} score points (absolute rule), not relative")
+    routes, notes = _score_routes(test, sc, opts)
     tags = tag_deltas(sc, cand, opts) if sc is not None else ()
     routes += _tag_routes(sc, cand, opts)
     crit, every_run = critical_routes(cand.values(), base, opts)
@@ -152,6 +143,21 @@ def _decide(cand: Mapping[str, Side], base: Mapping[str, Side] | None, opts: Gat
         errored_runs=sum(s.errors for s in cand.values()),
         absolute_rule=bool(test and test.absolute),
     )
+
+
+def _score_routes(test: MarginTest | None, sc: Scored | None, opts: GateOptions) -> tuple[list[Route], list[str]]:
+    """The overall margin test and the run-level test, and a note when the absolute rule stood in."""
+    if test is None or sc is None:
+        return [], []
+    routes = [test_route("overall score", "score", test, opts)]
+    level = run_level_route(sc, opts.max_drop, test.absolute)
+    if level is not None and not opts.strict:
+        routes.append(level)
+    notes = []
+    if test.absolute and not opts.absolute:
+        notes.append(f"the baseline score {test.base_mean:.3f} is under 0.05, so the limit is read as "
+                     f"{opts.max_drop:.3f} score points (absolute rule), not relative")
+    return routes, notes
 
 
 def _interval(test: MarginTest | None) -> tuple[float, float] | None:

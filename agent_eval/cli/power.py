@@ -9,14 +9,14 @@ import typer
 
 __all__ = ["register"]
 
-_HELP = """How much data is enough.
-
-`agent-eval power RESULTS [--detect 0.05]`: from a run's between-case and run-to-run variance and the gate's
-own rule (the margin test), the true drop that would FAIL with 80% power at its cases and k, and with --detect
-the cases, or runs per case, needed for that drop to FAIL with 80% power.
-
-`agent-eval power --ab --baseline-rate 0.8 --mde 0.05`: sessions per arm for an online A/B test of two
-proportions (two-sided, alpha 0.05, power 0.8 by default)."""
+_HELP = (
+    "How much data is enough.\n\n"
+    "`agent-eval power RESULTS [--detect 0.05]`: from a run's between-case and run-to-run variance and the gate's "
+    "own rule (the margin test), the true drop that would FAIL with 80% power at its cases and k; with --detect, "
+    "the cases, or runs per case, needed for that drop to FAIL with 80% power.\n\n"
+    "`agent-eval power --ab --baseline-rate 0.8 --mde 0.05`: sessions per arm for an online A/B test of two "
+    "proportions (two-sided, alpha 0.05, power 0.8 by default)."
+)
 
 
 def register(app: typer.Typer) -> None:

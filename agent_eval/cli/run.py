@@ -10,9 +10,9 @@ __all__ = ["register"]
 
 _HELP = """Run every case of SUITES (files or folders) k times and gate against the stored baseline.
 
-Exit codes: 0 pass, 1 quality gate failed (or a critical case failed), 2 invalid input or usage (or no
-baseline under --require-baseline), 3 run incomplete (a gated case has no completed run on one side, the
-infrastructure error rate rose against the baseline's, interrupted, or stopped by a budget)."""
+Exit codes: 0 pass, 1 quality gate failed (or a critical case failed), 2 invalid input or usage (or no baseline
+under --require-baseline), 3 run incomplete (a gated case has no completed run on one side, the infrastructure
+error rate rose against the baseline's, interrupted, or stopped by a budget)."""
 
 
 def register(app: typer.Typer) -> None:
