@@ -209,17 +209,32 @@ def test_absolute_mode_measures_points() -> None:
 # --- broken cases ---------------------------------------------------------------------------
 
 
-def test_one_case_from_5_of_5_to_0_of_5_among_100_fails_by_the_collapse_rule() -> None:
+def test_one_case_from_5_of_5_to_0_of_5_among_100_fails_by_the_collapse_test() -> None:
     b = [C(f"c{i:03d}", [1.0] * 5) for i in range(100)]
     cand = [C(f"c{i:03d}", [1.0] * 5) for i in range(99)] + [C("c099", [0.0] * 5)]
     v = decide(results(cand), base(b))
     assert v.outcome is Outcome.FAIL
-    assert v.rule == "1 case(s) passed every baseline run and no candidate run: c099"
+    # the only case that could collapse by chance is c099 itself: p = 1 / C(10, 5) = 1/252
+    assert v.rule.startswith("1 case(s) passed every baseline run and no candidate run: c099 (collapse test, p=0.004")
     assert decide(results(cand), base(b), GateOptions(case_collapse="warn")).outcome is Outcome.PASS
     assert any("c099" in w for w in decide(results(cand), base(b), GateOptions(case_collapse="warn")).warnings)
     assert decide(results(cand), base(b), GateOptions(case_collapse="off")).warnings == ()
     short = [C(f"c{i:03d}", [1.0] * 2) for i in range(99)] + [C("c099", [0.0] * 2)]
     assert decide(results(short), base(short[:99] + [C("c099", [1.0] * 2)])).outcome is Outcome.PASS  # k < 3
+
+
+def test_chance_collapses_of_flaky_cases_do_not_fail_the_gate() -> None:
+    from agent_eval.stats.hypotheses import at_least
+
+    # 40 coin-flip cases, each 3 passes in 6 runs: by chance 3 of them passed all 3 baseline runs and no candidate run
+    flips = ([1.0, 0.0, 1.0], [0.0, 1.0, 0.0])
+    b = [C(f"f{i:02d}", [1.0] * 3 if i < 3 else flips[i % 2]) for i in range(40)]
+    cand = [C(f"f{i:02d}", [0.0] * 3 if i < 3 else flips[1 - i % 2]) for i in range(40)]
+    v = decide(results(cand), base(b))
+    route = next(r for r in v.routes if r.name == "collapse")
+    assert route.p_value == pytest.approx(at_least(3, [1 / 20] * 40)) and route.p_value > 0.3
+    assert not route.failed
+    assert any("passed every baseline run and no candidate run" in w for w in v.warnings)
 
 
 def test_case_statuses_and_order() -> None:

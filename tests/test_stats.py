@@ -19,7 +19,15 @@ from agent_eval.records import (
     Usage,
 )
 from agent_eval.stats.describe import mean_ci, percentile, t_quantile_975
-from agent_eval.stats.hypotheses import binomial_at_most, fisher_fewer, holm, limit_test, run_level_test, t_quantile
+from agent_eval.stats.hypotheses import (
+    at_least,
+    binomial_at_most,
+    fisher_fewer,
+    holm,
+    limit_test,
+    run_level_test,
+    t_quantile,
+)
 from agent_eval.stats.paired import benjamini_hochberg, one_sided_p, paired_test
 from agent_eval.stats.passk import pass_at_k, pass_hat_curve, pass_hat_k
 from agent_eval.stats.power import Design, ab_sessions_per_arm, cases_needed, detectable_drop, fail_drop, runs_needed
@@ -169,6 +177,8 @@ def test_exact_tests_by_hand() -> None:
     assert fisher_fewer(1, 5, 10, 10) == pytest.approx(stats.hypergeom.cdf(1, 15, 11, 5))
     assert fisher_fewer(1, 5, 10, 10) == pytest.approx(stats.fisher_exact([[1, 4], [10, 0]], alternative="less")[1])
     assert binomial_at_most(7, 10, 0.9) == pytest.approx(stats.binom.cdf(7, 10, 0.9))
+    assert at_least(2, [0.5, 0.5, 0.5]) == pytest.approx(0.5) and at_least(1, [0.1, 0.2]) == pytest.approx(1 - 0.9 * 0.8)
+    assert at_least(0, []) == 1.0 and at_least(1, []) == 0.0
     assert holm([0.01, 0.04, 0.03], 0.05) == [pytest.approx(0.05 / 3), None, None]
     assert holm([0.01, 0.02, 0.04], 0.05) == [pytest.approx(0.05 / 3), pytest.approx(0.025), pytest.approx(0.05)]
     t = limit_test([0.7, 0.8, 0.9, 0.6], 0.9, alpha=0.05)

@@ -1,9 +1,9 @@
 """The quality gate: compare a candidate run with the baseline; PASS, WARN, FAIL or INCOMPLETE.
 
 Cases are paired by id; the unit is the case (its mean run score). Every route to FAIL that is a
-test (the overall margin test, the run-level test, tag limits, critical cases, absolute floors) is
-in one Holm family at alpha; the collapse rule and the every-run rule for critical cases without
-a baseline fail on their own. Precedence: INCOMPLETE beats FAIL beats WARN beats PASS. Pure and
+test (the overall margin test, the run-level test, the collapse test, tag limits, critical cases,
+absolute floors) is in one Holm family at alpha; the every-run rule for critical cases without a
+baseline fails on its own. Precedence: INCOMPLETE beats FAIL beats WARN beats PASS. Pure and
 deterministic: the same inputs and options give the same verdict.
 """
 
@@ -25,6 +25,7 @@ from agent_eval.baseline.pairing import (
     sides_from_results,
 )
 from agent_eval.baseline.routes import (
+    collapse_route,
     critical_routes,
     floor_routes,
     ids,
@@ -101,6 +102,9 @@ def _decide(cand: Mapping[str, Side], base: Mapping[str, Side] | None, opts: Gat
     crit, every_run = critical_routes(cand.values(), base, opts)
     routes += crit
     routes += floor_routes([s for s in cand.values() if s.stats.n > 0], opts.floors, opts)
+    collapse, collapsed = collapse_route(pairing, opts) if pairing is not None else (None, [])
+    if collapse is not None and opts.case_collapse == "fail":
+        routes.append(collapse)
     routes = _holm(routes, opts.alpha)
     fails = [r.text for r in routes if r.failed]
     critical_note = _every_run_note(cand, base, opts)
@@ -109,15 +113,10 @@ def _decide(cand: Mapping[str, Side], base: Mapping[str, Side] | None, opts: Gat
     if every_run:
         fails.append(f"critical case(s) failed a run ({'no baseline' if base is None else 'not in the baseline'}; "
                      f"every run must pass): {ids(every_run)}")
-    collapsed = _collapsed(pairing) if pairing is not None and opts.case_collapse != "off" else []
-    collapse_text = (f"{len(collapsed)} case(s) passed every baseline run and no candidate run: {ids(collapsed)}"
-                     if collapsed else "")
-    if collapsed and opts.case_collapse == "fail":
-        fails.append(collapse_text)
     outcome, rule = _resolve(incomplete, fails, routes, test is not None or base is None, base is None)
     warnings = [*info.warnings, *error_warnings, *_pairing_warnings(pairing)]
-    if collapsed and opts.case_collapse == "warn":
-        warnings.append(collapse_text)
+    if collapse is not None and opts.case_collapse != "off" and not _failed(routes, "collapse"):
+        warnings.append(f"{len(collapsed)} case(s) passed every baseline run and no candidate run: {ids(collapsed)}")
     warnings += tag_warnings(tags, opts)
     mdd, needed, reps = power_figures(test, sc, opts, _family(routes)) if outcome in (Outcome.PASS, Outcome.WARN) \
         else (None, None, None)
@@ -194,6 +193,10 @@ def _holm(routes: list[Route], alpha: float) -> list[Route]:
     return out
 
 
+def _failed(routes: list[Route], name: str) -> bool:
+    return any(r.failed for r in routes if r.name == name)
+
+
 def _family(routes: list[Route]) -> int:
     return max(1, sum(1 for r in routes if r.p_value is not None))
 
@@ -218,12 +221,6 @@ def _resolve(
         checked = f"{len(routes)} absolute limit(s) met" if routes else "nothing to compare, no limit set"
         return Outcome.PASS, prefix + checked
     return Outcome.PASS, main
-
-
-def _collapsed(pairing: Pairing) -> list[str]:
-    """Cases that passed every baseline run and no candidate run, with at least 3 runs on both sides."""
-    return [c.id for b, c in pairing.paired
-            if b.stats.n >= 3 and c.stats.n >= 3 and b.stats.passed == b.stats.n and c.stats.passed == 0]
 
 
 def _every_run_note(cand: Mapping[str, Side], base: Mapping[str, Side] | None, opts: GateOptions) -> str | None:

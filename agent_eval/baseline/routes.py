@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
+from math import comb
 
 from agent_eval.baseline.options import BASELINE_FLOOR, Floors, GateOptions
-from agent_eval.baseline.pairing import Scored, Side
+from agent_eval.baseline.pairing import Pairing, Scored, Side
 from agent_eval.baseline.verdict import Route
 from agent_eval.stats.hypotheses import (
     TOL,
     MarginTest,
+    at_least,
     binomial_at_most,
     fisher_fewer,
     limit_test,
@@ -23,6 +25,7 @@ from agent_eval.stats.hypotheses import (
 
 __all__ = [
     "amount",
+    "collapse_route",
     "critical_routes",
     "floor_routes",
     "ids",
@@ -86,6 +89,33 @@ def run_level_route(sc: Scored, margin: float, absolute: bool) -> Route | None:
         return None
     return Route("run-level", f"runs within cases dropped past the {amount(margin, absolute)} limit "
                  f"(run-level permutation test, {p_text(p)})", p)
+
+
+def collapse_route(pairing: Pairing, opts: GateOptions) -> tuple[Route | None, list[str]]:
+    """Cases that passed every baseline run and no candidate run (at least 3 runs each side), and their test.
+
+    Under "nothing changed" the runs of a case are exchangeable between the arms, so a case whose runs passed
+    exactly as often as it has baseline runs collapses by chance with probability 1 / C(n_b + n_c, n_c); the
+    p-value is the chance of at least as many collapses (exact, over every such case). A case that always
+    passed and broke stands out; a flaky suite's chance collapses do not FAIL it.
+    """
+    chances, collapsed = [], []
+    for b, c in pairing.paired:
+        nb, nc = b.stats.n, c.stats.n
+        if nb < 3 or nc < 3:
+            continue
+        if b.stats.passed + c.stats.passed == nb:
+            chances.append(1 / comb(nb + nc, nc))
+        if b.stats.passed == nb and c.stats.passed == 0:
+            collapsed.append(c.id)
+    if not collapsed:
+        return None, []
+    p = at_least(len(collapsed), chances)
+    text = (f"{len(collapsed)} case(s) passed every baseline run and no candidate run: {ids(collapsed)} "
+            f"(collapse test, {p_text(p)})")
+    if opts.strict:
+        return Route("collapse", text, None, True), collapsed
+    return Route("collapse", text, p), collapsed
 
 
 def critical_routes(

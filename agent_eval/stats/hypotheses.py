@@ -16,6 +16,7 @@ __all__ = [
     "TOL",
     "LimitTest",
     "MarginTest",
+    "at_least",
     "binomial_at_most",
     "fisher_fewer",
     "holm",
@@ -158,6 +159,17 @@ def binomial_at_most(hits: int, n: int, rate: float) -> float:
     if n == 0:
         return 1.0
     return min(1.0, math.fsum(comb(n, k) * rate**k * (1 - rate) ** (n - k) for k in range(hits + 1)))
+
+
+def at_least(count: int, probabilities: Sequence[float]) -> float:
+    """P(X >= count) for X a sum of independent Bernoulli(p_i) (the Poisson-binomial tail), exactly."""
+    if count <= 0:
+        return 1.0
+    below = [1.0] + [0.0] * (count - 1)  # below[j] = P(X = j) for j < count, updated case by case
+    for p in probabilities:
+        for j in range(count - 1, -1, -1):
+            below[j] = below[j] * (1 - p) + (below[j - 1] * p if j > 0 else 0.0)
+    return max(0.0, 1.0 - math.fsum(below))
 
 
 @dataclass(frozen=True, slots=True)
