@@ -165,3 +165,4 @@ def test_the_report_shows_the_rendered_input_and_the_pass_curve(workdir: Path, c
     assert "Where is the refund for order 1234?" in html
     assert "order {{ order }}" not in html  # the template as written is not what the model saw
     assert "pass^1..pass^5: " in html and "pass^5 " in html
+    assert "Routes to FAIL tested (" in html and "run-level permutation test" in html
