@@ -119,7 +119,7 @@ def test_power_from_a_run_matches_the_closed_form(workdir: Path, capsys) -> None
     from agent_eval.stats.hypotheses import t_quantile
 
     assert run_cli(capsys, "run", SUITE, "--out", "run").code == 0
-    r = run_cli(capsys, "power", "run", "--detect", "0.1")
+    r = run_cli(capsys, "power", "run", "--detect", "0.1", "--routes", "2")
     assert r.code == 0, r.text
     data = results_json(workdir / "run")
     scores = [[run["score"] for run in c["runs"]] for c in data["cases"]]
@@ -134,6 +134,7 @@ def test_power_from_a_run_matches_the_closed_form(workdir: Path, capsys) -> None
     assert "to FAIL a true drop of 10.0% with 80% power:" in r.out
     inside = run_cli(capsys, "power", "run", "--detect", "0.02")
     assert "within the 3.0% limit" in inside.out
+    assert "/ 6 tests (Holm)" in inside.out  # the suite's family: overall, run-level, tag safety, 3 critical cases
 
 
 def test_power_ab_gives_sessions_per_arm(capsys) -> None:

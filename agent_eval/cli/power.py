@@ -29,7 +29,7 @@ def power(
     max_drop: float | None = typer.Option(None, "--max-drop", min=0, help="The gate's limit.", show_default="the suite's gate.max_drop, else 0.03"),
     alpha: float = typer.Option(0.05, "--alpha", min=0.0001, max=0.5, help="Significance level (one-sided for the gate, two-sided for --ab)."),
     power_: float = typer.Option(0.8, "--power", min=0.5, max=0.999, help="Power to plan for."),
-    routes: int = typer.Option(2, "--routes", min=1, help="Tests in the gate's Holm family (2: overall and run-level)."),
+    routes: int | None = typer.Option(None, "--routes", min=1, help="Tests in the gate's Holm family.", show_default="2 (overall and run-level) + the suite's tag limits, floors and critical cases"),
     baseline_repeat: int | None = typer.Option(None, "--baseline-repeat", min=1, help="Runs per case of the baseline.", show_default="the suite's gate.baseline_repeat, else 2x k"),
     ab: bool = typer.Option(False, "--ab", help="Plan an online A/B test of two proportions instead."),
     baseline_rate: float | None = typer.Option(None, "--baseline-rate", min=0.0, max=1.0, help="--ab: the current success rate."),
@@ -64,8 +64,8 @@ def _ab(out: object, rate: float, mde: float, alpha: float, power_: float) -> in
     return 0
 
 
-def _plan(results: Path, detect: float | None, max_drop: float | None, alpha: float, power_: float, routes: int,
-          baseline_repeat: int | None) -> list[str]:
+def _plan(results: Path, detect: float | None, max_drop: float | None, alpha: float, power_: float,
+          routes: int | None, baseline_repeat: int | None) -> list[str]:
     from agent_eval.baseline.pairing import sides_from_results
     from agent_eval.baseline.store import load_results
     from agent_eval.cli.compare import suite_gate_spec
@@ -85,6 +85,7 @@ def _plan(results: Path, detect: float | None, max_drop: float | None, alpha: fl
     between = max(_var(means) - run_var / k, 0.0)
     margin = max_drop if max_drop is not None else (spec.max_drop if spec and spec.max_drop is not None else 0.03)
     kb = baseline_repeat or (spec.baseline_repeat if spec and spec.baseline_repeat else 2 * k)
+    routes = routes or _family(spec, sum(1 for c in run.cases if c.critical))
     design = Design(cases=len(sides), k=k, baseline_k=kb, mean=q, between=between, run_var=run_var,
                     max_drop=margin, alpha=alpha / routes, power=power_)
     level = f"one-sided alpha {alpha:g}" + (f" / {routes} tests (Holm)" if routes > 1 else "")
@@ -108,6 +109,20 @@ def _plan(results: Path, detect: float | None, max_drop: float | None, alpha: fl
         lines.append(f"  or {r} runs per case (baseline alike) with these {len(sides)} cases" if r is not None
                      else f"  no number of runs per case does it with {len(sides)} cases: add cases")
     return lines
+
+
+def _family(spec: object, critical: int) -> int:
+    """The gate's Holm family for this suite: overall and run-level tests, tag limits, floors, critical cases."""
+    size = 2 + critical
+    if spec is None:
+        return size
+    for limit in getattr(spec, "tags", {}).values():
+        if isinstance(limit, int | float):
+            size += 1
+        else:
+            size += sum(v is not None for v in (limit.max_drop, limit.min_score, limit.min_pass_rate,
+                                                 limit.min_pass_hat_k))
+    return size + sum(getattr(spec, name) is not None for name in ("min_score", "min_pass_rate", "min_pass_hat_k"))
 
 
 def _var(xs: list[float] | tuple[float, ...]) -> float:
