@@ -83,6 +83,10 @@ def print_dry_run(console: Console, suite: LoadedSuite, config: LoadedConfig, op
                   f"(+{plan.cached} cached) · judge calls {plan.judge_calls}")
     console.print(f"  estimated tokens: {plan.input_tokens:,} in, at most {plan.output_tokens:,} out (candidate)")
     console.print(f"  estimated cost at most: {cost}")
+    talks = sum(1 for c in suite.cases if c.is_conversation)
+    if talks:
+        console.print(f"  {talks} conversation case(s): one target run per user turn (and a simulator call per "
+                      "simulated turn); the estimates above count the first turn")
     if config.spec.agent is not None:
         _print_targets(console, suite, config, options)
     return plan
