@@ -390,3 +390,20 @@ cases:
                                                    "2 user messages; now: and again"]
     assert results(tmp_path / "out")["cases"][0]["input"] == [
         {"role": "user", "content": "about order {{ order }}"}, {"role": "user", "content": "and again"}]
+
+
+def test_the_chat_view_escapes_replies_and_redact_hides_them(tmp_path: Path, capsys) -> None:
+    suite = _suite(tmp_path, """  - id: hostile
+    conversation:
+      - user: "the first question <b>bold</b>"
+      - user: "the second question"
+""")
+    config = tmp_path / "config.yaml"
+    config.write_text(config.read_text().replace('"Answer two: beta"', '"<script>alert(1)</script> TOPSECRET"'))
+    assert run_cli(capsys, "run", suite, "--out", tmp_path / "out").code == 0
+    html = (tmp_path / "out" / "report.html").read_text()
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; TOPSECRET" in html and "<script>alert(1)" not in html
+    assert "&lt;b&gt;bold&lt;/b&gt;" in html
+    assert run_cli(capsys, "run", suite, "--out", tmp_path / "red", "--redact").code == 0
+    redacted = (tmp_path / "red" / "report.html").read_text()
+    assert "user · turn 2" in redacted and "TOPSECRET" not in redacted and "first question" not in redacted
