@@ -339,6 +339,16 @@ def test_the_suite_schema_describes_conversations_and_the_config_schema_escalati
     assert {"conversation", "simulated_user", "input"} <= set(case)
     config = run_cli(capsys, "schema", "config")
     assert "EscalationSpec" in json.loads(config.out)["$defs"]
+    import jsonschema
+    import yaml
+    from clitools import REPO
+
+    schema = json.loads(suite.out)
+    example = yaml.safe_load((REPO / "suites" / "support-conversations.yaml").read_text())
+    jsonschema.validate(example, schema)  # an editor accepts the example...
+    example["cases"][0]["input"] = "and an input too"
+    with pytest.raises(jsonschema.ValidationError):  # ...and flags a case with two inputs
+        jsonschema.validate(example, schema)
 
 
 AGENT_MODULE = '''

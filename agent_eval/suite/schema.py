@@ -300,6 +300,9 @@ _CASE_INPUTS = ("input", "conversation", "simulated_user")
 class CaseSpec(Spec):
     """One golden case."""
 
+    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra={
+        "oneOf": [{"required": [key]} for key in ("input", "conversation", "simulated_user")]})
+
     id: str = Field(min_length=1, description="Unique and stable: the join key with a baseline.")
     description: str | None = None
     tags: tuple[str, ...] = ()
