@@ -171,7 +171,7 @@ class SimulatorUsage(Record):
     calls: int = 0
     tokens: Usage = Usage()
     cost_usd: float | None = None
-    stop: str = Field(description="goal_reached | phrase | tool | max_turns | ended")
+    stop: str = Field(description="goal_reached | phrase | tool | escalated | max_turns | ended | error")
     goal_reached: bool = False
 
 

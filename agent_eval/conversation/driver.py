@@ -57,6 +57,7 @@ class _Transcript:
     turns: list[TurnPlayed] = field(default_factory=list)
     trace: list[Span] = field(default_factory=list)
     escalated: bool | None = None
+    escalated_now: bool = False  # the last turn escalated
 
 
 @dataclass(slots=True)
@@ -103,6 +104,7 @@ class Conversations:
 
     def _answered(self, done: _Transcript, case: Case, number: int, words: str, result: TargetResult) -> None:
         escalated = detect_escalation(self.escalation, result)
+        done.escalated_now = bool(escalated)
         if escalated:
             done.escalated = True
         view = CheckInput(output=result.output, case=case, messages=result.messages, tool_calls=result.tool_calls,
@@ -121,8 +123,8 @@ class Conversations:
                 return "scripted", ""
             return "", render_user_turn(case, self.config, case.conversation[number].user)[0]
         assert sim is not None and self.simulators is not None
-        stop = _agent_stop(sim.spec.stop, result)
-        if stop:
+        stop = _agent_stop(sim.spec.stop, result) or ("escalated" if done.escalated_now else "")
+        if stop:  # the agent ended it, or handed off to a human (by the config's `escalation:`)
             return stop, ""
         text = await self.simulators.next_message(sim, case.id, index, history, clock)
         done.trace.append(sim.spans[-1])
