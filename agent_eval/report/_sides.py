@@ -164,7 +164,8 @@ def baseline_side(baseline: Baseline) -> Side:
 def _baseline_case(case: BaselineCase, is_refusal: Callable[[str], bool]) -> SideCase:
     runs = tuple(
         SideRun(r.index, str(r.status), r.passed, r.score, r.output, r.latency_ms, is_refusal(r.output), r.cost_usd,
-                getattr(r, "assistant_turns", None), _escalated(getattr(r, "escalation", None)))
+                assistant_turns=getattr(r, "assistant_turns", None),
+                escalated=_escalated(getattr(r, "escalation", None)))
         for r in case.runs
     )
     return SideCase(case.id, tuple(case.tags), case.critical, case.definition_hash, case.stats, runs)
