@@ -417,3 +417,22 @@ def test_the_chat_view_escapes_replies_and_redact_hides_them(tmp_path: Path, cap
     assert run_cli(capsys, "run", suite, "--out", tmp_path / "red", "--redact").code == 0
     redacted = (tmp_path / "red" / "report.html").read_text()
     assert "user · turn 2" in redacted and "TOPSECRET" not in redacted and "first question" not in redacted
+
+
+def test_a_failing_simulator_is_a_provider_error_that_keeps_the_conversation(tmp_path: Path, capsys,
+                                                                           clean_provider_env) -> None:
+    clean_provider_env.setenv("SIM_KEY", "sk-sim")
+    with LoopbackServer(rates={400: 1.0}) as server:
+        suite = _suite(tmp_path, f"""  - id: broken-user
+    simulated_user:
+      goal: Know the refund status.
+      opening: Where is my refund?
+      model: {{provider: openai, name: sim-model, base_url: "{server.openai_base_url}", api_key_env: SIM_KEY}}
+""")
+        r = run_cli(capsys, "run", suite, "--out", tmp_path / "out", "--no-cache")
+    assert r.code == 3, r.text  # no verdict for the only case: the run is incomplete
+    run = _runs(tmp_path / "out")["broken-user#0"]
+    assert run["status"] == "errored" and run["error"]["kind"] == "provider"
+    assert run["error"]["message"].startswith("simulated user: ")
+    assert run["output"] == "Your refund is pending." and run["simulated_user"]["stop"] == "error"
+    assert [m["role"] for m in run["messages"]] == ["system", "user"]
