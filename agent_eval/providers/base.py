@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
 
+from agent_eval.providers.ratelimits import RateInfo
 from agent_eval.records import Message, ToolCall, Usage
 
 __all__ = [
@@ -47,6 +48,7 @@ class Completion:
     model: str
     tool_calls: tuple[ToolCall, ...] = ()
     finish_reason: str | None = None
+    rate: RateInfo | None = None  # the limits the server advertised with this reply
 
 
 class RetryKind(StrEnum):
@@ -66,6 +68,7 @@ class RetryDecision:
     message: str
     status: int | None = None
     retry_after_s: float | None = None
+    rate: RateInfo | None = None  # the limits the server advertised with this error
 
     @property
     def retryable(self) -> bool:

@@ -9,7 +9,7 @@ from rich.text import Text
 from agent_eval.baseline.verdict import CaseDelta, CaseStatus, Outcome, Verdict
 from agent_eval.records import GroupStats, Results
 
-__all__ = ["print_results", "print_verdict"]
+__all__ = ["print_errors", "print_results", "print_verdict"]
 
 _STYLE = {Outcome.PASS: "bold green", Outcome.WARN: "bold yellow", Outcome.FAIL: "bold red",
           Outcome.INCOMPLETE: "bold magenta"}
@@ -56,6 +56,19 @@ def print_results(console: Console, results: Results) -> None:
         console.print(f"{results.summary.cached_runs} of {results.summary.runs} runs came from the cache")
     if not results.complete:
         console.print(Text.assemble(("incomplete: ", "magenta"), results.incomplete_reason or ""))
+    print_errors(console, results)
+
+
+def print_errors(console: Console, results: Results) -> None:
+    """How many runs errored and the most frequent reasons, so "errored" always comes with why."""
+    from agent_eval.report._errors import top_errors
+
+    summary = top_errors(results)
+    if not summary.errored:
+        return
+    console.print(Text.assemble(("errors: ", "magenta"), f"{summary.errored} of {summary.runs} runs errored"))
+    for reason in summary.reasons:
+        console.print(Text(f"  {reason.count} × {reason.kind}: {reason.message}"))
 
 
 def _moved(delta: CaseDelta) -> str:

@@ -9,14 +9,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from agent_eval.calls.budget import Budget
+from agent_eval.calls.budget import Budget, Reservation
 from agent_eval.calls.cache import ResponseCache, cache_key
-from agent_eval.calls.endpoint import CallFailed, Endpoint, EndpointStats
+from agent_eval.calls.endpoint import CallFailed, Endpoint, EndpointStats, estimate_tokens
 from agent_eval.checks.base import CheckInput
 from agent_eval.errors import FatalProviderError
 from agent_eval.judge.parse import JudgeError
 from agent_eval.providers.base import Completion, CompletionRequest
-from agent_eval.records import Message, RubricResult, RunError, RunRecord, RunStatus
+from agent_eval.records import Message, RubricResult, RunError, RunRecord, RunStatus, Usage
 from agent_eval.runner.scoring import score_run
 from agent_eval.runner.store import RunsWriter
 from agent_eval.suite.case import Case
@@ -138,7 +138,8 @@ class Engine:
         for item in queue:  # a shared iterator: each item is taken by one worker
             if self._stop.is_set():
                 return
-            if not self.budget.allows(self._in_flight):
+            held = await self.budget.reserve(*self._expected_spend(item)) if self.budget.limited else Reservation()
+            if held is None:
                 outcome.stopped = outcome.stopped or "budget"
                 self._stop.set()
                 return
@@ -152,9 +153,20 @@ class Engine:
                 return
             finally:
                 self._in_flight -= 1
+                await self.budget.release(held)
             self.writer.append(record)
             outcome.records.append(record)
             self.progress.advance(record)
+
+    def _expected_spend(self, item: WorkItem) -> tuple[float | None, int]:
+        """A run's cost and tokens before any is known: its prompt and its whole output allowance."""
+        from agent_eval.providers.pricing import cost_usd
+
+        request = CompletionRequest(model=self.model, messages=item.messages, params=self.params)
+        tokens = estimate_tokens(request)
+        prompt = sum(len(m.content) for m in item.messages) // 4
+        usage = Usage(input_tokens=prompt, output_tokens=tokens - prompt)
+        return cost_usd(self.model, usage, self.pricing, provider=self.provider_name), tokens
 
     async def _run_item(self, item: WorkItem) -> RunRecord:
         try:
@@ -190,7 +202,9 @@ class Engine:
         if cost is None:
             cost = cost_usd(self.model, completion.usage, self.pricing, provider=self.provider_name)
         if not cached:
-            self.budget.charge(cost, completion.usage.total)
+            self.budget.charge(cost, completion.usage.total, estimated=completion.usage.estimated)
+        if completion.usage.estimated:
+            cost = None  # the budget counts the estimate; the run's own cost is unknown
         view = CheckInput(
             output=completion.text, case=item.case, messages=item.messages, tool_calls=completion.tool_calls,
             tokens=completion.usage, latency_ms=completion.latency_ms, cost_usd=cost,

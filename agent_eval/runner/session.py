@@ -32,6 +32,8 @@ class RunOptions:
     rpm: float | None = None
     tpm: float | None = None
     max_retries: int = 8
+    max_wait_s: float = 600.0
+    max_retry_wait_s: float = 120.0
     timeout_s: float | None = None
     run_timeout_s: float | None = None
     budget_usd: float | None = None
@@ -80,8 +82,8 @@ async def run_suite(
     started = _now()
     if not resume:
         _write_manifest(out_dir, suite, config, options, repeat, started)
-    budget = Budget(usd=options.budget_usd or suite.spec.budget.usd,
-                    tokens=options.budget_tokens or suite.spec.budget.tokens)
+    budget = Budget(usd=options.budget_usd if options.budget_usd is not None else suite.spec.budget.usd,
+                    tokens=options.budget_tokens if options.budget_tokens is not None else suite.spec.budget.tokens)
     engine = _build_engine(suite, config, cases, options, RunsWriter(runs_path), progress, budget)
     progress.start(len(items), engine.endpoint.stats)
     try:
@@ -128,6 +130,7 @@ def _build_engine(suite: LoadedSuite, config: LoadedConfig, cases: list[Case], o
     endpoint = endpoint_for(
         model, concurrency=concurrency, rpm=options.rpm or model.limits.rpm, tpm=options.tpm or model.limits.tpm,
         max_retries=options.max_retries, timeout_s=options.timeout_s or model.timeout_s,
+        max_wait_s=options.max_wait_s, max_retry_wait_s=options.max_retry_wait_s,
     )
     return Engine(
         endpoint=endpoint, provider_name=model.provider, base_url=model.base_url, model=model.name,
