@@ -73,6 +73,7 @@ class LoopbackConfig:
     advertise_limits: bool = False  # send x-ratelimit-* (or anthropic-ratelimit-*) headers on every answer
     advertised_tpm: int = 10_000_000  # the token limit those headers advertise (not enforced)
     usage: bool = True  # False: replies carry no `usage` at all
+    reject_containing: str | None = None  # 400 "content filter" for every request whose body holds this text
     api_key: str | None = None  # when set, requests with another key get 401
     models: tuple[str, ...] = ("loopback-model",)
     seed: int = 0  # for random faults and jitter
@@ -209,6 +210,10 @@ class LoopbackServer:
         if outcome.status is not None and outcome.status != 200:
             body = (anthropic_error if anthropic else openai_error)(outcome.status, outcome.message)
             return await send_json(writer, outcome.status, body, outcome.headers + extra, request.keep_alive)
+        flagged = self.config.reject_containing
+        if flagged and outcome.status == 200 and flagged.encode() in request.body:
+            error = (anthropic_error if anthropic else openai_error)(400, "Content filter: the prompt was flagged.")
+            return await send_json(writer, 400, error, extra, request.keep_alive)
         if outcome.fault in BROKEN_200:
             return await self._broken(str(outcome.fault), anthropic, request, writer, outcome.headers + extra)
         return await self._answer(route, anthropic, request, writer, outcome.headers + extra, outcome.serial)
