@@ -91,7 +91,7 @@ def _until(raw: str | None, now: float) -> float | None:
     if raw is None:
         return None
     try:
-        when = datetime.fromisoformat(raw.strip().replace("Z", "+00:00"))
+        when = datetime.fromisoformat(raw.strip())  # 3.11 reads a trailing Z
     except ValueError:
         return None
     if when.tzinfo is None:
