@@ -134,9 +134,10 @@ class Endpoint:
             if decision.kind is RetryKind.RATE_LIMIT:
                 self.stats.rate_limited += 1
                 self.limit.on_rate_limit()
-                if told:  # the server says when: follow it, and pace at what gets through
+                if told:  # the server says when: follow it
                     self.pacer.pause_until(time.monotonic() + (decision.retry_after_s or 0.0))
-                self.pacer.on_rate_limit(told=told)
+                else:  # it says only "too many": learn its rate
+                    self.pacer.on_rate_limit()
             self.stats.retries += 1
             await self._sleep(wait)
 

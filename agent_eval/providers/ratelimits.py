@@ -16,6 +16,7 @@ from datetime import datetime
 
 __all__ = ["RateInfo", "parse_duration", "parse_rate_headers"]
 
+_PREFIXES = ("x-ratelimit-", "anthropic-ratelimit-")
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
 _UNIT_S = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
 
@@ -40,6 +41,9 @@ def parse_rate_headers(headers: Mapping[str, str] | None, *, now: float | None =
     """The advertised limits, or None when the server sends none."""
     if not headers:
         return None
+    names = {key.lower() for key in headers}
+    if not any(name.startswith(_PREFIXES) for name in names):
+        return None  # the common case, decided with one pass over the names
     get = headers.get  # httpx headers are case-insensitive; plain dicts from tests are lower-case
     current = time.time() if now is None else now
     if get("x-ratelimit-limit-requests") is not None or get("x-ratelimit-limit-tokens") is not None:
