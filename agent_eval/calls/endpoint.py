@@ -35,10 +35,17 @@ class RetryPolicy:
     max_wait_s: float = 600.0
     max_retry_wait_s: float = 120.0
 
-    def wait_s(self, attempt: int, decision: RetryDecision, rng: random.Random) -> float:
+    def wait_s(self, attempt: int, decision: RetryDecision, rng: random.Random, *, told: int = 0) -> float:
+        """Seconds before the next attempt; `told` counts this call's 429s that said when to retry.
+
+        Those follow the server, with a floor that doubles from 50 ms, so a server that keeps
+        saying "retry now" is not hammered until --max-wait runs out.
+        """
+        backoff = min(self.cap_s, self.base_s * 2 ** (max(attempt, told) - 1))
         if decision.retry_after_s is not None:
-            return decision.retry_after_s + rng.uniform(0, 0.05)
-        return min(self.cap_s, self.base_s * 2 ** (attempt - 1)) * rng.uniform(0.5, 1.0)
+            floor = backoff * 0.1 if told else 0.0
+            return max(decision.retry_after_s, floor) + rng.uniform(0, 0.05)
+        return backoff * rng.uniform(0.5, 1.0)
 
 
 @dataclass(slots=True)
@@ -112,7 +119,7 @@ class Endpoint:
 
     async def call(self, request: CompletionRequest) -> tuple[Completion, int]:
         """Send with retries; raises CallFailed, or FatalProviderError for 401/403/404 and repeated 4xx."""
-        attempt = failures = 0  # requests sent; failures that use up attempts
+        attempt = failures = told_count = 0  # requests sent; failures that use up attempts; 429s that said when
         waited = 0.0
         estimate = estimate_tokens(request)
         while True:
@@ -124,11 +131,12 @@ class Endpoint:
             if decision.kind is RetryKind.FATAL:
                 raise FatalProviderError(decision.message)
             told = decision.kind is RetryKind.RATE_LIMIT and decision.retry_after_s is not None
+            told_count += told
             failures += 0 if told else 1
             if not decision.retryable or failures >= self.policy.max_attempts:
                 self.config_errors.check(decision, request.case_id)
                 raise CallFailed(decision, attempt)
-            wait = self.policy.wait_s(max(1, failures), decision, self.rng)
+            wait = self.policy.wait_s(max(1, failures), decision, self.rng, told=told_count if told else 0)
             self._check_wait(decision, wait, waited, attempt)
             waited += wait
             if decision.kind is RetryKind.RATE_LIMIT:
