@@ -231,3 +231,21 @@ def test_budget_is_not_overshot_by_the_runs_in_flight(env: Path, capsys, loopbac
     data = results(env / "out")
     assert 0 < data["summary"]["runs"] <= 4 and data["summary"]["cost_usd"] <= 0.45 + 1e-9
     assert loopback_server.total == data["summary"]["runs"]
+
+
+def test_rate_limit_headers_in_both_formats_and_durations() -> None:
+    from agent_eval.providers.ratelimits import parse_duration, parse_rate_headers
+
+    openai = parse_rate_headers({"x-ratelimit-limit-requests": "3000", "x-ratelimit-remaining-requests": "2999",
+                                 "x-ratelimit-reset-requests": "20ms", "x-ratelimit-limit-tokens": "150000",
+                                 "x-ratelimit-reset-tokens": "1m30.5s"})
+    assert openai is not None and openai.limit_requests == 3000 and openai.remaining_requests == 2999
+    assert openai.reset_requests_s == pytest.approx(0.02) and openai.reset_tokens_s == pytest.approx(90.5)
+    anthropic = parse_rate_headers({"anthropic-ratelimit-requests-limit": "50",
+                                    "anthropic-ratelimit-requests-remaining": "0",
+                                    "anthropic-ratelimit-requests-reset": "2026-01-01T00:00:30Z"},
+                                   now=1767225600.0)  # 2026-01-01T00:00:00Z
+    assert anthropic is not None and anthropic.limit_requests == 50 and anthropic.reset_requests_s == 30
+    assert parse_duration("6m0s") == 360 and parse_duration("1h2m3.5s") == 3723.5 and parse_duration("soon") is None
+    assert parse_rate_headers({"content-type": "application/json"}) is None
+    assert parse_rate_headers({"x-ratelimit-limit-requests": "lots"}) is None
