@@ -39,6 +39,8 @@ class GateInputs:
     budget_usd: str = ""
     filters: tuple[str, ...] = ()
     extra: tuple[str, ...] = ()
+    require_baseline: bool = True  # a suite without a baseline is an error, not an ungated PASS
+    new_suites: tuple[str, ...] = ()  # suites new in this change: exempt from require_baseline
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> GateInputs:
@@ -52,6 +54,8 @@ class GateInputs:
             config=get("CONFIG"), baseline=get("BASELINE"), max_drop=get("MAX_DROP"), repeat=get("REPEAT"),
             budget_usd=get("BUDGET"), filters=tuple(shlex.split(get("FILTER"))),
             extra=tuple(shlex.split(get("EXTRA_ARGS"))),
+            require_baseline=get("REQUIRE_BASELINE").lower() not in ("false", "0", "no"),
+            new_suites=tuple(shlex.split(get("NEW_SUITES"))),
         )
 
 
@@ -67,6 +71,10 @@ class GateResult:
 def gate_arguments(inputs: GateInputs) -> list[str]:
     """The `agent-eval` arguments for these inputs."""
     args = ["run", *inputs.suites, "--out", str(inputs.out), "--overwrite", "--format", "json"]
+    if inputs.require_baseline:
+        args.append("--require-baseline")
+    for name in inputs.new_suites:
+        args += ["--new-suite", name]
     for flag, value in (("--config", inputs.config), ("--baseline", inputs.baseline),
                         ("--max-drop", inputs.max_drop), ("--repeat", inputs.repeat),
                         ("--budget-usd", inputs.budget_usd)):
@@ -86,7 +94,7 @@ def run_gate(inputs: GateInputs) -> GateResult:
     code = proc.returncode if proc.returncode in (0, 1, 2, 3) else 3
     try:
         verdict = json.loads(proc.stdout) if proc.stdout.strip() else None
-    except ValueError:
+    except (ValueError, RecursionError):
         print(proc.stdout, flush=True)
         verdict = None
     out = inputs.out.resolve()
@@ -101,7 +109,7 @@ def _suite_file(suite: Mapping[str, Any]) -> str:
     try:
         results = json.loads(Path(str(suite.get("results"))).read_text(encoding="utf-8"))
         path = Path(results["suite"]["path"])
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, RecursionError):
         return f"suites/{suite.get('suite', 'SUITE')}.yaml"
     try:
         return path.resolve().relative_to(Path.cwd()).as_posix()
@@ -119,8 +127,8 @@ def report_verdict(result: GateResult) -> None:
     for suite in result.verdict.get("suites", []):
         name, outcome, rule = suite.get("suite", "?"), suite.get("outcome", "?"), suite.get("rule", "")
         if not suite.get("baseline") and outcome != "INCOMPLETE":
-            annotate("notice", f"Suite '{name}' has no baseline yet, so nothing was compared (only critical cases "
-                     f"and errors were gated). Create one on main: `agent-eval run {_suite_file(suite)} "
+            annotate("notice", f"Suite '{name}' has no baseline yet, so nothing was compared (only critical cases, "
+                     f"absolute limits and errors were gated). Create one on main: `agent-eval run {_suite_file(suite)} "
                      f"--save-baseline`, then commit golden/baselines/{name}.json.",
                      title=f"agent-eval: no baseline for {name}")
         if outcome in ("FAIL", "INCOMPLETE"):

@@ -3,24 +3,26 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import signal
-from collections.abc import Iterable, Mapping
+import time
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from agent_eval.calls.budget import Budget, Reservation
-from agent_eval.calls.cache import ResponseCache, cache_key
-from agent_eval.calls.endpoint import CallFailed, Endpoint, EndpointStats, estimate_tokens
+from agent_eval.calls.cache import ResponseCache
+from agent_eval.calls.endpoint import Endpoint, EndpointStats
 from agent_eval.checks.base import CheckInput
+from agent_eval.checks.runtime import CheckRunner
 from agent_eval.errors import FatalProviderError
 from agent_eval.judge.parse import JudgeError
-from agent_eval.providers.base import Completion, CompletionRequest
-from agent_eval.records import Message, RubricResult, RunError, RunRecord, RunStatus, Usage
+from agent_eval.records import Message, RubricResult, RunError, RunRecord, RunStatus
 from agent_eval.runner.scoring import score_run
 from agent_eval.runner.store import RunsWriter
 from agent_eval.suite.case import Case
-from agent_eval.suite.schema import PriceSpec
+from agent_eval.targets.base import Target, TargetResult, TargetRun
 
 __all__ = ["Engine", "Judge", "Outcome", "Progress", "WorkItem"]
 
@@ -67,24 +69,21 @@ class Outcome:
 
 @dataclass(slots=True)
 class Engine:
-    """Runs work items on one candidate endpoint, grading with an optional judge."""
+    """Runs work items on one target (whose model calls go to `endpoint`), grading with an optional judge."""
 
+    target: Target
     endpoint: Endpoint
-    provider_name: str
-    base_url: str | None
-    model: str
-    params: Mapping[str, Any]
     tools: tuple[Mapping[str, Any], ...]
-    seed: int
-    pricing: Mapping[str, PriceSpec]
     writer: RunsWriter
     progress: Progress
     budget: Budget
     concurrency: int
     cache: ResponseCache | None = None
     judge: Judge | None = None
+    checks: CheckRunner = field(default_factory=CheckRunner)
     run_timeout_s: float | None = None
     grace_s: float = 5.0
+    spend_estimate: Callable[[WorkItem], tuple[float | None, int]] | None = None  # (USD, tokens) before a run
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _in_flight: int = 0
 
@@ -124,6 +123,8 @@ class Engine:
     async def aclose(self) -> None:
         """Close the results stream, the cache and every connection."""
         self.writer.close()
+        await self.target.aclose()
+        await self.checks.aclose()
         if self.cache is not None:
             self.cache.close()
         await self.endpoint.provider.aclose()
@@ -138,7 +139,7 @@ class Engine:
         for item in queue:  # a shared iterator: each item is taken by one worker
             if self._stop.is_set():
                 return
-            held = await self.budget.reserve(*self._expected_spend(item)) if self.budget.limited else Reservation()
+            held = await self._reserve(item)
             if held is None:
                 outcome.stopped = outcome.stopped or "budget"
                 self._stop.set()
@@ -154,19 +155,16 @@ class Engine:
             finally:
                 self._in_flight -= 1
                 await self.budget.release(held)
-            self.writer.append(record)
+            record = self.writer.append(record)  # as written: repaired if it held invalid Unicode
             outcome.records.append(record)
             self.progress.advance(record)
 
-    def _expected_spend(self, item: WorkItem) -> tuple[float | None, int]:
-        """A run's cost and tokens before any is known: its prompt and its whole output allowance."""
-        from agent_eval.providers.pricing import cost_usd
-
-        request = CompletionRequest(model=self.model, messages=item.messages, params=self.params)
-        tokens = estimate_tokens(request)
-        prompt = sum(len(m.content) for m in item.messages) // 4
-        usage = Usage(input_tokens=prompt, output_tokens=tokens - prompt)
-        return cost_usd(self.model, usage, self.pricing, provider=self.provider_name), tokens
+    async def _reserve(self, item: WorkItem) -> Reservation | None:
+        """Hold the run's expected spend under a budget (waiting for runs in flight); None when it is spent."""
+        if not self.budget.limited:
+            return Reservation()
+        usd, tokens = self.spend_estimate(item) if self.spend_estimate is not None else (None, 0)
+        return await self.budget.reserve(usd, tokens)
 
     async def _run_item(self, item: WorkItem) -> RunRecord:
         try:
@@ -176,62 +174,53 @@ class Engine:
             return _errored(item, RunError(kind="timeout", message=f"run exceeded {self.run_timeout_s:g} s"))
 
     async def _run_unbounded(self, item: WorkItem) -> RunRecord:
-        request = CompletionRequest(
-            model=self.model, messages=item.messages, params=self.params, tools=self.tools, seed=self.seed,
-            case_id=item.case.id, repetition=item.index, timeout_s=self.endpoint.timeout_s,
-        )
-        key = cache_key(self.provider_name, self.base_url, request) if self.cache else None
-        completion = self.cache.get(key) if self.cache and key else None
-        cached = completion is not None
-        attempts = 0
-        if completion is None:
-            try:
-                completion, attempts = await self.endpoint.call(request)
-            except CallFailed as failed:
-                error = RunError(kind="provider", message=failed.decision.message,
-                                 status=failed.decision.status, attempts=failed.attempts)
-                return _errored(item, error, attempts=failed.attempts)
-            if self.cache and key:
-                self.cache.put(key, completion)
-        return await self._score(item, completion, cached=cached, attempts=attempts)
+        deadline = time.monotonic() + self.run_timeout_s if self.run_timeout_s is not None else None
+        result = await self.target.run(TargetRun(case=item.case, index=item.index, messages=item.messages,
+                                                 deadline=deadline))
+        if result.error is not None:
+            return _errored(item, result.error, attempts=result.attempts, result=result)
+        return await self._score(item, result)
 
-    async def _score(self, item: WorkItem, completion: Completion, *, cached: bool, attempts: int) -> RunRecord:
-        from agent_eval.providers.pricing import cost_usd
-
-        cost = cost_usd(completion.model or self.model, completion.usage, self.pricing, provider=self.provider_name)
-        if cost is None:
-            cost = cost_usd(self.model, completion.usage, self.pricing, provider=self.provider_name)
-        if not cached:
-            self.budget.charge(cost, completion.usage.total, estimated=completion.usage.estimated)
-        if completion.usage.estimated:
-            cost = None  # the budget counts the estimate; the run's own cost is unknown
+    async def _score(self, item: WorkItem, result: TargetResult) -> RunRecord:
+        if not result.cached:
+            self.budget.charge(result.cost_usd, result.usage.total, estimated=result.usage.estimated)
+        if result.usage.estimated:  # the budget counted the estimate; the run's own cost is unknown
+            result = dataclasses.replace(result, cost_usd=None)
         view = CheckInput(
-            output=completion.text, case=item.case, messages=item.messages, tool_calls=completion.tool_calls,
-            tokens=completion.usage, latency_ms=completion.latency_ms, cost_usd=cost,
+            output=result.output, case=item.case, messages=result.messages, tool_calls=result.tool_calls,
+            tokens=result.usage, latency_ms=result.latency_ms, cost_usd=result.cost_usd, steps=result.steps,
+            tools=self.tools,
         )
-        checks = tuple(check.run(view) for check in item.case.checks)
+        checks = result.violations + await self.checks.run(item.case.checks, view)
         rubrics: tuple[RubricResult, ...] = ()
         error: RunError | None = None
         if self.judge is not None and item.case.rubrics:
             try:
-                rubrics = await self.judge.grade(item.case, item.messages, completion.text, item.index)
+                rubrics = await self.judge.grade(item.case, result.messages, result.output, item.index)
             except JudgeError as exc:  # the run has no verdict; its output and checks are kept
                 error = RunError(kind="judge", message=f"judge: {exc}")
         score, passed = score_run(checks, rubrics)
         status = RunStatus.ERRORED if error else RunStatus.PASSED if passed else RunStatus.FAILED
         return RunRecord(
             case_id=item.case.id, index=item.index, status=status, passed=passed and error is None,
-            score=None if error else score, output=completion.text, messages=item.messages,
-            tool_calls=completion.tool_calls, tokens=completion.usage, cost_usd=cost,
-            latency_ms=completion.latency_ms, checks=checks, rubrics=rubrics, error=error, cached=cached,
-            attempts=attempts, model=completion.model, finished_at=_now(),
+            score=None if error else score, output=result.output, messages=result.messages,
+            tool_calls=result.tool_calls, tokens=result.usage, cost_usd=result.cost_usd,
+            latency_ms=result.latency_ms, checks=checks, rubrics=rubrics, error=error, cached=result.cached,
+            attempts=result.attempts, model=result.model, finished_at=_now(), trace=result.trace,
+            steps=result.steps, warnings=result.warnings,
         )
 
 
-def _errored(item: WorkItem, error: RunError, *, attempts: int = 0) -> RunRecord:
+def _errored(item: WorkItem, error: RunError, *, attempts: int = 0, result: TargetResult | None = None) -> RunRecord:
+    """A run without a verdict; what the target did before it failed (output, tool calls, trace) is kept."""
+    if result is None:
+        return RunRecord(case_id=item.case.id, index=item.index, status=RunStatus.ERRORED, passed=False,
+                         messages=item.messages, error=error, attempts=attempts, finished_at=_now())
     return RunRecord(
-        case_id=item.case.id, index=item.index, status=RunStatus.ERRORED, passed=False,
-        messages=item.messages, error=error, attempts=attempts, finished_at=_now(),
+        case_id=item.case.id, index=item.index, status=RunStatus.ERRORED, passed=False, output=result.output,
+        messages=result.messages or item.messages, tool_calls=result.tool_calls, tokens=result.usage,
+        cost_usd=result.cost_usd, error=error, attempts=attempts, finished_at=_now(), trace=result.trace,
+        steps=result.steps,
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -10,14 +11,16 @@ from agent_eval._files import write_atomic
 from agent_eval.calls import endpoint_for
 from agent_eval.calls.budget import Budget
 from agent_eval.calls.cache import ResponseCache
+from agent_eval.checks.runtime import CheckRunner
 from agent_eval.errors import UsageError
-from agent_eval.records import Results, RunRecord, RunStatus
-from agent_eval.runner.engine import Engine, Judge, Progress
+from agent_eval.records import Results, RunRecord, RunStatus, Usage
+from agent_eval.runner.engine import Engine, Judge, Progress, WorkItem
 from agent_eval.runner.plan import in_shard, plan_items, select_cases
 from agent_eval.runner.results import Provenance, build_results
 from agent_eval.runner.store import Manifest, RunsWriter, read_runs
 from agent_eval.suite.case import Case
 from agent_eval.suite.loader import LoadedConfig, LoadedSuite
+from agent_eval.untrusted import dump_json
 
 __all__ = ["RunOptions", "RunReport", "run_suite"]
 
@@ -100,8 +103,8 @@ async def run_suite(
         complete=reason is None, incomplete_reason=reason, shard=options.shard,
         judge_model=judge_model, judge_prompt_hash=judge_hash,
     )
-    results = build_results(suite, config, cases, runs, provenance)
-    write_atomic(out_dir / "results.json", results.model_dump_json(indent=2) + "\n")
+    results, text = dump_json(build_results(suite, config, cases, runs, provenance), indent=2)
+    write_atomic(out_dir / "results.json", text + "\n")
     stats = engine.endpoint.stats
     return RunReport(
         results=results, out_dir=out_dir, warnings=tuple(warnings), stopped=outcome.stopped,
@@ -125,6 +128,8 @@ def _write_manifest(out_dir: Path, suite: LoadedSuite, config: LoadedConfig, opt
 def _build_engine(suite: LoadedSuite, config: LoadedConfig, cases: list[Case], options: RunOptions,
                   writer: RunsWriter, progress: Progress, budget: Budget) -> Engine:
     """The candidate endpoint (flags over the config's limits), the judge, the cache, and the engine."""
+    from agent_eval.targets import ModelCaller, build_target
+
     model = config.spec.model
     concurrency = options.max_concurrency or model.limits.max_concurrency or 8
     endpoint = endpoint_for(
@@ -132,14 +137,34 @@ def _build_engine(suite: LoadedSuite, config: LoadedConfig, cases: list[Case], o
         max_retries=options.max_retries, timeout_s=options.timeout_s or model.timeout_s,
         max_wait_s=options.max_wait_s, max_retry_wait_s=options.max_retry_wait_s,
     )
+    cache = _open_cache(config, options)
+    caller = ModelCaller(endpoint=endpoint, provider_name=model.provider, base_url=model.base_url,
+                         model=model.name, params=model.params, tools=config.spec.tools, seed=options.seed,
+                         pricing=config.spec.pricing, cache=cache)
     return Engine(
-        endpoint=endpoint, provider_name=model.provider, base_url=model.base_url, model=model.name,
-        params=model.params, tools=config.spec.tools, seed=options.seed, pricing=config.spec.pricing,
-        writer=writer, progress=progress, budget=budget, concurrency=concurrency,
-        cache=_open_cache(config, options),
+        target=build_target(config, caller, concurrency=concurrency), endpoint=endpoint, tools=config.spec.tools,
+        writer=writer, progress=progress, budget=budget, concurrency=concurrency, cache=cache,
         judge=_build_judge(suite, cases, options, budget) if any(c.rubrics for c in cases) else None,
         run_timeout_s=options.run_timeout_s, grace_s=options.grace_s,
+        checks=CheckRunner(timeout_s=suite.spec.check_timeout_s), spend_estimate=_spend_estimate(config),
     )
+
+
+def _spend_estimate(config: LoadedConfig) -> Callable[[WorkItem], tuple[float | None, int]]:
+    """A run's cost and tokens before any is known: one call with the prompt and the whole output allowance."""
+    from agent_eval.calls.endpoint import estimate_tokens
+    from agent_eval.providers.base import CompletionRequest
+    from agent_eval.providers.pricing import cost_usd
+
+    model, pricing = config.spec.model, config.spec.pricing
+
+    def estimate(item: WorkItem) -> tuple[float | None, int]:
+        tokens = estimate_tokens(CompletionRequest(model=model.name, messages=item.messages, params=model.params))
+        prompt = sum(len(m.content) for m in item.messages) // 4
+        usage = Usage(input_tokens=prompt, output_tokens=tokens - prompt)
+        return cost_usd(model.name, usage, pricing, provider=model.provider), tokens
+
+    return estimate
 
 
 def _incomplete_reason(stopped: str | None, missing: int) -> str | None:

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from agent_eval.records import Message
-from agent_eval.suite.schema import JudgeSpec, RubricSpec
+from agent_eval.suite.schema import JudgeSpec, RubricSpec, ToolResultSpec
 
 if TYPE_CHECKING:
     from agent_eval.checks.base import Check
@@ -24,11 +24,14 @@ class Case:
     vars: dict[str, Any] = field(default_factory=dict)
     expected: str | None = None
     critical: bool = False
+    critical_min_pass_rate: float | None = None  # `critical: {min_pass_rate: ...}`: tolerated pass rate
     checks: tuple[Check, ...] = ()
     rubrics: tuple[RubricSpec, ...] = ()
     judge: JudgeSpec | None = None
     definition_hash: str = ""
     source: str = ""  # "file:line", for messages
+    tool_results: dict[str, tuple[ToolResultSpec, ...]] = field(default_factory=dict)
+    metadata: dict[str, Any] = field(default_factory=dict)
 
     @property
     def first_tag(self) -> str | None:
