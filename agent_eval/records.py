@@ -80,10 +80,12 @@ class Message(Record):
 
 
 class Usage(Record):
-    """Tokens a call consumed, as the provider reported them."""
+    """Tokens a call consumed, as the provider reported them (or estimated from text when it reported none)."""
 
     input_tokens: int = 0
     output_tokens: int = 0
+    estimated: bool = Field(False, description="True when the provider reported no usage and the counts are "
+                                               "estimated from text (about 4 characters a token).")
 
     @property
     def total(self) -> int:

@@ -165,7 +165,10 @@ def write_combined(out_root: Path, outcomes: Sequence[SuiteOutcome], *, redact: 
 
 
 def verdict_json(outcome: SuiteOutcome) -> dict[str, Any]:
+    from agent_eval.report._errors import top_errors
+
     v = outcome.verdict
+    reasons = top_errors(outcome.results).reasons
     return {
         "suite": outcome.results.suite.name, "outcome": v.outcome.value, "exit_code": v.exit_code,
         "rule": v.rule, "warnings": list(v.warnings), "baseline": str(outcome.baseline_path or "") or None,
@@ -180,6 +183,7 @@ def verdict_json(outcome: SuiteOutcome) -> dict[str, Any]:
         "sensitivity": v.sensitivity, "notes": list(v.notes), "baseline_se": v.baseline_se,
         "results": str(outcome.out_dir / "results.json"), "report": str(outcome.out_dir / "report.html"),
         "runs": outcome.results.summary.runs, "errors": outcome.results.summary.errors,
+        "top_errors": [{"kind": r.kind, "message": r.message, "count": r.count} for r in reasons],
     }
 
 

@@ -39,7 +39,9 @@ def run(
     save_baseline: bool = typer.Option(False, "--save-baseline", help="Save this run as golden/baselines/<suite>.json (runs gate.baseline_repeat runs per case, default 2x k).", rich_help_panel="Gate"),
     rpm: float | None = typer.Option(None, "--rpm", min=0.001, help="Requests per minute to the candidate model.", rich_help_panel="Limits and retries"),
     tpm: float | None = typer.Option(None, "--tpm", min=1, help="Tokens per minute to the candidate model.", rich_help_panel="Limits and retries"),
-    max_retries: int = typer.Option(8, "--max-retries", min=1, help="Attempts per call (429, 5xx, timeouts).", rich_help_panel="Limits and retries"),
+    max_retries: int = typer.Option(8, "--max-retries", min=1, help="Attempts per call (5xx, timeouts, 429s that do not say when to retry).", rich_help_panel="Limits and retries"),
+    max_wait: float = typer.Option(600.0, "--max-wait", min=0, help="Longest total wait of one run for retries and rate limits, in seconds.", rich_help_panel="Limits and retries"),
+    max_retry_wait: float = typer.Option(120.0, "--max-retry-wait", min=0, help="Longest single Retry-After to follow, in seconds; a longer one errors the run.", rich_help_panel="Limits and retries"),
     timeout: float | None = typer.Option(None, "--timeout", min=0.001, help="Per-call timeout in seconds.", show_default="60", rich_help_panel="Limits and retries"),
     run_timeout: float | None = typer.Option(None, "--run-timeout", min=0.001, help="Per-run timeout, retries included.", rich_help_panel="Limits and retries"),
     budget_usd: float | None = typer.Option(None, "--budget-usd", min=0, help="Stop starting runs past this spend.", rich_help_panel="Budget, cache, resume, shards"),
@@ -67,6 +69,7 @@ def run(
         raise UsageError("give a suite file or folder (or --resume DIR); see agent-eval run --help")
     options = RunOptions(
         repeat=repeat, seed=seed, max_concurrency=max_concurrency, rpm=rpm, tpm=tpm, max_retries=max_retries,
+        max_wait_s=max_wait, max_retry_wait_s=max_retry_wait,
         timeout_s=timeout, run_timeout_s=run_timeout, budget_usd=budget_usd, budget_tokens=max_tokens_total,
         use_cache=not no_cache, cache_dir=cache_dir, filters=tuple(filters or ()), shard=parse_shard(shard),
     )
@@ -78,4 +81,14 @@ def run(
                        errors_as_failures=errors_as_failures, require_baseline=require_baseline,
                        new_suites=tuple(new_suite or ())),
     )
+    _collect_less_often()
     return execute(request, options)
+
+
+def _collect_less_often() -> None:
+    """A run keeps thousands of long-lived records: stop rescanning them (measured: ~10% of a 5,000-run
+    run's CPU went to the cyclic collector). Startup objects are frozen, and collections are rarer."""
+    import gc
+
+    gc.freeze()
+    gc.set_threshold(20_000, 50, 100)

@@ -11,7 +11,7 @@ from agent_eval.records import GroupStats, Results
 from agent_eval.report._format import fmt_case_change
 from agent_eval.stats.passk import pass_hat_curve
 
-__all__ = ["pass_curve", "power_lines", "print_results", "print_verdict", "short_cases_line"]
+__all__ = ["pass_curve", "power_lines", "print_errors", "print_results", "print_verdict", "short_cases_line"]
 
 _STYLE = {Outcome.PASS: "bold green", Outcome.WARN: "bold yellow", Outcome.FAIL: "bold red",
           Outcome.INCOMPLETE: "bold magenta"}
@@ -86,6 +86,19 @@ def print_results(console: Console, results: Results) -> None:
         console.print(f"{results.summary.cached_runs} of {results.summary.runs} runs came from the cache")
     if not results.complete:
         console.print(Text.assemble(("incomplete: ", "magenta"), results.incomplete_reason or ""))
+    print_errors(console, results)
+
+
+def print_errors(console: Console, results: Results) -> None:
+    """How many runs errored and the most frequent reasons, so "errored" always comes with why."""
+    from agent_eval.report._errors import top_errors
+
+    summary = top_errors(results)
+    if not summary.errored:
+        return
+    console.print(Text.assemble(("errors: ", "magenta"), f"{summary.errored} of {summary.runs} runs errored"))
+    for reason in summary.reasons:
+        console.print(Text(f"  {reason.count} × {reason.kind}: {reason.message}"))
 
 
 def _moved(delta: CaseDelta) -> str:

@@ -109,6 +109,18 @@ def _metrics_table(verdict: Verdict, base: Side | None, cand: Side) -> list[str]
     return out
 
 
+def _errors(results: Results) -> list[str]:
+    """The most frequent reasons runs errored, with counts (secrets masked)."""
+    from ._errors import top_errors
+
+    summary = top_errors(results)
+    if not summary.errored:
+        return []
+    lines = [f"**Errored runs:** {summary.errored} of {summary.runs}; most frequent reasons:", ""]
+    lines += [f"- {r.count} × {_md(r.kind)}: {_code(r.message)}" for r in summary.reasons]
+    return [*lines, ""]
+
+
 def _most_regressed(verdict: Verdict) -> list[CaseDelta]:
     return list(verdict.regressed()[:_TOP])
 
@@ -177,6 +189,7 @@ def _section(
         lines += ["**Routes that failed:**", *(f"- {_md(r.text)}" for r in failed), ""]
     if not results.complete:
         lines += [f"**Incomplete run:** {_md(results.incomplete_reason or 'stopped early')}", ""]
+    lines += _errors(results)
     table = _regressed_table(verdict)
     return lines + ([*table, ""] if table else [])
 

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import signal
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from agent_eval.calls.budget import Budget
+from agent_eval.calls.budget import Budget, Reservation
 from agent_eval.calls.cache import ResponseCache
 from agent_eval.calls.endpoint import Endpoint, EndpointStats
 from agent_eval.checks.base import CheckInput
@@ -82,6 +83,7 @@ class Engine:
     checks: CheckRunner = field(default_factory=CheckRunner)
     run_timeout_s: float | None = None
     grace_s: float = 5.0
+    spend_estimate: Callable[[WorkItem], tuple[float | None, int]] | None = None  # (USD, tokens) before a run
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _in_flight: int = 0
 
@@ -137,7 +139,8 @@ class Engine:
         for item in queue:  # a shared iterator: each item is taken by one worker
             if self._stop.is_set():
                 return
-            if not self.budget.allows(self._in_flight):
+            held = await self._reserve(item)
+            if held is None:
                 outcome.stopped = outcome.stopped or "budget"
                 self._stop.set()
                 return
@@ -151,9 +154,17 @@ class Engine:
                 return
             finally:
                 self._in_flight -= 1
+                await self.budget.release(held)
             record = self.writer.append(record)  # as written: repaired if it held invalid Unicode
             outcome.records.append(record)
             self.progress.advance(record)
+
+    async def _reserve(self, item: WorkItem) -> Reservation | None:
+        """Hold the run's expected spend under a budget (waiting for runs in flight); None when it is spent."""
+        if not self.budget.limited:
+            return Reservation()
+        usd, tokens = self.spend_estimate(item) if self.spend_estimate is not None else (None, 0)
+        return await self.budget.reserve(usd, tokens)
 
     async def _run_item(self, item: WorkItem) -> RunRecord:
         try:
@@ -172,7 +183,9 @@ class Engine:
 
     async def _score(self, item: WorkItem, result: TargetResult) -> RunRecord:
         if not result.cached:
-            self.budget.charge(result.cost_usd, result.usage.total)
+            self.budget.charge(result.cost_usd, result.usage.total, estimated=result.usage.estimated)
+        if result.usage.estimated:  # the budget counted the estimate; the run's own cost is unknown
+            result = dataclasses.replace(result, cost_usd=None)
         view = CheckInput(
             output=result.output, case=item.case, messages=result.messages, tool_calls=result.tool_calls,
             tokens=result.usage, latency_ms=result.latency_ms, cost_usd=result.cost_usd, steps=result.steps,

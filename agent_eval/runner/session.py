@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,8 +13,8 @@ from agent_eval.calls.budget import Budget
 from agent_eval.calls.cache import ResponseCache
 from agent_eval.checks.runtime import CheckRunner
 from agent_eval.errors import UsageError
-from agent_eval.records import Results, RunRecord, RunStatus
-from agent_eval.runner.engine import Engine, Judge, Progress
+from agent_eval.records import Results, RunRecord, RunStatus, Usage
+from agent_eval.runner.engine import Engine, Judge, Progress, WorkItem
 from agent_eval.runner.plan import in_shard, plan_items, select_cases
 from agent_eval.runner.results import Provenance, build_results
 from agent_eval.runner.store import Manifest, RunsWriter, read_runs
@@ -34,6 +35,8 @@ class RunOptions:
     rpm: float | None = None
     tpm: float | None = None
     max_retries: int = 8
+    max_wait_s: float = 600.0
+    max_retry_wait_s: float = 120.0
     timeout_s: float | None = None
     run_timeout_s: float | None = None
     budget_usd: float | None = None
@@ -82,8 +85,8 @@ async def run_suite(
     started = _now()
     if not resume:
         _write_manifest(out_dir, suite, config, options, repeat, started)
-    budget = Budget(usd=options.budget_usd or suite.spec.budget.usd,
-                    tokens=options.budget_tokens or suite.spec.budget.tokens)
+    budget = Budget(usd=options.budget_usd if options.budget_usd is not None else suite.spec.budget.usd,
+                    tokens=options.budget_tokens if options.budget_tokens is not None else suite.spec.budget.tokens)
     engine = _build_engine(suite, config, cases, options, RunsWriter(runs_path), progress, budget)
     progress.start(len(items), engine.endpoint.stats)
     try:
@@ -132,6 +135,7 @@ def _build_engine(suite: LoadedSuite, config: LoadedConfig, cases: list[Case], o
     endpoint = endpoint_for(
         model, concurrency=concurrency, rpm=options.rpm or model.limits.rpm, tpm=options.tpm or model.limits.tpm,
         max_retries=options.max_retries, timeout_s=options.timeout_s or model.timeout_s,
+        max_wait_s=options.max_wait_s, max_retry_wait_s=options.max_retry_wait_s,
     )
     cache = _open_cache(config, options)
     caller = ModelCaller(endpoint=endpoint, provider_name=model.provider, base_url=model.base_url,
@@ -142,8 +146,25 @@ def _build_engine(suite: LoadedSuite, config: LoadedConfig, cases: list[Case], o
         writer=writer, progress=progress, budget=budget, concurrency=concurrency, cache=cache,
         judge=_build_judge(suite, cases, options, budget) if any(c.rubrics for c in cases) else None,
         run_timeout_s=options.run_timeout_s, grace_s=options.grace_s,
-        checks=CheckRunner(timeout_s=suite.spec.check_timeout_s),
+        checks=CheckRunner(timeout_s=suite.spec.check_timeout_s), spend_estimate=_spend_estimate(config),
     )
+
+
+def _spend_estimate(config: LoadedConfig) -> Callable[[WorkItem], tuple[float | None, int]]:
+    """A run's cost and tokens before any is known: one call with the prompt and the whole output allowance."""
+    from agent_eval.calls.endpoint import estimate_tokens
+    from agent_eval.providers.base import CompletionRequest
+    from agent_eval.providers.pricing import cost_usd
+
+    model, pricing = config.spec.model, config.spec.pricing
+
+    def estimate(item: WorkItem) -> tuple[float | None, int]:
+        tokens = estimate_tokens(CompletionRequest(model=model.name, messages=item.messages, params=model.params))
+        prompt = sum(len(m.content) for m in item.messages) // 4
+        usage = Usage(input_tokens=prompt, output_tokens=tokens - prompt)
+        return cost_usd(model.name, usage, pricing, provider=model.provider), tokens
+
+    return estimate
 
 
 def _incomplete_reason(stopped: str | None, missing: int) -> str | None:
