@@ -29,6 +29,7 @@ class Case:
     judge: JudgeSpec | None = None
     definition_hash: str = ""
     source: str = ""  # "file:line", for messages
+    templated: bool = True  # the case's text is a Jinja2 template (the suite's `templated_inputs`)
 
     @property
     def first_tag(self) -> str | None:
