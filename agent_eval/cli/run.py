@@ -6,6 +6,8 @@ from pathlib import Path
 
 import typer
 
+from agent_eval.suite.schema import MAX_REPEAT
+
 __all__ = ["register"]
 
 _HELP = """Run every case of SUITES (files or folders) k times and gate against the stored baseline.
@@ -21,7 +23,7 @@ def register(app: typer.Typer) -> None:
 def run(
     suites: list[Path] | None = typer.Argument(None, help="Suite files or folders of suites.", show_default=False),
     config: Path | None = typer.Option(None, "--config", "-c", help="Candidate config (overrides the suite's)."),
-    repeat: int | None = typer.Option(None, "--repeat", "-k", min=1, help="Runs per case (k)."),
+    repeat: int | None = typer.Option(None, "--repeat", "-k", min=1, max=MAX_REPEAT, help="Runs per case (k)."),
     out: Path | None = typer.Option(None, "--out", "-o", help="Results folder.", show_default=".agent-eval/runs/<time>-<suite>", rich_help_panel="Output"),
     overwrite: bool = typer.Option(False, "--overwrite", help="Reuse a non-empty --out folder.", rich_help_panel="Output"),
     max_concurrency: int | None = typer.Option(None, "--max-concurrency", "-j", min=1, help="Calls in flight.", show_default="8", rich_help_panel="Limits and retries"),

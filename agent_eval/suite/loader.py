@@ -247,7 +247,7 @@ def _rows(file: Path) -> Iterator[RowSource]:
             except csv.Error as exc:
                 detail = (f"a field is longer than {_CSV_FIELD_LIMIT // 1024} KiB" if "field larger" in str(exc)
                           else f"malformed CSV: {exc}")
-                raise InputError(file, detail, line=reader.line_num) from None
+                raise InputError(file, detail, line=reader.line_num + 1) from None  # the line being read
             n = reader.line_num
             yield _checked(_csv_row(row, file, n), file, n), LineIndex({(): n}), ()
     elif suffix in (".yaml", ".yml"):
