@@ -10,7 +10,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rich.console import Console
+from rich.text import Text
 
+from agent_eval.baseline.verdict import Outcome
 from agent_eval.cli._common import consoles, say
 from agent_eval.cli._pipeline import (
     GateFlags,
@@ -20,7 +22,9 @@ from agent_eval.cli._pipeline import (
     gate_and_report,
 )
 from agent_eval.errors import InputError, UsageError
+from agent_eval.report.console import terminal_text
 from agent_eval.runner.session import RunOptions
+from agent_eval.runner.store import LOCK_NAME, FolderLock
 from agent_eval.suite.loader import LoadedConfig, LoadedSuite, load_config, load_suite
 
 if TYPE_CHECKING:
@@ -100,18 +104,38 @@ def _load_pair(suite_path: Path, config_flag: Path | None) -> tuple[LoadedSuite,
 
 
 def _out_dir(request: RunRequest, suite: LoadedSuite, many: bool, stamp: str) -> Path:
+    from agent_eval.baseline.store import safe_suite_name
+
+    name = safe_suite_name(suite.name, suite.path)  # the schema checked it; a path is never built unchecked
     if request.out is not None:
-        folder = request.out / suite.name if many else request.out
-    else:
-        base = Path(".agent-eval/runs")
-        folder = base / stamp / suite.name if many else base / f"{stamp}-{suite.name}"
+        return request.out / name if many else request.out
+    base = Path(".agent-eval/runs")
+    return base / stamp / name if many else base / f"{stamp}-{name}"
+
+
+def _claim(folder: Path, request: RunRequest) -> FolderLock:
+    """Lock the results folder (a second run on it is refused), then check it is empty or may be reused."""
     _ignore_own_folder()
-    if folder.exists() and any(folder.iterdir()):
+    lock = FolderLock(folder).acquire()
+    if request.resume is not None:
+        return lock
+    if any(p.name != LOCK_NAME for p in folder.iterdir()):
         if not request.overwrite:
+            lock.release()
             raise UsageError(f"results folder {folder} is not empty; pass --overwrite or choose another --out")
         for name in _OUTPUTS:
             (folder / name).unlink(missing_ok=True)
-    return folder
+    return lock
+
+
+def _unique_names(pairs: list[tuple[LoadedSuite, LoadedConfig]]) -> None:
+    """Results folders and baselines are named after the suite: two suites may not share a name."""
+    seen: dict[str, Path] = {}
+    for suite, _ in pairs:
+        if suite.name in seen:
+            raise UsageError(f"suites {seen[suite.name]} and {suite.path} are both named '{suite.name}'; "
+                             "results and baselines are stored by name, so rename one (`suite:`)")
+        seen[suite.name] = suite.path
 
 
 def _ignore_own_folder() -> None:
@@ -166,6 +190,7 @@ def execute(request: RunRequest, options: RunOptions) -> int:
         plans = [(suite, config, options, request.resume)]
     else:
         pairs = [_load_pair(path, request.config) for path in find_suites(request.suites)]
+        _unique_names(pairs)
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         plans = [(s, c, options, _out_dir(request, s, len(pairs) > 1, stamp)) for s, c in pairs]
     baselines = {s.name: resolve_baseline(request.baseline, s.name) for s, _, _, _ in plans}
@@ -180,11 +205,18 @@ def execute(request: RunRequest, options: RunOptions) -> int:
         for suite, config, opts, _ in plans:
             print_dry_run(out, suite, config, opts)
         return 0
+    locks: list[FolderLock] = []
     outcomes: list[SuiteOutcome] = []
-    for suite, config, opts, folder in plans:
-        baseline, baseline_path = baselines[suite.name]
-        outcomes.append(_run_one(out, err, request, suite, config, opts, folder, baseline, baseline_path,
-                                 step_summary=len(plans) == 1))
+    try:
+        for _, _, _, folder in plans:
+            locks.append(_claim(folder, request))
+        for suite, config, opts, folder in plans:
+            baseline, baseline_path = baselines[suite.name]
+            outcomes.append(_run_one(out, err, request, suite, config, opts, folder, baseline, baseline_path,
+                                     step_summary=len(plans) == 1))
+    finally:
+        for lock in locks:
+            lock.release()
     if len(outcomes) > 1 and request.out is not None:
         write_combined(request.out, outcomes, redact=request.gate.redact)
     elif len(outcomes) > 1:
@@ -204,28 +236,33 @@ def _run_one(
     from agent_eval.runner.session import run_suite
 
     cfg = config.spec
-    err.print(f"[bold]{suite.name}[/]: {len(suite.cases)} cases · config {cfg.name} {cfg.version} "
-              f"({cfg.model.provider}/{cfg.model.name}) · results in {folder}")
+    err.print(Text.assemble((terminal_text(suite.name), "bold"), f": {len(suite.cases)} cases · config "
+                            f"{terminal_text(cfg.name)} {cfg.version} "
+                            f"({cfg.model.provider}/{terminal_text(cfg.model.name)})"))
     progress = make_progress(err)
     report = asyncio.run(run_suite(suite, config, options, folder, progress, resume=request.resume is not None))
     for warning in report.warnings:
         say(err, "warning", warning)
     if report.fatal is not None:
+        if (folder / "runs.jsonl").exists():
+            say(err, "note", f"the runs so far are in {folder}; finish them with --resume {folder}")
         raise report.fatal
     outcome = gate_and_report(out, report.results, baseline, baseline_path, request.gate, suite.spec.gate, folder,
                               redact_default=suite.spec.report.redact, step_summary=step_summary)
     if report.stopped == "budget":
-        err.print(f"[magenta]budget reached[/]: {report.budget}; {report.results.incomplete_reason}")
+        err.print(Text.assemble(("budget reached", "magenta"), f": {report.budget}; "
+                                f"{report.results.incomplete_reason}"))
     if request.save_baseline:
-        _save_baseline(out, report.results, suite.name)
+        _save_baseline(out, report.results, suite.name, outcome.verdict.outcome)
     return outcome
 
 
-def _save_baseline(console: Console, results: Results, suite_name: str) -> None:
+def _save_baseline(console: Console, results: Results, suite_name: str, outcome: Outcome) -> None:
     from agent_eval.baseline.store import default_baseline_path, save_baseline
 
-    if not results.complete or results.shard is not None:
-        raise UsageError("--save-baseline refused: the run is incomplete (or a single shard); nothing was saved")
+    if not results.complete or results.shard is not None or outcome is Outcome.INCOMPLETE:
+        raise UsageError("--save-baseline refused: the run is INCOMPLETE (too many errored runs, interrupted, "
+                         "stopped by a budget, or a single shard); nothing was saved")
     path = default_baseline_path(suite_name, Path.cwd())
     save_baseline(results, path)
     console.print(f"baseline saved: {path}")

@@ -58,7 +58,9 @@ def main(argv: list[str] | None = None) -> None:
     try:
         code = command.main(args=argv, prog_name="agent-eval", standalone_mode=False)
     except AgentEvalError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        from agent_eval.report._plain import plain
+
+        print(f"error: {plain(str(exc))}", file=sys.stderr)
         code = exc.exit_code
     except (typer.Exit, typer.Abort) as exc:
         code = getattr(exc, "exit_code", 3)

@@ -5,9 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rich.console import Console
+from rich.text import Text
 
 from agent_eval.providers.base import CompletionRequest
 from agent_eval.records import Usage
+from agent_eval.report._plain import plain
 from agent_eval.runner.plan import in_shard, plan_items, select_cases
 from agent_eval.runner.session import RunOptions
 from agent_eval.suite.loader import LoadedConfig, LoadedSuite
@@ -75,7 +77,8 @@ def print_dry_run(console: Console, suite: LoadedSuite, config: LoadedConfig, op
     plan = estimate(suite, config, options)
     model = config.spec.model
     cost = "unknown (no price for this model)" if plan.cost_usd is None else f"${plan.cost_usd:.4f}"
-    console.print(f"[bold]{suite.name}[/] (dry run, nothing sent) · {model.provider}/{model.name}")
+    console.print(Text.assemble((plain(suite.name), "bold"), f" (dry run, nothing sent) · {model.provider}/"
+                                f"{plain(model.name)}"))
     console.print(f"  cases {plan.cases} · candidate calls {plan.runs - plan.cached} "
                   f"(+{plan.cached} cached) · judge calls {plan.judge_calls}")
     console.print(f"  estimated tokens: {plan.input_tokens:,} in, at most {plan.output_tokens:,} out (candidate)")
