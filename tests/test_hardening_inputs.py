@@ -187,3 +187,168 @@ def test_validate_checks_case_and_rubric_judges(workdir: Path, capsys, where: st
         body = f"  - id: a\n    input: hi\n    rubrics:\n      - {{name: r, criteria: c, judge: {judge}}}\n"
     path = setup(workdir, suite(body))
     assert_input_error(run_cli(capsys, "validate", path), f"{path}:", "unknown provider 'opnai'")
+
+
+# --- baseline and results files -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("field,value,expected", [
+    ("score", float("nan"), "finite"), ("score", float("inf"), "finite"), ("score", -0.5, "between 0 and 1"),
+    ("n", -3, "at least 0"), ("pass_rate", 7.0, "between 0 and 1"),
+], ids=["nan", "inf", "negative-score", "negative-n", "rate-over-1"])
+def test_baseline_with_bad_numbers_is_refused_before_any_call(workdir: Path, capsys, field: str, value: float,
+                                                             expected: str) -> None:
+    path = workdir / "golden" / "baselines" / "support-bot.json"
+    data = json.loads(path.read_text())
+    data["cases"][3]["stats"][field] = value
+    path.write_text(json.dumps(data))
+    r = run_cli(capsys, "run", "suites/support-bot.yaml", "--out", "o")
+    assert_input_error(r, str(path), f"cases[3].stats.{field}", expected)
+    assert not (workdir / "o").exists()
+    assert_input_error(run_cli(capsys, "baseline", "show", path), f"cases[3].stats.{field}")
+
+
+def test_results_with_bad_numbers_are_refused(workdir: Path, capsys) -> None:
+    assert run_cli(capsys, "run", "suites/support-bot.yaml", "--out", "o").code == 0
+    data = results(workdir / "o")
+    data["cases"][0]["runs"][0]["score"] = float("nan")
+    (workdir / "o" / "results.json").write_text(json.dumps(data))
+    for command in (["compare", "golden/baselines/support-bot.json", "o"], ["report", "o"],
+                    ["baseline", "save", "o", "--to", "b.json"]):
+        assert_input_error(run_cli(capsys, *command), "results.json", "cases[0].runs[0].score", "finite")
+    assert not (workdir / "b.json").exists()
+
+
+# --- results folders: locks, duplicate names, resume -------------------------------------------------------
+
+SLOW = CONFIG.replace("prompt:", "  mock: {latency_ms: 400}\nprompt:")
+
+
+def test_second_run_on_the_same_out_folder_is_refused(workdir: Path, capsys) -> None:
+    path = setup(workdir, suite("".join(f"  - {{id: c{i}, input: hi}}\n" for i in range(8))), SLOW)
+    first = spawn_cli("run", path, "--out", "busy", "-j", "1", cwd=workdir)
+    try:
+        deadline = time.monotonic() + 30
+        while not (workdir / "busy" / ".agent-eval.lock").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        r = run_cli(capsys, "run", path, "--out", "busy", "--overwrite")
+        assert_input_error(r, "busy", "in use by another agent-eval run", f"pid {first.pid}")
+    finally:
+        out, err = first.communicate(timeout=60)
+    assert first.returncode == 0, err
+    assert len(runs_lines(workdir / "busy")) == 8  # the first run alone wrote the folder
+    assert not (workdir / "busy" / ".agent-eval.lock").exists()
+
+
+def test_a_stale_lock_of_a_dead_process_is_taken_over(workdir: Path, capsys) -> None:
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    write(workdir / "o" / ".agent-eval.lock", f"{dead.pid}\n")
+    r = run_cli(capsys, "run", "suites/support-bot.yaml", "--out", "o")
+    assert r.code == 0, r.text
+    assert (workdir / "o" / "results.json").exists() and not (workdir / "o" / ".agent-eval.lock").exists()
+
+
+def test_two_suites_with_one_name_in_one_run_are_refused(workdir: Path, capsys) -> None:
+    write(workdir / "two" / "config.yaml", CONFIG)
+    write(workdir / "two" / "a.yaml", suite("  - {id: a, input: hi}\n"))
+    write(workdir / "two" / "b.yaml", suite("  - {id: b, input: ho}\n"))
+    r = run_cli(capsys, "run", "two", "--out", "o")
+    assert_input_error(r, "a.yaml", "b.yaml", "both named 's'")
+    assert not (workdir / "o").exists()
+
+
+def test_errors_before_the_run_name_no_results_folder_and_leave_none(workdir: Path, capsys) -> None:
+    r = run_cli(capsys, "run", "suites/support-bot.yaml", "--filter", "no-such-tag")
+    assert r.code == 2 and "no case matches" in r.err
+    assert "results in" not in r.text
+    assert not list((workdir / ".agent-eval" / "runs").glob("*")) if (workdir / ".agent-eval" / "runs").exists() \
+        else True
+
+
+def test_save_baseline_is_refused_when_every_run_errored(workdir: Path, capsys) -> None:
+    path = setup(workdir, suite("  - {id: a, input: hi}\n  - {id: b, input: ho}\n"),
+                 CONFIG.replace("prompt:", "  mock: {error_rate: 1.0}\nprompt:"))
+    r = run_cli(capsys, "run", path, "--out", "o", "--save-baseline", "--max-retries", "1")
+    assert r.code == 2 and "--save-baseline refused" in r.err and "INCOMPLETE" in r.err, r.text
+    assert not (workdir / "golden" / "baselines" / "s.json").exists()
+    r = run_cli(capsys, "baseline", "save", "o", "--to", "b.json")
+    assert r.code == 2 and "INCOMPLETE" in r.err and not (workdir / "b.json").exists()
+
+
+def interrupted(workdir: Path, capsys) -> Path:  # type: ignore[no-untyped-def]
+    """A finished run of the example whose runs.jsonl lost its last 3 records."""
+    assert run_cli(capsys, "run", "suites/support-bot.yaml", "--out", "o").code == 0
+    lines = (workdir / "o" / "runs.jsonl").read_text().splitlines(keepends=True)
+    (workdir / "o" / "runs.jsonl").write_text("".join(lines[:-3]))
+    return workdir / "o" / "runs.jsonl"
+
+
+def test_resume_after_a_cut_last_line_starts_on_a_new_line(workdir: Path, capsys) -> None:
+    runs = interrupted(workdir, capsys)
+    text = runs.read_text()
+    runs.write_text(text[:-40])  # the last record cut mid-line, no newline
+    r = run_cli(capsys, "run", "--resume", "o")
+    assert r.code == 0, r.text
+    assert "corrupt or truncated line" in r.err
+    lines = runs.read_text().splitlines()
+    assert sum(1 for line in lines if line.strip()) == 101  # 96 intact, the cut one, 4 new (the cut one redone)
+    for line in lines[-4:]:
+        json.loads(line)  # every new record is a line of its own
+    assert results(workdir / "o")["summary"]["runs"] == 100
+
+
+def test_resume_ignores_records_outside_the_plan(workdir: Path, capsys) -> None:
+    runs = interrupted(workdir, capsys)
+    record = json.loads(runs.read_text().splitlines()[0])
+    extra = [{**record, "index": 999}, {**record, "index": -1}, {**record, "case_id": "no-such-case"}]
+    with runs.open("a") as handle:
+        handle.writelines(json.dumps(x) + "\n" for x in extra)
+    r = run_cli(capsys, "run", "--resume", "o")
+    assert r.code == 0, r.text
+    assert "3 record(s) outside this run's plan ignored" in r.err
+    data = results(workdir / "o")
+    assert data["summary"]["runs"] == 100
+    assert all(0 <= run["index"] < 5 for case in data["cases"] for run in case["runs"])
+
+
+def test_resume_refuses_a_manifest_from_a_newer_version(workdir: Path, capsys) -> None:
+    interrupted(workdir, capsys)
+    manifest = workdir / "o" / "manifest.json"
+    manifest.write_text(json.dumps({**json.loads(manifest.read_text()), "schema_version": 99}))
+    assert_input_error(run_cli(capsys, "run", "--resume", "o"), "manifest.json", "schema_version 99 is newer")
+
+
+def test_a_corrupt_cache_file_is_moved_aside_and_the_run_goes_on(workdir: Path, capsys, loopback_server,
+                                                                 monkeypatch) -> None:
+    monkeypatch.setenv("LOOP_KEY", "sk-test")
+    write(workdir / "l" / "config.yaml", CONFIG.replace("provider: mock", "provider: openai").replace(
+        "mock-2025-01-01", "loopback-2025-01-01\n  api_key_env: LOOP_KEY\n  base_url: "
+        + loopback_server.openai_base_url))
+    path = write(workdir / "l" / "suite.yaml", suite("  - {id: a, input: hi}\n  - {id: b, input: ho}\n"))
+    cache = workdir / ".agent-eval" / "cache" / "responses.sqlite"
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    cache.write_bytes(os.urandom(8192))
+    r = run_cli(capsys, "run", path, "--out", "o")
+    assert r.code == 0, r.text
+    assert "DatabaseError" not in r.text and "Traceback" not in r.text
+    assert "response cache" in r.err and "moved it to responses.sqlite.corrupt-" in r.err
+    assert list(cache.parent.glob("responses.sqlite.corrupt-*"))
+    assert results(workdir / "o")["summary"]["runs"] == 2
+    r = run_cli(capsys, "run", path, "--out", "o2")  # the next run starts a fresh cache
+    assert r.code == 0 and "response cache" not in r.err
+
+
+def test_a_shard_without_rubric_cases_keeps_the_judge_model(workdir: Path, capsys) -> None:
+    judge = ("judge:\n  provider: mock\n  name: mock-judge-2025-01-01\n  mock:\n    rules:\n"
+             "      - {match: '.*', answers: [{text: '{\"reasoning\": \"ok\", \"score\": 5}'}]}\n")
+    body = ("  - {id: plain1, input: hi}\n  - {id: plain2, input: ho}\n  - {id: plain3, input: hu}\n"
+            "  - id: judged\n    input: hey\n    rubrics: [{name: r, criteria: polite}]\n")
+    path = setup(workdir, suite(body, judge))
+    assert run_cli(capsys, "run", path, "--out", "full", "--save-baseline").code == 0
+    r = run_cli(capsys, "run", path, "--out", "f", "--filter", "plain*")
+    assert "judge model differs" not in r.text and "-> None" not in r.text, r.text
+    assert results(workdir / "f")["config"]["judge_model"] == "mock-judge-2025-01-01"
+    for i in (1, 2):
+        assert run_cli(capsys, "run", path, "--out", f"sh{i}", "--shard", f"{i}/2").code in (0, 1)
+    r = run_cli(capsys, "merge", "sh1", "sh2", "--out", "merged")
+    assert results(workdir / "merged")["config"]["judge_model"] == "mock-judge-2025-01-01", r.text

@@ -165,11 +165,18 @@ def _resume_pair(folder: Path, options: RunOptions) -> tuple[LoadedSuite, Loaded
 
     manifest_path = folder / "manifest.json"
     try:
-        manifest = Manifest.model_validate_json(manifest_path.read_text(encoding="utf-8"))
+        text = manifest_path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise UsageError(f"--resume {folder}: no manifest.json; is this an agent-eval results folder?") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(manifest_path, f"cannot read: {exc}") from None
+    _manifest_version_gate(manifest_path, text)
+    try:
+        manifest = Manifest.model_validate_json(text)
     except ValidationError as exc:
-        raise InputError(manifest_path, f"unreadable manifest: {exc.errors()[0]['msg']}") from None
+        first = exc.errors()[0]
+        raise InputError(manifest_path, f"unreadable manifest: {first['msg']}",
+                         field=".".join(map(str, first["loc"])) or None) from None
     suite, config = load_suite(Path(manifest.suite_path)), load_config(Path(manifest.config_path))
     for what, old, new in (("suite", manifest.suite_hash, suite.hash), ("config", manifest.config_hash, config.hash)):
         if old != new:
@@ -178,6 +185,21 @@ def _resume_pair(folder: Path, options: RunOptions) -> tuple[LoadedSuite, Loaded
     resumed = dataclasses.replace(options, seed=manifest.seed, repeat=manifest.repeat,
                                   filters=manifest.filter, shard=manifest.shard)
     return suite, config, resumed
+
+
+def _manifest_version_gate(path: Path, text: str) -> None:
+    """A manifest written by a newer agent-eval is refused before anything in it is trusted."""
+    import json
+
+    from agent_eval.runner.store import MANIFEST_SCHEMA_VERSION
+
+    try:
+        version = json.loads(text).get("schema_version", MANIFEST_SCHEMA_VERSION)
+    except (ValueError, AttributeError, RecursionError):
+        return  # not a JSON object: validation says so with its own message
+    if isinstance(version, int) and not isinstance(version, bool) and version > MANIFEST_SCHEMA_VERSION:
+        raise InputError(path, f"schema_version {version} is newer than this agent-eval supports "
+                         f"({MANIFEST_SCHEMA_VERSION}); upgrade agent-eval to resume this run", field="schema_version")
 
 
 def execute(request: RunRequest, options: RunOptions) -> int:

@@ -35,7 +35,7 @@ class DryRun:
 
 def estimate(suite: LoadedSuite, config: LoadedConfig, options: RunOptions) -> DryRun:
     """Upper estimates: prompt characters / 4 in, max_tokens out; judge prompts about the size of the run's."""
-    from agent_eval.calls.cache import ResponseCache, cache_key
+    from agent_eval.calls.cache import CorruptCacheError, ResponseCache, cache_key
     from agent_eval.providers.pricing import cost_usd
 
     model = config.spec.model
@@ -44,7 +44,10 @@ def estimate(suite: LoadedSuite, config: LoadedConfig, options: RunOptions) -> D
     items = plan_items(cases, config, repeat)
     max_out = int(model.params.get("max_tokens") or model.params.get("max_completion_tokens")
                   or _DEFAULT_OUTPUT_TOKENS)
-    cache = ResponseCache(options.cache_dir) if options.use_cache and model.provider != "mock" else None
+    try:
+        cache = ResponseCache(options.cache_dir) if options.use_cache and model.provider != "mock" else None
+    except CorruptCacheError:
+        cache = None  # moved aside; the plan counts every call as uncached
     cached = tokens_in = judge_calls = 0
     cost: float | None = 0.0
     for item in items:
