@@ -85,8 +85,9 @@ def gate_and_report(
         from agent_eval.report.markdown import append_step_summary
 
         append_step_summary(paths.markdown.read_text(encoding="utf-8"), os.environ)
-    console.print(f"results: {out_dir / 'results.json'}")
-    console.print(f"report:  {paths.html}")
+    for label, path in (("results:", out_dir / "results.json"), ("report: ", paths.html)):
+        if Path(path).exists():  # only what is there: `report --out` writes no results.json
+            console.print(f"{label} {path}")
     return SuiteOutcome(results=results, verdict=verdict, out_dir=out_dir, baseline_path=baseline_path)
 
 
@@ -122,9 +123,13 @@ def verdict_json(outcome: SuiteOutcome) -> dict[str, Any]:
         "min_detectable_drop": v.min_detectable_drop, "max_drop": v.max_drop,
         "critical_failures": list(v.critical_failures),
         "regressed": [d.case_id for d in v.cases if d.delta is not None and d.delta < 0],
-        "results": str(outcome.out_dir / "results.json"), "report": str(outcome.out_dir / "report.html"),
+        "results": _existing(outcome.out_dir / "results.json"), "report": _existing(outcome.out_dir / "report.html"),
         "runs": outcome.results.summary.runs, "errors": outcome.results.summary.errors,
     }
+
+
+def _existing(path: Path) -> str | None:
+    return str(path) if path.exists() else None
 
 
 def emit_json(outcomes: Sequence[SuiteOutcome], code: int) -> None:

@@ -271,6 +271,10 @@ def _run_one(
         raise report.fatal
     outcome = gate_and_report(out, report.results, baseline, baseline_path, request.gate, suite.spec.gate, folder,
                               redact_default=suite.spec.report.redact, step_summary=step_summary)
+    if request.gate.redact or suite.spec.report.redact:
+        from agent_eval.runner.redact import redact_folder
+
+        redact_folder(folder, report.results)  # the raw files are uploaded by the action too
     if report.stopped == "budget":
         err.print(Text.assemble(("budget reached", "magenta"), f": {report.budget}; "
                                 f"{report.results.incomplete_reason}"))
