@@ -233,7 +233,7 @@ def test_second_run_on_the_same_out_folder_is_refused(workdir: Path, capsys) -> 
         r = run_cli(capsys, "run", path, "--out", "busy", "--overwrite")
         assert_input_error(r, "busy", "in use by another agent-eval run", f"pid {first.pid}")
     finally:
-        out, err = first.communicate(timeout=60)
+        _out, err = first.communicate(timeout=60)
     assert first.returncode == 0, err
     assert len(runs_lines(workdir / "busy")) == 8  # the first run alone wrote the folder
     assert not (workdir / "busy" / ".agent-eval.lock").exists()
@@ -352,3 +352,105 @@ def test_a_shard_without_rubric_cases_keeps_the_judge_model(workdir: Path, capsy
         assert run_cli(capsys, "run", path, "--out", f"sh{i}", "--shard", f"{i}/2").code in (0, 1)
     r = run_cli(capsys, "merge", "sh1", "sh2", "--out", "merged")
     assert results(workdir / "merged")["config"]["judge_model"] == "mock-judge-2025-01-01", r.text
+
+
+# --- printing: markup, control characters, narrow terminals -------------------------------------------------
+
+def test_rich_markup_in_config_and_model_names_is_printed_as_is(workdir: Path, capsys) -> None:
+    config = CONFIG.replace("name: bot", "name: '[/]bot[bold]'").replace("mock-2025-01-01", "'mock-[/]-2025-01-01'")
+    path = setup(workdir, suite("  - {id: a, input: hi}\n"), config)
+    for command in (["run", path, "--out", "o"], ["validate", path], ["validate", workdir / "t" / "config.yaml"],
+                    ["run", path, "--dry-run"]):
+        r = run_cli(capsys, *command)
+        assert r.code == 0 and "Traceback" not in r.text, r.text
+        assert "[/]bot[bold]" in r.text or "mock-[/]-2025-01-01" in r.text, r.text
+
+
+def test_control_characters_in_ids_and_tags_never_reach_the_terminal_or_summary(workdir: Path, capsys) -> None:
+    body = ('  - id: "evil\\e[2J\\e]0;pwned\\a-id"\n    tags: ["t\\e[31mred"]\n    input: hi\n'
+            '    checks: [{contains: nope}]\n')
+    path = setup(workdir, suite(body))
+    r = run_cli(capsys, "run", path, "--out", "o")
+    assert r.code == 0, r.text
+    assert "\x1b" not in r.text and "\x07" not in r.text
+    assert "tred" in r.out
+    summary = (workdir / "o" / "summary.md").read_text()
+    assert "\x1b" not in summary and "\x07" not in summary
+    r = run_cli(capsys, "compare", "o/results.json", "o")  # a bad baseline path: the error line is clean too
+    assert "\x1b" not in r.text
+
+
+def test_case_table_keeps_the_tag_column_readable_on_80_columns(workdir: Path, capsys, monkeypatch) -> None:
+    from rich.console import Console
+
+    from agent_eval.baseline.store import load_results
+    from agent_eval.report.console import print_results
+
+    assert run_cli(capsys, "run", "suites/support-bot.yaml", "--out", "o").code == 0
+    loaded = load_results(workdir / "o")
+    for width in (80, 100, 127):
+        console = Console(width=width, record=True, highlight=False)
+        print_results(console, loaded)
+        text = console.export_text()
+        assert max(len(line) for line in text.splitlines()) <= width
+        for tag in loaded.summary.tags:
+            assert f" {tag} " in text, (width, tag, text)
+        assert "pass rate" in text and "…" not in text
+
+
+def test_baseline_show_prints_provenance_and_whole_ids_in_a_pipe(workdir: Path, capsys) -> None:
+    path = workdir / "golden" / "baselines" / "support-bot.json"
+    data = json.loads(path.read_text())
+    long_id = "a-very-long-case-id-" + "x" * 100
+    data["cases"][0]["id"] = long_id
+    path.write_text(json.dumps(data))
+    r = run_cli(capsys, "baseline", "show", path)
+    assert r.code == 0, r.text
+    assert "config.name: support-bot" in r.out and "config.params.temperature: 0" in r.out
+    assert "suite_name: support-bot" in r.out
+    assert any(long_id in line for line in r.out.splitlines())
+    assert "…" not in r.out
+
+
+def test_compare_and_report_print_only_paths_they_wrote(workdir: Path, capsys) -> None:
+    assert run_cli(capsys, "run", "suites/support-bot.yaml", "--out", "o").code == 0
+    (workdir / "o" / "report.html").unlink()
+    r = run_cli(capsys, "compare", "golden/baselines/support-bot.json", "o")
+    assert r.code == 0, r.text
+    printed = [line.split(maxsplit=1)[1] for line in r.out.splitlines() if line.startswith(("results:", "report:"))]
+    assert printed and all(Path(p).exists() for p in printed), printed
+    assert (workdir / "o" / "report.html").exists()
+    r = run_cli(capsys, "report", "o", "--out", "elsewhere")
+    assert "elsewhere/results.json" not in r.out
+    printed = [line.split(maxsplit=1)[1] for line in r.out.splitlines() if line.startswith(("results:", "report:"))]
+    assert printed and all(Path(p).exists() for p in printed), printed
+    r = run_cli(capsys, "compare", "golden/baselines/support-bot.json", "o", "--format", "json")
+    paths = json.loads(r.out)["suites"][0]
+    assert Path(paths["report"]).exists()
+
+
+def test_help_has_plain_metavars_and_defaults(capsys) -> None:
+    for command in (["run", "--help"], ["compare", "--help"], ["baseline", "save", "--help"]):
+        r = run_cli(capsys, *command)
+        assert r.code == 0
+        assert "<bool>" not in r.out and "<list[" not in r.out and "<path>" not in r.out, r.out
+        assert "(8)" not in r.out and "[default: (" not in r.out
+        assert not r.out.startswith(" ") and r.out.splitlines()[0].strip() != ""
+    r = run_cli(capsys, "run", "--help")
+    assert "[default: 8]" in r.out and "golden/baselines/<suite>.json if it exists" in " ".join(r.out.split())
+
+
+def test_redact_also_redacts_results_and_runs(workdir: Path, capsys) -> None:
+    r = run_cli(capsys, "run", "suites/support-bot.yaml", "--out", "o", "--redact")
+    assert r.code == 0, r.text
+    raw = (workdir / "o" / "results.json").read_text() + (workdir / "o" / "runs.jsonl").read_text()
+    assert "should reach your card" not in raw and "Where is the refund" not in raw and "[redacted]" in raw
+    data = results(workdir / "o")
+    assert data["summary"]["runs"] == 100 and data["cases"][0]["runs"][0]["score"] is not None
+    assert run_cli(capsys, "compare", "golden/baselines/support-bot.json", "o").code == 0
+
+
+def test_gitignore_covers_the_virtualenv() -> None:
+    from clitools import REPO
+
+    assert ".venv/" in (REPO / ".gitignore").read_text().splitlines()

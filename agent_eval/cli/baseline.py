@@ -47,6 +47,10 @@ def show(file: Path = typer.Argument(..., help="Baseline file.")) -> int:
 
     b = load_baseline(file)
     console, _ = consoles(False)
+    if not console.is_terminal:  # a pipe or a log: wide enough for every id and tag, never cut
+        ids = max((len(c.id) for c in b.cases), default=0)
+        tags = max((len(",".join(c.tags)) for c in b.cases), default=0)
+        console.width = max(console.width, ids + tags + 70)
     console.print(f"schema_version: {b.schema_version}")
     for key, value in _flat(b.provenance.model_dump(mode="json")):
         console.print(Text(plain(f"{key}: {value}")))
