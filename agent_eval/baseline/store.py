@@ -71,25 +71,9 @@ def save_baseline(results: Results, path: Path) -> Baseline:
     if not results.complete:
         why = f" ({results.incomplete_reason})" if results.incomplete_reason else ""
         raise UsageError(f"refusing to save an incomplete run as the baseline{why}; run the whole suite")
-    incomplete = _incomplete_rule(results)
-    if incomplete:
-        raise UsageError(f"refusing to save an INCOMPLETE run as the baseline ({incomplete}); nothing was saved")
     baseline = baseline_from_results(results)
     write_atomic(Path(path), dump_json(baseline))
     return baseline
-
-
-def _incomplete_rule(results: Results) -> str | None:
-    """The gate's reason for calling this run INCOMPLETE on its own (e.g. too many errored runs), if any."""
-    from agent_eval.baseline.gate import decide
-    from agent_eval.baseline.verdict import Outcome
-
-    verdict = decide(results, None)
-    if verdict.outcome is Outcome.INCOMPLETE:
-        return verdict.rule.removeprefix("no baseline: ")
-    if results.summary.runs and results.summary.errors >= results.summary.runs:
-        return "every run errored"
-    return None
 
 
 def load_baseline(path: Path) -> Baseline:

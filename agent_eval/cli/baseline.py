@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
+
+if TYPE_CHECKING:
+    from agent_eval.records import Results
 
 __all__ = ["register"]
 
@@ -27,12 +30,30 @@ def save(
         load_results,
         save_baseline,
     )
+    from agent_eval.errors import UsageError
 
     loaded = load_results(results)
     path = to or default_baseline_path(loaded.suite.name, Path.cwd())
+    incomplete = _incomplete_rule(loaded)
+    if incomplete:
+        raise UsageError(f"refusing to save an INCOMPLETE run as the baseline ({incomplete}); nothing was saved")
     save_baseline(loaded, path)
     typer.echo(f"baseline saved: {path} ({len(loaded.cases)} cases, k={loaded.suite.repeat})")
     return 0
+
+
+def _incomplete_rule(results: Results) -> str | None:
+    """The gate's reason for calling this run INCOMPLETE on its own (e.g. too many errored runs), if any."""
+    from agent_eval.baseline.gate import decide
+    from agent_eval.baseline.verdict import Outcome
+
+    verdict = decide(results, None)
+    if verdict.outcome is Outcome.INCOMPLETE:
+        return verdict.rule.removeprefix("no baseline: ")
+    if results.summary.runs and results.summary.errors >= results.summary.runs:
+        return "every run errored"
+    return None
+
 
 
 @baseline_app.command("show")
