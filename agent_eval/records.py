@@ -7,11 +7,12 @@ Transient values that never leave memory (requests, completions) live in
 
 from __future__ import annotations
 
-import json
 from enum import StrEnum
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from agent_eval.untrusted import parse_json
 
 __all__ = [
     "RESULTS_SCHEMA_VERSION",
@@ -53,16 +54,18 @@ class RunStatus(StrEnum):
 
 
 class ToolCall(Record):
-    """A tool call the model asked for."""
+    """A tool call the model asked for and, when the target executed it, its result or error."""
 
     id: str = ""
     name: str
     arguments: str = Field("", description="The arguments as the model wrote them (JSON text).")
+    result: Any = Field(None, description="What the tool returned (executed calls only).")
+    error: str | None = Field(None, description="Why the tool failed: unknown tool, or the exception it raised.")
 
     def parsed_arguments(self) -> Any:
-        """The arguments decoded from JSON, or the raw text when they are not JSON."""
+        """The arguments decoded from JSON, or the raw text when they are not JSON (or nested too deeply)."""
         try:
-            return json.loads(self.arguments) if self.arguments else {}
+            return parse_json(self.arguments) if self.arguments else {}
         except ValueError:
             return self.arguments
 
@@ -113,6 +116,7 @@ class RubricResult(Record):
     tokens: Usage = Field(Usage(), description="The judge's tokens, separate from the candidate's.")
     cost_usd: float | None = None
     latency_ms: float | None = None
+    warnings: tuple[str, ...] = Field((), description="What was repaired in the judge's replies (invalid Unicode).")
 
 
 class RunError(Record):
@@ -123,6 +127,7 @@ class RunError(Record):
     message: str
     status: int | None = None
     attempts: int = 1
+    detail: str | None = Field(None, description="A target crash's traceback or stderr (shown with -v).")
 
 
 class Span(Record):
@@ -153,8 +158,9 @@ class RunRecord(Record):
     passed: bool = Field(description="True when every check and rubric passed.")
     score: float | None = Field(None, description="Weighted mean of checks and rubrics, in [0, 1].")
     output: str = ""
-    messages: tuple[Message, ...] = Field((), description="The messages sent to the model.")
-    tool_calls: tuple[ToolCall, ...] = ()
+    messages: tuple[Message, ...] = Field(
+        (), description="The messages sent to the model; for an agent, its transcript up to the final answer.")
+    tool_calls: tuple[ToolCall, ...] = Field((), description="Tool calls made; an agent's carry result or error.")
     tokens: Usage = Field(Usage(), description="Tokens in and out, as the provider reported them.")
     cost_usd: float | None = None
     latency_ms: float | None = None
@@ -168,6 +174,8 @@ class RunRecord(Record):
     trace: tuple[Span, ...] = Field((), description="The run's spans (agent steps, model and tool calls).")
     steps: int | None = Field(None, description="Model calls the target made (1 for a plain prompt call).")
     failure_kind: FailureKind | None = Field(None, description="Where a failed run went wrong, from its trace.")
+    warnings: tuple[str, ...] = Field(
+        (), description="What was repaired to keep the run, e.g. invalid Unicode in the reply replaced by U+FFFD.")
 
 
 class CaseStats(Record):

@@ -412,6 +412,7 @@ def test_registry_names() -> None:
     assert set(CHECKS) == {
         "equals", "contains", "icontains", "contains_any", "contains_all", "starts_with", "regex", "json",
         "json_path", "length", "max_latency_ms", "max_tokens", "max_cost_usd", "refusal", "python", "tool_called",
+        "tool_sequence", "tool_args_valid", "max_steps", "max_tool_calls", "final_answer_after_tool",
     }
     negated = {name[4:] for name in check_names() if name.startswith("not_")}
     assert negated == {
@@ -456,6 +457,9 @@ SPEC_ERRORS: list[tuple[Any, str, str | None]] = [
     ({"not_regex": "[a-"}, 'invalid regular expression "[a-": unterminated character set', "not_regex"),
     ({"regex": {"pattern": "*"}}, 'invalid regular expression "*": nothing to repeat', "pattern"),
     ({"regex": {"flags": "i"}}, "missing pattern", "regex"),
+    ({"regex": "a", "timeout_s": 0}, "expected a time limit in seconds > 0, got 0", "timeout_s"),
+    ({"python": "m:f", "timeout_s": "10"}, "expected a time limit in seconds > 0, got a string", "timeout_s"),
+    ({"contains": "a", "timeout_s": 1}, 'unknown option "timeout_s" for contains (options: weight)', "timeout_s"),
     ({"regex": {"pattern": "a", "flag": "i"}}, ('unknown option "flag" for regex (options: pattern, flags); '
      'did you mean "flags"?'), "flag"),
     ({"regex": "a", "flags": "iq"}, 'unknown regex flag "q"; use letters from "imsxa"', "flags"),

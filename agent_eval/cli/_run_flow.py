@@ -50,6 +50,7 @@ class RunRequest:
     resume: Path | None
     json_output: bool
     gate: GateFlags
+    verbose: bool = False
 
 
 def find_suites(paths: tuple[Path, ...]) -> list[Path]:
@@ -258,9 +259,10 @@ def _run_one(
     from agent_eval.runner.session import run_suite
 
     cfg = config.spec
+    from agent_eval.targets.describe import target_label
+
     err.print(Text.assemble((terminal_text(suite.name), "bold"), f": {len(suite.cases)} cases · config "
-                            f"{terminal_text(cfg.name)} {cfg.version} "
-                            f"({cfg.model.provider}/{terminal_text(cfg.model.name)})"))
+                            f"{terminal_text(cfg.name)} {cfg.version} ({terminal_text(target_label(config))})"))
     progress = make_progress(err)
     report = asyncio.run(run_suite(suite, config, options, folder, progress, resume=request.resume is not None))
     for warning in report.warnings:
@@ -271,6 +273,8 @@ def _run_one(
         raise report.fatal
     outcome = gate_and_report(out, report.results, baseline, baseline_path, request.gate, suite.spec.gate, folder,
                               redact_default=suite.spec.report.redact, step_summary=step_summary)
+    if request.verbose:
+        _print_target_details(err, report.results)
     if request.gate.redact or suite.spec.report.redact:
         from agent_eval.runner.redact import redact_folder
 
@@ -281,6 +285,17 @@ def _run_one(
     if request.save_baseline:
         _save_baseline(out, report.results, suite.name, outcome.verdict.outcome)
     return outcome
+
+
+def _print_target_details(console: Console, results: Results) -> None:
+    """`-v`: the traceback or stderr each crashed agent run left (kept in runs.jsonl as error.detail)."""
+    for case in results.cases:
+        for run in case.runs:
+            if run.error is not None and run.error.detail:
+                console.print(Text.assemble((terminal_text(case.id), "bold red"),
+                                            f" run {run.index}: {terminal_text(run.error.message)}"))
+                for line in run.error.detail.rstrip().splitlines():
+                    console.print(Text(terminal_text(line)))
 
 
 def _save_baseline(console: Console, results: Results, suite_name: str, outcome: Outcome) -> None:

@@ -10,6 +10,7 @@ from agent_eval._files import write_atomic
 from agent_eval.calls import endpoint_for
 from agent_eval.calls.budget import Budget
 from agent_eval.calls.cache import CorruptCacheError, ResponseCache
+from agent_eval.checks.runtime import CheckRunner
 from agent_eval.errors import UsageError
 from agent_eval.records import Results, RunRecord, RunStatus
 from agent_eval.runner.engine import Engine, Judge, Progress
@@ -18,6 +19,7 @@ from agent_eval.runner.results import Provenance, build_results
 from agent_eval.runner.store import Manifest, RunsWriter, read_runs
 from agent_eval.suite.case import Case
 from agent_eval.suite.loader import LoadedConfig, LoadedSuite
+from agent_eval.untrusted import dump_json
 
 __all__ = ["RunOptions", "RunReport", "run_suite"]
 
@@ -103,8 +105,8 @@ async def run_suite(
         complete=reason is None, incomplete_reason=reason, shard=options.shard,
         judge_model=judge_model, judge_prompt_hash=judge_hash,
     )
-    results = build_results(suite, config, cases, runs, provenance)
-    write_atomic(out_dir / "results.json", results.model_dump_json(indent=2) + "\n")
+    results, text = dump_json(build_results(suite, config, cases, runs, provenance), indent=2)
+    write_atomic(out_dir / "results.json", text + "\n")
     stats = engine.endpoint.stats
     return RunReport(
         results=results, out_dir=out_dir, warnings=tuple(warnings), stopped=outcome.stopped,
@@ -143,19 +145,23 @@ def _in_plan(previous: dict[tuple[str, int], RunRecord], cases: list[Case], repe
 def _build_engine(suite: LoadedSuite, config: LoadedConfig, cases: list[Case], options: RunOptions,
                   writer: RunsWriter, progress: Progress, budget: Budget, cache: ResponseCache | None) -> Engine:
     """The candidate endpoint (flags over the config's limits), the judge, the cache, and the engine."""
+    from agent_eval.targets import ModelCaller, build_target
+
     model = config.spec.model
     concurrency = options.max_concurrency or model.limits.max_concurrency or 8
     endpoint = endpoint_for(
         model, concurrency=concurrency, rpm=options.rpm or model.limits.rpm, tpm=options.tpm or model.limits.tpm,
         max_retries=options.max_retries, timeout_s=options.timeout_s or model.timeout_s,
     )
+    caller = ModelCaller(endpoint=endpoint, provider_name=model.provider, base_url=model.base_url,
+                         model=model.name, params=model.params, tools=config.spec.tools, seed=options.seed,
+                         pricing=config.spec.pricing, cache=cache)
     return Engine(
-        endpoint=endpoint, provider_name=model.provider, base_url=model.base_url, model=model.name,
-        params=model.params, tools=config.spec.tools, seed=options.seed, pricing=config.spec.pricing,
-        writer=writer, progress=progress, budget=budget, concurrency=concurrency,
-        cache=cache,
+        target=build_target(config, caller, concurrency=concurrency), endpoint=endpoint, tools=config.spec.tools,
+        writer=writer, progress=progress, budget=budget, concurrency=concurrency, cache=cache,
         judge=_build_judge(suite, cases, options, budget) if any(c.rubrics for c in cases) else None,
         run_timeout_s=options.run_timeout_s, grace_s=options.grace_s,
+        checks=CheckRunner(timeout_s=suite.spec.check_timeout_s),
     )
 
 

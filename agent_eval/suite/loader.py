@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from agent_eval.errors import InputError
-from agent_eval.records import Message
+from agent_eval.records import Message, ToolCall
 from agent_eval.suite.case import Case
 from agent_eval.suite.render import renders_templates
-from agent_eval.suite.schema import SCHEMA_VERSION, CaseSpec, ConfigFile, RubricSpec, SuiteFile
+from agent_eval.suite.schema import SCHEMA_VERSION, CaseSpec, ConfigFile, MessageSpec, RubricSpec, SuiteFile
 from agent_eval.suite.yamlfile import LineIndex, find_invalid_text, read_yaml, validate, version_gate
 
 __all__ = ["LoadedConfig", "LoadedSuite", "canonical_hash", "load_config", "load_suite"]
@@ -29,6 +29,23 @@ def canonical_hash(value: Any) -> str:
     """A short, stable content hash of JSON-able data (keys sorted)."""
     text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+_NEW_DEFAULTS: dict[str, Any] = {"agent": None, "tool_calls": [], "tool_results": {}}
+
+
+def stable_dump(value: Any) -> Any:
+    """A dump without the fields added for agents while they hold their defaults, so that files
+    written before them keep their hashes (and their baselines stay comparable)."""
+    if isinstance(value, list):
+        return [stable_dump(item) for item in value]
+    if not isinstance(value, dict):
+        return value
+    rule = "match" in value and "answers" in value
+    return {
+        key: stable_dump(item) for key, item in value.items()
+        if not (key in _NEW_DEFAULTS and item == _NEW_DEFAULTS[key]) and not (rule and key == "role" and item == "user")
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +88,7 @@ def load_config(path: Path) -> LoadedConfig:
         version_gate(path, data, SCHEMA_VERSION, index)
     spec = validate(ConfigFile, data, path, index)
     _check_provider(spec.model.provider, path, index, ("model", "provider"), provider_names())
-    return LoadedConfig(spec=spec, path=path, hash=canonical_hash(spec.model_dump(mode="json")))
+    return LoadedConfig(spec=spec, path=path, hash=canonical_hash(stable_dump(spec.model_dump(mode="json"))))
 
 
 def _check_provider(
@@ -112,10 +129,15 @@ def load_suite(path: Path) -> LoadedSuite:
     # the default `templated_inputs` stays out of the hash, so suites and baselines from before it keep theirs
     unhashed = {"cases", "cases_from"} | ({"templated_inputs"} if spec.templated_inputs == "auto" else set())
     suite_hash = canonical_hash(
-        {"suite": spec.model_dump(mode="json", exclude=unhashed),
+        {"suite": stable_dump(spec.model_dump(
+            mode="json", exclude={*unhashed, *_UNSET_NEW_FIELDS - spec.model_fields_set})),
          "cases": [c.definition_hash for c in cases]}
     )
     return LoadedSuite(spec=spec, path=path, cases=tuple(cases), hash=suite_hash)
+
+
+# Fields added after suites were first hashed: left out of the hash while unset, so existing hashes hold.
+_UNSET_NEW_FIELDS = {"check_timeout_s"}
 
 
 def _dotted(loc: tuple[str | int, ...]) -> str:
@@ -148,18 +170,20 @@ def _compile_case(
     if isinstance(case.input, str):
         message_input = case.input
     else:
-        message_input = tuple(Message(role=m.role, content=m.content, tool_call_id=m.tool_call_id)
-                              for m in case.input)
+        message_input = tuple(_message(m) for m in case.input)
     definition = {
-        "input": case.model_dump(mode="json")["input"], "vars": case.vars, "expected": case.expected,
+        "input": stable_dump(case.model_dump(mode="json")["input"]), "vars": case.vars, "expected": case.expected,
         "checks": [*case.checks, *suite.defaults.checks],
         "rubrics": [r.model_dump(mode="json") for r in rubrics],
     }
+    if case.tool_results:  # only when present, so the hashes of existing cases stay as they were
+        definition["tool_results"] = case.model_dump(mode="json")["tool_results"]
     return Case(
         id=case.id, input=message_input, tags=tuple(dict.fromkeys(case.tags + suite.defaults.tags)),
         vars=dict(case.vars), expected=case.expected, critical=case.critical, checks=tuple(checks),
         rubrics=rubrics, judge=case.judge or suite.judge, definition_hash=canonical_hash(definition),
-        source=f"{file}:{index.line_of(loc) or 1}", templated=renders_templates(suite.templated_inputs, case.vars),
+        source=f"{file}:{index.line_of(loc) or 1}", tool_results=dict(case.tool_results),
+        metadata=dict(case.metadata), templated=renders_templates(suite.templated_inputs, case.vars),
     )
 
 
@@ -183,6 +207,16 @@ def _check_judges(
                              line=where_index.line_of(rloc), field=_dotted(rloc))
         if rubric.judge is not None:
             _check_provider(rubric.judge.provider, where, where_index, (*rloc, "judge", "provider"), known)
+
+
+def _message(spec: MessageSpec) -> Message:
+    """A scripted message, its tool calls' arguments as JSON text (as a model writes them)."""
+    calls = tuple(
+        ToolCall(id=c.id, name=c.name,
+                 arguments=c.arguments if isinstance(c.arguments, str) else json.dumps(c.arguments))
+        for c in spec.tool_calls
+    )
+    return Message(role=spec.role, content=spec.content, tool_calls=calls, tool_call_id=spec.tool_call_id)
 
 
 def _cases_from(spec: SuiteFile, path: Path, index: LineIndex) -> Iterator[CaseSource]:
@@ -282,7 +316,10 @@ def _csv_row(row: dict[str, Any], file: Path, line: int) -> dict[str, Any]:
         if key in _CSV_JSON_COLUMNS:
             try:
                 case[key] = json.loads(value)
-            except (ValueError, RecursionError) as exc:
+            except RecursionError:
+                raise InputError(file, f"column '{key}' must hold JSON: nested too deeply", line=line,
+                                 field=key) from None
+            except ValueError as exc:
                 raise InputError(file, f"column '{key}' must hold JSON: {exc}", line=line, field=key) from None
         elif key == "tags":
             case["tags"] = [t.strip() for t in value.replace(";", ",").split(",") if t.strip()]

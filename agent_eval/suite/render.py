@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from agent_eval.suite.case import Case
     from agent_eval.suite.loader import LoadedConfig
 
-__all__ = ["TemplatedMode", "render_messages", "render_text", "renders_templates"]
+__all__ = ["TemplatedMode", "render_input", "render_messages", "render_text", "renders_templates"]
 
 TemplatedMode = Literal["auto"] | bool
 MAX_RANGE = 10_000  # jinja's sandbox allows 100,000; a nested loop of two would still never end
@@ -108,3 +108,12 @@ def render_messages(case: Case, config: LoadedConfig) -> tuple[Message, ...]:
     else:
         messages.extend(case.input)
     return tuple(messages)
+
+
+def render_input(case: Case) -> str:
+    """A text input with the case's vars filled in (what agents get as `input`), when the suite's
+    `templated_inputs` says it is a template; verbatim otherwise."""
+    assert isinstance(case.input, str)
+    if not case.templated:
+        return case.input
+    return _render(case.input, dict(case.vars), where=case.source.rsplit(":", 1)[0], field="input", case=case)

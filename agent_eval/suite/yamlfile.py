@@ -179,10 +179,13 @@ def read_yaml(path: Path) -> tuple[Any, LineIndex]:
     except _Refused as exc:
         raise InputError(path, exc.message, line=exc.line) from None
     except RecursionError:
-        raise InputError(path, "YAML nested too deeply to read") from None
+        raise InputError(path, "malformed YAML: nested too deeply") from None
     lines: dict[Loc, int] = {}
     if node is not None:
-        _index(node, (), lines, set())
+        try:
+            _index(node, (), lines, set())
+        except RecursionError:
+            raise InputError(path, "malformed YAML: nested too deeply") from None
     bad = find_invalid_text(data)
     if bad is not None:
         loc, what = bad
