@@ -69,7 +69,7 @@ def test_yaml_anchors_and_merge_keys_still_work(workdir: Path, capsys) -> None:
 
 def test_yaml_nested_too_deep_is_refused(workdir: Path, capsys) -> None:
     path = setup(workdir, suite("  - {id: a, input: hi}\n") + "x: " + "[" * 60000 + "\n")
-    assert_input_error(run_cli(capsys, "validate", path), "nested more than")
+    assert_input_error(run_cli(capsys, "validate", path), "nested too deeply")
 
 
 # --- case files ---------------------------------------------------------------------------------------------

@@ -93,8 +93,6 @@ def print_dry_run(console: Console, suite: LoadedSuite, config: LoadedConfig, op
 
 def _print_targets(console: Console, suite: LoadedSuite, config: LoadedConfig, options: RunOptions) -> None:
     """What the agent would receive for each case (first repetition; the others differ only by index)."""
-    from rich.markup import escape
-
     from agent_eval.targets.base import TargetRun
     from agent_eval.targets.describe import describe_run
 
@@ -108,4 +106,4 @@ def _print_targets(console: Console, suite: LoadedSuite, config: LoadedConfig, o
     cases = [c for c in select_cases(suite.cases, options.filters) if in_shard(c.id, options.shard)]
     for item in plan_items(cases, config, 1):
         run = TargetRun(case=item.case, index=0, messages=item.messages)
-        console.print(f"    {escape(item.case.id)}: {escape(describe_run(config, run))}", soft_wrap=True)
+        console.print(Text(plain(f"    {item.case.id}: {describe_run(config, run)}")), soft_wrap=True)

@@ -137,7 +137,7 @@ def _check_depth(text: str) -> None:
         if isinstance(event, _START):
             depth += 1
             if depth > MAX_DEPTH:
-                raise _Refused(f"nested more than {MAX_DEPTH} levels deep", event.start_mark.line + 1)
+                raise _Refused(f"nested too deeply (more than {MAX_DEPTH} levels)", event.start_mark.line + 1)
         elif isinstance(event, _END):
             depth -= 1
 
