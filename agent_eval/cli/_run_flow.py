@@ -216,7 +216,9 @@ def execute(request: RunRequest, options: RunOptions) -> int:
         _unique_names(pairs)
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         plans = [(s, c, options, _out_dir(request, s, len(pairs) > 1, stamp)) for s, c in pairs]
-    baselines = {s.name: resolve_baseline(request.baseline, s.name) for s, _, _, _ in plans}
+    plans = [(s, c, _with_baseline_repeat(request, s, o), f) for s, c, o, f in plans]
+    baselines = {s.name: resolve_baseline(request.baseline, s.name, s.path, required=_requires(request, s))
+                 for s, _, _, _ in plans}
     for suite, config, _, _ in plans:
         for warning in model_warnings(suite, config):
             say(err, "warning", warning)
@@ -234,9 +236,9 @@ def execute(request: RunRequest, options: RunOptions) -> int:
         for _, _, _, folder in plans:
             locks.append(_claim(folder, request))
         for suite, config, opts, folder in plans:
-            baseline, baseline_path = baselines[suite.name]
-            outcomes.append(_run_one(out, err, request, suite, config, opts, folder, baseline, baseline_path,
-                                     step_summary=len(plans) == 1))
+            baseline, baseline_path, looked_for = baselines[suite.name]
+            outcomes.append(_run_one(out, err, request, suite, config, opts, folder,
+                                     (baseline, baseline_path, looked_for), step_summary=len(plans) == 1))
     finally:
         for lock in locks:
             lock.release()
@@ -250,9 +252,22 @@ def execute(request: RunRequest, options: RunOptions) -> int:
     return code
 
 
+def _requires(request: RunRequest, suite: LoadedSuite) -> bool:
+    """Whether a missing baseline is an error for this suite (never while recording one)."""
+    wanted = request.gate.require_baseline or suite.spec.gate.require_baseline
+    return wanted and not request.save_baseline and suite.name not in request.gate.new_suites
+
+
+def _with_baseline_repeat(request: RunRequest, suite: LoadedSuite, options: RunOptions) -> RunOptions:
+    """--save-baseline runs gate.baseline_repeat runs per case (default 2x k) unless --repeat says otherwise."""
+    if not request.save_baseline or options.repeat is not None or request.resume is not None:
+        return options
+    return dataclasses.replace(options, repeat=suite.spec.gate.baseline_repeat or 2 * suite.spec.repeat)
+
+
 def _run_one(
     out: Console, err: Console, request: RunRequest, suite: LoadedSuite, config: LoadedConfig,
-    options: RunOptions, folder: Path, baseline: Baseline | None, baseline_path: Path | None,
+    options: RunOptions, folder: Path, found: tuple[Baseline | None, Path | None, Path],
     *, step_summary: bool,
 ) -> SuiteOutcome:
     from agent_eval.cli.progress import make_progress
@@ -271,8 +286,11 @@ def _run_one(
         if (folder / "runs.jsonl").exists():
             say(err, "note", f"the runs so far are in {folder}; finish them with --resume {folder}")
         raise report.fatal
+    baseline, baseline_path, looked_for = found
+    rates = {c.id: c.critical_min_pass_rate for c in suite.cases if c.critical_min_pass_rate is not None}
     outcome = gate_and_report(out, report.results, baseline, baseline_path, request.gate, suite.spec.gate, folder,
-                              redact_default=suite.spec.report.redact, step_summary=step_summary)
+                              redact_default=suite.spec.report.redact, step_summary=step_summary,
+                              critical_rates=rates, looked_for=looked_for)
     if request.verbose:
         _print_target_details(err, report.results)
     if request.gate.redact or suite.spec.report.redact:
@@ -283,7 +301,7 @@ def _run_one(
         err.print(Text.assemble(("budget reached", "magenta"), f": {report.budget}; "
                                 f"{report.results.incomplete_reason}"))
     if request.save_baseline:
-        _save_baseline(out, report.results, suite.name, outcome.verdict.outcome)
+        _save_baseline(out, report.results, suite, outcome.verdict.outcome)
     return outcome
 
 
@@ -298,12 +316,14 @@ def _print_target_details(console: Console, results: Results) -> None:
                     console.print(Text(terminal_text(line)))
 
 
-def _save_baseline(console: Console, results: Results, suite_name: str, outcome: Outcome) -> None:
-    from agent_eval.baseline.store import default_baseline_path, save_baseline
+def _save_baseline(console: Console, results: Results, suite: LoadedSuite, outcome: Outcome) -> None:
+    from agent_eval.baseline.store import save_baseline
+    from agent_eval.cli._pipeline import baseline_location
 
     if not results.complete or results.shard is not None or outcome is Outcome.INCOMPLETE:
         raise UsageError("--save-baseline refused: the run is INCOMPLETE (too many errored runs, interrupted, "
                          "stopped by a budget, or a single shard); nothing was saved")
-    path = default_baseline_path(suite_name, Path.cwd())
-    save_baseline(results, path)
-    console.print(f"baseline saved: {path}")
+    path = baseline_location(suite.name, suite.path)
+    save_baseline(results, path, k=suite.spec.repeat)
+    console.print(f"baseline saved: {path} ({results.suite.repeat} runs per case; the suite's k is "
+                  f"{suite.spec.repeat})", markup=False, highlight=False)

@@ -14,14 +14,15 @@ def register(app: typer.Typer) -> None:
 
 
 def suite_gate_spec(results_suite_path: str):  # type: ignore[no-untyped-def]
-    """The `gate:` block and report options of the suite a run used, when that file is still there."""
+    """The `gate:` block, report redaction and critical pass rates of the suite a run used, when it is still there."""
     from agent_eval.suite.loader import load_suite
 
     path = Path(results_suite_path)
     if not path.exists():
-        return None, False
-    spec = load_suite(path).spec
-    return spec.gate, spec.report.redact
+        return None, False, {}
+    suite = load_suite(path)
+    rates = {c.id: c.critical_min_pass_rate for c in suite.cases if c.critical_min_pass_rate is not None}
+    return suite.spec.gate, suite.spec.report.redact, rates
 
 
 def compare(
@@ -35,6 +36,7 @@ def compare(
                                     show_default="beside the results"),
     redact: bool = typer.Option(False, "--redact", help="Mask inputs and outputs in the reports."),
     output_format: str = typer.Option("text", "--format", help="text, or json for a machine-readable verdict."),
+    errors_as_failures: bool = typer.Option(False, "--errors-as-failures", help="Score every errored run 0 (a failure), not missing data."),
 ) -> int:
     """Decide PASS / WARN / FAIL / INCOMPLETE for RESULTS against BASELINE; exit 0, 1 or 3 accordingly.
 
@@ -49,11 +51,12 @@ def compare(
     console, _ = consoles(output_format == "json")
     base = load_baseline(baseline)
     candidate = load_results(results)
-    gate_spec, redact_default = suite_gate_spec(candidate.suite.path)
-    flags = GateFlags(max_drop=max_drop, alpha=alpha, strict=strict, absolute=absolute, redact=redact)
+    gate_spec, redact_default, rates = suite_gate_spec(candidate.suite.path)
+    flags = GateFlags(max_drop=max_drop, alpha=alpha, strict=strict, absolute=absolute, redact=redact,
+                      errors_as_failures=errors_as_failures)
     folder = out or (results if results.is_dir() else results.parent)
     outcome = gate_and_report(console, candidate, base, baseline, flags, gate_spec, folder,
-                              redact_default=redact_default)
+                              redact_default=redact_default, critical_rates=rates)
     if output_format == "json":
         emit_json([outcome], outcome.verdict.exit_code)
     return outcome.verdict.exit_code
