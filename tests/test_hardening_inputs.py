@@ -437,7 +437,9 @@ def test_help_has_plain_metavars_and_defaults(capsys) -> None:
         assert "(8)" not in r.out and "[default: (" not in r.out
         assert not r.out.startswith(" ") and r.out.splitlines()[0].strip() != ""
     r = run_cli(capsys, "run", "--help")
-    assert "[default: 8]" in r.out and "golden/baselines/<suite>.json if it exists" in " ".join(r.out.split())
+    flat = " ".join(r.out.split())
+    assert "[default: 8]" in r.out and "golden/baselines/<suite>.json" in flat
+    assert "--baseline" in flat and "…" not in r.out  # the baseline default is wrapped, never cut
 
 
 def test_redact_also_redacts_results_and_runs(workdir: Path, capsys) -> None:

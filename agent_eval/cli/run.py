@@ -53,7 +53,7 @@ def run(
     shard: str | None = typer.Option(None, "--shard", help="Run slice i of n (e.g. 2/4) by case-id hash.", rich_help_panel="Budget, cache, resume, shards"),
     output_format: str = typer.Option("text", "--format", help="text, or json for a machine-readable verdict on stdout.", rich_help_panel="Output"),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Print the traceback or stderr of each crashed agent run.", rich_help_panel="Output"),
-    redact: bool = typer.Option(False, "--redact", help="Leave inputs and outputs out of summary.md and mask them in HTML.", rich_help_panel="Output"),
+    redact: bool = typer.Option(False, "--redact", help="Leave inputs and outputs out of summary.md, mask them in HTML and JUnit, and redact results.json and runs.jsonl.", rich_help_panel="Output"),
 ) -> int:
     from agent_eval.cli._common import parse_shard
     from agent_eval.cli._pipeline import GateFlags
