@@ -138,8 +138,9 @@ def gate_and_report(
         from agent_eval.report.markdown import append_step_summary
 
         append_step_summary(paths.markdown.read_text(encoding="utf-8"), os.environ)
-    console.print(f"results: {out_dir / 'results.json'}")
-    console.print(f"report:  {paths.html}")
+    for label, path in (("results:", out_dir / "results.json"), ("report: ", paths.html)):
+        if Path(path).exists():  # only what is there: `report --out` writes no results.json
+            console.print(f"{label} {path}")
     return SuiteOutcome(results=results, verdict=verdict, out_dir=out_dir, baseline_path=baseline_path)
 
 
@@ -181,10 +182,14 @@ def verdict_json(outcome: SuiteOutcome) -> dict[str, Any]:
         "new_failures": [d.case_id for d in v.by_status(CaseStatus.NEW_FAILURE)],
         "routes": [{"name": r.name, "p_value": r.p_value, "failed": r.failed, "text": r.text} for r in v.routes],
         "sensitivity": v.sensitivity, "notes": list(v.notes), "baseline_se": v.baseline_se,
-        "results": str(outcome.out_dir / "results.json"), "report": str(outcome.out_dir / "report.html"),
+        "results": _existing(outcome.out_dir / "results.json"), "report": _existing(outcome.out_dir / "report.html"),
         "runs": outcome.results.summary.runs, "errors": outcome.results.summary.errors,
         "top_errors": [{"kind": r.kind, "message": r.message, "count": r.count} for r in reasons],
     }
+
+
+def _existing(path: Path) -> str | None:
+    return str(path) if path.exists() else None
 
 
 def emit_json(outcomes: Sequence[SuiteOutcome], code: int) -> None:

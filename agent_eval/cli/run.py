@@ -6,6 +6,8 @@ from pathlib import Path
 
 import typer
 
+from agent_eval.suite.schema import MAX_REPEAT
+
 __all__ = ["register"]
 
 _HELP = """Run every case of SUITES (files or folders) k times and gate against the stored baseline.
@@ -22,7 +24,7 @@ def register(app: typer.Typer) -> None:
 def run(
     suites: list[Path] | None = typer.Argument(None, help="Suite files or folders of suites.", show_default=False),
     config: Path | None = typer.Option(None, "--config", "-c", help="Candidate config (overrides the suite's)."),
-    repeat: int | None = typer.Option(None, "--repeat", "-k", min=1, help="Runs per case (k)."),
+    repeat: int | None = typer.Option(None, "--repeat", "-k", min=1, max=MAX_REPEAT, help="Runs per case (k)."),
     out: Path | None = typer.Option(None, "--out", "-o", help="Results folder.", show_default=".agent-eval/runs/<time>-<suite>", rich_help_panel="Output"),
     overwrite: bool = typer.Option(False, "--overwrite", help="Reuse a non-empty --out folder.", rich_help_panel="Output"),
     max_concurrency: int | None = typer.Option(None, "--max-concurrency", "-j", min=1, help="Calls in flight.", show_default="8", rich_help_panel="Limits and retries"),
@@ -53,7 +55,7 @@ def run(
     shard: str | None = typer.Option(None, "--shard", help="Run slice i of n (e.g. 2/4) by case-id hash.", rich_help_panel="Budget, cache, resume, shards"),
     output_format: str = typer.Option("text", "--format", help="text, or json for a machine-readable verdict on stdout.", rich_help_panel="Output"),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Print the traceback or stderr of each crashed agent run.", rich_help_panel="Output"),
-    redact: bool = typer.Option(False, "--redact", help="Leave inputs and outputs out of summary.md and mask them in HTML.", rich_help_panel="Output"),
+    redact: bool = typer.Option(False, "--redact", help="Leave inputs and outputs out of summary.md, mask them in HTML and JUnit, and redact results.json and runs.jsonl.", rich_help_panel="Output"),
 ) -> int:
     from agent_eval.cli._common import parse_shard
     from agent_eval.cli._pipeline import GateFlags

@@ -42,9 +42,12 @@ def validate(paths: list[Path] = typer.Argument(..., help="Suite or config files
 
     Warns when a model name is an alias that moves rather than a pinned version. Exit 2 on any error.
     """
+    from rich.text import Text
+
     from agent_eval.cli._common import consoles, say
     from agent_eval.cli._run_flow import model_warnings
     from agent_eval.errors import AgentEvalError
+    from agent_eval.report._plain import plain
     from agent_eval.runner.plan import plan_items
     from agent_eval.suite.loader import load_config, load_suite
     from agent_eval.targets import check_target
@@ -81,5 +84,5 @@ def validate(paths: list[Path] = typer.Argument(..., help="Suite or config files
             failed += 1
             say(err, "error", str(exc))
             continue
-        out.print(f"ok  {file}: {note}")
+        out.print(Text(plain(f"ok  {file}: {note}")))
     return 2 if failed else 0

@@ -16,6 +16,7 @@ from agent_eval.report.console import pass_curve, power_lines, short_cases_line
 
 from ._format import fmt_case_change, fmt_ci, fmt_ck, fmt_rel, fmt_score
 from ._metrics import cache_line, metric_rows
+from ._plain import plain
 from ._sides import Side, baseline_side, candidate_side
 
 __all__ = [
@@ -60,12 +61,12 @@ def ci_run_url(env: Mapping[str, str]) -> str | None:
 
 def _md(text: str) -> str:
     """Plain text made inert in Markdown: no markup, no HTML, one line."""
-    return _SPECIAL.sub(r"\\\1", " ".join(text.split()))
+    return _SPECIAL.sub(r"\\\1", " ".join(plain(text).split()))
 
 
 def _code(text: str) -> str:
     """Text as a code span that survives a table cell."""
-    text = " ".join(text.split()).replace("|", "\\|")
+    text = " ".join(plain(text).split()).replace("|", "\\|")
     fence = "`" * (max((len(m) for m in re.findall(r"`+", text)), default=0) + 1)
     pad = " " if text.startswith("`") or text.endswith("`") else ""
     return f"{fence}{pad}{text}{pad}{fence}"

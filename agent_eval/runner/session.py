@@ -10,7 +10,7 @@ from pathlib import Path
 from agent_eval._files import write_atomic
 from agent_eval.calls import endpoint_for
 from agent_eval.calls.budget import Budget
-from agent_eval.calls.cache import ResponseCache
+from agent_eval.calls.cache import CorruptCacheError, ResponseCache
 from agent_eval.checks.runtime import CheckRunner
 from agent_eval.errors import UsageError
 from agent_eval.records import Results, RunRecord, RunStatus, Usage
@@ -80,6 +80,7 @@ async def run_suite(
         raise UsageError("no case matches --filter/--shard; nothing to run")
     runs_path = out_dir / "runs.jsonl"
     previous, warnings = read_runs(runs_path) if resume else ({}, [])
+    previous = _in_plan(previous, cases, repeat, runs_path, warnings)
     done = {key for key, record in previous.items() if record.status is not RunStatus.ERRORED}
     items = plan_items(cases, config, repeat, done)  # renders every template: errors before any call
     started = _now()
@@ -87,7 +88,10 @@ async def run_suite(
         _write_manifest(out_dir, suite, config, options, repeat, started)
     budget = Budget(usd=options.budget_usd if options.budget_usd is not None else suite.spec.budget.usd,
                     tokens=options.budget_tokens if options.budget_tokens is not None else suite.spec.budget.tokens)
-    engine = _build_engine(suite, config, cases, options, RunsWriter(runs_path), progress, budget)
+    cache, cache_warning = _open_cache(config, options)
+    if cache_warning:
+        warnings.append(cache_warning)
+    engine = _build_engine(suite, config, cases, options, RunsWriter(runs_path), progress, budget, cache)
     progress.start(len(items), engine.endpoint.stats)
     try:
         outcome = await engine.execute(items)
@@ -97,7 +101,8 @@ async def run_suite(
     runs: dict[tuple[str, int], RunRecord] = {**previous, **{(r.case_id, r.index): r for r in outcome.records}}
     missing = sum(1 for c in cases for i in range(repeat) if (c.id, i) not in runs)
     reason = _incomplete_reason(outcome.stopped, missing)
-    judge_model, judge_hash = judge_provenance(suite, cases)
+    # the suite's judge, not the slice's: a shard or filter without rubric cases still names it
+    judge_model, judge_hash = judge_provenance(suite, suite.cases)
     provenance = Provenance(
         seed=options.seed, repeat=repeat, started_at=started, finished_at=_now(),
         complete=reason is None, incomplete_reason=reason, shard=options.shard,
@@ -125,8 +130,23 @@ def _write_manifest(out_dir: Path, suite: LoadedSuite, config: LoadedConfig, opt
     write_atomic(out_dir / "manifest.json", manifest.model_dump_json(indent=2) + "\n")
 
 
+def _in_plan(previous: dict[tuple[str, int], RunRecord], cases: list[Case], repeat: int, path: Path,
+             warnings: list[str]) -> dict[tuple[str, int], RunRecord]:
+    """The records of a resumed folder that belong to this plan; the others (an unknown case, an index
+    outside 0..k-1, hand-added lines) are ignored with one warning."""
+    ids = {c.id for c in cases}
+    kept = {key: r for key, r in previous.items() if key[0] in ids and 0 <= key[1] < repeat}
+    dropped = sorted(set(previous) - set(kept))
+    if dropped:
+        shown = ", ".join(f"{case_id}#{index}" for case_id, index in dropped[:5])
+        more = f" and {len(dropped) - 5} more" if len(dropped) > 5 else ""
+        warnings.append(f"{path}: {len(dropped)} record(s) outside this run's plan ignored (unknown case or "
+                        f"index outside 0..{repeat - 1}): {shown}{more}")
+    return kept
+
+
 def _build_engine(suite: LoadedSuite, config: LoadedConfig, cases: list[Case], options: RunOptions,
-                  writer: RunsWriter, progress: Progress, budget: Budget) -> Engine:
+                  writer: RunsWriter, progress: Progress, budget: Budget, cache: ResponseCache | None) -> Engine:
     """The candidate endpoint (flags over the config's limits), the judge, the cache, and the engine."""
     from agent_eval.targets import ModelCaller, build_target
 
@@ -137,7 +157,6 @@ def _build_engine(suite: LoadedSuite, config: LoadedConfig, cases: list[Case], o
         max_retries=options.max_retries, timeout_s=options.timeout_s or model.timeout_s,
         max_wait_s=options.max_wait_s, max_retry_wait_s=options.max_retry_wait_s,
     )
-    cache = _open_cache(config, options)
     caller = ModelCaller(endpoint=endpoint, provider_name=model.provider, base_url=model.base_url,
                          model=model.name, params=model.params, tools=config.spec.tools, seed=options.seed,
                          pricing=config.spec.pricing, cache=cache)
@@ -179,11 +198,15 @@ def _incomplete_reason(stopped: str | None, missing: int) -> str | None:
     return None  # a shard that ran all its pairs is complete; `merge` combines the shards
 
 
-def _open_cache(config: LoadedConfig, options: RunOptions) -> ResponseCache | None:
-    """The response cache; the mock provider is not cached (it is the model's own rules)."""
+def _open_cache(config: LoadedConfig, options: RunOptions) -> tuple[ResponseCache | None, str | None]:
+    """The response cache, and a warning when it was unreadable (moved aside; the run goes on without it).
+    The mock provider is not cached (it is the model's own rules)."""
     if not options.use_cache or config.spec.model.provider == "mock":
-        return None
-    return ResponseCache(options.cache_dir)
+        return None, None
+    try:
+        return ResponseCache(options.cache_dir), None
+    except CorruptCacheError as exc:
+        return None, str(exc)
 
 
 def _build_judge(suite: LoadedSuite, cases: list[Case], options: RunOptions, budget: Budget) -> Judge:

@@ -15,7 +15,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from agent_eval.suite.agent_schema import AgentSpec, MockToolCall, ToolCallSpec, ToolResultSpec, check_ref
 
 __all__ = [
+    "MAX_REPEAT",
     "SCHEMA_VERSION",
+    "SUITE_NAME",
     "AgentSpec",
     "BudgetSpec",
     "CaseSpec",
@@ -42,6 +44,9 @@ __all__ = [
 ]
 
 SCHEMA_VERSION = 1
+MAX_REPEAT = 1000
+# A suite name becomes a file and folder name (baselines, results): letters, digits, '.', '_', '-'
+SUITE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 _SEMVER = re.compile(r"^\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$")
 
 
@@ -319,10 +324,13 @@ class SuiteFile(Spec):
     """A suite: the golden dataset for one agent."""
 
     schema_version: int = SCHEMA_VERSION
-    suite: str = Field(min_length=1, description="Name; baselines are stored under it.")
+    suite: str = Field(min_length=1, description="Name; baselines are stored under it. Letters, digits, '.', "
+                       "'_' and '-' (it becomes a file name).")
     description: str | None = None
     config: str | None = Field(None, description="Default candidate config, relative to this file.")
-    repeat: int = Field(1, ge=1, le=1000, description="k: runs per case.")
+    repeat: int = Field(1, ge=1, le=MAX_REPEAT, description="k: runs per case.")
+    templated_inputs: Literal["auto"] | bool = Field(
+        "auto", description="Render case inputs as Jinja2: auto (only a case with non-empty `vars`), true, false.")
     defaults: DefaultsSpec = DefaultsSpec()
     cases_from: str | tuple[str, ...] | None = Field(None, description="JSONL, CSV or YAML files of cases.")
     cases: tuple[CaseSpec, ...] = ()
@@ -330,6 +338,21 @@ class SuiteFile(Spec):
     gate: GateSpec = GateSpec()
     budget: BudgetSpec = BudgetSpec()
     report: ReportSpec = ReportSpec()
+
+    @field_validator("templated_inputs", mode="before")
+    @classmethod
+    def _mode(cls, value: Any) -> Any:
+        if value == "auto" or isinstance(value, bool) or value in ("true", "false"):
+            return value
+        raise ValueError(f"expected auto, true or false, got {value!r}")
+
+    @field_validator("suite")
+    @classmethod
+    def _safe_name(cls, value: str) -> str:
+        if not SUITE_NAME.match(value):
+            raise ValueError(f"suite name {value!r} must be a plain name (letters, digits, '.', '_', '-'; "
+                             "starting with a letter or digit, at most 100 characters): it becomes a file name")
+        return value
     check_timeout_s: float = Field(
         10.0, gt=0, le=3600,
         description="Time limit of one check (python: checks, user regexes); past it the check fails. "
