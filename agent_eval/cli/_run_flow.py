@@ -46,6 +46,7 @@ class RunRequest:
     resume: Path | None
     json_output: bool
     gate: GateFlags
+    trace_export: Path | None = None
 
 
 def find_suites(paths: tuple[Path, ...]) -> list[Path]:
@@ -189,10 +190,24 @@ def execute(request: RunRequest, options: RunOptions) -> int:
         write_combined(request.out, outcomes, redact=request.gate.redact)
     elif len(outcomes) > 1:
         write_combined(outcomes[0].out_dir.parent, outcomes, redact=request.gate.redact)
+    _export_traces(err, request, plans, outcomes)
     code = combined_exit([o.verdict.exit_code for o in outcomes])
     if request.json_output:
         emit_json(outcomes, code)
     return code
+
+
+def _export_traces(err: Console, request: RunRequest, plans: list[tuple[LoadedSuite, LoadedConfig, RunOptions, Path]],
+                   outcomes: list[SuiteOutcome]) -> None:
+    import os
+
+    from agent_eval.cli._traces import export_traces, secret_values
+
+    if request.trace_export is None:
+        return
+    redact = request.gate.redact or any(s.spec.report.redact for s, _, _, _ in plans)
+    secrets = secret_values([(s, c) for s, c, _, _ in plans], os.environ)
+    export_traces(err, request.trace_export, [o.results for o in outcomes], redact=redact, secrets=secrets)
 
 
 def _run_one(
@@ -207,7 +222,8 @@ def _run_one(
     err.print(f"[bold]{suite.name}[/]: {len(suite.cases)} cases · config {cfg.name} {cfg.version} "
               f"({cfg.model.provider}/{cfg.model.name}) · results in {folder}")
     progress = make_progress(err)
-    report = asyncio.run(run_suite(suite, config, options, folder, progress, resume=request.resume is not None))
+    report = asyncio.run(run_suite(suite, config, options, folder, progress, resume=request.resume is not None,
+                                   baseline=baseline))
     for warning in report.warnings:
         say(err, "warning", warning)
     if report.fatal is not None:

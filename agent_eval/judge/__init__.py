@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from agent_eval.judge.grader import DEFAULT_TEMPLATE, LLMJudge, load_template
+from agent_eval.judge.grader import DEFAULT_TEMPLATE, NAMED_TEMPLATES, LLMJudge, load_template, template_path
 from agent_eval.judge.parse import (
     JudgeError,
     JudgeReplyError,
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from agent_eval.suite.schema import JudgeSpec
 
 __all__ = [
-    "DEFAULT_TEMPLATE", "JudgeError", "JudgeReplyError", "LLMJudge", "build_judge", "fence_untrusted",
+    "DEFAULT_TEMPLATE", "NAMED_TEMPLATES", "JudgeError", "JudgeReplyError", "LLMJudge", "build_judge", "fence_untrusted",
     "judge_provenance", "parse_reply",
 ]
 
@@ -55,10 +55,12 @@ def build_judge(
             if spec is not None:
                 check_credentials(spec)
     template, _ = load_template(_template_path(suite))
+    named = {r.template for c in cases for r in c.rubrics if r.template}
+    templates = {name: load_template(template_path(name, suite.base_dir))[0] for name in sorted(named)}
 
     def make(spec: JudgeSpec) -> Endpoint:
         return endpoint_for(spec, concurrency=spec.limits.max_concurrency or concurrency,
                             rpm=spec.limits.rpm, tpm=spec.limits.tpm, max_retries=max_retries,
                             timeout_s=timeout_s or spec.timeout_s)
 
-    return LLMJudge(template=template, seed=seed, budget=budget, make_endpoint=make)
+    return LLMJudge(template=template, seed=seed, budget=budget, make_endpoint=make, templates=templates)

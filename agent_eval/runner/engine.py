@@ -12,15 +12,17 @@ from typing import Any, Protocol
 from agent_eval.calls.budget import Budget
 from agent_eval.calls.cache import ResponseCache, cache_key
 from agent_eval.calls.endpoint import CallFailed, Endpoint, EndpointStats
+from agent_eval.calls.tracing import Clock, model_span
 from agent_eval.checks.base import CheckInput
 from agent_eval.errors import FatalProviderError
 from agent_eval.judge.parse import JudgeError
 from agent_eval.providers.base import Completion, CompletionRequest
-from agent_eval.records import Message, RubricResult, RunError, RunRecord, RunStatus
+from agent_eval.records import Message, RubricResult, RunError, RunRecord, RunStatus, Span
 from agent_eval.runner.scoring import score_run
 from agent_eval.runner.store import RunsWriter
 from agent_eval.suite.case import Case
 from agent_eval.suite.schema import PriceSpec
+from agent_eval.trace.failure import FailurePolicy, classify_failure, run_context
 
 __all__ = ["Engine", "Judge", "Outcome", "Progress", "WorkItem"]
 
@@ -38,7 +40,7 @@ class Judge(Protocol):
     """Grades one run's output against its case's rubrics."""
 
     async def grade(
-        self, case: Case, messages: tuple[Message, ...], output: str, index: int,
+        self, case: Case, messages: tuple[Message, ...], output: str, index: int, *, context: tuple[str, ...] = (),
     ) -> tuple[RubricResult, ...]: ...
 
     async def aclose(self) -> None:
@@ -85,6 +87,7 @@ class Engine:
     judge: Judge | None = None
     run_timeout_s: float | None = None
     grace_s: float = 5.0
+    failure_policy: FailurePolicy = field(default_factory=FailurePolicy)
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _in_flight: int = 0
 
@@ -172,18 +175,24 @@ class Engine:
         completion = self.cache.get(key) if self.cache and key else None
         cached = completion is not None
         attempts = 0
+        clock = Clock()
         if completion is None:
             try:
                 completion, attempts = await self.endpoint.call(request)
             except CallFailed as failed:
                 error = RunError(kind="provider", message=failed.decision.message,
                                  status=failed.decision.status, attempts=failed.attempts)
-                return _errored(item, error, attempts=failed.attempts)
+                span = model_span(request, None, provider=self.provider_name, start_ms=0.0,
+                                  duration_ms=clock.now_ms(), error=failed.decision.message)
+                return _errored(item, error, attempts=failed.attempts, trace=(span,))
             if self.cache and key:
                 self.cache.put(key, completion)
-        return await self._score(item, completion, cached=cached, attempts=attempts)
+        span = model_span(request, completion, provider=self.provider_name, start_ms=0.0,
+                          duration_ms=completion.latency_ms, cached=cached)
+        return await self._score(item, completion, cached=cached, attempts=attempts, trace=(span,))
 
-    async def _score(self, item: WorkItem, completion: Completion, *, cached: bool, attempts: int) -> RunRecord:
+    async def _score(self, item: WorkItem, completion: Completion, *, cached: bool, attempts: int,
+                     trace: tuple[Span, ...] = ()) -> RunRecord:
         from agent_eval.providers.pricing import cost_usd
 
         cost = cost_usd(completion.model or self.model, completion.usage, self.pricing, provider=self.provider_name)
@@ -200,24 +209,32 @@ class Engine:
         error: RunError | None = None
         if self.judge is not None and item.case.rubrics:
             try:
-                rubrics = await self.judge.grade(item.case, item.messages, completion.text, item.index)
+                rubrics = await self.judge.grade(item.case, item.messages, completion.text, item.index,
+                                                 context=run_context(trace))
             except JudgeError as exc:  # the run has no verdict; its output and checks are kept
                 error = RunError(kind="judge", message=f"judge: {exc}")
         score, passed = score_run(checks, rubrics)
         status = RunStatus.ERRORED if error else RunStatus.PASSED if passed else RunStatus.FAILED
-        return RunRecord(
+        record = RunRecord(
             case_id=item.case.id, index=item.index, status=status, passed=passed and error is None,
             score=None if error else score, output=completion.text, messages=item.messages,
             tool_calls=completion.tool_calls, tokens=completion.usage, cost_usd=cost,
             latency_ms=completion.latency_ms, checks=checks, rubrics=rubrics, error=error, cached=cached,
-            attempts=attempts, model=completion.model, finished_at=_now(),
+            attempts=attempts, model=completion.model, finished_at=_now(), trace=trace, steps=1,
         )
+        return _classified(record, self.failure_policy)
 
 
-def _errored(item: WorkItem, error: RunError, *, attempts: int = 0) -> RunRecord:
+def _classified(record: RunRecord, policy: FailurePolicy) -> RunRecord:
+    """The record with its failure kind, when it failed."""
+    kind = classify_failure(record, policy)
+    return record.model_copy(update={"failure_kind": kind}) if kind else record
+
+
+def _errored(item: WorkItem, error: RunError, *, attempts: int = 0, trace: tuple[Span, ...] = ()) -> RunRecord:
     return RunRecord(
         case_id=item.case.id, index=item.index, status=RunStatus.ERRORED, passed=False,
-        messages=item.messages, error=error, attempts=attempts, finished_at=_now(),
+        messages=item.messages, error=error, attempts=attempts, finished_at=_now(), trace=trace,
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from agent_eval._files import write_atomic
 from agent_eval.calls import endpoint_for
@@ -18,6 +19,10 @@ from agent_eval.runner.results import Provenance, build_results
 from agent_eval.runner.store import Manifest, RunsWriter, read_runs
 from agent_eval.suite.case import Case
 from agent_eval.suite.loader import LoadedConfig, LoadedSuite
+from agent_eval.trace.failure import RELEVANCE_TEMPLATE, FailurePolicy, baseline_median_steps
+
+if TYPE_CHECKING:
+    from agent_eval.baseline.schema import Baseline
 
 __all__ = ["RunOptions", "RunReport", "run_suite"]
 
@@ -64,9 +69,13 @@ def _now() -> str:
 
 async def run_suite(
     suite: LoadedSuite, config: LoadedConfig, options: RunOptions, out_dir: Path, progress: Progress,
-    *, resume: bool = False,
+    *, resume: bool = False, baseline: Baseline | None = None,
 ) -> RunReport:
-    """Execute the suite k times per case and write `runs.jsonl` and `results.json` into `out_dir`."""
+    """Execute the suite k times per case and write `runs.jsonl` and `results.json` into `out_dir`.
+
+    The `baseline`'s steps per case let a failed run be classified as `orchestration` when it took
+    more than twice as many.
+    """
     from agent_eval.judge import judge_provenance
 
     repeat = options.repeat or suite.spec.repeat
@@ -83,6 +92,10 @@ async def run_suite(
     budget = Budget(usd=options.budget_usd or suite.spec.budget.usd,
                     tokens=options.budget_tokens or suite.spec.budget.tokens)
     engine = _build_engine(suite, config, cases, options, RunsWriter(runs_path), progress, budget)
+    engine.failure_policy = FailurePolicy.from_config(
+        config.spec.tools, config.spec.retrieval, baseline_steps=baseline_median_steps(baseline),
+        relevance_rubrics={r.name for c in cases for r in c.rubrics if r.template == RELEVANCE_TEMPLATE},
+    )
     progress.start(len(items), engine.endpoint.stats)
     try:
         outcome = await engine.execute(items)

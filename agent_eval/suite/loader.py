@@ -13,7 +13,7 @@ from typing import Any
 from agent_eval.errors import InputError
 from agent_eval.records import Message
 from agent_eval.suite.case import Case
-from agent_eval.suite.schema import SCHEMA_VERSION, CaseSpec, ConfigFile, SuiteFile
+from agent_eval.suite.schema import SCHEMA_VERSION, CaseSpec, ConfigFile, RubricSpec, SuiteFile
 from agent_eval.suite.yamlfile import LineIndex, read_yaml, validate, version_gate
 
 __all__ = ["LoadedConfig", "LoadedSuite", "canonical_hash", "load_config", "load_suite"]
@@ -152,7 +152,7 @@ def _compile_case(
     definition = {
         "input": case.model_dump(mode="json")["input"], "vars": case.vars, "expected": case.expected,
         "checks": [*case.checks, *suite.defaults.checks],
-        "rubrics": [r.model_dump(mode="json") for r in rubrics],
+        "rubrics": [_rubric_definition(r) for r in rubrics],
     }
     return Case(
         id=case.id, input=message_input, tags=tuple(dict.fromkeys(case.tags + suite.defaults.tags)),
@@ -160,6 +160,11 @@ def _compile_case(
         rubrics=rubrics, judge=case.judge or suite.judge, definition_hash=canonical_hash(definition),
         source=f"{file}:{index.line_of(loc) or 1}",
     )
+
+
+def _rubric_definition(rubric: RubricSpec) -> dict[str, Any]:
+    """A rubric as hashed; fields added later are left out while unset, so older baselines still pair."""
+    return rubric.model_dump(mode="json", exclude={"template"} if rubric.template is None else None)
 
 
 def _cases_from(spec: SuiteFile, path: Path, index: LineIndex) -> Iterator[CaseSource]:
