@@ -66,7 +66,7 @@ def gate_and_report(
     """
     from agent_eval.baseline.gate import GateOptions, decide
     from agent_eval.report import ci_run_url, write_reports
-    from agent_eval.report.console import print_results, print_verdict
+    from agent_eval.report.console import print_failure_kinds, print_results, print_verdict
 
     options = GateOptions(
         max_drop=flags.max_drop if flags.max_drop is not None else (gate_spec.max_drop if gate_spec and
@@ -79,6 +79,7 @@ def gate_and_report(
     if baseline_path is not None:
         console.print(f"baseline: {baseline_path}")
     print_verdict(console, verdict)
+    print_failure_kinds(console, results, baseline)
     paths = write_reports(out_dir, results, verdict, baseline, redact=flags.redact or redact_default,
                           run_url=ci_run_url(os.environ))
     if step_summary:
