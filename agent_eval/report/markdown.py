@@ -11,8 +11,8 @@ from pathlib import Path
 
 from agent_eval.baseline.schema import Baseline
 from agent_eval.baseline.verdict import CaseDelta, CaseStatus, Outcome, Verdict
-from agent_eval.report._failures import failure_view
 from agent_eval.records import Results
+from agent_eval.report._failures import failure_view
 
 from ._format import fmt_ci, fmt_ck, fmt_pct, fmt_rel, fmt_score
 from ._metrics import cache_line, metric_rows
