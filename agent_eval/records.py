@@ -53,11 +53,13 @@ class RunStatus(StrEnum):
 
 
 class ToolCall(Record):
-    """A tool call the model asked for."""
+    """A tool call the model asked for and, when the target executed it, its result or error."""
 
     id: str = ""
     name: str
     arguments: str = Field("", description="The arguments as the model wrote them (JSON text).")
+    result: Any = Field(None, description="What the tool returned (executed calls only).")
+    error: str | None = Field(None, description="Why the tool failed: unknown tool, or the exception it raised.")
 
     def parsed_arguments(self) -> Any:
         """The arguments decoded from JSON, or the raw text when they are not JSON."""
@@ -124,6 +126,7 @@ class RunError(Record):
     message: str
     status: int | None = None
     attempts: int = 1
+    detail: str | None = Field(None, description="A target crash's traceback or stderr (shown with -v).")
 
 
 class Span(Record):

@@ -80,4 +80,22 @@ def print_dry_run(console: Console, suite: LoadedSuite, config: LoadedConfig, op
                   f"(+{plan.cached} cached) · judge calls {plan.judge_calls}")
     console.print(f"  estimated tokens: {plan.input_tokens:,} in, at most {plan.output_tokens:,} out (candidate)")
     console.print(f"  estimated cost at most: {cost}")
+    if config.spec.agent is not None:
+        _print_targets(console, suite, config, options)
     return plan
+
+
+def _print_targets(console: Console, suite: LoadedSuite, config: LoadedConfig, options: RunOptions) -> None:
+    """What the agent would receive for each case (first repetition; the others differ only by index)."""
+    from rich.markup import escape
+
+    from agent_eval.targets.base import TargetRun
+    from agent_eval.targets.describe import describe_run
+
+    agent = config.spec.agent
+    assert agent is not None
+    console.print(f"  target: {agent.kind} agent; per case it would receive:")
+    cases = [c for c in select_cases(suite.cases, options.filters) if in_shard(c.id, options.shard)]
+    for item in plan_items(cases, config, 1):
+        run = TargetRun(case=item.case, index=0, messages=item.messages)
+        console.print(f"    {escape(item.case.id)}: {escape(describe_run(config, run))}", soft_wrap=True)

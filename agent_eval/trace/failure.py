@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, get_args
 
 from agent_eval.records import FailureKind, RunRecord, RunStatus, Span
-from agent_eval.trace.trajectory import TrajectoryCall, iter_spans, run_steps, run_trajectory
+from agent_eval.trace.trajectory import TrajectoryCall, executed_calls, iter_spans, run_steps
 
 if TYPE_CHECKING:
     from agent_eval.baseline.schema import Baseline
@@ -38,6 +38,7 @@ __all__ = [
     "failure_changes",
     "failure_counts",
     "results_failure_counts",
+    "retrieved_documents",
     "run_context",
 ]
 
@@ -46,6 +47,7 @@ FAILURE_KINDS: tuple[FailureKind, ...] = get_args(FailureKind)
 CONTEXT_ATTRIBUTE = "agent_eval.context"
 STOP_ATTRIBUTE = "agent_eval.stop_reason"
 RELEVANCE_TEMPLATE = "context_relevance"
+_STEP_LIMITS = frozenset({"agent.loop.max_steps", "max_steps"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,17 +73,21 @@ class FailurePolicy:
         return self.retrieval or bool(self.retrieval_tools)
 
 
-def classify_failure(run: RunRecord, policy: FailurePolicy = FailurePolicy()) -> FailureKind | None:
-    """The failure kind of a failed run (None for a passed or errored one)."""
+def classify_failure(run: RunRecord, policy: FailurePolicy = FailurePolicy(), *,
+                     context: Sequence[str] = ()) -> FailureKind | None:
+    """The failure kind of a failed run (None for a passed or errored one).
+
+    `context` is the documents the target said it retrieved (`AgentResult.context`), besides those in the trace.
+    """
     if run.status is not RunStatus.FAILED:
         return None
     if _hit_step_limit(run):
         return "orchestration"
-    calls = run_trajectory(run)
+    calls = executed_calls(run)
     retrieval_calls = [c for c in calls if c.kind == "retrieval" or c.name in policy.retrieval_tools]
     if any(c.error is not None or (_empty(c.result) and c not in retrieval_calls) for c in calls):
         return "tool"
-    if policy.retrieves and (_context_empty(run, retrieval_calls) or _irrelevant(run, policy)):
+    if policy.retrieves and (_context_empty(run, retrieval_calls, context) or _irrelevant(run, policy)):
         return "retrieval"
     if _repeated(calls) or _too_many_steps(run, policy):
         return "orchestration"
@@ -100,18 +106,30 @@ def run_context(spans: Sequence[Span]) -> tuple[str, ...]:
     return tuple(docs)
 
 
+def retrieved_documents(spans: Sequence[Span], context: Sequence[str], policy: FailurePolicy) -> tuple[str, ...]:
+    """What the judge's faithfulness and relevance templates grade: the target's context, else the trace's,
+    else the results of the tools marked `kind: retrieval`."""
+    docs = tuple(context) or run_context(spans)
+    if docs:
+        return docs
+    return tuple(_text(s.attributes.get("gen_ai.tool.call.result")) for s in iter_spans(spans)
+                 if s.kind == "tool" and s.error is None and not _empty(s.attributes.get("gen_ai.tool.call.result"))
+                 and s.attributes.get("gen_ai.tool.name") in policy.retrieval_tools)
+
+
 def _hit_step_limit(run: RunRecord) -> bool:
+    """The loop's own limit (`agent.loop.max_steps`) or a `max_steps` check of the case."""
     if any(s.attributes.get(STOP_ATTRIBUTE) == "max_steps" for s in iter_spans(run.trace)):
         return True
-    return any(c.name == "max_steps" and not c.passed for c in run.checks)
+    return any(c.name in _STEP_LIMITS and not c.passed for c in run.checks)
 
 
 def _empty(value: Any) -> bool:
     return value is None or (isinstance(value, str | list | tuple | dict) and not value)
 
 
-def _context_empty(run: RunRecord, retrieval_calls: Sequence[TrajectoryCall]) -> bool:
-    if run_context(run.trace):
+def _context_empty(run: RunRecord, retrieval_calls: Sequence[TrajectoryCall], context: Sequence[str]) -> bool:
+    if any(doc.strip() for doc in context) or run_context(run.trace):
         return False
     return not any(not _empty(c.result) for c in retrieval_calls)
 

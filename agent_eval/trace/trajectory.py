@@ -13,7 +13,7 @@ from pydantic import Field
 
 from agent_eval.records import Record, RunRecord, Span
 
-__all__ = ["TrajectoryCall", "iter_spans", "run_steps", "run_trajectory"]
+__all__ = ["TrajectoryCall", "executed_calls", "iter_spans", "run_steps", "run_trajectory"]
 
 
 class TrajectoryCall(Record):
@@ -46,6 +46,15 @@ def run_steps(run: RunRecord) -> int | None:
 
 def run_trajectory(run: RunRecord) -> tuple[TrajectoryCall, ...]:
     """The tool calls executed in the trace; for a plain call (no tool spans), the calls the model asked for."""
+    calls = executed_calls(run)
+    if calls:
+        return calls
+    return tuple(TrajectoryCall(name=c.name, arguments=c.parsed_arguments(), result=c.result, error=c.error)
+                 for c in run.tool_calls)
+
+
+def executed_calls(run: RunRecord) -> tuple[TrajectoryCall, ...]:
+    """The tool calls the target executed: the tool spans of the trace, with the step that asked for each."""
     calls: list[TrajectoryCall] = []
     step = -1
     for span in iter_spans(run.trace):
@@ -59,9 +68,7 @@ def run_trajectory(run: RunRecord) -> tuple[TrajectoryCall, ...]:
                 result=attrs.get("gen_ai.tool.call.result"), error=span.error,
                 kind=attrs.get("agent_eval.tool.kind"),
             ))
-    if calls or any(s.kind == "tool" for s in iter_spans(run.trace)):
-        return tuple(calls)
-    return tuple(TrajectoryCall(name=c.name, arguments=c.parsed_arguments()) for c in run.tool_calls)
+    return tuple(calls)
 
 
 def _decoded(value: Any) -> Any:
