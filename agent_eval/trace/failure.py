@@ -84,7 +84,7 @@ def classify_failure(run: RunRecord, policy: FailurePolicy = FailurePolicy(), *,
     if _hit_step_limit(run):
         return "orchestration"
     calls = executed_calls(run)
-    retrieval_calls = [c for c in calls if c.kind == "retrieval" or c.name in policy.retrieval_tools]
+    retrieval_calls = [c for c in calls if c.name in policy.retrieval_tools]
     if any(c.error is not None or (_empty(c.result) and c not in retrieval_calls) for c in calls):
         return "tool"
     if policy.retrieves and (_context_empty(run, retrieval_calls, context) or _irrelevant(run, policy)):

@@ -24,7 +24,6 @@ class TrajectoryCall(Record):
     arguments: Any = None
     result: Any = None
     error: str | None = None
-    kind: str | None = Field(None, description="The tool's declared kind, e.g. 'retrieval'.")
 
 
 def iter_spans(spans: Sequence[Span]) -> Iterator[Span]:
@@ -66,7 +65,6 @@ def executed_calls(run: RunRecord) -> tuple[TrajectoryCall, ...]:
                 step=max(step, 0), name=str(attrs.get("gen_ai.tool.name", span.name)),
                 arguments=_decoded(attrs.get("gen_ai.tool.call.arguments")),
                 result=attrs.get("gen_ai.tool.call.result"), error=span.error,
-                kind=attrs.get("agent_eval.tool.kind"),
             ))
     return tuple(calls)
 
