@@ -95,6 +95,7 @@ async def run_suite(
     engine.failure_policy = FailurePolicy.from_config(
         config.spec.tools, config.spec.retrieval, baseline_steps=baseline_median_steps(baseline),
         relevance_rubrics={r.name for c in cases for r in c.rubrics if r.template == RELEVANCE_TEMPLATE},
+        reports_context=config.spec.agent is not None and config.spec.agent.loop is None,
     )
     progress.start(len(items), engine.endpoint.stats)
     try:

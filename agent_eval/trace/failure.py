@@ -3,8 +3,9 @@
 The rules, first match wins:
 1. `orchestration` when the run hit its step limit (a root cause in itself);
 2. `tool` when a tool errored or returned nothing (a retrieval tool returning nothing is `retrieval`);
-3. `retrieval`, when retrieval is declared (the config's `retrieval:` or a tool of `kind: retrieval`),
-   when the retrieved context is empty or the context-relevance rubric scored it below its threshold;
+3. `retrieval` when the context-relevance rubric scored the retrieved context below its threshold, or the
+   context is empty: a tool of `kind: retrieval` was called and returned nothing, or the config declares
+   `retrieval:` and a custom agent (python, http, command) reported no `context`;
 4. `orchestration` when the same tool was called twice with the same arguments, or the run took more
    than twice the baseline's median steps for its case;
 5. `prompt` otherwise: the tools were fine and the final answer was wrong.
@@ -54,7 +55,7 @@ _STEP_LIMITS = frozenset({"agent.loop.max_steps", "max_steps"})
 class FailurePolicy:
     """What the classifier needs besides the run: retrieval declarations and the baseline's steps."""
 
-    retrieval: bool = False  # the config declares retrieval
+    retrieval: bool = False  # the config declares retrieval and the target reports its context
     retrieval_tools: frozenset[str] = frozenset()  # tools marked `kind: retrieval`
     relevance_rubrics: frozenset[str] = frozenset()  # rubrics graded with the context-relevance template
     baseline_steps: Mapping[str, float] = field(default_factory=dict)  # case id -> median steps
@@ -62,15 +63,12 @@ class FailurePolicy:
     @classmethod
     def from_config(cls, tools: Iterable[Mapping[str, Any]], retrieval: Mapping[str, Any],
                     relevance_rubrics: Iterable[str] = (), baseline_steps: Mapping[str, float] | None = None,
-                    ) -> FailurePolicy:
-        """The policy of a config's `tools:` and `retrieval:` blocks."""
+                    *, reports_context: bool = True) -> FailurePolicy:
+        """The policy of a config's `tools:` and `retrieval:` blocks; `reports_context` is False for
+        targets that cannot report a context (the prompt call and the tool loop)."""
         names = frozenset(_tool_name(t) for t in tools if t.get("kind") == "retrieval")
-        return cls(retrieval=bool(retrieval), retrieval_tools=names, relevance_rubrics=frozenset(relevance_rubrics),
-                   baseline_steps=dict(baseline_steps or {}))
-
-    @property
-    def retrieves(self) -> bool:
-        return self.retrieval or bool(self.retrieval_tools)
+        return cls(retrieval=bool(retrieval) and reports_context, retrieval_tools=names,
+                   relevance_rubrics=frozenset(relevance_rubrics), baseline_steps=dict(baseline_steps or {}))
 
 
 def classify_failure(run: RunRecord, policy: FailurePolicy = FailurePolicy(), *,
@@ -87,7 +85,7 @@ def classify_failure(run: RunRecord, policy: FailurePolicy = FailurePolicy(), *,
     retrieval_calls = [c for c in calls if c.name in policy.retrieval_tools]
     if any(c.error is not None or (_empty(c.result) and c not in retrieval_calls) for c in calls):
         return "tool"
-    if policy.retrieves and (_context_empty(run, retrieval_calls, context) or _irrelevant(run, policy)):
+    if _irrelevant(run, policy) or _context_empty(run, retrieval_calls, context, policy):
         return "retrieval"
     if _repeated(calls) or _too_many_steps(run, policy):
         return "orchestration"
@@ -128,10 +126,13 @@ def _empty(value: Any) -> bool:
     return value is None or (isinstance(value, str | list | tuple | dict) and not value)
 
 
-def _context_empty(run: RunRecord, retrieval_calls: Sequence[TrajectoryCall], context: Sequence[str]) -> bool:
+def _context_empty(run: RunRecord, retrieval_calls: Sequence[TrajectoryCall], context: Sequence[str],
+                   policy: FailurePolicy) -> bool:
     if any(doc.strip() for doc in context) or run_context(run.trace):
         return False
-    return not any(not _empty(c.result) for c in retrieval_calls)
+    if retrieval_calls:
+        return all(_empty(c.result) for c in retrieval_calls)
+    return policy.retrieval
 
 
 def _irrelevant(run: RunRecord, policy: FailurePolicy) -> bool:

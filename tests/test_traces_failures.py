@@ -1,0 +1,178 @@
+"""Failure kinds: each produced by a case built to cause it, on the mock provider and the built-in tool loop."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from clitools import results, run_cli, runs_lines, write
+
+from agent_eval.calls.tracing import agent_span, tool_span
+from agent_eval.records import CheckResult, RunRecord, RunStatus, Span
+from agent_eval.trace.failure import FailurePolicy, classify_failure, failure_changes
+
+CONFIG = """
+schema_version: 1
+name: kinds
+version: 1.0.0
+agent:
+  loop: {max_steps: 3}
+tools:
+  - name: lookup_order
+    parameters: {type: object, properties: {order_id: {type: string}}, required: [order_id]}
+  - name: search_docs
+    kind: retrieval
+    parameters: {type: object, properties: {query: {type: string}}, required: [query]}
+model:
+  provider: mock
+  name: mock-kinds-1
+  mock:
+    rules:
+      - {role: tool, match: "^error: ", answers: [{text: "Sorry, something broke."}]}
+      - {role: tool, match: "^\\\\{\\\\}$", answers: [{text: "Nothing to say."}]}
+      - {role: tool, match: '"again": true', answers: [{tool_calls: [{name: lookup_order, arguments: {order_id: "3"}}]}]}
+      - {role: tool, match: "^\\\\[\\\\]$", answers: [{text: "I found no documents."}]}
+      - {role: tool, match: "cafeteria", answers: [{text: "Shipping takes 3 days."}]}
+      - {role: tool, match: '"twin"', answers: [{text: "Order 6 is fine."}]}
+      - match: "order (?P<order>[0-9]+)$"
+        answers: [{tool_calls: [{name: lookup_order, arguments: {order_id: "{{ order }}"}}]}]
+      - match: "twice"
+        answers: [{tool_calls: [{name: lookup_order, arguments: {order_id: "6"}}, {name: lookup_order, arguments: {order_id: "6"}}]}]
+      - match: "docs about (?P<topic>\\\\w+)"
+        answers: [{tool_calls: [{name: search_docs, arguments: {query: "{{ topic }}"}}]}]
+      - {match: "^Hi", answers: [{text: "Hello!"}]}
+"""
+
+SUITE = """
+suite: kinds
+config: kinds.yaml
+judge:
+  provider: mock
+  name: mock-judge-1
+  mock:
+    rules:
+      - {match: "cafeteria", answers: [{text: '{"reasoning": "off topic", "score": 1}'}]}
+      - {match: "grader", answers: [{text: '{"reasoning": "fine", "score": 5}'}]}
+cases:
+  - id: tool-error
+    input: "Where is order 1"
+    tool_results: {lookup_order: [{error: "database down"}]}
+    checks: [{contains: "shipped"}]
+  - id: tool-empty
+    input: "Where is order 2"
+    tool_results: {lookup_order: [{result: {}}]}
+    checks: [{contains: "shipped"}]
+  - id: runaway
+    input: "Where is order 3"
+    tool_results: {lookup_order: [{result: {again: true}}]}
+    checks: [{contains: "shipped"}]
+  - id: repeated
+    input: "Check order six twice"
+    tool_results: {lookup_order: [{result: {twin: 1}}]}
+    checks: [{contains: "shipped"}]
+  - id: retrieval-empty
+    input: "Any docs about returns"
+    tool_results: {search_docs: [{result: []}]}
+    checks: [{contains: "30 days"}]
+  - id: retrieval-irrelevant
+    input: "Any docs about shipping"
+    tool_results: {search_docs: [{result: ["The cafeteria menu for Monday."]}]}
+    rubrics: [{name: relevance, template: context_relevance}]
+  - id: prompt
+    input: "Hi there"
+    checks: [{contains: "refund"}]
+"""
+
+EXPECTED = {"tool-error": "tool", "tool-empty": "tool", "runaway": "orchestration", "repeated": "orchestration",
+            "retrieval-empty": "retrieval", "retrieval-irrelevant": "retrieval", "prompt": "prompt"}
+
+
+@pytest.fixture
+def kinds_suite(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path / "kinds.yaml", CONFIG)
+    return write(tmp_path / "suite.yaml", SUITE)
+
+
+def test_each_failure_kind_comes_from_a_case_built_to_cause_it(kinds_suite: Path, capsys) -> None:
+    r = run_cli(capsys, "run", kinds_suite, "--out", "out")
+    assert r.code == 0, r.text  # no baseline: nothing to gate
+    runs = {line["case_id"]: line for line in runs_lines(Path("out"))}
+    assert {case: run["failure_kind"] for case, run in runs.items()} == EXPECTED
+    assert all(run["status"] == "failed" for run in runs.values())
+    # the trace says why: a tool span with the error, the loop's step spans, the judge's own tree
+    tool = runs["tool-error"]["trace"][0]["children"][1]
+    assert tool["kind"] == "tool" and tool["error"] == "database down"
+    assert [s["name"] for s in runs["runaway"]["trace"]] == ["step 1", "step 2", "step 3"]
+    judge = runs["retrieval-irrelevant"]["rubrics"][0]["trace"]
+    assert judge[0]["kind"] == "judge" and "cafeteria" in judge[0]["attributes"]["gen_ai.input.messages"][0]["content"]
+    # counts in the console, summary.md, JUnit and the HTML report
+    assert "failure kinds: tool 2, retrieval 2, orchestration 2, prompt 1" in r.out
+    summary = Path("out/summary.md").read_text()
+    assert "**Failure kinds**" in summary and "| orchestration | 2 |" in summary
+    junit = Path("out/junit.xml").read_text()
+    assert "failure kinds: orchestration ×1" in junit and 'run 1: failed (tool)' in junit
+    html = Path("out/report.html").read_text()
+    assert "retrieval failure" in html and "Failure kinds</h3>" in html
+
+
+def test_failure_kinds_are_compared_with_the_baseline(kinds_suite: Path, capsys) -> None:
+    assert run_cli(capsys, "run", kinds_suite, "--out", "base", "--filter", "prompt", "--filter", "tool-*").code == 0
+    data = results(Path("base"))
+    from agent_eval.baseline.store import save_baseline
+    from agent_eval.records import Results
+
+    save_baseline(Results.model_validate(data), Path("golden/baselines/kinds.json"))
+    saved = json.loads(Path("golden/baselines/kinds.json").read_text())
+    assert saved["schema_version"] == 2
+    tool_run = next(c for c in saved["cases"] if c["id"] == "tool-error")["runs"][0]
+    assert tool_run["failure_kind"] == "tool" and tool_run["steps"] == 2
+    assert tool_run["tool_calls"] == [{"step": 0, "name": "lookup_order", "arguments": {"order_id": "1"},
+                                       "result": None, "error": "database down"}]
+    r = run_cli(capsys, "run", kinds_suite, "--out", "cand")
+    assert "failure kinds: tool 2, retrieval 2, orchestration 2, prompt 1 (baseline: tool 2, prompt 1); " \
+           "2 new retrieval failures, 2 new orchestration failures" in r.out
+    assert "2 new orchestration failures" in Path("cand/summary.md").read_text()
+    assert "2 new orchestration failures" in Path("cand/junit.xml").read_text()
+
+
+def _run(trace: tuple[Span, ...], *, checks: tuple[CheckResult, ...] = (), steps: int | None = None) -> RunRecord:
+    failing = checks or (CheckResult(name="contains", passed=False, reason="missing"),)
+    return RunRecord(case_id="c", index=0, status=RunStatus.FAILED, passed=False, trace=trace, steps=steps,
+                     checks=failing)
+
+
+def _step(*tools: Span) -> Span:
+    model = Span(kind="model", name="chat m")
+    return agent_span("step", (model, *tools), start_ms=0, duration_ms=1)
+
+
+def test_orchestration_when_steps_exceed_twice_the_baseline_median() -> None:
+    run = _run((_step(), _step(), _step(), _step(), _step()), steps=5)
+    assert classify_failure(run, FailurePolicy(baseline_steps={"c": 2})) == "orchestration"
+    assert classify_failure(run, FailurePolicy(baseline_steps={"c": 3})) == "prompt"
+    assert classify_failure(run) == "prompt"  # no baseline, nothing to compare with
+
+
+def test_classifier_precedence_and_retrieval_context() -> None:
+    lookup = tool_span("lookup", {"id": 1}, {"ok": True}, start_ms=0, duration_ms=1)
+    broken = tool_span("lookup", {"id": 2}, None, start_ms=0, duration_ms=1, error="boom")
+    limit = CheckResult(name="agent.loop.max_steps", passed=False, reason="stopped at 3")
+    assert classify_failure(_run((_step(broken),), checks=(limit,))) == "orchestration"  # the limit comes first
+    assert classify_failure(_run((_step(broken),))) == "tool"
+    search = tool_span("search", {"q": "x"}, [], start_ms=0, duration_ms=1)
+    policy = FailurePolicy.from_config([{"name": "search", "kind": "retrieval"}], {})
+    assert classify_failure(_run((_step(search),)), policy) == "retrieval"
+    assert classify_failure(_run((_step(lookup),)), policy, context=("the return policy",)) == "prompt"
+    declared = FailurePolicy.from_config([], {"index": "docs"})  # a custom agent reporting its context
+    assert classify_failure(_run((_step(lookup),)), declared) == "retrieval"  # declared, nothing retrieved
+    assert classify_failure(_run((_step(lookup),)), declared, context=("doc",)) == "prompt"
+    passed = _run(()).model_copy(update={"status": RunStatus.PASSED, "passed": True})
+    assert classify_failure(passed) is None
+
+
+def test_failure_changes_read_like_a_sentence() -> None:
+    assert failure_changes({"orchestration": 3}, {"orchestration": 0}) == ["3 new orchestration failures"]
+    assert failure_changes({"tool": 1}, {"tool": 2, "prompt": 1}) == ["1 fewer tool failure", "1 fewer prompt failure"]
+    assert failure_changes({"prompt": 1}, None) == ["1 prompt failure"]
