@@ -9,10 +9,10 @@ import re
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
-from clitools import run_cli, runs_lines, write
+from clitools import run_cli, runs_lines
 
 from agent_eval.baseline.store import load_baseline, migrate_v1_to_v2
 from agent_eval.trace.otlp import read_otlp_messages
@@ -131,9 +131,9 @@ def test_redact_and_secrets_apply_to_the_export(workdir: Path, capsys, monkeypat
 
 
 class _Collector(BaseHTTPRequestHandler):
-    bodies: list[tuple[str, bytes]] = []
+    bodies: ClassVar[list[tuple[str, bytes]]] = []
 
-    def do_POST(self) -> None:  # noqa: N802 - the http.server hook's name
+    def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
         type(self).bodies.append((self.path, body))
         self.send_response(200)
