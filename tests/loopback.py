@@ -39,6 +39,8 @@ from loopback_http import (
 )
 from loopback_wire import (
     Reply,
+    Rule,
+    rule_responder,
     anthropic_error,
     anthropic_message,
     anthropic_models,
@@ -50,7 +52,17 @@ from loopback_wire import (
     openai_stream,
 )
 
-__all__ = ["Fault", "LoggedRequest", "LoopbackConfig", "LoopbackServer", "Reply", "RequestLog", "parse_fault"]
+__all__ = [
+    "Fault",
+    "LoggedRequest",
+    "LoopbackConfig",
+    "LoopbackServer",
+    "Reply",
+    "RequestLog",
+    "Rule",
+    "parse_fault",
+    "rule_responder",
+]
 
 Responder = Callable[[dict[str, Any]], "str | Reply"]
 

@@ -156,10 +156,19 @@ def create(spec: ModelSpec, *, max_connections: int, api_key: str | None, base_u
 
 
 def _last_of(messages: tuple[Message, ...], role: str) -> str | None:
-    """The content of the last message of `role`; None when there is none (the rule cannot match)."""
-    for message in reversed(messages):
-        if message.role == role:
-            return message.content
+    """The content of the last message of `role`; None when there is none (the rule cannot match).
+
+    For `tool`, the results of the last batch of (parallel) calls, one per line.
+    """
+    for end in range(len(messages) - 1, -1, -1):
+        if messages[end].role != role:
+            continue
+        if role != "tool":
+            return messages[end].content
+        start = end
+        while start > 0 and messages[start - 1].role == "tool":
+            start -= 1
+        return "\n".join(message.content for message in messages[start:end + 1])
     return "" if role == "user" else None
 
 
