@@ -15,19 +15,19 @@ from typing import Any
 __all__ = [
     "Reply",
     "Rule",
-    "last_text_of",
-    "rule_responder",
     "anthropic_error",
     "anthropic_message",
     "anthropic_models",
     "anthropic_stream",
     "estimate_tokens",
+    "last_text_of",
     "last_user_text",
     "openai_completion",
     "openai_error",
     "openai_models",
     "openai_stream",
     "prompt_text",
+    "rule_responder",
 ]
 
 

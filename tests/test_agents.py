@@ -340,3 +340,17 @@ def test_dry_run_prints_what_the_tool_loop_would_receive(workdir: Path, capsys) 
     assert "cancel-and-refund-4321: tool loop on mock/mock-support-agent-2025-03-01" in r.out
     assert "canned: lookup_order, refund_order" in r.out
     assert not (workdir / ".agent-eval" / "runs").exists()
+
+
+def test_an_agent_suite_resumes_and_shards_like_any_other(workdir: Path, capsys) -> None:
+    first = run_cli(capsys, "run", "suites/support-agent.yaml", "--out", "out", "-j", "1", "--shard", "1/2")
+    assert first.code == 0, first.text
+    shard = {r["case_id"] for r in runs_lines(workdir / "out")}
+    assert 0 < len(shard) < 6
+    lines = (workdir / "out" / "runs.jsonl").read_text().splitlines()
+    (workdir / "out" / "runs.jsonl").write_text("\n".join(lines[:-2]) + "\n")  # two runs lost
+    resumed = run_cli(capsys, "run", "--resume", "out")
+    assert resumed.code == 0, resumed.text
+    runs = runs_lines(workdir / "out")
+    assert len(runs) == len(lines) and {r["case_id"] for r in runs} == shard
+    assert all(r["status"] == "passed" and r["trace"] for r in runs)

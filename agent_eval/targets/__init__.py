@@ -32,6 +32,17 @@ __all__ = [
 
 def build_target(config: LoadedConfig, caller: ModelCaller) -> Target:
     """The target the config names (imports and environment checked here, before any run)."""
+    from agent_eval.errors import ConfigError, InputError
+
+    try:
+        return _build(config, caller)
+    except ConfigError as exc:  # an import or a missing variable: name the config file
+        field = {"loop": "tools", "python": "agent.python", "http": "agent.http"}.get(
+            config.spec.agent.kind if config.spec.agent else "", "agent")
+        raise InputError(config.path, str(exc), field=field) from None
+
+
+def _build(config: LoadedConfig, caller: ModelCaller) -> Target:
     agent = config.spec.agent
     base_dir = config.path.parent
     if agent is None:
