@@ -176,3 +176,20 @@ def test_failure_changes_read_like_a_sentence() -> None:
     assert failure_changes({"orchestration": 3}, {"orchestration": 0}) == ["3 new orchestration failures"]
     assert failure_changes({"tool": 1}, {"tool": 2, "prompt": 1}) == ["1 fewer tool failure", "1 fewer prompt failure"]
     assert failure_changes({"prompt": 1}, None) == ["1 prompt failure"]
+
+
+DOCS = Path("suites/retrieval/support-docs.yaml")
+
+
+def test_retrieval_example_passes_and_its_regression_is_named_retrieval(workdir: Path, capsys) -> None:
+    r = run_cli(capsys, "run", DOCS, "--out", "good")
+    assert r.code == 0 and "PASS" in r.out and "failure kinds" not in r.out, r.text
+    run = next(line for line in runs_lines(workdir / "good") if line["case_id"] == "warranty")
+    faithful = next(rb for rb in run["rubrics"] if rb["name"] == "faithful")
+    prompt = faithful["trace"][0]["attributes"]["gen_ai.input.messages"][0]["content"]
+    assert "<<<CONTEXT 1>>>\nWarranty: two years" in prompt and "<<<CANDIDATE>>>\nThe warranty covers" in prompt
+    r = run_cli(capsys, "run", DOCS, "--config", "suites/retrieval/configs/support-docs-regressed.yaml", "--out", "bad")
+    assert r.code == 1 and "critical case(s) failed: returns-window" in r.out, r.text
+    assert "failure kinds: retrieval 4 (baseline: none); 4 new retrieval failures" in r.out
+    kinds = {(line["case_id"], line["failure_kind"]) for line in runs_lines(workdir / "bad")}
+    assert kinds == {("returns-window", "retrieval"), ("warranty", "retrieval"), ("shipping-time", None)}

@@ -60,7 +60,12 @@ def load_template(path: Path) -> tuple[Template, str]:
 
 
 def _conversation(messages: Sequence[Message]) -> str:
-    return "\n".join(f"[{m.role}] {m.content}" for m in messages if m.role != "system")
+    return "\n".join(_line(m) for m in messages if m.role != "system")
+
+
+def _line(message: Message) -> str:
+    calls = " ".join(f"-> {c.name}({c.arguments})" for c in message.tool_calls)
+    return f"[{message.role}] {message.content}{' ' if message.content and calls else ''}{calls}"
 
 
 @dataclass(slots=True)

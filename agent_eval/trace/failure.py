@@ -110,9 +110,17 @@ def retrieved_documents(spans: Sequence[Span], context: Sequence[str], policy: F
     docs = tuple(context) or run_context(spans)
     if docs:
         return docs
-    return tuple(_text(s.attributes.get("gen_ai.tool.call.result")) for s in iter_spans(spans)
-                 if s.kind == "tool" and s.error is None and not _empty(s.attributes.get("gen_ai.tool.call.result"))
-                 and s.attributes.get("gen_ai.tool.name") in policy.retrieval_tools)
+    found: list[str] = []
+    for span in iter_spans(spans):
+        result = span.attributes.get("gen_ai.tool.call.result")
+        if span.kind != "tool" or span.error is not None or span.attributes.get("gen_ai.tool.name") not in \
+                policy.retrieval_tools or _empty(result):
+            continue
+        if isinstance(result, list):  # a list of passages: one document each
+            found.extend(_text(doc) for doc in result)
+        else:
+            found.append(_text(result))
+    return tuple(found)
 
 
 def _hit_step_limit(run: RunRecord) -> bool:
