@@ -41,6 +41,8 @@ def test_every_run_records_a_trace_and_the_judge_its_own(workdir: Path, capsys) 
     assert model["gen_ai.output.messages"][0]["content"] == run["output"]
     judge = run["rubrics"][0]["trace"]
     assert judge and judge[0]["kind"] == "judge" and judge[0]["attributes"]["gen_ai.request.model"] == "mock-judge-2025-01-01"
+    html = (workdir / "out/report.html").read_text()
+    assert "Timeline: 1 step: 1 model call, 0 tool calls, " in html and "; judge 1 call, " in html
 
 
 def test_trace_export_is_otlp_json_with_genai_names(workdir: Path, capsys) -> None:
@@ -230,8 +232,8 @@ def test_report_shows_a_timeline_and_the_trajectory_beside_the_baseline(workdir:
     assert "Timeline: 3 steps: 3 model calls, 2 tool calls" in refund and "baseline 3 steps" in refund
     assert 'class="mini trajectory"' in refund and "Baseline tool calls" in refund
     assert re.search(r"lookup_order\(\{(&#34;|&quot;)order_id(&#34;|&quot;): (&#34;|&quot;)4321", refund)
-    assert "execute_tool refund_order" in refund and 'class="sp sp-tool"' in refund
+    assert "execute_tool refund_order" in refund and '<li class="sp-tool" style="padding-left:1em"><b>tool</b>' in refund
     unknown = next(d for d in details if "order 9999?" in d)
     # the regressed agent skipped the lookup: that step of the trajectory is marked as changed
     assert '<tr class="changed">' in unknown and "✗ order 9999 not found</pre></td><td><pre>—" in unknown
-    assert "Judge calls" not in refund  # no rubric, no judge tree
+    assert "; judge " not in refund  # no rubric, no judge calls

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from agent_eval.records import RunRecord, Span
-from agent_eval.trace.trajectory import TrajectoryCall, iter_spans, run_steps, run_trajectory
+from agent_eval.trace.trajectory import TrajectoryCall, run_steps, run_trajectory
 
 from ._format import REDACTED, fmt_ms
 from ._sides import SideRun
@@ -53,7 +53,6 @@ class Timeline:
 
     summary: str
     spans: tuple[SpanView, ...]
-    judge: tuple[SpanView, ...]
     trajectory: tuple[TrajectoryRow, ...]  # empty when neither side called a tool
     baseline_steps: int | None
     steps: int | None
@@ -61,21 +60,21 @@ class Timeline:
 
 def timeline(run: RunRecord, base: SideRun | None, redact: bool) -> Timeline | None:
     """The timeline of a run that recorded a trace (None otherwise)."""
-    judge = tuple(s for r in run.rubrics for s in r.trace)
-    if not run.trace and not judge:
+    if not run.trace:
         return None
-    total = max([1e-9, *(_end(s) for s in (*run.trace, *judge))])
+    total = max([1e-9, *(_end(s) for s in run.trace)])
     spans = tuple(_rows(run.trace, 0, total, redact))
-    judge_rows = tuple(_rows(judge, 0, total, redact))
-    calls = run_trajectory(run)
+    kinds = [s.kind for s in spans]
     steps = run_steps(run)
-    models = sum(1 for s in iter_spans(run.trace) if s.kind == "model")
-    tools = sum(1 for s in iter_spans(run.trace) if s.kind == "tool")
-    summary = f"{_n(models, 'model call')}, {_n(tools, 'tool call')}, {fmt_ms(total)}"
+    summary = f"{_n(kinds.count('model'), 'model call')}, {_n(kinds.count('tool'), 'tool call')}, {fmt_ms(total)}"
     if steps is not None:
         summary = f"{_n(steps, 'step')}: {summary}"
-    trajectory = _trajectory(base.trajectory if base else (), calls, redact) if base is not None else ()
-    return Timeline(summary, spans, judge_rows, trajectory, base.steps if base else None, steps)
+    judge = [s for r in run.rubrics for s in r.trace]
+    if judge:  # the judge's calls are a trace of their own (runs.jsonl, --trace-export); here, their count
+        summary += f"; judge {_n(len(judge), 'call')}, {fmt_ms(sum(s.duration_ms or 0.0 for s in judge))}"
+    calls = run_trajectory(run) if base is not None and (base.trajectory or run.tool_calls or 'tool' in kinds) else ()
+    trajectory = _trajectory(base.trajectory, calls, redact) if base is not None else ()
+    return Timeline(summary, spans, trajectory, base.steps if base else None, steps)
 
 
 def _rows(spans: Sequence[Span], depth: int, total: float, redact: bool) -> list[SpanView]:
@@ -85,7 +84,7 @@ def _rows(spans: Sequence[Span], depth: int, total: float, redact: bool) -> list
         out.append(SpanView(
             depth=depth, kind=span.kind, name=span.name, start=fmt_ms(span.start_ms),
             duration=fmt_ms(duration) if span.duration_ms is not None else "—",
-            left=round(100 * span.start_ms / total, 2), width=round(max(0.5, 100 * duration / total), 2),
+            left=round(100 * span.start_ms / total, 1), width=round(max(0.5, 100 * duration / total), 1),
             detail=_detail(span, redact), error=REDACTED if redact and span.error else span.error,
         ))
         out.extend(_rows(span.children, depth + 1, total, redact))
