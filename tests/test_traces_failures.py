@@ -193,3 +193,34 @@ def test_retrieval_example_passes_and_its_regression_is_named_retrieval(workdir:
     assert "failure kinds: retrieval 4 (baseline: none); 4 new retrieval failures" in r.out
     kinds = {(line["case_id"], line["failure_kind"]) for line in runs_lines(workdir / "bad")}
     assert kinds == {("returns-window", "retrieval"), ("warranty", "retrieval"), ("shipping-time", None)}
+
+
+AGENT = '''
+from agent_eval.targets import AgentResult
+
+
+def answer(inp, ctx):
+    if "nothing" in inp.input:
+        return AgentResult(output="I could not find it.", context=[])
+    return AgentResult(output="Returns are free.", context=["Returns: within 30 days of delivery."])
+'''
+
+
+def test_a_custom_agents_context_decides_retrieval_and_is_kept_in_the_trace(tmp_path: Path, capsys,
+                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path / "docs_agent.py", AGENT)
+    write(tmp_path / "agent.yaml", "schema_version: 1\nname: docs\nversion: 1.0.0\n"
+          "agent: {python: 'docs_agent:answer'}\nretrieval: {index: help-centre}\n"
+          "model: {provider: mock, name: mock-docs-1}\n")
+    suite = write(tmp_path / "suite.yaml", "suite: docs\nconfig: agent.yaml\ncases:\n"
+                  "  - {id: empty, input: 'find nothing', checks: [{contains: '30 days'}]}\n"
+                  "  - {id: found, input: 'returns?', checks: [{contains: '30 days'}]}\n")
+    r = run_cli(capsys, "run", suite, "--out", "out", "--trace-export", "t.json")
+    assert r.code == 0, r.text
+    runs = {line["case_id"]: line for line in runs_lines(Path("out"))}
+    assert runs["empty"]["failure_kind"] == "retrieval" and runs["found"]["failure_kind"] == "prompt"
+    assert runs["found"]["trace"][0]["attributes"]["agent_eval.context"] == ["Returns: within 30 days of delivery."]
+    assert "context (1 document): Returns: within 30 days" in Path("out/report.html").read_text()
+    assert run_cli(capsys, "run", suite, "--out", "red", "--redact", "--trace-export", "red.json").code == 0
+    assert "within 30 days" in Path("t.json").read_text() and "within 30 days" not in Path("red.json").read_text()

@@ -112,9 +112,14 @@ def _detail(span: Span, redact: bool) -> str:
         if a.get("agent_eval.cached"):
             parts.append("cached")
         return " · ".join(p for p in parts if p)
+    parts = []
+    context = a.get("agent_eval.context")
+    if context:
+        docs = _n(len(context), "document")
+        parts.append(f"context: {docs}" if redact else f"context ({docs}): " + " | ".join(_short(d) for d in context))
     if a.get("agent_eval.stop_reason"):
-        return f"stopped: {a['agent_eval.stop_reason']}"
-    return ""
+        parts.append(f"stopped: {a['agent_eval.stop_reason']}")
+    return " · ".join(parts)
 
 
 def _trajectory(base: Sequence[TrajectoryCall], cand: Sequence[TrajectoryCall], redact: bool) -> tuple[TrajectoryRow, ...]:

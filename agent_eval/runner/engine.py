@@ -21,7 +21,7 @@ from agent_eval.runner.scoring import score_run
 from agent_eval.runner.store import RunsWriter
 from agent_eval.suite.case import Case
 from agent_eval.targets.base import Target, TargetResult, TargetRun
-from agent_eval.trace.failure import FailurePolicy, classify_failure, retrieved_documents
+from agent_eval.trace.failure import FailurePolicy, classify_failure, retrieved_documents, with_context
 
 __all__ = ["Engine", "Judge", "Outcome", "Progress", "WorkItem"]
 
@@ -198,7 +198,7 @@ class Engine:
             steps=result.steps,
         )
         kind = classify_failure(record, self.failure_policy, context=result.context)
-        return record.model_copy(update={"failure_kind": kind}) if kind else record
+        return record.model_copy(update={"failure_kind": kind, "trace": with_context(result.trace, result.context)})
 
 
 def _errored(item: WorkItem, error: RunError, *, attempts: int = 0, result: TargetResult | None = None) -> RunRecord:

@@ -41,6 +41,7 @@ __all__ = [
     "results_failure_counts",
     "retrieved_documents",
     "run_context",
+    "with_context",
 ]
 
 FAILURE_KINDS: tuple[FailureKind, ...] = get_args(FailureKind)
@@ -102,6 +103,15 @@ def run_context(spans: Sequence[Span]) -> tuple[str, ...]:
         elif value:
             docs.append(_text(value))
     return tuple(docs)
+
+
+def with_context(spans: tuple[Span, ...], context: Sequence[str]) -> tuple[Span, ...]:
+    """The trace with the target's reported context (`AgentResult.context`) on its first span, so it is kept."""
+    if not context or not spans:
+        return spans
+    first = spans[0]
+    attributes = {**first.attributes, CONTEXT_ATTRIBUTE: list(context)}
+    return (first.model_copy(update={"attributes": attributes}), *spans[1:])
 
 
 def retrieved_documents(spans: Sequence[Span], context: Sequence[str], policy: FailurePolicy) -> tuple[str, ...]:

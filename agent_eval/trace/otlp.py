@@ -181,9 +181,13 @@ def _end_ms(span: Span) -> float:
 
 def _export_attributes(attributes: dict[str, Any], redact: bool) -> dict[str, Any]:
     out: dict[str, Any] = {}
+    reasons = attributes.get("gen_ai.response.finish_reasons") or [None]
     for key, value in attributes.items():
         if key in _MESSAGE_KEYS:
-            out[key] = json.dumps([_semconv_message(m, redact) for m in value or []], ensure_ascii=False)
+            messages = [_semconv_message(m, redact) for m in value or []]
+            if key == "gen_ai.output.messages" and reasons[0]:
+                messages = [{**m, "finish_reason": reasons[0]} for m in messages]
+            out[key] = json.dumps(messages, ensure_ascii=False)
         elif key in _CONTENT_KEYS and redact:
             out[key] = REDACTED
         else:
