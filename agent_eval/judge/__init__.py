@@ -38,7 +38,13 @@ def judge_provenance(suite: LoadedSuite, cases: Sequence[Case]) -> tuple[str | N
     models = sorted({spec.name for spec in specs if spec is not None})
     if not models:
         return None, None
-    return ",".join(models), load_template(_template_path(suite))[1]
+    digest = load_template(_template_path(suite))[1]
+    named = sorted({r.template for c in cases for r in c.rubrics if r.template})
+    if named:  # rubrics with their own template: every template's text is part of the judge's prompt
+        from agent_eval.suite.loader import canonical_hash
+
+        digest = canonical_hash([digest, *(load_template(template_path(n, suite.base_dir))[1] for n in named)])
+    return ",".join(models), digest
 
 
 def build_judge(
