@@ -61,8 +61,11 @@ async def measure(spec: ModelSpec, runs: int, steps: int, repeat: int) -> None:
     loop = ToolLoopTarget(caller, ToolBox(TOOLS, ROOT), max_steps=steps)
     await _time(prompt, 5, case)  # warm up: imports, connections
     await _time(loop, 2, case)
-    bare = min([await _time(prompt, runs, case) for _ in range(repeat)])
-    looped = min([await _time(loop, max(1, runs // steps), case) for _ in range(repeat)])
+    bares, loops = [], []
+    for _ in range(repeat):  # interleaved, so a noisy neighbour hits both alike
+        bares.append(await _time(prompt, runs, case))
+        loops.append(await _time(loop, max(1, runs // steps), case))
+    bare, looped = min(bares), min(loops)
     per_step = (looped[0] / steps, looped[1] / steps)
     print(f"{spec.provider:>8}: bare call {bare[0] * 1e3:7.3f} ms ({bare[1] * 1e3:.3f} ms CPU) · "
           f"loop step {per_step[0] * 1e3:7.3f} ms ({per_step[1] * 1e3:.3f} ms CPU) · "

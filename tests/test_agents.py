@@ -114,6 +114,14 @@ def test_a_runaway_agent_is_stopped_by_max_steps_and_the_run_fails(tmp_path: Pat
     stop = next(c for c in run["checks"] if c["name"] == "agent.loop.max_steps")
     assert not stop["passed"] and "stopped at agent.loop.max_steps=3" in stop["reason"]
     assert run["trace"][-1]["error"] == "max_steps (3) reached"
+    limited = (tmp_path / "config.yaml").read_text().replace("agent: {loop: {max_steps: 3}}",
+                                                              "agent: {loop: {max_steps: 50}, max_tokens: 60}")
+    write(tmp_path / "limited.yaml", limited)
+    r = run_cli(capsys, "run", tmp_path / "suite.yaml", "-c", tmp_path / "limited.yaml", "--out", tmp_path / "lim")
+    assert r.code == 0, r.text
+    run = _runs(tmp_path / "lim")["runaway"]
+    assert run["status"] == "failed" and 1 < run["steps"] < 50
+    assert run["checks"][0]["name"] == "agent.max_tokens" and "limit 60" in run["checks"][0]["reason"]
 
 
 def test_tool_errors_are_fed_back_to_the_model_and_recorded(tmp_path: Path, capsys) -> None:
@@ -354,3 +362,35 @@ def test_an_agent_suite_resumes_and_shards_like_any_other(workdir: Path, capsys)
     runs = runs_lines(workdir / "out")
     assert len(runs) == len(lines) and {r["case_id"] for r in runs} == shard
     assert all(r["status"] == "passed" and r["trace"] for r in runs)
+
+
+def test_mock_rules_match_the_last_message_of_their_role() -> None:
+    import asyncio
+
+    from agent_eval.providers.base import CompletionRequest
+    from agent_eval.providers.mock import MockProvider
+    from agent_eval.records import Message, ToolCall
+    from agent_eval.suite.schema import ModelSpec
+
+    spec = ModelSpec.model_validate({"provider": "mock", "name": "m", "mock": {"rules": [
+        {"role": "tool", "match": "a=1\nb=2", "answers": [{"text": "both results: {{ message }}"}]},
+        {"role": "assistant", "match": "(?P<n>\\d+) left", "answers": [{"text": "user says {{ n }}"}]},
+        {"match": "go", "answers": [{"text": "calling", "tool_calls": [
+            {"name": "f", "arguments": {"x": "{{ input }}", "n": [1, "{{ input }}"]}}]}]},
+    ]}})
+    mock = MockProvider(spec)
+
+    def answer(*messages: Message) -> Any:
+        return asyncio.run(mock.complete(CompletionRequest(model="m", messages=messages)))
+
+    first = answer(Message(role="user", content="go"))
+    assert first.text == "calling" and first.finish_reason == "tool_calls"
+    assert [(c.id, c.name, c.parsed_arguments()) for c in first.tool_calls] == [
+        ("call_0_0", "f", {"x": "go", "n": [1, "go"]})]
+    calls = (ToolCall(id="c1", name="f"), ToolCall(id="c2", name="g"))
+    parallel = answer(Message(role="user", content="go"), Message(role="assistant", content="", tool_calls=calls),
+                      Message(role="tool", content="a=1", tool_call_id="c1"),
+                      Message(role="tool", content="b=2", tool_call_id="c2"))
+    assert parallel.text == "both results: a=1\nb=2" and not parallel.tool_calls
+    assert answer(Message(role="assistant", content="3 left"), Message(role="user", content="?")).text == "user says 3"
+    assert answer(Message(role="user", content="nothing")).text == "I don't know."

@@ -39,8 +39,11 @@ async def dispatch(inp, ctx):
 
 def framework(inp, ctx):
     import openai
-    client = openai.OpenAI(base_url=ctx.base_url, api_key=ctx.api_key, max_retries=0)
-    reply = client.chat.completions.create(model=ctx.model, messages=inp.messages)
+    if inp.case_id == "own-loop":  # a sync agent driving the async client on its own event loop
+        reply = asyncio.run(ctx.openai.chat.completions.create(model=ctx.model, messages=inp.messages))
+    else:
+        client = openai.OpenAI(base_url=ctx.base_url, api_key=ctx.api_key, max_retries=0)
+        reply = client.chat.completions.create(model=ctx.model, messages=inp.messages)
     return {"output": reply.choices[0].message.content}
 '''
 
@@ -111,12 +114,13 @@ def test_a_sync_framework_agent_uses_the_loopback_base_url(tmp_path: Path, capsy
     clean_provider_env.setenv("LOOPBACK_KEY", "sk-x")
     with LoopbackServer() as server:
         _python_setup(tmp_path, server.openai_base_url, "framework")
-        _suite(tmp_path, ["one", "two"])
+        _suite(tmp_path, ["one", "two", "own-loop"])
         r = run_cli(capsys, "run", tmp_path / "suite.yaml", "--out", tmp_path / "out", "--no-cache", "-j", "2")
-        assert server.total == 2
+        assert server.total == 3
     assert r.code == 0, r.text
     runs = _runs(tmp_path / "out")
     assert runs["two"]["output"] == "echo: question two" and runs["two"]["steps"] == 1
+    assert runs["own-loop"]["output"] == "echo: question own-loop" and runs["own-loop"]["tokens"]["input_tokens"] > 0
     assert runs["one"]["trace"][0]["children"][0]["attributes"]["gen_ai.request.model"] == "loopback-model"
 
 
@@ -269,3 +273,32 @@ def test_schema_prints_the_agent_formats(capsys, kind: str) -> None:
     document = json.loads(r.out)
     assert document["additionalProperties"] is False
     assert ("case_id" if kind == "agent-input" else "output") in document["required"]
+
+
+def test_an_http_agent_that_cannot_be_reached_is_a_provider_error(tmp_path: Path, capsys) -> None:
+    write(tmp_path / "config.yaml", """
+schema_version: 1
+name: http-agent
+version: 1.0.0
+agent: {http: {url: "http://127.0.0.1:9/agent", timeout_s: 2}}
+""")
+    _suite(tmp_path, ["down"])
+    r = run_cli(capsys, "run", tmp_path / "suite.yaml", "--out", tmp_path / "out")
+    assert r.code == 3, r.text
+    error = _runs(tmp_path / "out")["down"]["error"]
+    assert error["kind"] == "provider" and "127.0.0.1:9/agent" in error["message"]
+
+
+def test_validate_imports_agents_and_warns_about_unset_header_variables(tmp_path: Path, capsys,
+                                                                         monkeypatch) -> None:
+    monkeypatch.delenv("NOT_SET_TOKEN", raising=False)
+    write(tmp_path / "py.yaml", 'schema_version: 1\nname: a\nversion: 1.0.0\nagent: {python: "no_such_agent:run"}\n'
+          "model: {provider: mock, name: m}\n")
+    write(tmp_path / "http.yaml", "schema_version: 1\nname: h\nversion: 1.0.0\nagent:\n  http:\n"
+          '    url: "http://127.0.0.1:9/x"\n    headers: {Authorization: "Bearer ${NOT_SET_TOKEN}"}\n')
+    r = run_cli(capsys, "validate", tmp_path / "py.yaml")
+    assert r.code == 2 and 'py.yaml: agent.python: cannot import "no_such_agent:run"' in r.err
+    r = run_cli(capsys, "validate", tmp_path)
+    assert r.code == 2, r.text
+    assert "ok  " + str(tmp_path / "http.yaml") + ": config h 1.0.0 (http agent)" in r.out
+    assert "agent.http.headers name ${NOT_SET_TOKEN}, which is not set here" in r.err

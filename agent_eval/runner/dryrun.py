@@ -94,6 +94,10 @@ def _print_targets(console: Console, suite: LoadedSuite, config: LoadedConfig, o
 
     agent = config.spec.agent
     assert agent is not None
+    if agent.loop is not None:
+        console.print(f"  each run makes 1 to {agent.loop.max_steps} model calls; the estimates above count one")
+    elif agent.python is None:
+        console.print("  the agent calls its own models: the estimates above do not apply")
     console.print(f"  target: {agent.kind} agent; per case it would receive:")
     cases = [c for c in select_cases(suite.cases, options.filters) if in_shard(c.id, options.shard)]
     for item in plan_items(cases, config, 1):

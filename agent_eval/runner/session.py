@@ -150,7 +150,7 @@ def _build_engine(suite: LoadedSuite, config: LoadedConfig, cases: list[Case], o
                          model=model.name, params=model.params, tools=config.spec.tools, seed=options.seed,
                          pricing=config.spec.pricing, cache=cache)
     return Engine(
-        target=build_target(config, caller), endpoint=endpoint, tools=config.spec.tools,
+        target=build_target(config, caller, concurrency=concurrency), endpoint=endpoint, tools=config.spec.tools,
         writer=writer, progress=progress, budget=budget, concurrency=concurrency, cache=cache,
         judge=_build_judge(suite, cases, options, budget) if any(c.rubrics for c in cases) else None,
         run_timeout_s=options.run_timeout_s, grace_s=options.grace_s,

@@ -27,22 +27,48 @@ __all__ = [
     "TargetResult",
     "TargetRun",
     "build_target",
+    "check_target",
 ]
 
 
-def build_target(config: LoadedConfig, caller: ModelCaller) -> Target:
+def build_target(config: LoadedConfig, caller: ModelCaller, *, concurrency: int = 8) -> Target:
     """The target the config names (imports and environment checked here, before any run)."""
     from agent_eval.errors import ConfigError, InputError
 
     try:
-        return _build(config, caller)
+        return _build(config, caller, concurrency)
     except ConfigError as exc:  # an import or a missing variable: name the config file
         field = {"loop": "tools", "python": "agent.python", "http": "agent.http"}.get(
             config.spec.agent.kind if config.spec.agent else "", "agent")
         raise InputError(config.path, str(exc), field=field) from None
 
 
-def _build(config: LoadedConfig, caller: ModelCaller) -> Target:
+def check_target(config: LoadedConfig) -> list[str]:
+    """For `validate`: import the agent and tool functions (InputError when one fails); warnings for
+    environment variables that HTTP headers name but that are not set here."""
+    import os
+
+    from agent_eval.errors import ConfigError, InputError
+    from agent_eval.targets.toolbox import import_ref
+
+    spec = config.spec
+    refs = [("agent.python", spec.agent.python)] if spec.agent is not None and spec.agent.python else []
+    refs += [(f"tools[{i}].implementation", t["implementation"]) for i, t in enumerate(spec.tools)
+             if isinstance(t.get("implementation"), str)]
+    for field, ref in refs:
+        try:
+            import_ref(ref, config.path.parent)
+        except ConfigError as exc:
+            raise InputError(config.path, str(exc), field=field) from None
+    if spec.agent is None or spec.agent.http is None:
+        return []
+    from agent_eval.targets.http_agent import env_names
+
+    return [f"{config.path}: agent.http.headers name ${{{name}}}, which is not set here"
+            for name in env_names(spec.agent.http) if name not in os.environ]
+
+
+def _build(config: LoadedConfig, caller: ModelCaller, concurrency: int) -> Target:
     agent = config.spec.agent
     base_dir = config.path.parent
     if agent is None:
@@ -60,7 +86,7 @@ def _build(config: LoadedConfig, caller: ModelCaller) -> Target:
         from agent_eval.targets.toolbox import import_ref
 
         return PythonTarget(caller, import_ref(agent.python, base_dir), agent.python,
-                            max_tokens=agent.max_tokens, max_cost_usd=agent.max_cost_usd)
+                            max_tokens=agent.max_tokens, max_cost_usd=agent.max_cost_usd, workers=concurrency)
     if agent.http is not None:
         from agent_eval.targets.http_agent import HttpTarget
 

@@ -14,7 +14,17 @@ from agent_eval.records import Message, ToolCall, Usage
 if TYPE_CHECKING:
     from agent_eval.targets.base import TargetRun
 
-__all__ = ["AgentContext", "AgentInput", "AgentResult", "AgentToolCall", "agent_input"]
+__all__ = [
+    "AgentContext",
+    "AgentInput",
+    "AgentResult",
+    "AgentToolCall",
+    "AgentUsage",
+    "agent_input",
+    "messages_of",
+    "tool_calls_of",
+    "usage_of",
+]
 
 
 class _Model(BaseModel):

@@ -97,12 +97,12 @@ class ModelCaller:
     pricing: Mapping[str, PriceSpec]
     cache: ResponseCache | None = None
 
-    def request(self, run_case: str, repetition: int, messages: Any, *, tools: Any = None,
+    def request(self, case_id: str, repetition: int, messages: Any, *, tools: Any = None,
                 model: str | None = None, params: Mapping[str, Any] | None = None) -> CompletionRequest:
         """A request with the config's model, parameters and tools unless given."""
         return CompletionRequest(
             model=model or self.model, messages=tuple(messages), params=self.params if params is None else params,
-            tools=self.tools if tools is None else tuple(tools), seed=self.seed, case_id=run_case,
+            tools=self.tools if tools is None else tuple(tools), seed=self.seed, case_id=case_id,
             repetition=repetition, timeout_s=self.endpoint.timeout_s,
         )
 

@@ -42,6 +42,8 @@ class Gateway:
     _loop: asyncio.AbstractEventLoop | None = None
 
     def register(self, meter: RunMeter, run: TargetRun) -> str:
+        """A run's token; called on the engine's loop, which every call of the run is then served on."""
+        self._loop = self._loop or asyncio.get_running_loop()
         token = secrets.token_urlsafe(12)
         self._runs[token] = (meter, run)
         return token
@@ -52,7 +54,6 @@ class Gateway:
     async def base_urls(self, token: str) -> tuple[str, str]:
         """(OpenAI-style base URL, Anthropic-style base URL) of a run on the loopback server."""
         if self._server is None:
-            self._loop = asyncio.get_running_loop()
             self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
             self._port = self._server.sockets[0].getsockname()[1]
         root = f"http://127.0.0.1:{self._port}/run/{token}"
@@ -60,7 +61,8 @@ class Gateway:
 
     def client(self, kind: str, token: str, base_url: str, anthropic_base_url: str) -> Any:
         """An official async SDK client whose requests this gateway answers in process."""
-        transport = _Transport(self, asyncio.get_running_loop())
+        assert self._loop is not None  # set by register()
+        transport = _Transport(self, self._loop)
         if kind == "openai":
             import openai
 

@@ -10,6 +10,7 @@ errored run of kind `target`; a connection failure or timeout is kind `provider`
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import os
 import re
@@ -27,15 +28,17 @@ from agent_eval.targets.base import TargetResult, TargetRun
 from agent_eval.targets.calling import RunMeter
 from agent_eval.targets.python_agent import build_result
 
-__all__ = ["HttpTarget", "http_request", "render_body"]
+__all__ = ["HttpTarget", "env_names", "http_request", "render_body"]
 
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
-def _env_names(spec: HttpAgentSpec) -> list[str]:
+def env_names(spec: HttpAgentSpec) -> list[str]:
+    """The environment variables the headers name (`${AGENT_TOKEN}`)."""
     return [name for value in spec.headers.values() for name in _ENV.findall(value)]
 
 
+@functools.lru_cache(maxsize=256)
 def _template(source: str) -> Any:
     from jinja2 import StrictUndefined
     from jinja2.sandbox import SandboxedEnvironment
@@ -80,7 +83,7 @@ class HttpTarget:
     def __init__(self, spec: HttpAgentSpec) -> None:
         from jsonpath_ng.ext import parse
 
-        missing = [name for name in _env_names(spec) if name not in os.environ]
+        missing = [name for name in env_names(spec) if name not in os.environ]
         if missing:
             raise ConfigError(f"agent.http.headers name environment variables that are not set: {', '.join(missing)}")
         self.spec = spec

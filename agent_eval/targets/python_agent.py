@@ -8,9 +8,12 @@ through `ctx` fails the run instead, even when the agent swallowed the refusal.
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import functools
 import inspect
 import traceback
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -72,11 +75,14 @@ class PythonTarget:
     ref: str
     max_tokens: int | None = None
     max_cost_usd: float | None = None
+    workers: int = 8  # sync agents run in threads: one per run in flight (--max-concurrency)
     kind: str = "python"
     gateway: Gateway = field(init=False)
+    _pool: ThreadPoolExecutor = field(init=False)
 
     def __post_init__(self) -> None:
         self.gateway = Gateway(self.caller)
+        self._pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="agent")
 
     async def run(self, run: TargetRun) -> TargetResult:
         meter = RunMeter(deadline=run.deadline, max_tokens=self.max_tokens, max_cost_usd=self.max_cost_usd)
@@ -105,7 +111,8 @@ class PythonTarget:
     async def _call(self, inp: Any, ctx: AgentContext) -> Any:
         if inspect.iscoroutinefunction(self.function):
             return await self.function(inp, ctx)
-        value = await asyncio.to_thread(self.function, inp, ctx)
+        call = functools.partial(contextvars.copy_context().run, self.function, inp, ctx)
+        value = await asyncio.get_running_loop().run_in_executor(self._pool, call)
         return await value if inspect.isawaitable(value) else value
 
     def _crashed(self, exc: Exception, meter: RunMeter, run: TargetRun, start: float) -> TargetResult:
@@ -124,3 +131,4 @@ class PythonTarget:
 
     async def aclose(self) -> None:
         await self.gateway.aclose()
+        self._pool.shutdown(wait=False, cancel_futures=True)  # a run past its deadline may still hold a thread
