@@ -182,6 +182,14 @@ def test_without_a_collector_nothing_is_sent(workdir: Path, capsys, monkeypatch:
     monkeypatch.delenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", raising=False)
     r = run_cli(capsys, "run", BOT_SUITE, "--out", "out", "--trace-export", "t.json")
     assert r.code == 0 and "traces sent" not in r.err and (workdir / "t.json").is_file()
+    spans = _spans(json.loads((workdir / "t.json").read_text()))
+    runs = {s["traceId"]: s for s in spans if s["name"].startswith("invoke_agent ")}
+    judges = [s for s in spans if s["name"].startswith("judge ")]
+    assert len(runs) == 100 and len(judges) == 5  # one case has a rubric, k=5
+    for judge in judges:  # a trace of its own, linked to its run's, after the run's calls
+        run = runs[_attrs(judge)["agent_eval.judge_for"]]
+        assert judge["traceId"] != run["traceId"] and "parentSpanId" not in judge
+        assert int(judge["startTimeUnixNano"]) >= int(run["endTimeUnixNano"])
 
 
 def _as_v1(data: dict[str, Any]) -> dict[str, Any]:

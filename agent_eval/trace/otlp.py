@@ -126,39 +126,36 @@ def read_otlp_messages(path: Path) -> list[ExportedCall]:
 # --- building spans -------------------------------------------------------------------------------------
 
 def _run_spans(results: Results, run: RunRecord, redact: bool, masks: tuple[str, ...]) -> list[ExportedSpan]:
+    """The run's trace under its root span, then each rubric's judge calls as traces of their own.
+
+    The run finished (`finished_at`) after its judging: its spans end where the judge's begin.
+    """
     seed = f"{results.suite.name}|{results.started_at}|{run.case_id}|{run.index}"
     trace_id = _hex(seed, 32)
-    total_ms = max([run.latency_ms or 0.0, *(_end_ms(s) for s in run.trace)])
-    end_ns = _unix_ns(run.finished_at or results.finished_at)
-    start_ns = end_ns - int(total_ms * 1e6)
+    judged_ms = [max(_end_ms(s) for s in r.trace) for r in run.rubrics if r.trace]
+    run_end_ns = _unix_ns(run.finished_at or results.finished_at) - int(sum(judged_ms) * 1e6)
+    start_ns = run_end_ns - int(max([run.latency_ms or 0.0, *(_end_ms(s) for s in run.trace)]) * 1e6)
     root_attrs: dict[str, Any] = {
         "gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": results.config.name,
         "agent_eval.case_id": run.case_id, "agent_eval.run_index": run.index, "agent_eval.status": str(run.status),
+        "agent_eval.score": run.score, "agent_eval.failure_kind": run.failure_kind, "agent_eval.steps": run.steps,
     }
-    if run.score is not None:
-        root_attrs["agent_eval.score"] = run.score
-    if run.failure_kind:
-        root_attrs["agent_eval.failure_kind"] = run.failure_kind
-    if run.steps is not None:
-        root_attrs["agent_eval.steps"] = run.steps
     root = ExportedSpan(trace_id, _hex(seed + "/root", 16), "", f"invoke_agent {run.case_id}#{run.index + 1}",
-                        "agent", start_ns, end_ns, root_attrs, run.error.message if run.error else None)
-    out = [root]
-    out.extend(_children(run.trace, trace_id, root.span_id, start_ns, seed, redact, masks))
-    for rubric in run.rubrics:
-        if not rubric.trace:
-            continue
+                        "agent", start_ns, run_end_ns, {k: v for k, v in root_attrs.items() if v is not None},
+                        run.error.message if run.error else None)
+    out = [root, *_children(run.trace, trace_id, root.span_id, start_ns, seed, redact, masks)]
+    cursor = run_end_ns
+    for rubric in (r for r in run.rubrics if r.trace):
         jseed = f"{seed}|judge|{rubric.name}"
         jtrace = _hex(jseed, 32)
-        jstart = start_ns + int(min(s.start_ms for s in rubric.trace) * 1e6)
-        jend = start_ns + int(max(_end_ms(s) for s in rubric.trace) * 1e6)
-        jroot = ExportedSpan(jtrace, _hex(jseed + "/root", 16), "", f"judge {rubric.name}", "judge", jstart,
-                             max(jend, jstart), {"gen_ai.operation.name": "invoke_agent",
-                                                 "agent_eval.case_id": run.case_id, "agent_eval.run_index": run.index,
-                                                 "agent_eval.rubric": rubric.name, "agent_eval.judge_for": trace_id},
-                             rubric.error)
-        out.append(jroot)
-        out.extend(_children(rubric.trace, jtrace, jroot.span_id, start_ns, jseed, redact, masks))
+        jend = cursor + int(max(_end_ms(s) for s in rubric.trace) * 1e6)
+        attrs = {"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "judge",
+                 "agent_eval.case_id": run.case_id, "agent_eval.run_index": run.index,
+                 "agent_eval.rubric": rubric.name, "agent_eval.judge_for": trace_id}
+        jroot = ExportedSpan(jtrace, _hex(jseed + "/root", 16), "", f"judge {rubric.name}", "judge", cursor, jend,
+                             attrs, rubric.error)
+        out += [jroot, *_children(rubric.trace, jtrace, jroot.span_id, cursor, jseed, redact, masks)]
+        cursor = jend
     return [_masked(s, masks) for s in out]
 
 
