@@ -40,6 +40,7 @@ class SuiteOutcome:
     verdict: Verdict
     out_dir: Path
     baseline_path: Path | None
+    baseline: Baseline | None = None
 
 
 def resolve_baseline(flag: Path | None, suite_name: str) -> tuple[Baseline | None, Path | None]:
@@ -88,7 +89,8 @@ def gate_and_report(
         append_step_summary(paths.markdown.read_text(encoding="utf-8"), os.environ)
     console.print(f"results: {out_dir / 'results.json'}")
     console.print(f"report:  {paths.html}")
-    return SuiteOutcome(results=results, verdict=verdict, out_dir=out_dir, baseline_path=baseline_path)
+    return SuiteOutcome(results=results, verdict=verdict, out_dir=out_dir, baseline_path=baseline_path,
+                        baseline=baseline)
 
 
 _PRECEDENCE = {2: 4, 3: 3, 1: 2, 0: 0}
@@ -105,9 +107,9 @@ def write_combined(out_root: Path, outcomes: Sequence[SuiteOutcome], *, redact: 
     from agent_eval.report import ci_run_url, combine_junit, combine_markdown
     from agent_eval.report.markdown import append_step_summary
 
-    pairs = [(o.results, o.verdict) for o in outcomes]
-    write_atomic(out_root / "junit.xml", combine_junit(pairs))
-    markdown = combine_markdown(pairs, redact=redact, run_url=ci_run_url(os.environ))
+    entries = [(o.results, o.verdict, o.baseline) for o in outcomes]
+    write_atomic(out_root / "junit.xml", combine_junit(entries))
+    markdown = combine_markdown(entries, redact=redact, run_url=ci_run_url(os.environ))
     write_atomic(out_root / "summary.md", markdown)
     append_step_summary(markdown, os.environ)
 

@@ -172,6 +172,10 @@ def render_junit(results: Results, verdict: Verdict, *, redact: bool = False, ba
     return _document([_testsuite(results, verdict, redact, baseline)])
 
 
-def combine_junit(suites: Sequence[tuple[Results, Verdict]], *, redact: bool = False) -> str:
-    """JUnit XML for several suites of one run: one <testsuite> each, in the order given."""
-    return _document([_testsuite(r, v, redact) for r, v in suites])
+def combine_junit(suites: Sequence[tuple[Results, Verdict] | tuple[Results, Verdict, Baseline | None]], *,
+                  redact: bool = False) -> str:
+    """JUnit XML for several suites of one run: one <testsuite> each, in the order given.
+
+    Entries are (results, verdict) or (results, verdict, baseline); failure kinds compare with the baseline.
+    """
+    return _document([_testsuite(e[0], e[1], redact, e[2] if len(e) > 2 else None) for e in suites])
