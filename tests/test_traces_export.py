@@ -98,10 +98,15 @@ def test_read_otlp_messages_round_trips_the_runs_messages(workdir: Path, capsys)
     assert run_cli(capsys, "run", AGENT_SUITE, "--out", "out", "--trace-export", "traces.json").code == 0
     calls = read_otlp_messages(workdir / "traces.json")
     runs = {(r["case_id"], r["index"]): r for r in runs_lines(workdir / "out")}
-    refund = [c for c in calls if c.case_id == "cancel-and-refund-4321"]
-    assert len(refund) == 9  # 3 model calls (steps) in each of 3 runs
+    whole = [c for c in calls if c.case_id == "cancel-and-refund-4321" and c.operation == "invoke_agent"]
+    refund = [c for c in calls if c.case_id == "cancel-and-refund-4321" and c.operation == "chat"]
+    assert len(whole) == 3 and len(refund) == 9  # each of 3 runs, and its 3 model calls (steps)
     last = refund[2]
     run = runs[("cancel-and-refund-4321", 0)]
+    # the run as one conversation: the messages the agent was given, and its final answer
+    assert [m["role"] for m in whole[0].input_messages] == ["system", "user"]
+    assert whole[0].input_messages[1]["content"] == "Cancel order 4321 and refund me, please."
+    assert whole[0].output_messages == ({"role": "assistant", "content": run["output"]},)
     sent = [{k: v for k, v in m.items() if k in ("role", "content")} for m in run["messages"]]
     assert [{k: v for k, v in m.items() if k in ("role", "content")} for m in last.input_messages] == sent
     assert last.output_messages == ({"role": "assistant", "content": run["output"]},)

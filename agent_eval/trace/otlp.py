@@ -3,8 +3,8 @@
     write_otlp(path, otlp_document(results, redact=False, secrets=("sk-...",)))
     calls = read_otlp_messages(path)  # the model calls back, with their input and output messages
 
-Each run is one trace: an `invoke_agent` root span holding the run's spans; each run's judge calls
-form a trace of their own. Ids are derived from the run, so exporting twice gives the same file.
+Each run is one trace: an `invoke_agent` root span (the run's input messages and final answer) holding
+the run's spans; each run's judge calls form a trace of their own. Ids are derived from the run, so exporting twice gives the same file.
 Messages follow the GenAI conventions (`role` and typed `parts`) as JSON text in
 `gen_ai.input.messages` / `gen_ai.output.messages`.
 """
@@ -21,6 +21,7 @@ from typing import Any
 
 from agent_eval._files import write_atomic
 from agent_eval.records import Results, RunRecord, Span
+from agent_eval.trace.trajectory import iter_spans
 
 __all__ = [
     "REDACTED",
@@ -63,6 +64,7 @@ class ExportedCall:
     span_id: str
     case_id: str | None
     model: str | None
+    operation: str  # "invoke_agent": a whole run (its input and final answer); "chat": one model call
     input_messages: tuple[dict[str, Any], ...]
     output_messages: tuple[dict[str, Any], ...]
 
@@ -96,10 +98,11 @@ def write_otlp(path: Path, document: dict[str, Any]) -> None:
 
 
 def read_otlp_messages(path: Path) -> list[ExportedCall]:
-    """The model calls of an OTLP/JSON trace file (ours or any GenAI-instrumented app's), in file order.
+    """The spans with messages of an OTLP/JSON trace file (ours or any GenAI-instrumented app's), in file order.
 
-    Spans without `gen_ai.input.messages` are skipped; message `parts` are turned back into
-    `{role, content, tool_calls?, tool_call_id?}` chat messages.
+    Ours hold each run as one `invoke_agent` span (the messages the target was given and its final answer)
+    followed by its model calls (`chat`). Spans without `gen_ai.input.messages` are skipped; message `parts`
+    are turned back into `{role, content, tool_calls?, tool_call_id?}` chat messages.
     """
     document = json.loads(Path(path).read_text(encoding="utf-8"))
     calls: list[ExportedCall] = []
@@ -116,7 +119,7 @@ def read_otlp_messages(path: Path) -> list[ExportedCall]:
         trace_id = span.get("traceId", "")
         calls.append(ExportedCall(
             trace_id=trace_id, span_id=span.get("spanId", ""), case_id=cases.get(trace_id),
-            model=attrs.get("gen_ai.request.model"),
+            model=attrs.get("gen_ai.request.model"), operation=str(attrs.get("gen_ai.operation.name", "chat")),
             input_messages=tuple(_chat_message(m) for m in _json_list(attrs.get("gen_ai.input.messages"))),
             output_messages=tuple(_chat_message(m) for m in _json_list(attrs.get("gen_ai.output.messages"))),
         ))
@@ -140,6 +143,7 @@ def _run_spans(results: Results, run: RunRecord, redact: bool, masks: tuple[str,
         "agent_eval.case_id": run.case_id, "agent_eval.run_index": run.index, "agent_eval.status": str(run.status),
         "agent_eval.score": run.score, "agent_eval.failure_kind": run.failure_kind, "agent_eval.steps": run.steps,
     }
+    root_attrs.update(_export_attributes(_conversation(run), redact))
     root = ExportedSpan(trace_id, _hex(seed + "/root", 16), "", f"invoke_agent {run.case_id}#{run.index + 1}",
                         "agent", start_ns, run_end_ns, {k: v for k, v in root_attrs.items() if v is not None},
                         run.error.message if run.error else None)
@@ -157,6 +161,18 @@ def _run_spans(results: Results, run: RunRecord, redact: bool, masks: tuple[str,
         out += [jroot, *_children(rubric.trace, jtrace, jroot.span_id, cursor, jseed, redact, masks)]
         cursor = jend
     return [_masked(s, masks) for s in out]
+
+
+def _conversation(run: RunRecord) -> dict[str, Any]:
+    """The run as one conversation on its root span: what the target was given, and its final answer."""
+    first = next((sp for sp in iter_spans(run.trace) if sp.kind == "model"), None)
+    given = first.attributes.get("gen_ai.input.messages") if first is not None else None
+    if given is None:
+        given = [m.model_dump(exclude_defaults=True) for m in run.messages]
+    out: dict[str, Any] = {"gen_ai.input.messages": given}
+    if run.output:
+        out["gen_ai.output.messages"] = [{"role": "assistant", "content": run.output}]
+    return out
 
 
 def _children(spans: Sequence[Span], trace_id: str, parent: str, base_ns: int, seed: str, redact: bool,
