@@ -50,6 +50,10 @@ class FailureView:
                 text += "; " + ", ".join(self.changes)
         return text
 
+    def by_case(self) -> dict[str, str]:
+        """Case id -> the candidate's failure kinds, e.g. 'tool ×2, prompt ×1' (cases with failed runs only)."""
+        return {c.case_id: kinds_text(c.candidate) for c in self.cases if c.candidate}
+
     def by_kind(self) -> list[tuple[str, int | None, int]]:
         """(kind, baseline count or None, candidate count) for every kind seen on either side."""
         seen = [k for k in FAILURE_KINDS if self.candidate.get(k) or (self.baseline or {}).get(k)]
