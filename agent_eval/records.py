@@ -7,11 +7,12 @@ Transient values that never leave memory (requests, completions) live in
 
 from __future__ import annotations
 
-import json
 from enum import StrEnum
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from agent_eval.untrusted import parse_json
 
 __all__ = [
     "RESULTS_SCHEMA_VERSION",
@@ -62,9 +63,9 @@ class ToolCall(Record):
     error: str | None = Field(None, description="Why the tool failed: unknown tool, or the exception it raised.")
 
     def parsed_arguments(self) -> Any:
-        """The arguments decoded from JSON, or the raw text when they are not JSON."""
+        """The arguments decoded from JSON, or the raw text when they are not JSON (or nested too deeply)."""
         try:
-            return json.loads(self.arguments) if self.arguments else {}
+            return parse_json(self.arguments) if self.arguments else {}
         except ValueError:
             return self.arguments
 
@@ -116,6 +117,7 @@ class RubricResult(Record):
     cost_usd: float | None = None
     latency_ms: float | None = None
     trace: tuple[Span, ...] = Field((), description="The judge's calls, a tree of their own (kind 'judge').")
+    warnings: tuple[str, ...] = Field((), description="What was repaired in the judge's replies (invalid Unicode).")
 
 
 class RunError(Record):
@@ -157,8 +159,9 @@ class RunRecord(Record):
     passed: bool = Field(description="True when every check and rubric passed.")
     score: float | None = Field(None, description="Weighted mean of checks and rubrics, in [0, 1].")
     output: str = ""
-    messages: tuple[Message, ...] = Field((), description="The messages sent to the model.")
-    tool_calls: tuple[ToolCall, ...] = ()
+    messages: tuple[Message, ...] = Field(
+        (), description="The messages sent to the model; for an agent, its transcript up to the final answer.")
+    tool_calls: tuple[ToolCall, ...] = Field((), description="Tool calls made; an agent's carry result or error.")
     tokens: Usage = Field(Usage(), description="Tokens in and out, as the provider reported them.")
     cost_usd: float | None = None
     latency_ms: float | None = None
@@ -172,6 +175,8 @@ class RunRecord(Record):
     trace: tuple[Span, ...] = Field((), description="The run's spans (agent steps, model and tool calls).")
     steps: int | None = Field(None, description="Model calls the target made (1 for a plain prompt call).")
     failure_kind: FailureKind | None = Field(None, description="Where a failed run went wrong, from its trace.")
+    warnings: tuple[str, ...] = Field(
+        (), description="What was repaired to keep the run, e.g. invalid Unicode in the reply replaced by U+FFFD.")
 
 
 class CaseStats(Record):

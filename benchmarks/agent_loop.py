@@ -45,9 +45,11 @@ def _caller(spec: ModelSpec) -> ModelCaller:
                        params={"max_tokens": 64}, tools=TOOLS, seed=0, pricing={})
 
 
-async def _time(target: object, runs: int, case: Case) -> tuple[float, float]:
+START = (Message(role="system", content="You are terse."), Message(role="user", content="question"))
+
+
+async def _time(target: object, runs: int, case: Case, messages: tuple[Message, ...] = START) -> tuple[float, float]:
     """(wall seconds, CPU seconds) per run."""
-    messages = (Message(role="system", content="You are terse."), Message(role="user", content="question"))
     wall, cpu = time.perf_counter(), time.process_time()
     for i in range(runs):
         await target.run(TargetRun(case=case, index=i, messages=messages))  # type: ignore[attr-defined]
@@ -60,16 +62,20 @@ async def measure(spec: ModelSpec, runs: int, steps: int, repeat: int) -> None:
     prompt = PromptTarget(caller)
     loop = ToolLoopTarget(caller, ToolBox(TOOLS, ROOT), max_steps=steps)
     await _time(prompt, 5, case)  # warm up: imports, connections
-    await _time(loop, 2, case)
-    bares, loops = [], []
-    for _ in range(repeat):  # interleaved, so a noisy neighbour hits both alike
+    sample = await loop.run(TargetRun(case=case, index=0, messages=START))
+    # the transcript a loop step sends on average: the bare call gets the same, so only the loop's own work differs
+    middle = sample.messages[: len(START) + 2 * ((steps - 1) // 2)]
+    bares, mids, loops = [], [], []
+    for _ in range(repeat):  # interleaved, so a noisy neighbour hits all alike
         bares.append(await _time(prompt, runs, case))
+        mids.append(await _time(prompt, runs, case, middle))
         loops.append(await _time(loop, max(1, runs // steps), case))
-    bare, looped = min(bares), min(loops)
-    per_step = (looped[0] / steps, looped[1] / steps)
-    print(f"{spec.provider:>8}: bare call {bare[0] * 1e3:7.3f} ms ({bare[1] * 1e3:.3f} ms CPU) · "
-          f"loop step {per_step[0] * 1e3:7.3f} ms ({per_step[1] * 1e3:.3f} ms CPU) · "
-          f"overhead per step {(per_step[0] - bare[0]) * 1e3:+.3f} ms ({(per_step[1] - bare[1]) * 1e3:+.3f} ms CPU)")
+    bare, mid, looped = min(bares), min(mids), min(loops)
+    step = (looped[0] / steps, looped[1] / steps)
+    print(f"{spec.provider:>8}: bare call {bare[0] * 1e3:6.3f} ms ({bare[1] * 1e3:.3f} CPU) · same call with a "
+          f"{len(middle)}-message transcript {mid[0] * 1e3:6.3f} ms ({mid[1] * 1e3:.3f} CPU) · loop step "
+          f"{step[0] * 1e3:6.3f} ms ({step[1] * 1e3:.3f} CPU) · loop overhead per step "
+          f"{(step[0] - mid[0]) * 1e3:+.3f} ms ({(step[1] - mid[1]) * 1e3:+.3f} ms CPU)")
     await caller.endpoint.provider.aclose()
 
 

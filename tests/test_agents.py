@@ -394,3 +394,33 @@ def test_mock_rules_match_the_last_message_of_their_role() -> None:
     assert parallel.text == "both results: a=1\nb=2" and not parallel.tool_calls
     assert answer(Message(role="assistant", content="3 left"), Message(role="user", content="?")).text == "user says 3"
     assert answer(Message(role="user", content="nothing")).text == "I don't know."
+
+
+def test_the_support_agent_written_in_python_passes_the_same_suite(workdir: Path, capsys) -> None:
+    r = run_cli(capsys, "run", "suites/support-agent.yaml", "--config", "suites/configs/support-agent-python.yaml",
+                "--out", "py")
+    assert r.code == 0, r.text
+    assert "PASS" in r.out
+    cancel = _runs(workdir / "py")["cancel-and-refund-4321"]
+    assert cancel["steps"] == 3 and [c["name"] for c in cancel["tool_calls"]] == ["lookup_order", "refund_order"]
+    (agent,) = cancel["trace"]
+    assert [c["kind"] for c in agent["children"]] == ["model", "model", "model", "tool", "tool"]
+
+
+@pytest.mark.parametrize(("check", "message"), [
+    ("{tool_called: {name: x, match: fuzzy}}", "match must be subset or exact, got 'fuzzy'"),
+    ("{tool_called: {name: x, args_schema: {type: 12}}}", "args_schema is not a valid JSON Schema"),
+    ("{tool_called: {name: x, times: -1}}", "times"),
+    ("{tool_sequence: {strict: true}}", "missing names"),
+    ("{max_steps: -1}", "max_steps"),
+    ("{final_answer_after_tool: {tool: x}}", "missing path"),
+    ("{final_answer_after_tool: {tool: x, path: '$[[['}}", "invalid JSONPath"),
+    ("{tool_args_valid: yes please}", "expected true"),
+])
+def test_a_malformed_trajectory_check_is_refused_with_its_line(tmp_path: Path, capsys, check: str,
+                                                              message: str) -> None:
+    _config(tmp_path, "  provider: mock\n  name: m")
+    _suite(tmp_path, f"  - id: c\n    input: hi\n    checks:\n      - {check}\n")
+    r = run_cli(capsys, "validate", tmp_path / "suite.yaml")
+    assert r.code == 2, r.text
+    assert "suite.yaml:9" in r.err and message in r.err, r.err

@@ -302,3 +302,12 @@ def test_validate_imports_agents_and_warns_about_unset_header_variables(tmp_path
     assert r.code == 2, r.text
     assert "ok  " + str(tmp_path / "http.yaml") + ": config h 1.0.0 (http agent)" in r.out
     assert "agent.http.headers name ${NOT_SET_TOKEN}, which is not set here" in r.err
+
+
+def test_the_support_agent_as_a_command_passes_the_example_suite(workdir: Path, capsys) -> None:
+    r = run_cli(capsys, "run", "suites/support-agent.yaml", "--config", "suites/configs/support-agent-command.yaml",
+                "-k", "1", "--out", "cmd")
+    assert "error:" not in r.err, r.text
+    runs = _runs(workdir / "cmd")
+    assert all(run["status"] == "passed" for run in runs.values()), runs
+    assert runs["refund-status-1234"]["output"] == "The refund for order 1234 is pending."  # vars filled in

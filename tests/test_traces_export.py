@@ -250,3 +250,10 @@ def test_report_shows_a_timeline_and_the_trajectory_beside_the_baseline(workdir:
     # the regressed agent skipped the lookup: that step of the trajectory is marked as changed
     assert '<tr class="changed">' in unknown and "✗ order 9999 not found</pre></td><td><pre>—" in unknown
     assert "; judge " not in refund  # no rubric, no judge calls
+
+
+def test_invalid_unicode_never_breaks_the_export(tmp_path: Path) -> None:
+    from agent_eval.trace.otlp import write_otlp
+
+    write_otlp(tmp_path / "t.json", {"resourceSpans": [], "note": "half an emoji: \ud83d"})
+    assert json.loads((tmp_path / "t.json").read_text(encoding="utf-8"))["note"] == "half an emoji: \ufffd"

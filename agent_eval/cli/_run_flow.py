@@ -220,8 +220,11 @@ def _run_one(
     from agent_eval.runner.session import run_suite
 
     cfg = config.spec
+    target = f"{cfg.model.provider}/{cfg.model.name}"
+    if cfg.agent is not None:  # http and command agents call their own models
+        target = f"{cfg.agent.kind} agent" + (f" on {target}" if cfg.agent.kind in ("loop", "python") else "")
     err.print(f"[bold]{suite.name}[/]: {len(suite.cases)} cases · config {cfg.name} {cfg.version} "
-              f"({cfg.model.provider}/{cfg.model.name}) · results in {folder}")
+              f"({target}) · results in {folder}")
     progress = make_progress(err)
     report = asyncio.run(run_suite(suite, config, options, folder, progress, resume=request.resume is not None,
                                    baseline=baseline))

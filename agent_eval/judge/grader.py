@@ -111,6 +111,7 @@ class LLMJudge:
         reasons: list[str] = []
         spans: list[Span] = []
         clock = Clock()
+        warnings: list[str] = []
         usage_in = usage_out = 0
         latency = 0.0
         cost: float | None = 0.0
@@ -132,6 +133,7 @@ class LLMJudge:
             usage_in += completion.usage.input_tokens
             usage_out += completion.usage.output_tokens
             latency += completion.latency_ms
+            warnings.extend(completion.warnings)
             cost = None if cost is None or call_cost is None else cost + call_cost
             try:
                 score, reasoning = parse_reply(completion.text, rubric.scale)
@@ -141,7 +143,7 @@ class LLMJudge:
             reasons.append(reasoning)
         result = _result(rubric, spec, scores, reasons, Usage(input_tokens=usage_in, output_tokens=usage_out),
                          cost, latency)
-        return result.model_copy(update={"trace": tuple(spans)})
+        return result.model_copy(update={"trace": tuple(spans), "warnings": tuple(warnings)})
 
     async def aclose(self) -> None:
         for endpoint in self._endpoints.values():

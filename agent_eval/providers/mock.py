@@ -15,11 +15,11 @@ import asyncio
 import hashlib
 import json
 import random
-import re
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
+import regex
 from jinja2 import StrictUndefined, Template, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
@@ -29,7 +29,15 @@ from agent_eval.providers.classify import ErrorContext, classify_other, classify
 from agent_eval.records import Message, ToolCall, Usage
 from agent_eval.suite.schema import MockSpec, ModelSpec
 
-__all__ = ["MockProvider", "MockProviderError", "MockTemplateError", "create", "estimate_tokens", "stable_seed"]
+__all__ = [
+    "MockProvider",
+    "MockProviderError",
+    "MockRuleTimeout",
+    "MockTemplateError",
+    "create",
+    "estimate_tokens",
+    "stable_seed",
+]
 
 
 class MockProviderError(Exception):
@@ -44,6 +52,13 @@ class MockTemplateError(Exception):
     """An answer template failed to render (e.g. an undefined variable)."""
 
 
+class MockRuleTimeout(Exception):
+    """A rule's `match` pattern backtracked past its time limit on this input."""
+
+
+_MATCH_LIMIT_S = 1.0  # a rule's pattern runs on the event loop: bounded by the `regex` package
+
+
 @dataclass(frozen=True, slots=True)
 class _Answer:
     text: Template
@@ -52,7 +67,7 @@ class _Answer:
 
 @dataclass(frozen=True, slots=True)
 class _Rule:
-    pattern: re.Pattern[str]
+    pattern: Any  # regex.Pattern[str]
     role: str
     answers: tuple[_Answer, ...]
     weights: tuple[float, ...]
@@ -80,7 +95,7 @@ class MockProvider:
         try:
             self._rules = tuple(
                 _Rule(
-                    pattern=re.compile(rule.match),
+                    pattern=regex.compile(rule.match, regex.VERSION0),
                     role=rule.role,
                     answers=tuple(
                         _Answer(env.from_string(answer.text),
@@ -129,8 +144,14 @@ class MockProvider:
         last = {role: _last_of(messages, role) for role in ("user", "assistant", "tool", "system")}
         for rule in self._rules:
             subject = last[rule.role]
-            found = None if subject is None else rule.pattern.search(subject)
-            if found is None or subject is None:
+            if subject is None:
+                continue
+            try:
+                found = rule.pattern.search(subject, timeout=_MATCH_LIMIT_S)
+            except TimeoutError:  # not retried: the same input would time out again
+                message = f"rule /{rule.pattern.pattern}/ timed out after {_MATCH_LIMIT_S:g} s"
+                raise MockRuleTimeout(message) from None
+            if found is None:
                 continue
             answer = rule.answers[_weighted_index(rule.weights, rng)]
             groups = {name: value or "" for name, value in found.groupdict().items()}

@@ -14,6 +14,7 @@ from agent_eval.calls.budget import Budget
 from agent_eval.calls.cache import ResponseCache
 from agent_eval.calls.endpoint import Endpoint, EndpointStats
 from agent_eval.checks.base import CheckInput
+from agent_eval.checks.runtime import CheckRunner
 from agent_eval.errors import FatalProviderError
 from agent_eval.judge.parse import JudgeError
 from agent_eval.records import Message, RubricResult, RunError, RunRecord, RunStatus
@@ -79,6 +80,7 @@ class Engine:
     concurrency: int
     cache: ResponseCache | None = None
     judge: Judge | None = None
+    checks: CheckRunner = field(default_factory=CheckRunner)
     run_timeout_s: float | None = None
     grace_s: float = 5.0
     failure_policy: FailurePolicy = field(default_factory=FailurePolicy)
@@ -122,6 +124,7 @@ class Engine:
         """Close the results stream, the cache and every connection."""
         self.writer.close()
         await self.target.aclose()
+        await self.checks.aclose()
         if self.cache is not None:
             self.cache.close()
         await self.endpoint.provider.aclose()
@@ -150,7 +153,7 @@ class Engine:
                 return
             finally:
                 self._in_flight -= 1
-            self.writer.append(record)
+            record = self.writer.append(record)  # as written: repaired if it held invalid Unicode
             outcome.records.append(record)
             self.progress.advance(record)
 
@@ -177,7 +180,7 @@ class Engine:
             tokens=result.usage, latency_ms=result.latency_ms, cost_usd=result.cost_usd, steps=result.steps,
             tools=self.tools,
         )
-        checks = result.violations + tuple(check.run(view) for check in item.case.checks)
+        checks = result.violations + await self.checks.run(item.case.checks, view)
         rubrics: tuple[RubricResult, ...] = ()
         error: RunError | None = None
         if self.judge is not None and item.case.rubrics:
@@ -195,7 +198,7 @@ class Engine:
             tool_calls=result.tool_calls, tokens=result.usage, cost_usd=result.cost_usd,
             latency_ms=result.latency_ms, checks=checks, rubrics=rubrics, error=error, cached=result.cached,
             attempts=result.attempts, model=result.model, finished_at=_now(), trace=result.trace,
-            steps=result.steps,
+            steps=result.steps, warnings=result.warnings,
         )
         kind = classify_failure(record, self.failure_policy, context=result.context)
         return record.model_copy(update={"failure_kind": kind, "trace": with_context(result.trace, result.context)})

@@ -69,9 +69,9 @@ class MockAnswer(Spec):
 class MockRule(Spec):
     """Answers for inputs that match a regex (re.search on the last message of `role`, by default the user's)."""
 
-    match: str = Field(description="Python regular expression.")
+    match: str = Field(description="Python regular expression (run with a 1 s time limit per call).")
     role: Literal["user", "assistant", "tool", "system"] = Field(
-        "user", description="Whose last message the regex is matched on (`tool`: the last tool result).")
+        "user", description="Whose last message the regex is matched on (`tool`: the last tool results).")
     answers: tuple[MockAnswer, ...] = Field(min_length=1)
 
     @field_validator("match")
@@ -292,3 +292,7 @@ class SuiteFile(Spec):
     gate: GateSpec = GateSpec()
     budget: BudgetSpec = BudgetSpec()
     report: ReportSpec = ReportSpec()
+    check_timeout_s: float = Field(
+        10.0, gt=0, le=3600,
+        description="Time limit of one check (python: checks, user regexes); past it the check fails. "
+                    "A check's own `timeout_s` overrides it.")

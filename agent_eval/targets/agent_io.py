@@ -36,7 +36,8 @@ class AgentInput(_Model):
 
     case_id: str
     repetition: int = Field(description="0-based repetition index (k runs per case).")
-    input: str | list[dict[str, Any]] = Field(description="The case input: text, or chat messages.")
+    input: str | list[dict[str, Any]] = Field(
+        description="The case input: text with the case's vars filled in, or chat messages.")
     messages: list[dict[str, Any]] = Field(description="System prompt and user turn(s), OpenAI chat format.")
     vars: dict[str, Any] = {}
     metadata: dict[str, Any] = {}
@@ -72,10 +73,11 @@ class AgentResult(_Model):
 
 def agent_input(run: TargetRun) -> AgentInput:
     """The AgentInput of one run."""
+    from agent_eval.suite.render import render_input
     from agent_eval.targets.wire import to_openai
 
     case = run.case
-    raw = case.input if isinstance(case.input, str) else to_openai(case.input)
+    raw = render_input(case) if isinstance(case.input, str) else to_openai(case.input)
     return AgentInput(case_id=case.id, repetition=run.index, input=raw, messages=to_openai(run.messages),
                       vars=dict(case.vars), metadata=dict(case.metadata))
 
@@ -137,11 +139,6 @@ class AgentContext:
     def remaining_s(self) -> float | None:
         """Seconds left before the run's deadline (None: no --run-timeout)."""
         return None if self.deadline is None else max(0.0, self.deadline - time.monotonic())
-
-    async def aclose(self) -> None:
-        for client in (self._openai, self._anthropic):
-            if client is not None:
-                await client.close()
 
 
 def messages_of(result: AgentResult, run: TargetRun) -> tuple[Message, ...]:

@@ -44,6 +44,7 @@ class TargetResult:
     context: tuple[str, ...] = ()  # documents a retrieval agent used
     error: RunError | None = None
     violations: tuple[CheckResult, ...] = ()  # limits the target hit (max_steps, agent.max_tokens): failed checks
+    warnings: tuple[str, ...] = ()  # what was repaired in the model's replies (invalid Unicode)
 
 
 class Target(Protocol):

@@ -43,6 +43,7 @@ class RunMeter:
     latency_ms: float = 0.0
     model: str = ""
     spans: list[Span] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
     limit_hit: str | None = None  # e.g. "agent.max_tokens: 1,204 tokens, limit 1,000"
     fatal: FatalProviderError | None = None
 
@@ -75,6 +76,7 @@ class RunMeter:
         self.output_tokens += completion.usage.output_tokens
         self.latency_ms += completion.latency_ms
         self.model = completion.model or self.model
+        self.warnings.extend(w for w in completion.warnings if w not in self.warnings)
         self.cost_usd = None if self.cost_usd is None or cost is None else self.cost_usd + cost
         used = self.input_tokens + self.output_tokens
         if self.max_tokens is not None and used > self.max_tokens:

@@ -40,6 +40,7 @@ class Gateway:
     _port: int = 0
     _serial: int = 0
     _loop: asyncio.AbstractEventLoop | None = None
+    _clients: dict[str, Any] = field(default_factory=dict)
 
     def register(self, meter: RunMeter, run: TargetRun) -> str:
         """A run's token; called on the engine's loop, which every call of the run is then served on."""
@@ -59,19 +60,24 @@ class Gateway:
         root = f"http://127.0.0.1:{self._port}/run/{token}"
         return f"{root}/v1", root
 
-    def client(self, kind: str, token: str, base_url: str, anthropic_base_url: str) -> Any:
-        """An official async SDK client whose requests this gateway answers in process."""
-        assert self._loop is not None  # set by register()
-        transport = _Transport(self, self._loop)
-        if kind == "openai":
-            import openai
+    def client(self, kind: str, base_url: str, anthropic_base_url: str) -> Any:
+        """An official async SDK client for one run; every run's client shares one connection-less transport."""
+        shared = self._clients.get(kind)
+        if shared is None:
+            assert self._loop is not None  # set by register()
+            transport = _Transport(self, self._loop)
+            if kind == "openai":
+                import openai
 
-            return openai.AsyncOpenAI(api_key="agent-eval", base_url=base_url, max_retries=0,
-                                      http_client=openai.DefaultAsyncHttpxClient(transport=transport))
-        import anthropic
+                shared = openai.AsyncOpenAI(api_key="agent-eval", base_url=base_url, max_retries=0,
+                                            http_client=openai.DefaultAsyncHttpxClient(transport=transport))
+            else:
+                import anthropic
 
-        return anthropic.AsyncAnthropic(api_key="agent-eval", base_url=anthropic_base_url, max_retries=0,
-                                        http_client=anthropic.DefaultAsyncHttpxClient(transport=transport))
+                shared = anthropic.AsyncAnthropic(api_key="agent-eval", base_url=anthropic_base_url, max_retries=0,
+                                                  http_client=anthropic.DefaultAsyncHttpxClient(transport=transport))
+            self._clients[kind] = shared
+        return shared.copy(base_url=base_url if kind == "openai" else anthropic_base_url)
 
     async def handle(self, path: str, body: bytes) -> tuple[int, dict[str, Any]]:
         """Answer one request to `/run/<token>/v1/chat/completions` or `/run/<token>/v1/messages`."""
@@ -107,6 +113,8 @@ class Gateway:
         return 200, (anthropic_response if anthropic else openai_response)(completion, self._serial)
 
     async def aclose(self) -> None:
+        for client in self._clients.values():
+            await client.close()
         if self._server is not None:
             self._server.close()
             self._server = None

@@ -97,6 +97,7 @@ class ToolLoopTarget:
             output=output, messages=tuple(messages), tool_calls=tuple(executed), usage=meter.usage,
             cost_usd=meter.cost_usd, latency_ms=meter.clock.now_ms(), model=meter.model, trace=tuple(trace),
             steps=meter.calls, cached=meter.all_cached, attempts=meter.attempts, violations=violations,
+            warnings=tuple(meter.warnings),
         )
 
     async def _run_tools(self, calls: tuple[ToolCall, ...], run: TargetRun, ctx: ToolContext,

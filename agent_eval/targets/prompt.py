@@ -42,7 +42,7 @@ class PromptTarget:
             output=completion.text, messages=run.messages, tool_calls=completion.tool_calls,
             usage=completion.usage, cost_usd=meter.cost_usd, latency_ms=completion.latency_ms,
             model=completion.model, trace=tuple(meter.spans), steps=1, cached=meter.all_cached,
-            attempts=meter.attempts,
+            attempts=meter.attempts, warnings=tuple(meter.warnings),
         )
 
 

@@ -63,6 +63,7 @@ def build_result(result: AgentResult, run: TargetRun, meter: RunMeter, *, name: 
         cost_usd=meter.cost_usd if meter.calls else None, latency_ms=end - start_ms, model=meter.model,
         trace=(span,), steps=steps, cached=meter.all_cached, attempts=meter.attempts or 1,
         context=tuple(c if isinstance(c, str) else str(c) for c in result.context), violations=meter.violations(),
+        warnings=tuple(meter.warnings),
     )
 
 
@@ -91,7 +92,7 @@ class PythonTarget:
         ctx = AgentContext(
             case_id=run.case.id, repetition=run.index, model=self.caller.model, params=dict(self.caller.params),
             base_url=base_url, anthropic_base_url=anthropic_url, deadline=run.deadline,
-            client_factory=lambda kind: self.gateway.client(kind, token, base_url, anthropic_url),
+            client_factory=lambda kind: self.gateway.client(kind, base_url, anthropic_url),
         )
         start = meter.clock.now_ms()
         try:
@@ -103,7 +104,6 @@ class PythonTarget:
             return self._crashed(exc, meter, run, start)
         finally:
             self.gateway.unregister(token)
-            await ctx.aclose()
         if meter.fatal is not None:
             raise meter.fatal
         return build_result(result, run, meter, name=f"invoke_agent {self.ref}", start_ms=start)

@@ -93,8 +93,15 @@ def otlp_document(results: Results, *, redact: bool = False, secrets: Sequence[s
 
 
 def write_otlp(path: Path, document: dict[str, Any]) -> None:
-    """Write the document as one JSON file, atomically."""
-    write_atomic(Path(path), json.dumps(document, ensure_ascii=False) + "\n")
+    """Write the document as one JSON file, atomically (invalid Unicode from outside becomes U+FFFD)."""
+    try:
+        text = json.dumps(document, ensure_ascii=False)
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        from agent_eval.untrusted import clean_value
+
+        text = json.dumps(clean_value(document)[0], ensure_ascii=False)
+    write_atomic(Path(path), text + "\n")
 
 
 def read_otlp_messages(path: Path) -> list[ExportedCall]:
