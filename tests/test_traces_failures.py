@@ -224,3 +224,13 @@ def test_a_custom_agents_context_decides_retrieval_and_is_kept_in_the_trace(tmp_
     assert "context (1 document): Returns: within 30 days" in Path("out/report.html").read_text()
     assert run_cli(capsys, "run", suite, "--out", "red", "--redact", "--trace-export", "red.json").code == 0
     assert "within 30 days" in Path("t.json").read_text() and "within 30 days" not in Path("red.json").read_text()
+
+
+def test_a_custom_agents_unreported_tool_result_is_not_a_tool_failure() -> None:
+    unreported = tool_span("lookup", {"id": 1}, None, start_ms=0, duration_ms=None)
+    empty = tool_span("lookup", {"id": 1}, [], start_ms=0, duration_ms=None)
+    custom = FailurePolicy.from_config([], {}, reports_context=True)  # python, http, command agents
+    loop = FailurePolicy.from_config([], {}, reports_context=False)  # the built-in loop ran the tool itself
+    assert classify_failure(_run((_step(unreported),)), custom) == "prompt"
+    assert classify_failure(_run((_step(empty),)), custom) == "tool"
+    assert classify_failure(_run((_step(unreported),)), loop) == "tool"

@@ -2,7 +2,8 @@
 
 The rules, first match wins:
 1. `orchestration` when the run hit its step limit (a root cause in itself);
-2. `tool` when a tool errored or returned nothing (a retrieval tool returning nothing is `retrieval`);
+2. `tool` when a tool errored or returned nothing (a retrieval tool returning nothing is `retrieval`; a custom
+   agent's tool call reported without a result is not "nothing");
 3. `retrieval` when the context-relevance rubric scored the retrieved context below its threshold, or the
    context is empty: a tool of `kind: retrieval` was called and returned nothing, or the config declares
    `retrieval:` and a custom agent (python, http, command) reported no `context`;
@@ -60,6 +61,8 @@ class FailurePolicy:
     retrieval_tools: frozenset[str] = frozenset()  # tools marked `kind: retrieval`
     relevance_rubrics: frozenset[str] = frozenset()  # rubrics graded with the context-relevance template
     baseline_steps: Mapping[str, float] = field(default_factory=dict)  # case id -> median steps
+    # A custom agent may report a tool call without its result: None then means "not reported", not "nothing".
+    null_is_nothing: bool = True
 
     @classmethod
     def from_config(cls, tools: Iterable[Mapping[str, Any]], retrieval: Mapping[str, Any],
@@ -69,7 +72,8 @@ class FailurePolicy:
         targets that cannot report a context (the prompt call and the tool loop)."""
         names = frozenset(_tool_name(t) for t in tools if t.get("kind") == "retrieval")
         return cls(retrieval=bool(retrieval) and reports_context, retrieval_tools=names,
-                   relevance_rubrics=frozenset(relevance_rubrics), baseline_steps=dict(baseline_steps or {}))
+                   relevance_rubrics=frozenset(relevance_rubrics), baseline_steps=dict(baseline_steps or {}),
+                   null_is_nothing=not reports_context)
 
 
 def classify_failure(run: RunRecord, policy: FailurePolicy = FailurePolicy(), *,
@@ -84,7 +88,7 @@ def classify_failure(run: RunRecord, policy: FailurePolicy = FailurePolicy(), *,
         return "orchestration"
     calls = executed_calls(run)
     retrieval_calls = [c for c in calls if c.name in policy.retrieval_tools]
-    if any(c.error is not None or (_empty(c.result) and c not in retrieval_calls) for c in calls):
+    if any(c.error is not None or (_returned_nothing(c.result, policy) and c not in retrieval_calls) for c in calls):
         return "tool"
     if _irrelevant(run, policy) or _context_empty(run, retrieval_calls, context, policy):
         return "retrieval"
@@ -138,6 +142,10 @@ def _hit_step_limit(run: RunRecord) -> bool:
     if any(s.attributes.get(STOP_ATTRIBUTE) == "max_steps" for s in iter_spans(run.trace)):
         return True
     return any(c.name in _STEP_LIMITS and not c.passed for c in run.checks)
+
+
+def _returned_nothing(result: Any, policy: FailurePolicy) -> bool:
+    return _empty(result) and (result is not None or policy.null_is_nothing)
 
 
 def _empty(value: Any) -> bool:
