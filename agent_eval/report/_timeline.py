@@ -155,7 +155,8 @@ def _key(call: TrajectoryCall) -> tuple[str, str]:
 
 
 def _short(value: Any) -> str:
-    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+    # sorted keys: the baseline file stores results with sorted keys, so both sides read alike
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
     return text if len(text) <= _MAX_TEXT else text[: _MAX_TEXT - 1] + "…"
 
 
