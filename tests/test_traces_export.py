@@ -257,3 +257,10 @@ def test_invalid_unicode_never_breaks_the_export(tmp_path: Path) -> None:
 
     write_otlp(tmp_path / "t.json", {"resourceSpans": [], "note": "half an emoji: \ud83d"})
     assert json.loads((tmp_path / "t.json").read_text(encoding="utf-8"))["note"] == "half an emoji: \ufffd"
+
+
+def test_redact_masks_the_timeline(workdir: Path, capsys) -> None:
+    assert run_cli(capsys, "run", AGENT_SUITE, "--out", "out", "--redact").code == 0
+    html = (workdir / "out/report.html").read_text()
+    assert "Timeline: 3 steps" in html and "refund_order([redacted])" in html
+    assert "R4321" not in html and "order 9999 not found" not in html and "4321&#34;" not in html
