@@ -28,10 +28,11 @@ tools:
 
 TOOL_MODULE = '''
 import asyncio
+import datetime
 
 async def get_weather(args, ctx):
     await asyncio.sleep(0)
-    return {"city": args["city"], "sky": "sunny", "case": ctx.case_id}
+    return {"city": args["city"], "sky": "sunny", "case": ctx.case_id, "checked": datetime.date(2025, 1, 2)}
 
 def explode(args, ctx):
     raise RuntimeError("the tool broke")
@@ -188,8 +189,8 @@ def test_the_tool_loop_speaks_both_wire_formats_with_parallel_calls(tmp_path: Pa
     assert r.code == 0, r.text
     run = _runs(tmp_path / "out")["parallel"]
     assert run["steps"] == 2 and run["output"] == "Paris is sunny and order 7 has shipped."
-    assert [c["result"] for c in run["tool_calls"]] == [{"city": "Paris", "sky": "sunny", "case": "parallel"},
-                                                         "shipped"]
+    assert [c["result"] for c in run["tool_calls"]] == [  # a date, not JSON, recorded as text
+        {"city": "Paris", "sky": "sunny", "case": "parallel", "checked": "2025-01-02"}, "shipped"]
     assert len(bodies) == 2
     assert {t.get("name") or t["function"]["name"] for t in bodies[0]["tools"]} == {
         "lookup_order", "get_weather", "explode"}

@@ -220,11 +220,10 @@ def _run_one(
     from agent_eval.runner.session import run_suite
 
     cfg = config.spec
-    target = f"{cfg.model.provider}/{cfg.model.name}"
-    if cfg.agent is not None:  # http and command agents call their own models
-        target = f"{cfg.agent.kind} agent" + (f" on {target}" if cfg.agent.kind in ("loop", "python") else "")
+    from agent_eval.targets.describe import target_label
+
     err.print(f"[bold]{suite.name}[/]: {len(suite.cases)} cases · config {cfg.name} {cfg.version} "
-              f"({target}) · results in {folder}")
+              f"({target_label(config)}) · results in {folder}")
     progress = make_progress(err)
     report = asyncio.run(run_suite(suite, config, options, folder, progress, resume=request.resume is not None,
                                    baseline=baseline))

@@ -72,10 +72,11 @@ def estimate(suite: LoadedSuite, config: LoadedConfig, options: RunOptions) -> D
 
 def print_dry_run(console: Console, suite: LoadedSuite, config: LoadedConfig, options: RunOptions) -> DryRun:
     """Print the estimate for one suite and return it."""
+    from agent_eval.targets.describe import target_label
+
     plan = estimate(suite, config, options)
-    model = config.spec.model
     cost = "unknown (no price for this model)" if plan.cost_usd is None else f"${plan.cost_usd:.4f}"
-    console.print(f"[bold]{suite.name}[/] (dry run, nothing sent) · {model.provider}/{model.name}")
+    console.print(f"[bold]{suite.name}[/] (dry run, nothing sent) · {target_label(config)}")
     console.print(f"  cases {plan.cases} · candidate calls {plan.runs - plan.cached} "
                   f"(+{plan.cached} cached) · judge calls {plan.judge_calls}")
     console.print(f"  estimated tokens: {plan.input_tokens:,} in, at most {plan.output_tokens:,} out (candidate)")

@@ -120,8 +120,15 @@ class PriceSpec(Spec):
     output: float = Field(ge=0)
 
 
+def _model_optional(schema: dict[str, Any]) -> None:
+    """In the published schema `model` is optional: HTTP and command agents need none."""
+    schema["required"] = [name for name in schema.get("required", []) if name != "model"]
+
+
 class ConfigFile(Spec):
     """The candidate config: the execution context under test, as one versioned unit."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra=_model_optional)
 
     schema_version: int = SCHEMA_VERSION
     name: str = Field(min_length=1)

@@ -86,9 +86,12 @@ def tool_calls_of(calls: Sequence[AgentToolCall]) -> tuple[ToolCall, ...]:
     """An agent's reported tool calls as records (arguments as JSON text)."""
     import json
 
+    from agent_eval.targets.toolbox import jsonable
+
     return tuple(
-        ToolCall(id=c.id, name=c.name, arguments=c.args if isinstance(c.args, str) else json.dumps(c.args),
-                 result=c.result, error=c.error)
+        ToolCall(id=c.id, name=c.name,
+                 arguments=c.args if isinstance(c.args, str) else json.dumps(jsonable(c.args)),
+                 result=jsonable(c.result), error=c.error)
         for c in calls
     )
 

@@ -5,13 +5,22 @@ from __future__ import annotations
 from agent_eval.suite.loader import LoadedConfig
 from agent_eval.targets.base import TargetRun
 
-__all__ = ["describe_run"]
+__all__ = ["describe_run", "target_label"]
 
 _SHOWN = 300
 
 
 def _cut(text: str) -> str:
     return text if len(text) <= _SHOWN else text[:_SHOWN] + "…"
+
+
+def target_label(config: LoadedConfig) -> str:
+    """E.g. `openai/gpt-4o-mini-2024-07-18`, `loop agent on mock/m` or `http agent` (it calls its own models)."""
+    spec = config.spec
+    label = f"{spec.model.provider}/{spec.model.name}"
+    if spec.agent is None:
+        return label
+    return f"{spec.agent.kind} agent" + (f" on {label}" if spec.agent.kind in ("loop", "python") else "")
 
 
 def describe_run(config: LoadedConfig, run: TargetRun) -> str:

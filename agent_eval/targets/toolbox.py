@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import inspect
+import json
 import sys
 import time
 import traceback
@@ -24,7 +25,7 @@ from agent_eval.records import ToolCall
 from agent_eval.suite.case import Case
 from agent_eval.suite.schema import ToolResultSpec
 
-__all__ = ["ToolBox", "ToolContext", "import_ref"]
+__all__ = ["ToolBox", "ToolContext", "import_ref", "jsonable"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +58,14 @@ def import_ref(ref: str, base_dir: Path) -> Callable[..., Any]:
     if not callable(target):
         raise ConfigError(f'"{ref}" is not callable')
     return target  # type: ignore[no-any-return]
+
+
+def jsonable(value: Any) -> Any:
+    """A tool's or agent's value as plain JSON data (what a record can hold): other objects become text."""
+    try:
+        return json.loads(json.dumps(value, default=str))
+    except (ValueError, TypeError, RecursionError):
+        return str(value)
 
 
 def _subset(expected: Any, actual: Any) -> bool:
@@ -97,9 +106,9 @@ class ToolBox:
             return None, f"unknown tool {call.name} (tools: {known})"
         try:
             if inspect.iscoroutinefunction(function):
-                return await function(args, ctx), None
+                return jsonable(await function(args, ctx)), None
             value = await asyncio.to_thread(function, args, ctx)
-            return (await value if inspect.isawaitable(value) else value), None
+            return jsonable(await value if inspect.isawaitable(value) else value), None
         except Exception as exc:
             where = traceback.extract_tb(exc.__traceback__)[-1]
             return None, f"{type(exc).__name__}: {exc} ({Path(where.filename).name}:{where.lineno})"
