@@ -234,3 +234,9 @@ def test_a_custom_agents_unreported_tool_result_is_not_a_tool_failure() -> None:
     assert classify_failure(_run((_step(unreported),)), custom) == "prompt"
     assert classify_failure(_run((_step(empty),)), custom) == "tool"
     assert classify_failure(_run((_step(unreported),)), loop) == "tool"
+
+
+def test_an_unknown_judge_template_is_an_input_error(kinds_suite: Path, capsys) -> None:
+    kinds_suite.write_text(kinds_suite.read_text().replace("template: context_relevance", "template: relevance"))
+    r = run_cli(capsys, "run", kinds_suite, "--out", "out")
+    assert r.code == 2 and "unknown judge template 'relevance': expected context_relevance, faithfulness" in r.err

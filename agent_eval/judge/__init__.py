@@ -32,6 +32,18 @@ def _template_path(suite: LoadedSuite) -> Path:
     return suite.base_dir / judge.prompt if judge and judge.prompt else DEFAULT_TEMPLATE
 
 
+def _named_template(suite: LoadedSuite, name: str) -> Path:
+    """A rubric's `template:`: shipped by name, or a file next to the suite; anything else is an input error."""
+    from agent_eval.errors import InputError
+
+    path = template_path(name, suite.base_dir)
+    if not path.is_file():
+        shipped = ", ".join(sorted(NAMED_TEMPLATES))
+        raise InputError(suite.path, f"unknown judge template {name!r}: expected {shipped} or a file relative to "
+                         "the suite", field="rubrics.template")
+    return path
+
+
 def judge_provenance(suite: LoadedSuite, cases: Sequence[Case]) -> tuple[str | None, str | None]:
     """The judge model ids (sorted, comma-joined) and the prompt hash, when any case has rubrics."""
     specs = [r.judge or c.judge for c in cases for r in c.rubrics]
@@ -43,7 +55,7 @@ def judge_provenance(suite: LoadedSuite, cases: Sequence[Case]) -> tuple[str | N
     if named:  # rubrics with their own template: every template's text is part of the judge's prompt
         from agent_eval.suite.loader import canonical_hash
 
-        digest = canonical_hash([digest, *(load_template(template_path(n, suite.base_dir))[1] for n in named)])
+        digest = canonical_hash([digest, *(load_template(_named_template(suite, n))[1] for n in named)])
     return ",".join(models), digest
 
 
@@ -62,7 +74,7 @@ def build_judge(
                 check_credentials(spec)
     template, _ = load_template(_template_path(suite))
     named = {r.template for c in cases for r in c.rubrics if r.template}
-    templates = {name: load_template(template_path(name, suite.base_dir))[0] for name in sorted(named)}
+    templates = {name: load_template(_named_template(suite, name))[0] for name in sorted(named)}
 
     def make(spec: JudgeSpec) -> Endpoint:
         return endpoint_for(spec, concurrency=spec.limits.max_concurrency or concurrency,
