@@ -237,6 +237,8 @@ def test_report_shows_a_timeline_and_the_trajectory_beside_the_baseline(workdir:
     r = run_cli(capsys, "run", AGENT_SUITE, "--config", "suites/configs/support-agent-regressed.yaml", "--out", "out")
     assert r.code in (0, 1), r.text  # the edited case is not gated (its definition changed)
     html = (workdir / "out/report.html").read_text()
+    assert re.search(r"Steps per run \(mean\)</td><td class=\"num\">2\.00</td><td class=\"num\">1\.\d\d</td>", html)
+    assert "| Steps per run (mean) | 2.00 |" in (workdir / "out/summary.md").read_text()
     block = re.search(r'<script type="application/json" id="case-details">(.*?)</script>', html, flags=re.DOTALL)
     assert block is not None
     details = json.loads(block.group(1))

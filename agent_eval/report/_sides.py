@@ -91,6 +91,11 @@ class Side:
         """Latency of every run that recorded one, in milliseconds."""
         return [r.latency_ms for c in self.cases.values() for r in c.runs if r.latency_ms is not None]
 
+    def mean_steps(self) -> float | None:
+        """Mean model calls per completed run that recorded them (agents: their steps)."""
+        steps = [r.steps for c in self.cases.values() for r in c.runs if r.steps is not None and r.status != "errored"]
+        return sum(steps) / len(steps) if steps else None
+
     def case_scores(self) -> list[float]:
         """The mean score of every case that has one."""
         return [c.stats.score for c in self.cases.values() if c.stats.score is not None]
@@ -123,7 +128,8 @@ def candidate_side(results: Results) -> Side:
             definition_hash=c.definition_hash,
             stats=c.stats,
             runs=tuple(
-                SideRun(r.index, str(r.status), r.passed, r.score, r.output, r.latency_ms) for r in c.runs
+                SideRun(r.index, str(r.status), r.passed, r.score, r.output, r.latency_ms, steps=r.steps)
+                for r in c.runs
             ),
         )
         for c in results.cases
