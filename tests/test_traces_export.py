@@ -266,3 +266,12 @@ def test_redact_masks_the_timeline(workdir: Path, capsys) -> None:
     html = (workdir / "out/report.html").read_text()
     assert "Timeline: 3 steps" in html and "refund_order([redacted])" in html
     assert "R4321" not in html and "order 9999 not found" not in html and "4321&#34;" not in html
+
+
+def test_several_suites_export_into_one_file(workdir: Path, capsys) -> None:
+    r = run_cli(capsys, "run", "suites", "--out", "all", "--trace-export", "all.json", "--filter", "refund-status*")
+    assert r.code == 0, r.text
+    document = json.loads((workdir / "all.json").read_text())
+    suites = sorted(a["value"]["stringValue"] for rs in document["resourceSpans"] for a in rs["resource"]["attributes"]
+                    if a["key"] == "agent_eval.suite")
+    assert suites == ["support-agent", "support-bot"]
