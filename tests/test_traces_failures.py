@@ -240,3 +240,10 @@ def test_an_unknown_judge_template_is_an_input_error(kinds_suite: Path, capsys) 
     kinds_suite.write_text(kinds_suite.read_text().replace("template: context_relevance", "template: relevance"))
     r = run_cli(capsys, "run", kinds_suite, "--out", "out")
     assert r.code == 2 and "unknown judge template 'relevance': expected context_relevance, faithfulness" in r.err
+
+
+def test_validate_names_an_unknown_judge_template(kinds_suite: Path, capsys) -> None:
+    assert run_cli(capsys, "validate", kinds_suite).code == 0
+    kinds_suite.write_text(kinds_suite.read_text().replace("template: context_relevance", "template: relevance"))
+    r = run_cli(capsys, "validate", kinds_suite)
+    assert r.code == 2 and "unknown judge template 'relevance'" in r.err
