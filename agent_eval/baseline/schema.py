@@ -59,6 +59,7 @@ class BaselineRun(Record):
     output: str = ""
     latency_ms: float | None = None
     cost_usd: float | None = None
+    error_kind: str | None = Field(None, description="Why an errored run errored (`target`: the agent crashed).")
     steps: int | None = Field(None, description="Model calls the target made (1 for a plain prompt call).")
     tool_calls: tuple[TrajectoryCall, ...] = Field((), description="The trajectory: tool calls with arguments and results.")
     failure_kind: FailureKind | None = Field(None, description="Where a failed run went wrong, from its trace.")
@@ -90,8 +91,14 @@ class Baseline(Record):
         return next((c for c in self.cases if c.id == case_id), None)
 
 
-def baseline_from_results(results: Results) -> Baseline:
-    """Reduce a run's results to a baseline, cases sorted by id and runs by index (stable diffs)."""
+def baseline_from_results(results: Results, *, k: int | None = None) -> Baseline:
+    """Reduce a run's results to a baseline, cases sorted by id and runs by index (stable diffs).
+
+    `k` is the suite's own k when the baseline ran more runs per case (`gate.baseline_repeat`): its
+    pass^k is then pass^k of the suite, estimated from every run.
+    """
+    from agent_eval.stats.reduce import case_stats
+
     cfg = results.config
     provenance = Provenance(
         suite_name=results.suite.name,
@@ -115,7 +122,7 @@ def baseline_from_results(results: Results) -> Baseline:
             tags=tuple(c.tags),
             critical=c.critical,
             definition_hash=c.definition_hash,
-            stats=c.stats,
+            stats=c.stats if k is None else case_stats(c.runs, k),
             runs=tuple(baseline_run(r) for r in sorted(c.runs, key=lambda r: r.index)),
         )
         for c in sorted(results.cases, key=lambda c: c.id)
@@ -127,6 +134,6 @@ def baseline_run(run: RunRecord) -> BaselineRun:
     """One run reduced to what the gate and the diff need, its trajectory included."""
     return BaselineRun(
         index=run.index, score=run.score, passed=run.passed, status=run.status, output=run.output,
-        latency_ms=run.latency_ms, cost_usd=run.cost_usd, steps=run_steps(run), tool_calls=run_trajectory(run),
-        failure_kind=run.failure_kind,
+        latency_ms=run.latency_ms, cost_usd=run.cost_usd, error_kind=run.error.kind if run.error is not None else None,
+        steps=run_steps(run), tool_calls=run_trajectory(run), failure_kind=run.failure_kind,
     )

@@ -15,7 +15,7 @@ from agent_eval.baseline.verdict import CaseDelta, CaseStatus, Verdict
 from agent_eval.records import CaseResult, Results, RunStatus
 from agent_eval.report._failures import CaseFailures, failure_view
 
-from ._format import REDACTED, fmt_ck, fmt_score, strip_illegal_xml
+from ._format import REDACTED, fmt_case_change, fmt_ck, fmt_score, strip_illegal_xml
 
 __all__ = ["combine_junit", "render_junit"]
 
@@ -45,7 +45,10 @@ def _properties(verdict: Verdict, failure_line: str | None = None) -> ET.Element
         ("agent_eval.paired_cases", str(verdict.paired_cases)),
         ("agent_eval.exit_code", str(verdict.exit_code)),
     ]
+    if verdict.sensitivity:
+        values.append(("agent_eval.sensitivity", verdict.sensitivity))
     values += [(f"agent_eval.warning.{i + 1}", w) for i, w in enumerate(verdict.warnings)]
+    values += [(f"agent_eval.note.{i + 1}", n) for i, n in enumerate(verdict.notes)]
     if failure_line:
         values.append(("agent_eval.failure_kinds", failure_line))
     for name, value in values:
@@ -86,11 +89,12 @@ def _failure(case: CaseResult, delta: CaseDelta | None, redact: bool,
     if delta is not None and delta.baseline_n is not None:
         head = f"{kind}: passed {fmt_ck(delta.baseline_passed, delta.baseline_n)} -> {fmt_ck(s.passed, s.n)} runs"
         if delta.delta is not None:
-            head += f", score {fmt_score(delta.baseline_score)} -> {fmt_score(delta.candidate_score)} ({delta.delta:+.3f})"
+            change = fmt_case_change(delta.delta, (delta.baseline_passed, delta.baseline_n), (s.passed, s.n))
+            head += f", score {fmt_score(delta.baseline_score)} -> {fmt_score(delta.candidate_score)} ({change})"
     else:
         head = f"{kind}: passed {fmt_ck(s.passed, s.n)} runs, score {fmt_score(s.score)}"
     if case.critical and s.passed < s.n:
-        head += "; critical case: every run must pass"
+        head += "; critical case"
     if kinds is not None and kinds.candidate:
         head += f"; failure kinds: {kinds.text}"
     el = ET.Element("failure", message=_clean(head), type=kind)
