@@ -108,7 +108,7 @@ def test_each_failure_kind_comes_from_a_case_built_to_cause_it(kinds_suite: Path
     judge = runs["retrieval-irrelevant"]["rubrics"][0]["trace"]
     assert judge[0]["kind"] == "judge" and "cafeteria" in judge[0]["attributes"]["gen_ai.input.messages"][0]["content"]
     # counts in the console, summary.md, JUnit and the HTML report
-    assert "failure kinds: tool 2, retrieval 2, orchestration 2, prompt 1" in r.out
+    assert "failure kinds: tool 2, retrieval 2, orchestration 2, prompt 1 of 7 runs" in r.out
     summary = Path("out/summary.md").read_text()
     assert "**Failure kinds**" in summary and "| orchestration | 2 |" in summary
     junit = Path("out/junit.xml").read_text()
@@ -131,8 +131,9 @@ def test_failure_kinds_are_compared_with_the_baseline(kinds_suite: Path, capsys)
     assert tool_run["tool_calls"] == [{"step": 0, "name": "lookup_order", "arguments": {"order_id": "1"},
                                        "result": None, "error": "database down"}]
     r = run_cli(capsys, "run", kinds_suite, "--out", "cand")
-    assert "failure kinds: tool 2, retrieval 2, orchestration 2, prompt 1 (baseline: tool 2, prompt 1); " \
-           "2 new retrieval failures, 2 new orchestration failures" in r.out
+    # the 3 cases of the baseline failed alike; the 4 new ones bring new kinds (counted per case at k)
+    assert "failure kinds: tool 2, retrieval 2, orchestration 2, prompt 1 of 7 runs (baseline: tool 2, prompt 1 " \
+           "of 3 runs); 2 new retrieval failures, 2 new orchestration failures" in r.out
     assert "2 new orchestration failures" in Path("cand/summary.md").read_text()
     assert "2 new orchestration failures" in Path("cand/junit.xml").read_text()
 
@@ -190,7 +191,7 @@ def test_retrieval_example_passes_and_its_regression_is_named_retrieval(workdir:
     assert "<<<CONTEXT 1>>>\nWarranty: two years" in prompt and "<<<CANDIDATE>>>\nThe warranty covers" in prompt
     r = run_cli(capsys, "run", DOCS, "--config", "suites/retrieval/configs/support-docs-regressed.yaml", "--out", "bad")
     assert r.code == 1 and "FAIL" in r.out, r.text
-    assert "failure kinds: retrieval 4 (baseline: none); 4 new retrieval failures" in r.out
+    assert "failure kinds: retrieval 4 of 6 runs (baseline: none of 12 runs); 4 new retrieval failures" in r.out
     kinds = {(line["case_id"], line["failure_kind"]) for line in runs_lines(workdir / "bad")}
     assert kinds == {("returns-window", "retrieval"), ("warranty", "retrieval"), ("shipping-time", None)}
 
@@ -247,3 +248,13 @@ def test_validate_names_an_unknown_judge_template(kinds_suite: Path, capsys) -> 
     kinds_suite.write_text(kinds_suite.read_text().replace("template: context_relevance", "template: relevance"))
     r = run_cli(capsys, "validate", kinds_suite)
     assert r.code == 2 and "unknown judge template 'relevance'" in r.err
+
+
+def test_changes_are_counted_at_the_candidates_runs_per_case() -> None:
+    from agent_eval.report._failures import kinds_view
+
+    # a baseline of 2 x k runs with 2 prompt failures is, at k runs, 1: one more is 1 new failure, not 0
+    view = kinds_view({"a": ["prompt", "prompt", None]}, {"a": ["prompt", None, None, "prompt", None, None]})
+    assert view.changes == ("1 new prompt failure",)
+    assert view.line() == "failure kinds: prompt 2 of 3 runs (baseline: prompt 2 of 6 runs); 1 new prompt failure"
+    assert kinds_view({"a": [None], "b": ["tool"]}, {"a": ["tool"]}).changes == ()  # b is new: no baseline to beat

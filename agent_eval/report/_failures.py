@@ -36,16 +36,21 @@ class FailureView:
     baseline: dict[FailureKind, int] | None
     changes: tuple[str, ...]
     cases: tuple[CaseFailures, ...]
+    runs: int = 0  # the candidate's runs
+    baseline_runs: int = 0  # the baseline's (often 2 x k: the changes are counted at the candidate's scale)
 
     @property
     def empty(self) -> bool:
         return not self.candidate and not self.baseline
 
     def line(self) -> str:
-        """'failure kinds: prompt 3, tool 1 (baseline: prompt 1); 2 new prompt failures, 1 new tool failure'."""
-        text = f"failure kinds: {kinds_text(self.candidate, sep=' ') or 'none'}"
+        """'failure kinds: prompt 3, tool 1 of 50 runs (baseline: prompt 2 of 100 runs); 2 new prompt failures, ...'.
+
+        The changes compare each case at the candidate's number of runs (a baseline often has 2 x k).
+        """
+        text = f"failure kinds: {kinds_text(self.candidate, sep=' ') or 'none'} of {self.runs} runs"
         if self.baseline is not None:
-            text += f" (baseline: {kinds_text(self.baseline, sep=' ') or 'none'})"
+            text += f" (baseline: {kinds_text(self.baseline, sep=' ') or 'none'} of {self.baseline_runs} runs)"
             if self.changes:
                 text += "; " + ", ".join(self.changes)
         return text
@@ -84,6 +89,8 @@ def kinds_view(candidate: KindsByCase, baseline: KindsByCase | None) -> FailureV
     """The view of failure kinds per case id, on each side."""
     cand = failure_counts(_kinds(k for kinds in candidate.values() for k in kinds))
     base = failure_counts(_kinds(k for kinds in baseline.values() for k in kinds)) if baseline is not None else None
+    runs = sum(len(kinds) for kinds in candidate.values())
+    base_runs = sum(len(kinds) for kinds in baseline.values()) if baseline is not None else 0
     cases = []
     for case_id, kinds in candidate.items():
         counts = failure_counts(_kinds(kinds))
@@ -92,7 +99,21 @@ def kinds_view(candidate: KindsByCase, baseline: KindsByCase | None) -> FailureV
         if counts or bcounts:
             cases.append(CaseFailures(case_id, counts, bcounts if baseline is not None else None))
     cases.sort(key=lambda c: (-_worse(c), c.case_id))
-    return FailureView(cand, base, tuple(failure_changes(cand, base)) if base is not None else (), tuple(cases))
+    changes = tuple(failure_changes(cand, _expected(candidate, baseline))) if baseline is not None else ()
+    return FailureView(cand, base, changes, tuple(cases), runs, base_runs)
+
+
+def _expected(candidate: KindsByCase, baseline: KindsByCase) -> dict[FailureKind, int]:
+    """The baseline's failures per kind at the candidate's scale: per case run in both, its counts times the
+    candidate's runs over the baseline's (a baseline often has 2 x k runs); cases new to the candidate add 0."""
+    expected: dict[FailureKind, float] = {}
+    for case_id, kinds in candidate.items():
+        base = baseline.get(case_id)
+        if not base or not kinds:
+            continue
+        for kind, n in failure_counts(_kinds(base)).items():
+            expected[kind] = expected.get(kind, 0.0) + n * len(kinds) / len(base)
+    return {k: round(v) for k, v in expected.items()}
 
 
 def _kinds(values: Iterable[FailureKind | str | None]) -> Iterator[FailureKind]:

@@ -190,7 +190,7 @@ def _failure_kinds(results: Results, baseline: Baseline | None) -> list[str]:
     change = f" — {_md(', '.join(view.changes))}" if view.changes else ""
     out = [f"**Failure kinds** (failed runs){change}", ""]
     if view.baseline is not None:
-        out += ["| Kind | Baseline | Candidate |", "| --- | ---: | ---: |"]
+        out += [f"| Kind | Baseline ({view.baseline_runs} runs) | Candidate ({view.runs} runs) |", "| --- | ---: | ---: |"]
         out += [f"| {k} | {b} | {c} |" for k, b, c in view.by_kind()]
     else:
         out += ["| Kind | Runs |", "| --- | ---: |"]
