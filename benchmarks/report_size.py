@@ -135,7 +135,7 @@ def synthetic(cases: int = 2000, k: int = 5, seed: int = 7) -> tuple[Results, Ba
     """A candidate that got worse on 'refunds', its baseline, and the gate's verdict."""
     baseline = baseline_from_results(_results(cases, k, seed, 0.0, "1.3.0"))
     candidate = _results(cases, k, seed + 1, 0.25, "1.3.1")
-    return candidate, baseline, decide(candidate, baseline, GateOptions(bootstrap_iterations=200))
+    return candidate, baseline, decide(candidate, baseline, GateOptions())
 
 
 _INTERACTIONS = {
