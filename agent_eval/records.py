@@ -118,6 +118,8 @@ class RubricResult(Record):
     tokens: Usage = Field(Usage(), description="The judge's tokens, separate from the candidate's.")
     cost_usd: float | None = None
     latency_ms: float | None = None
+    trace: tuple[Span, ...] = Field(
+        (), description="The judge's calls, a tree of their own (kind 'judge'); offsets from this rubric's first call.")
     warnings: tuple[str, ...] = Field((), description="What was repaired in the judge's replies (invalid Unicode).")
 
 

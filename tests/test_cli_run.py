@@ -102,7 +102,8 @@ def test_save_baseline_then_compare_offline(workdir: Path, capsys) -> None:
     assert run_cli(capsys, "run", SUITE, "--out", "good", "--save-baseline").code == 0
     baseline = workdir / "golden/baselines/support-bot.json"
     saved = json.loads(baseline.read_text())
-    assert saved["schema_version"] == 1 and len(saved["cases"]) == 20
+    assert saved["schema_version"] == 2 and len(saved["cases"]) == 20
+    assert all(r["steps"] == 1 for c in saved["cases"] for r in c["runs"])
     assert run_cli(capsys, "run", SUITE, "--config", REGRESSED, "--out", "bad").code == 1
     r = run_cli(capsys, "compare", baseline, "bad")
     assert r.code == 1 and "FAIL" in r.out

@@ -33,6 +33,7 @@ __all__ = [
     "dump_json",
     "load_baseline",
     "load_results",
+    "migrate_v1_to_v2",
     "safe_suite_name",
     "save_baseline",
     "upgrade",
@@ -41,8 +42,31 @@ __all__ = [
 Migration = Callable[[dict[str, Any]], dict[str, Any]]
 M = TypeVar("M", bound=BaseModel)
 
-# MIGRATIONS[n] turns a version-n document into a version-(n + 1) one; none exist yet.
-MIGRATIONS: dict[int, Migration] = {}
+
+
+def migrate_v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
+    """A version 1 baseline as version 2: runs gain an unknown trajectory (no steps, no tool calls recorded).
+
+    Version 1 kept no trace, so `steps` stays None (unknown) rather than a guess; a passed or failed
+    version-1 run with an output had one model call, and that much is known.
+    """
+    cases = []
+    for case in data.get("cases", []):
+        if not isinstance(case, dict):
+            cases.append(case)
+            continue
+        runs = [_run_v1_to_v2(r) if isinstance(r, dict) else r for r in case.get("runs", [])]
+        cases.append({**case, "runs": runs})
+    return {**data, "cases": cases, "schema_version": 2}
+
+
+def _run_v1_to_v2(run: dict[str, Any]) -> dict[str, Any]:
+    completed = run.get("status") in ("passed", "failed")
+    return {**run, "steps": 1 if completed else None, "tool_calls": [], "failure_kind": None}
+
+
+# MIGRATIONS[n] turns a version-n document into a version-(n + 1) one.
+MIGRATIONS: dict[int, Migration] = {1: migrate_v1_to_v2}
 RESULTS_MIGRATIONS: dict[int, Migration] = {}
 
 

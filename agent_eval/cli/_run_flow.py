@@ -51,6 +51,7 @@ class RunRequest:
     json_output: bool
     gate: GateFlags
     verbose: bool = False
+    trace_export: Path | None = None
 
 
 def find_suites(paths: tuple[Path, ...]) -> list[Path]:
@@ -246,10 +247,24 @@ def execute(request: RunRequest, options: RunOptions) -> int:
         write_combined(request.out, outcomes, redact=request.gate.redact)
     elif len(outcomes) > 1:
         write_combined(outcomes[0].out_dir.parent, outcomes, redact=request.gate.redact)
+    _export_traces(err, request, plans, outcomes)
     code = combined_exit([o.verdict.exit_code for o in outcomes])
     if request.json_output:
         emit_json(outcomes, code)
     return code
+
+
+def _export_traces(err: Console, request: RunRequest, plans: list[tuple[LoadedSuite, LoadedConfig, RunOptions, Path]],
+                   outcomes: list[SuiteOutcome]) -> None:
+    import os
+
+    from agent_eval.cli._traces import export_traces, secret_values
+
+    if request.trace_export is None:
+        return
+    redact = request.gate.redact or any(s.spec.report.redact for s, _, _, _ in plans)
+    secrets = secret_values([(s, c) for s, c, _, _ in plans], os.environ)
+    export_traces(err, request.trace_export, [o.results for o in outcomes], redact=redact, secrets=secrets)
 
 
 def _requires(request: RunRequest, suite: LoadedSuite) -> bool:
@@ -279,14 +294,15 @@ def _run_one(
     err.print(Text.assemble((terminal_text(suite.name), "bold"), f": {len(suite.cases)} cases · config "
                             f"{terminal_text(cfg.name)} {cfg.version} ({terminal_text(target_label(config))})"))
     progress = make_progress(err)
-    report = asyncio.run(run_suite(suite, config, options, folder, progress, resume=request.resume is not None))
+    baseline, baseline_path, looked_for = found
+    report = asyncio.run(run_suite(suite, config, options, folder, progress, resume=request.resume is not None,
+                                   baseline=baseline))
     for warning in report.warnings:
         say(err, "warning", warning)
     if report.fatal is not None:
         if (folder / "runs.jsonl").exists():
             say(err, "note", f"the runs so far are in {folder}; finish them with --resume {folder}")
         raise report.fatal
-    baseline, baseline_path, looked_for = found
     rates = {c.id: c.critical_min_pass_rate for c in suite.cases if c.critical_min_pass_rate is not None}
     outcome = gate_and_report(out, report.results, baseline, baseline_path, request.gate, suite.spec.gate, folder,
                               redact_default=suite.spec.report.redact, step_summary=step_summary,

@@ -55,7 +55,8 @@ def run(
     shard: str | None = typer.Option(None, "--shard", help="Run slice i of n (e.g. 2/4) by case-id hash.", rich_help_panel="Budget, cache, resume, shards"),
     output_format: str = typer.Option("text", "--format", help="text, or json for a machine-readable verdict on stdout.", rich_help_panel="Output"),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Print the traceback or stderr of each crashed agent run.", rich_help_panel="Output"),
-    redact: bool = typer.Option(False, "--redact", help="Leave inputs and outputs out of summary.md, mask them in HTML and JUnit, and redact results.json and runs.jsonl.", rich_help_panel="Output"),
+    redact: bool = typer.Option(False, "--redact", help="Leave inputs and outputs out of summary.md, mask them in HTML, JUnit and traces, and redact results.json and runs.jsonl.", rich_help_panel="Output"),
+    trace_export: Path | None = typer.Option(None, "--trace-export", help="Write every run's trace as OTLP/JSON (GenAI semantic conventions); also sent to OTEL_EXPORTER_OTLP_ENDPOINT when set and the otel extra is installed.", rich_help_panel="Output"),
 ) -> int:
     from agent_eval.cli._common import parse_shard
     from agent_eval.cli._pipeline import GateFlags
@@ -79,6 +80,7 @@ def run(
         suites=tuple(suites or ()), config=config, out=out, overwrite=overwrite, baseline=baseline,
         save_baseline=save_baseline, dry_run=dry_run, resume=resume, json_output=output_format == "json",
         verbose=verbose,
+        trace_export=trace_export,
         gate=GateFlags(max_drop=max_drop, alpha=alpha, strict=strict, absolute=absolute, redact=redact,
                        errors_as_failures=errors_as_failures, require_baseline=require_baseline,
                        new_suites=tuple(new_suite or ())),

@@ -47,6 +47,7 @@ def validate(paths: list[Path] = typer.Argument(..., help="Suite or config files
     from agent_eval.cli._common import consoles, say
     from agent_eval.cli._run_flow import model_warnings
     from agent_eval.errors import AgentEvalError
+    from agent_eval.judge import judge_provenance
     from agent_eval.report._plain import plain
     from agent_eval.runner.plan import plan_items
     from agent_eval.suite.loader import load_config, load_suite
@@ -58,6 +59,7 @@ def validate(paths: list[Path] = typer.Argument(..., help="Suite or config files
         try:
             if _kind(file) == "suite":
                 suite = load_suite(file)
+                judge_provenance(suite, suite.cases)  # reads the judge templates: an unknown one is an error
                 config_path = suite.config_path()
                 note = f"suite '{suite.name}', {len(suite.cases)} cases"
                 if config_path is not None:

@@ -6,14 +6,17 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from agent_eval.baseline.schema import Baseline
 from agent_eval.baseline.verdict import CaseDelta, CaseStatus, Outcome, Verdict
 from agent_eval.records import GroupStats, Results
+from agent_eval.report._failures import failure_view
 from agent_eval.report._format import fmt_case_change
 from agent_eval.report._plain import plain
 from agent_eval.stats.passk import pass_hat_curve
 
 __all__ = [
-    "pass_curve", "power_lines", "print_errors", "print_results", "print_verdict", "short_cases_line", "terminal_text",
+    "pass_curve", "power_lines", "print_errors", "print_failure_kinds", "print_results", "print_verdict",
+    "short_cases_line", "terminal_text",
 ]
 
 terminal_text = plain  # for the command modules: user strings printed to a terminal
@@ -201,3 +204,15 @@ def print_verdict(console: Console, verdict: Verdict, *, limit: int = 10) -> Non
             console.print(Text(f"  {_moved(delta)}"))
         if len(deltas) > limit:
             console.print(f"  … and {len(deltas) - limit} more")
+
+
+def print_failure_kinds(console: Console, results: Results, baseline: Baseline | None, *, limit: int = 10) -> None:
+    """Failure kinds of the failed runs (tool, retrieval, orchestration, prompt), against the baseline's."""
+    view = failure_view(results, baseline)
+    if view.empty:
+        return
+    console.print(Text(view.line()))
+    for case in view.cases[:limit]:
+        console.print(Text(f"  {plain(case.case_id)}: {case.text}"))
+    if len(view.cases) > limit:
+        console.print(f"  … and {len(view.cases) - limit} more")

@@ -12,6 +12,7 @@ from pathlib import Path
 from agent_eval.baseline.schema import Baseline
 from agent_eval.baseline.verdict import CaseDelta, Outcome, Verdict
 from agent_eval.records import Results
+from agent_eval.report._failures import failure_view
 from agent_eval.report.console import pass_curve, power_lines, short_cases_line
 
 from ._format import fmt_case_change, fmt_ci, fmt_ck, fmt_rel, fmt_score
@@ -192,7 +193,25 @@ def _section(
         lines += [f"**Incomplete run:** {_md(results.incomplete_reason or 'stopped early')}", ""]
     lines += _errors(results)
     table = _regressed_table(verdict)
-    return lines + ([*table, ""] if table else [])
+    return lines + ([*table, ""] if table else []) + _failure_kinds(results, baseline)
+
+
+def _failure_kinds(results: Results, baseline: Baseline | None) -> list[str]:
+    """Failed runs by kind (tool, retrieval, orchestration, prompt) against the baseline, then the worst cases."""
+    view = failure_view(results, baseline)
+    if view.empty:
+        return []
+    change = f" — {_md(', '.join(view.changes))}" if view.changes else ""
+    out = [f"**Failure kinds** (failed runs){change}", ""]
+    if view.baseline is not None:
+        out += [f"| Kind | Baseline ({view.baseline_runs} runs) | Candidate ({view.runs} runs) |", "| --- | ---: | ---: |"]
+        out += [f"| {k} | {b} | {c} |" for k, b, c in view.by_kind()]
+    else:
+        out += ["| Kind | Runs |", "| --- | ---: |"]
+        out += [f"| {k} | {c} |" for k, _, c in view.by_kind()]
+    out.append("")
+    out += [f"- {_code(c.case_id)}: {_md(c.text)}" for c in view.cases[:_TOP]]
+    return [*out, ""]
 
 
 def render_markdown(

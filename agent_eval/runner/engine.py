@@ -23,6 +23,7 @@ from agent_eval.runner.scoring import score_run
 from agent_eval.runner.store import RunsWriter
 from agent_eval.suite.case import Case
 from agent_eval.targets.base import Target, TargetResult, TargetRun
+from agent_eval.trace.failure import FailurePolicy, classify_failure, retrieved_documents, with_context
 
 __all__ = ["Engine", "Judge", "Outcome", "Progress", "WorkItem"]
 
@@ -40,7 +41,7 @@ class Judge(Protocol):
     """Grades one run's output against its case's rubrics."""
 
     async def grade(
-        self, case: Case, messages: tuple[Message, ...], output: str, index: int,
+        self, case: Case, messages: tuple[Message, ...], output: str, index: int, *, context: tuple[str, ...] = (),
     ) -> tuple[RubricResult, ...]: ...
 
     async def aclose(self) -> None:
@@ -84,6 +85,7 @@ class Engine:
     run_timeout_s: float | None = None
     grace_s: float = 5.0
     spend_estimate: Callable[[WorkItem], tuple[float | None, int]] | None = None  # (USD, tokens) before a run
+    failure_policy: FailurePolicy = field(default_factory=FailurePolicy)
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _in_flight: int = 0
 
@@ -196,12 +198,14 @@ class Engine:
         error: RunError | None = None
         if self.judge is not None and item.case.rubrics:
             try:
-                rubrics = await self.judge.grade(item.case, result.messages, result.output, item.index)
+                rubrics = await self.judge.grade(item.case, result.messages, result.output, item.index,
+                                                 context=retrieved_documents(result.trace, result.context,
+                                                                             self.failure_policy))
             except JudgeError as exc:  # the run has no verdict; its output and checks are kept
                 error = RunError(kind="judge", message=f"judge: {exc}")
         score, passed = score_run(checks, rubrics)
         status = RunStatus.ERRORED if error else RunStatus.PASSED if passed else RunStatus.FAILED
-        return RunRecord(
+        record = RunRecord(
             case_id=item.case.id, index=item.index, status=status, passed=passed and error is None,
             score=None if error else score, output=result.output, messages=result.messages,
             tool_calls=result.tool_calls, tokens=result.usage, cost_usd=result.cost_usd,
@@ -209,6 +213,8 @@ class Engine:
             attempts=result.attempts, model=result.model, finished_at=_now(), trace=result.trace,
             steps=result.steps, warnings=result.warnings,
         )
+        kind = classify_failure(record, self.failure_policy, context=result.context)
+        return record.model_copy(update={"failure_kind": kind, "trace": with_context(result.trace, result.context)})
 
 
 def _errored(item: WorkItem, error: RunError, *, attempts: int = 0, result: TargetResult | None = None) -> RunRecord:

@@ -20,8 +20,13 @@ def _mask(text: str | None) -> str | None:
     return REDACTED if text else text
 
 
+def _call(t: ToolCall) -> ToolCall:
+    return ToolCall(id=t.id, name=t.name, arguments=REDACTED, result=None if t.result is None else REDACTED,
+                    error=_mask(t.error))
+
+
 def _message(m: Message) -> Message:
-    calls = tuple(ToolCall(id=t.id, name=t.name, arguments=REDACTED) for t in m.tool_calls)
+    calls = tuple(_call(t) for t in m.tool_calls)
     return m.model_copy(update={"content": _mask(m.content) or "", "tool_calls": calls})
 
 
@@ -30,9 +35,9 @@ def redact_run(run: RunRecord) -> RunRecord:
     return run.model_copy(update={
         "output": _mask(run.output) or "",
         "messages": tuple(_message(m) for m in run.messages),
-        "tool_calls": tuple(ToolCall(id=t.id, name=t.name, arguments=REDACTED) for t in run.tool_calls),
+        "tool_calls": tuple(_call(t) for t in run.tool_calls),
         "checks": tuple(c.model_copy(update={"reason": REDACTED}) for c in run.checks),
-        "rubrics": tuple(r.model_copy(update={"reasoning": _mask(r.reasoning) or ""}) for r in run.rubrics),
+        "rubrics": tuple(r.model_copy(update={"reasoning": _mask(r.reasoning) or "", "trace": ()}) for r in run.rubrics),
         "trace": (),
     })
 

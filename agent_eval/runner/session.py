@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from agent_eval._files import write_atomic
 from agent_eval.calls import endpoint_for
@@ -20,7 +21,11 @@ from agent_eval.runner.results import Provenance, build_results
 from agent_eval.runner.store import Manifest, RunsWriter, read_runs
 from agent_eval.suite.case import Case
 from agent_eval.suite.loader import LoadedConfig, LoadedSuite
+from agent_eval.trace.failure import RELEVANCE_TEMPLATE, FailurePolicy, baseline_median_steps
 from agent_eval.untrusted import dump_json
+
+if TYPE_CHECKING:
+    from agent_eval.baseline.schema import Baseline
 
 __all__ = ["RunOptions", "RunReport", "run_suite"]
 
@@ -69,9 +74,13 @@ def _now() -> str:
 
 async def run_suite(
     suite: LoadedSuite, config: LoadedConfig, options: RunOptions, out_dir: Path, progress: Progress,
-    *, resume: bool = False,
+    *, resume: bool = False, baseline: Baseline | None = None,
 ) -> RunReport:
-    """Execute the suite k times per case and write `runs.jsonl` and `results.json` into `out_dir`."""
+    """Execute the suite k times per case and write `runs.jsonl` and `results.json` into `out_dir`.
+
+    The `baseline`'s steps per case let a failed run be classified as `orchestration` when it took
+    more than twice as many.
+    """
     from agent_eval.judge import judge_provenance
 
     repeat = options.repeat or suite.spec.repeat
@@ -92,6 +101,11 @@ async def run_suite(
     if cache_warning:
         warnings.append(cache_warning)
     engine = _build_engine(suite, config, cases, options, RunsWriter(runs_path), progress, budget, cache)
+    engine.failure_policy = FailurePolicy.from_config(
+        config.spec.tools, config.spec.retrieval, baseline_steps=baseline_median_steps(baseline),
+        relevance_rubrics={r.name for c in cases for r in c.rubrics if r.template == RELEVANCE_TEMPLATE},
+        reports_context=config.spec.agent is not None and config.spec.agent.loop is None,
+    )
     progress.start(len(items), engine.endpoint.stats)
     try:
         outcome = await engine.execute(items)

@@ -182,7 +182,7 @@ def _compile_case(
     definition = {
         "input": stable_dump(case.model_dump(mode="json")["input"]), "vars": case.vars, "expected": case.expected,
         "checks": [*case.checks, *suite.defaults.checks],
-        "rubrics": [r.model_dump(mode="json") for r in rubrics],
+        "rubrics": [_rubric_definition(r) for r in rubrics],
     }
     if case.tool_results:  # only when present, so the hashes of existing cases stay as they were
         definition["tool_results"] = case.model_dump(mode="json")["tool_results"]
@@ -218,6 +218,11 @@ def _check_judges(
                              line=where_index.line_of(rloc), field=_dotted(rloc))
         if rubric.judge is not None:
             _check_provider(rubric.judge.provider, where, where_index, (*rloc, "judge", "provider"), known)
+
+
+def _rubric_definition(rubric: RubricSpec) -> dict[str, Any]:
+    """A rubric as hashed; fields added later are left out while unset, so older baselines still pair."""
+    return rubric.model_dump(mode="json", exclude={"template"} if rubric.template is None else None)
 
 
 def _message(spec: MessageSpec) -> Message:

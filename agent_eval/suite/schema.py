@@ -189,7 +189,10 @@ class RubricSpec(Spec):
     """A criterion graded by the LLM judge."""
 
     name: str = Field(min_length=1)
-    criteria: str = Field(min_length=1)
+    criteria: str = Field("", description="What a good answer does; required unless `template` brings its own.")
+    template: str | None = Field(
+        None, description="A shipped judge template by name (faithfulness, context_relevance) or a path "
+        "relative to the suite; default: the suite's judge prompt.")
     steps: tuple[str, ...] = ()
     scale: tuple[int, int] = (1, 5)
     threshold: float | None = Field(
@@ -207,6 +210,8 @@ class RubricSpec(Spec):
 
     @model_validator(mode="after")
     def _scale_and_threshold(self) -> RubricSpec:
+        if not self.criteria and not self.template:
+            raise ValueError("a rubric needs `criteria` (or a `template` that brings its own)")
         low, high = self.scale
         if low >= high:
             raise ValueError(f"scale must be [min, max] with min < max, got {list(self.scale)}")
