@@ -244,6 +244,10 @@ class ConfigInfo(Record):
     rationale: str | None = None
     judge_model: str | None = None
     judge_prompt_hash: str | None = None
+    opaque: bool = Field(False, description="An HTTP or command agent without `agent.version`: the hash does not "
+                         "cover its behaviour.")
+    sources: dict[str, str] = Field(default_factory=dict, description="Hash of each Python module the config names "
+                                    "(\"pkg.module:function\" -> source hash), covered by `hash`.")
 
 
 class CaseResult(Record):

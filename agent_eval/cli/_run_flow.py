@@ -81,7 +81,7 @@ def model_warnings(suite: LoadedSuite, config: LoadedConfig) -> list[str]:
     specs += [("judge", c.judge, suite.path) for c in suite.cases if c.judge is not None]
     specs += [("judge", r.judge, suite.path) for c in suite.cases for r in c.rubrics if r.judge is not None]
     seen: set[tuple[str, str]] = set()
-    warnings = []
+    warnings = [f"{config.path}: {w}" for w in config.warnings]
     for role, spec, path in specs:
         if (role, spec.name) in seen or not is_unpinned(spec.provider, spec.name):
             continue

@@ -49,7 +49,7 @@ def config_info(config: LoadedConfig, provenance: Provenance) -> ConfigInfo:
         provider=spec.model.provider, model=spec.model.name, params=dict(spec.model.params),
         system_prompt=spec.prompt.system, user_template=spec.prompt.user, author=spec.author,
         rationale=spec.rationale, judge_model=provenance.judge_model,
-        judge_prompt_hash=provenance.judge_prompt_hash,
+        judge_prompt_hash=provenance.judge_prompt_hash, opaque=config.opaque, sources=dict(config.sources),
     )
 
 

@@ -35,7 +35,10 @@ class LoadedConfig:
 
     spec: ConfigFile
     path: Path
-    hash: str
+    hash: str  # behaviour only: see agent_eval.governance.confighash
+    opaque: bool = False  # an HTTP or command agent without `agent.version`
+    sources: tuple[tuple[str, str], ...] = ()  # ("pkg.mod:fn", source hash) the hash covers
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +72,16 @@ def load_config(path: Path) -> LoadedConfig:
         version_gate(path, data, SCHEMA_VERSION, index)
     spec = validate(ConfigFile, data, path, index)
     _check_provider(spec.model.provider, path, index, ("model", "provider"), provider_names())
-    return LoadedConfig(spec=spec, path=path, hash=canonical_hash(spec.model_dump(mode="json")))
+    return _hashed(spec, path, data)
+
+
+def _hashed(spec: ConfigFile, path: Path, raw: Any) -> LoadedConfig:
+    """The config with its behaviour hash (labels, comments and key order excluded; module sources included)."""
+    from agent_eval.governance.confighash import behaviour_hash, with_defaults
+
+    found = behaviour_hash(with_defaults(raw), path.parent)
+    return LoadedConfig(spec=spec, path=path, hash=found.hash, opaque=found.opaque,
+                        sources=tuple(sorted(found.sources.items())), warnings=found.warnings)
 
 
 def _check_provider(name: str, path: Path, index: LineIndex, loc: tuple[str, ...], known: Sequence[str]) -> None:

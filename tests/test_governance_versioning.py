@@ -1,0 +1,155 @@
+"""Versioned execution context: the behaviour hash, and `validate --against REF` on a real git repository."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+from clitools import run_cli, write
+
+CONFIG = """\
+schema_version: 1
+name: bot
+version: {version}
+author: {author}
+rationale: {rationale}
+model:
+  provider: {provider}
+  name: {model}
+  params: {{temperature: 0{params}}}
+prompt:
+  system: {system}
+  user: "{{{{ input }}}}"
+tools:
+  - type: function
+    function:
+      name: lookup
+      description: {tool_description}
+      parameters: {{type: object, properties: {{order: {{type: {order_type}}}}}}}
+      implementation: tools_impl:lookup
+"""
+
+DEFAULTS = dict(version="1.0.0", author="jane@example.com", rationale="First version.", provider="mock",
+                model="mock-bot-2025-01-01", params="", system="You are terse.", tool_description="Find an order.",
+                order_type="string")
+
+
+def _config(**changes: str) -> str:
+    return CONFIG.format(**{**DEFAULTS, **changes})
+
+
+def _git(repo: Path, *args: str) -> None:
+    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args], cwd=repo, check=True,
+                   capture_output=True)
+
+
+@pytest.fixture
+def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A git repository on `main` with one committed config and its tool implementation."""
+    monkeypatch.chdir(tmp_path)
+    _git(tmp_path, "init", "-q", "-b", "main")
+    write(tmp_path / "configs" / "bot.yaml", _config())
+    write(tmp_path / "configs" / "tools_impl.py", "def lookup(order):\n    return {'order': order}\n")
+    _git(tmp_path, "add", ".")
+    _git(tmp_path, "commit", "-q", "-m", "v1")
+    _git(tmp_path, "checkout", "-q", "-b", "feature")
+    return tmp_path
+
+
+def _validate(capsys: pytest.CaptureFixture[str], *extra: str):  # type: ignore[no-untyped-def]
+    return run_cli(capsys, "validate", "configs", "--against", *(extra or ("main",)))
+
+
+def test_an_unchanged_config_passes_and_the_default_ref_is_the_merge_base(repo: Path, capsys) -> None:
+    result = _validate(capsys, "auto")
+    assert result.code == 0, result.text
+    assert "0 of 1 config(s) changed" in result.out
+
+
+def test_same_version_with_a_changed_prompt_is_an_immutability_error(repo: Path, capsys) -> None:
+    write(repo / "configs" / "bot.yaml", _config(system="You are verbose."))
+    result = _validate(capsys)
+    assert result.code == 2
+    assert "[immutable]" in result.err and "prompt.system changed" in result.err
+
+
+def test_a_prompt_change_needs_at_least_a_patch(repo: Path, capsys) -> None:
+    write(repo / "configs" / "bot.yaml", _config(system="You are verbose.", version="1.0.1",
+                                                 rationale="Longer answers."))
+    result = _validate(capsys)
+    assert result.code == 0, result.text
+    assert "1.0.0 -> 1.0.1" in result.out
+
+
+@pytest.mark.parametrize("change", [
+    {"model": "mock-bot-2025-06-01"},
+    {"params": ", response_format: {type: json_object}"},
+    {"order_type": "integer"},
+])
+def test_model_response_format_or_tool_schema_changes_need_a_major_bump(repo: Path, capsys, change) -> None:
+    write(repo / "configs" / "bot.yaml", _config(version="1.1.0", rationale="Changed.", **change))
+    minor = _validate(capsys)
+    assert minor.code == 2
+    assert "[bump]" in minor.err and "needs a major version bump" in minor.err
+    write(repo / "configs" / "bot.yaml", _config(version="2.0.0", rationale="Changed.", **change))
+    assert _validate(capsys).code == 0
+
+
+def test_a_change_needs_author_and_rationale(repo: Path, capsys) -> None:
+    write(repo / "configs" / "bot.yaml", _config(version="1.0.1", system="New.", author="''", rationale="''"))
+    result = _validate(capsys)
+    assert result.code == 2
+    assert "[author]" in result.err and "[rationale]" in result.err
+
+
+def test_author_rationale_comments_and_key_order_do_not_change_the_hash(repo: Path, capsys) -> None:
+    text = _config(author="sam@example.com", rationale="Only words.")
+    lines = text.splitlines()
+    reordered = "# a comment\n" + "\n".join(lines[5:] + lines[:5]) + "\n"  # labels moved to the end
+    write(repo / "configs" / "bot.yaml", reordered)
+    result = _validate(capsys)
+    assert result.code == 0, result.text
+    assert "0 of 1 config(s) changed" in result.out
+
+
+def test_a_changed_tool_implementation_changes_the_hash(repo: Path, capsys) -> None:
+    write(repo / "configs" / "tools_impl.py", "def lookup(order):\n    return {'order': order, 'v': 2}\n")
+    result = _validate(capsys)
+    assert result.code == 2
+    assert "the source of tools_impl:lookup changed" in result.err
+    write(repo / "configs" / "bot.yaml", _config(version="1.0.1", rationale="Lookup returns v."))
+    assert _validate(capsys).code == 0
+
+
+def test_a_version_going_down_is_an_error(repo: Path, capsys) -> None:
+    write(repo / "configs" / "bot.yaml", _config(version="0.9.0", rationale="Older."))
+    result = _validate(capsys)
+    assert result.code == 2 and "[downgrade]" in result.err
+
+
+def test_an_unknown_ref_is_a_usage_error(repo: Path, capsys) -> None:
+    result = _validate(capsys, "no-such-branch")
+    assert result.code == 2 and "not a commit" in result.err
+
+
+def test_strict_aliases_turns_the_alias_warning_into_an_error(tmp_path: Path, capsys, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path / "c.yaml", _config(provider="openai", model="gpt-4o-latest"))
+    warned = run_cli(capsys, "validate", "c.yaml")
+    assert warned.code == 0 and "warning:" in warned.err and "alias" in warned.err
+    strict = run_cli(capsys, "validate", "c.yaml", "--strict-aliases")
+    assert strict.code == 2 and "error:" in strict.err and "gpt-4o-latest" in strict.err
+    pinned = run_cli(capsys, "validate", "c.yaml", "--strict-aliases")
+    write(tmp_path / "c.yaml", _config(provider="openai", model="gpt-4o-2024-11-20"))
+    pinned = run_cli(capsys, "validate", "c.yaml", "--strict-aliases")
+    assert pinned.code == 0, pinned.text
+
+
+def test_the_run_records_the_module_sources_and_an_opaque_agent_warns(workdir: Path, capsys) -> None:
+    from agent_eval.governance.confighash import behaviour_hash
+
+    found = behaviour_hash({"agent": {"http": {"url": "http://127.0.0.1:1/chat"}}}, workdir)
+    assert found.opaque and "opaque" in found.warnings[0]
+    pinned = behaviour_hash({"agent": {"http": {"url": "http://127.0.0.1:1/chat"}, "version": "2.3.1"}}, workdir)
+    assert not pinned.opaque and pinned.hash != found.hash
