@@ -30,9 +30,9 @@ tools:
       implementation: tools_impl:lookup
 """
 
-DEFAULTS = dict(version="1.0.0", author="jane@example.com", rationale="First version.", provider="mock",
-                model="mock-bot-2025-01-01", params="", system="You are terse.", tool_description="Find an order.",
-                order_type="string")
+DEFAULTS = {"version": "1.0.0", "author": "jane@example.com", "rationale": "First version.", "provider": "mock",
+            "model": "mock-bot-2025-01-01", "params": "", "system": "You are terse.",
+            "tool_description": "Find an order.", "order_type": "string"}
 
 
 def _config(**changes: str) -> str:

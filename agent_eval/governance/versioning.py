@@ -50,7 +50,8 @@ def _tools(view: dict[str, Any]) -> dict[str, dict[str, Any]]:
     for i, tool in enumerate(view.get("tools") or ()):
         if not isinstance(tool, dict):
             continue
-        inner = tool.get("function") if isinstance(tool.get("function"), dict) else tool
+        function = tool.get("function")
+        inner: dict[str, Any] = function if isinstance(function, dict) else tool
         out[str(inner.get("name") or f"#{i}")] = {**tool, **inner}
     return out
 
