@@ -153,3 +153,26 @@ def test_the_run_records_the_module_sources_and_an_opaque_agent_warns(workdir: P
     assert found.opaque and "opaque" in found.warnings[0]
     pinned = behaviour_hash({"agent": {"http": {"url": "http://127.0.0.1:1/chat"}, "version": "2.3.1"}}, workdir)
     assert not pinned.opaque and pinned.hash != found.hash
+
+
+def test_a_patch_bump_that_moved_the_score_warns_and_strict_versioning_exits_2(workdir: Path, capsys) -> None:
+    regressed = "suites/configs/support-regressed.yaml"
+    run = run_cli(capsys, "run", "suites/support-bot.yaml", "--config", regressed, "--out", "reg")
+    assert run.code == 1
+    assert "behaviour changed" in run.text and "patch bump 1.4.0 -> 1.4.1" in run.text
+    assert "should have been a minor or major version" in run.text
+    strict = run_cli(capsys, "compare", "golden/baselines/support-bot.json", "reg", "--strict-versioning")
+    assert strict.code == 2 and "--strict-versioning" in strict.text
+    same = run_cli(capsys, "run", "suites/support-bot.yaml", "--out", "same", "--strict-versioning")
+    assert same.code == 0 and "behaviour changed" not in same.text
+
+
+def test_the_versioning_rule_is_two_sided_and_ignores_major_bumps() -> None:
+    from agent_eval.baseline.versioning import version_change_warning
+
+    rose = version_change_warning("1.0.0", "1.1.0", p_worse=0.999, change=0.08)
+    assert rose is not None and "rose 8.0%" in rose and "should have been a major version" in rose
+    assert version_change_warning("1.0.0", "2.0.0", p_worse=0.001, change=-0.2) is None
+    assert version_change_warning("1.0.0", "1.0.1", p_worse=0.2, change=-0.2) is None
+    assert version_change_warning("1.0.0", "1.0.1", p_worse=0.02, change=-0.1) is not None  # two-sided 0.04
+    assert version_change_warning("1.0.0", "1.0.1", p_worse=0.03, change=-0.1) is None  # two-sided 0.06

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from collections.abc import Sequence
@@ -30,6 +31,7 @@ class GateFlags:
     strict: bool = False
     absolute: bool = False
     redact: bool = False
+    strict_versioning: bool = False  # a patch/minor bump that moved the score significantly exits 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +42,15 @@ class SuiteOutcome:
     verdict: Verdict
     out_dir: Path
     baseline_path: Path | None
+    versioning: str | None = None  # the versioning warning, when the bump understates the change
+    strict_versioning: bool = False
+
+    @property
+    def exit_code(self) -> int:
+        """The verdict's code, or 2 when --strict-versioning and the version bump understates the change."""
+        if self.versioning and self.strict_versioning:
+            return combined_exit([self.verdict.exit_code, 2])
+        return self.verdict.exit_code
 
 
 def resolve_baseline(flag: Path | None, suite_name: str) -> tuple[Baseline | None, Path | None]:
@@ -75,6 +86,9 @@ def gate_and_report(
         tag_limits=dict(gate_spec.tags) if gate_spec else {}, seed=results.seed,
     )
     verdict = decide(results, baseline, options)
+    versioning = _versioning(results, baseline, verdict)
+    if versioning:
+        verdict = dataclasses.replace(verdict, warnings=(*verdict.warnings, versioning))
     print_results(console, results)
     if baseline_path is not None:
         console.print(f"baseline: {baseline_path}")
@@ -87,7 +101,19 @@ def gate_and_report(
         append_step_summary(paths.markdown.read_text(encoding="utf-8"), os.environ)
     console.print(f"results: {out_dir / 'results.json'}")
     console.print(f"report:  {paths.html}")
-    return SuiteOutcome(results=results, verdict=verdict, out_dir=out_dir, baseline_path=baseline_path)
+    if versioning and flags.strict_versioning:
+        console.print(f"[red]error[/]: --strict-versioning: {versioning}")
+    return SuiteOutcome(results=results, verdict=verdict, out_dir=out_dir, baseline_path=baseline_path,
+                        versioning=versioning, strict_versioning=flags.strict_versioning)
+
+
+def _versioning(results: Results, baseline: Baseline | None, verdict: Verdict) -> str | None:
+    from agent_eval.baseline.versioning import version_change_warning
+
+    if baseline is None:
+        return None
+    return version_change_warning(baseline.provenance.config_version, results.config.version,
+                                  p_worse=verdict.p_value, change=verdict.relative_change, alpha=verdict.alpha)
 
 
 _PRECEDENCE = {2: 4, 3: 3, 1: 2, 0: 0}

@@ -189,7 +189,7 @@ def execute(request: RunRequest, options: RunOptions) -> int:
         write_combined(request.out, outcomes, redact=request.gate.redact)
     elif len(outcomes) > 1:
         write_combined(outcomes[0].out_dir.parent, outcomes, redact=request.gate.redact)
-    code = combined_exit([o.verdict.exit_code for o in outcomes])
+    code = combined_exit([o.exit_code for o in outcomes])
     if request.json_output:
         emit_json(outcomes, code)
     return code

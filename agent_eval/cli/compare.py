@@ -33,6 +33,8 @@ def compare(
     absolute: bool = typer.Option(False, "--absolute", help="Read --max-drop as score points."),
     out: Path | None = typer.Option(None, "--out", "-o", help="Write report.html, junit.xml, summary.md here."),
     redact: bool = typer.Option(False, "--redact", help="Mask inputs and outputs in the reports."),
+    strict_versioning: bool = typer.Option(False, "--strict-versioning",
+                                           help="Exit 2 when a patch or minor bump moved the score significantly."),
     output_format: str = typer.Option("text", "--format", help="text, or json for a machine-readable verdict."),
 ) -> int:
     """Decide PASS / WARN / FAIL / INCOMPLETE for RESULTS against BASELINE; exit 0, 1 or 3 accordingly."""
@@ -49,11 +51,12 @@ def compare(
     base = load_baseline(baseline)
     candidate = load_results(results)
     gate_spec, redact_default = suite_gate_spec(candidate.suite.path)
-    flags = GateFlags(max_drop=max_drop, alpha=alpha, strict=strict, absolute=absolute, redact=redact)
+    flags = GateFlags(max_drop=max_drop, alpha=alpha, strict=strict, absolute=absolute, redact=redact,
+                      strict_versioning=strict_versioning)
     with tempfile.TemporaryDirectory() as scratch:
         folder = out or Path(scratch)
         outcome = gate_and_report(console, candidate, base, baseline, flags, gate_spec, folder,
                                   redact_default=redact_default)
     if output_format == "json":
-        emit_json([outcome], outcome.verdict.exit_code)
-    return outcome.verdict.exit_code
+        emit_json([outcome], outcome.exit_code)
+    return outcome.exit_code
