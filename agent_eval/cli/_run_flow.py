@@ -82,6 +82,10 @@ def model_warnings(suite: LoadedSuite, config: LoadedConfig) -> list[str]:
     specs += [("judge", r.judge, suite.path) for c in suite.cases for r in c.rubrics if r.judge is not None]
     seen: set[tuple[str, str]] = set()
     warnings = [f"{config.path}: {w}" for w in config.warnings]
+    if suite.ungated:
+        shown = ", ".join(suite.ungated[:5]) + (f" and {len(suite.ungated) - 5} more" if len(suite.ungated) > 5 else "")
+        warnings.append(f"{suite.path}: {len(suite.ungated)} case(s) tagged needs-review have no checks or rubrics "
+                        f"yet: not run and not gated ({shown})")
     for role, spec, path in specs:
         if (role, spec.name) in seen or not is_unpinned(spec.provider, spec.name):
             continue

@@ -49,6 +49,7 @@ class LoadedSuite:
     path: Path
     cases: tuple[Case, ...]
     hash: str
+    ungated: tuple[str, ...] = ()  # ids tagged needs-review with no checks or rubrics of their own: not run
 
     @property
     def base_dir(self) -> Path:
@@ -109,6 +110,7 @@ def load_suite(path: Path) -> LoadedSuite:
         raise InputError(path, "the suite has no cases; expected `cases:` or `cases_from:`",
                          line=index.line_of(("cases",)), field="cases")
     cases: list[Case] = []
+    ungated: list[str] = []
     seen: dict[str, str] = {}
     for case_spec, file, file_index, loc in sources:
         case = _compile_case(case_spec, spec, file, file_index, loc, path, index)
@@ -116,12 +118,18 @@ def load_suite(path: Path) -> LoadedSuite:
             raise InputError(file, f"duplicate case id '{case.id}' (first defined at {seen[case.id]})",
                              line=file_index.line_of((*loc, "id")), field=_dotted((*loc, "id")))
         seen[case.id] = case.source
-        cases.append(case)
+        if "needs-review" in case_spec.tags and not case_spec.checks and not case_spec.rubrics:
+            ungated.append(case.id)  # imported from production, not reviewed yet: never scored into the gate
+        else:
+            cases.append(case)
+    if not cases:
+        raise InputError(path, f"all {len(ungated)} cases are tagged needs-review and have no checks or rubrics "
+                         "yet; add checks or rubrics to gate them", field="cases")
     suite_hash = canonical_hash(
         {"suite": spec.model_dump(mode="json", exclude={"cases", "cases_from"}),
          "cases": [c.definition_hash for c in cases]}
     )
-    return LoadedSuite(spec=spec, path=path, cases=tuple(cases), hash=suite_hash)
+    return LoadedSuite(spec=spec, path=path, cases=tuple(cases), hash=suite_hash, ungated=tuple(ungated))
 
 
 def _dotted(loc: tuple[str | int, ...]) -> str:
