@@ -11,7 +11,19 @@ import traceback
 import typer
 
 from agent_eval import __version__
-from agent_eval.cli import baseline, compare, import_, init, merge, report, run, schema, validate
+from agent_eval.cli import (
+    baseline,
+    calibrate,
+    compare,
+    import_,
+    init,
+    merge,
+    report,
+    review,
+    run,
+    schema,
+    validate,
+)
 from agent_eval.errors import AgentEvalError
 
 __all__ = ["app", "main"]
@@ -51,6 +63,8 @@ report.register(app)
 merge.register(app)
 init.register(app)
 import_.register(app)
+review.register(app)
+calibrate.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:
