@@ -17,7 +17,7 @@ from agent_eval.governance.rejudge import Judged
 from agent_eval.records import Record
 
 __all__ = ["CALIBRATION_SCHEMA_VERSION", "Calibration", "RubricCalibration", "build_calibration",
-           "calibration_path", "read_calibration"]
+           "calibration_line", "calibration_path", "read_calibration"]
 
 CALIBRATION_SCHEMA_VERSION = 1
 _LENGTH_BIAS = 0.3  # |Spearman(length, judge - human)| from which the judge is said to reward (or punish) length
@@ -131,3 +131,24 @@ def read_calibration(path: Path) -> Calibration | None:
     except ValidationError as exc:
         first = exc.errors()[0]
         raise InputError(path, first["msg"], field=".".join(map(str, first["loc"]))) from None
+
+
+def calibration_line(suite: str, judge_model: str | None, judge_prompt_hash: str | None,
+                     folder: Path = Path("golden/labels")) -> str | None:
+    """One line for the reports: the last calibration of this suite's judge and its date, or None."""
+    if judge_model is None:
+        return None
+    try:
+        found = read_calibration(calibration_path(folder, suite))
+    except InputError:
+        return None
+    if found is None:
+        return None
+    state = "trustworthy" if found.trustworthy else "NOT trustworthy"
+    figures = "; ".join(
+        f"{r.rubric}: weighted kappa {r.kappa:.2f}" + (f" [{r.kappa_ci[0]:.2f}, {r.kappa_ci[1]:.2f}]" if r.kappa_ci else "")
+        for r in found.rubrics if r.kappa is not None)
+    line = f"Judge calibration ({found.created_at[:10]}, {found.judged} labels): {state}" + (f"; {figures}" if figures else "")
+    if found.judge_model != judge_model or found.judge_prompt_hash != judge_prompt_hash:
+        line += "; stale: the judge model or prompt changed since, run `agent-eval calibrate` again"
+    return line

@@ -162,6 +162,9 @@ def _section(
     cached = cache_line(cand.stats)
     if cached:
         lines += [_md(cached), ""]
+    calibrated = _calibration(results)
+    if calibrated:
+        lines += [_md(calibrated), ""]
     failed_tags = [t for t in verdict.tags if t.failed]
     if failed_tags:
         tags = ", ".join(f"{_code(t.tag)} {fmt_rel(t.relative_change)}" for t in failed_tags)
@@ -170,6 +173,12 @@ def _section(
         lines += [f"**Incomplete run:** {_md(results.incomplete_reason or 'stopped early')}", ""]
     table = _regressed_table(verdict)
     return lines + ([*table, ""] if table else [])
+
+
+def _calibration(results: Results) -> str | None:
+    from agent_eval.governance.verdict import calibration_line
+
+    return calibration_line(results.suite.name, results.config.judge_model, results.config.judge_prompt_hash)
 
 
 def render_markdown(
