@@ -165,3 +165,41 @@ def test_review_export_picks_runs_and_import_stores_labels(workdir: Path, capsys
         writer.writerows(rows)
     bad = run_cli(capsys, "review", "import", "review.csv", "--to", "labels")
     assert bad.code == 2 and "review.csv:3: human_score: human_score 9 is outside the scale 1-5" in bad.err
+
+
+ENSEMBLE = """\
+suite: cal
+config: config.yaml
+judge:
+  - provider: mock
+    name: mock-judge-a-2025-01-01
+    mock: {rules: [{match: "<<<CANDIDATE>>>", answers: [{text: '{"reasoning": "fine", "score": 3}'}]}]}
+  - provider: mock
+    name: mock-judge-b-2025-01-01
+    mock:
+      rules:
+        - {match: "<<<CANDIDATE>>>\\\\s*A", answers: [{text: '{"reasoning": "bad", "score": 1}'}]}
+        - {match: "<<<CANDIDATE>>>", answers: [{text: '{"reasoning": "fine", "score": 3}'}]}
+cases:
+  - id: q
+    input: question
+    rubrics: [{name: good, criteria: Is good., scale: [1, 3], threshold: 3}]
+"""
+
+
+def test_an_ensemble_of_judges_reports_their_disagreement(cal: Path, capsys) -> None:
+    write(cal / "suite.yaml", ENSEMBLE)
+    run = run_cli(capsys, "run", "suite.yaml", "--out", "out", "--repeat", "2")
+    assert run.code == 0, run.text
+    data = json.loads((cal / "out/results.json").read_text())
+    rubric = data["cases"][0]["runs"][0]["rubrics"][0]
+    assert rubric["samples"] == [3.0, 1.0] and rubric["score"] == 2.0  # the mean over the two judges
+    assert rubric["judge_model"] == "mock-judge-a-2025-01-01,mock-judge-b-2025-01-01"
+    assert "mock-judge-b-2025-01-01: bad" in rubric["reasoning"]
+    assert data["summary"]["judge_disagreement"] > 0
+    write(cal / "golden/labels/cal.jsonl", _label("A 1", 1) + _label("A 2", 2) + _label("C 1", 3) + _label("C 2", 3))
+    result = run_cli(capsys, "calibrate", "suite.yaml")
+    assert "ensemble: mean judge spread" in result.out
+    (cal_rubric,) = json.loads((cal / "golden/labels/cal.calibration.json").read_text())["rubrics"]
+    assert cal_rubric["escalations"] == 2  # A 1 and A 2: one judge passes, the other fails
+    assert cal_rubric["judge_disagreement"] == pytest.approx(0.5)  # (2 + 2 + 0 + 0) / 4 over a range of 2

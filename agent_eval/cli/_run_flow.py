@@ -80,6 +80,7 @@ def model_warnings(suite: LoadedSuite, config: LoadedConfig) -> list[str]:
     specs = [("candidate", config.spec.model, config.path)]
     specs += [("judge", c.judge, suite.path) for c in suite.cases if c.judge is not None]
     specs += [("judge", r.judge, suite.path) for c in suite.cases for r in c.rubrics if r.judge is not None]
+    specs += [("judge", m, suite.path) for _, spec, _ in specs[1:] for m in getattr(spec, "ensemble", ())]
     seen: set[tuple[str, str]] = set()
     warnings = [f"{config.path}: {w}" for w in config.warnings]
     if suite.ungated:

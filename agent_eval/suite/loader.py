@@ -85,10 +85,10 @@ def _hashed(spec: ConfigFile, path: Path, raw: Any) -> LoadedConfig:
                         sources=tuple(sorted(found.sources.items())), warnings=found.warnings)
 
 
-def _check_provider(name: str, path: Path, index: LineIndex, loc: tuple[str, ...], known: Sequence[str]) -> None:
+def _check_provider(name: str, path: Path, index: LineIndex, loc: tuple[str | int, ...], known: Sequence[str]) -> None:
     if name not in known:
         raise InputError(path, f"unknown provider '{name}'; expected one of: {', '.join(known)}",
-                         line=index.line_of(loc), field=".".join(loc))
+                         line=index.line_of(loc), field=".".join(map(str, loc)))
 
 
 def load_suite(path: Path) -> LoadedSuite:
@@ -101,7 +101,10 @@ def load_suite(path: Path) -> LoadedSuite:
     spec = validate(SuiteFile, data, path, index)
     known = provider_names()
     if spec.judge:
-        _check_provider(spec.judge.provider, path, index, ("judge", "provider"), known)
+        first: tuple[str | int, ...] = ("judge", 0) if spec.judge.ensemble else ("judge",)
+        _check_provider(spec.judge.provider, path, index, (*first, "provider"), known)
+        for i, member in enumerate(spec.judge.ensemble, start=1):
+            _check_provider(member.provider, path, index, ("judge", i, "provider"), known)
     sources: list[CaseSource] = [
         (case, path, index, ("cases", i)) for i, case in enumerate(spec.cases)
     ]
