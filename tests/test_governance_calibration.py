@@ -203,3 +203,19 @@ def test_an_ensemble_of_judges_reports_their_disagreement(cal: Path, capsys) -> 
     (cal_rubric,) = json.loads((cal / "golden/labels/cal.calibration.json").read_text())["rubrics"]
     assert cal_rubric["escalations"] == 2  # A 1 and A 2: one judge passes, the other fails
     assert cal_rubric["judge_disagreement"] == pytest.approx(0.5)  # (2 + 2 + 0 + 0) / 4 over a range of 2
+
+
+def test_the_shipped_labels_and_calibration_match_their_json_schemas(capsys) -> None:
+    import jsonschema
+    from clitools import REPO
+
+    labels = run_cli(capsys, "schema", "labels")
+    assert labels.code == 0
+    for line in (REPO / "golden/labels/support-bot.jsonl").read_text().splitlines():
+        jsonschema.validate(json.loads(line), json.loads(labels.out))
+    calibration = run_cli(capsys, "schema", "calibration")
+    shipped = json.loads((REPO / "golden/labels/support-bot.calibration.json").read_text())
+    jsonschema.validate(shipped, json.loads(calibration.out))
+    bad = {**shipped, "rubrics": [{**shipped["rubrics"][0], "kappa": "high"}]}
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(bad, json.loads(calibration.out))

@@ -8,14 +8,14 @@ import typer
 
 __all__ = ["register"]
 
-_FORMATS = ("suite", "config", "results", "baseline")
+_FORMATS = ("suite", "config", "results", "baseline", "labels", "calibration")
 
 
 def register(app: typer.Typer) -> None:
     app.command("schema")(schema)
 
 
-def schema(kind: str = typer.Argument(..., help="suite, config, results or baseline.")) -> int:
+def schema(kind: str = typer.Argument(..., help="suite, config, results, baseline, labels (one line of golden/labels/<suite>.jsonl) or calibration.")) -> int:
     """Print the JSON Schema of a file format (generated from agent-eval's own models)."""
     from agent_eval.errors import UsageError
 
@@ -27,6 +27,10 @@ def schema(kind: str = typer.Argument(..., help="suite, config, results or basel
         from agent_eval.records import Results as model  # type: ignore[assignment]
     elif kind == "baseline":
         from agent_eval.baseline.schema import Baseline as model  # type: ignore[assignment]
+    elif kind == "labels":
+        from agent_eval.governance.labels import Label as model  # type: ignore[assignment]
+    elif kind == "calibration":
+        from agent_eval.governance.verdict import Calibration as model  # type: ignore[assignment]
     else:
         raise UsageError(f"unknown format {kind!r}; expected one of: {', '.join(_FORMATS)}")
     document = model.model_json_schema()
