@@ -176,3 +176,20 @@ def test_the_versioning_rule_is_two_sided_and_ignores_major_bumps() -> None:
     assert version_change_warning("1.0.0", "1.0.1", p_worse=0.2, change=-0.2) is None
     assert version_change_warning("1.0.0", "1.0.1", p_worse=0.02, change=-0.1) is not None  # two-sided 0.04
     assert version_change_warning("1.0.0", "1.0.1", p_worse=0.03, change=-0.1) is None  # two-sided 0.06
+
+
+def test_the_suite_hash_covers_the_code_of_its_python_checks(tmp_path: Path, capsys, monkeypatch) -> None:
+    import json
+
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path / "config.yaml", _config())
+    write(tmp_path / "mychecks.py", "def ok(output, case, run):\n    return True\n")
+    write(tmp_path / "tools_impl.py", "def lookup(order):\n    return order\n")
+    write(tmp_path / "suite.yaml", "suite: s\nconfig: config.yaml\ncases:\n"
+          "  - {id: a, input: hi, checks: [{python: 'mychecks:ok'}]}\n")
+    assert run_cli(capsys, "run", "suite.yaml", "--out", "one").code == 0
+    write(tmp_path / "mychecks.py", "def ok(output, case, run):\n    return len(output) > 0\n")
+    assert run_cli(capsys, "run", "suite.yaml", "--out", "two").code == 0
+    one, two = (json.loads((tmp_path / d / "results.json").read_text()) for d in ("one", "two"))
+    assert one["suite"]["hash"] != two["suite"]["hash"]
+    assert list(one["config"]["sources"]) == ["tools_impl:lookup"]  # the tool implementation beside the config

@@ -128,11 +128,26 @@ def load_suite(path: Path) -> LoadedSuite:
     if not cases:
         raise InputError(path, f"all {len(ungated)} cases are tagged needs-review and have no checks or rubrics "
                          "yet; add checks or rubrics to gate them", field="cases")
-    suite_hash = canonical_hash(
-        {"suite": spec.model_dump(mode="json", exclude={"cases", "cases_from"}),
-         "cases": [c.definition_hash for c in cases]}
-    )
+    hashed: dict[str, Any] = {"suite": spec.model_dump(mode="json", exclude={"cases", "cases_from"}),
+                              "cases": [c.definition_hash for c in cases]}
+    check_code = _check_sources([source[0] for source in sources], spec, path.parent)
+    if check_code:  # python checks: their code decides pass or fail, so it is part of the suite
+        hashed["sources"] = check_code
+    suite_hash = canonical_hash(hashed)
     return LoadedSuite(spec=spec, path=path, cases=tuple(cases), hash=suite_hash, ungated=tuple(ungated))
+
+
+def _check_sources(cases: Sequence[CaseSpec], spec: SuiteFile, base_dir: Path) -> dict[str, str]:
+    """Source hash of every module a python check names ("pkg.module:function"), found beside the suite."""
+    from agent_eval.governance.confighash import find_references, module_file
+
+    raw = [list(c.checks) for c in cases] + [list(spec.defaults.checks)]
+    found: dict[str, str] = {}
+    for _, reference in find_references(raw):
+        path = module_file(reference, [base_dir])
+        if path is not None:
+            found[reference] = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+    return found
 
 
 def _dotted(loc: tuple[str | int, ...]) -> str:
