@@ -1,6 +1,7 @@
 """`agent-eval import`: production conversations to golden cases tagged `needs-review`.
 
-Redact (optional), drop system messages (the config brings its own), key by the normalised input,
+Redact (optional), keep user and assistant text (the config brings its own system prompt, and the agent
+makes its own tool calls), key by the normalised input,
 deduplicate, sample deterministically (stratified when asked), skip ids already in the target file,
 and append the new cases. Cases carry no checks: the suite leaves them out of the gate until a
 reviewer adds checks or rubrics.
@@ -21,7 +22,8 @@ from agent_eval.governance.sampling import input_key, redact, sample
 __all__ = ["NEEDS_REVIEW", "ImportOptions", "ImportSummary", "import_conversations"]
 
 NEEDS_REVIEW = "needs-review"
-_ROLES = ("user", "assistant", "tool")
+# Tool results need the assistant tool call they answer, which a replay would make anew: user and assistant text only.
+_ROLES = ("user", "assistant")
 
 
 @dataclass(frozen=True, slots=True)
