@@ -17,8 +17,9 @@ def register(app: typer.Typer) -> None:
 def calibrate(
     suite_path: Path = typer.Argument(..., metavar="SUITE", help="The suite whose judge and rubrics to calibrate."),
     labels: list[Path] | None = typer.Option(None, "--labels", help="Labels files or folders; repeatable.",
-                                             show_default="golden/labels/<suite>.jsonl"),
-    out: Path = typer.Option(Path("golden/labels"), "--out", help="Where to write <suite>.calibration.json."),
+                                             show_default="golden/labels/<suite>.jsonl beside the suite's golden data"),
+    out: Path | None = typer.Option(None, "--out", help="Where to write <suite>.calibration.json.",
+                                    show_default="the golden/labels folder"),
     save: bool = typer.Option(True, "--save/--no-save", help="Write the calibration file the reports show."),
     seed: int = typer.Option(0, "--seed", help="Seed for the judge calls."),
     max_concurrency: int = typer.Option(8, "--max-concurrency", "-j", min=1, help="Judge calls in flight."),
@@ -36,7 +37,7 @@ def calibrate(
     from agent_eval._files import write_atomic
     from agent_eval.cli._common import consoles, say
     from agent_eval.errors import UsageError
-    from agent_eval.governance.labels import labels_path, read_labels
+    from agent_eval.governance.labels import labels_folder, labels_path, read_labels
     from agent_eval.governance.rejudge import rejudge
     from agent_eval.governance.verdict import build_calibration, calibration_path
     from agent_eval.judge import judge_provenance
@@ -44,7 +45,8 @@ def calibrate(
 
     console, err = consoles(False)
     suite = load_suite(suite_path)
-    sources = labels or [labels_path(Path("golden/labels"), suite.name)]
+    folder = labels_folder(suite.path)
+    sources = labels or [labels_path(folder, suite.name)]
     if not labels and not sources[0].exists():
         raise UsageError(f"no labels at {sources[0]}; label outputs with `agent-eval review export` and "
                          "`review import`, or pass --labels")
@@ -66,7 +68,7 @@ def calibrate(
     verdict = "[green]TRUSTWORTHY[/]" if result.trustworthy else "[red]NOT TRUSTWORTHY[/]"
     console.print(f"{verdict} judge: every rubric needs the lower bound of its weighted kappa >= 0.6")
     if save:
-        path = calibration_path(out, suite.name)
+        path = calibration_path(out or folder, suite.name)
         write_atomic(path, result.model_dump_json(indent=2) + "\n")
         console.print(f"calibration: {path}")
     return 0 if result.trustworthy else 1

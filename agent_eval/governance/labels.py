@@ -26,6 +26,7 @@ __all__ = [
     "Label",
     "ReviewRow",
     "label_key",
+    "labels_folder",
     "labels_path",
     "output_hash",
     "read_labels",
@@ -63,6 +64,16 @@ def output_hash(output: str) -> str:
 
 def label_key(label: Label) -> tuple[str, str, str]:
     return label.case_id, label.rubric, label.output_hash
+
+
+def labels_folder(suite_path: Path | str) -> Path:
+    """golden/labels/ beside the suite's golden data: under the nearest ancestor of the suite's folder that has
+    golden/, else under the current directory."""
+    folder = Path(suite_path).resolve().parent
+    for candidate in (folder, *folder.parents):
+        if (candidate / "golden").is_dir():
+            return candidate / "golden" / "labels"
+    return Path("golden/labels")
 
 
 def labels_path(folder: Path, suite: str) -> Path:

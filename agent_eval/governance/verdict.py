@@ -133,11 +133,13 @@ def read_calibration(path: Path) -> Calibration | None:
         raise InputError(path, first["msg"], field=".".join(map(str, first["loc"]))) from None
 
 
-def calibration_line(suite: str, judge_model: str | None, judge_prompt_hash: str | None,
-                     folder: Path = Path("golden/labels")) -> str | None:
+def calibration_line(suite: str, suite_path: str, judge_model: str | None, judge_prompt_hash: str | None) -> str | None:
     """One line for the reports: the last calibration of this suite's judge and its date, or None."""
+    from agent_eval.governance.labels import labels_folder
+
     if judge_model is None:
         return None
+    folder = labels_folder(suite_path)
     try:
         found = read_calibration(calibration_path(folder, suite))
     except InputError:

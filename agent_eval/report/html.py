@@ -119,7 +119,8 @@ def _counts(rows: list[CaseRow]) -> tuple[list[tuple[str, str, int]], list[tuple
 def _calibration(results: Results) -> str | None:
     from agent_eval.governance.verdict import calibration_line
 
-    return calibration_line(results.suite.name, results.config.judge_model, results.config.judge_prompt_hash)
+    return calibration_line(results.suite.name, results.suite.path, results.config.judge_model,
+                            results.config.judge_prompt_hash)
 
 
 def _context(results: Results, verdict: Verdict, base: Side | None, cand: Side, redact: bool) -> dict[str, Any]:

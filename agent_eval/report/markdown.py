@@ -178,7 +178,8 @@ def _section(
 def _calibration(results: Results) -> str | None:
     from agent_eval.governance.verdict import calibration_line
 
-    return calibration_line(results.suite.name, results.config.judge_model, results.config.judge_prompt_hash)
+    return calibration_line(results.suite.name, results.suite.path, results.config.judge_model,
+                            results.config.judge_prompt_hash)
 
 
 def render_markdown(
