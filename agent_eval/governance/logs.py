@@ -131,10 +131,10 @@ def _otlp_document(doc: Any, path: Path, line: int) -> Iterator[Conversation]:
         resource = _attributes(((resource_spans or {}).get("resource") or {}).get("attributes"))
         spans = [s for scope in (resource_spans or {}).get("scopeSpans") or () for s in (scope or {}).get("spans") or ()]
         with_input = {s.get("spanId") for s in spans if any(
-            a.get("key") == "gen_ai.input.messages" for a in s.get("attributes") or ())}
+            a.get("key") == "gen_ai.input.messages" for a in s.get("attributes") or ())} - {None, ""}
         for span in spans:
             attrs = _attributes(span.get("attributes"))
-            if "gen_ai.input.messages" not in attrs or span.get("parentSpanId") in with_input - {None, ""}:
+            if "gen_ai.input.messages" not in attrs or span.get("parentSpanId") in with_input:
                 continue
             messages = _messages(_structured(attrs.pop("gen_ai.input.messages")))
             outputs = _messages(_structured(attrs.pop("gen_ai.output.messages", None)))
