@@ -193,3 +193,12 @@ def test_the_suite_hash_covers_the_code_of_its_python_checks(tmp_path: Path, cap
     one, two = (json.loads((tmp_path / d / "results.json").read_text()) for d in ("one", "two"))
     assert one["suite"]["hash"] != two["suite"]["hash"]
     assert list(one["config"]["sources"]) == ["tools_impl:lookup"]  # the tool implementation beside the config
+
+
+def test_with_nothing_published_yet_the_default_ref_skips(tmp_path: Path, capsys, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    _git(tmp_path, "init", "-q", "-b", "trunk")
+    write(tmp_path / "configs" / "bot.yaml", _config())
+    result = _validate(capsys, "auto")
+    assert result.code == 0 and "nothing published yet" in result.out
+    assert _validate(capsys, "main").code == 2  # an explicit ref must exist

@@ -119,6 +119,9 @@ def _against(configs: list[Path], ref: str | None, out: Console, err: Console) -
     from agent_eval.governance.against import review_against
 
     commit, reviews = review_against(configs, ref)
+    if commit is None:
+        out.print("versioning: no origin/main or main to compare with (nothing published yet); skipped")
+        return 0
     errors = 0
     changed = [r for r in reviews if r.changed]
     out.print(f"versioning against {ref or 'the merge base'} ({commit[:12]}): {len(changed)} of {len(reviews)} "

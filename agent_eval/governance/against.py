@@ -51,10 +51,16 @@ def _version(raw: dict[str, Any], path: Path, repo: GitRepo, commit: str | None)
     return ConfigVersion(raw=full, view=behaviour_view(full), hash=found.hash, sources=found.sources)
 
 
-def review_against(configs: Sequence[Path], ref: str | None) -> tuple[str, list[ConfigReview]]:
-    """(the commit compared with, one review per config file); new and unchanged files have no findings."""
+def review_against(configs: Sequence[Path], ref: str | None) -> tuple[str | None, list[ConfigReview]]:
+    """(the commit compared with, one review per config file); unchanged files have no findings.
+
+    `ref` None: the merge base with origin/main, else main; when neither exists nothing was published
+    yet, and the commit is None with no reviews.
+    """
     repo = GitRepo(configs[0].parent if configs else Path.cwd())
     commit = repo.resolve(ref) if ref else repo.default_ref()
+    if commit is None:
+        return None, []
     reviews = []
     for path in configs:
         raw = _parse(path.read_text(encoding="utf-8"))

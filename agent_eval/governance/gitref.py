@@ -26,13 +26,13 @@ class GitRepo:
             raise UsageError(f"--against needs a git repository; {folder.resolve()} is not in one")
         self.root = Path(found.stdout.strip()).resolve()
 
-    def default_ref(self) -> str:
-        """The merge base with origin/main, else with main; UsageError when neither exists."""
+    def default_ref(self) -> str | None:
+        """The merge base with origin/main, else with main; None when neither exists (nothing is published yet)."""
         for branch in ("origin/main", "main"):
             base = _git(self.root, "merge-base", "HEAD", branch)
             if base.returncode == 0 and base.stdout.strip():
                 return base.stdout.strip()
-        raise UsageError("--against: no origin/main or main to compare with; give a ref (--against REF)")
+        return None
 
     def resolve(self, ref: str) -> str:
         """The commit `ref` names; UsageError naming the ref when git does not know it."""
