@@ -456,6 +456,9 @@ SPEC_ERRORS: list[tuple[Any, str, str | None]] = [
     ({"not_regex": "[a-"}, 'invalid regular expression "[a-": unterminated character set', "not_regex"),
     ({"regex": {"pattern": "*"}}, 'invalid regular expression "*": nothing to repeat', "pattern"),
     ({"regex": {"flags": "i"}}, "missing pattern", "regex"),
+    ({"regex": "a", "timeout_s": 0}, "expected a time limit in seconds > 0, got 0", "timeout_s"),
+    ({"python": "m:f", "timeout_s": "10"}, "expected a time limit in seconds > 0, got a string", "timeout_s"),
+    ({"contains": "a", "timeout_s": 1}, 'unknown option "timeout_s" for contains (options: weight)', "timeout_s"),
     ({"regex": {"pattern": "a", "flag": "i"}}, ('unknown option "flag" for regex (options: pattern, flags); '
      'did you mean "flags"?'), "flag"),
     ({"regex": "a", "flags": "iq"}, 'unknown regex flag "q"; use letters from "imsxa"', "flags"),

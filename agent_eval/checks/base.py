@@ -11,7 +11,7 @@ from agent_eval.records import CheckResult, Message, ToolCall, Usage
 if TYPE_CHECKING:
     from agent_eval.suite.case import Case
 
-__all__ = ["Check", "CheckInput", "CheckSpecError", "Evaluate", "Reason"]
+__all__ = ["Check", "CheckInput", "CheckSpecError", "CheckTimeout", "Evaluate", "Reason"]
 
 
 class CheckSpecError(ValueError):
@@ -20,6 +20,10 @@ class CheckSpecError(ValueError):
     def __init__(self, message: str, key: str | None = None) -> None:
         super().__init__(message)
         self.key = key
+
+
+class CheckTimeout(Exception):
+    """A check used up its time; the caller retries it off the event loop or fails it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,10 +63,28 @@ class Check:
     evaluate: Evaluate
     negate: bool = False
     weight: float = 1.0
+    isolated: bool = False  # user code: evaluated in a worker process (checks.runtime), never by `run`
+    timeout_s: float | None = None  # this check's own limit; None: the suite's check_timeout_s
 
     def run(self, run_input: CheckInput) -> CheckResult:
-        """Apply the check; a negated check inverts the verdict and says so."""
-        passed, reason = self.evaluate(self.arg, run_input)
+        """Apply the check in this thread; raises CheckTimeout when a bounded step ran out of time."""
+        try:
+            passed, reason = self.evaluate(self.arg, run_input)
+        except CheckTimeout:
+            raise
+        except RecursionError:  # JSON nested deeper than any parser or validator here can follow
+            return self.failed("output is nested too deeply to check")
+        except Exception as exc:  # output no check foresaw fails this check, never the whole run
+            detail = " ".join(str(exc).split())[:100]
+            return self.failed(f"{self.name} could not evaluate this output: {type(exc).__name__}: {detail}")
+        return self.verdict(passed, reason)
+
+    def failed(self, reason: str) -> CheckResult:
+        """A failure that negation does not turn into a pass (a timeout, a crash)."""
+        return CheckResult(name=self.name, passed=False, weight=self.weight, reason=reason)
+
+    def verdict(self, passed: bool, reason: str) -> CheckResult:
+        """The result of an evaluation; a negated check inverts the verdict and says so."""
         if self.negate:
             passed = not passed
             if isinstance(reason, Reason):

@@ -5,7 +5,11 @@ itself: the folder is removed again afterwards, so imports the function does at 
 not see it. When another folder's module of the same name is already loaded (two suites each
 with a `checks.py`), the suite's own file is imported and the loaded one is left in place.
 The function is called as `function(output, case, run)` (run is the CheckInput) and returns a
-bool or `(bool, reason)`. An exception it raises fails the check, with a reason naming it.
+bool or `(bool, reason)`. An exception it raises fails the check, with a reason naming it; so does
+`sys.exit()` (any BaseException but KeyboardInterrupt), at import time as at call time.
+
+During a run the function is called in a worker process (`checks.runtime`), which is killed at the
+check's time limit; this module holds what both sides share: importing, calling, interpreting.
 """
 
 from __future__ import annotations
@@ -17,12 +21,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, cast
 
 from agent_eval.checks._util import RawCheck, expect_str, quote
 from agent_eval.checks.base import CheckInput, CheckSpecError
 
-__all__ = ["UserCheck", "compile_python", "eval_python"]
+__all__ = ["CallOutcome", "UserCheck", "call_user", "compile_python", "eval_python", "import_function",
+           "interpret"]
 
 _REF = re.compile(r"^(?P<module>[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*):(?P<attr>[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)$")
 
@@ -33,6 +38,16 @@ class UserCheck:
 
     ref: str
     function: Callable[..., Any]
+    base_dir: Path = Path(".")  # the suite's folder, where the worker process imports the module from
+
+
+@dataclass(frozen=True, slots=True)
+class CallOutcome:
+    """What one call of a user function produced: its raw return value, or what it raised."""
+
+    returned: Any = None
+    raised: str | None = None  # "ValueError: bad input", "SystemExit: 0"
+    problem: str | None = None  # why there is no result at all (the worker could not import or send it)
 
 
 def _local_source(top: str, base_dir: Path) -> bool:
@@ -68,22 +83,19 @@ def _import(name: str, base_dir: Path) -> ModuleType:
             sys.modules.update(saved)
 
 
-def compile_python(raw: RawCheck) -> UserCheck:
-    """Import the module and look up the function; any failure is a CheckSpecError."""
-    ref = expect_str(raw.value, raw.name, hint=' like "my_checks:is_polite"')
+def import_function(ref: str, base_dir: Path) -> Callable[..., Any]:
+    """The function named by "module:function", imported from base_dir; raises CheckSpecError."""
     match = _REF.match(ref)
     if match is None:
-        raise CheckSpecError(f'expected "module:function" (e.g. "my_checks:is_polite"), got {quote(ref)}',
-                             key=raw.name)
-    base_dir = raw.base_dir.resolve()
+        raise CheckSpecError(f'expected "module:function" (e.g. "my_checks:is_polite"), got {quote(ref)}')
     try:
         module = _import(match["module"], base_dir)
     except ImportError as exc:
-        raise CheckSpecError(f"cannot import {match['module']} from {base_dir}: {exc}", key=raw.name) from exc
-    except Exception as exc:  # the user's module failed while importing; report it, do not crash
-        raise CheckSpecError(
-            f"importing {match['module']} raised {type(exc).__name__}: {exc}", key=raw.name
-        ) from exc
+        raise CheckSpecError(f"cannot import {match['module']} from {base_dir}: {exc}") from exc
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # the user's module failed (or called sys.exit) while importing
+        raise CheckSpecError(f"importing {match['module']} raised {_describe(exc)}") from None
     target: Any = module
     for part in match["attr"].split("."):
         if not hasattr(target, part):
@@ -92,12 +104,37 @@ def compile_python(raw: RawCheck) -> UserCheck:
                 if callable(v) and getattr(v, "__module__", None) == module.__name__ and not n.startswith("_")
             )
             known = f"; it defines: {', '.join(defined[:10])}" if defined else ""
-            message = f"module {match['module']} has no function {match['attr']}{known}"
-            raise CheckSpecError(message, key=raw.name)
+            raise CheckSpecError(f"module {match['module']} has no function {match['attr']}{known}")
         target = getattr(target, part)
     if not callable(target):
-        raise CheckSpecError(f"{ref} is not a function (it is {type(target).__name__})", key=raw.name)
-    return UserCheck(ref=ref, function=target)
+        raise CheckSpecError(f"{ref} is not a function (it is {type(target).__name__})")
+    return cast(Callable[..., Any], target)
+
+
+def compile_python(raw: RawCheck) -> UserCheck:
+    """Import the module and look up the function; any failure is a CheckSpecError."""
+    ref = expect_str(raw.value, raw.name, hint=' like "my_checks:is_polite"')
+    base_dir = raw.base_dir.resolve()
+    try:
+        function = import_function(ref, base_dir)
+    except CheckSpecError as exc:
+        raise CheckSpecError(str(exc), key=raw.name) from None
+    return UserCheck(ref=ref, function=function, base_dir=base_dir)
+
+
+def _describe(exc: BaseException) -> str:
+    detail = str(exc).splitlines()[0] if str(exc) else ""
+    return type(exc).__name__ + (f": {detail[:100]}" if detail else "")
+
+
+def call_user(function: Callable[..., Any], run: CheckInput) -> CallOutcome:
+    """Call `function(output, case, run)`; whatever it raises (sys.exit included) is caught and described."""
+    try:
+        return CallOutcome(returned=function(run.output, run.case, run))
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # the user's code is under test here, not agent-eval's
+        return CallOutcome(raised=_describe(exc))
 
 
 def _as_bool(value: Any) -> bool | None:
@@ -108,14 +145,13 @@ def _as_bool(value: Any) -> bool | None:
     return None
 
 
-def eval_python(check: UserCheck, run: CheckInput) -> tuple[bool, str]:
-    """Call the user's function; its exceptions and malformed results fail the check."""
-    try:
-        result = check.function(run.output, run.case, run)
-    except Exception as exc:  # the user's code is under test here, not agent-eval's
-        detail = str(exc).splitlines()[0] if str(exc) else ""
-        return False, f"{check.ref} raised {type(exc).__name__}" + (f": {detail[:100]}" if detail else "")
-    reason = ""
+def interpret(check: UserCheck, outcome: CallOutcome) -> tuple[bool, str]:
+    """The verdict and reason from what the function returned or raised."""
+    if outcome.problem is not None:
+        return False, f"{check.ref}: {outcome.problem}"
+    if outcome.raised is not None:
+        return False, f"{check.ref} raised {outcome.raised}"
+    result, reason = outcome.returned, ""
     if isinstance(result, tuple) and len(result) == 2:
         result, reason = result
         reason = " ".join(str(reason).split())
@@ -123,3 +159,8 @@ def eval_python(check: UserCheck, run: CheckInput) -> tuple[bool, str]:
     if passed is None:
         return False, f"{check.ref} returned {type(result).__name__}; expected bool or (bool, reason)"
     return passed, reason or f"{check.ref} returned {passed}"
+
+
+def eval_python(check: UserCheck, run: CheckInput) -> tuple[bool, str]:
+    """Call the user's function in this process (the runner uses a worker process instead)."""
+    return interpret(check, call_user(check.function, run))

@@ -1,7 +1,8 @@
 """The check registry (a dict literal) and `compile_check`, which validates a suite's check item.
 
 A check item is a mapping with exactly one check key, an optional `weight` (a number > 0,
-default 1) and, for some checks, sibling option keys (only `flags` next to `regex`). A check
+default 1) and, for some checks, sibling option keys (`flags` next to `regex`, and `timeout_s`,
+the check's own time limit, next to the checks that run user patterns or code). A check
 whose family is negatable is also available as `not_<name>`.
 """
 
@@ -14,12 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from agent_eval.checks import metrics, python, refusal, structured, text, tools
-from agent_eval.checks._util import RawCheck, closest, expect_keys, type_name
+from agent_eval.checks._util import RawCheck, closest, expect_keys, positive_number, type_name
 from agent_eval.checks.base import Check, CheckSpecError, Evaluate
 
 __all__ = ["CHECKS", "NEGATION_PREFIX", "Family", "check_names", "compile_check"]
 
 NEGATION_PREFIX = "not_"
+_TIMEOUT = "timeout_s"
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +33,7 @@ class Family:
     negatable: bool = False
     options: tuple[str, ...] = ()  # keys allowed next to the check key, besides weight
     summary: str = ""
+    isolated: bool = False  # runs user code: in a worker process (checks.runtime)
 
 
 CHECKS: dict[str, Family] = {
@@ -40,17 +43,18 @@ CHECKS: dict[str, Family] = {
     "contains_any": Family(text.compile_str_list, text.eval_contains_any, True, summary="one of the texts"),
     "contains_all": Family(text.compile_str_list, text.eval_contains_all, True, summary="all of the texts"),
     "starts_with": Family(text.compile_str, text.eval_starts_with, True, summary="output starts with text"),
-    "regex": Family(text.compile_regex, text.eval_regex, True, ("flags",), summary="re.search matches"),
+    "regex": Family(text.compile_regex, text.eval_regex, True, ("flags", _TIMEOUT), summary="pattern found"),
     "length": Family(text.compile_length, text.eval_length, summary="min/max chars and words"),
-    "json": Family(structured.compile_json, structured.eval_json, summary="valid JSON, optional schema"),
-    "json_path": Family(
-        structured.compile_json_path, structured.eval_json_path, True, summary="JSONPath value equals/matches"
-    ),
+    "json": Family(structured.compile_json, structured.eval_json, options=(_TIMEOUT,),
+                   summary="valid JSON, optional schema"),
+    "json_path": Family(structured.compile_json_path, structured.eval_json_path, True, (_TIMEOUT,),
+                        summary="JSONPath value equals/matches"),
     "max_latency_ms": Family(metrics.compile_limit, metrics.eval_max_latency_ms, summary="latency <= limit"),
     "max_tokens": Family(metrics.compile_token_limit, metrics.eval_max_tokens, summary="output tokens <= n"),
     "max_cost_usd": Family(metrics.compile_limit, metrics.eval_max_cost_usd, summary="cost <= limit"),
     "refusal": Family(refusal.compile_refusal, refusal.eval_refusal, summary="refuses (true) or not (false)"),
-    "python": Family(python.compile_python, python.eval_python, summary='user function "module:function"'),
+    "python": Family(python.compile_python, python.eval_python, options=(_TIMEOUT,), isolated=True,
+                     summary='user function "module:function"'),
     "tool_called": Family(tools.compile_tool_called, tools.eval_tool_called, True, summary="tool call made"),
 }
 
@@ -117,8 +121,11 @@ def compile_check(raw: Mapping[str, Any], *, base_dir: Path) -> Check:
         )
     name = _check_key(raw)
     family, negate = _family(name)
-    options = {key: value for key, value in raw.items() if key not in (name, "weight")}
-    expect_keys(options, (*family.options, "weight"), owner=name)
+    extra = {key: value for key, value in raw.items() if key not in (name, "weight")}
+    expect_keys(extra, (*family.options, "weight"), owner=name)
+    options = {key: value for key, value in extra.items() if key != _TIMEOUT}
     weight = _weight(raw)
+    timeout = positive_number(raw[_TIMEOUT], _TIMEOUT, what="a time limit in seconds > 0") if _TIMEOUT in raw else None
     arg = family.compile(RawCheck(name=name, value=raw[name], options=options, base_dir=base_dir))
-    return Check(name=name, arg=arg, evaluate=family.evaluate, negate=negate, weight=weight)
+    return Check(name=name, arg=arg, evaluate=family.evaluate, negate=negate, weight=weight,
+                 isolated=family.isolated, timeout_s=timeout)

@@ -85,7 +85,8 @@ class LLMJudge:
         for member in ensemble_members(spec):
             await self._ask(member, rubric, f"{case.id}/{rubric.name}", prompt, index, tally,
                             label=member.name if spec.ensemble else None)
-        return _result(rubric, ",".join(m.name for m in ensemble_members(spec)), tally)
+        result = _result(rubric, ",".join(m.name for m in ensemble_members(spec)), tally)
+        return result.model_copy(update={"warnings": tuple(tally.warnings)}) if tally.warnings else result
 
     async def _ask(self, spec: JudgeSpec, rubric: RubricSpec, key: str, prompt: str, index: int, tally: _Tally,
                    *, label: str | None) -> None:
@@ -108,6 +109,7 @@ class LLMJudge:
             tally.usage_out += completion.usage.output_tokens
             tally.latency += completion.latency_ms
             tally.cost = None if tally.cost is None or call_cost is None else tally.cost + call_cost
+            tally.warnings.extend(completion.warnings)
             try:
                 score, reasoning = parse_reply(completion.text, rubric.scale)
             except JudgeReplyError as exc:
@@ -126,6 +128,7 @@ class _Tally:
 
     scores: list[float] = field(default_factory=list)
     reasons: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
     usage_in: int = 0
     usage_out: int = 0
     latency: float = 0.0

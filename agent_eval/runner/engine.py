@@ -13,6 +13,7 @@ from agent_eval.calls.budget import Budget
 from agent_eval.calls.cache import ResponseCache, cache_key
 from agent_eval.calls.endpoint import CallFailed, Endpoint, EndpointStats
 from agent_eval.checks.base import CheckInput
+from agent_eval.checks.runtime import CheckRunner
 from agent_eval.errors import FatalProviderError
 from agent_eval.judge.parse import JudgeError
 from agent_eval.providers.base import Completion, CompletionRequest
@@ -83,6 +84,7 @@ class Engine:
     concurrency: int
     cache: ResponseCache | None = None
     judge: Judge | None = None
+    checks: CheckRunner = field(default_factory=CheckRunner)
     run_timeout_s: float | None = None
     grace_s: float = 5.0
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
@@ -124,6 +126,7 @@ class Engine:
     async def aclose(self) -> None:
         """Close the results stream, the cache and every connection."""
         self.writer.close()
+        await self.checks.aclose()
         if self.cache is not None:
             self.cache.close()
         await self.endpoint.provider.aclose()
@@ -152,7 +155,7 @@ class Engine:
                 return
             finally:
                 self._in_flight -= 1
-            self.writer.append(record)
+            record = self.writer.append(record)  # as written: repaired if it held invalid Unicode
             outcome.records.append(record)
             self.progress.advance(record)
 
@@ -195,7 +198,7 @@ class Engine:
             output=completion.text, case=item.case, messages=item.messages, tool_calls=completion.tool_calls,
             tokens=completion.usage, latency_ms=completion.latency_ms, cost_usd=cost,
         )
-        checks = tuple(check.run(view) for check in item.case.checks)
+        checks = await self.checks.run(item.case.checks, view)
         rubrics: tuple[RubricResult, ...] = ()
         error: RunError | None = None
         if self.judge is not None and item.case.rubrics:
@@ -210,7 +213,7 @@ class Engine:
             score=None if error else score, output=completion.text, messages=item.messages,
             tool_calls=completion.tool_calls, tokens=completion.usage, cost_usd=cost,
             latency_ms=completion.latency_ms, checks=checks, rubrics=rubrics, error=error, cached=cached,
-            attempts=attempts, model=completion.model, finished_at=_now(),
+            attempts=attempts, model=completion.model, finished_at=_now(), warnings=completion.warnings,
         )
 
 

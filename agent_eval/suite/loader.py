@@ -128,8 +128,9 @@ def load_suite(path: Path) -> LoadedSuite:
     if not cases:
         raise InputError(path, f"all {len(ungated)} cases are tagged needs-review and have no checks or rubrics "
                          "yet; add checks or rubrics to gate them", field="cases")
-    hashed: dict[str, Any] = {"suite": spec.model_dump(mode="json", exclude={"cases", "cases_from"}),
-                              "cases": [c.definition_hash for c in cases]}
+    hashed: dict[str, Any] = {
+        "suite": spec.model_dump(mode="json", exclude={"cases", "cases_from", *_UNSET_NEW_FIELDS - spec.model_fields_set}),
+        "cases": [c.definition_hash for c in cases]}
     check_code = _check_sources([source[0] for source in sources], spec, path.parent)
     if check_code:  # python checks: their code decides pass or fail, so it is part of the suite
         hashed["sources"] = check_code
@@ -148,6 +149,10 @@ def _check_sources(cases: Sequence[CaseSpec], spec: SuiteFile, base_dir: Path) -
         if path is not None:
             found[reference] = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
     return found
+
+
+# Fields added after suites were first hashed: left out of the hash while unset, so existing hashes hold.
+_UNSET_NEW_FIELDS = {"check_timeout_s"}
 
 
 def _dotted(loc: tuple[str | int, ...]) -> str:
@@ -222,6 +227,8 @@ def _rows(file: Path) -> Iterator[RowSource]:
                 continue
             try:
                 row = json.loads(text)
+            except RecursionError:
+                raise InputError(file, "invalid JSON: nested too deeply", line=n) from None
             except ValueError as exc:
                 raise InputError(file, f"invalid JSON: {exc}", line=n) from None
             yield _as_row(row, file, n), LineIndex({(): n}), ()
@@ -263,6 +270,9 @@ def _csv_row(row: dict[str, Any], file: Path, line: int) -> dict[str, Any]:
         if key in _CSV_JSON_COLUMNS:
             try:
                 case[key] = json.loads(value)
+            except RecursionError:
+                raise InputError(file, f"column '{key}' must hold JSON: nested too deeply", line=line,
+                                 field=key) from None
             except ValueError as exc:
                 raise InputError(file, f"column '{key}' must hold JSON: {exc}", line=line, field=key) from None
         elif key == "tags":

@@ -61,7 +61,7 @@ class MockAnswer(Spec):
 class MockRule(Spec):
     """Answers for inputs that match a regex (re.search on the last user message)."""
 
-    match: str = Field(description="Python regular expression.")
+    match: str = Field(description="Python regular expression (run with a 1 s time limit per call).")
     answers: tuple[MockAnswer, ...] = Field(min_length=1)
 
     @field_validator("match")
@@ -259,3 +259,7 @@ class SuiteFile(Spec):
     gate: GateSpec = GateSpec()
     budget: BudgetSpec = BudgetSpec()
     report: ReportSpec = ReportSpec()
+    check_timeout_s: float = Field(
+        10.0, gt=0, le=3600,
+        description="Time limit of one check (python: checks, user regexes); past it the check fails. "
+                    "A check's own `timeout_s` overrides it.")
