@@ -219,3 +219,15 @@ def test_the_shipped_labels_and_calibration_match_their_json_schemas(capsys) -> 
     bad = {**shipped, "rubrics": [{**shipped["rubrics"][0], "kappa": "high"}]}
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(bad, json.loads(calibration.out))
+
+
+def test_review_export_picks_near_threshold_and_self_disagreement_first(cal: Path, capsys) -> None:
+    write(cal / "suite.yaml", ENSEMBLE)
+    assert run_cli(capsys, "run", "suite.yaml", "--out", "out").code == 0
+    split = run_cli(capsys, "review", "export", "out", "--to", "split.csv", "--random", "0")
+    assert "1 judge disagreed with itself" in split.out
+    with open(cal / "split.csv", newline="") as handle:
+        (row,) = list(csv.DictReader(handle))
+    assert row["why"] == "judge disagreed with itself (3, 1)" and row["judge_score"] == "2"
+    near = run_cli(capsys, "review", "export", "out", "--to", "near.csv", "--margin", "1")
+    assert "1 near the threshold" in near.out

@@ -202,3 +202,13 @@ def test_with_nothing_published_yet_the_default_ref_skips(tmp_path: Path, capsys
     result = _validate(capsys, "auto")
     assert result.code == 0 and "nothing published yet" in result.out
     assert _validate(capsys, "main").code == 2  # an explicit ref must exist
+
+
+def test_adding_a_tool_needs_a_minor_bump(repo: Path, capsys) -> None:
+    extra = ("  - {name: refund, description: Refund an order., parameters: {type: object}, "
+             "implementation: tools_impl:lookup}\n")
+    write(repo / "configs" / "bot.yaml", _config(version="1.0.1", rationale="Refunds.") + extra)
+    patch = _validate(capsys)
+    assert patch.code == 2 and "tool 'refund' was added: that needs a minor version bump" in patch.err
+    write(repo / "configs" / "bot.yaml", _config(version="1.1.0", rationale="Refunds.") + extra)
+    assert _validate(capsys).code == 0
