@@ -65,6 +65,9 @@ def calibrate(
                   f"(prompt {prompt_hash})")
     for rubric in result.rubrics:
         _print_rubric(console, rubric)
+    unlabelled = sorted({r.name for c in suite.cases for r in c.rubrics} - {r.rubric for r in result.rubrics})
+    if unlabelled:
+        say(err, "warning", f"no labels for rubric(s) {', '.join(unlabelled)}: not calibrated")
     verdict = "[green]TRUSTWORTHY[/]" if result.trustworthy else "[red]NOT TRUSTWORTHY[/]"
     console.print(f"{verdict} judge: every rubric needs the lower bound of its weighted kappa >= 0.6")
     if save:
