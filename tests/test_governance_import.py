@@ -100,3 +100,11 @@ def test_a_malformed_log_line_names_file_and_line(workdir: Path, capsys) -> None
     other = write(workdir / "other.jsonl", '{"prompt": "hi"}\n')
     result = run_cli(capsys, "import", other, "--to", "golden/x.jsonl")
     assert result.code == 2 and "other.jsonl:1" in result.err and "messages" in result.err
+
+
+def test_a_conversation_already_in_the_file_as_a_hand_written_case_is_not_added(workdir: Path, capsys) -> None:
+    write(workdir / "golden/mixed.jsonl", json.dumps({"id": "gbp", "input": "do you accept  GBP?",
+                                                      "checks": [{"contains": "GBP"}]}) + "\n")
+    result = run_cli(capsys, "import", CHAT, "--to", "golden/mixed.jsonl")
+    assert result.code == 0 and "1 already in golden/mixed.jsonl" in result.out
+    assert not any("GBP" in c["input"][0]["content"] for c in _cases(workdir / "golden/mixed.jsonl")[1:])

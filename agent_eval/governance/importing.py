@@ -74,7 +74,19 @@ def _prepare(conversation: Conversation, options: ImportOptions) -> _Candidate |
     return _Candidate(input_key([f"{r}: {t}" for r, t in messages]), messages, output, stratum, conversation.source)
 
 
-def _existing_ids(path: Path) -> set[str]:
+def _input_key(case_input: Any) -> str | None:
+    """The key of an existing case's input, as an imported conversation would have it."""
+    if isinstance(case_input, str):
+        return input_key([f"user: {case_input}"])
+    if isinstance(case_input, list):
+        parts = [f"{m.get('role')}: {m.get('content')}" for m in case_input
+                 if isinstance(m, dict) and m.get("role") in _ROLES and str(m.get("content") or "").strip()]
+        return input_key(parts) if parts else None
+    return None
+
+
+def _existing(path: Path) -> set[str]:
+    """Ids and input keys of the cases already in the file: a conversation matching either is not added again."""
     ids: set[str] = set()
     if not path.exists():
         return ids
@@ -86,6 +98,9 @@ def _existing_ids(path: Path) -> set[str]:
                 raise InputError(path, f"invalid JSON: {exc}", line=n) from None
             if isinstance(row, dict) and "id" in row:
                 ids.add(str(row["id"]))
+                key = _input_key(row.get("input"))
+                if key is not None:
+                    ids.add(f"prod-{key[:12]}")
     return ids
 
 
@@ -115,7 +130,7 @@ def import_conversations(conversations: Iterable[Conversation], target: Path, op
     chosen = sample(list(unique.values()), lambda c: c.key, options.rate,
                     stratum=(lambda c: c.stratum) if options.stratify else None,
                     min_per_stratum=options.min_per_stratum if options.stratify else 0)
-    have = _existing_ids(target)
+    have = _existing(target)
     new = [_case(c, options) for c in chosen if f"prod-{c.key[:12]}" not in have]
     if new:
         target.parent.mkdir(parents=True, exist_ok=True)
