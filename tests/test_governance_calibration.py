@@ -58,10 +58,10 @@ def test_weighted_kappa_bias_and_false_pass_match_hand_computed_values(cal: Path
     # observed weighted disagreement 0.25 (one cell one step off, weight 1/4), expected 1.25 -> kappa 0.8
     write(cal / "golden/labels/cal.jsonl", _label("A", 1) + _label("B", 2) + _label("C one", 2) + _label("C two", 3))
     result = run_cli(capsys, "calibrate", "suite.yaml")
-    assert result.code == 0 or result.code == 1, result.text
+    assert result.code == 1, result.text  # 4 labels are too few to trust, however well they agree
     data = json.loads((cal / "golden/labels/cal.calibration.json").read_text())
     (rubric,) = data["rubrics"]
-    assert rubric["kappa"] == pytest.approx(0.8)
+    assert rubric["kappa"] == pytest.approx(0.8) and rubric["more_labels"] >= 6
     assert rubric["confusion"] == [[1, 0, 0], [0, 1, 1], [0, 0, 1]]
     assert rubric["bias"] == pytest.approx(0.25)
     assert rubric["false_pass_rate"] == pytest.approx(1 / 3)  # human fails A, B, "C one"; the judge passes "C one"
@@ -231,3 +231,12 @@ def test_review_export_picks_near_threshold_and_self_disagreement_first(cal: Pat
     assert row["why"] == "judge disagreed with itself (3, 1)" and row["judge_score"] == "2"
     near = run_cli(capsys, "review", "export", "out", "--to", "near.csv", "--margin", "1")
     assert "1 near the threshold" in near.out
+
+
+def test_perfect_agreement_on_three_labels_is_not_yet_trustworthy(cal: Path, capsys) -> None:
+    write(cal / "golden/labels/cal.jsonl", _label("A", 1) + _label("B", 2) + _label("C", 3))
+    result = run_cli(capsys, "calibrate", "suite.yaml")
+    assert result.code == 1
+    (rubric,) = json.loads((cal / "golden/labels/cal.calibration.json").read_text())["rubrics"]
+    assert rubric["kappa"] == 1.0 and rubric["kappa_ci"] == [1.0, 1.0]
+    assert rubric["more_labels"] == 7 and "about 7 more label(s)" in rubric["advice"]

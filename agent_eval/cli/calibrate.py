@@ -27,8 +27,8 @@ def calibrate(
     """Re-judge the labelled outputs and compare judge with human, per rubric.
 
     Reports quadratic-weighted Cohen's kappa with its 95% interval, Spearman, the confusion matrix, the
-    judge's bias and false-pass rate, and length bias. Trustworthy only when every rubric's kappa lower bound
-    is at least 0.6; otherwise says which rubrics to fix or how many more labels would settle it.
+    judge's bias and false-pass rate, and length bias. Trustworthy only when every rubric has at least 10
+    labels and a kappa lower bound of at least 0.6; otherwise says which rubrics to fix or how many more labels would settle it.
     Exit 0 trustworthy, 1 not trustworthy, 2 invalid input.
     """
     import asyncio
@@ -69,7 +69,7 @@ def calibrate(
     if unlabelled:
         say(err, "warning", f"no labels for rubric(s) {', '.join(unlabelled)}: not calibrated")
     verdict = "[green]TRUSTWORTHY[/]" if result.trustworthy else "[red]NOT TRUSTWORTHY[/]"
-    console.print(f"{verdict} judge: every rubric needs the lower bound of its weighted kappa >= 0.6")
+    console.print(f"{verdict} judge: every rubric needs 10+ labels and the lower bound of its weighted kappa >= 0.6")
     if save:
         path = calibration_path(out or folder, suite.name)
         write_atomic(path, result.model_dump_json(indent=2) + "\n")

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 __all__ = [
+    "MIN_LABELS",
     "TRUST_THRESHOLD",
     "Agreement",
     "agreement",
@@ -26,6 +27,7 @@ __all__ = [
 ]
 
 TRUST_THRESHOLD = 0.6  # "substantial" agreement (Landis & Koch): the interval's lower bound must reach it
+MIN_LABELS = 10  # below this the jackknife interval is too unreliable to trust (perfect agreement on 3 gives [1, 1])
 _Z = 1.959963984540054
 
 
@@ -114,9 +116,10 @@ def labels_needed(kappa: float | None, interval: tuple[float, float] | None, n: 
     if kappa is None or interval is None or kappa <= target:
         return None
     half = kappa - interval[0]
+    floor = max(0, MIN_LABELS - n)
     if interval[0] >= target or half <= 0:
-        return 0
-    return max(1, math.ceil(n * (half / (kappa - target)) ** 2) - n)
+        return floor
+    return max(1, floor, math.ceil(n * (half / (kappa - target)) ** 2) - n)
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,7 +141,7 @@ class Agreement:
 
     @property
     def trustworthy(self) -> bool:
-        return self.kappa_ci is not None and self.kappa_ci[0] >= TRUST_THRESHOLD
+        return self.n >= MIN_LABELS and self.kappa_ci is not None and self.kappa_ci[0] >= TRUST_THRESHOLD
 
     @property
     def more_labels(self) -> int | None:

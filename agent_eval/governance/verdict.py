@@ -12,7 +12,7 @@ from pathlib import Path
 from pydantic import Field, ValidationError
 
 from agent_eval.errors import InputError
-from agent_eval.governance.calibration import TRUST_THRESHOLD, agreement
+from agent_eval.governance.calibration import MIN_LABELS, TRUST_THRESHOLD, agreement
 from agent_eval.governance.rejudge import Judged
 from agent_eval.records import Record
 
@@ -56,7 +56,8 @@ class Calibration(Record):
     judge_prompt_hash: str | None = Field(description="The judge template's hash; a later change makes this stale.")
     labels: int = Field(description="Labels read.")
     judged: int = Field(description="Labels re-judged (the others were skipped or errored).")
-    trustworthy: bool = Field(description=f"Every rubric's kappa lower bound >= {TRUST_THRESHOLD}.")
+    trustworthy: bool = Field(description=f"Every rubric has {MIN_LABELS}+ labels and a kappa lower bound >= "
+                              f"{TRUST_THRESHOLD}.")
     rubrics: tuple[RubricCalibration, ...]
 
 
@@ -65,8 +66,8 @@ def calibration_path(folder: Path, suite: str) -> Path:
 
 
 def _advice(rubric: str, kappa: float | None, ci: tuple[float, float] | None, more: int | None,
-            residual: float | None, bias: float) -> str:
-    if ci is not None and ci[0] >= TRUST_THRESHOLD:
+            residual: float | None, bias: float, trusted: bool) -> str:
+    if trusted:
         text = "trustworthy"
     elif kappa is None or ci is None:
         text = "not enough variety to measure: label outputs the judge and humans score differently"
@@ -108,7 +109,8 @@ def build_calibration(suite: str, judged: Sequence[Judged], labels: int, *, judg
             false_fail_rate=fig.false_fail_rate, length_judge=fig.length_judge, length_human=fig.length_human,
             length_residual=fig.length_residual, judge_disagreement=spread, escalations=split,
             trustworthy=fig.trustworthy, more_labels=fig.more_labels,
-            advice=_advice(name, fig.kappa, fig.kappa_ci, fig.more_labels, fig.length_residual, fig.bias),
+            advice=_advice(name, fig.kappa, fig.kappa_ci, fig.more_labels, fig.length_residual, fig.bias,
+                           fig.trustworthy),
         ))
     return Calibration(suite=suite, created_at=now, judge_model=judge_model, judge_prompt_hash=prompt_hash,
                        labels=labels, judged=len(judged), trustworthy=bool(rubrics) and all(r.trustworthy for r in rubrics),
