@@ -212,3 +212,38 @@ def test_adding_a_tool_needs_a_minor_bump(repo: Path, capsys) -> None:
     assert patch.code == 2 and "tool 'refund' was added: that needs a minor version bump" in patch.err
     write(repo / "configs" / "bot.yaml", _config(version="1.1.0", rationale="Refunds.") + extra)
     assert _validate(capsys).code == 0
+
+
+def test_the_scaffolded_versioning_hook_stops_an_unversioned_change_under_pre_commit(tmp_path: Path) -> None:
+    import os
+    import shutil
+    import sys
+
+    from agent_eval.scaffold import write_scaffold
+
+    pre_commit = shutil.which("pre-commit")
+    if pre_commit is None:
+        pytest.skip("pre-commit not found (`pip install pre-commit`): the versioning hook is not run")
+    write_scaffold(tmp_path)
+    env = {**os.environ, "PRE_COMMIT_HOME": str(tmp_path / ".pre-commit-home"), "GIT_AUTHOR_NAME": "t",
+           "GIT_AUTHOR_EMAIL": "t@example.com", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com",
+           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+
+    def sh(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(args, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120, check=False)
+
+    sh("git", "init", "-q", "-b", "main")
+    sh("git", "add", ".")
+    sh("git", "commit", "-q", "--no-verify", "-m", "init")
+    sh("git", "checkout", "-q", "-b", "change")
+    good = tmp_path / "suites/configs/shop-good.yaml"
+    good.write_text(good.read_text().replace("Answer briefly.", "Answer at length."))
+    sh("git", "add", "suites/configs/shop-good.yaml")
+    stopped = sh(pre_commit, "run", "agent-eval-versioning")
+    assert stopped.returncode != 0, stopped.stdout
+    assert "[immutable]" in stopped.stdout and "prompt.system changed" in stopped.stdout
+    good.write_text(good.read_text().replace("version: 1.0.0", "version: 1.0.1")
+                    .replace("rationale: First version.", "rationale: Longer answers."))
+    sh("git", "add", "suites/configs/shop-good.yaml")
+    passed = sh(pre_commit, "run", "agent-eval-versioning")
+    assert passed.returncode == 0, passed.stdout
