@@ -281,6 +281,8 @@ class Results(Record):
     finished_at: str
     complete: bool = Field(description="False when interrupted, stopped by a budget or sharded.")
     incomplete_reason: str | None = None
+    ungated: tuple[str, ...] = Field((), description="Cases tagged needs-review with no checks or rubrics yet: "
+                                     "listed, not run, never in the verdict.")
     shard: tuple[int, int] | None = None
     cases: tuple[CaseResult, ...]
     summary: Summary

@@ -83,6 +83,9 @@ def test_needs_review_cases_are_reported_but_never_gated(workdir: Path, capsys) 
     assert "6 case(s) tagged needs-review have no checks or rubrics yet: not run and not gated" in result.err
     ran = json.loads((workdir / "out/results.json").read_text())
     assert not any(c["id"].startswith("prod-") for c in ran["cases"])
+    assert len(ran["ungated"]) == 6 and all(i.startswith("prod-") for i in ran["ungated"])
+    assert "**Not gated:** 6 case(s) tagged `needs-review`" in (workdir / "out/summary.md").read_text()
+    assert ran["ungated"][0] in (workdir / "out/report.html").read_text()
     # a reviewed case (a check added, the tag kept) is run and gated
     cases = _cases(workdir / "golden/prod.jsonl")
     cases[0]["checks"] = [{"contains": "8812"}]

@@ -165,6 +165,8 @@ def _section(
     calibrated = _calibration(results)
     if calibrated:
         lines += [_md(calibrated), ""]
+    if results.ungated:
+        lines += [f"**Not gated:** {len(results.ungated)} case(s) tagged `needs-review` have no checks or rubrics yet.", ""]
     failed_tags = [t for t in verdict.tags if t.failed]
     if failed_tags:
         tags = ", ".join(f"{_code(t.tag)} {fmt_rel(t.relative_change)}" for t in failed_tags)

@@ -83,5 +83,6 @@ def build_results(
         config=config_info(config, provenance), seed=provenance.seed, git_commit=commit, git_dirty=dirty,
         started_at=provenance.started_at, finished_at=provenance.finished_at, complete=provenance.complete,
         incomplete_reason=provenance.incomplete_reason, shard=provenance.shard, cases=case_results,
+        ungated=suite.ungated,
         summary=summarize(case_results, rng_seed=provenance.seed),
     )
