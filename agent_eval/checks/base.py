@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -37,6 +37,8 @@ class CheckInput:
     tokens: Usage = field(default_factory=Usage)
     latency_ms: float | None = None
     cost_usd: float | None = None
+    steps: int | None = None  # model calls the target made
+    tools: tuple[Mapping[str, Any], ...] = ()  # the config's tool definitions (tool_args_valid)
 
 
 class Reason(str):

@@ -46,6 +46,7 @@ def _check(file: Path, err: Console, strict_aliases: bool) -> tuple[str, int]:
     from agent_eval.cli._run_flow import model_warnings
     from agent_eval.runner.plan import plan_items
     from agent_eval.suite.loader import load_config, load_suite
+    from agent_eval.targets import check_target
 
     warnings: list[str] = []
     if _kind(file) == "suite":
@@ -56,13 +57,15 @@ def _check(file: Path, err: Console, strict_aliases: bool) -> tuple[str, int]:
             config = load_config(config_path)
             plan_items(suite.cases, config, 1)  # renders every template with this config
             note += f", config {config.spec.name} {config.spec.version}"
-            warnings = model_warnings(suite, config)
+            warnings = [*check_target(config), *model_warnings(suite, config)]
     else:
         from agent_eval.providers.aliases import is_unpinned
 
         config = load_config(file)
         note = f"config {config.spec.name} {config.spec.version} ({config.spec.model.provider})"
-        warnings = [f"{file}: {w}" for w in config.warnings]
+        if config.spec.agent is not None:
+            note = f"config {config.spec.name} {config.spec.version} ({config.spec.agent.kind} agent)"
+        warnings = [*check_target(config), *(f"{file}: {w}" for w in config.warnings)]
         if is_unpinned(config.spec.model.provider, config.spec.model.name):
             warnings.append(f"{file}: model '{config.spec.model.name}' is an alias that can change under you; "
                             "pin a dated version")

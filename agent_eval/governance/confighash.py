@@ -66,16 +66,17 @@ def with_defaults(raw: Any) -> dict[str, Any]:
     """
     from pydantic import ValidationError
 
+    from agent_eval.suite.loader import stable_dump
     from agent_eval.suite.schema import ConfigFile
 
     if not isinstance(raw, dict):
         return {}
     known = {k: v for k, v in raw.items() if k in ConfigFile.model_fields}
     try:
-        full = ConfigFile.model_validate(known).model_dump(mode="json")
+        full = stable_dump(ConfigFile.model_validate(known).model_dump(mode="json"))
     except ValidationError:
         return dict(raw)
-    return {**raw, **full}
+    return {**{k: v for k, v in raw.items() if k not in ConfigFile.model_fields}, **full}
 
 
 def find_references(value: Any, key: str = "") -> Iterator[tuple[str, str]]:
@@ -148,7 +149,7 @@ def _opacity(raw: dict[str, Any]) -> tuple[bool, str | None]:
     agent = raw.get("agent")
     if not isinstance(agent, dict):
         return False, None
-    kind = next((k for k in ("http", "command") if k in agent), None)
+    kind = next((k for k in ("http", "command") if agent.get(k) is not None), None)
     if kind is None and agent.get("type") in ("http", "command"):
         kind = str(agent["type"])
     if kind is None:
