@@ -247,3 +247,44 @@ def test_the_scaffolded_versioning_hook_stops_an_unversioned_change_under_pre_co
     sh("git", "add", "suites/configs/shop-good.yaml")
     passed = sh(pre_commit, "run", "agent-eval-versioning")
     assert passed.returncode == 0, passed.stdout
+
+
+HTTP_AGENT = """\
+schema_version: 1
+name: remote
+version: 1.0.0
+author: jane@example.com
+rationale: The deployed agent.
+agent:
+  http: {url: "http://127.0.0.1:9/chat"}
+"""
+
+PYTHON_AGENT = """\
+schema_version: 1
+name: local
+version: 1.0.0
+author: jane@example.com
+rationale: Our own agent.
+model: {provider: mock, name: mock-agent-2025-01-01}
+agent:
+  python: "my_agent:run"
+"""
+
+
+def test_http_agents_are_opaque_unless_versioned_and_python_agents_hash_their_source(repo: Path, capsys) -> None:
+    write(repo / "configs" / "remote.yaml", HTTP_AGENT)
+    opaque = run_cli(capsys, "validate", "configs/remote.yaml")
+    assert opaque.code == 0 and "the http agent is opaque" in opaque.err
+    write(repo / "configs" / "remote.yaml", HTTP_AGENT.replace("agent:\n", "agent:\n  version: 2025.12.1\n"))
+    pinned = run_cli(capsys, "validate", "configs/remote.yaml")
+    assert pinned.code == 0 and "opaque" not in pinned.err
+    write(repo / "configs" / "local.yaml", PYTHON_AGENT)
+    write(repo / "configs" / "my_agent.py", "def run(agent_input, context):\n    return 'hi'\n")
+    _git(repo, "add", ".")
+    _git(repo, "commit", "-q", "-m", "agents")
+    write(repo / "configs" / "my_agent.py", "def run(agent_input, context):\n    return 'hello'\n")
+    changed = _validate(capsys, "HEAD")
+    assert changed.code == 2 and "the source of my_agent:run changed" in changed.err
+    write(repo / "configs" / "remote.yaml", HTTP_AGENT.replace("agent:\n", "agent:\n  version: 2025.12.2\n"))
+    redeployed = _validate(capsys, "HEAD")
+    assert "configs/remote.yaml: [immutable]" in redeployed.err and "agent changed" in redeployed.err
