@@ -168,14 +168,19 @@ def test_a_patch_bump_that_moved_the_score_warns_and_strict_versioning_exits_2(w
 
 
 def test_the_versioning_rule_is_two_sided_and_ignores_major_bumps() -> None:
-    from agent_eval.baseline.versioning import version_change_warning
+    from scipy.stats import ttest_rel
 
-    rose = version_change_warning("1.0.0", "1.1.0", p_worse=0.999, change=0.08)
+    from agent_eval.baseline.versioning import moved_p, version_change_warning
+
+    rose = version_change_warning("1.0.0", "1.1.0", p_moved=0.002, change=0.08)
     assert rose is not None and "rose 8.0%" in rose and "should have been a major version" in rose
-    assert version_change_warning("1.0.0", "2.0.0", p_worse=0.001, change=-0.2) is None
-    assert version_change_warning("1.0.0", "1.0.1", p_worse=0.2, change=-0.2) is None
-    assert version_change_warning("1.0.0", "1.0.1", p_worse=0.02, change=-0.1) is not None  # two-sided 0.04
-    assert version_change_warning("1.0.0", "1.0.1", p_worse=0.03, change=-0.1) is None  # two-sided 0.06
+    assert version_change_warning("1.0.0", "2.0.0", p_moved=0.001, change=-0.2) is None
+    assert version_change_warning("1.0.0", "1.0.1", p_moved=0.2, change=-0.2) is None
+    assert version_change_warning("1.0.0", "1.0.0", p_moved=0.001, change=-0.2) is None
+    pairs = [(0.9, 0.7), (0.8, 0.75), (1.0, 0.6), (0.7, 0.72), (0.95, 0.5)]
+    base, cand = zip(*pairs, strict=True)
+    assert moved_p(pairs) == pytest.approx(ttest_rel(cand, base).pvalue)  # two-sided, either direction
+    assert moved_p([(c, b) for b, c in pairs]) == pytest.approx(moved_p(pairs))
 
 
 def test_the_suite_hash_covers_the_code_of_its_python_checks(tmp_path: Path, capsys, monkeypatch) -> None:

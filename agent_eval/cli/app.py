@@ -18,6 +18,7 @@ from agent_eval.cli import (
     import_,
     init,
     merge,
+    power,
     report,
     review,
     run,
@@ -62,6 +63,7 @@ baseline.register(app)
 report.register(app)
 merge.register(app)
 init.register(app)
+power.register(app)
 import_.register(app)
 review.register(app)
 calibrate.register(app)
