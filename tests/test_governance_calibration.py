@@ -225,10 +225,10 @@ def test_review_export_picks_near_threshold_and_self_disagreement_first(cal: Pat
     write(cal / "suite.yaml", ENSEMBLE)
     assert run_cli(capsys, "run", "suite.yaml", "--out", "out").code == 0
     split = run_cli(capsys, "review", "export", "out", "--to", "split.csv", "--random", "0")
-    assert "1 judge disagreed with itself" in split.out
+    assert "1 judges disagreed" in split.out
     with open(cal / "split.csv", newline="") as handle:
         (row,) = list(csv.DictReader(handle))
-    assert row["why"] == "judge disagreed with itself (3, 1)" and row["judge_score"] == "2"
+    assert row["why"] == "judges disagreed (3, 1)" and row["judge_score"] == "2"  # the ensemble split
     near = run_cli(capsys, "review", "export", "out", "--to", "near.csv", "--margin", "1")
     assert "1 near the threshold" in near.out
 

@@ -167,7 +167,8 @@ def review_rows(results: Results, *, margin: float, spread: float, random_n: int
                     near.append(ReviewRow(f"near the threshold ({rubric.score:g} vs {rubric.threshold:g})", label, text))
                 elif len(rubric.samples) > 1 and gap >= spread:
                     samples = ", ".join(f"{s:g}" for s in rubric.samples)
-                    split.append(ReviewRow(f"judge disagreed with itself ({samples})", label, text))
+                    who = "judges disagreed" if "," in rubric.judge_model else "judge disagreed with itself"
+                    split.append(ReviewRow(f"{who} ({samples})", label, text))
                 else:
                     rest.append(ReviewRow("random sample", label, text))
     picked = random.Random(seed).sample(rest, min(random_n, len(rest)))
