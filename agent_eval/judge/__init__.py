@@ -47,7 +47,7 @@ def _named_template(suite: LoadedSuite, name: str) -> Path:
 def judge_provenance(suite: LoadedSuite, cases: Sequence[Case]) -> tuple[str | None, str | None]:
     """The judge model ids (sorted, comma-joined) and the prompt hash, when any case has rubrics."""
     specs = [r.judge or c.judge for c in cases for r in c.rubrics]
-    models = sorted({spec.name for spec in specs if spec is not None})
+    models = sorted({m.name for spec in specs if spec is not None for m in (spec, *spec.ensemble)})
     if not models:
         return None, None
     digest = load_template(_template_path(suite))[1]
@@ -70,8 +70,8 @@ def build_judge(
     for case in cases:
         for rubric in case.rubrics:
             spec = rubric.judge or case.judge
-            if spec is not None:
-                check_credentials(spec)
+            for member in (spec, *spec.ensemble) if spec is not None else ():
+                check_credentials(member)
     template, _ = load_template(_template_path(suite))
     named = {r.template for c in cases for r in c.rubrics if r.template}
     templates = {name: load_template(_named_template(suite, name))[0] for name in sorted(named)}

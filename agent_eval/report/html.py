@@ -128,6 +128,13 @@ def _counts(rows: list[CaseRow]) -> tuple[list[tuple[str, str, int]], list[tuple
     return ordered, sorted(tags.items())
 
 
+def _calibration(results: Results) -> str | None:
+    from agent_eval.governance.verdict import calibration_line
+
+    return calibration_line(results.suite.name, results.suite.path, results.config.judge_model,
+                            results.config.judge_prompt_hash)
+
+
 def _context(results: Results, verdict: Verdict, base: Side | None, cand: Side, redact: bool) -> dict[str, Any]:
     rows = case_rows(results, verdict, base, redact=redact)
     tags = tag_rows(verdict, base, cand)
@@ -148,6 +155,8 @@ def _context(results: Results, verdict: Verdict, base: Side | None, cand: Side, 
         "stats_line": _stats_line(verdict) + _curve_line(results),
         "metrics": metric_rows(verdict, base, cand),
         "cache_line": cache_line(cand.stats),
+        "calibration_line": _calibration(results),
+        "ungated": results.ungated,
         "provenance": provenance_rows(base.provenance if base else None, cand.provenance),
         "config_diff": config_diff(verdict, base, cand),
         "score_svg": score_chart(base.case_scores() if base else None, cand.case_scores()),

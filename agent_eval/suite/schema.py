@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from agent_eval.suite.agent_schema import AgentSpec, MockToolCall, ToolCallSpec, ToolResultSpec, check_ref
 
@@ -183,6 +183,22 @@ class JudgeSpec(ModelSpec):
     """The LLM judge: a pinned model, and optionally its own prompt template."""
 
     prompt: str | None = Field(None, description="Path to a Jinja2 judge template, relative to the suite.")
+    ensemble: tuple[ModelSpec, ...] = Field(
+        (), description="More judges grading every rubric alongside this one (written `judge: [A, B]`); the score "
+        "is the mean over judges, and their spread is reported as judge disagreement.")
+
+
+def _judge_list(value: Any) -> Any:
+    """`judge: [A, B, ...]` is judge A with B... as its ensemble; the template (`prompt`) is A's."""
+    if isinstance(value, list | tuple):
+        if not value:
+            raise ValueError("an ensemble needs at least one judge")
+        first, *rest = value
+        return {**first, "ensemble": list(rest)} if rest and isinstance(first, dict) else first
+    return value
+
+
+Judge = Annotated[JudgeSpec | None, BeforeValidator(_judge_list, json_schema_input_type=JudgeSpec | list[JudgeSpec] | None)]
 
 
 class RubricSpec(Spec):
@@ -200,7 +216,7 @@ class RubricSpec(Spec):
     weight: float = Field(1.0, gt=0)
     use_expected: bool = False
     samples: int = Field(1, ge=1, le=20, description="Judge calls averaged (self-consistency).")
-    judge: JudgeSpec | None = None
+    judge: Judge = None
 
     @property
     def pass_threshold(self) -> float:
@@ -258,7 +274,7 @@ class CaseSpec(Spec):
         None, description="true, or {min_pass_rate: 0.8}; unset takes defaults.critical.")
     checks: tuple[dict[str, Any], ...] = ()
     rubrics: tuple[RubricSpec, ...] = ()
-    judge: JudgeSpec | None = None
+    judge: Judge = None
     metadata: dict[str, Any] = Field(default_factory=dict)
     tool_results: dict[str, tuple[ToolResultSpec, ...]] = Field(
         default_factory=dict, description="Canned results per tool name, for the tool loop: the first whose "
@@ -339,7 +355,7 @@ class SuiteFile(Spec):
     defaults: DefaultsSpec = DefaultsSpec()
     cases_from: str | tuple[str, ...] | None = Field(None, description="JSONL, CSV or YAML files of cases.")
     cases: tuple[CaseSpec, ...] = ()
-    judge: JudgeSpec | None = None
+    judge: Judge = None
     gate: GateSpec = GateSpec()
     budget: BudgetSpec = BudgetSpec()
     report: ReportSpec = ReportSpec()
