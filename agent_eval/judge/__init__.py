@@ -61,7 +61,7 @@ def judge_provenance(suite: LoadedSuite, cases: Sequence[Case]) -> tuple[str | N
 
 def build_judge(
     suite: LoadedSuite, cases: Sequence[Case], budget: Budget, *, concurrency: int, seed: int, max_retries: int,
-    timeout_s: float | None,
+    timeout_s: float | None, max_wait_s: float = 600.0, max_retry_wait_s: float = 120.0,
 ) -> LLMJudge:
     """A judge whose endpoints use their own limits (never the candidate's flags)."""
     from agent_eval.calls import endpoint_for
@@ -79,6 +79,7 @@ def build_judge(
     def make(spec: JudgeSpec) -> Endpoint:
         return endpoint_for(spec, concurrency=spec.limits.max_concurrency or concurrency,
                             rpm=spec.limits.rpm, tpm=spec.limits.tpm, max_retries=max_retries,
-                            timeout_s=timeout_s or spec.timeout_s)
+                            timeout_s=timeout_s or spec.timeout_s, max_wait_s=max_wait_s,
+                            max_retry_wait_s=max_retry_wait_s)
 
     return LLMJudge(template=template, seed=seed, budget=budget, make_endpoint=make, templates=templates)

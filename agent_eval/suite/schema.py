@@ -331,8 +331,8 @@ class GateSpec(Spec):
 class BudgetSpec(Spec):
     """Spend ceilings for one run (candidate and judge)."""
 
-    usd: float | None = Field(None, gt=0)
-    tokens: int | None = Field(None, gt=0)
+    usd: float | None = Field(None, ge=0, description="0: nothing may be spent (only free calls run).")
+    tokens: int | None = Field(None, ge=0)
 
 
 class ReportSpec(Spec):
