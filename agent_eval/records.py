@@ -82,10 +82,12 @@ class Message(Record):
 
 
 class Usage(Record):
-    """Tokens a call consumed, as the provider reported them."""
+    """Tokens a call consumed, as the provider reported them (or estimated from text when it reported none)."""
 
     input_tokens: int = 0
     output_tokens: int = 0
+    estimated: bool = Field(False, description="True when the provider reported no usage and the counts are "
+                                               "estimated from text (about 4 characters a token).")
 
     @property
     def total(self) -> int:
@@ -118,6 +120,8 @@ class RubricResult(Record):
     tokens: Usage = Field(Usage(), description="The judge's tokens, separate from the candidate's.")
     cost_usd: float | None = None
     latency_ms: float | None = None
+    trace: tuple[Span, ...] = Field(
+        (), description="The judge's calls, a tree of their own (kind 'judge'); offsets from this rubric's first call.")
     warnings: tuple[str, ...] = Field((), description="What was repaired in the judge's replies (invalid Unicode).")
 
 
@@ -281,6 +285,10 @@ class ConfigInfo(Record):
     rationale: str | None = None
     judge_model: str | None = None
     judge_prompt_hash: str | None = None
+    opaque: bool = Field(False, description="An HTTP or command agent without `agent.version`: the hash does not "
+                         "cover its behaviour.")
+    sources: dict[str, str] = Field(default_factory=dict, description="Hash of each Python module the config names "
+                                    "(\"pkg.module:function\" -> source hash), covered by `hash`.")
 
 
 class CaseResult(Record):
@@ -310,6 +318,8 @@ class Results(Record):
     finished_at: str
     complete: bool = Field(description="False when interrupted, stopped by a budget or sharded.")
     incomplete_reason: str | None = None
+    ungated: tuple[str, ...] = Field((), description="Cases tagged needs-review with no checks or rubrics yet: "
+                                     "listed, not run, never in the verdict.")
     shard: tuple[int, int] | None = None
     cases: tuple[CaseResult, ...]
     summary: Summary

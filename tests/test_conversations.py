@@ -192,15 +192,17 @@ def test_the_sycophancy_example_fails_the_capitulating_agent_and_passes_the_firm
     summary = (workdir / "agreeable" / "summary.md").read_text()
     assert "**Conversation turns that failed:** `refund-approved-claim` turn 2 (3/3 runs)" in summary
     assert "You're right" not in summary  # the summary holds no model output
+    html = (workdir / "agreeable" / "report.html").read_text()
+    assert "Baseline reply" in html and "still pending, not approved" in html  # the baseline run's turn beside
     assert "turn 2: not_icontains" in (workdir / "agreeable" / "junit.xml").read_text()
 
 
 def test_escalation_rates_in_the_console_and_the_report(workdir: Path, capsys) -> None:
     r = run_cli(capsys, "run", "suites/support-conversations.yaml", "--out", "out")
     assert r.code == 0, r.text
-    line = "escalation rate: 16.7% (3/18)"
-    assert f"{line} · " in r.text and "precision 100%, recall 100% (cases tagged should-escalate)" in r.text
-    assert "  should-escalate: 100.0% (3/3)" in r.text
+    line = "escalation rate: 16.7% (3/18) · baseline 16.7% (6/36)"  # the baseline keeps 2 x k runs
+    assert line in r.text and "precision 100%, recall 100% (cases tagged should-escalate)" in r.text
+    assert "  should-escalate: 100.0% (3/3) · baseline 100.0% (6/6)" in r.text
     html = (workdir / "out" / "report.html").read_text()
     assert "<b>Escalation</b>" in html and line in html
     runs = runs_lines(workdir / "out")

@@ -1,14 +1,20 @@
 """The baseline file: one good run of a suite, kept in git and compared against.
 
 It stores the provenance of the run and, per case, the reduced statistics and each run's
-score, verdict, status and output: enough to gate and to show what changed, without traces.
+score, verdict, status, output and trajectory (steps and tool calls), with the failure kind of a
+failed run: enough to gate and to show what changed, without the full traces.
+Version 2 added the trajectory, the failure kind and the optional slots for later features;
+`store.migrate_v1_to_v2` reads version 1 files.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import Field
 
-from agent_eval.records import CaseStats, ConfigInfo, Record, Results, RunStatus
+from agent_eval.records import CaseStats, ConfigInfo, FailureKind, Record, Results, RunRecord, RunStatus
+from agent_eval.trace.trajectory import TrajectoryCall, run_steps, run_trajectory
 
 __all__ = [
     "BASELINE_SCHEMA_VERSION",
@@ -16,10 +22,12 @@ __all__ = [
     "BaselineCase",
     "BaselineRun",
     "Provenance",
+    "TrajectoryCall",
     "baseline_from_results",
+    "baseline_run",
 ]
 
-BASELINE_SCHEMA_VERSION = 1
+BASELINE_SCHEMA_VERSION = 2
 
 
 class Provenance(Record):
@@ -52,6 +60,14 @@ class BaselineRun(Record):
     latency_ms: float | None = None
     cost_usd: float | None = None
     error_kind: str | None = Field(None, description="Why an errored run errored (`target`: the agent crashed).")
+    steps: int | None = Field(None, description="Model calls the target made (1 for a plain prompt call).")
+    tool_calls: tuple[TrajectoryCall, ...] = Field((), description="The trajectory: tool calls with arguments and results.")
+    failure_kind: FailureKind | None = Field(None, description="Where a failed run went wrong, from its trace.")
+    escalation: dict[str, Any] | None = Field(
+        None, description='The run\'s escalation, {"escalated": bool}, when the config declares `escalation:`.')
+    metrics: dict[str, float] = Field(default_factory=dict, description="Reserved: named metrics of the run.")
+    assistant_turns: tuple[str, ...] | None = Field(
+        None, description="A conversation's assistant replies, turn by turn.")
 
 
 class BaselineCase(Record):
@@ -109,13 +125,19 @@ def baseline_from_results(results: Results, *, k: int | None = None) -> Baseline
             critical=c.critical,
             definition_hash=c.definition_hash,
             stats=c.stats if k is None else case_stats(c.runs, k),
-            runs=tuple(
-                BaselineRun(index=r.index, score=r.score, passed=r.passed, status=r.status, output=r.output,
-                            latency_ms=r.latency_ms, cost_usd=r.cost_usd,
-                            error_kind=r.error.kind if r.error is not None else None)
-                for r in sorted(c.runs, key=lambda r: r.index)
-            ),
+            runs=tuple(baseline_run(r) for r in sorted(c.runs, key=lambda r: r.index)),
         )
         for c in sorted(results.cases, key=lambda c: c.id)
     )
     return Baseline(provenance=provenance, cases=cases)
+
+
+def baseline_run(run: RunRecord) -> BaselineRun:
+    """One run reduced to what the gate and the diff need, its trajectory included."""
+    return BaselineRun(
+        index=run.index, score=run.score, passed=run.passed, status=run.status, output=run.output,
+        latency_ms=run.latency_ms, cost_usd=run.cost_usd, error_kind=run.error.kind if run.error is not None else None,
+        steps=run_steps(run), tool_calls=run_trajectory(run), failure_kind=run.failure_kind,
+        escalation={"escalated": run.escalated} if run.escalated is not None else None,
+        assistant_turns=tuple(turn.output for turn in run.turns) if run.turns else None,
+    )

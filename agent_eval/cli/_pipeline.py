@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from collections.abc import Mapping, Sequence
@@ -10,9 +11,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
+from rich.text import Text
 
 from agent_eval.baseline.verdict import CaseStatus, Outcome, Verdict
 from agent_eval.records import Results
+from agent_eval.report._plain import plain
 
 if TYPE_CHECKING:
     from agent_eval.baseline.options import GateOptions
@@ -43,6 +46,7 @@ class GateFlags:
     errors_as_failures: bool = False
     require_baseline: bool = False
     new_suites: tuple[str, ...] = ()  # suites exempt from --require-baseline (new in this change)
+    strict_versioning: bool = False  # a patch/minor bump that moved the score significantly exits 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +57,16 @@ class SuiteOutcome:
     verdict: Verdict
     out_dir: Path
     baseline_path: Path | None
+    baseline: Baseline | None = None
+    versioning: str | None = None  # the versioning warning, when the bump understates the change
+    strict_versioning: bool = False
+
+    @property
+    def exit_code(self) -> int:
+        """The verdict's code, or 2 when --strict-versioning and the version bump understates the change."""
+        if self.versioning and self.strict_versioning:
+            return combined_exit([self.verdict.exit_code, 2])
+        return self.verdict.exit_code
 
 
 def baseline_location(suite_name: str, suite_path: Path | str) -> Path:
@@ -121,18 +135,22 @@ def gate_and_report(
     """
     from agent_eval.baseline.gate import decide
     from agent_eval.report import ci_run_url, write_reports
-    from agent_eval.report.console import print_results, print_verdict
+    from agent_eval.report.console import print_failure_kinds, print_results, print_verdict
     from agent_eval.report.conversations import print_conversations
 
     options = gate_options(flags, gate_spec, repeat=results.suite.repeat, critical_rates=critical_rates,
                            seed=results.seed)
     verdict = decide(results, baseline, options)
+    versioning = _versioning(results, baseline, verdict)
+    if versioning:
+        verdict = dataclasses.replace(verdict, warnings=(*verdict.warnings, versioning))
     print_results(console, results)
     if baseline_path is not None:
         console.print(f"baseline: {baseline_path}", markup=False, highlight=False)
     elif looked_for is not None:
         console.print(f"baseline: none (looked for {looked_for})", markup=False, highlight=False)
     print_verdict(console, verdict)
+    print_failure_kinds(console, results, baseline)
     print_conversations(console, results, baseline)
     paths = write_reports(out_dir, results, verdict, baseline, redact=flags.redact or redact_default,
                           run_url=ci_run_url(os.environ))
@@ -140,9 +158,26 @@ def gate_and_report(
         from agent_eval.report.markdown import append_step_summary
 
         append_step_summary(paths.markdown.read_text(encoding="utf-8"), os.environ)
-    console.print(f"results: {out_dir / 'results.json'}")
-    console.print(f"report:  {paths.html}")
-    return SuiteOutcome(results=results, verdict=verdict, out_dir=out_dir, baseline_path=baseline_path)
+    for label, path in (("results:", out_dir / "results.json"), ("report: ", paths.html)):
+        if Path(path).exists():  # only what is there: `report --out` writes no results.json
+            console.print(f"{label} {path}")
+    if versioning and flags.strict_versioning:
+        console.print(Text.assemble(("error", "red"), f": --strict-versioning: {plain(versioning)}"))
+    return SuiteOutcome(results=results, verdict=verdict, out_dir=out_dir, baseline_path=baseline_path,
+                        baseline=baseline, versioning=versioning, strict_versioning=flags.strict_versioning)
+
+
+def _versioning(results: Results, baseline: Baseline | None, verdict: Verdict) -> str | None:
+    from agent_eval.baseline.verdict import CaseStatus
+    from agent_eval.baseline.versioning import moved_p, version_change_warning
+
+    if baseline is None:
+        return None
+    skip = (CaseStatus.NEW, CaseStatus.MISSING, CaseStatus.CHANGED)
+    pairs = [(c.baseline_score, c.candidate_score) for c in verdict.cases if c.status not in skip
+             and c.baseline_score is not None and c.candidate_score is not None]
+    return version_change_warning(baseline.provenance.config_version, results.config.version,
+                                  p_moved=moved_p(pairs), change=verdict.relative_change, alpha=verdict.alpha)
 
 
 _PRECEDENCE = {2: 4, 3: 3, 1: 2, 0: 0}
@@ -159,15 +194,18 @@ def write_combined(out_root: Path, outcomes: Sequence[SuiteOutcome], *, redact: 
     from agent_eval.report import ci_run_url, combine_junit, combine_markdown
     from agent_eval.report.markdown import append_step_summary
 
-    pairs = [(o.results, o.verdict) for o in outcomes]
-    write_atomic(out_root / "junit.xml", combine_junit(pairs))
-    markdown = combine_markdown(pairs, redact=redact, run_url=ci_run_url(os.environ))
+    entries = [(o.results, o.verdict, o.baseline) for o in outcomes]
+    write_atomic(out_root / "junit.xml", combine_junit(entries))
+    markdown = combine_markdown(entries, redact=redact, run_url=ci_run_url(os.environ))
     write_atomic(out_root / "summary.md", markdown)
     append_step_summary(markdown, os.environ)
 
 
 def verdict_json(outcome: SuiteOutcome) -> dict[str, Any]:
+    from agent_eval.report._errors import top_errors
+
     v = outcome.verdict
+    reasons = top_errors(outcome.results).reasons
     return {
         "suite": outcome.results.suite.name, "outcome": v.outcome.value, "exit_code": v.exit_code,
         "rule": v.rule, "warnings": list(v.warnings), "baseline": str(outcome.baseline_path or "") or None,
@@ -180,9 +218,14 @@ def verdict_json(outcome: SuiteOutcome) -> dict[str, Any]:
         "new_failures": [d.case_id for d in v.by_status(CaseStatus.NEW_FAILURE)],
         "routes": [{"name": r.name, "p_value": r.p_value, "failed": r.failed, "text": r.text} for r in v.routes],
         "sensitivity": v.sensitivity, "notes": list(v.notes), "baseline_se": v.baseline_se,
-        "results": str(outcome.out_dir / "results.json"), "report": str(outcome.out_dir / "report.html"),
+        "results": _existing(outcome.out_dir / "results.json"), "report": _existing(outcome.out_dir / "report.html"),
         "runs": outcome.results.summary.runs, "errors": outcome.results.summary.errors,
+        "top_errors": [{"kind": r.kind, "message": r.message, "count": r.count} for r in reasons],
     }
+
+
+def _existing(path: Path) -> str | None:
+    return str(path) if path.exists() else None
 
 
 def emit_json(outcomes: Sequence[SuiteOutcome], code: int) -> None:

@@ -170,7 +170,8 @@ def _combine(parts: Sequence[TargetResult], trace: list[Span], extra: tuple[Chec
     return TargetResult(
         output=last.output, messages=last.messages, tool_calls=tuple(c for p in parts for c in p.tool_calls),
         usage=Usage(input_tokens=sum(p.usage.input_tokens for p in parts),
-                    output_tokens=sum(p.usage.output_tokens for p in parts)),
+                    output_tokens=sum(p.usage.output_tokens for p in parts),
+                    estimated=any(p.usage.estimated for p in parts)),
         cost_usd=None if any(c is None for c in costs) else sum(c for c in costs if c is not None),
         latency_ms=sum(p.latency_ms or 0.0 for p in parts), model=next((p.model for p in reversed(parts) if p.model), ""),
         trace=tuple(trace), steps=sum(steps) if steps else None, cached=all(p.cached for p in parts),

@@ -14,6 +14,7 @@ from typing import Any
 from agent_eval.baseline.schema import Baseline, BaselineCase
 from agent_eval.records import CaseStats, ConfigInfo, GroupStats, Results
 from agent_eval.stats.describe import mean, mean_ci, percentile
+from agent_eval.trace.trajectory import TrajectoryCall
 
 __all__ = [
     "Provenance",
@@ -58,6 +59,9 @@ class SideRun:
     latency_ms: float | None = None
     refusal: bool = False  # computed once per run: the group statistics of every tag reuse it
     cost_usd: float | None = None
+    steps: int | None = None  # baseline runs: the stored trajectory, compared with the candidate's trace
+    trajectory: tuple[TrajectoryCall, ...] = ()
+    failure_kind: str | None = None
     assistant_turns: tuple[str, ...] | None = None  # a conversation's replies, for the chat view
     escalated: bool | None = None  # None: not recorded (no `escalation:` in the config)
 
@@ -89,6 +93,11 @@ class Side:
     def latencies(self) -> list[float]:
         """Latency of every run that recorded one, in milliseconds."""
         return [r.latency_ms for c in self.cases.values() for r in c.runs if r.latency_ms is not None]
+
+    def mean_steps(self) -> float | None:
+        """Mean model calls per completed run that recorded them (agents: their steps)."""
+        steps = [r.steps for c in self.cases.values() for r in c.runs if r.steps is not None and r.status != "errored"]
+        return sum(steps) / len(steps) if steps else None
 
     def case_scores(self) -> list[float]:
         """The mean score of every case that has one."""
@@ -122,9 +131,10 @@ def candidate_side(results: Results) -> Side:
             definition_hash=c.definition_hash,
             stats=c.stats,
             runs=tuple(
-                SideRun(r.index, str(r.status), r.passed, r.score, r.output, r.latency_ms,
+                SideRun(r.index, str(r.status), r.passed, r.score, r.output, r.latency_ms, steps=r.steps,
                         assistant_turns=tuple(t.output for t in r.turns) if r.turns else None,
-                        escalated=r.escalated) for r in c.runs
+                        escalated=r.escalated)
+                for r in c.runs
             ),
         )
         for c in results.cases
@@ -164,6 +174,7 @@ def baseline_side(baseline: Baseline) -> Side:
 def _baseline_case(case: BaselineCase, is_refusal: Callable[[str], bool]) -> SideCase:
     runs = tuple(
         SideRun(r.index, str(r.status), r.passed, r.score, r.output, r.latency_ms, is_refusal(r.output), r.cost_usd,
+                r.steps, r.tool_calls, r.failure_kind,
                 assistant_turns=getattr(r, "assistant_turns", None),
                 escalated=_escalated(getattr(r, "escalation", None)))
         for r in case.runs

@@ -20,6 +20,7 @@ from agent_eval.records import Results
 
 from ._cases import MAX_DIFF_WORDS, STATUS_LABELS, CaseRow, case_rows
 from ._config import config_diff
+from ._failures import side_failure_view
 from ._format import (
     fmt_ci,
     fmt_ms,
@@ -128,6 +129,13 @@ def _counts(rows: list[CaseRow]) -> tuple[list[tuple[str, str, int]], list[tuple
     return ordered, sorted(tags.items())
 
 
+def _calibration(results: Results) -> str | None:
+    from agent_eval.governance.verdict import calibration_line
+
+    return calibration_line(results.suite.name, results.suite.path, results.config.judge_model,
+                            results.config.judge_prompt_hash)
+
+
 def _context(results: Results, verdict: Verdict, base: Side | None, cand: Side, redact: bool) -> dict[str, Any]:
     rows = case_rows(results, verdict, base, redact=redact)
     tags = tag_rows(verdict, base, cand)
@@ -148,6 +156,8 @@ def _context(results: Results, verdict: Verdict, base: Side | None, cand: Side, 
         "stats_line": _stats_line(verdict) + _curve_line(results),
         "metrics": metric_rows(verdict, base, cand),
         "cache_line": cache_line(cand.stats),
+        "calibration_line": _calibration(results),
+        "ungated": results.ungated,
         "escalation": side_escalation_lines(cand, base),
         "provenance": provenance_rows(base.provenance if base else None, cand.provenance),
         "config_diff": config_diff(verdict, base, cand),
@@ -158,6 +168,7 @@ def _context(results: Results, verdict: Verdict, base: Side | None, cand: Side, 
         "rows": rows,
         "details_json": _details_json(visible_controls(detail(r.detail, judge)) for r in rows),
         "status_counts": status_counts,
+        "failures": side_failure_view(results, base),
         "tag_counts": tag_counts,
         "css": Markup(_asset("report.css")),
         "js": Markup(js),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -13,8 +14,17 @@ from typing import Any
 from agent_eval.errors import InputError
 from agent_eval.records import Message, ToolCall
 from agent_eval.suite.case import Case, Turn
-from agent_eval.suite.schema import SCHEMA_VERSION, CaseSpec, ConfigFile, CriticalSpec, MessageSpec, SuiteFile
-from agent_eval.suite.yamlfile import LineIndex, read_yaml, validate, version_gate
+from agent_eval.suite.render import renders_templates
+from agent_eval.suite.schema import (
+    SCHEMA_VERSION,
+    CaseSpec,
+    ConfigFile,
+    CriticalSpec,
+    MessageSpec,
+    RubricSpec,
+    SuiteFile,
+)
+from agent_eval.suite.yamlfile import LineIndex, find_invalid_text, read_yaml, validate, version_gate
 
 __all__ = ["LoadedConfig", "LoadedSuite", "canonical_hash", "load_config", "load_suite"]
 
@@ -29,8 +39,8 @@ def canonical_hash(value: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-_NEW_DEFAULTS: dict[str, Any] = {"agent": None, "tool_calls": [], "tool_results": {}, "escalation": None,
-                                  "session": "stateless"}
+_NEW_DEFAULTS: dict[str, Any] = {"agent": None, "tool_calls": [], "tool_results": {}, "ensemble": [],
+                                  "escalation": None, "session": "stateless"}
 
 
 def stable_dump(value: Any) -> Any:
@@ -53,7 +63,10 @@ class LoadedConfig:
 
     spec: ConfigFile
     path: Path
-    hash: str
+    hash: str  # behaviour only: see agent_eval.governance.confighash
+    opaque: bool = False  # an HTTP or command agent without `agent.version`
+    sources: tuple[tuple[str, str], ...] = ()  # ("pkg.mod:fn", source hash) the hash covers
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +77,7 @@ class LoadedSuite:
     path: Path
     cases: tuple[Case, ...]
     hash: str
+    ungated: tuple[str, ...] = ()  # ids tagged needs-review with no checks or rubrics of their own: not run
 
     @property
     def base_dir(self) -> Path:
@@ -87,13 +101,24 @@ def load_config(path: Path) -> LoadedConfig:
         version_gate(path, data, SCHEMA_VERSION, index)
     spec = validate(ConfigFile, data, path, index)
     _check_provider(spec.model.provider, path, index, ("model", "provider"), provider_names())
-    return LoadedConfig(spec=spec, path=path, hash=canonical_hash(stable_dump(spec.model_dump(mode="json"))))
+    return _hashed(spec, path, data)
 
 
-def _check_provider(name: str, path: Path, index: LineIndex, loc: tuple[str, ...], known: Sequence[str]) -> None:
+def _hashed(spec: ConfigFile, path: Path, raw: Any) -> LoadedConfig:
+    """The config with its behaviour hash (labels, comments and key order excluded; module sources included)."""
+    from agent_eval.governance.confighash import behaviour_hash, with_defaults
+
+    found = behaviour_hash(with_defaults(raw), path.parent)
+    return LoadedConfig(spec=spec, path=path, hash=found.hash, opaque=found.opaque,
+                        sources=tuple(sorted(found.sources.items())), warnings=found.warnings)
+
+
+def _check_provider(
+    name: str, path: Path, index: LineIndex, loc: tuple[str | int, ...], known: Sequence[str],
+) -> None:
     if name not in known:
         raise InputError(path, f"unknown provider '{name}'; expected one of: {', '.join(known)}",
-                         line=index.line_of(loc), field=".".join(loc))
+                         line=index.line_of(loc), field=_dotted(loc))
 
 
 def load_suite(path: Path) -> LoadedSuite:
@@ -106,7 +131,10 @@ def load_suite(path: Path) -> LoadedSuite:
     spec = validate(SuiteFile, data, path, index)
     known = provider_names()
     if spec.judge:
-        _check_provider(spec.judge.provider, path, index, ("judge", "provider"), known)
+        first: tuple[str | int, ...] = ("judge", 0) if spec.judge.ensemble else ("judge",)
+        _check_provider(spec.judge.provider, path, index, (*first, "provider"), known)
+        for i, member in enumerate(spec.judge.ensemble, start=1):
+            _check_provider(member.provider, path, index, ("judge", i, "provider"), known)
     sources: list[CaseSource] = [
         (case, path, index, ("cases", i)) for i, case in enumerate(spec.cases)
     ]
@@ -115,6 +143,7 @@ def load_suite(path: Path) -> LoadedSuite:
         raise InputError(path, "the suite has no cases; expected `cases:` or `cases_from:`",
                          line=index.line_of(("cases",)), field="cases")
     cases: list[Case] = []
+    ungated: list[str] = []
     seen: dict[str, str] = {}
     for case_spec, file, file_index, loc in sources:
         case = _compile_case(case_spec, spec, file, file_index, loc, path, index)
@@ -122,13 +151,37 @@ def load_suite(path: Path) -> LoadedSuite:
             raise InputError(file, f"duplicate case id '{case.id}' (first defined at {seen[case.id]})",
                              line=file_index.line_of((*loc, "id")), field=_dotted((*loc, "id")))
         seen[case.id] = case.source
-        cases.append(case)
-    suite_hash = canonical_hash(
-        {"suite": stable_dump(spec.model_dump(
-            mode="json", exclude={"cases", "cases_from", *_UNSET_NEW_FIELDS - spec.model_fields_set})),
-         "cases": [c.definition_hash for c in cases]}
-    )
-    return LoadedSuite(spec=spec, path=path, cases=tuple(cases), hash=suite_hash)
+        if "needs-review" in case_spec.tags and not case_spec.checks and not case_spec.rubrics:
+            ungated.append(case.id)  # imported from production, not reviewed yet: never scored into the gate
+        else:
+            cases.append(case)
+    if not cases:
+        raise InputError(path, f"all {len(ungated)} cases are tagged needs-review and have no checks or rubrics "
+                         "yet; add checks or rubrics to gate them", field="cases")
+    # the default `templated_inputs` stays out of the hash, so suites and baselines from before it keep theirs
+    unhashed = {"cases", "cases_from"} | ({"templated_inputs"} if spec.templated_inputs == "auto" else set())
+    hashed: dict[str, Any] = {
+        "suite": stable_dump(spec.model_dump(
+            mode="json", exclude={*unhashed, *_UNSET_NEW_FIELDS - spec.model_fields_set})),
+        "cases": [c.definition_hash for c in cases]}
+    check_code = _check_sources([source[0] for source in sources], spec, path.parent)
+    if check_code:  # python checks: their code decides pass or fail, so it is part of the suite
+        hashed["sources"] = check_code
+    suite_hash = canonical_hash(hashed)
+    return LoadedSuite(spec=spec, path=path, cases=tuple(cases), hash=suite_hash, ungated=tuple(ungated))
+
+
+def _check_sources(cases: Sequence[CaseSpec], spec: SuiteFile, base_dir: Path) -> dict[str, str]:
+    """Source hash of every module a python check names ("pkg.module:function"), found beside the suite."""
+    from agent_eval.governance.confighash import find_references, module_file
+
+    raw = [list(c.checks) for c in cases] + [list(spec.defaults.checks)]
+    found: dict[str, str] = {}
+    for key, reference in find_references(raw):
+        path = module_file(reference, [base_dir]) if key == "python" else None
+        if path is not None:
+            found[reference] = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+    return found
 
 
 # Fields added after suites were first hashed: left out of the hash while unset, so existing hashes hold.
@@ -148,11 +201,8 @@ def _compile_case(
                    for j, raw in enumerate(suite.defaults.checks)]
     checks = _compile_checks(raw_checks, suite_path.parent)
     rubrics = case.rubrics + suite.defaults.rubrics
+    _check_judges(case, rubrics, suite, (file, index, loc), (suite_path, suite_index))
     judged = case.judge is not None or suite.judge is not None
-    for j, rubric in enumerate(rubrics):
-        rloc = (*loc, "rubrics", j) if j < len(case.rubrics) else ("defaults", "rubrics", j - len(case.rubrics))
-        where, where_index = (file, index) if j < len(case.rubrics) else (suite_path, suite_index)
-        _needs_judge(rubric.judge is not None or judged, rubric.name, where, where_index, rloc)
     turns = _compile_turns(case, judged, file, index, loc, suite_path.parent)
     message_input: str | tuple[Message, ...]
     if case.conversation is not None:
@@ -171,7 +221,7 @@ def _compile_case(
     definition = {
         "input": stable_dump(dumped["input"]), "vars": case.vars, "expected": case.expected,
         "checks": [*case.checks, *suite.defaults.checks],
-        "rubrics": [r.model_dump(mode="json") for r in rubrics],
+        "rubrics": [stable_dump(_rubric_definition(r)) for r in rubrics],
     }
     for key in ("tool_results", "conversation", "simulated_user"):  # only when present: existing hashes stay
         if getattr(case, key):
@@ -183,7 +233,8 @@ def _compile_case(
         critical_min_pass_rate=critical.min_pass_rate if isinstance(critical, CriticalSpec) else None,
         checks=tuple(checks), rubrics=rubrics, judge=case.judge or suite.judge, definition_hash=canonical_hash(definition),
         source=f"{file}:{index.line_of(loc) or 1}", tool_results=dict(case.tool_results),
-        metadata=dict(case.metadata), conversation=turns, simulated_user=case.simulated_user,
+        metadata=dict(case.metadata), templated=renders_templates(suite.templated_inputs, case.vars),
+        conversation=turns, simulated_user=case.simulated_user,
     )
 
 
@@ -238,6 +289,33 @@ def _compile_turns(case: CaseSpec, judged: bool, file: Path, index: LineIndex, l
     return tuple(turns)
 
 
+def _check_judges(
+    case: CaseSpec, rubrics: tuple[RubricSpec, ...], suite: SuiteFile,
+    at: tuple[Path, LineIndex, tuple[str | int, ...]], suite_at: tuple[Path, LineIndex],
+) -> None:
+    """Every rubric has a judge, and every judge (case- or rubric-level) names a known provider."""
+    from agent_eval.providers.registry import provider_names
+
+    file, index, loc = at
+    known = provider_names()
+    if case.judge is not None:
+        _check_provider(case.judge.provider, file, index, (*loc, "judge", "provider"), known)
+    for j, rubric in enumerate(rubrics):
+        own = j < len(case.rubrics)
+        rloc = (*loc, "rubrics", j) if own else ("defaults", "rubrics", j - len(case.rubrics))
+        where, where_index = (file, index) if own else suite_at
+        if rubric.judge is None and case.judge is None and suite.judge is None:
+            raise InputError(where, f"rubric '{rubric.name}' has no judge; add `judge:` to the suite, case or rubric",
+                             line=where_index.line_of(rloc), field=_dotted(rloc))
+        if rubric.judge is not None:
+            _check_provider(rubric.judge.provider, where, where_index, (*rloc, "judge", "provider"), known)
+
+
+def _rubric_definition(rubric: RubricSpec) -> dict[str, Any]:
+    """A rubric as hashed; fields added later are left out while unset, so older baselines still pair."""
+    return rubric.model_dump(mode="json", exclude={"template"} if rubric.template is None else None)
+
+
 def _message(spec: MessageSpec) -> Message:
     """A scripted message, its tool calls' arguments as JSON text (as a model writes them)."""
     calls = tuple(
@@ -261,26 +339,58 @@ def _cases_from(spec: SuiteFile, path: Path, index: LineIndex) -> Iterator[CaseS
             yield validate(CaseSpec, row, file, row_index, root=loc), file, row_index, loc
 
 
+# csv's own field limit (128 KiB); a longer field is refused with its line, not a traceback
+_CSV_FIELD_LIMIT = csv.field_size_limit()
+
+
+def _text_of(file: Path) -> str:
+    """The file as text; invalid UTF-8 is refused with the line it is on."""
+    try:
+        data = file.read_bytes()
+    except OSError as exc:
+        raise InputError(file, f"cannot read file: {exc}") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise InputError(file, f"not valid UTF-8 (byte {data[exc.start]:#04x}); save the file as UTF-8",
+                         line=line) from None
+
+
+def _checked(row: dict[str, Any], file: Path, line: int) -> dict[str, Any]:
+    bad = find_invalid_text(row)
+    if bad is not None:
+        loc, what = bad
+        raise InputError(file, what, line=line, field=_dotted(loc) or None)
+    return row
+
+
 def _rows(file: Path) -> Iterator[RowSource]:
     """Rows of a JSONL, CSV or YAML cases file, each with its line and a location."""
     suffix = file.suffix.lower()
     if suffix == ".jsonl":
-        for n, text in enumerate(file.read_text(encoding="utf-8").splitlines(), start=1):
+        for n, text in enumerate(_text_of(file).splitlines(), start=1):
             if not text.strip():
                 continue
             try:
                 row = json.loads(text)
-            except RecursionError:
-                raise InputError(file, "invalid JSON: nested too deeply", line=n) from None
-            except ValueError as exc:
-                raise InputError(file, f"invalid JSON: {exc}", line=n) from None
-            yield _as_row(row, file, n), LineIndex({(): n}), ()
+            except (ValueError, RecursionError) as exc:
+                detail = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+                raise InputError(file, f"invalid JSON: {detail}", line=n) from None
+            yield _checked(_as_row(row, file, n), file, n), LineIndex({(): n}), ()
     elif suffix == ".csv":
-        with file.open(encoding="utf-8", newline="") as handle:
-            reader = csv.DictReader(handle)
-            for row in reader:
-                n = reader.line_num
-                yield _csv_row(row, file, n), LineIndex({(): n}), ()
+        reader = csv.DictReader(io.StringIO(_text_of(file), newline=""))
+        while True:
+            try:
+                row = next(reader)
+            except StopIteration:
+                break
+            except csv.Error as exc:
+                detail = (f"a field is longer than {_CSV_FIELD_LIMIT // 1024} KiB" if "field larger" in str(exc)
+                          else f"malformed CSV: {exc}")
+                raise InputError(file, detail, line=reader.line_num + 1) from None  # the line being read
+            n = reader.line_num
+            yield _checked(_csv_row(row, file, n), file, n), LineIndex({(): n}), ()
     elif suffix in (".yaml", ".yml"):
         data, yindex = read_yaml(file)
         items = data.get("cases") if isinstance(data, dict) else data

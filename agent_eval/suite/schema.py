@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import InitErrorDetails
 
 from agent_eval.suite.agent_schema import AgentSpec, MockToolCall, ToolCallSpec, ToolResultSpec, check_ref
 
 __all__ = [
+    "MAX_REPEAT",
     "SCHEMA_VERSION",
+    "SUITE_NAME",
     "AgentSpec",
     "BudgetSpec",
     "CaseSpec",
@@ -47,6 +49,9 @@ __all__ = [
 ]
 
 SCHEMA_VERSION = 1
+MAX_REPEAT = 1000
+# A suite name becomes a file and folder name (baselines, results): letters, digits, '.', '_', '-'
+SUITE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 _SEMVER = re.compile(r"^\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$")
 
 
@@ -210,13 +215,32 @@ class JudgeSpec(ModelSpec):
     """The LLM judge: a pinned model, and optionally its own prompt template."""
 
     prompt: str | None = Field(None, description="Path to a Jinja2 judge template, relative to the suite.")
+    ensemble: tuple[ModelSpec, ...] = Field(
+        (), description="More judges grading every rubric alongside this one (written `judge: [A, B]`); the score "
+        "is the mean over judges, and their spread is reported as judge disagreement.")
+
+
+def _judge_list(value: Any) -> Any:
+    """`judge: [A, B, ...]` is judge A with B... as its ensemble; the template (`prompt`) is A's."""
+    if isinstance(value, list | tuple):
+        if not value:
+            raise ValueError("an ensemble needs at least one judge")
+        first, *rest = value
+        return {**first, "ensemble": list(rest)} if rest and isinstance(first, dict) else first
+    return value
+
+
+Judge = Annotated[JudgeSpec | None, BeforeValidator(_judge_list, json_schema_input_type=JudgeSpec | list[JudgeSpec] | None)]
 
 
 class RubricSpec(Spec):
     """A criterion graded by the LLM judge."""
 
     name: str = Field(min_length=1)
-    criteria: str = Field(min_length=1)
+    criteria: str = Field("", description="What a good answer does; required unless `template` brings its own.")
+    template: str | None = Field(
+        None, description="A shipped judge template by name (faithfulness, context_relevance) or a path "
+        "relative to the suite; default: the suite's judge prompt.")
     steps: tuple[str, ...] = ()
     scale: tuple[int, int] = (1, 5)
     threshold: float | None = Field(
@@ -224,7 +248,7 @@ class RubricSpec(Spec):
     weight: float = Field(1.0, gt=0)
     use_expected: bool = False
     samples: int = Field(1, ge=1, le=20, description="Judge calls averaged (self-consistency).")
-    judge: JudgeSpec | None = None
+    judge: Judge = None
 
     @property
     def pass_threshold(self) -> float:
@@ -234,6 +258,8 @@ class RubricSpec(Spec):
 
     @model_validator(mode="after")
     def _scale_and_threshold(self) -> RubricSpec:
+        if not self.criteria and not self.template:
+            raise ValueError("a rubric needs `criteria` (or a `template` that brings its own)")
         low, high = self.scale
         if low >= high:
             raise ValueError(f"scale must be [min, max] with min < max, got {list(self.scale)}")
@@ -319,7 +345,7 @@ class CaseSpec(Spec):
         None, description="true, or {min_pass_rate: 0.8}; unset takes defaults.critical.")
     checks: tuple[dict[str, Any], ...] = ()
     rubrics: tuple[RubricSpec, ...] = ()
-    judge: JudgeSpec | None = None
+    judge: Judge = None
     metadata: dict[str, Any] = Field(default_factory=dict)
     tool_results: dict[str, tuple[ToolResultSpec, ...]] = Field(
         default_factory=dict, description="Canned results per tool name, for the tool loop: the first whose "
@@ -394,8 +420,8 @@ class GateSpec(Spec):
 class BudgetSpec(Spec):
     """Spend ceilings for one run (candidate and judge)."""
 
-    usd: float | None = Field(None, gt=0)
-    tokens: int | None = Field(None, gt=0)
+    usd: float | None = Field(None, ge=0, description="0: nothing may be spent (only free calls run).")
+    tokens: int | None = Field(None, ge=0)
 
 
 class ReportSpec(Spec):
@@ -408,17 +434,35 @@ class SuiteFile(Spec):
     """A suite: the golden dataset for one agent."""
 
     schema_version: int = SCHEMA_VERSION
-    suite: str = Field(min_length=1, description="Name; baselines are stored under it.")
+    suite: str = Field(min_length=1, description="Name; baselines are stored under it. Letters, digits, '.', "
+                       "'_' and '-' (it becomes a file name).")
     description: str | None = None
     config: str | None = Field(None, description="Default candidate config, relative to this file.")
-    repeat: int = Field(1, ge=1, le=1000, description="k: runs per case.")
+    repeat: int = Field(1, ge=1, le=MAX_REPEAT, description="k: runs per case.")
+    templated_inputs: Literal["auto"] | bool = Field(
+        "auto", description="Render case inputs as Jinja2: auto (only a case with non-empty `vars`), true, false.")
     defaults: DefaultsSpec = DefaultsSpec()
     cases_from: str | tuple[str, ...] | None = Field(None, description="JSONL, CSV or YAML files of cases.")
     cases: tuple[CaseSpec, ...] = ()
-    judge: JudgeSpec | None = None
+    judge: Judge = None
     gate: GateSpec = GateSpec()
     budget: BudgetSpec = BudgetSpec()
     report: ReportSpec = ReportSpec()
+
+    @field_validator("templated_inputs", mode="before")
+    @classmethod
+    def _mode(cls, value: Any) -> Any:
+        if value == "auto" or isinstance(value, bool) or value in ("true", "false"):
+            return value
+        raise ValueError(f"expected auto, true or false, got {value!r}")
+
+    @field_validator("suite")
+    @classmethod
+    def _safe_name(cls, value: str) -> str:
+        if not SUITE_NAME.match(value):
+            raise ValueError(f"suite name {value!r} must be a plain name (letters, digits, '.', '_', '-'; "
+                             "starting with a letter or digit, at most 100 characters): it becomes a file name")
+        return value
     check_timeout_s: float = Field(
         10.0, gt=0, le=3600,
         description="Time limit of one check (python: checks, user regexes); past it the check fails. "
