@@ -92,14 +92,17 @@ class CheckResult(Record):
 
     name: str = Field(description="The check as written, e.g. 'contains' or 'not_regex'.")
     passed: bool
-    weight: float = 1.0
+    weight: float = Field(1.0, description="0 for an informational check: it affects neither score nor pass.")
     reason: str = Field(description="One line: what was expected and what was found.")
+    score: float | None = Field(None, description="A graded check's score in [0, 1]; None: 1 if passed else 0.")
+    metric: str | None = Field(None, description="The named metric this check feeds, if any.")
 
 
 class RubricResult(Record):
     """One LLM-judge rubric applied to one run."""
 
     name: str
+    metric: str | None = Field(None, description="The named metric this rubric feeds, if any.")
     score: float | None = Field(None, description="Mean raw score on the rubric's scale.")
     normalized: float | None = Field(None, description="(score - min) / (max - min), in [0, 1].")
     passed: bool | None = None

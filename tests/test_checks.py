@@ -412,11 +412,12 @@ def test_registry_names() -> None:
     assert set(CHECKS) == {
         "equals", "contains", "icontains", "contains_any", "contains_all", "starts_with", "regex", "json",
         "json_path", "length", "max_latency_ms", "max_tokens", "max_cost_usd", "refusal", "python", "tool_called",
+        "contains_json", "similar", "moderation", "any", "all", "at_least",
     }
     negated = {name[4:] for name in check_names() if name.startswith("not_")}
     assert negated == {
         "equals", "contains", "icontains", "contains_any", "contains_all", "starts_with", "regex", "json_path",
-        "tool_called",
+        "tool_called", "contains_json", "similar",
     }
 
 
@@ -495,12 +496,11 @@ SPEC_ERRORS: list[tuple[Any, str, str | None]] = [
     ({"contains": "a", "flags": "i"}, 'unknown option "flags" for contains (options: weight)', "flags"),
     ({"contains": "a", "wieght": 2}, 'unknown option "wieght" for contains (options: weight); did you mean "weight"?',
      "wieght"),
-    ({"contains": "a", "weight": 0}, "weight must be a positive number, got 0", "weight"),
-    ({"contains": "a", "weight": -1}, "weight must be a positive number, got -1", "weight"),
-    ({"contains": "a", "weight": "2"}, "weight must be a positive number, got a string", "weight"),
-    ({"contains": "a", "weight": True}, "weight must be a positive number, got a boolean", "weight"),
-    ({"contains": "a", "weight": math.nan}, "weight must be a positive number, got nan", "weight"),
-    ({"contains": "a", "weight": math.inf}, "weight must be a positive number, got inf", "weight"),
+    ({"contains": "a", "weight": -1}, "weight must be a number >= 0 (0: informational), got -1", "weight"),
+    ({"contains": "a", "weight": "2"}, "weight must be a number >= 0 (0: informational), got a string", "weight"),
+    ({"contains": "a", "weight": True}, "weight must be a number >= 0 (0: informational), got a boolean", "weight"),
+    ({"contains": "a", "weight": math.nan}, "weight must be a number >= 0 (0: informational), got nan", "weight"),
+    ({"contains": "a", "weight": math.inf}, "weight must be a number >= 0 (0: informational), got inf", "weight"),
     ({"not_length": {"max_chars": 3}}, 'length has no "not_" form; checks that have one: equals,', "not_length"),
     ({"not_json": True}, 'json has no "not_" form', "not_json"),
     ({"not_refusal": True}, 'refusal has no "not_" form', "not_refusal"),

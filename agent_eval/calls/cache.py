@@ -61,6 +61,17 @@ class ResponseCache:
         self._db.execute("INSERT OR REPLACE INTO responses (key, value) VALUES (?, ?)",
                          (key, json.dumps(_encode(completion))))
 
+    def get_value(self, key: str) -> Any:
+        """A JSON value stored by `put_value` (embeddings, moderation), or None."""
+        row = self._db.execute("SELECT value FROM responses WHERE key = ?", (key,)).fetchone()
+        try:
+            return json.loads(row[0]) if row is not None else None
+        except ValueError:
+            return None
+
+    def put_value(self, key: str, value: Any) -> None:
+        self._db.execute("INSERT OR REPLACE INTO responses (key, value) VALUES (?, ?)", (key, json.dumps(value)))
+
     def close(self) -> None:
         self._db.close()
 

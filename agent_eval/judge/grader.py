@@ -126,7 +126,7 @@ def _result(rubric: RubricSpec, spec: JudgeSpec, scores: list[float], reasons: l
     threshold = rubric.pass_threshold
     reasoning = reasons[0] if len(reasons) == 1 else " | ".join(f"[{s:g}] {r}" for s, r in zip(scores, reasons))
     return RubricResult(
-        name=rubric.name, score=score, normalized=(score - low) / (high - low), passed=score >= threshold,
+        name=rubric.name, metric=rubric.metric, score=score, normalized=(score - low) / (high - low), passed=score >= threshold,
         threshold=threshold, scale=rubric.scale, weight=rubric.weight, samples=tuple(scores),
         reasoning=reasoning, judge_model=spec.name, tokens=usage, cost_usd=cost, latency_ms=latency,
     )

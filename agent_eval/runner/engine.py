@@ -12,7 +12,8 @@ from typing import Any, Protocol
 from agent_eval.calls.budget import Budget
 from agent_eval.calls.cache import ResponseCache, cache_key
 from agent_eval.calls.endpoint import CallFailed, Endpoint, EndpointStats
-from agent_eval.checks.base import CheckInput
+from agent_eval.checks.base import CheckInput, CheckServices
+from agent_eval.checks.semantic import CheckServiceError
 from agent_eval.errors import FatalProviderError
 from agent_eval.judge.parse import JudgeError
 from agent_eval.providers.base import Completion, CompletionRequest
@@ -85,6 +86,7 @@ class Engine:
     judge: Judge | None = None
     run_timeout_s: float | None = None
     grace_s: float = 5.0
+    services: CheckServices | None = None  # embeddings and moderation for checks that call a model
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _in_flight: int = 0
 
@@ -129,6 +131,8 @@ class Engine:
         await self.endpoint.provider.aclose()
         if self.judge is not None:
             await self.judge.aclose()
+        if self.services is not None:
+            await self.services.aclose()
 
     def _interrupt(self, outcome: Outcome) -> None:
         outcome.stopped = outcome.stopped or "interrupted"
@@ -193,12 +197,15 @@ class Engine:
             self.budget.charge(cost, completion.usage.total)
         view = CheckInput(
             output=completion.text, case=item.case, messages=item.messages, tool_calls=completion.tool_calls,
-            tokens=completion.usage, latency_ms=completion.latency_ms, cost_usd=cost,
+            tokens=completion.usage, latency_ms=completion.latency_ms, cost_usd=cost, services=self.services,
         )
-        checks = tuple(check.run(view) for check in item.case.checks)
-        rubrics: tuple[RubricResult, ...] = ()
         error: RunError | None = None
-        if self.judge is not None and item.case.rubrics:
+        try:
+            checks = tuple([await check.arun(view) for check in item.case.checks])
+        except CheckServiceError as exc:  # an embeddings/moderation endpoint failed: missing data, not a fail
+            checks, error = (), RunError(kind="provider", message=str(exc))
+        rubrics: tuple[RubricResult, ...] = ()
+        if self.judge is not None and item.case.rubrics and error is None:
             try:
                 rubrics = await self.judge.grade(item.case, item.messages, completion.text, item.index)
             except JudgeError as exc:  # the run has no verdict; its output and checks are kept

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from agent_eval._files import write_atomic
 from agent_eval.calls import endpoint_for
@@ -136,7 +137,21 @@ def _build_engine(suite: LoadedSuite, config: LoadedConfig, cases: list[Case], o
         cache=_open_cache(config, options),
         judge=_build_judge(suite, cases, options, budget) if any(c.rubrics for c in cases) else None,
         run_timeout_s=options.run_timeout_s, grace_s=options.grace_s,
+        services=_check_services(suite, config, cases, options),
     )
+
+
+def _check_services(suite: LoadedSuite, config: LoadedConfig, cases: list[Case], options: RunOptions) -> Any:
+    """Embeddings/moderation endpoints, only when a case has a check that calls a model."""
+    from agent_eval.runner.check_services import ModelServices
+
+    if not any(check.aevaluate is not None for case in cases for check in case.checks):
+        return None
+    services = ModelServices.build(config.spec.model, suite.spec.similarity_model, suite.spec.moderation_model, None)
+    remote = {services.embed_spec.provider, services.moderate_spec.provider} != {"mock"}
+    if options.use_cache and remote:  # the mock is not cached, as for completions
+        services.cache = ResponseCache(options.cache_dir)
+    return services
 
 
 def _incomplete_reason(stopped: str | None, missing: int) -> str | None:

@@ -148,7 +148,8 @@ class RubricSpec(Spec):
     scale: tuple[int, int] = (1, 5)
     threshold: float | None = Field(
         None, description="Pass when score >= threshold; default 75% of the way up the scale, rounded up (4 on 1-5).")
-    weight: float = Field(1.0, gt=0)
+    weight: float = Field(1.0, ge=0, description="0: informational, affects neither score nor pass.")
+    metric: str | None = Field(None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", description="Named metric this rubric feeds.")
     use_expected: bool = False
     samples: int = Field(1, ge=1, le=20, description="Judge calls averaged (self-consistency).")
     judge: JudgeSpec | None = None
@@ -243,3 +244,10 @@ class SuiteFile(Spec):
     gate: GateSpec = GateSpec()
     budget: BudgetSpec = BudgetSpec()
     report: ReportSpec = ReportSpec()
+    derived_metrics: dict[str, str] = Field(
+        default_factory=dict,
+        description="name -> formula over named metrics (sums over runs), runs and cases; e.g. tp / (tp + fp).")
+    similarity_model: ModelSpec | None = Field(
+        None, description="Embeddings endpoint for `similar` checks; default: the candidate's endpoint.")
+    moderation_model: ModelSpec | None = Field(
+        None, description="Moderation endpoint for `moderation` checks; default: the candidate's endpoint.")
