@@ -417,7 +417,7 @@ def test_registry_names() -> None:
     negated = {name[4:] for name in check_names() if name.startswith("not_")}
     assert negated == {
         "equals", "contains", "icontains", "contains_any", "contains_all", "starts_with", "regex", "json_path",
-        "tool_called", "contains_json", "similar",
+        "tool_called", "contains_json", "similar", "moderation",
     }
 
 
@@ -493,8 +493,8 @@ SPEC_ERRORS: list[tuple[Any, str, str | None]] = [
     ({"tool_called": {"args": {}}}, "missing name: the tool that must be called", "tool_called"),
     ({"tool_called": {"name": "x", "args": ["a"]}}, "expected args to be a mapping, got a list", "args"),
     ({"tool_called": {"name": "x", "arguments": {}}}, 'unknown option "arguments" for tool_called', "arguments"),
-    ({"contains": "a", "flags": "i"}, 'unknown option "flags" for contains (options: weight)', "flags"),
-    ({"contains": "a", "wieght": 2}, 'unknown option "wieght" for contains (options: weight); did you mean "weight"?',
+    ({"contains": "a", "flags": "i"}, 'unknown option "flags" for contains (options: weight, metric, transform)', "flags"),
+    ({"contains": "a", "wieght": 2}, 'unknown option "wieght" for contains (options: weight, metric, transform); did you mean "weight"?',
      "wieght"),
     ({"contains": "a", "weight": -1}, "weight must be a number >= 0 (0: informational), got -1", "weight"),
     ({"contains": "a", "weight": "2"}, "weight must be a number >= 0 (0: informational), got a string", "weight"),
