@@ -467,7 +467,7 @@ SPEC_ERRORS: list[tuple[Any, str, str | None]] = [
     ({"json": {"schema": ["type"]}}, "a JSON Schema must be a mapping, got list", "schema"),
     ({"json": {"schema": {}, "schema_file": "x.json"}}, "expected one of schema or schema_file; got 2", "json"),
     ({"json": {"schema_file": "no/such/schema.json"}}, "schema file not found: ", "schema_file"),
-    ({"json": {"shema": {}}}, ('unknown option "shema" for json (options: schema, schema_file); '
+    ({"json": {"shema": {}}}, ('unknown option "shema" for json (options: schema, schema_file, extract); '
      'did you mean "schema"?'), "shema"),
     ({"json_path": {"path": "$.["}}, 'invalid JSONPath "$.[": ', "path"),
     ({"json_path": "$$"}, 'invalid JSONPath "$$": ', "json_path"),
