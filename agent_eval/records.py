@@ -19,9 +19,11 @@ __all__ = [
     "CaseStats",
     "CheckResult",
     "ConfigInfo",
+    "DerivedMetric",
     "FailureKind",
     "GroupStats",
     "Message",
+    "MetricStats",
     "Record",
     "Results",
     "RubricResult",
@@ -187,6 +189,23 @@ class CaseStats(Record):
     flaky: bool
 
 
+class MetricStats(Record):
+    """One named metric over a group's cases: per run the mean of the checks/rubrics naming it."""
+
+    mean: float | None = Field(description="Mean over cases of each case's mean over completed runs.")
+    ci: tuple[float, float] | None = Field(None, description="95% t interval over cases.")
+    cases: int = 0
+    runs: int = 0
+    total: float = Field(0.0, description="Sum over completed runs: a count for pass/fail checks.")
+
+
+class DerivedMetric(Record):
+    """A `derived_metrics` formula applied to the group's metric totals and counts."""
+
+    formula: str
+    value: float | None = Field(description="None when undefined (division by zero, a missing metric).")
+
+
 class GroupStats(Record):
     """Statistics over the cases of a tag, or of the whole suite; the case is the unit."""
 
@@ -211,6 +230,8 @@ class GroupStats(Record):
     output_chars_p50: float | None = None
     output_chars_p95: float | None = None
     cached_runs: int = 0
+    metrics: dict[str, MetricStats] = Field({}, description="Named metrics (`metric:` on checks and rubrics).")
+    derived: dict[str, DerivedMetric] = Field({}, description="The suite's `derived_metrics`.")
 
 
 class Summary(GroupStats):

@@ -51,6 +51,9 @@ class BaselineRun(Record):
     output: str = ""
     latency_ms: float | None = None
     cost_usd: float | None = None
+    metrics: dict[str, float] = Field(
+        {}, exclude_if=lambda value: not value,  # absent unless the suite names metrics: older files stay byte-equal
+        description="Named metrics of this run (`metric:` on checks and rubrics).")
 
 
 class BaselineCase(Record):
@@ -95,6 +98,8 @@ def baseline_from_results(results: Results) -> Baseline:
         seed=results.seed,
         config=cfg,
     )
+    from agent_eval.stats.named import run_metrics
+
     cases = tuple(
         BaselineCase(
             id=c.id,
@@ -104,7 +109,7 @@ def baseline_from_results(results: Results) -> Baseline:
             stats=c.stats,
             runs=tuple(
                 BaselineRun(index=r.index, score=r.score, passed=r.passed, status=r.status, output=r.output,
-                            latency_ms=r.latency_ms, cost_usd=r.cost_usd)
+                            latency_ms=r.latency_ms, cost_usd=r.cost_usd, metrics=run_metrics(r))
                 for r in sorted(c.runs, key=lambda r: r.index)
             ),
         )

@@ -66,7 +66,7 @@ def gate_and_report(
     """
     from agent_eval.baseline.gate import GateOptions, decide
     from agent_eval.report import ci_run_url, write_reports
-    from agent_eval.report.console import print_results, print_verdict
+    from agent_eval.report.console import print_named_metrics, print_results, print_verdict
 
     options = GateOptions(
         max_drop=flags.max_drop if flags.max_drop is not None else (gate_spec.max_drop if gate_spec and
@@ -76,6 +76,7 @@ def gate_and_report(
     )
     verdict = decide(results, baseline, options)
     print_results(console, results)
+    print_named_metrics(console, results, baseline)
     if baseline_path is not None:
         console.print(f"baseline: {baseline_path}")
     print_verdict(console, verdict)

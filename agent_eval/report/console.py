@@ -6,10 +6,11 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from agent_eval.baseline.schema import Baseline
 from agent_eval.baseline.verdict import CaseDelta, CaseStatus, Outcome, Verdict
 from agent_eval.records import GroupStats, Results
 
-__all__ = ["print_results", "print_verdict"]
+__all__ = ["print_named_metrics", "print_results", "print_verdict"]
 
 _STYLE = {Outcome.PASS: "bold green", Outcome.WARN: "bold yellow", Outcome.FAIL: "bold red",
           Outcome.INCOMPLETE: "bold magenta"}
@@ -56,6 +57,25 @@ def print_results(console: Console, results: Results) -> None:
         console.print(f"{results.summary.cached_runs} of {results.summary.runs} runs came from the cache")
     if not results.complete:
         console.print(Text.assemble(("incomplete: ", "magenta"), results.incomplete_reason or ""))
+
+
+def print_named_metrics(console: Console, results: Results, baseline: Baseline | None) -> None:
+    """Named and derived metrics: mean [CI], the baseline's and the change, then one column per tag."""
+    from agent_eval.report._named import named_rows
+
+    rows = named_rows(results, baseline)
+    if not rows:
+        return
+    tags = [tag for tag, _ in rows[0].tags]
+    table = Table(title="named metrics", title_justify="left")
+    headers = ["metric", "value", "95% CI", "total", *(("baseline", "change") if baseline else ()), *tags]
+    for header in headers:
+        table.add_column(header, justify="left" if header == "metric" else "right", no_wrap=header != "metric")
+    for row in rows:
+        label = f"{row.name} = {row.formula}" if row.derived else row.name
+        cells = [label, row.candidate, row.ci or "-", row.total or "-", *((row.baseline, row.delta or "-") if baseline else ())]
+        table.add_row(*cells, *(value for _, value in row.tags))
+    console.print(table)
 
 
 def _moved(delta: CaseDelta) -> str:

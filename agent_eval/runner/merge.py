@@ -21,6 +21,7 @@ def _same(shards: Sequence[tuple[Path, Results]], what: str, key) -> None:  # ty
 
 def merge_results(shards: Sequence[tuple[Path, Results]]) -> Results:
     """One Results from shards of the same suite, config and seed; refuses overlaps and gaps."""
+    from agent_eval.stats.named import with_named_metrics
     from agent_eval.stats.reduce import summarize
 
     if not shards:
@@ -49,7 +50,9 @@ def merge_results(shards: Sequence[tuple[Path, Results]]) -> Results:
     reasons = [f"shard {r.shard}: {r.incomplete_reason}" for _, r in shards if not r.complete and r.shard]
     first = shards[0][1]
     return first.model_copy(update={
-        "cases": cases, "summary": summarize(cases, rng_seed=first.seed), "shard": None,
+        "cases": cases, "shard": None,
+        "summary": with_named_metrics(summarize(cases, rng_seed=first.seed), cases,
+                                      {n: d.formula for n, d in first.summary.derived.items()}),
         "complete": not reasons, "incomplete_reason": "; ".join(reasons) or None,
         "started_at": min(r.started_at for _, r in shards), "finished_at": max(r.finished_at for _, r in shards),
     })

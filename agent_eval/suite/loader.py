@@ -105,11 +105,36 @@ def load_suite(path: Path) -> LoadedSuite:
                              line=file_index.line_of((*loc, "id")), field=_dotted((*loc, "id")))
         seen[case.id] = case.source
         cases.append(case)
+    _check_derived(spec, cases, path, index)
     suite_hash = canonical_hash(
         {"suite": spec.model_dump(mode="json", exclude={"cases", "cases_from"}),
          "cases": [c.definition_hash for c in cases]}
     )
     return LoadedSuite(spec=spec, path=path, cases=tuple(cases), hash=suite_hash)
+
+
+def _check_derived(spec: SuiteFile, cases: Sequence[Case], path: Path, index: LineIndex) -> None:
+    """Each `derived_metrics` formula parses and reads only metrics the suite defines (or counts)."""
+    from agent_eval.stats.formula import FormulaError, parse_formula
+    from agent_eval.stats.named import BUILTIN_NAMES
+
+    known = {c.metric for case in cases for c in case.checks if c.metric}
+    known |= {r.metric for case in cases for r in case.rubrics if r.metric}
+    open_ended = any(c.name == "python" for case in cases for c in case.checks)  # may return named_scores
+    for name, text in spec.derived_metrics.items():
+        loc = ("derived_metrics", name)
+        try:
+            formula = parse_formula(text)
+            if not name.isidentifier():
+                raise FormulaError(f"a derived metric's name is a word like f1, got {name!r}")
+            unknown = sorted(formula.names - known - set(BUILTIN_NAMES))
+            if unknown and not open_ended:
+                names = ", ".join(sorted(known | set(BUILTIN_NAMES)))
+                raise FormulaError(f"unknown metric {', '.join(unknown)}; known: {names}")
+        except FormulaError as exc:
+            raise InputError(path, f"derived metric '{name}': {exc}", line=index.line_of(loc),
+                             field=_dotted(loc)) from None
+        known.add(name)
 
 
 def _dotted(loc: tuple[str | int, ...]) -> str:

@@ -37,6 +37,11 @@ SCHEMA_VERSION = 1
 _SEMVER = re.compile(r"^\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$")
 
 
+def _unset(value: Any) -> bool:
+    """Fields added after a format shipped are left out of dumps while unset, so content hashes stay stable."""
+    return value is None or value == {}
+
+
 class Spec(BaseModel):
     """Base of every user-written model: immutable, unknown keys are errors."""
 
@@ -149,7 +154,8 @@ class RubricSpec(Spec):
     threshold: float | None = Field(
         None, description="Pass when score >= threshold; default 75% of the way up the scale, rounded up (4 on 1-5).")
     weight: float = Field(1.0, ge=0, description="0: informational, affects neither score nor pass.")
-    metric: str | None = Field(None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", description="Named metric this rubric feeds.")
+    metric: str | None = Field(None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", exclude_if=_unset,
+                               description="Named metric this rubric feeds.")
     use_expected: bool = False
     samples: int = Field(1, ge=1, le=20, description="Judge calls averaged (self-consistency).")
     judge: JudgeSpec | None = None
@@ -245,9 +251,9 @@ class SuiteFile(Spec):
     budget: BudgetSpec = BudgetSpec()
     report: ReportSpec = ReportSpec()
     derived_metrics: dict[str, str] = Field(
-        default_factory=dict,
+        default_factory=dict, exclude_if=_unset,
         description="name -> formula over named metrics (sums over runs), runs and cases; e.g. tp / (tp + fp).")
     similarity_model: ModelSpec | None = Field(
-        None, description="Embeddings endpoint for `similar` checks; default: the candidate's endpoint.")
+        None, exclude_if=_unset, description="Embeddings endpoint for `similar` checks; default: the candidate's endpoint.")
     moderation_model: ModelSpec | None = Field(
-        None, description="Moderation endpoint for `moderation` checks; default: the candidate's endpoint.")
+        None, exclude_if=_unset, description="Moderation endpoint for `moderation` checks; default: the candidate's endpoint.")
