@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -65,7 +66,7 @@ def _now() -> str:
 
 async def run_suite(
     suite: LoadedSuite, config: LoadedConfig, options: RunOptions, out_dir: Path, progress: Progress,
-    *, resume: bool = False,
+    *, resume: bool = False, stop: asyncio.Event | None = None,
 ) -> RunReport:
     """Execute the suite k times per case and write `runs.jsonl` and `results.json` into `out_dir`."""
     from agent_eval.judge import judge_provenance
@@ -84,6 +85,8 @@ async def run_suite(
     budget = Budget(usd=options.budget_usd or suite.spec.budget.usd,
                     tokens=options.budget_tokens or suite.spec.budget.tokens)
     engine = _build_engine(suite, config, cases, options, RunsWriter(runs_path), progress, budget)
+    if stop is not None:  # several configs in one run: one Ctrl-C stops them all
+        engine._stop = stop
     progress.start(len(items), engine.endpoint.stats)
     try:
         outcome = await engine.execute(items)
