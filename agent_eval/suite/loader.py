@@ -187,37 +187,62 @@ def _compile_case(
     )
 
 
+def _sources(spec: SuiteFile) -> Iterator[tuple[str, str | None, tuple[str | int, ...]]]:
+    """(file or glob, input column, loc) for each `cases_from` entry."""
+    entries = spec.cases_from if isinstance(spec.cases_from, tuple) else (spec.cases_from,)
+    for i, entry in enumerate(entries):
+        if entry is None:
+            continue
+        loc: tuple[str | int, ...] = ("cases_from", i) if isinstance(spec.cases_from, tuple) else ("cases_from",)
+        if isinstance(entry, str):
+            yield entry, None, loc
+        else:
+            yield entry.path, entry.input_column, loc
+
+
 def _cases_from(spec: SuiteFile, path: Path, index: LineIndex) -> Iterator[CaseSource]:
     """Yield (case, file, line index, loc) for every case of every `cases_from` file."""
-    names = [spec.cases_from] if isinstance(spec.cases_from, str) else list(spec.cases_from or ())
-    for i, name in enumerate(names):
-        file = path.parent / name
-        if not file.is_file():
-            where: tuple[str | int, ...] = ("cases_from", i) if isinstance(spec.cases_from, tuple) else ("cases_from",)
-            raise InputError(path, f"cases file '{name}' not found (looked for {file})",
-                             line=index.line_of(where), field="cases_from")
-        for row, row_index, loc in _rows(file):
-            yield validate(CaseSpec, row, file, row_index, root=loc), file, row_index, loc
+    for name, input_column, where in _sources(spec):
+        if any(ch in name for ch in "*?["):
+            files = sorted(p for p in path.parent.glob(name) if p.is_file())
+            if not files:
+                raise InputError(path, f"no cases file matches '{name}' (in {path.parent})",
+                                 line=index.line_of(where), field="cases_from")
+        else:
+            files = [path.parent / name]
+            if not files[0].is_file():
+                raise InputError(path, f"cases file '{name}' not found (looked for {files[0]})",
+                                 line=index.line_of(where), field="cases_from")
+        for file in files:
+            for row, row_index, loc in _rows(file, input_column):
+                yield validate(CaseSpec, row, file, row_index, root=loc), file, row_index, loc
 
 
-def _rows(file: Path) -> Iterator[RowSource]:
-    """Rows of a JSONL, CSV or YAML cases file, each with its line and a location."""
+def _rows(file: Path, input_column: str | None = None) -> Iterator[RowSource]:
+    """Rows of a JSONL, CSV, Parquet or YAML cases file, each with its line and a location."""
+    from agent_eval.suite.datasets import chat_row, flat_row, parquet_rows
+
     suffix = file.suffix.lower()
     if suffix == ".jsonl":
         for n, text in enumerate(file.read_text(encoding="utf-8").splitlines(), start=1):
             if not text.strip():
                 continue
             try:
-                row = json.loads(text)
+                row = _as_row(json.loads(text), file, n)
             except ValueError as exc:
                 raise InputError(file, f"invalid JSON: {exc}", line=n) from None
-            yield _as_row(row, file, n), LineIndex({(): n}), ()
+            if "messages" in row and "input" not in row:
+                row = chat_row(row, file, n)
+            yield row, LineIndex({(): n}), ()
     elif suffix == ".csv":
         with file.open(encoding="utf-8", newline="") as handle:
             reader = csv.DictReader(handle)
             for row in reader:
                 n = reader.line_num
-                yield _csv_row(row, file, n), LineIndex({(): n}), ()
+                yield flat_row(row, file, n, input_column), LineIndex({(): n}), ()
+    elif suffix == ".parquet":
+        for n, row in enumerate(parquet_rows(file), start=1):
+            yield flat_row(row, file, n, input_column), LineIndex({(): n}), ()
     elif suffix in (".yaml", ".yml"):
         data, yindex = read_yaml(file)
         items = data.get("cases") if isinstance(data, dict) else data
@@ -227,39 +252,10 @@ def _rows(file: Path) -> Iterator[RowSource]:
         for i, row in enumerate(items):
             yield _as_row(row, file, yindex.line_of((*prefix, i)) or 1), yindex, (*prefix, i)
     else:
-        raise InputError(file, f"unsupported cases file type '{suffix}'; expected .jsonl, .csv or .yaml")
+        raise InputError(file, f"unsupported cases file type '{suffix}'; expected .jsonl, .csv, .parquet or .yaml")
 
 
 def _as_row(row: Any, file: Path, line: int) -> dict[str, Any]:
     if not isinstance(row, dict):
         raise InputError(file, f"expected a case object, got {type(row).__name__}", line=line)
     return row
-
-
-_CSV_JSON_COLUMNS = ("checks", "rubrics", "vars", "metadata")
-_CSV_CASE_COLUMNS = ("id", "input", "expected", "tags", "critical", "description")
-
-
-def _csv_row(row: dict[str, Any], file: Path, line: int) -> dict[str, Any]:
-    """A CSV row as a case: JSON columns decoded, tags split on commas, other columns become vars."""
-    case: dict[str, Any] = {}
-    extra_vars: dict[str, Any] = {}
-    for key, value in row.items():
-        if key is None or value is None or value == "":
-            continue
-        if key in _CSV_JSON_COLUMNS:
-            try:
-                case[key] = json.loads(value)
-            except ValueError as exc:
-                raise InputError(file, f"column '{key}' must hold JSON: {exc}", line=line, field=key) from None
-        elif key == "tags":
-            case["tags"] = [t.strip() for t in value.replace(";", ",").split(",") if t.strip()]
-        elif key == "critical":
-            case["critical"] = value.strip().lower() in ("1", "true", "yes")
-        elif key in _CSV_CASE_COLUMNS:
-            case[key] = value
-        else:
-            extra_vars[key] = value
-    if extra_vars:
-        case["vars"] = {**extra_vars, **case.get("vars", {})}
-    return case

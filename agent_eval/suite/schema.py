@@ -16,6 +16,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "BudgetSpec",
     "CaseSpec",
+    "CasesFromSpec",
     "ConfigFile",
     "DefaultsSpec",
     "GateSpec",
@@ -235,6 +236,13 @@ class ReportSpec(Spec):
     redact: bool = False
 
 
+class CasesFromSpec(Spec):
+    """A cases file (or glob) with options for tables that have no `input` column."""
+
+    path: str = Field(min_length=1, description="File or glob (data/*.csv), relative to the suite.")
+    input_column: str | None = Field(None, description="Column sent as the input; default `input`, else the first.")
+
+
 class SuiteFile(Spec):
     """A suite: the golden dataset for one agent."""
 
@@ -244,7 +252,8 @@ class SuiteFile(Spec):
     config: str | None = Field(None, description="Default candidate config, relative to this file.")
     repeat: int = Field(1, ge=1, le=1000, description="k: runs per case.")
     defaults: DefaultsSpec = DefaultsSpec()
-    cases_from: str | tuple[str, ...] | None = Field(None, description="JSONL, CSV or YAML files of cases.")
+    cases_from: str | CasesFromSpec | tuple[str | CasesFromSpec, ...] | None = Field(
+        None, description="JSONL (case rows or OpenAI `messages`), CSV, Parquet or YAML files of cases; globs allowed.")
     cases: tuple[CaseSpec, ...] = ()
     judge: JudgeSpec | None = None
     gate: GateSpec = GateSpec()
