@@ -50,7 +50,7 @@ def named_rows(results: Results, baseline: Baseline | None) -> list[NamedRow]:
         ci = f"[{d.current_ci[0]:.3f}, {d.current_ci[1]:.3f}]" if d.current_ci else ""
         rows.append(NamedRow(
             name=d.name, derived=d.derived, candidate=_num(d.current), ci=ci,
-            total="" if d.derived else f"{summary.metrics[d.name].total:g}",
+            total="" if d.derived else f"{summary.metrics[d.name].total:.4g}",
             baseline=_num(d.baseline) if baseline is not None else "",
             delta="" if d.delta is None else f"{d.delta:+.3f}",
             tags=tuple((tag, _tag_value(g, d.name, d.derived)) for tag, g in summary.tags.items()),

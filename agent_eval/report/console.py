@@ -72,7 +72,8 @@ def print_named_metrics(console: Console, results: Results, baseline: Baseline |
     for header in headers:
         table.add_column(header, justify="left" if header == "metric" else "right", no_wrap=header != "metric")
     for row in rows:
-        label = f"{row.name} = {row.formula}" if row.derived else row.name
+        formula = row.formula if len(row.formula) <= 40 else row.formula[:39] + "…"
+        label = f"{row.name} = {formula}" if row.derived else row.name
         cells = [label, row.candidate, row.ci or "-", row.total or "-", *((row.baseline, row.delta or "-") if baseline else ())]
         table.add_row(*cells, *(value for _, value in row.tags))
     console.print(table)
