@@ -181,3 +181,22 @@ def test_several_configs_through_the_openai_sdk(folder: Path, capsys: pytest.Cap
     assert matrix["pairs"][0]["better"] is None
     systems = {json.loads(r.body)["messages"][0]["content"] for r in loopback_server.requests}
     assert systems == {"terse", "verbose"} and len(loopback_server.requests) == 6
+
+
+def test_similar_on_an_anthropic_candidate_needs_its_own_endpoint(folder: Path, capsys: pytest.CaptureFixture[str],
+                                                                  loopback_server: LoopbackServer,
+                                                                  clean_provider_env: pytest.MonkeyPatch) -> None:
+    clean_provider_env.setenv("LOOP_KEY", "k")
+    write(folder / "claude.yaml", f"name: c\nversion: 1.0.0\nmodel:\n  provider: anthropic\n  name: claude-test-2025\n"
+          f"  base_url: {loopback_server.anthropic_base_url}\n  api_key_env: LOOP_KEY\nprompt:\n  user: hi\n")
+    body = "cases:\n  - id: a\n    input: hi\n    checks: [{any: [{similar: {value: hi, threshold: 0.5}}, {contains: x}]}]\n"
+    path = write(folder / "suite.yaml", "suite: sem\nconfig: claude.yaml\n" + body)
+    result = run_cli(capsys, "run", path, "--out", "out")
+    assert result.code == 2 and "set `similarity_model:` in the suite" in result.text
+    write(folder / "suite.yaml", "suite: sem\nconfig: claude.yaml\nsimilarity_model:\n  provider: openai\n"
+          f"  name: text-embedding-3-small\n  base_url: {loopback_server.openai_base_url}\n  api_key_env: LOOP_KEY\n"
+          + body)
+    result = run_cli(capsys, "run", path, "--out", "out2")
+    assert result.code == 0, result.text
+    assert results(folder / "out2")["cases"][0]["runs"][0]["checks"][0]["passed"] is True
+    assert any(r.path == "/v1/embeddings" for r in loopback_server.requests)

@@ -15,7 +15,7 @@ from agent_eval.checks._util import RawCheck, expect_keys, type_name
 from agent_eval.checks.base import Check, CheckInput, CheckSpecError, Verdict
 from agent_eval.records import CheckResult
 
-__all__ = ["GroupSpec", "compile_group", "eval_group", "eval_group_async"]
+__all__ = ["GroupSpec", "compile_group", "eval_group", "eval_group_async", "walk_checks"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,3 +92,13 @@ async def eval_group_async(spec: GroupSpec, run: CheckInput) -> Verdict:
 
 def group_uses_model(spec: Any) -> bool:
     return isinstance(spec, GroupSpec) and spec.is_async
+
+
+def walk_checks(checks: Sequence[Check]) -> list[Check]:
+    """Every check, the ones inside groups included."""
+    out: list[Check] = []
+    for check in checks:
+        out.append(check)
+        if isinstance(check.arg, GroupSpec):
+            out.extend(walk_checks(check.arg.checks))
+    return out

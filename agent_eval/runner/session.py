@@ -146,11 +146,18 @@ def _build_engine(suite: LoadedSuite, config: LoadedConfig, cases: list[Case], o
 
 def _check_services(suite: LoadedSuite, config: LoadedConfig, cases: list[Case], options: RunOptions) -> Any:
     """Embeddings/moderation endpoints, only when a case has a check that calls a model."""
+    from agent_eval.checks.groups import walk_checks
     from agent_eval.runner.check_services import ModelServices
 
-    if not any(check.aevaluate is not None for case in cases for check in case.checks):
+    names = {check.name.removeprefix("not_") for case in cases for check in walk_checks(case.checks)}
+    if not names & {"similar", "moderation"}:
         return None
     services = ModelServices.build(config.spec.model, suite.spec.similarity_model, suite.spec.moderation_model, None)
+    for name, spec, field_name in (("similar", services.embed_spec, "similarity_model"),
+                                   ("moderation", services.moderate_spec, "moderation_model")):
+        if name in names and spec.provider not in ("openai", "mock"):
+            raise UsageError(f"{suite.path}: `{name}` checks need an OpenAI-compatible endpoint and the candidate's "
+                             f"provider is {spec.provider}; set `{field_name}:` in the suite")
     remote = {services.embed_spec.provider, services.moderate_spec.provider} != {"mock"}
     if options.use_cache and remote:  # the mock is not cached, as for completions
         services.cache = ResponseCache(options.cache_dir)
