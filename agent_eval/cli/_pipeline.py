@@ -115,7 +115,8 @@ def write_combined(out_root: Path, outcomes: Sequence[SuiteOutcome], *, redact: 
 def verdict_json(outcome: SuiteOutcome) -> dict[str, Any]:
     v = outcome.verdict
     return {
-        "suite": outcome.results.suite.name, "outcome": v.outcome.value, "exit_code": v.exit_code,
+        "suite": outcome.results.suite.name,
+        "config": f"{outcome.results.config.name} {outcome.results.config.version}", "outcome": v.outcome.value, "exit_code": v.exit_code,
         "rule": v.rule, "warnings": list(v.warnings), "baseline": str(outcome.baseline_path or "") or None,
         "candidate_score": v.candidate_score, "candidate_ci": v.candidate_ci, "baseline_score": v.baseline_score,
         "baseline_ci": v.baseline_ci, "relative_change": v.relative_change,

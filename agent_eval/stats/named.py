@@ -50,7 +50,9 @@ def _metric_stats(cases: Sequence[_CaseRuns]) -> dict[str, MetricStats]:
     for name in names:
         per_case = [vals for c in cases if (vals := [r[name] for r in c.runs if name in r])]
         means = [math.fsum(v) / len(v) for v in per_case]
-        out[name] = MetricStats(mean=mean(means), ci=mean_ci(means), cases=len(per_case),
+        unit = all(0.0 <= m <= 1.0 for m in means)  # scores and counts: the interval stays in [0, 1]
+        ci = mean_ci(means, lower=0.0, upper=1.0) if unit else mean_ci(means)
+        out[name] = MetricStats(mean=mean(means), ci=ci, cases=len(per_case),
                                 runs=sum(len(v) for v in per_case), total=math.fsum(x for v in per_case for x in v))
     return out
 
