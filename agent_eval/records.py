@@ -96,15 +96,21 @@ class CheckResult(Record):
     passed: bool
     weight: float = Field(1.0, description="0 for an informational check: it affects neither score nor pass.")
     reason: str = Field(description="One line: what was expected and what was found.")
-    score: float | None = Field(None, description="A graded check's score in [0, 1]; None: 1 if passed else 0.")
-    metric: str | None = Field(None, description="The named metric this check feeds, if any.")
+    score: float | None = Field(None, exclude_if=lambda value: value is None,
+                                description="A graded check's score in [0, 1]; absent: 1 if passed else 0.")
+    metric: str | None = Field(None, exclude_if=lambda value: value is None,
+                               description="The named metric this check feeds, if any.")
+    named_scores: dict[str, float] = Field(
+        {}, exclude_if=lambda value: not value,
+        description="Named metrics a python check returned (promptfoo's named_scores).")
 
 
 class RubricResult(Record):
     """One LLM-judge rubric applied to one run."""
 
     name: str
-    metric: str | None = Field(None, description="The named metric this rubric feeds, if any.")
+    metric: str | None = Field(None, exclude_if=lambda value: value is None,
+                               description="The named metric this rubric feeds, if any.")
     score: float | None = Field(None, description="Mean raw score on the rubric's scale.")
     normalized: float | None = Field(None, description="(score - min) / (max - min), in [0, 1].")
     passed: bool | None = None

@@ -31,6 +31,8 @@ def run_metrics(run: RunRecord) -> dict[str, float]:
     for check in run.checks:
         if check.metric:
             found.setdefault(check.metric, []).append(check.score if check.score is not None else float(check.passed))
+        for name, value in check.named_scores.items():
+            found.setdefault(name, []).append(value)
     for rubric in run.rubrics:
         if rubric.metric and rubric.normalized is not None:
             found.setdefault(rubric.metric, []).append(rubric.normalized)
