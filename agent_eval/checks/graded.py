@@ -98,10 +98,10 @@ def _from_mapping(ref: str, value: Mapping[Any, Any], cut: float) -> Graded:
         passed = score >= cut
     named: dict[str, float] = {}
     for name, number in dict(value.get("named_scores") or value.get("namedScores") or {}).items():
-        read = _number(number)
-        if not isinstance(name, str) or not name.isidentifier() or read is None or not math.isfinite(read):
+        as_float = _number(number)
+        if not isinstance(name, str) or not name.isidentifier() or as_float is None or not math.isfinite(as_float):
             return Graded(False, f"{ref} returned named score {name!r}: {number!r}; names are words, values numbers")
-        named[name] = read
+        named[name] = as_float
     reason = " ".join(str(value.get("reason") or "").split())
     shown = f"{ref} returned pass={passed}" + (f", score {score:.3g}" if score is not None else "")
     return Graded(passed, reason or shown, score, named)
