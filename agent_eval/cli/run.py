@@ -21,7 +21,7 @@ def register(app: typer.Typer) -> None:
 def run(
     suites: list[Path] | None = typer.Argument(None, help="Suite files or folders of suites.", show_default=False),
     config: list[Path] | None = typer.Option(None, "--config", "-c", help="Candidate config (overrides the suite's); repeat it to compare several configs on the same cases and seeds (one matrix report).", show_default=False, metavar="FILE"),
-    gate_against: Path | None = typer.Option(None, "--gate-against", help="With several --config: gate the others against this config's live results.", rich_help_panel="Gate"),
+    gate_against: Path | None = typer.Option(None, "--gate-against", help="With several --config: gate the others against this config's live results.", rich_help_panel="Gate", metavar="FILE"),
     repeat: int | None = typer.Option(None, "--repeat", "-k", min=1, help="Runs per case (k)."),
     out: Path | None = typer.Option(None, "--out", "-o", help="Results folder.", show_default=".agent-eval/runs/<time>-<suite>", rich_help_panel="Output"),
     overwrite: bool = typer.Option(False, "--overwrite", help="Reuse a non-empty --out folder.", rich_help_panel="Output"),
