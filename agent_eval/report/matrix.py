@@ -43,6 +43,7 @@ class Arm(Record):
     latency_p50_ms: float | None
     latency_p95_ms: float | None
     tokens: int
+    metrics: dict[str, float | None] = Field({}, description="Named metrics (means) and derived metrics.")
 
 
 class PairComparison(Record):
@@ -120,7 +121,8 @@ def _arm(item: ArmInput) -> Arm:
                results=item.folder, outcome=item.outcome, exit_code=item.exit_code, score=s.score,
                score_ci=s.score_ci, pass_rate=s.pass_rate, errors=s.errors, runs=s.runs, cost_usd=s.cost_usd,
                mean_cost_usd=s.mean_cost_usd, latency_p50_ms=s.latency_p50_ms, latency_p95_ms=s.latency_p95_ms,
-               tokens=s.tokens)
+               tokens=s.tokens, metrics={**{n: m.mean for n, m in s.metrics.items()},
+                                         **{n: d.value for n, d in s.derived.items()}})
 
 
 def _pair(a: ArmInput, b: ArmInput) -> PairComparison:

@@ -35,6 +35,10 @@ def _best(matrix: Matrix) -> str | None:
     return max(scored, key=lambda a: a.score or 0.0).label if scored else None
 
 
+def _metric_names(matrix: Matrix) -> list[str]:
+    return list(dict.fromkeys(name for arm in matrix.arms for name in arm.metrics))
+
+
 def matrix_html(matrix: Matrix, *, redact: bool = False) -> str:
     """The side-by-side report; every value is escaped (model output is untrusted)."""
     import jinja2
@@ -42,7 +46,7 @@ def matrix_html(matrix: Matrix, *, redact: bool = False) -> str:
     env = jinja2.Environment(loader=jinja2.PackageLoader("agent_eval.report", "templates"), autoescape=True,
                              undefined=jinja2.StrictUndefined)
     return env.get_template("matrix.html.j2").render(
-        m=matrix, redact=redact, best=_best(matrix), num=_num, pct=_pct, ci=_ci, usd=_usd, ms=_ms,
+        m=matrix, redact=redact, best=_best(matrix), metric_names=_metric_names(matrix), num=_num, pct=_pct, ci=_ci, usd=_usd, ms=_ms,
         diff=fmt_diff, fp=fmt_p,
     )
 
@@ -55,6 +59,10 @@ def matrix_markdown(matrix: Matrix) -> str:
     for a in matrix.arms:
         lines.append(f"| `{a.label}` | `{a.model}` | **{a.outcome}** | {_num(a.score)} {_ci(a.score_ci)} | "
                      f"{_pct(a.pass_rate)} | {_usd(a.cost_usd)} | {_ms(a.latency_p50_ms)} |")
+    names = _metric_names(matrix)
+    if names:
+        lines += ["", "| Config | " + " | ".join(f"`{n}`" for n in names) + " |", "| --- |" + " ---: |" * len(names)]
+        lines += [f"| `{a.label}` | " + " | ".join(_num(a.metrics.get(n)) for n in names) + " |" for a in matrix.arms]
     lines += ["", "| A | B | B − A [95% CI] | p (BH) | Better |", "| --- | --- | ---: | ---: | --- |"]
     for p in matrix.pairs:
         better = f"`{p.better}`" if p.better else "no significant difference"
