@@ -7,11 +7,12 @@ Transient values that never leave memory (requests, completions) live in
 
 from __future__ import annotations
 
-import json
 from enum import StrEnum
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from agent_eval.untrusted import parse_json
 
 __all__ = [
     "RESULTS_SCHEMA_VERSION",
@@ -62,9 +63,9 @@ class ToolCall(Record):
     arguments: str = Field("", description="The arguments as the model wrote them (JSON text).")
 
     def parsed_arguments(self) -> Any:
-        """The arguments decoded from JSON, or the raw text when they are not JSON."""
+        """The arguments decoded from JSON, or the raw text when they are not JSON (or nested too deeply)."""
         try:
-            return json.loads(self.arguments) if self.arguments else {}
+            return parse_json(self.arguments) if self.arguments else {}
         except ValueError:
             return self.arguments
 
@@ -124,6 +125,7 @@ class RubricResult(Record):
     tokens: Usage = Field(Usage(), description="The judge's tokens, separate from the candidate's.")
     cost_usd: float | None = None
     latency_ms: float | None = None
+    warnings: tuple[str, ...] = Field((), description="What was repaired in the judge's replies (invalid Unicode).")
 
 
 class RunError(Record):
@@ -179,6 +181,8 @@ class RunRecord(Record):
     trace: tuple[Span, ...] = Field((), description="The run's spans (agent steps, model and tool calls).")
     steps: int | None = Field(None, description="Model calls the target made (1 for a plain prompt call).")
     failure_kind: FailureKind | None = Field(None, description="Where a failed run went wrong, from its trace.")
+    warnings: tuple[str, ...] = Field(
+        (), description="What was repaired to keep the run, e.g. invalid Unicode in the reply replaced by U+FFFD.")
 
 
 class CaseStats(Record):

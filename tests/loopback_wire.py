@@ -37,7 +37,7 @@ class Reply:
     """What the fake model answers: text and/or tool calls as (name, arguments) pairs."""
 
     text: str = ""
-    tool_calls: tuple[tuple[str, Mapping[str, Any]], ...] = ()
+    tool_calls: tuple[tuple[str, Mapping[str, Any] | str], ...] = ()  # str: OpenAI `arguments` sent verbatim
     input_tokens: int | None = None  # None: estimated from the prompt
     output_tokens: int | None = None  # None: estimated from the text
 
@@ -115,7 +115,7 @@ def _openai_tool_calls(reply: Reply, serial: int) -> list[dict[str, Any]]:
         {
             "id": f"call_{serial}_{i}",
             "type": "function",
-            "function": {"name": name, "arguments": json.dumps(dict(args))},
+            "function": {"name": name, "arguments": args if isinstance(args, str) else json.dumps(dict(args))},
         }
         for i, (name, args) in enumerate(reply.tool_calls)
     ]
@@ -208,7 +208,7 @@ def anthropic_error(status: int, message: str | None = None) -> dict[str, Any]:
 def _anthropic_blocks(text: str, reply: Reply, serial: int) -> list[dict[str, Any]]:
     blocks: list[dict[str, Any]] = [{"type": "text", "text": text}] if text or not reply.tool_calls else []
     blocks += [
-        {"type": "tool_use", "id": f"toolu_{serial}_{i}", "name": name, "input": dict(args)}
+        {"type": "tool_use", "id": f"toolu_{serial}_{i}", "name": name, "input": {"raw": args} if isinstance(args, str) else dict(args)}
         for i, (name, args) in enumerate(reply.tool_calls)
     ]
     return blocks

@@ -341,7 +341,8 @@ def user_dir(tmp_path: Path) -> Path:
         ("uses_run", "x", {"latency_ms": 50.0}, True, "polite_checks:uses_run returned True"),
         ("uses_run", "x", {}, False, "polite_checks:uses_run returned False"),
         ("boom", "x", {}, False, "polite_checks:boom raised ValueError: cannot judge this"),
-        ("not_a_bool", "x", {}, False, "polite_checks:not_a_bool returned str; expected bool or (bool, reason)"),
+        ("not_a_bool", "x", {}, False, ("polite_checks:not_a_bool returned str; expected a bool, a score in [0, 1], "
+                                        "(bool or score, reason) or {pass, score, reason, named_scores}")),
     ],
 )
 def test_python_check(
@@ -457,6 +458,9 @@ SPEC_ERRORS: list[tuple[Any, str, str | None]] = [
     ({"not_regex": "[a-"}, 'invalid regular expression "[a-": unterminated character set', "not_regex"),
     ({"regex": {"pattern": "*"}}, 'invalid regular expression "*": nothing to repeat', "pattern"),
     ({"regex": {"flags": "i"}}, "missing pattern", "regex"),
+    ({"regex": "a", "timeout_s": 0}, "expected a time limit in seconds > 0, got 0", "timeout_s"),
+    ({"python": "m:f", "timeout_s": "10"}, "expected a time limit in seconds > 0, got a string", "timeout_s"),
+    ({"contains": "a", "timeout_s": 1}, 'unknown option "timeout_s" for contains (options: weight, metric, transform)', "timeout_s"),
     ({"regex": {"pattern": "a", "flag": "i"}}, ('unknown option "flag" for regex (options: pattern, flags); '
      'did you mean "flags"?'), "flag"),
     ({"regex": "a", "flags": "iq"}, 'unknown regex flag "q"; use letters from "imsxa"', "flags"),

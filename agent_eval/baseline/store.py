@@ -119,6 +119,8 @@ def _read_json(path: Path) -> dict[str, Any]:
         raw = json.loads(text)
     except json.JSONDecodeError as exc:
         raise InputError(path, f"invalid JSON: {exc.msg} (column {exc.colno})", line=exc.lineno) from None
+    except RecursionError:
+        raise InputError(path, "invalid JSON: nested too deeply") from None
     if not isinstance(raw, dict):
         raise InputError(path, f"expected a JSON object, got {type(raw).__name__}")
     return raw

@@ -54,7 +54,7 @@ class ResponseCache:
             return None
         try:
             return _decode(json.loads(row[0]))
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, RecursionError):
             return None  # an unreadable entry is a miss, and the next put replaces it
 
     def put(self, key: str, completion: Completion) -> None:
@@ -80,6 +80,7 @@ def _encode(c: Completion) -> dict[str, Any]:
     return {
         "text": c.text, "model": c.model, "latency_ms": c.latency_ms, "finish_reason": c.finish_reason,
         "usage": c.usage.model_dump(), "tool_calls": [t.model_dump() for t in c.tool_calls],
+        "warnings": list(c.warnings),
     }
 
 
@@ -87,4 +88,5 @@ def _decode(d: dict[str, Any]) -> Completion:
     return Completion(
         text=d["text"], model=d["model"], latency_ms=d["latency_ms"], finish_reason=d.get("finish_reason"),
         usage=Usage(**d["usage"]), tool_calls=tuple(ToolCall(**t) for t in d.get("tool_calls", [])),
+        warnings=tuple(d.get("warnings", ())),
     )

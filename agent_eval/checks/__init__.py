@@ -4,7 +4,8 @@
     check = compile_check({"contains": "1234", "weight": 2}, base_dir=suite_dir)
     result = check.run(CheckInput(output=text, case=case))   # -> records.CheckResult
 
-`CHECKS` maps each check name to its family; `check_names()` adds the `not_` forms.
+`CHECKS` maps each check name to its family; `check_names()` adds the `not_` forms. During a run,
+`checks.runtime.CheckRunner` evaluates them with time limits (`python:` checks in worker processes).
 """
 
 from agent_eval.checks.base import Check, CheckInput, CheckSpecError, Reason

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -12,7 +12,19 @@ from agent_eval.records import CheckResult, Message, ToolCall, Usage
 if TYPE_CHECKING:
     from agent_eval.suite.case import Case
 
-__all__ = ["AsyncEvaluate", "Check", "CheckInput", "CheckServices", "CheckSpecError", "Evaluate", "Reason", "Transform", "Verdict"]
+__all__ = [
+    "AsyncEvaluate",
+    "Check",
+    "CheckInput",
+    "CheckServiceError",
+    "CheckServices",
+    "CheckSpecError",
+    "CheckTimeout",
+    "Evaluate",
+    "Reason",
+    "Transform",
+    "Verdict",
+]
 
 
 class CheckSpecError(ValueError):
@@ -21,6 +33,14 @@ class CheckSpecError(ValueError):
     def __init__(self, message: str, key: str | None = None) -> None:
         super().__init__(message)
         self.key = key
+
+
+class CheckTimeout(Exception):
+    """A check used up its time; the caller retries it off the event loop or fails it."""
+
+
+class CheckServiceError(Exception):
+    """An embeddings or moderation call failed after its retries: the run errors, the check does not fail."""
 
 
 class CheckServices(Protocol):
@@ -64,8 +84,8 @@ class Reason(str):
         return self
 
 
-# (passed, one-line reason) or (passed, reason, score in [0, 1]) for a graded check
-Verdict = tuple[bool, str] | tuple[bool, str, float]
+# (passed, reason), (passed, reason, score in [0, 1] or None) or (passed, reason, score, named scores)
+Verdict = tuple[bool, str] | tuple[bool, str, float | None] | tuple[bool, str, float | None, Mapping[str, float]]
 # (argument compiled at load time, run) -> verdict
 Evaluate = Callable[[Any, CheckInput], Verdict]
 AsyncEvaluate = Callable[[Any, CheckInput], Awaitable[Verdict]]
@@ -86,36 +106,69 @@ class Check:
     evaluate: Evaluate
     negate: bool = False
     weight: float = 1.0
+    isolated: bool = False  # user code: evaluated in a worker process (checks.runtime), never by `run`
+    timeout_s: float | None = None  # this check's own limit; None: the suite's check_timeout_s
     metric: str | None = None
     transform: Transform | None = None
-    aevaluate: AsyncEvaluate | None = None  # checks that call a model (similar, moderation, groups)
+    aevaluate: AsyncEvaluate | None = None  # checks that call a model (similar, moderation, groups holding them)
 
     def run(self, run_input: CheckInput) -> CheckResult:
-        """Apply a synchronous check; a negated check inverts the verdict and says so."""
+        """Apply a synchronous check in this thread; raises CheckTimeout when a bounded step ran out of time."""
         if self.aevaluate is not None:
             raise TypeError(f"{self.name} calls a model; use `await check.arun(...)`")
-        view, failed = self._view(run_input)
-        return failed or self._result(self.evaluate(self.arg, view))
+        view, failed = self.view(run_input)
+        return failed or self.evaluate_view(view)
 
     async def arun(self, run_input: CheckInput) -> CheckResult:
-        """Apply any check, awaiting the ones that call a model."""
-        view, failed = self._view(run_input)
+        """Apply any check in this process, awaiting the ones that call a model."""
+        view, failed = self.view(run_input)
         if failed is not None:
             return failed
-        verdict = await self.aevaluate(self.arg, view) if self.aevaluate else self.evaluate(self.arg, view)
-        return self._result(verdict)
+        if self.aevaluate is None:
+            return self.evaluate_view(view)
+        return await self.aevaluate_view(view)
 
-    def _view(self, run_input: CheckInput) -> tuple[CheckInput, CheckResult | None]:
+    def view(self, run_input: CheckInput) -> tuple[CheckInput, CheckResult | None]:
+        """What the check looks at after its transform, or the failure when the transform found nothing."""
         if self.transform is None:
             return run_input, None
         text, why = self.transform.apply(run_input)
         if text is None:  # nothing to check: fails both the check and its not_ form
-            return run_input, self._make(False, f"transform: {why}", 0.0)
+            return run_input, self.failed(f"transform: {why}")
         return dataclasses.replace(run_input, output=text), None
 
-    def _result(self, verdict: Verdict) -> CheckResult:
-        passed, reason = verdict[0], verdict[1]
-        score = verdict[2] if len(verdict) == 3 else None  # type: ignore[misc]
+    def evaluate_view(self, view: CheckInput) -> CheckResult:
+        """Evaluate on an already transformed view, in this thread."""
+        try:
+            verdict = self.evaluate(self.arg, view)
+        except CheckTimeout:
+            raise
+        except RecursionError:  # JSON nested deeper than any parser or validator here can follow
+            return self.failed("output is nested too deeply to check")
+        except Exception as exc:  # output no check foresaw fails this check, never the whole run
+            return self.failed(_crash(self.name, exc))
+        return self.verdict(*verdict)
+
+    async def aevaluate_view(self, view: CheckInput) -> CheckResult:
+        """Evaluate a check that calls a model; CheckServiceError propagates (the run errors)."""
+        assert self.aevaluate is not None
+        try:
+            verdict = await self.aevaluate(self.arg, view)
+        except (CheckServiceError, CheckTimeout):
+            raise
+        except RecursionError:
+            return self.failed("output is nested too deeply to check")
+        except Exception as exc:
+            return self.failed(_crash(self.name, exc))
+        return self.verdict(*verdict)
+
+    def failed(self, reason: str) -> CheckResult:
+        """A failure that negation does not turn into a pass (a timeout, a crash, a transform that found nothing)."""
+        return CheckResult(name=self.name, passed=False, weight=self.weight, reason=reason, metric=self.metric)
+
+    def verdict(self, passed: bool, reason: str, score: float | None = None,
+                named_scores: Mapping[str, float] | None = None) -> CheckResult:
+        """The result of an evaluation; a negated check inverts the verdict (and a score) and says so."""
         if self.negate:
             passed = not passed
             score = None if score is None else 1.0 - score
@@ -123,8 +176,10 @@ class Check:
                 reason = reason.negated
             else:
                 reason = f"expected the opposite of: {reason}"
-        return self._make(passed, str(reason), score)
+        return CheckResult(name=self.name, passed=passed, weight=self.weight, reason=str(reason), score=score,
+                           metric=self.metric, named_scores=dict(named_scores or {}))
 
-    def _make(self, passed: bool, reason: str, score: float | None) -> CheckResult:
-        return CheckResult(name=self.name, passed=passed, weight=self.weight, reason=reason,
-                           score=score, metric=self.metric)
+
+def _crash(name: str, exc: Exception) -> str:
+    detail = " ".join(str(exc).split())[:100]
+    return f"{name} could not evaluate this output: {type(exc).__name__}: {detail}"

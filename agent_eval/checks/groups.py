@@ -15,7 +15,7 @@ from agent_eval.checks._util import RawCheck, expect_keys, type_name
 from agent_eval.checks.base import Check, CheckInput, CheckSpecError, Verdict
 from agent_eval.records import CheckResult
 
-__all__ = ["GroupSpec", "compile_group", "eval_group", "eval_group_async", "walk_checks"]
+__all__ = ["GroupSpec", "compile_group", "eval_group", "eval_group_async", "group_verdict", "walk_checks"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +62,8 @@ def compile_group(raw: RawCheck) -> GroupSpec:
     return GroupSpec(kind=raw.name, need=need or (1 if raw.name == "any" else counted), checks=tuple(checks))
 
 
-def _verdict(spec: GroupSpec, results: Sequence[CheckResult]) -> Verdict:
+def group_verdict(spec: GroupSpec, results: Sequence[CheckResult]) -> Verdict:
+    """The group's rule applied to its checks' results."""
     counted = [r for r in results if r.weight > 0]
     passing = [r for r in counted if r.passed]
     scores = [(r.score if r.score is not None else float(r.passed), r.weight) for r in counted]
@@ -82,12 +83,12 @@ def _verdict(spec: GroupSpec, results: Sequence[CheckResult]) -> Verdict:
 
 def eval_group(spec: GroupSpec, run: CheckInput) -> Verdict:
     """Run the group's checks (all synchronous) and apply its rule."""
-    return _verdict(spec, [check.run(run) for check in spec.checks])
+    return group_verdict(spec, [check.run(run) for check in spec.checks])
 
 
 async def eval_group_async(spec: GroupSpec, run: CheckInput) -> Verdict:
     """Run the group's checks, awaiting those that call a model, and apply its rule."""
-    return _verdict(spec, [await check.arun(run) for check in spec.checks])
+    return group_verdict(spec, [await check.arun(run) for check in spec.checks])
 
 
 def group_uses_model(spec: Any) -> bool:

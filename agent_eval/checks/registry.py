@@ -3,8 +3,9 @@
 A check item is a mapping with exactly one check key, an optional `weight` (a number >= 0,
 default 1; 0 makes the check informational), an optional `metric` (a named metric the check
 feeds), an optional `transform` (see checks/transforms.py) and, for some checks, sibling option
-keys (only `flags` next to `regex`). A check whose family is negatable is also available as
-`not_<name>`.
+keys (`flags` next to `regex`, `timeout_s`, the check's own time limit, next to the checks that
+run user patterns or code, `config` and `threshold` next to `python`). A check whose family is
+negatable is also available as `not_<name>`.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from agent_eval.checks import groups, metrics, python, refusal, semantic, structured, text, tools
-from agent_eval.checks._util import RawCheck, closest, expect_keys, type_name
+from agent_eval.checks._util import RawCheck, closest, expect_keys, positive_number, type_name
 from agent_eval.checks.base import AsyncEvaluate, Check, CheckSpecError, Evaluate
 
 __all__ = ["CHECKS", "NEGATION_PREFIX", "Family", "check_names", "compile_check"]
@@ -25,6 +26,7 @@ __all__ = ["CHECKS", "NEGATION_PREFIX", "Family", "check_names", "compile_check"
 NEGATION_PREFIX = "not_"
 COMMON_OPTIONS = ("weight", "metric", "transform")
 _METRIC_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_TIMEOUT = "timeout_s"
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +40,7 @@ class Family:
     summary: str = ""
     aevaluate: AsyncEvaluate | None = None  # for checks that call a model
     uses_model: Callable[[Any], bool] | None = None  # when aevaluate applies only to some arguments
+    isolated: bool = False  # runs user code: in a worker process (checks.runtime)
 
 
 CHECKS: dict[str, Family] = {
@@ -47,20 +50,20 @@ CHECKS: dict[str, Family] = {
     "contains_any": Family(text.compile_str_list, text.eval_contains_any, True, summary="one of the texts"),
     "contains_all": Family(text.compile_str_list, text.eval_contains_all, True, summary="all of the texts"),
     "starts_with": Family(text.compile_str, text.eval_starts_with, True, summary="output starts with text"),
-    "regex": Family(text.compile_regex, text.eval_regex, True, ("flags",), summary="re.search matches"),
+    "regex": Family(text.compile_regex, text.eval_regex, True, ("flags", _TIMEOUT), summary="pattern found"),
     "length": Family(text.compile_length, text.eval_length, summary="min/max chars and words"),
-    "json": Family(structured.compile_json, structured.eval_json, summary="valid JSON, optional schema"),
-    "contains_json": Family(
-        structured.compile_contains_json, structured.eval_json, True, summary="JSON embedded in the output"
-    ),
-    "json_path": Family(
-        structured.compile_json_path, structured.eval_json_path, True, summary="JSONPath value equals/matches"
-    ),
+    "json": Family(structured.compile_json, structured.eval_json, options=(_TIMEOUT,),
+                   summary="valid JSON, optional schema"),
+    "contains_json": Family(structured.compile_contains_json, structured.eval_json, True, (_TIMEOUT,),
+                            summary="JSON embedded in the output"),
+    "json_path": Family(structured.compile_json_path, structured.eval_json_path, True, (_TIMEOUT,),
+                        summary="JSONPath value equals/matches"),
     "max_latency_ms": Family(metrics.compile_limit, metrics.eval_max_latency_ms, summary="latency <= limit"),
     "max_tokens": Family(metrics.compile_token_limit, metrics.eval_max_tokens, summary="output tokens <= n"),
     "max_cost_usd": Family(metrics.compile_limit, metrics.eval_max_cost_usd, summary="cost <= limit"),
     "refusal": Family(refusal.compile_refusal, refusal.eval_refusal, summary="refuses (true) or not (false)"),
-    "python": Family(python.compile_python, python.eval_python, summary='user function "module:function"'),
+    "python": Family(python.compile_python, python.eval_python, options=(_TIMEOUT, "config", "threshold"),
+                     isolated=True, summary='user function "module:function", graded'),
     "tool_called": Family(tools.compile_tool_called, tools.eval_tool_called, True, summary="tool call made"),
     "similar": Family(semantic.compile_similar, semantic.eval_unavailable, True, ("threshold", "model"),
                       "cosine similarity of embeddings >= threshold", semantic.eval_similar),
@@ -151,9 +154,11 @@ def compile_check(raw: Mapping[str, Any], *, base_dir: Path, nested: bool = Fals
         )
     name = _check_key(raw)
     family, negate = _family(name)
-    options = {key: value for key, value in raw.items() if key != name and key not in COMMON_OPTIONS}
-    expect_keys(options, (*family.options, *COMMON_OPTIONS), owner=name)
+    extra = {key: value for key, value in raw.items() if key != name and key not in COMMON_OPTIONS}
+    expect_keys(extra, (*family.options, *COMMON_OPTIONS), owner=name)
+    options = {key: value for key, value in extra.items() if key != _TIMEOUT}
     weight = _weight(raw)
+    timeout = positive_number(raw[_TIMEOUT], _TIMEOUT, what="a time limit in seconds > 0") if _TIMEOUT in raw else None
     check_raw = RawCheck(name=name, value=raw[name], options=options, base_dir=base_dir)
     arg = family.compile(check_raw)
     transform = compile_transform(raw["transform"], check_raw) if "transform" in raw else None
@@ -161,4 +166,5 @@ def compile_check(raw: Mapping[str, Any], *, base_dir: Path, nested: bool = Fals
     if aevaluate is not None and family.uses_model is not None and not family.uses_model(arg):
         aevaluate = None
     return Check(name=name, arg=arg, evaluate=family.evaluate, negate=negate, weight=weight,
-                 metric=_metric(raw, nested), transform=transform, aevaluate=aevaluate)
+                 isolated=family.isolated, timeout_s=timeout, metric=_metric(raw, nested), transform=transform,
+                 aevaluate=aevaluate)

@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from agent_eval.checks._util import RawCheck, expect_keys, expect_str, expect_str_list, quote, type_name
-from agent_eval.checks.base import CheckInput, CheckSpecError, Reason, Verdict
+from agent_eval.checks.base import CheckInput, CheckServiceError, CheckSpecError, Reason, Verdict
 
 __all__ = [
     "CheckServiceError",
@@ -32,10 +32,6 @@ __all__ = [
 ]
 
 DEFAULT_THRESHOLD = 0.8
-
-
-class CheckServiceError(Exception):
-    """An embeddings or moderation call failed after its retries."""
 
 
 @dataclass(frozen=True, slots=True)

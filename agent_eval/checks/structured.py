@@ -4,25 +4,34 @@ The output is parsed as it is, surrounding whitespace aside: a reply wrapped in 
 fence is not JSON, because the program consuming it would not parse it either.
 `json_path` uses jsonpath-ng's extended syntax (filters such as `$.items[?(@.qty > 1)]`); it
 passes when *any* value the path selects satisfies `equals` (JSON equality, where true is not 1)
-or `matches` (Python `re.search` on the value, non-strings as JSON text), or, with neither
-option, when the path selects anything. Its `not_` form therefore passes when no selected value
+or `matches` (a search in Python `re` syntax on the value, non-strings as JSON text), or, with
+neither option, when the path selects anything. Its `not_` form therefore passes when no selected value
 does, including when the output is not JSON; combine it with `json: true` to require JSON.
 `contains_json` (or `json: {extract: true}`) instead looks for JSON embedded in prose or a code
 fence: it passes when the output as a whole, or any object or array inside it, is JSON (matching
 the schema, when one is given).
-jsonschema and jsonpath_ng are imported only when a suite uses these checks.
+jsonschema and jsonpath_ng are imported only when a suite uses these checks. Every user pattern
+that runs on the output (`matches`, a schema's `pattern`/`patternProperties`, a path's `=~`
+filter) is a bounded search (`_bounded`); JSON nested too deeply to parse fails with a reason.
 """
 
 from __future__ import annotations
 
 import json
-import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import yaml
 
+from agent_eval.checks._bounded import (
+    Pattern,
+    bound_jsonpath_filters,
+    cached_regex,
+    compile_user_regex,
+    regex_error,
+    search,
+)
 from agent_eval.checks._util import (
     RawCheck,
     expect_keys,
@@ -34,6 +43,7 @@ from agent_eval.checks._util import (
     type_name,
 )
 from agent_eval.checks.base import CheckInput, CheckSpecError, Reason
+from agent_eval.untrusted import NESTED_TOO_DEEPLY, parse_json
 
 __all__ = [
     "JsonPathSpec",
@@ -65,6 +75,8 @@ def _load_schema_file(raw: RawCheck, value: Any) -> tuple[Any, str]:
         if path.suffix in (".yaml", ".yml"):
             return yaml.safe_load(text), name
         return json.loads(text), name
+    except RecursionError:
+        raise CheckSpecError(f"cannot read schema file {path}: {NESTED_TOO_DEEPLY}", key="schema_file") from None
     except (OSError, UnicodeDecodeError, ValueError, yaml.YAMLError) as exc:
         raise CheckSpecError(f"cannot read schema file {path}: {exc}", key="schema_file") from exc
 
@@ -90,6 +102,7 @@ def compile_json(raw: RawCheck) -> JsonSpec:
         (schema, source), key = _load_schema_file(raw, value["schema_file"]), "schema_file"
     if not isinstance(schema, Mapping):
         raise CheckSpecError(f"a JSON Schema must be a mapping, got {type(schema).__name__}", key=key)
+    from jsonschema import validators
     from jsonschema.exceptions import SchemaError
     from jsonschema.validators import validator_for
 
@@ -99,7 +112,8 @@ def compile_json(raw: RawCheck) -> JsonSpec:
     except SchemaError as exc:
         where = exc.json_path if exc.path else "$"
         raise CheckSpecError(f"invalid JSON Schema at {where}: {exc.message}", key=key) from exc
-    return JsonSpec(validator=cls(schema, format_checker=cls.FORMAT_CHECKER), source=source, extract=extract)
+    bounded = validators.extend(cls, {"pattern": _pattern, "patternProperties": _pattern_properties})
+    return JsonSpec(validator=bounded(schema, format_checker=cls.FORMAT_CHECKER), source=source, extract=extract)
 
 
 def compile_contains_json(raw: RawCheck) -> JsonSpec:
@@ -107,15 +121,30 @@ def compile_contains_json(raw: RawCheck) -> JsonSpec:
     return compile_json(raw)
 
 
+def _pattern(validator: Any, pattern: str, instance: Any, schema: Any) -> Iterator[Any]:
+    """JSON Schema `pattern`, as a bounded search."""
+    from jsonschema.exceptions import ValidationError
+
+    if validator.is_type(instance, "string") and search(cached_regex(pattern), instance) is None:
+        yield ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+def _pattern_properties(validator: Any, patterns: Mapping[str, Any], instance: Any, schema: Any) -> Iterator[Any]:
+    """JSON Schema `patternProperties`, matching property names with bounded searches."""
+    if not validator.is_type(instance, "object"):
+        return
+    for pattern, subschema in patterns.items():
+        for key, value in instance.items():
+            if search(cached_regex(pattern), key) is not None:
+                yield from validator.descend(value, subschema, path=key, schema_path=pattern)
+
+
 def _parse(text: str) -> tuple[bool, Any, str]:
     """(ok, document, why not) for the stripped output."""
     try:
-        return True, json.loads(text), ""
+        return True, parse_json(text), ""
     except ValueError as exc:
-        detail = str(exc)
-        if isinstance(exc, json.JSONDecodeError):
-            detail = f"{exc.msg} at line {exc.lineno} col {exc.colno}"
-        return False, None, f"{detail} ({output_start(text)})"
+        return False, None, f"{exc} ({output_start(text)})"
 
 
 def eval_json(spec: JsonSpec, run: CheckInput) -> tuple[bool, str]:
@@ -175,7 +204,7 @@ class JsonPathSpec:
     path: str
     expr: Any
     equals: Any = _NO_VALUE
-    matches: re.Pattern[str] | None = None
+    matches: Pattern | None = None
 
     def expectation(self, negated: bool = False) -> str:
         """E.g. `$.status == "pending"`, or `$.status != "pending"` when negated."""
@@ -204,6 +233,7 @@ def compile_json_path(raw: RawCheck) -> JsonPathSpec:
     from jsonpath_ng.exceptions import JSONPathError
     from jsonpath_ng.ext import parse
 
+    bound_jsonpath_filters()
     try:
         expr = parse(path)
     except JSONPathError as exc:
@@ -212,8 +242,8 @@ def compile_json_path(raw: RawCheck) -> JsonPathSpec:
     if "matches" in value:
         pattern = expect_str(value["matches"], "matches", hint=" (a regular expression)")
         try:
-            matches = re.compile(pattern)
-        except re.error as exc:
+            matches = compile_user_regex(pattern)
+        except regex_error as exc:
             message = f"invalid regular expression {quote(pattern)}: {exc}"
             raise CheckSpecError(message, key="matches") from exc
     return JsonPathSpec(path=path, expr=expr, equals=value.get("equals", _NO_VALUE), matches=matches)
@@ -224,7 +254,7 @@ def _satisfies(spec: JsonPathSpec, found: Any) -> bool:
         return json_equal(found, spec.equals)
     if spec.matches is not None:
         text = found if isinstance(found, str) else json.dumps(found, ensure_ascii=False)
-        return spec.matches.search(text) is not None
+        return search(spec.matches, text) is not None
     return True
 
 

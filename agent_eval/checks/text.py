@@ -3,8 +3,10 @@ starts_with, regex and length.
 
 `equals` compares with surrounding whitespace stripped from both sides and `starts_with`
 ignores leading whitespace of the output; the other checks look at the output as it is.
-`regex` uses Python's `re.search`; its primary form is `regex: {pattern: "...", flags: "im"}`
-(the short form `regex: "..."` and a sibling `flags:` key are also accepted).
+`regex` searches with Python `re` syntax, run by the `regex` package so that a pattern that
+backtracks without end is stopped at the check's time limit (see `_bounded`); its primary form is
+`regex: {pattern: "...", flags: "im"}` (the short form `regex: "..."` and a sibling `flags:` key
+are also accepted).
 """
 
 from __future__ import annotations
@@ -13,6 +15,9 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+import regex
+
+from agent_eval.checks._bounded import Pattern, compile_user_regex, regex_error, search
 from agent_eval.checks._util import (
     RawCheck,
     around,
@@ -44,12 +49,12 @@ __all__ = [
 ]
 
 # Letters accepted in `flags:`, after Python's inline flags (?imsxa).
-REGEX_FLAGS: dict[str, re.RegexFlag] = {
-    "i": re.IGNORECASE,
-    "m": re.MULTILINE,
-    "s": re.DOTALL,
-    "x": re.VERBOSE,
-    "a": re.ASCII,
+REGEX_FLAGS: dict[str, int] = {
+    "i": regex.IGNORECASE,
+    "m": regex.MULTILINE,
+    "s": regex.DOTALL,
+    "x": regex.VERBOSE,
+    "a": regex.ASCII,
 }
 
 
@@ -167,7 +172,7 @@ def _flags(value: object, key: str) -> int:
     return flags
 
 
-def compile_regex(raw: RawCheck) -> re.Pattern[str]:
+def compile_regex(raw: RawCheck) -> Pattern:
     """`regex: {pattern: "pat", flags: "im"}`; also `regex: "pat"`, with an optional sibling `flags:`."""
     value, pattern_key, flags_value = raw.value, raw.name, raw.options.get("flags")
     if isinstance(value, Mapping):
@@ -181,21 +186,21 @@ def compile_regex(raw: RawCheck) -> re.Pattern[str]:
     flags = _flags(flags_value, "flags") if flags_value is not None else 0
     pattern = expect_str(value, pattern_key, hint=" (a regular expression)")
     try:
-        return re.compile(pattern, flags)
-    except re.error as exc:
+        return compile_user_regex(pattern, flags)
+    except regex_error as exc:
         raise CheckSpecError(f"invalid regular expression {quote(pattern)}: {exc}", key=pattern_key) from exc
 
 
-def _show(pattern: re.Pattern[str]) -> str:
+def _show(pattern: Pattern) -> str:
     letters = "".join(letter for letter, flag in REGEX_FLAGS.items() if pattern.flags & flag)
     body = pattern.pattern if len(pattern.pattern) <= 40 else pattern.pattern[:39] + "…"
     return f"/{body}/{letters}"
 
 
-def eval_regex(pattern: re.Pattern[str], run: CheckInput) -> tuple[bool, str]:
-    """`re.search` finds the pattern in the output."""
+def eval_regex(pattern: Pattern, run: CheckInput) -> tuple[bool, str]:
+    """The pattern is found in the output (a bounded search)."""
     text = run.output
-    match = pattern.search(text)
+    match = search(pattern, text)
     if match is None:
         return False, Reason(
             f"expected a match for {_show(pattern)}; none ({output_start(text)})",

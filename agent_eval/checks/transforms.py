@@ -12,13 +12,14 @@ with a reason naming the transform: there is nothing to check.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from agent_eval.checks._bounded import Pattern, compile_user_regex, regex_error, search
 from agent_eval.checks._util import RawCheck, expect_keys, expect_str, quote, type_name
 from agent_eval.checks.base import CheckInput, CheckSpecError
+from agent_eval.untrusted import parse_json
 
 __all__ = ["TransformChain", "compile_transform", "find_json_values"]
 
@@ -29,7 +30,7 @@ def find_json_values(text: str) -> list[Any]:
     """The whole text as JSON, else every JSON object or array embedded in it, in order."""
     stripped = text.strip()
     try:
-        return [json.loads(stripped)]
+        return [parse_json(stripped)]
     except ValueError:
         pass
     decoder = json.JSONDecoder()
@@ -72,11 +73,11 @@ class _JsonPath:
 
 @dataclass(frozen=True, slots=True)
 class _Regex:
-    pattern: re.Pattern[str]
+    pattern: Pattern
     group: int | str
 
     def apply(self, text: str, run: CheckInput) -> tuple[str | None, str]:
-        match = self.pattern.search(text)
+        match = search(self.pattern, text)  # bounded: a pathological pattern times out, never hangs
         if match is None:
             return None, f"regex /{self.pattern.pattern}/ does not match"
         part = match.group(self.group)
@@ -139,8 +140,8 @@ def _step(item: Any, raw: RawCheck) -> _JsonPath | _Regex | _Python:
             raise CheckSpecError(f"invalid JSONPath {quote(text)}: {exc}", key="transform") from exc
     if kind == "regex":
         try:
-            pattern = re.compile(text)
-        except re.error as exc:
+            pattern = compile_user_regex(text)
+        except regex_error as exc:
             raise CheckSpecError(f"invalid regular expression {quote(text)}: {exc}", key="transform") from exc
         group = item.get("group", 0)
         valid = isinstance(group, str) and group in pattern.groupindex

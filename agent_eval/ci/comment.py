@@ -65,13 +65,16 @@ class GitHub:
             raise GitHubError(exc.code, _error_message(exc)) from None
         except (urllib.error.URLError, OSError) as exc:
             raise GitHubError(0, f"cannot reach {self.api_url}: {getattr(exc, 'reason', exc)}") from None
-        return json.loads(payload) if payload.strip() else None
+        try:
+            return json.loads(payload) if payload.strip() else None
+        except (ValueError, RecursionError):
+            raise GitHubError(0, f"{self.api_url} answered with something that is not JSON") from None
 
 
 def _error_message(exc: urllib.error.HTTPError) -> str:
     try:
         return str(json.loads(exc.read()).get("message", exc.reason))
-    except (ValueError, AttributeError, OSError):
+    except (ValueError, AttributeError, OSError, RecursionError):
         return str(exc.reason)
 
 

@@ -86,7 +86,7 @@ def run_gate(inputs: GateInputs) -> GateResult:
     code = proc.returncode if proc.returncode in (0, 1, 2, 3) else 3
     try:
         verdict = json.loads(proc.stdout) if proc.stdout.strip() else None
-    except ValueError:
+    except (ValueError, RecursionError):
         print(proc.stdout, flush=True)
         verdict = None
     out = inputs.out.resolve()
@@ -101,7 +101,7 @@ def _suite_file(suite: Mapping[str, Any]) -> str:
     try:
         results = json.loads(Path(str(suite.get("results"))).read_text(encoding="utf-8"))
         path = Path(results["suite"]["path"])
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, RecursionError):
         return f"suites/{suite.get('suite', 'SUITE')}.yaml"
     try:
         return path.resolve().relative_to(Path.cwd()).as_posix()

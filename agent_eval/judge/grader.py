@@ -86,6 +86,7 @@ class LLMJudge:
         endpoint = self._endpoint(spec)
         scores: list[float] = []
         reasons: list[str] = []
+        warnings: list[str] = []
         usage_in = usage_out = 0
         latency = 0.0
         cost: float | None = 0.0
@@ -104,6 +105,7 @@ class LLMJudge:
             usage_in += completion.usage.input_tokens
             usage_out += completion.usage.output_tokens
             latency += completion.latency_ms
+            warnings.extend(completion.warnings)
             cost = None if cost is None or call_cost is None else cost + call_cost
             try:
                 score, reasoning = parse_reply(completion.text, rubric.scale)
@@ -111,8 +113,9 @@ class LLMJudge:
                 raise JudgeError(f"rubric '{rubric.name}': {exc}") from None
             scores.append(score)
             reasons.append(reasoning)
-        return _result(rubric, spec, scores, reasons, Usage(input_tokens=usage_in, output_tokens=usage_out),
-                       cost, latency)
+        result = _result(rubric, spec, scores, reasons, Usage(input_tokens=usage_in, output_tokens=usage_out),
+                         cost, latency)
+        return result.model_copy(update={"warnings": tuple(warnings)}) if warnings else result
 
     async def aclose(self) -> None:
         for endpoint in self._endpoints.values():

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import re
+
+from agent_eval.untrusted import parse_json
 
 __all__ = ["JudgeError", "JudgeReplyError", "fence_untrusted", "parse_reply"]
 
@@ -30,8 +31,8 @@ def parse_reply(reply: str, scale: tuple[int, int]) -> tuple[float, str]:
     low, high = scale
     for candidate in reversed(_OBJECT.findall(reply)):
         try:
-            data = json.loads(candidate)
-        except ValueError:
+            data = parse_json(candidate)
+        except ValueError:  # not JSON, or nested too deeply
             continue
         if isinstance(data, dict) and "score" in data:
             return _on_scale(data["score"], low, high), str(data.get("reasoning", ""))
@@ -40,7 +41,7 @@ def parse_reply(reply: str, scale: tuple[int, int]) -> tuple[float, str]:
         pass
     if match is not None:
         return _on_scale(float(match.group(1)), low, high), ""
-    snippet = " ".join(reply.split())[:80]
+    snippet = " ".join(reply[:400].split())[:80]
     raise JudgeReplyError(f"no JSON score in the judge's reply: {snippet!r}")
 
 

@@ -13,6 +13,7 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from agent_eval.records import Message, ToolCall, Usage
+from agent_eval.untrusted import clean_json_text, clean_text, invalid_unicode_warning
 
 __all__ = [
     "Completion",
@@ -39,7 +40,11 @@ class CompletionRequest:
 
 @dataclass(frozen=True, slots=True)
 class Completion:
-    """What the model answered, with its cost drivers."""
+    """What the model answered, with its cost drivers.
+
+    Built from untrusted text: invalid Unicode in the text and tool calls is replaced here,
+    for every provider and for cached answers alike, and `warnings` says so.
+    """
 
     text: str
     usage: Usage
@@ -47,6 +52,31 @@ class Completion:
     model: str
     tool_calls: tuple[ToolCall, ...] = ()
     finish_reason: str | None = None
+    warnings: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        text, replaced = clean_text(self.text)
+        model, in_model = clean_text(self.model)
+        calls, in_calls = _clean_calls(self.tool_calls)
+        replaced += in_model + in_calls
+        if replaced:
+            object.__setattr__(self, "text", text)
+            object.__setattr__(self, "model", model)
+            object.__setattr__(self, "tool_calls", calls)
+            warning = invalid_unicode_warning(replaced, "reply")
+            object.__setattr__(self, "warnings", (*self.warnings, warning))
+
+
+def _clean_calls(calls: tuple[ToolCall, ...]) -> tuple[tuple[ToolCall, ...], int]:
+    total = 0
+    out: list[ToolCall] = []
+    for call in calls:
+        call_id, a = clean_text(call.id)
+        name, b = clean_text(call.name)
+        arguments, c = clean_json_text(call.arguments)
+        total += a + b + c
+        out.append(ToolCall(id=call_id, name=name, arguments=arguments) if a + b + c else call)
+    return tuple(out), total
 
 
 class RetryKind(StrEnum):

@@ -11,11 +11,11 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import random
-import re
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
+import regex
 from jinja2 import StrictUndefined, Template, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
@@ -26,7 +26,13 @@ from agent_eval.records import Message, Usage
 from agent_eval.suite.schema import MockSpec, ModelSpec
 
 __all__ = [
-    "MockProvider", "MockProviderError", "MockTemplateError", "create", "estimate_tokens", "hashed_embedding",
+    "MockProvider",
+    "MockProviderError",
+    "MockRuleTimeout",
+    "MockTemplateError",
+    "create",
+    "estimate_tokens",
+    "hashed_embedding",
     "stable_seed",
 ]
 
@@ -43,9 +49,16 @@ class MockTemplateError(Exception):
     """An answer template failed to render (e.g. an undefined variable)."""
 
 
+class MockRuleTimeout(Exception):
+    """A rule's `match` pattern backtracked past its time limit on this input."""
+
+
+_MATCH_LIMIT_S = 1.0  # a rule's pattern runs on the event loop: bounded by the `regex` package
+
+
 @dataclass(frozen=True, slots=True)
 class _Rule:
-    pattern: re.Pattern[str]
+    pattern: Any  # regex.Pattern[str]
     templates: tuple[Template, ...]
     weights: tuple[float, ...]
 
@@ -72,7 +85,7 @@ class MockProvider:
         try:
             self._rules = tuple(
                 _Rule(
-                    pattern=re.compile(rule.match),
+                    pattern=regex.compile(rule.match, regex.VERSION0),
                     templates=tuple(env.from_string(answer.text) for answer in rule.answers),
                     weights=tuple(answer.weight for answer in rule.answers),
                 )
@@ -107,7 +120,11 @@ class MockProvider:
 
     def _answer(self, last_user: str, rng: random.Random) -> str:
         for rule in self._rules:
-            found = rule.pattern.search(last_user)
+            try:
+                found = rule.pattern.search(last_user, timeout=_MATCH_LIMIT_S)
+            except TimeoutError:  # not retried: the same input would time out again
+                message = f"rule /{rule.pattern.pattern}/ timed out after {_MATCH_LIMIT_S:g} s"
+                raise MockRuleTimeout(message) from None
             if found is None:
                 continue
             template = rule.templates[_weighted_index(rule.weights, rng)]
@@ -134,7 +151,7 @@ class MockProvider:
         return None
 
 
-_WORD = re.compile(r"\w+")
+_WORD = regex.compile(r"\w+")
 _EMBED_DIM = 256
 _MODERATION_WORDS = {
     "violence": frozenset({"kill", "attack", "shoot", "stab"}),

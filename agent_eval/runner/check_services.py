@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agent_eval.calls.cache import ResponseCache
-from agent_eval.checks.semantic import CheckServiceError
+from agent_eval.checks.base import CheckServiceError
 from agent_eval.suite.schema import ModelSpec
 
 __all__ = ["ModelServices"]

@@ -12,8 +12,8 @@ from typing import Any, Protocol
 from agent_eval.calls.budget import Budget
 from agent_eval.calls.cache import ResponseCache, cache_key
 from agent_eval.calls.endpoint import CallFailed, Endpoint, EndpointStats
-from agent_eval.checks.base import CheckInput, CheckServices
-from agent_eval.checks.semantic import CheckServiceError
+from agent_eval.checks.base import CheckInput, CheckServiceError, CheckServices
+from agent_eval.checks.runtime import CheckRunner
 from agent_eval.errors import FatalProviderError
 from agent_eval.judge.parse import JudgeError
 from agent_eval.providers.base import Completion, CompletionRequest
@@ -84,6 +84,7 @@ class Engine:
     concurrency: int
     cache: ResponseCache | None = None
     judge: Judge | None = None
+    checks: CheckRunner = field(default_factory=CheckRunner)
     run_timeout_s: float | None = None
     grace_s: float = 5.0
     services: CheckServices | None = None  # embeddings and moderation for checks that call a model
@@ -126,6 +127,7 @@ class Engine:
     async def aclose(self) -> None:
         """Close the results stream, the cache and every connection."""
         self.writer.close()
+        await self.checks.aclose()
         if self.cache is not None:
             self.cache.close()
         await self.endpoint.provider.aclose()
@@ -156,7 +158,7 @@ class Engine:
                 return
             finally:
                 self._in_flight -= 1
-            self.writer.append(record)
+            record = self.writer.append(record)  # as written: repaired if it held invalid Unicode
             outcome.records.append(record)
             self.progress.advance(record)
 
@@ -201,7 +203,7 @@ class Engine:
         )
         error: RunError | None = None
         try:
-            checks = tuple([await check.arun(view) for check in item.case.checks])
+            checks = await self.checks.run(item.case.checks, view)
         except CheckServiceError as exc:  # an embeddings/moderation endpoint failed: missing data, not a fail
             checks, error = (), RunError(kind="provider", message=str(exc))
         rubrics: tuple[RubricResult, ...] = ()
@@ -217,7 +219,7 @@ class Engine:
             score=None if error else score, output=completion.text, messages=item.messages,
             tool_calls=completion.tool_calls, tokens=completion.usage, cost_usd=cost,
             latency_ms=completion.latency_ms, checks=checks, rubrics=rubrics, error=error, cached=cached,
-            attempts=attempts, model=completion.model, finished_at=_now(),
+            attempts=attempts, model=completion.model, finished_at=_now(), warnings=completion.warnings,
         )
 
 

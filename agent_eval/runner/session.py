@@ -12,6 +12,7 @@ from agent_eval._files import write_atomic
 from agent_eval.calls import endpoint_for
 from agent_eval.calls.budget import Budget
 from agent_eval.calls.cache import ResponseCache
+from agent_eval.checks.runtime import CheckRunner
 from agent_eval.errors import UsageError
 from agent_eval.records import Results, RunRecord, RunStatus
 from agent_eval.runner.engine import Engine, Judge, Progress
@@ -20,6 +21,7 @@ from agent_eval.runner.results import Provenance, build_results
 from agent_eval.runner.store import Manifest, RunsWriter, read_runs
 from agent_eval.suite.case import Case
 from agent_eval.suite.loader import LoadedConfig, LoadedSuite
+from agent_eval.untrusted import dump_json
 
 __all__ = ["RunOptions", "RunReport", "run_suite"]
 
@@ -102,8 +104,8 @@ async def run_suite(
         complete=reason is None, incomplete_reason=reason, shard=options.shard,
         judge_model=judge_model, judge_prompt_hash=judge_hash,
     )
-    results = build_results(suite, config, cases, runs, provenance)
-    write_atomic(out_dir / "results.json", results.model_dump_json(indent=2) + "\n")
+    results, text = dump_json(build_results(suite, config, cases, runs, provenance), indent=2)
+    write_atomic(out_dir / "results.json", text + "\n")
     stats = engine.endpoint.stats
     return RunReport(
         results=results, out_dir=out_dir, warnings=tuple(warnings), stopped=outcome.stopped,
@@ -140,6 +142,7 @@ def _build_engine(suite: LoadedSuite, config: LoadedConfig, cases: list[Case], o
         cache=_open_cache(config, options),
         judge=_build_judge(suite, cases, options, budget) if any(c.rubrics for c in cases) else None,
         run_timeout_s=options.run_timeout_s, grace_s=options.grace_s,
+        checks=CheckRunner(timeout_s=suite.spec.check_timeout_s),
         services=_check_services(suite, config, cases, options),
     )
 

@@ -7,8 +7,10 @@ from pathlib import Path
 from typing import IO
 
 from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic_core import PydanticSerializationError
 
 from agent_eval.records import RunRecord, RunStatus
+from agent_eval.untrusted import clean_model, invalid_unicode_warning
 
 __all__ = ["Manifest", "RunsWriter", "read_runs"]
 
@@ -39,9 +41,21 @@ class RunsWriter:
         self.path = path
         self._handle: IO[str] = path.open("a", encoding="utf-8")
 
-    def append(self, record: RunRecord) -> None:
-        self._handle.write(record.model_dump_json() + "\n")
+    def append(self, record: RunRecord) -> RunRecord:
+        """Write the record; one holding text that cannot be written (invalid Unicode) is repaired first.
+
+        Returns the record as written.
+        """
+        try:
+            line = record.model_dump_json()
+        except PydanticSerializationError:
+            cleaned, count = clean_model(record)
+            warning = invalid_unicode_warning(count, "run record")
+            record = cleaned.model_copy(update={"warnings": (*cleaned.warnings, warning)})
+            line = record.model_dump_json()
+        self._handle.write(line + "\n")
         self._handle.flush()
+        return record
 
     def close(self) -> None:
         self._handle.close()
@@ -62,7 +76,7 @@ def read_runs(path: Path) -> tuple[dict[tuple[str, int], RunRecord], list[str]]:
                 continue
             try:
                 record = RunRecord.model_validate(json.loads(line))
-            except (ValueError, ValidationError):
+            except (ValueError, ValidationError, RecursionError):
                 warnings.append(f"{path}:{number}: corrupt or truncated line skipped")
                 continue
             key = (record.case_id, record.index)

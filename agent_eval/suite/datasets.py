@@ -115,6 +115,9 @@ def flat_row(row: dict[str, Any], file: Path, line: int, input_column: str | Non
         elif key in _JSON_COLUMNS:
             try:
                 case[key] = json.loads(value) if isinstance(value, str) else value
+            except RecursionError:
+                raise InputError(file, f"column '{key}' must hold JSON: nested too deeply", line=line,
+                                 field=key) from None
             except ValueError as exc:
                 raise InputError(file, f"column '{key}' must hold JSON: {exc}", line=line, field=key) from None
         elif key == "tags":

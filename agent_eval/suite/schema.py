@@ -67,7 +67,7 @@ class MockAnswer(Spec):
 class MockRule(Spec):
     """Answers for inputs that match a regex (re.search on the last user message)."""
 
-    match: str = Field(description="Python regular expression.")
+    match: str = Field(description="Python regular expression (run with a 1 s time limit per call).")
     answers: tuple[MockAnswer, ...] = Field(min_length=1)
 
     @field_validator("match")
@@ -259,6 +259,10 @@ class SuiteFile(Spec):
     gate: GateSpec = GateSpec()
     budget: BudgetSpec = BudgetSpec()
     report: ReportSpec = ReportSpec()
+    check_timeout_s: float = Field(
+        10.0, gt=0, le=3600,
+        description="Time limit of one check (python: checks, user regexes); past it the check fails. "
+                    "A check's own `timeout_s` overrides it.")
     derived_metrics: dict[str, str] = Field(
         default_factory=dict, exclude_if=_unset,
         description="name -> formula over named metrics (sums over runs), runs and cases; e.g. tp / (tp + fp).")

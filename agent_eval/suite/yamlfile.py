@@ -89,9 +89,14 @@ def read_yaml(path: Path) -> tuple[Any, LineIndex]:
         raise InputError(path, f"malformed YAML: {problem}", line=line) from None
     except yaml.YAMLError as exc:
         raise InputError(path, f"malformed YAML: {exc}") from None
+    except RecursionError:
+        raise InputError(path, "malformed YAML: nested too deeply") from None
     lines: dict[Loc, int] = {}
     if node is not None:
-        _index(node, (), lines)
+        try:
+            _index(node, (), lines)
+        except RecursionError:
+            raise InputError(path, "malformed YAML: nested too deeply") from None
     return data, LineIndex(lines)
 
 
