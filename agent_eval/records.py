@@ -56,11 +56,13 @@ class RunStatus(StrEnum):
 
 
 class ToolCall(Record):
-    """A tool call the model asked for."""
+    """A tool call the model asked for and, when the target executed it, its result or error."""
 
     id: str = ""
     name: str
     arguments: str = Field("", description="The arguments as the model wrote them (JSON text).")
+    result: Any = Field(None, description="What the tool returned (executed calls only).")
+    error: str | None = Field(None, description="Why the tool failed: unknown tool, or the exception it raised.")
 
     def parsed_arguments(self) -> Any:
         """The arguments decoded from JSON, or the raw text when they are not JSON (or nested too deeply)."""
@@ -136,6 +138,7 @@ class RunError(Record):
     message: str
     status: int | None = None
     attempts: int = 1
+    detail: str | None = Field(None, description="A target crash's traceback or stderr (shown with -v).")
 
 
 class Span(Record):
@@ -166,8 +169,9 @@ class RunRecord(Record):
     passed: bool = Field(description="True when every check and rubric passed.")
     score: float | None = Field(None, description="Weighted mean of checks and rubrics, in [0, 1].")
     output: str = ""
-    messages: tuple[Message, ...] = Field((), description="The messages sent to the model.")
-    tool_calls: tuple[ToolCall, ...] = ()
+    messages: tuple[Message, ...] = Field(
+        (), description="The messages sent to the model; for an agent, its transcript up to the final answer.")
+    tool_calls: tuple[ToolCall, ...] = Field((), description="Tool calls made; an agent's carry result or error.")
     tokens: Usage = Field(Usage(), description="Tokens in and out, as the provider reported them.")
     cost_usd: float | None = None
     latency_ms: float | None = None

@@ -39,6 +39,7 @@ from loopback_http import (
 )
 from loopback_wire import (
     Reply,
+    Rule,
     anthropic_error,
     anthropic_message,
     anthropic_models,
@@ -50,9 +51,20 @@ from loopback_wire import (
     openai_models,
     openai_moderation,
     openai_stream,
+    rule_responder,
 )
 
-__all__ = ["Fault", "LoggedRequest", "LoopbackConfig", "LoopbackServer", "Reply", "RequestLog", "parse_fault"]
+__all__ = [
+    "Fault",
+    "LoggedRequest",
+    "LoopbackConfig",
+    "LoopbackServer",
+    "Reply",
+    "RequestLog",
+    "Rule",
+    "parse_fault",
+    "rule_responder",
+]
 
 Responder = Callable[[dict[str, Any]], "str | Reply"]
 
@@ -352,6 +364,7 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--fault-drop", type=float, default=0.0, metavar="RATE")
     parser.add_argument("--faults", default="", help="scripted faults for the first requests: 429:1,500,hang,drop")
     parser.add_argument("--reply", default=None, help="answer this text instead of echoing")
+    parser.add_argument("--reply-tool", default=None, metavar="NAME", help="answer a call to tool NAME (q: x)")
     parser.add_argument("--api-key", default=None, help="require this key (401 otherwise)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--record", action="store_true", help="keep request bodies in memory")
@@ -365,6 +378,10 @@ def _config_from_args(args: argparse.Namespace) -> dict[str, Any]:
         if rate > 0:
             rates[key] = rate
     reply = args.reply
+    tool = args.reply_tool
+    responder = (lambda _body: Reply("", ((tool, {"q": "x"}),))) if tool else None
+    if reply is not None:
+        responder = lambda _body: reply
     return {
         "latency_ms": args.latency_ms,
         "jitter_ms": args.jitter_ms,
@@ -374,7 +391,7 @@ def _config_from_args(args: argparse.Namespace) -> dict[str, Any]:
         "rpm_retry_after": not args.no_retry_after,
         "rates": rates,
         "rate_retry_after": None if args.no_retry_after else args.retry_after,
-        "responder": (lambda _body: reply) if reply is not None else None,
+        "responder": responder,
         "api_key": args.api_key,
         "seed": args.seed,
         "record": args.record,

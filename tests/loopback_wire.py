@@ -18,17 +18,20 @@ from typing import Any
 
 __all__ = [
     "Reply",
+    "Rule",
     "anthropic_error",
     "anthropic_message",
     "anthropic_models",
     "anthropic_stream",
     "estimate_tokens",
+    "last_text_of",
     "last_user_text",
     "openai_completion",
     "openai_error",
     "openai_models",
     "openai_stream",
     "prompt_text",
+    "rule_responder",
 ]
 
 
@@ -65,6 +68,47 @@ def last_user_text(body: Mapping[str, Any]) -> str:
         if isinstance(message, Mapping) and message.get("role") == "user":
             return _content_text(message.get("content"))
     return ""
+
+
+def _role_of(message: Mapping[str, Any]) -> str:
+    """`tool` for an OpenAI tool message and for an Anthropic user turn of tool_result blocks."""
+    content = message.get("content")
+    if message.get("role") == "user" and isinstance(content, list) and any(
+        isinstance(b, Mapping) and b.get("type") == "tool_result" for b in content
+    ):
+        return "tool"
+    return str(message.get("role"))
+
+
+def last_text_of(body: Mapping[str, Any], role: str) -> str | None:
+    """The text of the last message of `role` (user, assistant or tool), in either format; None if none."""
+    for message in reversed(body.get("messages") or []):
+        if isinstance(message, Mapping) and _role_of(message) == role:
+            return _content_text(message.get("content"))
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """Answer `reply` when `pattern` (re.search) matches the last message of `role`."""
+
+    role: str
+    pattern: str
+    reply: Reply
+
+
+def rule_responder(rules: list[Rule], default: Reply = Reply("I don't know.")) -> Any:
+    """A responder for LoopbackServer(responder=...) that answers by the first matching rule."""
+    import re
+
+    def respond(body: dict[str, Any]) -> Reply:
+        for rule in rules:
+            text = last_text_of(body, rule.role)
+            if text is not None and re.search(rule.pattern, text):
+                return rule.reply
+        return default
+
+    return respond
 
 
 def prompt_text(body: Mapping[str, Any]) -> str:

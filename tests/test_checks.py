@@ -414,6 +414,7 @@ def test_registry_names() -> None:
         "equals", "contains", "icontains", "contains_any", "contains_all", "starts_with", "regex", "json",
         "json_path", "length", "max_latency_ms", "max_tokens", "max_cost_usd", "refusal", "python", "tool_called",
         "contains_json", "similar", "moderation", "any", "all", "at_least",
+        "tool_sequence", "tool_args_valid", "max_steps", "max_tool_calls", "final_answer_after_tool",
     }
     negated = {name[4:] for name in check_names() if name.startswith("not_")}
     assert negated == {

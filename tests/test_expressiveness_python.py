@@ -68,7 +68,7 @@ def _check(folder: Path, out: str) -> list[dict]:  # type: ignore[type-arg]
 
 def _assert_graded(folder: Path, out: str, output: str) -> None:
     c = _check(folder, out)
-    words = set(output.lower().split()) & set("the order ships on monday by courier".split())
+    words = set(output.lower().split()) & {"the", "order", "ships", "on", "monday", "by", "courier"}
     overlap = len(words) / 7
     assert (c[0]["passed"], c[0]["score"]) == (overlap >= 0.75, pytest.approx(overlap))
     assert c[1]["passed"] is True and c[1]["metric"] == "overlap"

@@ -70,6 +70,8 @@ class CheckInput:
     tokens: Usage = field(default_factory=Usage)
     latency_ms: float | None = None
     cost_usd: float | None = None
+    steps: int | None = None  # model calls the target made
+    tools: tuple[Mapping[str, Any], ...] = ()  # the config's tool definitions (tool_args_valid)
     services: CheckServices | None = None
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from agent_eval.checks import groups, metrics, python, refusal, semantic, structured, text, tools
+from agent_eval.checks import groups, metrics, python, refusal, semantic, structured, text, tools, trajectory
 from agent_eval.checks._util import RawCheck, closest, expect_keys, positive_number, type_name
 from agent_eval.checks.base import AsyncEvaluate, Check, CheckSpecError, Evaluate
 
@@ -65,6 +65,13 @@ CHECKS: dict[str, Family] = {
     "python": Family(python.compile_python, python.eval_python, options=(_TIMEOUT, "config", "threshold"),
                      isolated=True, summary='user function "module:function", graded'),
     "tool_called": Family(tools.compile_tool_called, tools.eval_tool_called, True, summary="tool call made"),
+    "tool_sequence": Family(trajectory.compile_sequence, trajectory.eval_sequence, summary="tools called in order"),
+    "tool_args_valid": Family(trajectory.compile_true, trajectory.eval_args_valid,
+                              summary="arguments valid against the tools' schemas"),
+    "max_steps": Family(trajectory.compile_count, trajectory.eval_max_steps, summary="model calls <= n"),
+    "max_tool_calls": Family(trajectory.compile_count, trajectory.eval_max_tool_calls, summary="tool calls <= n"),
+    "final_answer_after_tool": Family(trajectory.compile_after_tool, trajectory.eval_after_tool,
+                                      summary="answer contains a tool result's value"),
     "similar": Family(semantic.compile_similar, semantic.eval_unavailable, True, ("threshold", "model"),
                       "cosine similarity of embeddings >= threshold", semantic.eval_similar),
     "moderation": Family(semantic.compile_moderation, semantic.eval_unavailable, True,

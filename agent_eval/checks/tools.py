@@ -1,7 +1,9 @@
-"""Tool-call checks: `tool_called: {name: lookup_order, args: {order_id: "1234"}}` and not_tool_called.
+"""Tool-call checks: `tool_called: {name, args, match, args_schema, times}` and not_tool_called.
 
 A call matches when its name is equal and every expected argument is present with a
-JSON-equal value (subset match, recursive into nested mappings; lists compare whole).
+JSON-equal value (`match: subset`, the default: recursive into nested mappings; lists compare
+whole) or the arguments equal `args` exactly (`match: exact`), and they validate against
+`args_schema` when given. With `times: n` exactly n calls must match; otherwise at least one.
 Only the run's own tool calls count, not those in a conversation given as input.
 `tool_called: lookup_order` is short for `{name: lookup_order}`.
 """
@@ -17,6 +19,7 @@ from agent_eval.checks._util import (
     expect_keys,
     expect_str,
     json_equal,
+    non_negative_int,
     render_json,
     type_name,
 )
@@ -32,10 +35,18 @@ class ToolSpec:
 
     name: str
     args: dict[str, Any] = field(default_factory=dict)
+    exact: bool = False
+    schema: Any = None  # a jsonschema validator of the arguments
+    times: int | None = None
 
     def describe(self) -> str:
         """E.g. `lookup_order with {"order_id":"1234"}`."""
-        return self.name + (f" with {render_json(self.args)}" if self.args else "")
+        text = self.name
+        if self.args or self.exact:
+            text += f" with {'exactly ' if self.exact else ''}{render_json(self.args)}"
+        if self.schema is not None:
+            text += " (arguments valid against args_schema)"
+        return text
 
 
 def compile_tool_called(raw: RawCheck) -> ToolSpec:
@@ -47,14 +58,34 @@ def compile_tool_called(raw: RawCheck) -> ToolSpec:
         hint = '{name: lookup_order, args: {order_id: "1234"}}'
         raise CheckSpecError(f"expected a tool name or a mapping like {hint}, got {type_name(value)}",
                              key=raw.name)
-    expect_keys(value, ("name", "args"), owner=raw.name)
+    expect_keys(value, ("name", "args", "match", "args_schema", "times"), owner=raw.name)
     if "name" not in value:
         raise CheckSpecError("missing name: the tool that must be called", key=raw.name)
     name = expect_str(value["name"], "name")
     args = value.get("args", {})
     if not isinstance(args, Mapping):
         raise CheckSpecError(f"expected args to be a mapping, got {type_name(args)}", key="args")
-    return ToolSpec(name=name, args=dict(args))
+    match = value.get("match", "subset")
+    if match not in ("subset", "exact"):
+        raise CheckSpecError(f"match must be subset or exact, got {match!r}", key="match")
+    times = value.get("times")
+    if times is not None:
+        times = non_negative_int(times, "times")
+    return ToolSpec(name=name, args=dict(args), exact=match == "exact", times=times,
+                    schema=_schema(value["args_schema"]) if "args_schema" in value else None)
+
+
+def _schema(schema: Any) -> Any:
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import SchemaError
+
+    if not isinstance(schema, Mapping):
+        raise CheckSpecError(f"args_schema must be a JSON Schema mapping, got {type_name(schema)}", key="args_schema")
+    try:
+        Draft202012Validator.check_schema(schema)
+    except SchemaError as exc:
+        raise CheckSpecError(f"args_schema is not a valid JSON Schema: {exc.message}", key="args_schema") from None
+    return Draft202012Validator(schema)
 
 
 def _subset(expected: Any, actual: Any) -> bool:
@@ -66,7 +97,14 @@ def _subset(expected: Any, actual: Any) -> bool:
 
 
 def _matches(spec: ToolSpec, call: ToolCall) -> bool:
-    return call.name == spec.name and (not spec.args or _subset(spec.args, call.parsed_arguments()))
+    if call.name != spec.name:
+        return False
+    args = call.parsed_arguments()
+    if spec.exact and not json_equal(spec.args, args):
+        return False
+    if not spec.exact and spec.args and not _subset(spec.args, args):
+        return False
+    return spec.schema is None or spec.schema.is_valid(args)
 
 
 def _show(call: ToolCall) -> str:
@@ -82,8 +120,16 @@ def _calls(calls: tuple[ToolCall, ...]) -> str:
 
 
 def eval_tool_called(spec: ToolSpec, run: CheckInput) -> tuple[bool, str]:
-    """Some tool call of the run has the name and includes the arguments."""
-    match = next((call for call in run.tool_calls if _matches(spec, call)), None)
+    """Some tool call of the run (exactly `times` calls, when given) has the name and the arguments."""
+    matching = [call for call in run.tool_calls if _matches(spec, call)]
+    if spec.times is not None:
+        said = f"{len(matching)} matching call{'s' if len(matching) != 1 else ''}"
+        if len(matching) != spec.times:
+            return False, Reason(f"expected {spec.times} calls to {spec.describe()}; got {said} ({_calls(run.tool_calls)})",
+                                 f"{said} to {spec.describe()}, not {spec.times}")
+        return True, Reason(f"{said} to {spec.describe()}",
+                            f"expected other than {spec.times} calls to {spec.describe()}; got {said}")
+    match = matching[0] if matching else None
     if match is None:
         return False, Reason(
             f"expected a call to {spec.describe()}; got {_calls(run.tool_calls)}",

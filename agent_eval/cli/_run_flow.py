@@ -46,6 +46,7 @@ class RunRequest:
     resume: Path | None
     json_output: bool
     gate: GateFlags
+    verbose: bool = False
 
 
 def find_suites(paths: tuple[Path, ...]) -> list[Path]:
@@ -207,8 +208,10 @@ def _run_one(
     from agent_eval.runner.session import run_suite
 
     cfg = config.spec
+    from agent_eval.targets.describe import target_label
+
     err.print(f"[bold]{suite.name}[/]: {len(suite.cases)} cases · config {cfg.name} {cfg.version} "
-              f"({cfg.model.provider}/{cfg.model.name}) · results in {folder}")
+              f"({target_label(config)}) · results in {folder}")
     progress = make_progress(err)
     report = asyncio.run(run_suite(suite, config, options, folder, progress, resume=request.resume is not None))
     for warning in report.warnings:
@@ -217,11 +220,24 @@ def _run_one(
         raise report.fatal
     outcome = gate_and_report(out, report.results, baseline, baseline_path, request.gate, suite.spec.gate, folder,
                               redact_default=suite.spec.report.redact, step_summary=step_summary)
+    if request.verbose:
+        _print_target_details(err, report.results)
     if report.stopped == "budget":
         err.print(f"[magenta]budget reached[/]: {report.budget}; {report.results.incomplete_reason}")
     if request.save_baseline:
         _save_baseline(out, report.results, suite.name)
     return outcome
+
+
+def _print_target_details(console: Console, results: Results) -> None:
+    """`-v`: the traceback or stderr each crashed agent run left (kept in runs.jsonl as error.detail)."""
+    from rich.markup import escape
+
+    for case in results.cases:
+        for run in case.runs:
+            if run.error is not None and run.error.detail:
+                console.print(f"[bold red]{escape(case.id)}[/] run {run.index}: {escape(run.error.message)}")
+                console.print(escape(run.error.detail.rstrip()), highlight=False)
 
 
 def _save_baseline(console: Console, results: Results, suite_name: str) -> None:

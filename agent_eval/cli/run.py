@@ -47,6 +47,7 @@ def run(
     resume: Path | None = typer.Option(None, "--resume", help="Finish an interrupted run in this folder.", rich_help_panel="Budget, cache, resume, shards"),
     shard: str | None = typer.Option(None, "--shard", help="Run slice i of n (e.g. 2/4) by case-id hash.", rich_help_panel="Budget, cache, resume, shards"),
     output_format: str = typer.Option("text", "--format", help="text, or json for a machine-readable verdict on stdout.", rich_help_panel="Output"),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Print the traceback or stderr of each crashed agent run.", rich_help_panel="Output"),
     redact: bool = typer.Option(False, "--redact", help="Leave inputs and outputs out of summary.md and mask them in HTML.", rich_help_panel="Output"),
 ) -> int:
     from agent_eval.cli._common import parse_shard
@@ -72,6 +73,7 @@ def run(
     request = RunRequest(
         suites=tuple(suites or ()), config=configs[0] if configs else None, out=out, overwrite=overwrite, baseline=baseline,
         save_baseline=save_baseline, dry_run=dry_run, resume=resume, json_output=output_format == "json",
+        verbose=verbose,
         gate=GateFlags(max_drop=max_drop, alpha=alpha, strict=strict, absolute=absolute, redact=redact),
     )
     if len(configs) > 1 or gate_against is not None:

@@ -8,14 +8,16 @@ import typer
 
 __all__ = ["register"]
 
-_FORMATS = ("suite", "config", "results", "baseline", "matrix")
+_FORMATS = ("suite", "config", "results", "baseline", "matrix", "agent-input", "agent-result")
 
 
 def register(app: typer.Typer) -> None:
     app.command("schema")(schema)
 
 
-def schema(kind: str = typer.Argument(..., help="suite, config, results, baseline or matrix.")) -> int:
+def schema(
+    kind: str = typer.Argument(..., help="suite, config, results, baseline, matrix, agent-input or agent-result."),
+) -> int:
     """Print the JSON Schema of a file format (generated from agent-eval's own models)."""
     from agent_eval.errors import UsageError
 
@@ -29,6 +31,10 @@ def schema(kind: str = typer.Argument(..., help="suite, config, results, baselin
         from agent_eval.baseline.schema import Baseline as model  # type: ignore[assignment]
     elif kind == "matrix":
         from agent_eval.report.matrix import Matrix as model  # type: ignore[assignment]
+    elif kind == "agent-input":  # what HTTP and command agents receive
+        from agent_eval.targets.agent_io import AgentInput as model  # type: ignore[assignment]
+    elif kind == "agent-result":  # what they answer
+        from agent_eval.targets.agent_io import AgentResult as model  # type: ignore[assignment]
     else:
         raise UsageError(f"unknown format {kind!r}; expected one of: {', '.join(_FORMATS)}")
     document = model.model_json_schema()

@@ -18,7 +18,7 @@ def _kind(path: Path) -> str:
     lines = text.splitlines()
     if any(line.startswith("suite:") for line in lines):
         return "suite"
-    if any(line.startswith(("model:", "prompt:")) for line in lines):
+    if any(line.startswith(("model:", "prompt:", "agent:")) for line in lines):
         return "config"
     return "unknown"
 
@@ -47,6 +47,7 @@ def validate(paths: list[Path] = typer.Argument(..., help="Suite or config files
     from agent_eval.errors import AgentEvalError
     from agent_eval.runner.plan import plan_items
     from agent_eval.suite.loader import load_config, load_suite
+    from agent_eval.targets import check_target
 
     out, err = consoles(False)
     failed = 0
@@ -60,11 +61,17 @@ def validate(paths: list[Path] = typer.Argument(..., help="Suite or config files
                     config = load_config(config_path)
                     plan_items(suite.cases, config, 1)  # renders every template with this config
                     note += f", config {config.spec.name} {config.spec.version}"
+                    for warning in check_target(config):
+                        say(err, "warning", warning)
                     for warning in model_warnings(suite, config):
                         say(err, "warning", warning)
             else:
                 config = load_config(file)
                 note = f"config {config.spec.name} {config.spec.version} ({config.spec.model.provider})"
+                if config.spec.agent is not None:
+                    note = f"config {config.spec.name} {config.spec.version} ({config.spec.agent.kind} agent)"
+                for warning in check_target(config):
+                    say(err, "warning", warning)
                 from agent_eval.providers.aliases import is_unpinned
 
                 if is_unpinned(config.spec.model.provider, config.spec.model.name):

@@ -1,4 +1,7 @@
-"""The offline `mock` provider: regex rules with weighted, templated answers.
+"""The offline `mock` provider: regex rules with weighted, templated answers (text and/or tool calls).
+
+A rule matches the last message of its `role` (the user's by default; `tool` for the last tool
+result), so a tool loop runs offline: one rule asks for a lookup, another answers from its result.
 
 Every draw comes from a `random.Random` seeded with a SHA-256 of (seed, case id,
 repetition, model), so answers are the same in every process and whatever the
@@ -10,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import random
 from collections import Counter
 from dataclasses import dataclass
@@ -22,7 +26,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from agent_eval.errors import ConfigError
 from agent_eval.providers.base import Completion, CompletionRequest, RetryDecision
 from agent_eval.providers.classify import ErrorContext, classify_other, classify_status
-from agent_eval.records import Message, Usage
+from agent_eval.records import Message, ToolCall, Usage
 from agent_eval.suite.schema import MockSpec, ModelSpec
 
 __all__ = [
@@ -57,9 +61,16 @@ _MATCH_LIMIT_S = 1.0  # a rule's pattern runs on the event loop: bounded by the 
 
 
 @dataclass(frozen=True, slots=True)
+class _Answer:
+    text: Template
+    tool_calls: tuple[tuple[str, Any], ...]  # (name, arguments with every string compiled to a Template)
+
+
+@dataclass(frozen=True, slots=True)
 class _Rule:
     pattern: Any  # regex.Pattern[str]
-    templates: tuple[Template, ...]
+    role: str
+    answers: tuple[_Answer, ...]
     weights: tuple[float, ...]
 
 
@@ -86,7 +97,12 @@ class MockProvider:
             self._rules = tuple(
                 _Rule(
                     pattern=regex.compile(rule.match, regex.VERSION0),
-                    templates=tuple(env.from_string(answer.text) for answer in rule.answers),
+                    role=rule.role,
+                    answers=tuple(
+                        _Answer(env.from_string(answer.text),
+                                tuple((c.name, _compile(env, c.arguments)) for c in answer.tool_calls))
+                        for answer in rule.answers
+                    ),
                     weights=tuple(answer.weight for answer in rule.answers),
                 )
                 for rule in self._mock.rules
@@ -108,29 +124,42 @@ class MockProvider:
         rate = self._mock.error_rate
         if rate > 0 and random.Random(stable_seed("error", *key, attempt)).random() < rate:
             raise MockProviderError(500)
-        text = self._answer(_last_user(request.messages), random.Random(stable_seed(*key)))
+        text, calls = self._answer(request.messages, random.Random(stable_seed(*key)))
         prompt = "".join(message.content for message in request.messages)
+        turn = sum(1 for message in request.messages if message.role == "assistant")
+        tool_calls = tuple(
+            ToolCall(id=f"call_{turn}_{i}", name=name, arguments=json.dumps(arguments))
+            for i, (name, arguments) in enumerate(calls)
+        )
+        written = text + "".join(call.name + call.arguments for call in tool_calls)
         return Completion(
             text=text,
-            usage=Usage(input_tokens=estimate_tokens(prompt), output_tokens=estimate_tokens(text)),
+            usage=Usage(input_tokens=estimate_tokens(prompt), output_tokens=estimate_tokens(written)),
             latency_ms=latency_ms,
             model=request.model,
-            finish_reason="stop",
+            tool_calls=tool_calls,
+            finish_reason="tool_calls" if tool_calls else "stop",
         )
 
-    def _answer(self, last_user: str, rng: random.Random) -> str:
+    def _answer(self, messages: tuple[Message, ...], rng: random.Random) -> tuple[str, list[tuple[str, Any]]]:
+        last = {role: _last_of(messages, role) for role in ("user", "assistant", "tool", "system")}
         for rule in self._rules:
+            subject = last[rule.role]
+            if subject is None:
+                continue
             try:
-                found = rule.pattern.search(last_user, timeout=_MATCH_LIMIT_S)
+                found = rule.pattern.search(subject, timeout=_MATCH_LIMIT_S)
             except TimeoutError:  # not retried: the same input would time out again
                 message = f"rule /{rule.pattern.pattern}/ timed out after {_MATCH_LIMIT_S:g} s"
                 raise MockRuleTimeout(message) from None
             if found is None:
                 continue
-            template = rule.templates[_weighted_index(rule.weights, rng)]
+            answer = rule.answers[_weighted_index(rule.weights, rng)]
             groups = {name: value or "" for name, value in found.groupdict().items()}
-            return _render(template, {**groups, "input": last_user})
-        return _render(self._default, {"input": last_user})
+            variables = {**groups, "input": last["user"] or "", "message": subject}
+            calls = [(name, _render_value(arguments, variables)) for name, arguments in answer.tool_calls]
+            return _render(answer.text, variables), calls
+        return _render(self._default, {"input": last["user"] or "", "message": last["user"] or ""}), []
 
     def classify(self, exc: BaseException) -> RetryDecision:
         """A simulated HTTP error goes through the shared status policy."""
@@ -176,11 +205,41 @@ def create(spec: ModelSpec, *, max_connections: int, api_key: str | None, base_u
     return MockProvider(spec)
 
 
-def _last_user(messages: tuple[Message, ...]) -> str:
-    for message in reversed(messages):
-        if message.role == "user":
-            return message.content
-    return ""
+def _last_of(messages: tuple[Message, ...], role: str) -> str | None:
+    """The content of the last message of `role`; None when there is none (the rule cannot match).
+
+    For `tool`, the results of the last batch of (parallel) calls, one per line.
+    """
+    for end in range(len(messages) - 1, -1, -1):
+        if messages[end].role != role:
+            continue
+        if role != "tool":
+            return messages[end].content
+        start = end
+        while start > 0 and messages[start - 1].role == "tool":
+            start -= 1
+        return "\n".join(message.content for message in messages[start:end + 1])
+    return "" if role == "user" else None
+
+
+def _compile(env: SandboxedEnvironment, value: Any) -> Any:
+    if isinstance(value, str):
+        return env.from_string(value)
+    if isinstance(value, dict):
+        return {key: _compile(env, item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_compile(env, item) for item in value]
+    return value
+
+
+def _render_value(value: Any, variables: dict[str, Any]) -> Any:
+    if isinstance(value, Template):
+        return _render(value, variables)
+    if isinstance(value, dict):
+        return {key: _render_value(item, variables) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_render_value(item, variables) for item in value]
+    return value
 
 
 def _weighted_index(weights: tuple[float, ...], rng: random.Random) -> int:

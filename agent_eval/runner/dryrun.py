@@ -72,12 +72,35 @@ def estimate(suite: LoadedSuite, config: LoadedConfig, options: RunOptions) -> D
 
 def print_dry_run(console: Console, suite: LoadedSuite, config: LoadedConfig, options: RunOptions) -> DryRun:
     """Print the estimate for one suite and return it."""
+    from agent_eval.targets.describe import target_label
+
     plan = estimate(suite, config, options)
-    model = config.spec.model
     cost = "unknown (no price for this model)" if plan.cost_usd is None else f"${plan.cost_usd:.4f}"
-    console.print(f"[bold]{suite.name}[/] (dry run, nothing sent) · {model.provider}/{model.name}")
+    console.print(f"[bold]{suite.name}[/] (dry run, nothing sent) · {target_label(config)}")
     console.print(f"  cases {plan.cases} · candidate calls {plan.runs - plan.cached} "
                   f"(+{plan.cached} cached) · judge calls {plan.judge_calls}")
     console.print(f"  estimated tokens: {plan.input_tokens:,} in, at most {plan.output_tokens:,} out (candidate)")
     console.print(f"  estimated cost at most: {cost}")
+    if config.spec.agent is not None:
+        _print_targets(console, suite, config, options)
     return plan
+
+
+def _print_targets(console: Console, suite: LoadedSuite, config: LoadedConfig, options: RunOptions) -> None:
+    """What the agent would receive for each case (first repetition; the others differ only by index)."""
+    from rich.markup import escape
+
+    from agent_eval.targets.base import TargetRun
+    from agent_eval.targets.describe import describe_run
+
+    agent = config.spec.agent
+    assert agent is not None
+    if agent.loop is not None:
+        console.print(f"  each run makes 1 to {agent.loop.max_steps} model calls; the estimates above count one")
+    elif agent.python is None:
+        console.print("  the agent calls its own models: the estimates above do not apply")
+    console.print(f"  target: {agent.kind} agent; per case it would receive:")
+    cases = [c for c in select_cases(suite.cases, options.filters) if in_shard(c.id, options.shard)]
+    for item in plan_items(cases, config, 1):
+        run = TargetRun(case=item.case, index=0, messages=item.messages)
+        console.print(f"    {escape(item.case.id)}: {escape(describe_run(config, run))}", soft_wrap=True)

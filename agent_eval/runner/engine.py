@@ -4,24 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from agent_eval.calls.budget import Budget
-from agent_eval.calls.cache import ResponseCache, cache_key
-from agent_eval.calls.endpoint import CallFailed, Endpoint, EndpointStats
+from agent_eval.calls.cache import ResponseCache
+from agent_eval.calls.endpoint import Endpoint, EndpointStats
 from agent_eval.checks.base import CheckInput, CheckServiceError, CheckServices
 from agent_eval.checks.runtime import CheckRunner
 from agent_eval.errors import FatalProviderError
 from agent_eval.judge.parse import JudgeError
-from agent_eval.providers.base import Completion, CompletionRequest
 from agent_eval.records import Message, RubricResult, RunError, RunRecord, RunStatus
 from agent_eval.runner.scoring import score_run
 from agent_eval.runner.store import RunsWriter
 from agent_eval.suite.case import Case
-from agent_eval.suite.schema import PriceSpec
+from agent_eval.targets.base import Target, TargetResult, TargetRun
 
 __all__ = ["Engine", "Judge", "Outcome", "Progress", "WorkItem"]
 
@@ -68,16 +68,11 @@ class Outcome:
 
 @dataclass(slots=True)
 class Engine:
-    """Runs work items on one candidate endpoint, grading with an optional judge."""
+    """Runs work items on one target (whose model calls go to `endpoint`), grading with an optional judge."""
 
+    target: Target
     endpoint: Endpoint
-    provider_name: str
-    base_url: str | None
-    model: str
-    params: Mapping[str, Any]
     tools: tuple[Mapping[str, Any], ...]
-    seed: int
-    pricing: Mapping[str, PriceSpec]
     writer: RunsWriter
     progress: Progress
     budget: Budget
@@ -127,6 +122,7 @@ class Engine:
     async def aclose(self) -> None:
         """Close the results stream, the cache and every connection."""
         self.writer.close()
+        await self.target.aclose()
         await self.checks.aclose()
         if self.cache is not None:
             self.cache.close()
@@ -170,63 +166,54 @@ class Engine:
             return _errored(item, RunError(kind="timeout", message=f"run exceeded {self.run_timeout_s:g} s"))
 
     async def _run_unbounded(self, item: WorkItem) -> RunRecord:
-        request = CompletionRequest(
-            model=self.model, messages=item.messages, params=self.params, tools=self.tools, seed=self.seed,
-            case_id=item.case.id, repetition=item.index, timeout_s=self.endpoint.timeout_s,
-        )
-        key = cache_key(self.provider_name, self.base_url, request) if self.cache else None
-        completion = self.cache.get(key) if self.cache and key else None
-        cached = completion is not None
-        attempts = 0
-        if completion is None:
-            try:
-                completion, attempts = await self.endpoint.call(request)
-            except CallFailed as failed:
-                error = RunError(kind="provider", message=failed.decision.message,
-                                 status=failed.decision.status, attempts=failed.attempts)
-                return _errored(item, error, attempts=failed.attempts)
-            if self.cache and key:
-                self.cache.put(key, completion)
-        return await self._score(item, completion, cached=cached, attempts=attempts)
+        deadline = time.monotonic() + self.run_timeout_s if self.run_timeout_s is not None else None
+        result = await self.target.run(TargetRun(case=item.case, index=item.index, messages=item.messages,
+                                                 deadline=deadline))
+        if result.error is not None:
+            return _errored(item, result.error, attempts=result.attempts, result=result)
+        return await self._score(item, result)
 
-    async def _score(self, item: WorkItem, completion: Completion, *, cached: bool, attempts: int) -> RunRecord:
-        from agent_eval.providers.pricing import cost_usd
-
-        cost = cost_usd(completion.model or self.model, completion.usage, self.pricing, provider=self.provider_name)
-        if cost is None:
-            cost = cost_usd(self.model, completion.usage, self.pricing, provider=self.provider_name)
-        if not cached:
-            self.budget.charge(cost, completion.usage.total)
+    async def _score(self, item: WorkItem, result: TargetResult) -> RunRecord:
+        if not result.cached:
+            self.budget.charge(result.cost_usd, result.usage.total)
         view = CheckInput(
-            output=completion.text, case=item.case, messages=item.messages, tool_calls=completion.tool_calls,
-            tokens=completion.usage, latency_ms=completion.latency_ms, cost_usd=cost, services=self.services,
+            output=result.output, case=item.case, messages=result.messages, tool_calls=result.tool_calls,
+            tokens=result.usage, latency_ms=result.latency_ms, cost_usd=result.cost_usd, steps=result.steps,
+            tools=self.tools, services=self.services,
         )
         error: RunError | None = None
         try:
-            checks = await self.checks.run(item.case.checks, view)
+            checks = result.violations + await self.checks.run(item.case.checks, view)
         except CheckServiceError as exc:  # an embeddings/moderation endpoint failed: missing data, not a fail
             checks, error = (), RunError(kind="provider", message=str(exc))
         rubrics: tuple[RubricResult, ...] = ()
         if self.judge is not None and item.case.rubrics and error is None:
             try:
-                rubrics = await self.judge.grade(item.case, item.messages, completion.text, item.index)
+                rubrics = await self.judge.grade(item.case, result.messages, result.output, item.index)
             except JudgeError as exc:  # the run has no verdict; its output and checks are kept
                 error = RunError(kind="judge", message=f"judge: {exc}")
         score, passed = score_run(checks, rubrics)
         status = RunStatus.ERRORED if error else RunStatus.PASSED if passed else RunStatus.FAILED
         return RunRecord(
             case_id=item.case.id, index=item.index, status=status, passed=passed and error is None,
-            score=None if error else score, output=completion.text, messages=item.messages,
-            tool_calls=completion.tool_calls, tokens=completion.usage, cost_usd=cost,
-            latency_ms=completion.latency_ms, checks=checks, rubrics=rubrics, error=error, cached=cached,
-            attempts=attempts, model=completion.model, finished_at=_now(), warnings=completion.warnings,
+            score=None if error else score, output=result.output, messages=result.messages,
+            tool_calls=result.tool_calls, tokens=result.usage, cost_usd=result.cost_usd,
+            latency_ms=result.latency_ms, checks=checks, rubrics=rubrics, error=error, cached=result.cached,
+            attempts=result.attempts, model=result.model, finished_at=_now(), trace=result.trace,
+            steps=result.steps, warnings=result.warnings,
         )
 
 
-def _errored(item: WorkItem, error: RunError, *, attempts: int = 0) -> RunRecord:
+def _errored(item: WorkItem, error: RunError, *, attempts: int = 0, result: TargetResult | None = None) -> RunRecord:
+    """A run without a verdict; what the target did before it failed (output, tool calls, trace) is kept."""
+    if result is None:
+        return RunRecord(case_id=item.case.id, index=item.index, status=RunStatus.ERRORED, passed=False,
+                         messages=item.messages, error=error, attempts=attempts, finished_at=_now())
     return RunRecord(
-        case_id=item.case.id, index=item.index, status=RunStatus.ERRORED, passed=False,
-        messages=item.messages, error=error, attempts=attempts, finished_at=_now(),
+        case_id=item.case.id, index=item.index, status=RunStatus.ERRORED, passed=False, output=result.output,
+        messages=result.messages or item.messages, tool_calls=result.tool_calls, tokens=result.usage,
+        cost_usd=result.cost_usd, error=error, attempts=attempts, finished_at=_now(), trace=result.trace,
+        steps=result.steps,
     )
 
 

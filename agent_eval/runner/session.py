@@ -129,17 +129,21 @@ def _write_manifest(out_dir: Path, suite: LoadedSuite, config: LoadedConfig, opt
 def _build_engine(suite: LoadedSuite, config: LoadedConfig, cases: list[Case], options: RunOptions,
                   writer: RunsWriter, progress: Progress, budget: Budget) -> Engine:
     """The candidate endpoint (flags over the config's limits), the judge, the cache, and the engine."""
+    from agent_eval.targets import ModelCaller, build_target
+
     model = config.spec.model
     concurrency = options.max_concurrency or model.limits.max_concurrency or 8
     endpoint = endpoint_for(
         model, concurrency=concurrency, rpm=options.rpm or model.limits.rpm, tpm=options.tpm or model.limits.tpm,
         max_retries=options.max_retries, timeout_s=options.timeout_s or model.timeout_s,
     )
+    cache = _open_cache(config, options)
+    caller = ModelCaller(endpoint=endpoint, provider_name=model.provider, base_url=model.base_url,
+                         model=model.name, params=model.params, tools=config.spec.tools, seed=options.seed,
+                         pricing=config.spec.pricing, cache=cache)
     return Engine(
-        endpoint=endpoint, provider_name=model.provider, base_url=model.base_url, model=model.name,
-        params=model.params, tools=config.spec.tools, seed=options.seed, pricing=config.spec.pricing,
-        writer=writer, progress=progress, budget=budget, concurrency=concurrency,
-        cache=_open_cache(config, options),
+        target=build_target(config, caller, concurrency=concurrency), endpoint=endpoint, tools=config.spec.tools,
+        writer=writer, progress=progress, budget=budget, concurrency=concurrency, cache=cache,
         judge=_build_judge(suite, cases, options, budget) if any(c.rubrics for c in cases) else None,
         run_timeout_s=options.run_timeout_s, grace_s=options.grace_s,
         checks=CheckRunner(timeout_s=suite.spec.check_timeout_s),

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from agent_eval.records import Message
-from agent_eval.suite.schema import JudgeSpec, RubricSpec
+from agent_eval.suite.schema import JudgeSpec, RubricSpec, ToolResultSpec
 
 if TYPE_CHECKING:
     from agent_eval.checks.base import Check
@@ -29,6 +29,8 @@ class Case:
     judge: JudgeSpec | None = None
     definition_hash: str = ""
     source: str = ""  # "file:line", for messages
+    tool_results: dict[str, tuple[ToolResultSpec, ...]] = field(default_factory=dict)
+    metadata: dict[str, Any] = field(default_factory=dict)
 
     @property
     def first_tag(self) -> str | None:

@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from agent_eval.errors import InputError
-from agent_eval.records import Message
+from agent_eval.records import Message, ToolCall
 from agent_eval.suite.case import Case
-from agent_eval.suite.schema import SCHEMA_VERSION, CaseSpec, ConfigFile, SuiteFile
+from agent_eval.suite.schema import SCHEMA_VERSION, CaseSpec, ConfigFile, MessageSpec, SuiteFile
 from agent_eval.suite.yamlfile import LineIndex, read_yaml, validate, version_gate
 
 __all__ = ["LoadedConfig", "LoadedSuite", "canonical_hash", "load_config", "load_suite"]
@@ -27,6 +27,23 @@ def canonical_hash(value: Any) -> str:
     """A short, stable content hash of JSON-able data (keys sorted)."""
     text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+_NEW_DEFAULTS: dict[str, Any] = {"agent": None, "tool_calls": [], "tool_results": {}}
+
+
+def stable_dump(value: Any) -> Any:
+    """A dump without the fields added for agents while they hold their defaults, so that files
+    written before them keep their hashes (and their baselines stay comparable)."""
+    if isinstance(value, list):
+        return [stable_dump(item) for item in value]
+    if not isinstance(value, dict):
+        return value
+    rule = "match" in value and "answers" in value
+    return {
+        key: stable_dump(item) for key, item in value.items()
+        if not (key in _NEW_DEFAULTS and item == _NEW_DEFAULTS[key]) and not (rule and key == "role" and item == "user")
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +86,7 @@ def load_config(path: Path) -> LoadedConfig:
         version_gate(path, data, SCHEMA_VERSION, index)
     spec = validate(ConfigFile, data, path, index)
     _check_provider(spec.model.provider, path, index, ("model", "provider"), provider_names())
-    return LoadedConfig(spec=spec, path=path, hash=canonical_hash(spec.model_dump(mode="json")))
+    return LoadedConfig(spec=spec, path=path, hash=canonical_hash(stable_dump(spec.model_dump(mode="json"))))
 
 
 def _check_provider(name: str, path: Path, index: LineIndex, loc: tuple[str, ...], known: Sequence[str]) -> None:
@@ -107,8 +124,8 @@ def load_suite(path: Path) -> LoadedSuite:
         cases.append(case)
     _check_derived(spec, cases, path, index)
     suite_hash = canonical_hash(
-        {"suite": spec.model_dump(mode="json",
-                                  exclude={"cases", "cases_from", *_UNSET_NEW_FIELDS - spec.model_fields_set}),
+        {"suite": stable_dump(spec.model_dump(
+            mode="json", exclude={"cases", "cases_from", *_UNSET_NEW_FIELDS - spec.model_fields_set})),
          "cases": [c.definition_hash for c in cases]}
     )
     return LoadedSuite(spec=spec, path=path, cases=tuple(cases), hash=suite_hash)
@@ -177,19 +194,31 @@ def _compile_case(
     if isinstance(case.input, str):
         message_input = case.input
     else:
-        message_input = tuple(Message(role=m.role, content=m.content, tool_call_id=m.tool_call_id)
-                              for m in case.input)
+        message_input = tuple(_message(m) for m in case.input)
     definition = {
-        "input": case.model_dump(mode="json")["input"], "vars": case.vars, "expected": case.expected,
+        "input": stable_dump(case.model_dump(mode="json")["input"]), "vars": case.vars, "expected": case.expected,
         "checks": [*case.checks, *suite.defaults.checks],
         "rubrics": [r.model_dump(mode="json") for r in rubrics],
     }
+    if case.tool_results:  # only when present, so the hashes of existing cases stay as they were
+        definition["tool_results"] = case.model_dump(mode="json")["tool_results"]
     return Case(
         id=case.id, input=message_input, tags=tuple(dict.fromkeys(case.tags + suite.defaults.tags)),
         vars=dict(case.vars), expected=case.expected, critical=case.critical, checks=tuple(checks),
         rubrics=rubrics, judge=case.judge or suite.judge, definition_hash=canonical_hash(definition),
-        source=f"{file}:{index.line_of(loc) or 1}",
+        source=f"{file}:{index.line_of(loc) or 1}", tool_results=dict(case.tool_results),
+        metadata=dict(case.metadata),
     )
+
+
+def _message(spec: MessageSpec) -> Message:
+    """A scripted message, its tool calls' arguments as JSON text (as a model writes them)."""
+    calls = tuple(
+        ToolCall(id=c.id, name=c.name,
+                 arguments=c.arguments if isinstance(c.arguments, str) else json.dumps(c.arguments))
+        for c in spec.tool_calls
+    )
+    return Message(role=spec.role, content=spec.content, tool_calls=calls, tool_call_id=spec.tool_call_id)
 
 
 def _sources(spec: SuiteFile) -> Iterator[tuple[str, str | None, tuple[str | int, ...]]]:

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from agent_eval.suite.case import Case
     from agent_eval.suite.loader import LoadedConfig
 
-__all__ = ["render_messages"]
+__all__ = ["render_input", "render_messages"]
 
 
 @lru_cache(maxsize=1024)
@@ -55,3 +55,9 @@ def render_messages(case: Case, config: LoadedConfig) -> tuple[Message, ...]:
     else:
         messages.extend(case.input)
     return tuple(messages)
+
+
+def render_input(case: Case) -> str:
+    """A text input with the case's vars filled in (what agents get as `input`)."""
+    assert isinstance(case.input, str)
+    return _render(case.input, dict(case.vars), where=case.source.rsplit(":", 1)[0], field="input", case=case)

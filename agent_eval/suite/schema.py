@@ -12,8 +12,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from agent_eval.suite.agent_schema import AgentSpec, MockToolCall, ToolCallSpec, ToolResultSpec, check_ref
+
 __all__ = [
     "SCHEMA_VERSION",
+    "AgentSpec",
     "BudgetSpec",
     "CaseSpec",
     "CasesFromSpec",
@@ -26,12 +29,15 @@ __all__ = [
     "MockAnswer",
     "MockRule",
     "MockSpec",
+    "MockToolCall",
     "ModelSpec",
     "PriceSpec",
     "PromptSpec",
     "ReportSpec",
     "RubricSpec",
     "SuiteFile",
+    "ToolCallSpec",
+    "ToolResultSpec",
 ]
 
 SCHEMA_VERSION = 1
@@ -60,14 +66,18 @@ class LimitsSpec(Spec):
 class MockAnswer(Spec):
     """One candidate answer of the mock provider."""
 
-    text: str = Field(description="Jinja2 template; sees `input` and the rule's named regex groups.")
+    text: str = Field("", description="Jinja2 template; sees `input` and the rule's named regex groups.")
+    tool_calls: tuple[MockToolCall, ...] = Field(
+        (), description="Tool calls to make instead of (or with) text; argument strings are templates too.")
     weight: float = Field(1.0, gt=0)
 
 
 class MockRule(Spec):
-    """Answers for inputs that match a regex (re.search on the last user message)."""
+    """Answers for inputs that match a regex (re.search on the last message of `role`, by default the user's)."""
 
     match: str = Field(description="Python regular expression (run with a 1 s time limit per call).")
+    role: Literal["user", "assistant", "tool", "system"] = Field(
+        "user", description="Whose last message the regex is matched on (`tool`: the last tool results).")
     answers: tuple[MockAnswer, ...] = Field(min_length=1)
 
     @field_validator("match")
@@ -116,8 +126,15 @@ class PriceSpec(Spec):
     output: float = Field(ge=0)
 
 
+def _model_optional(schema: dict[str, Any]) -> None:
+    """In the published schema `model` is optional: HTTP and command agents need none."""
+    schema["required"] = [name for name in schema.get("required", []) if name != "model"]
+
+
 class ConfigFile(Spec):
     """The candidate config: the execution context under test, as one versioned unit."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra=_model_optional)
 
     schema_version: int = SCHEMA_VERSION
     name: str = Field(min_length=1)
@@ -126,8 +143,11 @@ class ConfigFile(Spec):
     author: str | None = None
     rationale: str | None = None
     model: ModelSpec
-    prompt: PromptSpec
-    tools: tuple[dict[str, Any], ...] = Field((), description="Tool definitions offered to the model.")
+    prompt: PromptSpec = PromptSpec(user="{{ input }}")
+    tools: tuple[dict[str, Any], ...] = Field(
+        (), description="Tool definitions offered to the model: {name, description, parameters, "
+        'implementation: "pkg.module:function", kind: retrieval}.')
+    agent: AgentSpec | None = Field(None, description="The target under test; default: the plain prompt call.")
     retrieval: dict[str, Any] = Field(default_factory=dict, description="Recorded and hashed.")
     pricing: dict[str, PriceSpec] = Field(default_factory=dict, description="Per-model price overrides.")
 
@@ -136,6 +156,25 @@ class ConfigFile(Spec):
     def _semver(cls, value: str) -> str:
         if not _SEMVER.match(value):
             raise ValueError(f"expected a semantic version like 1.4.0, got {value!r}")
+        return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _model_for_services(cls, data: Any) -> Any:
+        """HTTP and command agents call their own models: `model:` may be left out for them."""
+        if isinstance(data, dict) and "model" not in data and isinstance(data.get("agent"), dict):
+            kind = next((k for k in ("http", "command") if data["agent"].get(k) is not None), None)
+            if kind is not None:
+                return {**data, "model": {"provider": "mock", "name": f"{kind}-agent"}}
+        return data
+
+    @field_validator("tools")
+    @classmethod
+    def _implementations(cls, value: tuple[dict[str, Any], ...]) -> tuple[dict[str, Any], ...]:
+        for tool in value:
+            ref = tool.get("implementation")
+            if ref is not None:
+                check_ref(ref if isinstance(ref, str) else repr(ref))
         return value
 
 
@@ -181,8 +220,17 @@ class MessageSpec(Spec):
     """One chat message of a conversation input."""
 
     role: Literal["system", "user", "assistant", "tool"]
-    content: str
-    tool_call_id: str | None = None
+    content: str = ""
+    tool_calls: tuple[ToolCallSpec, ...] = Field((), description="Tool calls of a scripted assistant message.")
+    tool_call_id: str | None = Field(None, description="The call a `tool` message answers.")
+
+    @model_validator(mode="after")
+    def _tool_fields(self) -> MessageSpec:
+        if self.tool_calls and self.role != "assistant":
+            raise ValueError(f"only assistant messages carry tool_calls (this one is {self.role})")
+        if self.role == "tool" and not self.tool_call_id:
+            raise ValueError("a tool message needs tool_call_id: the id of the call it answers")
+        return self
 
 
 class CaseSpec(Spec):
@@ -201,6 +249,9 @@ class CaseSpec(Spec):
     rubrics: tuple[RubricSpec, ...] = ()
     judge: JudgeSpec | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)
+    tool_results: dict[str, tuple[ToolResultSpec, ...]] = Field(
+        default_factory=dict, description="Canned results per tool name, for the tool loop: the first whose "
+        "`when` is a subset of the call's arguments.")
 
     @field_validator("id", mode="before")
     @classmethod
