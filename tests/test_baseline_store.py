@@ -39,7 +39,7 @@ def test_round_trip_is_sorted_stable_and_newline_terminated(tmp_path: Path) -> N
     assert list(data) == sorted(data) and list(data["provenance"]) == sorted(data["provenance"])
     assert [c["id"] for c in data["cases"]] == ["a", "b"]
     assert data["cases"][0]["runs"][0] == {"index": 0, "output": "", "passed": False, "score": None, "status": "errored",
-                                           "latency_ms": None, "cost_usd": None}
+                                           "latency_ms": None, "cost_usd": None, "error_kind": "provider"}
     assert data["provenance"]["judge_model"] == "judge-1" and data["provenance"]["repeat"] == 2
     assert [p.name for p in path.parent.iterdir()] == ["support.json"]  # no temporary file left
     assert path.stat().st_mode & 0o777 == 0o644

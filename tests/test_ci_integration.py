@@ -289,10 +289,10 @@ def test_action_on_a_regressed_pull_request_uploads_comments_and_fails(scaffolde
     assert "**FAIL**" in comment["body"]
 
 
-def test_action_on_a_push_without_a_baseline_passes_with_a_notice(scaffolded: Path, github: FakeGitHub) -> None:
+def test_action_on_a_push_with_a_new_suite_passes_with_a_notice(scaffolded: Path, github: FakeGitHub) -> None:
     (scaffolded / "golden/baselines/shop-assistant.json").unlink()
     run = run_action(scaffolded, {**_QUIET, "suites": "suites", "filter": "smoke orders", "repeat": "2",
-                                  "extra-args": "--seed 0"},
+                                  "extra-args": "--seed 0", "new-suites": "shop-assistant"},
                      {"event_name": "push"}, _github_env(scaffolded, github))
     status = dict(run.steps)
     assert status["Comment on the pull request"] == "skipped"
@@ -324,9 +324,12 @@ def test_gate_arguments_split_lists_like_a_shell() -> None:
                                   "AGENT_EVAL_BUDGET": "2.5", "AGENT_EVAL_EXTRA_ARGS": "--no-cache -j 4"})
     assert gate_arguments(inputs) == [
         "run", "suites/a.yaml", "suites/b c.yaml", "--out", "agent-eval-results", "--overwrite", "--format",
-        "json", "--max-drop", "0.05", "--budget-usd", "2.5", "--filter", "smoke", "--filter", "refund-*",
+        "json", "--require-baseline", "--max-drop", "0.05", "--budget-usd", "2.5", "--filter", "smoke", "--filter", "refund-*",
         "--no-cache", "-j", "4"]
     assert GateInputs.from_env({}).suites == ("suites",)
+    new = GateInputs.from_env({"AGENT_EVAL_NEW_SUITES": "checkout", "AGENT_EVAL_REQUIRE_BASELINE": "true"})
+    assert gate_arguments(new)[7:10] == ["--require-baseline", "--new-suite", "checkout"]
+    assert "--require-baseline" not in gate_arguments(GateInputs.from_env({"AGENT_EVAL_REQUIRE_BASELINE": "false"}))
 
 
 # --- the pre-commit hook --------------------------------------------------------------------------------------

@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pytest
 
-from agent_eval.baseline.gate import GateOptions, decide
+from agent_eval.baseline.gate import Floors, GateOptions, TagRule, decide, decide_sides
+from agent_eval.baseline.pairing import make_side
 from agent_eval.baseline.schema import Baseline, baseline_from_results
 from agent_eval.baseline.verdict import CaseStatus, Outcome
 from agent_eval.records import (
@@ -22,7 +23,6 @@ from agent_eval.records import (
     SuiteInfo,
     Summary,
 )
-from agent_eval.stats.paired import drop_fails, one_sided_p
 from agent_eval.stats.reduce import case_stats
 
 # --- factory -------------------------------------------------------------------------------
@@ -33,19 +33,22 @@ class C:
     """A case for the factory: one score per run (None = errored); a run passes at score >= 1."""
 
     id: str
-    scores: Sequence[float | None]
+    scores: Sequence[float | str | None]
     tags: tuple[str, ...] = ()
     critical: bool = False
     definition: str = "v1"
     extra: dict[str, object] = field(default_factory=dict)
 
 
-def run(case_id: str, i: int, score: float | None) -> RunRecord:
-    if score is None:
+def run(case_id: str, i: int, score: float | str | None) -> RunRecord:
+    """A run: a score, None (a provider error) or "target" (the agent crashed)."""
+    if score is None or score == "target":
+        kind = "target" if score == "target" else "provider"
         return RunRecord(
             case_id=case_id, index=i, status=RunStatus.ERRORED, passed=False,
-            error=RunError(kind="provider", message="HTTP 500", status=500),
+            error=RunError(kind=kind, message="boom" if kind == "target" else "HTTP 500", status=None),
         )  # fmt: skip
+    assert isinstance(score, float | int)
     passed = score >= 1.0
     status = RunStatus.PASSED if passed else RunStatus.FAILED
     return RunRecord(case_id=case_id, index=i, status=status, passed=passed, score=score, output=f"out {score}")
@@ -97,7 +100,7 @@ def noisy(n: int, k: int, p: Sequence[float], rng: np.random.Generator, prefix: 
     return [C(f"{prefix}{i:03d}", [float(x) for x in rng.random(k) < p[i]]) for i in range(n)]
 
 
-# --- outcomes --------------------------------------------------------------------------------
+# --- the overall score: the margin test -----------------------------------------------------
 
 
 def test_a_a_passes_and_names_the_change() -> None:
@@ -106,27 +109,46 @@ def test_a_a_passes_and_names_the_change() -> None:
     v = decide(results(cases), base(cases))
     assert v.outcome is Outcome.PASS and v.exit_code == 0
     assert v.relative_change == 0.0 and v.p_value == 1.0
-    assert v.rule.startswith("score changed +0.0%, within the 3.0% limit")
+    assert v.rule.startswith("score changed +0.0%, within the 3.0% limit (one-sided 95% upper bound")
     assert v.paired_cases == 50 and v.warnings == ()
     assert {c.status for c in v.cases} <= {CaseStatus.UNCHANGED, CaseStatus.FLAKY}
+    assert [r.name for r in v.routes] == ["overall score", "run-level"]
 
 
-def test_clear_ten_percent_drop_on_100_cases_fails() -> None:
+def test_clear_ten_percent_drop_on_100_cases_fails_and_the_bound_agrees_with_the_test() -> None:
     rng = np.random.default_rng(1)
     b = [C(f"c{i}", [1.0] * 5) for i in range(100)]
     cand = [C(f"c{i}", [1.0 if x else 0.0 for x in rng.random(5) < 0.9]) for i in range(100)]
     v = decide(results(cand), base(b))
     assert v.outcome is Outcome.FAIL and v.exit_code == 1
     assert v.relative_change is not None and v.relative_change < -0.05
-    assert v.p_value is not None and v.p_value < 1e-6
-    assert v.rule.startswith(f"score dropped {-v.relative_change:.1%} (limit 3.0%), p=")
-    assert v.rule.endswith("< 0.05")
+    assert v.rule.startswith(f"score dropped {-v.relative_change:.1%}, past the 3.0% limit (one-sided 95% upper bound")
     lo, hi = v.relative_change_ci  # type: ignore[misc]
-    assert lo < v.relative_change < hi < 0
-    assert v.cases[0].status is CaseStatus.NEW_FAILURE and v.cases[0].delta == min(c.delta for c in v.cases)  # type: ignore[type-var]
+    assert lo < v.relative_change < hi < -0.03
+    assert v.min_detectable_drop is None and v.cases_needed is None  # no power figures on a FAIL
+    assert v.regressed()[0].delta == min(c.delta for c in v.cases)  # type: ignore[type-var]
 
 
-def test_five_percent_drop_on_five_noisy_cases_warns_with_cases_needed() -> None:
+def test_margin_test_matches_a_one_sample_t_test_and_its_bound() -> None:
+    from scipy import stats
+
+    from agent_eval.stats.hypotheses import margin_test
+
+    rng = np.random.default_rng(2)
+    for _ in range(20):
+        b = rng.uniform(0.6, 1.0, 30)
+        c = np.clip(b * rng.uniform(0.9, 1.02) + rng.normal(0, 0.05, 30), 0, 1)
+        t = margin_test(list(b), list(c), margin=0.03, alpha=0.05, absolute=False)
+        e = c - 0.97 * b
+        assert t.p_value == pytest.approx(stats.ttest_1samp(e, 0.0, alternative="less").pvalue, rel=1e-9)
+        assert t.upper is not None and (t.p_value < 0.05) == (t.upper < -0.03)
+        a = margin_test(list(b), list(c), margin=0.02, alpha=0.05, absolute=True)
+        assert a.p_value == pytest.approx(stats.ttest_1samp(c - b + 0.02, 0.0, alternative="less").pvalue, rel=1e-9)
+
+
+def test_drop_past_the_limit_without_significance_warns_with_the_power_figures() -> None:
+    from agent_eval.stats.hypotheses import t_quantile
+
     b = [C("a", [1.0, 0.6, 1.0]), C("b", [0.8, 1.0, 0.7]), C("c", [0.9, 0.9, 1.0]),
          C("d", [0.7, 1.0, 1.0]), C("e", [1.0, 0.8, 0.9])]  # fmt: skip
     cand = [C("a", [0.9, 0.6, 0.9]), C("b", [0.9, 1.0, 0.8]), C("c", [0.7, 0.8, 0.9]),
@@ -134,73 +156,161 @@ def test_five_percent_drop_on_five_noisy_cases_warns_with_cases_needed() -> None
     v = decide(results(cand), base(b))
     assert v.outcome is Outcome.WARN and v.exit_code == 0
     assert -0.08 < v.relative_change < -0.03  # type: ignore[operator]
-    assert v.p_value is not None and v.p_value >= 0.05
+    assert "not significant" in v.rule
+    # the drop that FAILs with 80% power: max_drop + (t_{1-a', n-1} + t_{0.8, n-1}) x SE, a' = alpha / 2 routes
+    bs = np.array([np.mean(x.scores) for x in b])  # type: ignore[arg-type]
+    cs = np.array([np.mean(x.scores) for x in cand])  # type: ignore[arg-type]
+    se = float(np.std(cs - 0.97 * bs, ddof=1) / math.sqrt(5) / bs.mean())
+    assert v.min_detectable_drop == pytest.approx(0.03 + (t_quantile(1 - 0.025, 4) + t_quantile(0.8, 4)) * se)
     assert v.cases_needed is not None and v.cases_needed > 5
-    assert v.min_detectable_drop is not None and v.min_detectable_drop > 0.03
-    assert "underpowered" in v.rule and f"about {v.cases_needed} cases" in v.rule
-    # The formula: n* = ceil(((z_0.95 + z_0.80) * sd_d / (max_drop * Q_base))^2).
-    d = [np.mean(c.scores) - np.mean(o.scores) for c, o in zip(cand, b, strict=True)]  # type: ignore[arg-type]
-    sd, q_base = float(np.std(d, ddof=1)), float(np.mean([np.mean(o.scores) for o in b]))  # type: ignore[arg-type]
-    assert v.baseline_score == pytest.approx(q_base)
-    assert v.cases_needed == math.ceil(((1.6448536269514722 + 0.8416212335729143) * sd / (0.03 * q_base)) ** 2)
 
 
-def test_critical_failure_fails_even_without_a_score_drop() -> None:
-    cases = [C("ok", [1.0, 1.0]), C("pay", [1.0, 0.0], critical=True)]
-    v = decide(results(cases), base(cases))
+def test_zero_variance_uses_the_exact_sign_flip_p_and_float_noise_is_no_drop() -> None:
+    b = [C("a", [1.0, 1.0]), C("b", [1.0, 1.0])]
+    tiny = decide(results([C("a", [1.0 - 1e-9] * 2), C("b", [1.0 - 1e-9] * 2)]), base(b))
+    assert tiny.outcome is Outcome.PASS
+    three = [C(x, [0.5, 0.5]) for x in "abc"]
+    v = decide(results([C(x, [0.4, 0.4]) for x in "abc"]), base(three))
+    assert v.p_value == pytest.approx(1 / 8)  # 2^-3, not 0: the overall test alone cannot FAIL 3 cases
+    assert v.outcome is Outcome.FAIL and "run-level" in v.rule  # every run of every case is lower
+    same = [C(f"c{i}", [0.1 + 0.2, 0.3]) for i in range(10)]
+    drift = [C(f"c{i}", [0.3, 0.3 - 2.8e-17]) for i in range(10)]
+    assert decide(results(drift), base(same), GateOptions(max_drop=0.0, absolute=True)).outcome is Outcome.PASS
+    assert decide(results(same), base(same)).min_detectable_drop is None  # no "0.0%" on identical runs
+
+
+def test_a_near_zero_baseline_falls_back_to_the_absolute_rule_and_says_so() -> None:
+    b = [C(f"c{i}", [0.0] * 3) for i in range(30)] + [C("x", [0.2, 0.2, 0.2])]
+    cand = [C(f"c{i}", [0.0] * 3) for i in range(30)] + [C("x", [0.0, 0.0, 0.0])]
+    v = decide(results(cand), base(b))
+    assert v.absolute_rule and v.outcome is Outcome.PASS  # -0.0065 points, within 0.03 points
+    assert any("absolute rule" in n for n in v.notes)
+
+
+def test_strict_fails_on_the_drop_alone() -> None:
+    b = [C("a", [1.0, 1.0]), C("b", [1.0, 1.0]), C("c", [1.0, 1.0])]
+    cand = [C("a", [1.0, 0.0]), C("b", [1.0, 1.0]), C("c", [1.0, 1.0])]
+    assert decide(results(cand), base(b)).outcome is Outcome.WARN
+    v = decide(results(cand), base(b), GateOptions(strict=True))
     assert v.outcome is Outcome.FAIL
-    assert v.rule == "critical case(s) failed: pay"
-    assert v.critical_failures == ("pay",)
+    assert v.rule.startswith("score dropped 16.7%, past the 3.0% limit (strict: no significance required)")
 
 
-def test_critical_case_with_no_completed_run_fails() -> None:
-    cases = [C(f"c{i}", [1.0] * 4) for i in range(30)] + [C("pay", [None], critical=True)]
-    v = decide(results(cases), None)
-    assert v.outcome is Outcome.FAIL and v.critical_failures == ("pay",)
+def test_absolute_mode_measures_points() -> None:
+    b = [C(f"c{i}", [0.5, 0.5]) for i in range(40)]
+    cand = [C(f"c{i}", [0.46, 0.46] if i % 2 else [0.5, 0.5]) for i in range(40)]  # -0.02 points, -4%
+    v = decide(results(cand), base(b), GateOptions(max_drop=0.03, absolute=True))
+    assert v.outcome is Outcome.PASS and v.relative_change == pytest.approx(-0.02)
+    assert v.rule.startswith("score changed -0.020 points, within the 0.030 points limit")
+    v2 = decide(results(cand), base(b), GateOptions(max_drop=0.01, absolute=True))
+    assert v2.outcome is Outcome.FAIL and v2.rule.startswith("score dropped 0.020 points, past the 0.010 points limit")
 
 
-def test_errors_over_five_percent_make_the_run_incomplete() -> None:
-    b = [C(f"c{i}", [1.0] * 5) for i in range(20)]
-    cand = [C(f"c{i}", [None, 1.0, 1.0, 1.0, 1.0] if i < 6 else [1.0] * 5) for i in range(20)]  # 6%
+# --- broken cases ---------------------------------------------------------------------------
+
+
+def test_one_case_from_5_of_5_to_0_of_5_among_100_fails_by_the_collapse_test() -> None:
+    b = [C(f"c{i:03d}", [1.0] * 5) for i in range(100)]
+    cand = [C(f"c{i:03d}", [1.0] * 5) for i in range(99)] + [C("c099", [0.0] * 5)]
+    v = decide(results(cand), base(b))
+    assert v.outcome is Outcome.FAIL
+    # the only case that could collapse by chance is c099 itself: p = 1 / C(10, 5) = 1/252
+    assert v.rule.startswith("1 case(s) passed every baseline run and no candidate run: c099 (collapse test, p=0.004")
+    assert decide(results(cand), base(b), GateOptions(case_collapse="warn")).outcome is Outcome.PASS
+    assert any("c099" in w for w in decide(results(cand), base(b), GateOptions(case_collapse="warn")).warnings)
+    assert decide(results(cand), base(b), GateOptions(case_collapse="off")).warnings == ()
+    short = [C(f"c{i:03d}", [1.0] * 2) for i in range(99)] + [C("c099", [0.0] * 2)]
+    assert decide(results(short), base(short[:99] + [C("c099", [1.0] * 2)])).outcome is Outcome.PASS  # k < 3
+
+
+def test_chance_collapses_of_flaky_cases_do_not_fail_the_gate() -> None:
+    from agent_eval.stats.hypotheses import at_least
+
+    # 40 coin-flip cases, each 3 passes in 6 runs: by chance 3 of them passed all 3 baseline runs and no candidate run
+    flips = ([1.0, 0.0, 1.0], [0.0, 1.0, 0.0])
+    b = [C(f"f{i:02d}", [1.0] * 3 if i < 3 else flips[i % 2]) for i in range(40)]
+    cand = [C(f"f{i:02d}", [0.0] * 3 if i < 3 else flips[1 - i % 2]) for i in range(40)]
+    v = decide(results(cand), base(b))
+    route = next(r for r in v.routes if r.name == "collapse")
+    assert route.p_value == pytest.approx(at_least(3, [1 / 20] * 40)) and route.p_value > 0.3
+    assert not route.failed
+    assert any("passed every baseline run and no candidate run" in w for w in v.warnings)
+
+
+def test_case_statuses_and_order() -> None:
+    b = [C("fixed", [0.0, 1.0]), C("newfail", [1.0, 1.0]), C("reg", [1.0, 0.5]), C("flaky", [1.0, 0.0]),
+         C("err", [1.0, 1.0]), C("same", [1.0, 1.0]), C("nearly", [1.0] * 5)]  # fmt: skip
+    cand = [C("fixed", [1.0, 1.0]), C("newfail", [0.0, 0.9]), C("reg", [0.7, 0.5]), C("flaky", [1.0, 0.0]),
+            C("err", [None, None]), C("same", [1.0, 1.0]), C("nearly", [1.0] * 4 + [0.0])]  # fmt: skip
+    v = decide(results(cand, repeat=5), base(b, repeat=5))
+    status = {c.case_id: c.status for c in v.cases}
+    assert status == {
+        "fixed": CaseStatus.FIXED, "newfail": CaseStatus.NEW_FAILURE, "reg": CaseStatus.REGRESSED,
+        "flaky": CaseStatus.FLAKY, "err": CaseStatus.ERROR, "same": CaseStatus.UNCHANGED,
+        "nearly": CaseStatus.REGRESSED,  # 5/5 -> 4/5 is not a "new failure"
+    }  # fmt: skip
+    assert [c.case_id for c in v.regressed()] == ["newfail", "nearly", "reg"]  # most regressed first
+
+
+# --- errors ---------------------------------------------------------------------------------
+
+
+def test_five_always_passing_cases_all_errored_is_incomplete_with_a_sensitivity_line() -> None:
+    b = [C(f"c{i:03d}", [1.0] * 5) for i in range(100)]
+    cand = [C(f"c{i:03d}", [None] * 5 if i < 5 else [1.0] * 5) for i in range(100)]
     v = decide(results(cand), base(b))
     assert v.outcome is Outcome.INCOMPLETE and v.exit_code == 3
-    assert v.rule == "6.0% of candidate runs errored (limit 5.0%)"
-    ok = [C(f"c{i}", [None, 1.0, 1.0, 1.0, 1.0] if i < 5 else [1.0] * 5) for i in range(20)]  # exactly 5%
-    assert decide(results(ok), base(b)).outcome is Outcome.PASS
+    assert v.rule.startswith("5 gated case(s) have no completed candidate run but have baseline runs: c000")
+    assert v.sensitivity is not None and v.sensitivity.startswith("if every errored run had failed: FAIL")
+    assert decide(results(cand), base(b), GateOptions(errors_as_failures=True)).outcome is Outcome.FAIL
 
 
-def test_baseline_errors_and_incomplete_runs_are_incomplete_and_beat_fail() -> None:
-    b = [C(f"c{i}", [None, 1.0] if i < 3 else [1.0, 1.0]) for i in range(10)]
+def test_spread_out_errors_are_a_warning_unless_their_rate_rose() -> None:
+    rng = np.random.default_rng(4)
+    b = [C(f"c{i}", [None if x < 0.04 else 1.0 for x in rng.random(5)]) for i in range(100)]
+    cand = [C(f"c{i}", [None if x < 0.04 else 1.0 for x in rng.random(5)]) for i in range(100)]
+    v = decide(results(cand), base(b))
+    assert v.outcome is Outcome.PASS and v.sensitivity is not None
+    assert any("of candidate runs errored, spread over" in w for w in v.warnings)
+    clean = [C(f"c{i}", [1.0] * 5) for i in range(100)]
+    worse = decide(results(cand), base(clean))
+    assert worse.outcome is Outcome.INCOMPLETE and "infrastructure errors rose" in worse.rule
+
+
+def test_a_target_crash_is_a_failed_run_not_missing_data() -> None:
+    b = [C(f"c{i}", [1.0] * 5) for i in range(50)]
+    cand = [C(f"c{i}", ["target"] * 5 if i < 10 else [1.0] * 5) for i in range(50)]
+    v = decide(results(cand), base(b))
+    assert v.outcome is Outcome.FAIL and v.errored_runs == 0 and v.sensitivity is None
+    assert v.relative_change == pytest.approx(-0.2)
+    stats = results(cand).cases[0].stats
+    assert (stats.n, stats.passed, stats.errors, stats.score) == (5, 0, 0, 0.0)
+
+
+def test_baseline_and_incomplete_runs_are_incomplete_and_beat_fail() -> None:
+    b = [C(f"c{i}", [1.0, 1.0]) for i in range(10)]
     cand = [C(f"c{i}", [0.0, 0.0], critical=True) for i in range(10)]
     v = decide(results(cand, complete=False), base(b))
-    assert v.outcome is Outcome.INCOMPLETE
-    assert v.rule == "the candidate run is incomplete (interrupted); 15.0% of baseline runs errored (limit 5.0%)"
-    assert len(v.critical_failures) == 10  # still reported
+    assert v.outcome is Outcome.INCOMPLETE and v.rule == "the candidate run is incomplete (interrupted)"
 
 
-def test_errored_runs_are_missing_data_not_failures() -> None:
-    b = [C(f"c{i}", [1.0] * 10) for i in range(10)]
-    cand = [C(f"c{i}", [None] + [1.0] * 9 if i < 5 else [1.0] * 10) for i in range(10)]
-    v = decide(results(cand), base(b))
-    assert v.outcome is Outcome.PASS and v.relative_change == 0.0
-    assert sum(c.candidate_errors for c in v.cases) == 5
+# --- tags, critical cases, absolute floors --------------------------------------------------
 
 
 def test_tag_limit_fails_when_a_tag_drops_significantly() -> None:
     rng = np.random.default_rng(3)
     b = [C(f"a{i}", [1.0] * 3, tags=("billing",)) for i in range(20)]
     b += [C(f"o{i}", [1.0] * 3, tags=("other",)) for i in range(80)]
-    cand = [C(f"a{i}", [float(x) for x in rng.random(3) < 0.8], tags=("billing",)) for i in range(20)]
+    cand = [C(f"a{i}", [float(x) for x in rng.random(3) < 0.7], tags=("billing",)) for i in range(20)]
     cand += [C(f"o{i}", [1.0] * 3, tags=("other",)) for i in range(80)]
-    opts = GateOptions(max_drop=0.10, tag_limits={"billing": 0.05})
+    opts = GateOptions(max_drop=0.10, tag_limits={"billing": 0.05}, case_collapse="off")
     v = decide(results(cand), base(b), opts)
-    overall = -v.relative_change  # type: ignore[operator]
-    assert overall < 0.10  # the overall rule alone would pass
-    assert v.outcome is Outcome.FAIL
-    billing = v.tags[0]
-    assert billing.tag == "billing" and billing.failed and billing.limit == 0.05
-    assert v.rule.startswith(f"tag 'billing' dropped {-billing.relative_change:.1%} (limit 5.0%), p=")  # type: ignore[operator]
-    assert not decide(results(cand), base(b), GateOptions(max_drop=0.10)).tags[0].failed
+    assert -v.relative_change < 0.10  # type: ignore[operator]  # the overall rule alone would pass
+    assert v.outcome is Outcome.FAIL and "tag 'billing' dropped" in v.rule
+    assert v.tags[0].tag == "billing" and v.tags[0].limit == 0.05
+    floor = GateOptions(max_drop=0.10, tag_limits={"billing": TagRule(floors=Floors(min_pass_rate=0.9))},
+                        case_collapse="off")
+    assert "tag 'billing' min_pass_rate" in decide(results(cand), base(b), floor).rule
 
 
 def test_unlimited_tag_drop_is_a_warning_after_benjamini_hochberg() -> None:
@@ -210,29 +320,42 @@ def test_unlimited_tag_drop_is_a_warning_after_benjamini_hochberg() -> None:
     v = decide(results(cand), base(b), GateOptions(max_drop=0.05))
     assert v.outcome is Outcome.PASS
     assert any(w.startswith("tag 'x' dropped 16.7% (BH-adjusted p=") and "no limit" in w for w in v.warnings)
-    assert v.tags[0].tag == "x" and v.tags[0].p_adjusted is not None
 
 
-def test_strict_fails_on_the_drop_alone() -> None:
-    b = [C("a", [1.0, 1.0]), C("b", [1.0, 1.0]), C("c", [1.0, 1.0])]
-    cand = [C("a", [1.0, 0.0]), C("b", [1.0, 1.0]), C("c", [1.0, 1.0])]
-    assert decide(results(cand), base(b)).outcome is Outcome.WARN
-    v = decide(results(cand), base(b), GateOptions(strict=True))
-    assert v.outcome is Outcome.FAIL
-    assert v.rule.startswith("score dropped 16.7% (limit 3.0%), strict: no significance required")
+def test_critical_cases_with_a_baseline_use_fisher_and_their_own_rate() -> None:
+    cases = [C(f"c{i}", [1.0] * 5) for i in range(20)]
+    slip = cases + [C("pay", [1.0] * 4 + [0.0], critical=True)]
+    v = decide(results(slip), base(cases + [C("pay", [1.0] * 5, critical=True)]))
+    assert v.outcome is Outcome.PASS  # one failed run in 5 is no evidence (Fisher p = 0.5)
+    gone = cases + [C("pay", [1.0, 0.0, 0.0, 0.0, 0.0], critical=True)]
+    ten = base(cases + [C("pay", [1.0] * 10, critical=True)], repeat=5)
+    v = decide(results(gone, repeat=5), ten, GateOptions(case_collapse="off"))
+    assert v.outcome is Outcome.FAIL and v.critical_failures == ("pay",) and "one-sided Fisher" in v.rule
+    rate = GateOptions(critical_min_pass_rate={"pay": 0.9})
+    assert decide(results(slip), base(cases + [C("pay", [1.0] * 5, critical=True)]), rate).outcome is Outcome.PASS
 
 
-def test_absolute_mode_measures_points() -> None:
-    b = [C(f"c{i}", [0.5, 0.5]) for i in range(40)]
-    cand = [C(f"c{i}", [0.46, 0.46] if i % 2 else [0.5, 0.5]) for i in range(40)]  # -0.02 points, -4%
-    rel = decide(results(cand), base(b), GateOptions(max_drop=0.03))
-    assert rel.outcome is Outcome.FAIL
-    v = decide(results(cand), base(b), GateOptions(max_drop=0.03, absolute=True))
-    assert v.outcome is Outcome.PASS
-    assert v.relative_change == pytest.approx(-0.02)
-    assert v.rule.startswith("score changed -0.020 points, within the 0.030 points limit")
-    v2 = decide(results(cand), base(b), GateOptions(max_drop=0.015, absolute=True))
-    assert v2.outcome is Outcome.FAIL and v2.rule.startswith("score dropped 0.020 points (limit 0.015 points), p=")
+def test_critical_cases_without_a_baseline_keep_the_every_run_rule_and_print_its_false_fail_rate() -> None:
+    cases = [C("ok", [1.0, 1.0]), C("pay", [1.0, 0.0], critical=True)]
+    v = decide(results(cases), None)
+    assert v.outcome is Outcome.FAIL and v.critical_failures == ("pay",)
+    assert v.rule.startswith("no baseline: critical case(s) failed a run")
+    assert any("would still FAIL 2% of the time" in n for n in v.notes)  # 1 - 0.99^2
+
+
+def test_absolute_floors_without_a_baseline_fail_on_the_upper_bound_and_warn_on_the_lower() -> None:
+    low = [C(f"c{i}", [1.0, 1.0, 0.0, 0.0] if i % 2 else [1.0, 1.0, 1.0, 0.0]) for i in range(40)]  # 62.5%
+    v = decide(results(low), None, GateOptions(floors=Floors(min_pass_rate=0.8)))
+    assert v.outcome is Outcome.FAIL and "pass rate 0.625 against min_pass_rate 0.8" in v.rule
+    near = [C(f"c{i}", [1.0] * 4 if i % 3 else [1.0, 1.0, 1.0, 0.0]) for i in range(12)]  # 91.7%
+    assert decide(results(near), None, GateOptions(floors=Floors(min_pass_rate=0.9))).outcome is Outcome.WARN
+    assert decide(results(near), None, GateOptions(floors=Floors(min_pass_rate=0.95), strict=True)).outcome is Outcome.FAIL
+    assert decide(results(near), None, GateOptions(floors=Floors(min_score=0.5))).outcome is Outcome.PASS
+    hat = decide(results(near), None, GateOptions(floors=Floors(min_pass_hat_k=0.95)))
+    assert hat.outcome is Outcome.FAIL and "pass^k" in hat.rule
+
+
+# --- comparability, pass^k, determinism -----------------------------------------------------
 
 
 def test_new_missing_and_changed_cases_are_listed_not_gated() -> None:
@@ -244,92 +367,59 @@ def test_new_missing_and_changed_cases_are_listed_not_gated() -> None:
     assert [c.case_id for c in v.by_status(CaseStatus.NEW)] == ["fresh"]
     assert [c.case_id for c in v.by_status(CaseStatus.MISSING)] == ["gone"]
     assert [c.case_id for c in v.by_status(CaseStatus.CHANGED)] == ["edited"]
-    assert [c.status for c in v.cases[-3:]] == [CaseStatus.CHANGED, CaseStatus.NEW, CaseStatus.MISSING]
     assert any("missing from the candidate (not gated): gone" in w for w in v.warnings)
-    assert any("changed definition since the baseline (not gated): edited" in w for w in v.warnings)
 
 
-def test_judge_and_k_mismatch_warn_but_model_change_does_not() -> None:
+def test_judge_and_k_mismatch_warn_but_a_baseline_with_2k_runs_does_not() -> None:
     cases = [C(f"c{i}", [1.0] * 3) for i in range(5)]
-    v = decide(results(cases, model="model-b"), base(cases))
-    assert v.warnings == ()
+    assert decide(results(cases, model="model-b"), base(cases)).warnings == ()
     cand = [C(f"c{i}", [1.0] * 5) for i in range(5)]
     v = decide(results(cand, judge_model="judge-2", judge_prompt_hash="jp2"), base(cases))
-    assert v.outcome is Outcome.PASS
     assert v.warnings[:3] == (
         "judge model differs from the baseline's (judge-1 -> judge-2); scores may not be comparable",
         "judge prompt hash differs from the baseline's (jp1 -> jp2); scores may not be comparable",
         "k (runs per case) differs from the baseline's (3 -> 5); scores may not be comparable",
     )
+    double = [C(f"c{i}", [1.0] * 6) for i in range(5)]
+    v = decide(results(cases), base(double))
+    assert v.warnings == () and v.baseline_runs == 6 and v.baseline_se == 0.0
 
 
-def test_case_statuses_and_order() -> None:
-    b = [C("fixed", [0.0, 1.0]), C("newfail", [1.0, 1.0]), C("reg", [1.0, 0.5]), C("flaky", [1.0, 0.0]),
-         C("err", [1.0, 1.0]), C("same", [1.0, 1.0]), C("collapse", [1.0, 1.0])]  # fmt: skip
-    cand = [C("fixed", [1.0, 1.0]), C("newfail", [1.0, 0.9]), C("reg", [0.7, 0.5]), C("flaky", [1.0, 0.0]),
-            C("err", [None, None]), C("same", [1.0, 1.0]), C("collapse", [0.0, 0.0])]  # fmt: skip
-    v = decide(results(cand), base(b), GateOptions(error_threshold=1.0))
-    status = {c.case_id: c.status for c in v.cases}
-    assert status == {
-        "fixed": CaseStatus.FIXED, "newfail": CaseStatus.NEW_FAILURE, "reg": CaseStatus.REGRESSED,
-        "flaky": CaseStatus.FLAKY, "err": CaseStatus.ERROR, "same": CaseStatus.UNCHANGED,
-        "collapse": CaseStatus.NEW_FAILURE,
-    }  # fmt: skip
-    assert [c.case_id for c in v.cases] == ["collapse", "reg", "newfail", "flaky", "same", "fixed", "err"]
-    assert any("passing every run to passing none: collapse" in w for w in v.warnings)
-
-
-def test_no_baseline() -> None:
-    cases = [C("a", [1.0, 0.5]), C("b", [1.0, 1.0])]
-    v = decide(results(cases), None)
-    assert v.outcome is Outcome.PASS and not v.has_baseline
-    assert v.rule.startswith("no baseline: nothing to compare")
-    assert v.candidate_score == pytest.approx(0.875) and v.candidate_ci is not None
-    bad = decide(results([C("a", [None, 1.0])]), None)
-    assert bad.outcome is Outcome.INCOMPLETE and bad.rule == "no baseline: 50.0% of candidate runs errored (limit 5.0%)"
+def test_pass_hat_k_is_only_reported_with_k_completed_runs() -> None:
+    r = results([C("a", [1.0, 1.0, None]), C("b", [1.0, 1.0, 1.0])], repeat=3)
+    assert r.cases[0].stats.pass_hat_k is None and r.cases[1].stats.pass_hat_k == 1.0
 
 
 def test_verdict_is_deterministic_and_order_independent() -> None:
     rng = np.random.default_rng(7)
     b = noisy(40, 3, [0.9] * 40, rng)
     cand = noisy(40, 3, [0.85] * 40, rng)
-    v1 = decide(results(cand), base(b), GateOptions(seed=3))
-    v2 = decide(results(list(reversed(cand))), base(list(reversed(b))), GateOptions(seed=3))
+    v1 = decide(results(cand), base(b))
+    v2 = decide(results(list(reversed(cand))), base(list(reversed(b))))
     assert v1 == v2
-    assert decide(results(cand), base(b), GateOptions(seed=4)).relative_change_ci != v1.relative_change_ci
 
 
-# --- statistical properties of the score rule (same functions decide() uses) -----------------
+# --- the whole default gate, simulated (>= 2,000 trials per cell, fixed seed) --------------
 
 
-def simulate(trials: int, n: int, k: int, lo: float, scale: float, seed: int) -> float:
-    """Share of trials the score rule FAILs; per-case pass probabilities ~ U[lo, 1], binary runs."""
-    rng = np.random.default_rng(seed)
-    p = rng.uniform(lo, 1.0, (trials, n))
-    b = rng.binomial(k, p) / k
-    c = rng.binomial(k, p * scale) / k
-    change = c.mean(axis=1) / b.mean(axis=1) - 1
-    return float(np.mean(drop_fails(change, one_sided_p(c - b), max_drop=0.03, alpha=0.05, strict=False)))
+def _simulated_outcome(rng: np.random.Generator, opts: GateOptions, scale: float) -> Outcome:
+    p = rng.uniform(0.8, 1.0, 100)
+    p[-5:] = 0.99  # five critical cases
+    tags = ("billing", "account", "format", "safety", "smoke")
+
+    def sides(q: np.ndarray, runs: int) -> dict[str, object]:
+        rows = (rng.random((100, runs)) < q[:, None]).tolist()
+        return {f"c{i}": make_side(f"c{i}", [float(x) for x in row], row, k=5, tags=(tags[i % 5],),
+                                   critical=i >= 95) for i, row in enumerate(rows)}
+
+    return decide_sides(sides(p * scale, 5), sides(p, 10), opts).outcome  # type: ignore[arg-type]
 
 
-def test_a_a_false_fail_rate_is_at_most_alpha() -> None:
+def test_the_whole_default_gate_keeps_a_a_false_fail_under_6_percent() -> None:
+    rng = np.random.default_rng(11)
+    opts = GateOptions(tag_limits=dict.fromkeys(("billing", "account", "format", "safety", "smoke"), 0.03))
     trials = 2000
-    rate = simulate(trials, 100, 5, 0.8, 1.0, seed=11)
-    assert rate <= 0.05 + 2 * math.sqrt(0.05 * 0.95 / trials)  # alpha plus Monte Carlo error
-
-
-def test_ten_percent_drop_is_caught_95_percent_of_the_time() -> None:
-    assert simulate(2000, 100, 5, 0.8, 0.9, seed=12) >= 0.95
-
-
-def test_decide_agrees_with_the_vectorised_rule() -> None:
-    rng = np.random.default_rng(5)
-    for scale in (1.0, 0.9, 0.95):
-        p = rng.uniform(0.8, 1.0, 100)
-        b, c = noisy(100, 5, p, rng), noisy(100, 5, p * scale, rng)
-        v = decide(results(c), base(b))
-        bs = np.array([np.mean(x.scores) for x in b])  # type: ignore[arg-type]
-        cs = np.array([np.mean(x.scores) for x in c])  # type: ignore[arg-type]
-        assert v.p_value == pytest.approx(float(one_sided_p(cs - bs)))
-        fails = bool(drop_fails(cs.mean() / bs.mean() - 1, v.p_value, max_drop=0.03, alpha=0.05, strict=False))
-        assert (v.outcome is Outcome.FAIL) == fails
+    fails = sum(_simulated_outcome(rng, opts, 1.0) is Outcome.FAIL for _ in range(trials))
+    assert fails / trials <= 0.06
+    power = sum(_simulated_outcome(rng, opts, 0.9) is Outcome.FAIL for _ in range(100))
+    assert power / 100 >= 0.65  # and it still catches a 10% drop (81% in benchmarks/gate_power.py)

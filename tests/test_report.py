@@ -277,7 +277,9 @@ def test_markdown_summary(bundle: tuple[Results, Baseline, Verdict]) -> None:
     assert "score dropped 9.7% (limit 3.0%)" in md
     assert "- 1 case is new and not gated" in md
     assert "| Pass rate | 85.7% | 85.7% |" in md
-    assert "| `c-regress` | new failure | 3/3 -> 1/3 | 1.000 -> 0.470 | -0.530 |" in md
+    assert "| `c-regress` | new failure | 3/3 -> 1/3 | 1.000 -> 0.470 | score -0.530, pass -67 pp |" in md
+    assert "change -9.7% (one-sided 95% upper bound -1.0%)" in md
+    assert "would FAIL with 80% power" not in md  # no power figures on a FAIL: it resolved its drop
     assert "`out/report.html`" in md and "`agent-eval-results` artifact" in md
     assert "Your refund" not in md and "question of" not in md  # never inputs or outputs
     assert not re.search(r"[\U0001F300-\U0001FAFF\u2600-\u27BF]", md)  # no emoji
@@ -384,9 +386,10 @@ def test_html_shows_verdict_metrics_and_provenance(bundle: tuple[Results, Baseli
     results, baseline, verdict = bundle
     html = render_html(results, verdict, baseline)
     assert 'class="banner o-FAIL"' in html and "score dropped 9.7% (limit 3.0%)" in html
-    assert "p = 0.012" in html and "minimum detectable drop 8.0%" in html
+    assert "p = 0.012" in html and "one-sided 95% upper bound -1.0%" in html
+    assert "would FAIL with 80% power" not in html  # only on PASS and WARN
     assert "0.867 [0.600, 1.000]" in html and "0.783 [0.550, 1.000]" in html
-    assert '<td class="num bad">-14.3 pp</td>' in html  # pass^k fell: a bad delta
+    assert '<td class="num bad">-19.0 pp</td>' in html  # pass^k fell (c-error, 1 of 3 runs, has none): a bad delta
     assert "model-a" in html and "model-b" in html
     # The config diff names the version bump and the model change.
     assert ">minor</span>" in html and "a model switch is a major change" in html
@@ -490,7 +493,7 @@ def test_reports_from_the_real_gate(tmp_path: Path, bundle: tuple[Results, Basel
     from agent_eval.baseline.gate import GateOptions, decide
 
     results, baseline, _ = bundle
-    verdict = decide(results, baseline, GateOptions(bootstrap_iterations=50))
+    verdict = decide(results, baseline, GateOptions())
     paths = write_reports(tmp_path, results, verdict, baseline)
     html = paths.html.read_text(encoding="utf-8")
     assert f'class="banner o-{verdict.outcome}"' in html

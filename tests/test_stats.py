@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from agent_eval.records import (
@@ -17,14 +19,18 @@ from agent_eval.records import (
     Usage,
 )
 from agent_eval.stats.describe import mean_ci, percentile, t_quantile_975
-from agent_eval.stats.paired import (
-    benjamini_hochberg,
-    cases_needed,
-    one_sided_p,
-    paired_test,
-    repeats_needed,
+from agent_eval.stats.hypotheses import (
+    at_least,
+    binomial_at_most,
+    fisher_fewer,
+    holm,
+    limit_test,
+    run_level_test,
+    t_quantile,
 )
-from agent_eval.stats.passk import pass_at_k, pass_hat_k
+from agent_eval.stats.paired import benjamini_hochberg, one_sided_p, paired_test
+from agent_eval.stats.passk import pass_at_k, pass_hat_curve, pass_hat_k
+from agent_eval.stats.power import Design, ab_sessions_per_arm, cases_needed, detectable_drop, fail_drop, runs_needed
 from agent_eval.stats.reduce import case_stats, summarize
 
 
@@ -39,16 +45,17 @@ def test_pass_hat_k_and_pass_at_k_by_hand() -> None:
     assert pass_at_k(4, 0, 2) == 0.0 and pass_at_k(4, 1, 1) == pytest.approx(0.25)
 
 
-def test_k_is_capped_at_n_and_no_runs_is_none() -> None:
-    assert pass_hat_k(2, 1, 5) == pass_hat_k(2, 1, 2) == 0.0
-    assert pass_at_k(2, 1, 5) == 1.0
+def test_fewer_than_k_runs_is_none_and_the_curve_stops_there() -> None:
+    assert pass_hat_k(2, 1, 5) is None and pass_at_k(2, 1, 5) is None  # it would be pass^2, not pass^5
+    assert pass_hat_k(2, 1, 2) == 0.0
     assert pass_hat_k(0, 0, 3) is None and pass_at_k(0, 0, 3) is None
+    assert pass_hat_curve(4, 3, 5) == (pytest.approx(0.75), pytest.approx(0.5), pytest.approx(0.25), 0.0, None)
     with pytest.raises(ValueError):
         pass_hat_k(3, 4, 1)
 
 
 def run(i: int, status: RunStatus, score: float | None = None, **kw: object) -> RunRecord:
-    extra = {"error": RunError(kind="timeout", message="timed out")} if status is RunStatus.ERRORED else {}
+    extra = {"error": RunError(kind="timeout", message="timed out")} if status is RunStatus.ERRORED and "error" not in kw else {}
     return RunRecord(
         case_id="x", index=i, status=status, passed=status is RunStatus.PASSED, score=score, **extra, **kw  # type: ignore[arg-type]
     )
@@ -62,8 +69,9 @@ def test_case_stats_leaves_errors_out_of_the_rates() -> None:
     s = case_stats(runs, k=5)
     assert (s.n, s.passed, s.errors, s.k) == (3, 2, 2, 5)
     assert s.pass_rate == pytest.approx(2 / 3)
-    assert s.pass_hat_k == 0.0  # k capped at the 3 completed runs, one of which failed
-    assert s.pass_at_k == 1.0
+    assert s.pass_hat_k is None and s.pass_at_k is None  # 3 completed runs cannot measure pass^5
+    target = case_stats([run(0, P, 1.0), run(1, E, error=RunError(kind="target", message="exit 1"))], k=2)
+    assert (target.n, target.passed, target.errors, target.score) == (2, 1, 0, 0.5)  # a crash is a failed run
     assert s.score == pytest.approx(2.5 / 3)
     assert s.flaky
 
@@ -157,18 +165,80 @@ def test_paired_test_matches_scipy_and_handles_constant_differences() -> None:
     assert t.p_value == pytest.approx(stats.ttest_rel(cand, base, alternative="less").pvalue)
     assert t.change == pytest.approx(sum(cand) / sum(base) - 1)
     assert paired_test(base, base).p_value == 1.0
-    assert paired_test([1.0, 1.0], [0.9, 0.9]).p_value == 0.0
+    assert paired_test([1.0, 1.0], [0.9, 0.9]).p_value == 0.25  # the exact sign-flip p, 2^-2
     assert paired_test([1.0], [0.5]).p_value is None
-    assert list(one_sided_p([[0.0, 0.0], [-0.1, -0.1]])) == [1.0, 0.0]
+    assert list(one_sided_p([[0.0, 0.0], [-0.1, -0.1]])) == [1.0, 0.25]
 
 
-def test_power_helpers() -> None:
-    z = 1.6448536269514722 + 0.8416212335729143
-    assert cases_needed(0.2, 0.03, alpha=0.05) == math.ceil((z * 0.2 / 0.03) ** 2)
-    # Pure run-to-run noise (tau^2 = 0): var(d) = run_var / k must reach n * (drop / z)^2.
-    reps = repeats_needed(0.2, 0.04, 0.04 * 5, 100, 0.02, alpha=0.05)
-    assert reps == math.ceil(0.2 / (100 * (0.02 / z) ** 2))
-    assert repeats_needed(0.5, 0.0, 0.1, 10, 0.01, alpha=0.05) is None  # case spread alone is too wide
+def test_exact_tests_by_hand() -> None:
+    from scipy import stats
+
+    # 10/10 -> 1/5: P(X <= 1), X ~ Hypergeometric(15 runs, 11 passes, 5 drawn)
+    assert fisher_fewer(1, 5, 10, 10) == pytest.approx(stats.hypergeom.cdf(1, 15, 11, 5))
+    assert fisher_fewer(1, 5, 10, 10) == pytest.approx(stats.fisher_exact([[1, 4], [10, 0]], alternative="less")[1])
+    assert binomial_at_most(7, 10, 0.9) == pytest.approx(stats.binom.cdf(7, 10, 0.9))
+    assert at_least(2, [0.5, 0.5, 0.5]) == pytest.approx(0.5) and at_least(1, [0.1, 0.2]) == pytest.approx(1 - 0.9 * 0.8)
+    assert at_least(0, []) == 1.0 and at_least(1, []) == 0.0
+    assert holm([0.01, 0.04, 0.03], 0.05) == [pytest.approx(0.05 / 3), None, None]
+    assert holm([0.01, 0.02, 0.04], 0.05) == [pytest.approx(0.05 / 3), pytest.approx(0.025), pytest.approx(0.05)]
+    t = limit_test([0.7, 0.8, 0.9, 0.6], 0.9, alpha=0.05)
+    assert t is not None and t.p_value == pytest.approx(stats.ttest_1samp([0.7, 0.8, 0.9, 0.6], 0.9, alternative="less").pvalue)
+    assert t.upper == pytest.approx(0.75 + stats.t.ppf(0.95, 3) * stats.sem([0.7, 0.8, 0.9, 0.6]))
+
+
+def test_run_level_test_is_the_stratified_permutation_test_in_its_normal_form() -> None:
+    pairs = [([1.0, 1.0, 0.0], [0.0, 0.0, 1.0]), ([1.0, 1.0], [1.0, 0.0])]
+    # T = mean of (c - b) = ((1/3 - 2/3) + (1/2 - 1)) / 2; Var = sum S_i^2 (1/nb + 1/nc) / m^2
+    t = ((1 / 3 - 2 / 3) + (0.5 - 1.0)) / 2
+    s1, s2 = np.var([1, 1, 0, 0, 0, 1], ddof=1), np.var([1, 1, 1, 0], ddof=1)
+    sd = math.sqrt(s1 * (1 / 3 + 1 / 3) + s2 * (1 / 2 + 1 / 2)) / 2
+    assert run_level_test(pairs, margin=0.0, absolute=True) == pytest.approx(stats_norm_cdf(t / sd))
+    assert run_level_test([([1.0, 1.0], [1.0, 1.0])], margin=0.0, absolute=False) == 1.0
+
+
+def stats_norm_cdf(x: float) -> float:
+    from statistics import NormalDist
+
+    return NormalDist().cdf(x)
+
+
+def test_power_figures_against_the_closed_forms() -> None:
+    # fail_drop: max_drop + (t_{1-a,n-1} + t_{0.8,n-1}) x se
+    assert fail_drop(0.01, 100, max_drop=0.03, alpha=0.05) == pytest.approx(0.03 + (1.6603911560169906 + 0.8452670319534972) * 0.01)  # scipy.stats.t.ppf(0.95 and 0.8, 99)
+    # no between-case term (absolute): x = (t + t) sqrt(W / n)
+    d = Design(cases=100, k=5, baseline_k=10, mean=0.9, between=0.0, run_var=0.09, max_drop=0.03, alpha=0.05, absolute=True)
+    w = 0.09 / 5 + 0.09 / 10
+    assert detectable_drop(d) == pytest.approx(0.03 + (t_quantile(0.95, 99) + t_quantile(0.8, 99)) * math.sqrt(w / 100))
+    # relative with spread between cases: x = c sqrt(W / (1 - c^2 B)), c = (t + t) / (sqrt(n) Q)
+    r = Design(cases=50, k=5, baseline_k=10, mean=0.8, between=0.02, run_var=0.1, max_drop=0.03, alpha=0.05)
+    c = (t_quantile(0.95, 49) + t_quantile(0.8, 49)) / (math.sqrt(50) * 0.8)
+    w = 0.1 / 5 + 0.97**2 * 0.1 / 10
+    assert detectable_drop(r) == pytest.approx(0.03 + c * math.sqrt(w / (1 - c * c * 0.02)))
+    # cases needed: the smallest n whose detectable drop is at most the target
+    n = cases_needed(r, 0.06)
+    assert n is not None and detectable_drop(dataclasses.replace(r, cases=n)) <= 0.06 + 1e-12
+    assert detectable_drop(dataclasses.replace(r, cases=n - 1)) > 0.06  # type: ignore[operator]
+    assert cases_needed(r, 0.02) is None  # within the limit: never meant to FAIL
+    k = runs_needed(r, 0.06)
+
+    def resolves(runs: int) -> bool:
+        return detectable_drop(dataclasses.replace(r, k=runs, baseline_k=2 * runs)) <= 0.06 + 1e-12  # type: ignore[operator]
+
+    assert k is not None and resolves(k) and not resolves(k - 1)
+    wide = Design(cases=10, k=5, baseline_k=10, mean=0.8, between=0.02, run_var=0.1, max_drop=0.03, alpha=0.05,
+                  tau2=0.5)
+    assert runs_needed(wide, 0.05) is None  # the per-case spread alone is too wide
+
+
+def test_ab_sessions_per_arm_against_the_closed_form() -> None:
+    from statistics import NormalDist
+
+    z = NormalDist().inv_cdf
+    p1, p2 = 0.8, 0.75
+    p = (p1 + p2) / 2
+    n = (z(0.975) * math.sqrt(2 * p * (1 - p)) + z(0.8) * math.sqrt(p1 * (1 - p1) + p2 * (1 - p2))) ** 2 / 0.05**2
+    assert ab_sessions_per_arm(0.8, 0.05) == math.ceil(n) == 1094
+    assert ab_sessions_per_arm(0.02, 0.05) > 0  # 0.02 - 0.05 < 0: plans the rise to 0.07 instead
 
 
 def test_benjamini_hochberg() -> None:

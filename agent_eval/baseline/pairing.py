@@ -13,15 +13,20 @@ from typing import Protocol
 from agent_eval.baseline.schema import Baseline
 from agent_eval.baseline.verdict import CaseDelta, CaseStatus
 from agent_eval.records import CaseStats, Results, RunStatus
+from agent_eval.stats.hypotheses import TOL
+from agent_eval.stats.passk import pass_hat_k
 
 __all__ = [
     "Pairing",
     "Scored",
     "Side",
+    "SideStats",
     "case_deltas",
     "case_status",
     "critical_failures",
+    "error_kind",
     "error_rate",
+    "make_side",
     "pair",
     "scored",
     "sides_from_baseline",
@@ -29,21 +34,48 @@ __all__ = [
     "within_variance",
 ]
 
-_EPS = 1e-9  # score changes smaller than this are float noise, not regressions
+
+
+@dataclass(frozen=True, slots=True)
+class SideStats:
+    """One case's runs in one arm reduced to counts (the gate's light twin of `CaseStats`)."""
+
+    n: int  # completed runs (a target crash counts, as a failed run)
+    passed: int
+    errors: int  # infrastructure errors
+    k: int
+    score: float | None
+
+    @property
+    def pass_rate(self) -> float | None:
+        return self.passed / self.n if self.n else None
+
+    @property
+    def pass_hat_k(self) -> float | None:
+        return pass_hat_k(self.n, self.passed, self.k)
+
+    @property
+    def flaky(self) -> bool:
+        return 0 < self.passed < self.n
 
 
 @dataclass(frozen=True, slots=True)
 class Side:
-    """One case in one arm: its statistics and its completed runs' scores."""
+    """One case in one arm: its statistics and its completed runs' scores.
+
+    A run that errored in the target itself (kind `target`: the agent raised or exited non-zero) is a
+    completed, failed run with score 0; other errors (provider, timeout, judge, ...) are missing data,
+    unless `errors_as_failures` scores them 0 too.
+    """
 
     id: str
     tags: tuple[str, ...]
     critical: bool
     definition_hash: str
-    stats: CaseStats
+    stats: SideStats
     scores: tuple[float, ...]  # completed runs; a run without a score counts 1.0 if passed
     runs: int
-    errors: int
+    errors: int  # infrastructure errors: missing data
 
     @property
     def score(self) -> float | None:
@@ -83,28 +115,49 @@ class _Case(Protocol):
     def runs(self) -> Sequence[_Run]: ...
 
 
-def _side(case: _Case) -> Side:
-    done = [r for r in case.runs if r.status is not RunStatus.ERRORED]
-    return Side(
-        id=case.id,
-        tags=tuple(case.tags),
-        critical=case.critical,
-        definition_hash=case.definition_hash,
-        stats=case.stats,
-        scores=tuple(r.score if r.score is not None else float(r.passed) for r in done),
-        runs=len(case.runs),
-        errors=len(case.runs) - len(done),
-    )
+def error_kind(run: _Run) -> str | None:
+    """The error kind of an errored run (a RunRecord's `error.kind`, a BaselineRun's `error_kind`)."""
+    if run.status is not RunStatus.ERRORED:
+        return None
+    error = getattr(run, "error", None)
+    return getattr(error, "kind", None) or getattr(run, "error_kind", None)
 
 
-def sides_from_results(results: Results) -> dict[str, Side]:
+def make_side(
+    case_id: str, scores: Sequence[float], passed: Sequence[bool], *, errors: int = 0, k: int,
+    tags: tuple[str, ...] = (), critical: bool = False, definition_hash: str = "",
+) -> Side:
+    """A `Side` from completed run scores and verdicts (what `decide_sides` and simulations use)."""
+    n = len(scores)
+    stats = SideStats(n, sum(passed), errors, k, math.fsum(scores) / n if n else None)
+    return Side(case_id, tags, critical, definition_hash, stats, tuple(scores), n + errors, errors)
+
+
+def _side(case: _Case, k: int, errors_as_failures: bool) -> Side:
+    scores, passed, errors = [], [], 0
+    for r in case.runs:
+        kind = error_kind(r)
+        if kind is None:
+            scores.append(r.score if r.score is not None else float(r.passed))
+            passed.append(r.passed)
+        elif kind == "target" or errors_as_failures:
+            scores.append(0.0)
+            passed.append(False)
+        else:
+            errors += 1
+    return make_side(case.id, scores, passed, errors=errors, k=k, tags=tuple(case.tags), critical=case.critical,
+                     definition_hash=case.definition_hash)
+
+
+def sides_from_results(results: Results, *, errors_as_failures: bool = False) -> dict[str, Side]:
     """The candidate's cases by id."""
-    return {c.id: _side(c) for c in results.cases}
+    k = results.suite.repeat
+    return {c.id: _side(c, k, errors_as_failures) for c in results.cases}
 
 
-def sides_from_baseline(baseline: Baseline) -> dict[str, Side]:
-    """The baseline's cases by id."""
-    return {c.id: _side(c) for c in baseline.cases}
+def sides_from_baseline(baseline: Baseline, k: int, *, errors_as_failures: bool = False) -> dict[str, Side]:
+    """The baseline's cases by id, pass^k at the candidate's k."""
+    return {c.id: _side(c, k, errors_as_failures) for c in baseline.cases}
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,18 +217,18 @@ def case_status(base: Side, cand: Side) -> CaseStatus:
     """How a paired case moved, first match wins.
 
     ERROR: the candidate has no completed run. NEW_FAILURE: every baseline run passed
-    (at least one) and some candidate run failed. FIXED: some baseline run failed or none
+    (at least one) and no candidate run passed (5/5 -> 4/5 is REGRESSED, not a new failure). FIXED: some baseline run failed or none
     completed, and every candidate run passed. REGRESSED: the mean score dropped.
     FLAKY: the candidate passed some runs but not all. Otherwise UNCHANGED.
     """
     b, c = base.stats, cand.stats
     if c.n == 0:
         return CaseStatus.ERROR
-    if b.n > 0 and b.passed == b.n and c.passed < c.n:
+    if b.n > 0 and b.passed == b.n and c.passed == 0:
         return CaseStatus.NEW_FAILURE
     if b.passed < b.n and c.passed == c.n:
         return CaseStatus.FIXED
-    if b.score is not None and c.score is not None and c.score < b.score - _EPS:
+    if b.score is not None and c.score is not None and c.score < b.score - TOL:
         return CaseStatus.REGRESSED
     if c.flaky:
         return CaseStatus.FLAKY

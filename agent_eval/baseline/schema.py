@@ -51,6 +51,7 @@ class BaselineRun(Record):
     output: str = ""
     latency_ms: float | None = None
     cost_usd: float | None = None
+    error_kind: str | None = Field(None, description="Why an errored run errored (`target`: the agent crashed).")
     metrics: dict[str, float] = Field(
         {}, exclude_if=lambda value: not value,  # absent unless the suite names metrics: older files stay byte-equal
         description="Named metrics of this run (`metric:` on checks and rubrics).")
@@ -79,8 +80,14 @@ class Baseline(Record):
         return next((c for c in self.cases if c.id == case_id), None)
 
 
-def baseline_from_results(results: Results) -> Baseline:
-    """Reduce a run's results to a baseline, cases sorted by id and runs by index (stable diffs)."""
+def baseline_from_results(results: Results, *, k: int | None = None) -> Baseline:
+    """Reduce a run's results to a baseline, cases sorted by id and runs by index (stable diffs).
+
+    `k` is the suite's own k when the baseline ran more runs per case (`gate.baseline_repeat`): its
+    pass^k is then pass^k of the suite, estimated from every run.
+    """
+    from agent_eval.stats.reduce import case_stats
+
     cfg = results.config
     provenance = Provenance(
         suite_name=results.suite.name,
@@ -106,10 +113,11 @@ def baseline_from_results(results: Results) -> Baseline:
             tags=tuple(c.tags),
             critical=c.critical,
             definition_hash=c.definition_hash,
-            stats=c.stats,
+            stats=c.stats if k is None else case_stats(c.runs, k),
             runs=tuple(
                 BaselineRun(index=r.index, score=r.score, passed=r.passed, status=r.status, output=r.output,
-                            latency_ms=r.latency_ms, cost_usd=r.cost_usd, metrics=run_metrics(r))
+                            latency_ms=r.latency_ms, cost_usd=r.cost_usd,
+                            error_kind=r.error.kind if r.error is not None else None, metrics=run_metrics(r))
                 for r in sorted(c.runs, key=lambda r: r.index)
             ),
         )

@@ -27,6 +27,7 @@ __all__ = [
     "MIGRATIONS",
     "RESULTS_MIGRATIONS",
     "Migration",
+    "baseline_root",
     "default_baseline_path",
     "dump_json",
     "load_baseline",
@@ -54,12 +55,32 @@ def dump_json(model: BaseModel) -> str:
     return json.dumps(data, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
 
 
-def save_baseline(results: Results, path: Path) -> Baseline:
-    """Write `results` as the baseline at `path`, atomically; refuses an incomplete run."""
+def baseline_root(suite_path: Path) -> Path:
+    """The folder whose golden/baselines/ holds a suite's baseline.
+
+    The nearest ancestor of the suite file's folder that has golden/baselines/, else the git
+    top level above it, else the suite's own folder: so a run from any folder, a monorepo and
+    `init DIR` all find (and `--save-baseline` writes) the same file.
+    """
+    folder = Path(suite_path).resolve().parent
+    for candidate in (folder, *folder.parents):
+        if (candidate / "golden" / "baselines").is_dir():
+            return candidate
+    for candidate in (folder, *folder.parents):
+        if (candidate / ".git").exists():
+            return candidate
+    return folder
+
+
+def save_baseline(results: Results, path: Path, *, k: int | None = None) -> Baseline:
+    """Write `results` as the baseline at `path`, atomically; refuses an incomplete run.
+
+    `k`: the suite's k when the run used more runs per case (see `baseline_from_results`).
+    """
     if not results.complete:
         why = f" ({results.incomplete_reason})" if results.incomplete_reason else ""
         raise UsageError(f"refusing to save an incomplete run as the baseline{why}; run the whole suite")
-    baseline = baseline_from_results(results)
+    baseline = baseline_from_results(results, k=k)
     write_atomic(Path(path), dump_json(baseline))
     return baseline
 

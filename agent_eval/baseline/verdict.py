@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-__all__ = ["CaseDelta", "CaseStatus", "Outcome", "TagDelta", "Verdict"]
+__all__ = ["CaseDelta", "CaseStatus", "Outcome", "Route", "TagDelta", "Verdict"]
 
 
 class Outcome(StrEnum):
@@ -25,7 +25,7 @@ class CaseStatus(StrEnum):
     """How one case moved between baseline and candidate."""
 
     REGRESSED = "regressed"  # score dropped
-    NEW_FAILURE = "new_failure"  # passed all k runs before, fails now
+    NEW_FAILURE = "new_failure"  # passed every baseline run, passes no candidate run
     FIXED = "fixed"  # failed before, passes all k runs now
     FLAKY = "flaky"  # candidate passes some but not all runs
     ERROR = "error"  # candidate has errored runs
@@ -52,6 +52,11 @@ class CaseDelta:
     candidate_score: float | None = None
 
     @property
+    def worse(self) -> bool:
+        """Regressed or a new failure: the one list every report shows as "regressed"."""
+        return self.status in (CaseStatus.REGRESSED, CaseStatus.NEW_FAILURE)
+
+    @property
     def delta(self) -> float | None:
         if self.baseline_score is None or self.candidate_score is None:
             return None
@@ -69,8 +74,22 @@ class TagDelta:
     relative_change: float | None
     p_value: float | None = None
     p_adjusted: float | None = None  # Benjamini-Hochberg across tags
-    limit: float | None = None  # from the suite's gate.tags
+    limit: float | None = None  # the tag's max_drop from the suite's gate.tags
     failed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """One route to FAIL: its test's p-value (None for a rule without one) and whether it fired.
+
+    Every route with a p-value is in one Holm family at the gate's alpha.
+    """
+
+    name: str  # "overall score", "run-level", "tag 'billing'", "critical 'pay'", "min_pass_rate", ...
+    text: str  # what it found, as a sentence
+    p_value: float | None = None
+    failed: bool = False
+    warn: bool = False  # a point estimate or bound past the limit without a FAIL
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,14 +110,21 @@ class Verdict:
     candidate_score: float | None = None
     candidate_ci: tuple[float, float] | None = None
     relative_change: float | None = None  # r = Q_cand / Q_base - 1 (or the point drop if absolute)
-    relative_change_ci: tuple[float, float] | None = None
-    p_value: float | None = None
-    min_detectable_drop: float | None = None  # relative (or points if absolute), at 80% power
-    cases_needed: int | None = None  # cases that would resolve max_drop at the observed variance
-    repeats_needed: int | None = None  # runs per case resolving max_drop with these cases, if any can
+    relative_change_ci: tuple[float, float] | None = None  # 1 - 2 alpha two-sided; its top is the test's bound
+    p_value: float | None = None  # of the overall margin test
+    min_detectable_drop: float | None = None  # the true drop that would FAIL at 80% power (WARN/PASS only)
+    cases_needed: int | None = None  # cases at which the observed drop would FAIL at 80% power (WARN only)
+    repeats_needed: int | None = None  # runs per case that would do the same with these cases, if any can
     cases: tuple[CaseDelta, ...] = ()  # most regressed first
     tags: tuple[TagDelta, ...] = ()  # regressions first
     critical_failures: tuple[str, ...] = ()
+    routes: tuple[Route, ...] = ()  # every route to FAIL that was tested
+    baseline_se: float | None = None  # standard error of the baseline score from its run-to-run noise
+    baseline_runs: int | None = None  # runs per case of the baseline
+    sensitivity: str | None = None  # the verdict if every errored run had failed
+    notes: tuple[str, ...] = ()  # how the verdict was reached, when that is not the default
+    errored_runs: int = 0  # infrastructure errors in the candidate
+    absolute_rule: bool = False  # the change is in score points (--absolute, or a baseline under 0.05)
 
     @property
     def exit_code(self) -> int:
@@ -106,3 +132,7 @@ class Verdict:
 
     def by_status(self, status: CaseStatus) -> tuple[CaseDelta, ...]:
         return tuple(c for c in self.cases if c.status is status)
+
+    def regressed(self) -> tuple[CaseDelta, ...]:
+        """Regressed cases and new failures, most regressed first (the same list in every report)."""
+        return tuple(c for c in self.cases if c.worse)

@@ -39,6 +39,8 @@ class GateInputs:
     budget_usd: str = ""
     filters: tuple[str, ...] = ()
     extra: tuple[str, ...] = ()
+    require_baseline: bool = True  # a suite without a baseline is an error, not an ungated PASS
+    new_suites: tuple[str, ...] = ()  # suites new in this change: exempt from require_baseline
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> GateInputs:
@@ -52,6 +54,8 @@ class GateInputs:
             config=get("CONFIG"), baseline=get("BASELINE"), max_drop=get("MAX_DROP"), repeat=get("REPEAT"),
             budget_usd=get("BUDGET"), filters=tuple(shlex.split(get("FILTER"))),
             extra=tuple(shlex.split(get("EXTRA_ARGS"))),
+            require_baseline=get("REQUIRE_BASELINE").lower() not in ("false", "0", "no"),
+            new_suites=tuple(shlex.split(get("NEW_SUITES"))),
         )
 
 
@@ -67,6 +71,10 @@ class GateResult:
 def gate_arguments(inputs: GateInputs) -> list[str]:
     """The `agent-eval` arguments for these inputs."""
     args = ["run", *inputs.suites, "--out", str(inputs.out), "--overwrite", "--format", "json"]
+    if inputs.require_baseline:
+        args.append("--require-baseline")
+    for name in inputs.new_suites:
+        args += ["--new-suite", name]
     for flag, value in (("--config", inputs.config), ("--baseline", inputs.baseline),
                         ("--max-drop", inputs.max_drop), ("--repeat", inputs.repeat),
                         ("--budget-usd", inputs.budget_usd)):
@@ -119,8 +127,8 @@ def report_verdict(result: GateResult) -> None:
     for suite in result.verdict.get("suites", []):
         name, outcome, rule = suite.get("suite", "?"), suite.get("outcome", "?"), suite.get("rule", "")
         if not suite.get("baseline") and outcome != "INCOMPLETE":
-            annotate("notice", f"Suite '{name}' has no baseline yet, so nothing was compared (only critical cases "
-                     f"and errors were gated). Create one on main: `agent-eval run {_suite_file(suite)} "
+            annotate("notice", f"Suite '{name}' has no baseline yet, so nothing was compared (only critical cases, "
+                     f"absolute limits and errors were gated). Create one on main: `agent-eval run {_suite_file(suite)} "
                      f"--save-baseline`, then commit golden/baselines/{name}.json.",
                      title=f"agent-eval: no baseline for {name}")
         if outcome in ("FAIL", "INCOMPLETE"):

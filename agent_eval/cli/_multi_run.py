@@ -113,7 +113,7 @@ def _planned(suite: LoadedSuite, options: RunOptions) -> int:
 def execute_many(request: RunRequest, options: RunOptions, configs: Sequence[Path], gate_against: Path | None) -> int:
     """Run every config on the suite, gate each arm, write the matrix; returns the combined exit code."""
     from agent_eval.baseline.schema import baseline_from_results
-    from agent_eval.cli._run_flow import _check_credentials
+    from agent_eval.cli._run_flow import _check_credentials, _requires
     from agent_eval.cli.progress import make_progress
 
     if request.save_baseline:
@@ -136,6 +136,8 @@ def execute_many(request: RunRequest, options: RunOptions, configs: Sequence[Pat
         for arm in arms:
             print_dry_run(out, suite, arm.config, options)
         return 0
+    stored, stored_path, looked_for = resolve_baseline(request.baseline, suite.name, suite.path,
+                                                       required=reference is None and _requires(request, suite))
     for arm in arms:
         _check_credentials(suite, arm.config)
         _prepare(arm.folder, request.overwrite)
@@ -148,7 +150,7 @@ def execute_many(request: RunRequest, options: RunOptions, configs: Sequence[Pat
             say(err, "warning", warning)
         if report.fatal is not None:
             raise report.fatal
-    stored, stored_path = resolve_baseline(request.baseline, suite.name)
+    rates = {c.id: c.critical_min_pass_rate for c in suite.cases if c.critical_min_pass_rate is not None}
     by_label = {arm.label: report for arm, report in zip(arms, reports, strict=True)}
     outcomes: list[SuiteOutcome] = []
     for arm, report in zip(arms, reports, strict=True):
@@ -159,7 +161,8 @@ def execute_many(request: RunRequest, options: RunOptions, configs: Sequence[Pat
             baseline_path = None if is_ref else root / reference / "results.json"
         out.rule(f"{arm.label}" + (" (reference)" if arm.label == reference else ""))
         outcomes.append(gate_and_report(out, report.results, baseline, baseline_path, request.gate, suite.spec.gate,
-                                        arm.folder, redact_default=suite.spec.report.redact))
+                                        arm.folder, redact_default=suite.spec.report.redact, critical_rates=rates,
+                                        looked_for=baseline_path or looked_for))
     matrix = _matrix(arms, outcomes, request, reference)
     from agent_eval.report.matrix_render import write_matrix
 

@@ -4,21 +4,31 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 
-from agent_eval.baseline.verdict import Outcome, Verdict
+from agent_eval.baseline.verdict import CaseStatus, Outcome, Verdict
 from agent_eval.records import Results
 
 if TYPE_CHECKING:
+    from agent_eval.baseline.options import GateOptions
     from agent_eval.baseline.schema import Baseline
     from agent_eval.suite.schema import GateSpec
 
-__all__ = ["GateFlags", "SuiteOutcome", "combined_exit", "emit_json", "gate_and_report", "resolve_baseline"]
+__all__ = [
+    "GateFlags",
+    "SuiteOutcome",
+    "baseline_location",
+    "combined_exit",
+    "emit_json",
+    "gate_and_report",
+    "gate_options",
+    "resolve_baseline",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +40,9 @@ class GateFlags:
     strict: bool = False
     absolute: bool = False
     redact: bool = False
+    errors_as_failures: bool = False
+    require_baseline: bool = False
+    new_suites: tuple[str, ...] = ()  # suites exempt from --require-baseline (new in this change)
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,43 +55,83 @@ class SuiteOutcome:
     baseline_path: Path | None
 
 
-def resolve_baseline(flag: Path | None, suite_name: str) -> tuple[Baseline | None, Path | None]:
-    """`--baseline FILE`, else golden/baselines/<suite>.json under the current directory if it exists."""
-    from agent_eval.baseline.store import default_baseline_path, load_baseline
+def baseline_location(suite_name: str, suite_path: Path | str) -> Path:
+    """golden/baselines/<suite>.json under the suite's baseline root (see `baseline_root`)."""
+    from agent_eval.baseline.store import baseline_root, default_baseline_path
+
+    return default_baseline_path(suite_name, baseline_root(Path(suite_path)))
+
+
+def resolve_baseline(
+    flag: Path | None, suite_name: str, suite_path: Path | str, *, required: bool = False
+) -> tuple[Baseline | None, Path | None, Path]:
+    """(baseline, its path, the path looked for): `--baseline FILE`, else the suite's default location.
+
+    `required`: no baseline there is an error (exit 2) instead of a run without comparison.
+    """
+    from agent_eval.baseline.store import load_baseline
     from agent_eval.errors import UsageError
 
     if flag is not None:
         if not flag.exists():
             raise UsageError(f"--baseline {flag} does not exist")
-        return load_baseline(flag), flag
-    default = default_baseline_path(suite_name, Path.cwd())
-    return (load_baseline(default), default) if default.exists() else (None, None)
+        return load_baseline(flag), flag, flag
+    default = baseline_location(suite_name, suite_path)
+    if default.exists():
+        return load_baseline(default), default, default
+    if required:
+        raise UsageError(f"suite '{suite_name}' has no baseline: looked for {default} (a baseline is required by "
+                         "--require-baseline or gate.require_baseline); record one with `agent-eval run SUITE "
+                         "--save-baseline`, or pass --new-suite NAME for a suite that is new in this change")
+    return None, None, default
+
+
+def gate_options(flags: GateFlags, gate_spec: GateSpec | None, *, repeat: int,
+                 critical_rates: Mapping[str, float] | None = None, seed: int = 0) -> GateOptions:
+    """The gate's options from the command line, the suite's `gate:` block and its critical cases."""
+    from agent_eval.baseline.options import Floors, GateOptions, TagRule
+
+    spec = gate_spec
+    tags: dict[str, float | TagRule] = {}
+    for tag, limit in (spec.tags.items() if spec else ()):
+        if isinstance(limit, float | int):
+            tags[tag] = float(limit)
+        else:
+            tags[tag] = TagRule(limit.max_drop, Floors(limit.min_score, limit.min_pass_rate, limit.min_pass_hat_k))
+    max_drop = flags.max_drop if flags.max_drop is not None else (
+        spec.max_drop if spec and spec.max_drop is not None else 0.03)
+    return GateOptions(
+        max_drop=max_drop, alpha=flags.alpha, strict=flags.strict, absolute=flags.absolute, tag_limits=tags,
+        floors=Floors(spec.min_score, spec.min_pass_rate, spec.min_pass_hat_k) if spec else Floors(),
+        critical_min_pass_rate=dict(critical_rates or {}),
+        case_collapse=spec.case_collapse if spec else "fail", errors_as_failures=flags.errors_as_failures,
+        baseline_repeat=(spec.baseline_repeat if spec and spec.baseline_repeat else 2 * repeat), seed=seed,
+    )
 
 
 def gate_and_report(
     console: Console, results: Results, baseline: Baseline | None, baseline_path: Path | None,
     flags: GateFlags, gate_spec: GateSpec | None, out_dir: Path, *, redact_default: bool = False,
-    step_summary: bool = False,
+    step_summary: bool = False, critical_rates: Mapping[str, float] | None = None,
+    looked_for: Path | None = None,
 ) -> SuiteOutcome:
     """Decide, print the tables and the verdict, write report.html, junit.xml and summary.md.
 
     With `step_summary`, summary.md is also appended to $GITHUB_STEP_SUMMARY when that is set.
     """
-    from agent_eval.baseline.gate import GateOptions, decide
+    from agent_eval.baseline.gate import decide
     from agent_eval.report import ci_run_url, write_reports
     from agent_eval.report.console import print_named_metrics, print_results, print_verdict
 
-    options = GateOptions(
-        max_drop=flags.max_drop if flags.max_drop is not None else (gate_spec.max_drop if gate_spec and
-                                                                     gate_spec.max_drop is not None else 0.03),
-        alpha=flags.alpha, strict=flags.strict, absolute=flags.absolute,
-        tag_limits=dict(gate_spec.tags) if gate_spec else {}, seed=results.seed,
-    )
+    options = gate_options(flags, gate_spec, repeat=results.suite.repeat, critical_rates=critical_rates,
+                           seed=results.seed)
     verdict = decide(results, baseline, options)
     print_results(console, results)
     print_named_metrics(console, results, baseline)
     if baseline_path is not None:
-        console.print(f"baseline: {baseline_path}")
+        console.print(f"baseline: {baseline_path}", markup=False, highlight=False)
+    elif looked_for is not None:
+        console.print(f"baseline: none (looked for {looked_for})", markup=False, highlight=False)
     print_verdict(console, verdict)
     paths = write_reports(out_dir, results, verdict, baseline, redact=flags.redact or redact_default,
                           run_url=ci_run_url(os.environ))
@@ -123,7 +176,10 @@ def verdict_json(outcome: SuiteOutcome) -> dict[str, Any]:
         "relative_change_ci": v.relative_change_ci, "p_value": v.p_value,
         "min_detectable_drop": v.min_detectable_drop, "max_drop": v.max_drop,
         "critical_failures": list(v.critical_failures),
-        "regressed": [d.case_id for d in v.cases if d.delta is not None and d.delta < 0],
+        "regressed": [d.case_id for d in v.regressed()],
+        "new_failures": [d.case_id for d in v.by_status(CaseStatus.NEW_FAILURE)],
+        "routes": [{"name": r.name, "p_value": r.p_value, "failed": r.failed, "text": r.text} for r in v.routes],
+        "sensitivity": v.sensitivity, "notes": list(v.notes), "baseline_se": v.baseline_se,
         "results": str(outcome.out_dir / "results.json"), "report": str(outcome.out_dir / "report.html"),
         "runs": outcome.results.summary.runs, "errors": outcome.results.summary.errors,
     }

@@ -172,7 +172,9 @@ def execute(request: RunRequest, options: RunOptions) -> int:
         pairs = [_load_pair(path, request.config) for path in find_suites(request.suites)]
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         plans = [(s, c, options, _out_dir(request, s, len(pairs) > 1, stamp)) for s, c in pairs]
-    baselines = {s.name: resolve_baseline(request.baseline, s.name) for s, _, _, _ in plans}
+    plans = [(s, c, _with_baseline_repeat(request, s, o), f) for s, c, o, f in plans]
+    baselines = {s.name: resolve_baseline(request.baseline, s.name, s.path, required=_requires(request, s))
+                 for s, _, _, _ in plans}
     for suite, config, _, _ in plans:
         for warning in model_warnings(suite, config):
             say(err, "warning", warning)
@@ -186,8 +188,8 @@ def execute(request: RunRequest, options: RunOptions) -> int:
         return 0
     outcomes: list[SuiteOutcome] = []
     for suite, config, opts, folder in plans:
-        baseline, baseline_path = baselines[suite.name]
-        outcomes.append(_run_one(out, err, request, suite, config, opts, folder, baseline, baseline_path,
+        baseline, baseline_path, looked_for = baselines[suite.name]
+        outcomes.append(_run_one(out, err, request, suite, config, opts, folder, (baseline, baseline_path, looked_for),
                                  step_summary=len(plans) == 1))
     if len(outcomes) > 1 and request.out is not None:
         write_combined(request.out, outcomes, redact=request.gate.redact)
@@ -199,9 +201,22 @@ def execute(request: RunRequest, options: RunOptions) -> int:
     return code
 
 
+def _requires(request: RunRequest, suite: LoadedSuite) -> bool:
+    """Whether a missing baseline is an error for this suite (never while recording one)."""
+    wanted = request.gate.require_baseline or suite.spec.gate.require_baseline
+    return wanted and not request.save_baseline and suite.name not in request.gate.new_suites
+
+
+def _with_baseline_repeat(request: RunRequest, suite: LoadedSuite, options: RunOptions) -> RunOptions:
+    """--save-baseline runs gate.baseline_repeat runs per case (default 2x k) unless --repeat says otherwise."""
+    if not request.save_baseline or options.repeat is not None or request.resume is not None:
+        return options
+    return dataclasses.replace(options, repeat=suite.spec.gate.baseline_repeat or 2 * suite.spec.repeat)
+
+
 def _run_one(
     out: Console, err: Console, request: RunRequest, suite: LoadedSuite, config: LoadedConfig,
-    options: RunOptions, folder: Path, baseline: Baseline | None, baseline_path: Path | None,
+    options: RunOptions, folder: Path, found: tuple[Baseline | None, Path | None, Path],
     *, step_summary: bool,
 ) -> SuiteOutcome:
     from agent_eval.cli.progress import make_progress
@@ -218,14 +233,17 @@ def _run_one(
         say(err, "warning", warning)
     if report.fatal is not None:
         raise report.fatal
+    baseline, baseline_path, looked_for = found
+    rates = {c.id: c.critical_min_pass_rate for c in suite.cases if c.critical_min_pass_rate is not None}
     outcome = gate_and_report(out, report.results, baseline, baseline_path, request.gate, suite.spec.gate, folder,
-                              redact_default=suite.spec.report.redact, step_summary=step_summary)
+                              redact_default=suite.spec.report.redact, step_summary=step_summary,
+                              critical_rates=rates, looked_for=looked_for)
     if request.verbose:
         _print_target_details(err, report.results)
     if report.stopped == "budget":
         err.print(f"[magenta]budget reached[/]: {report.budget}; {report.results.incomplete_reason}")
     if request.save_baseline:
-        _save_baseline(out, report.results, suite.name)
+        _save_baseline(out, report.results, suite)
     return outcome
 
 
@@ -240,11 +258,13 @@ def _print_target_details(console: Console, results: Results) -> None:
                 console.print(escape(run.error.detail.rstrip()), highlight=False)
 
 
-def _save_baseline(console: Console, results: Results, suite_name: str) -> None:
-    from agent_eval.baseline.store import default_baseline_path, save_baseline
+def _save_baseline(console: Console, results: Results, suite: LoadedSuite) -> None:
+    from agent_eval.baseline.store import save_baseline
+    from agent_eval.cli._pipeline import baseline_location
 
     if not results.complete or results.shard is not None:
         raise UsageError("--save-baseline refused: the run is incomplete (or a single shard); nothing was saved")
-    path = default_baseline_path(suite_name, Path.cwd())
-    save_baseline(results, path)
-    console.print(f"baseline saved: {path}")
+    path = baseline_location(suite.name, suite.path)
+    save_baseline(results, path, k=suite.spec.repeat)
+    console.print(f"baseline saved: {path} ({results.suite.repeat} runs per case; the suite's k is "
+                  f"{suite.spec.repeat})", markup=False, highlight=False)

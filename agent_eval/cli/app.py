@@ -11,7 +11,7 @@ import traceback
 import typer
 
 from agent_eval import __version__
-from agent_eval.cli import baseline, compare, init, merge, report, run, schema, validate
+from agent_eval.cli import baseline, compare, init, merge, power, report, run, schema, validate
 from agent_eval.errors import AgentEvalError
 
 __all__ = ["app", "main"]
@@ -50,6 +50,7 @@ baseline.register(app)
 report.register(app)
 merge.register(app)
 init.register(app)
+power.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -18,17 +18,14 @@ def register(app: typer.Typer) -> None:
 @baseline_app.command("save")
 def save(
     results: Path = typer.Argument(..., help="results.json, or the results folder."),
-    to: Path | None = typer.Option(None, "--to", help="Baseline file.", show_default="golden/baselines/<suite>.json"),
+    to: Path | None = typer.Option(None, "--to", help="Baseline file.", show_default="golden/baselines/<suite>.json, found from the suite's folder as `run` finds it"),
 ) -> int:
     """Store a complete run as the baseline (written atomically, keys sorted, diff-friendly)."""
-    from agent_eval.baseline.store import (
-        default_baseline_path,
-        load_results,
-        save_baseline,
-    )
+    from agent_eval.baseline.store import load_results, save_baseline
+    from agent_eval.cli._pipeline import baseline_location
 
     loaded = load_results(results)
-    path = to or default_baseline_path(loaded.suite.name, Path.cwd())
+    path = to or baseline_location(loaded.suite.name, loaded.suite.path)
     save_baseline(loaded, path)
     typer.echo(f"baseline saved: {path} ({len(loaded.cases)} cases, k={loaded.suite.repeat})")
     return 0

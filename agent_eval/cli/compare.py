@@ -14,14 +14,15 @@ def register(app: typer.Typer) -> None:
 
 
 def suite_gate_spec(results_suite_path: str):  # type: ignore[no-untyped-def]
-    """The `gate:` block and report options of the suite a run used, when that file is still there."""
+    """The `gate:` block, report redaction and critical pass rates of the suite a run used, when it is still there."""
     from agent_eval.suite.loader import load_suite
 
     path = Path(results_suite_path)
     if not path.exists():
-        return None, False
-    spec = load_suite(path).spec
-    return spec.gate, spec.report.redact
+        return None, False, {}
+    suite = load_suite(path)
+    rates = {c.id: c.critical_min_pass_rate for c in suite.cases if c.critical_min_pass_rate is not None}
+    return suite.spec.gate, suite.spec.report.redact, rates
 
 
 def compare(
@@ -34,6 +35,7 @@ def compare(
     out: Path | None = typer.Option(None, "--out", "-o", help="Write report.html, junit.xml, summary.md here."),
     redact: bool = typer.Option(False, "--redact", help="Mask inputs and outputs in the reports."),
     output_format: str = typer.Option("text", "--format", help="text, or json for a machine-readable verdict."),
+    errors_as_failures: bool = typer.Option(False, "--errors-as-failures", help="Score every errored run 0 (a failure), not missing data."),
 ) -> int:
     """Decide PASS / WARN / FAIL / INCOMPLETE for RESULTS against BASELINE; exit 0, 1 or 3 accordingly."""
     import tempfile
@@ -48,12 +50,13 @@ def compare(
     console, _ = consoles(output_format == "json")
     base = load_baseline(baseline)
     candidate = load_results(results)
-    gate_spec, redact_default = suite_gate_spec(candidate.suite.path)
-    flags = GateFlags(max_drop=max_drop, alpha=alpha, strict=strict, absolute=absolute, redact=redact)
+    gate_spec, redact_default, rates = suite_gate_spec(candidate.suite.path)
+    flags = GateFlags(max_drop=max_drop, alpha=alpha, strict=strict, absolute=absolute, redact=redact,
+                      errors_as_failures=errors_as_failures)
     with tempfile.TemporaryDirectory() as scratch:
         folder = out or Path(scratch)
         outcome = gate_and_report(console, candidate, base, baseline, flags, gate_spec, folder,
-                                  redact_default=redact_default)
+                                  redact_default=redact_default, critical_rates=rates)
     if output_format == "json":
         emit_json([outcome], outcome.verdict.exit_code)
     return outcome.verdict.exit_code

@@ -41,9 +41,9 @@ def merge(
              if line.strip()] if all((f / "runs.jsonl").exists() for f in folders) else []
     write_atomic(out / "runs.jsonl", "".join(f"{line}\n" for line in lines))
     write_atomic(out / "results.json", merged.model_dump_json(indent=2) + "\n")
-    base, base_path = resolve_baseline(baseline, merged.suite.name)
-    gate_spec, redact = suite_gate_spec(merged.suite.path)
+    base, base_path, looked_for = resolve_baseline(baseline, merged.suite.name, merged.suite.path)
+    gate_spec, redact, rates = suite_gate_spec(merged.suite.path)
     flags = GateFlags(max_drop=max_drop, alpha=alpha, strict=strict, absolute=absolute)
     outcome = gate_and_report(consoles(False)[0], merged, base, base_path, flags, gate_spec, out,
-                              redact_default=redact, step_summary=True)
+                              redact_default=redact, step_summary=True, critical_rates=rates, looked_for=looked_for)
     return outcome.verdict.exit_code

@@ -10,8 +10,9 @@ __all__ = ["register"]
 
 _HELP = """Run every case of SUITES (files or folders) k times and gate against the stored baseline.
 
-Exit codes: 0 pass, 1 quality gate failed (or a critical case failed), 2 invalid input or usage,
-3 run incomplete (more than 5% of runs errored, interrupted, or stopped by a budget)."""
+Exit codes: 0 pass, 1 quality gate failed (or a critical case failed), 2 invalid input or usage (or no baseline
+under --require-baseline), 3 run incomplete (a gated case has no completed run on one side, the infrastructure
+error rate rose against the baseline's, interrupted, or stopped by a budget)."""
 
 
 def register(app: typer.Typer) -> None:
@@ -28,12 +29,15 @@ def run(
     max_concurrency: int | None = typer.Option(None, "--max-concurrency", "-j", min=1, help="Calls in flight.", show_default="8", rich_help_panel="Limits and retries"),
     seed: int = typer.Option(0, "--seed", help="Seed for the mock provider, cache keys and bootstrap."),
     filters: list[str] | None = typer.Option(None, "--filter", help="Only cases with this tag or id (glob); repeatable."),
-    baseline: Path | None = typer.Option(None, "--baseline", help="Baseline file.", show_default="golden/baselines/<suite>.json if it exists", rich_help_panel="Gate"),
+    baseline: Path | None = typer.Option(None, "--baseline", help="Baseline file.", show_default="golden/baselines/<suite>.json in the nearest folder above the suite that has golden/baselines/ (else the git top level)", rich_help_panel="Gate"),
+    require_baseline: bool = typer.Option(False, "--require-baseline", help="No baseline found is an error (exit 2), not an ungated PASS.", rich_help_panel="Gate"),
+    new_suite: list[str] | None = typer.Option(None, "--new-suite", help="Suite name exempt from --require-baseline (new in this change); repeatable.", rich_help_panel="Gate"),
+    errors_as_failures: bool = typer.Option(False, "--errors-as-failures", help="Score every errored run 0 (a failure) instead of missing data.", rich_help_panel="Gate"),
     max_drop: float | None = typer.Option(None, "--max-drop", min=0, help="Largest tolerated drop.", show_default="0.03", rich_help_panel="Gate"),
     alpha: float = typer.Option(0.05, "--alpha", min=0.0001, max=0.5, help="Significance level of the gate's test.", rich_help_panel="Gate"),
     strict: bool = typer.Option(False, "--strict", help="Fail on the point estimate alone (no significance test).", rich_help_panel="Gate"),
     absolute: bool = typer.Option(False, "--absolute", help="Read --max-drop as score points, not relative.", rich_help_panel="Gate"),
-    save_baseline: bool = typer.Option(False, "--save-baseline", help="Save this run as golden/baselines/<suite>.json.", rich_help_panel="Gate"),
+    save_baseline: bool = typer.Option(False, "--save-baseline", help="Save this run as golden/baselines/<suite>.json (runs gate.baseline_repeat runs per case, default 2x k).", rich_help_panel="Gate"),
     rpm: float | None = typer.Option(None, "--rpm", min=0.001, help="Requests per minute to the candidate model.", rich_help_panel="Limits and retries"),
     tpm: float | None = typer.Option(None, "--tpm", min=1, help="Tokens per minute to the candidate model.", rich_help_panel="Limits and retries"),
     max_retries: int = typer.Option(8, "--max-retries", min=1, help="Attempts per call (429, 5xx, timeouts).", rich_help_panel="Limits and retries"),
@@ -74,7 +78,9 @@ def run(
         suites=tuple(suites or ()), config=configs[0] if configs else None, out=out, overwrite=overwrite, baseline=baseline,
         save_baseline=save_baseline, dry_run=dry_run, resume=resume, json_output=output_format == "json",
         verbose=verbose,
-        gate=GateFlags(max_drop=max_drop, alpha=alpha, strict=strict, absolute=absolute, redact=redact),
+        gate=GateFlags(max_drop=max_drop, alpha=alpha, strict=strict, absolute=absolute, redact=redact,
+                       errors_as_failures=errors_as_failures, require_baseline=require_baseline,
+                       new_suites=tuple(new_suite or ())),
     )
     if len(configs) > 1 or gate_against is not None:
         from agent_eval.cli._multi_run import execute_many

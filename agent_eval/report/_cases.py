@@ -18,14 +18,15 @@ from agent_eval.records import (
     RunRecord,
     ToolCall,
 )
+from agent_eval.stats.passk import pass_hat_curve
 
 from ._format import (
     DASH,
     REDACTED,
+    fmt_case_change,
     fmt_ck,
     fmt_ms,
     fmt_score,
-    fmt_signed,
     input_text,
 )
 from ._sides import Side, SideCase, SideRun
@@ -90,6 +91,7 @@ class CaseDetail:
 
     input: str
     expected: str | None
+    curve: str  # pass^1 .. pass^k of the case
     messages: tuple[MessageView, ...]  # shared by every run, when they all sent the same
     runs: tuple[RunView, ...]
     definition_changed: bool
@@ -185,15 +187,33 @@ def _detail(case: CaseResult | None, base: SideCase | None, prompt: str | None, 
     base_runs = {r.index: r for r in base.runs} if base else {}
     views = [_run_view(r, base_runs.pop(r.index, None), shared, prompt, redact) for r in runs]
     views += [_baseline_only(b, redact) for b in base_runs.values()]
-    text = input_text(case.input) if case else ""
+    text = _rendered_input(case) if case else ""
     expected = case.expected if case else None
     return CaseDetail(
         input=REDACTED if redact and text else text,
+        curve=_curve(case),
         expected=REDACTED if redact and expected else expected,
         messages=_messages(runs[0].messages, prompt, redact) if shared else (),
         runs=tuple(views),
         definition_changed=bool(case and base and base.definition_hash and case.definition_hash != base.definition_hash),
     )
+
+
+def _curve(case: CaseResult | None) -> str:
+    if case is None or case.stats.k < 2:
+        return ""
+    values = pass_hat_curve(case.stats.n, case.stats.passed, case.stats.k)
+    return " ".join(f"pass^{j + 1} {DASH if v is None else f'{v:.0%}'}" for j, v in enumerate(values))
+
+
+def _rendered_input(case: CaseResult) -> str:
+    """The input as the model saw it: the rendered user message of a run, else the case's input as written."""
+    if isinstance(case.input, str):
+        for run in case.runs:
+            users = [m.content for m in run.messages if m.role == "user"]
+            if users:
+                return users[-1]
+    return input_text(case.input)
 
 
 def _derived_status(case: CaseResult) -> str:
@@ -224,12 +244,20 @@ def _row(delta: CaseDelta | None, case: CaseResult | None, base: SideCase | None
         candidate_ck=fmt_ck(delta.candidate_passed, delta.candidate_n) if delta else fmt_ck(case.stats.passed, case.stats.n) if case else DASH,
         baseline_score=fmt_score(b_score),
         candidate_score=fmt_score(c_score),
-        delta=fmt_signed(diff),
+        delta=fmt_case_change(diff, _counts(delta, base, None), _counts(delta, None, case)),
         tone="neutral" if diff is None or abs(diff) < 5e-4 else "good" if diff > 0 else "bad",
         errors=case.stats.errors if case else 0,
         latency=_mean_latency(case),
         detail=detail,
     )
+
+
+def _counts(delta: CaseDelta | None, base: SideCase | None, case: CaseResult | None) -> tuple[int | None, int | None]:
+    if delta is not None:
+        return (delta.baseline_passed, delta.baseline_n) if case is None else (delta.candidate_passed, delta.candidate_n)
+    if base is not None:
+        return base.stats.passed, base.stats.n
+    return (case.stats.passed, case.stats.n) if case is not None else (None, None)
 
 
 def case_rows(results: Results, verdict: Verdict, base: Side | None, *, redact: bool = False) -> list[CaseRow]:

@@ -9,6 +9,7 @@ from typing import Any
 __all__ = [
     "DASH",
     "REDACTED",
+    "fmt_case_change",
     "fmt_ci",
     "fmt_ck",
     "fmt_count",
@@ -82,6 +83,23 @@ def fmt_rel(value: float | None) -> str:
 def fmt_signed(value: float | None, digits: int = 3) -> str:
     """A signed difference."""
     return DASH if value is None else f"{value:+.{digits}f}"
+
+
+def fmt_case_change(
+    delta: float | None, base: tuple[int | None, int | None], cand: tuple[int | None, int | None]
+) -> str:
+    """A case's change as the gate used it: the score difference (never a rounded "+0.000" for a
+    real change), and the pass-rate change when the passes moved (4/5 -> 3/5 is "-20 pp")."""
+    parts = []
+    if delta is not None:
+        tiny = 0 < abs(delta) < 5e-4
+        parts.append(f"score {delta:+.1e}" if tiny else f"score {delta:+.3f}")
+    (bp, bn), (cp, cn) = base, cand
+    if None not in (bp, bn, cp, cn) and bn and cn:
+        pp = (cp / cn - bp / bn) * 100  # type: ignore[operator]
+        if abs(pp) >= 0.05:
+            parts.append(f"pass {pp:+.0f} pp")
+    return ", ".join(parts) if parts else DASH
 
 
 def fmt_count(value: int | None) -> str:

@@ -9,8 +9,10 @@ from rich.text import Text
 from agent_eval.baseline.schema import Baseline
 from agent_eval.baseline.verdict import CaseDelta, CaseStatus, Outcome, Verdict
 from agent_eval.records import GroupStats, Results
+from agent_eval.report._format import fmt_case_change
+from agent_eval.stats.passk import pass_hat_curve
 
-__all__ = ["print_named_metrics", "print_results", "print_verdict"]
+__all__ = ["pass_curve", "power_lines", "print_named_metrics", "print_results", "print_verdict", "short_cases_line"]
 
 _STYLE = {Outcome.PASS: "bold green", Outcome.WARN: "bold yellow", Outcome.FAIL: "bold red",
           Outcome.INCOMPLETE: "bold magenta"}
@@ -34,6 +36,28 @@ def _row(name: str, g: GroupStats) -> list[str]:
             f"${g.cost_usd:.4f}"]
 
 
+def short_cases_line(results: Results) -> str | None:
+    """pass^k is n/a for cases with fewer than k completed runs: how many, when any."""
+    k = results.suite.repeat
+    short = sum(1 for c in results.cases if c.stats.n < k)
+    if not short:
+        return None
+    return f"pass^{k} and pass@{k}: n/a for {short} case(s) with fewer than {k} completed runs (left out of the means)"
+
+
+def pass_curve(results: Results) -> list[str]:
+    """pass^1 .. pass^k over cases (the mean of each case's curve), as tau-bench plots reliability."""
+    k = results.suite.repeat
+    if k < 2:
+        return []
+    curves = [pass_hat_curve(c.stats.n, c.stats.passed, k) for c in results.cases if c.stats.n > 0]
+    out = []
+    for j in range(k):
+        values = [v for cv in curves if (v := cv[j]) is not None]
+        out.append(_pct(sum(values) / len(values)) if values else "n/a")
+    return out
+
+
 def print_results(console: Console, results: Results) -> None:
     """The per-tag and overall table, with k and the config under test."""
     cfg = results.config
@@ -51,6 +75,12 @@ def print_results(console: Console, results: Results) -> None:
         table.add_row(*_row(tag, group))
     table.add_row(*_row("overall", results.summary), style="bold")
     console.print(table)
+    short = short_cases_line(results)
+    if short:
+        console.print(short)
+    curve = pass_curve(results)
+    if curve:
+        console.print("pass^1..pass^" + f"{k}: " + " ".join(curve))
     if results.summary.judge_disagreement is not None:
         console.print(f"judge disagreement across samples: {results.summary.judge_disagreement:.1%} of the scale")
     if results.summary.cached_runs:
@@ -83,41 +113,64 @@ def _moved(delta: CaseDelta) -> str:
     def side(passed: int | None, n: int | None) -> str:
         return "-" if passed is None or n is None else f"{passed}/{n}"
 
-    change = "" if delta.delta is None else f"  ({delta.delta:+.3f})"
+    change = fmt_case_change(delta.delta, (delta.baseline_passed, delta.baseline_n),
+                             (delta.candidate_passed, delta.candidate_n))
+    label = " [new failure]" if delta.status is CaseStatus.NEW_FAILURE else ""
     return (f"{delta.case_id}: {side(delta.baseline_passed, delta.baseline_n)} -> "
-            f"{side(delta.candidate_passed, delta.candidate_n)}{change}")
+            f"{side(delta.candidate_passed, delta.candidate_n)}  ({change}){label}")
 
 
 def _figures(v: Verdict) -> str:
-    unit = "points" if v.absolute else "%"
-    def fmt(x: float) -> str:
-        return f"{x:+.3f}" if v.absolute else f"{x:+.1%}"
+    absolute = v.absolute_rule
 
-    parts = [f"baseline {_num(v.baseline_score)}"
-             + (f" [{v.baseline_ci[0]:.3f}, {v.baseline_ci[1]:.3f}]" if v.baseline_ci else ""),
+    def fmt(x: float) -> str:
+        return f"{x:+.3f}" if absolute else f"{x:+.1%}"
+
+    base_se = f" ± {v.baseline_se:.3f} SE ({v.baseline_runs} runs per case)" if v.baseline_se is not None else ""
+    parts = [f"baseline {_num(v.baseline_score)}{base_se}",
              f"candidate {_num(v.candidate_score)}"
              + (f" [{v.candidate_ci[0]:.3f}, {v.candidate_ci[1]:.3f}]" if v.candidate_ci else "")]
     if v.relative_change is not None:
-        ci = f" [{fmt(v.relative_change_ci[0])}, {fmt(v.relative_change_ci[1])}]" if v.relative_change_ci else ""
-        parts.append(f"change {fmt(v.relative_change)}{ci}")
+        unit = " points" if absolute else ""
+        ci = v.relative_change_ci
+        bound = f" (one-sided {1 - v.alpha:.0%} upper bound {fmt(ci[1])})" if ci else ""
+        parts.append(f"change {fmt(v.relative_change)}{unit}{bound}")
     if v.p_value is not None:
         parts.append(f"p={v.p_value:.3g}")
-    if v.min_detectable_drop is not None:
-        mdd = f"{v.min_detectable_drop:.3f} {unit}" if v.absolute else f"{v.min_detectable_drop:.1%}"
-        parts.append(f"min detectable drop {mdd}")
     return " · ".join(parts)
+
+
+def power_lines(v: Verdict) -> list[str]:
+    """What the suite can resolve: only on PASS and WARN (a FAIL has resolved its drop)."""
+    if v.outcome not in (Outcome.PASS, Outcome.WARN):
+        return []
+    unit = " points" if v.absolute_rule else ""
+    fmt = (lambda x: f"{x:.3f}") if v.absolute_rule else (lambda x: f"{x:.1%}")
+    out = []
+    if v.min_detectable_drop is not None:
+        out.append(f"a true drop of {fmt(v.min_detectable_drop)}{unit} would FAIL with 80% power at this size")
+    if v.cases_needed is not None and v.relative_change is not None:
+        more = f" (or {v.repeats_needed} runs per case)" if v.repeats_needed is not None else ""
+        out.append(f"about {v.cases_needed} cases{more} would FAIL the observed drop of "
+                   f"{fmt(abs(v.relative_change))}{unit} with 80% power")
+    return out
 
 
 def print_verdict(console: Console, verdict: Verdict, *, limit: int = 10) -> None:
     """The verdict line with the rule that fired, warnings, and the cases that moved."""
     for warning in verdict.warnings:
         console.print(Text.assemble(("warning: ", "yellow"), warning))
+    for note in verdict.notes:
+        console.print(Text.assemble(("note: ", "cyan"), note))
     if verdict.has_baseline:
-        console.print(_figures(verdict))
+        console.print(Text(_figures(verdict)))
+    for line in power_lines(verdict):
+        console.print(Text(line))
     console.print(Text.assemble((verdict.outcome.value, _STYLE[verdict.outcome]), " ", verdict.rule))
+    if verdict.sensitivity:
+        console.print(Text.assemble(("sensitivity: ", "magenta"), verdict.sensitivity))
     sections = [
-        ("most regressed", [d for d in verdict.cases if d.delta is not None and d.delta < 0]),
-        ("new failures", list(verdict.by_status(CaseStatus.NEW_FAILURE))),
+        ("regressed", list(verdict.regressed())),
         ("fixed", list(verdict.by_status(CaseStatus.FIXED))),
         ("flaky", list(verdict.by_status(CaseStatus.FLAKY))),
         ("errored", list(verdict.by_status(CaseStatus.ERROR))),

@@ -32,6 +32,7 @@ from ._format import (
 from ._metrics import cache_line, metric_rows, provenance_rows, tag_rows
 from ._sides import Side, baseline_side, candidate_side
 from ._svg import latency_chart, score_chart, tag_chart
+from .console import pass_curve, power_lines, short_cases_line
 
 __all__ = ["html_with_sides", "render_html"]
 
@@ -89,24 +90,34 @@ def _stats_line(verdict: Verdict) -> list[str]:
     if not verdict.has_baseline:
         return [f"score {fmt_score(verdict.candidate_score)} {fmt_ci(verdict.candidate_ci)}".strip()]
     out = [f"score {fmt_score(verdict.baseline_score)} → {fmt_score(verdict.candidate_score)}"]
+    absolute = verdict.absolute_rule
     if verdict.relative_change is not None:
-        ci = fmt_ci(verdict.relative_change_ci, pct=True)
-        if verdict.absolute:
-            out.append(f"change {verdict.relative_change * 100:+.1f} points {ci}".strip())
+        ci = verdict.relative_change_ci
+        if absolute:
+            top = f" (one-sided {1 - verdict.alpha:.0%} upper bound {ci[1]:+.3f})" if ci else ""
+            out.append(f"change {verdict.relative_change:+.3f} points{top}")
         else:
-            out.append(f"r = {fmt_rel(verdict.relative_change)} {ci}".strip())
+            top = f" (one-sided {1 - verdict.alpha:.0%} upper bound {fmt_rel(ci[1])})" if ci else ""
+            out.append(f"r = {fmt_rel(verdict.relative_change)}{top}")
     if verdict.p_value is not None:
         out.append(f"p = {verdict.p_value:.3g}")
     out.append(f"{verdict.paired_cases} paired cases")
-    unit = " points" if verdict.absolute else ""
-    out.append(f"allowed drop {fmt_pct(verdict.max_drop)}{unit}")
-    if verdict.min_detectable_drop is not None:
-        out.append(f"minimum detectable drop {fmt_pct(verdict.min_detectable_drop)}{unit} (80% power)")
-    if verdict.cases_needed is not None:
-        out.append(f"cases needed to resolve {fmt_pct(verdict.max_drop)}: {verdict.cases_needed}")
-    if verdict.repeats_needed is not None:
-        out.append(f"or runs per case needed: {verdict.repeats_needed}")
+    unit = " points" if absolute else ""
+    limit = f"{verdict.max_drop:.3f}" if absolute else fmt_pct(verdict.max_drop)
+    out.append(f"allowed drop {limit}{unit}")
+    if verdict.baseline_se is not None:
+        out.append(f"baseline SE {verdict.baseline_se:.3f} ({verdict.baseline_runs} runs per case)")
+    out += power_lines(verdict)
+    if verdict.sensitivity:
+        out.append(verdict.sensitivity)
+    out += verdict.notes
     return out
+
+
+def _curve_line(results: Results) -> list[str]:
+    curve = pass_curve(results)
+    short = short_cases_line(results)
+    return ([f"pass^1..pass^{results.suite.repeat}: {' '.join(curve)}"] if curve else []) + ([short] if short else [])
 
 
 def _counts(rows: list[CaseRow]) -> tuple[list[tuple[str, str, int]], list[tuple[str, int]]]:
@@ -136,7 +147,7 @@ def _context(results: Results, verdict: Verdict, base: Side | None, cand: Side, 
         "cand": cand.provenance,
         "cases_total": len(rows),
         "redacted": redact,
-        "stats_line": _stats_line(verdict),
+        "stats_line": _stats_line(verdict) + _curve_line(results),
         "metrics": metric_rows(verdict, base, cand),
         "named": named_rows(results, baseline),
         "cache_line": cache_line(cand.stats),

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from agent_eval.baseline.verdict import CaseDelta, CaseStatus, Verdict
 from agent_eval.records import CaseResult, Results, RunStatus
 
-from ._format import REDACTED, fmt_ck, fmt_score, strip_illegal_xml
+from ._format import REDACTED, fmt_case_change, fmt_ck, fmt_score, strip_illegal_xml
 
 __all__ = ["combine_junit", "render_junit"]
 
@@ -43,7 +43,10 @@ def _properties(verdict: Verdict) -> ET.Element:
         ("agent_eval.paired_cases", str(verdict.paired_cases)),
         ("agent_eval.exit_code", str(verdict.exit_code)),
     ]
+    if verdict.sensitivity:
+        values.append(("agent_eval.sensitivity", verdict.sensitivity))
     values += [(f"agent_eval.warning.{i + 1}", w) for i, w in enumerate(verdict.warnings)]
+    values += [(f"agent_eval.note.{i + 1}", n) for i, n in enumerate(verdict.notes)]
     for name, value in values:
         ET.SubElement(props, "property", name=name, value=_clean(value))
     return props
@@ -80,11 +83,12 @@ def _failure(case: CaseResult, delta: CaseDelta | None, redact: bool) -> ET.Elem
     if delta is not None and delta.baseline_n is not None:
         head = f"{kind}: passed {fmt_ck(delta.baseline_passed, delta.baseline_n)} -> {fmt_ck(s.passed, s.n)} runs"
         if delta.delta is not None:
-            head += f", score {fmt_score(delta.baseline_score)} -> {fmt_score(delta.candidate_score)} ({delta.delta:+.3f})"
+            change = fmt_case_change(delta.delta, (delta.baseline_passed, delta.baseline_n), (s.passed, s.n))
+            head += f", score {fmt_score(delta.baseline_score)} -> {fmt_score(delta.candidate_score)} ({change})"
     else:
         head = f"{kind}: passed {fmt_ck(s.passed, s.n)} runs, score {fmt_score(s.score)}"
     if case.critical and s.passed < s.n:
-        head += "; critical case: every run must pass"
+        head += "; critical case"
     el = ET.Element("failure", message=_clean(head), type=kind)
     el.text = _clean("\n".join([head, *_run_reasons(case, redact)]))
     return el

@@ -10,10 +10,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from agent_eval.baseline.schema import Baseline
-from agent_eval.baseline.verdict import CaseDelta, CaseStatus, Outcome, Verdict
+from agent_eval.baseline.verdict import CaseDelta, Outcome, Verdict
 from agent_eval.records import Results
+from agent_eval.report.console import pass_curve, power_lines, short_cases_line
 
-from ._format import fmt_ci, fmt_ck, fmt_pct, fmt_rel, fmt_score
+from ._format import fmt_case_change, fmt_ci, fmt_ck, fmt_rel, fmt_score
 from ._metrics import cache_line, metric_rows
 from ._sides import Side, baseline_side, candidate_side
 
@@ -75,16 +76,26 @@ def _stats(verdict: Verdict) -> str:
         return f"Score {fmt_score(verdict.candidate_score)} {fmt_ci(verdict.candidate_ci)}; no baseline to compare against."
     parts = []
     if verdict.relative_change is not None:
-        unit = f"{verdict.relative_change * 100:+.1f} points" if verdict.absolute else fmt_rel(verdict.relative_change)
-        parts.append(f"change {unit} {fmt_ci(verdict.relative_change_ci, pct=True)}".strip())
+        absolute = verdict.absolute_rule
+        unit = f"{verdict.relative_change:+.3f} points" if absolute else fmt_rel(verdict.relative_change)
+        ci = verdict.relative_change_ci
+        bound = ""
+        if ci is not None:
+            top = f"{ci[1]:+.3f} points" if absolute else fmt_rel(ci[1])
+            bound = f" (one-sided {1 - verdict.alpha:.0%} upper bound {top})"
+        parts.append(f"change {unit}{bound}")
     if verdict.p_value is not None:
         parts.append(f"p = {verdict.p_value:.3g}")
     parts.append(f"{verdict.paired_cases} paired cases")
-    if verdict.min_detectable_drop is not None:
-        parts.append(f"minimum detectable drop {fmt_pct(verdict.min_detectable_drop)} at 80% power")
-    if verdict.cases_needed is not None:
-        parts.append(f"{verdict.cases_needed} cases would resolve {fmt_pct(verdict.max_drop)}")
+    if verdict.baseline_se is not None:
+        parts.append(f"baseline standard error {verdict.baseline_se:.3f} ({verdict.baseline_runs} runs per case)")
+    parts += power_lines(verdict)
     return "; ".join(parts) + "."
+
+
+def _curve(results: Results) -> str | None:
+    curve = pass_curve(results)
+    return f"pass^1..pass^{results.suite.repeat}: {' '.join(curve)}" if curve else None
 
 
 def _metrics_table(verdict: Verdict, base: Side | None, cand: Side) -> list[str]:
@@ -115,11 +126,7 @@ def _named_table(results: Results, baseline: Baseline | None) -> list[str]:
 
 
 def _most_regressed(verdict: Verdict) -> list[CaseDelta]:
-    worse = [
-        d for d in verdict.cases
-        if d.status is CaseStatus.NEW_FAILURE or (d.status is CaseStatus.REGRESSED and (d.delta or 0) < 0)
-    ]  # fmt: skip
-    return worse[:_TOP]
+    return list(verdict.regressed()[:_TOP])
 
 
 def _regressed_table(verdict: Verdict) -> list[str]:
@@ -127,7 +134,7 @@ def _regressed_table(verdict: Verdict) -> list[str]:
     if not top:
         return []
     out = [
-        f"**Most regressed cases** ({len(top)} of {sum(1 for _ in _worse_all(verdict))})",
+        f"**Most regressed cases** ({len(top)} of {len(verdict.regressed())})",
         "",
         "| Case | Status | Passed (baseline -> candidate) | Score (baseline -> candidate) | Change |",
         "| --- | --- | ---: | ---: | ---: |",
@@ -138,13 +145,9 @@ def _regressed_table(verdict: Verdict) -> list[str]:
             f"| {_code(d.case_id)}{crit} | {str(d.status).replace('_', ' ')} "
             f"| {fmt_ck(d.baseline_passed, d.baseline_n)} -> {fmt_ck(d.candidate_passed, d.candidate_n)} "
             f"| {fmt_score(d.baseline_score)} -> {fmt_score(d.candidate_score)} "
-            f"| {'—' if d.delta is None else f'{d.delta:+.3f}'} |"
+            f"| {fmt_case_change(d.delta, (d.baseline_passed, d.baseline_n), (d.candidate_passed, d.candidate_n))} |"
         )
     return out
-
-
-def _worse_all(verdict: Verdict) -> Iterable[CaseDelta]:
-    return (d for d in verdict.cases if d.status in (CaseStatus.NEW_FAILURE, CaseStatus.REGRESSED))
 
 
 def _how_to_open(report_path: str | Path | None, artifact: str | None, run_url: str | None) -> str:
@@ -171,18 +174,24 @@ def _section(
         who += f", baseline {_code(f'{p.config_name} {p.config_version}')} on {_code(p.model)}"
     lines += [who + f"; {len(results.cases)} cases, k={results.suite.repeat}.", ""]
     lines += [f"**Rule:** {_md(verdict.rule)}", ""]
+    if verdict.sensitivity:
+        lines += [f"**Sensitivity:** {_md(verdict.sensitivity)}", ""]
+    if verdict.notes:
+        lines += ["**Notes:**", *(f"- {_md(n)}" for n in verdict.notes), ""]
     if verdict.warnings:
         lines += ["**Warnings:**", *(f"- {_md(w)}" for w in verdict.warnings), ""]
     lines += [_md(_stats(verdict)), ""]
     lines += [*_metrics_table(verdict, base, cand), ""]
+    for line in (short_cases_line(results), _curve(results)):
+        if line:
+            lines += [_md(line), ""]
     lines += _named_table(results, baseline)
     cached = cache_line(cand.stats)
     if cached:
         lines += [_md(cached), ""]
-    failed_tags = [t for t in verdict.tags if t.failed]
-    if failed_tags:
-        tags = ", ".join(f"{_code(t.tag)} {fmt_rel(t.relative_change)}" for t in failed_tags)
-        lines += [f"**Tags over their limit:** {tags}", ""]
+    failed = [r for r in verdict.routes if r.failed]
+    if failed:
+        lines += ["**Routes that failed:**", *(f"- {_md(r.text)}" for r in failed), ""]
     if not results.complete:
         lines += [f"**Incomplete run:** {_md(results.incomplete_reason or 'stopped early')}", ""]
     table = _regressed_table(verdict)

@@ -10,8 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from statistics import NormalDist
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import numpy as np
@@ -21,13 +20,8 @@ __all__ = [
     "PairedTest",
     "benjamini_hochberg",
     "bootstrap_change_ci",
-    "cases_needed",
-    "drop_fails",
-    "min_detectable_drop",
     "one_sided_p",
     "paired_test",
-    "repeats_needed",
-    "z_quantile",
 ]
 
 _ZERO_SD = 1e-12  # below this the differences are constant: the t statistic is undefined
@@ -54,7 +48,7 @@ class PairedTest:
 def one_sided_p(diffs: ArrayLike) -> NDArray[np.float64]:
     """Paired t-test p-values for "mean difference < 0" along the last axis (vectorised).
 
-    Constant differences give p = 1 when they are >= 0 and p = 0 when they are negative.
+    Constant differences give p = 1 when they are >= 0 and the exact sign-flip p = 2^-n when negative.
     """
     import numpy as np
     from scipy.special import stdtr
@@ -69,7 +63,7 @@ def one_sided_p(diffs: ArrayLike) -> NDArray[np.float64]:
     with np.errstate(divide="ignore", invalid="ignore"):
         t = m / (sd / math.sqrt(n))
         p = stdtr(n - 1, np.where(flat, 0.0, t))
-    return np.where(flat, np.where(m < 0, 0.0, 1.0), p)
+    return np.where(flat, np.where(m < -1e-9, 0.5**n, 1.0), p)
 
 
 def paired_test(base: Sequence[float], cand: Sequence[float], *, absolute: bool = False) -> PairedTest:
@@ -89,14 +83,6 @@ def _change(qb: float, qc: float, absolute: bool) -> float | None:
     if absolute:
         return qc - qb
     return qc / qb - 1.0 if qb > 0 else None
-
-
-def drop_fails(change: Any, p: Any, *, max_drop: float, alpha: float, strict: bool) -> Any:
-    """The gate's score rule (scalars or arrays): a drop past max_drop, significant unless strict."""
-    import numpy as np
-
-    dropped = np.asarray(change, dtype=np.float64) < -max_drop
-    return dropped if strict else dropped & (np.asarray(p, dtype=np.float64) < alpha)
 
 
 def bootstrap_change_ci(
@@ -128,41 +114,6 @@ def bootstrap_change_ci(
     tail = (1 - level) / 2 * 100
     lo, hi = np.percentile(out, [tail, 100 - tail])
     return (float(lo), float(hi))
-
-
-def z_quantile(p: float) -> float:
-    """The standard normal quantile."""
-    return NormalDist().inv_cdf(p)
-
-
-def min_detectable_drop(se_diff: float, *, alpha: float, power: float = 0.8) -> float:
-    """Smallest mean drop a one-sided test at alpha detects with the given power."""
-    return (z_quantile(1 - alpha) + z_quantile(power)) * se_diff
-
-
-def cases_needed(sd_diff: float, drop: float, *, alpha: float, power: float = 0.8) -> int | None:
-    """Paired cases needed to detect a mean drop of `drop` (same units as sd_diff)."""
-    if drop <= 0:
-        return None
-    return max(2, math.ceil(((z_quantile(1 - alpha) + z_quantile(power)) * sd_diff / drop) ** 2))
-
-
-def repeats_needed(
-    sd_diff: float, within_now: float, run_var: float, n: int, drop: float, *, alpha: float, power: float = 0.8
-) -> int | None:
-    """Runs per case (each arm) that would detect `drop` with the same n cases, or None if none can.
-
-    Var(d_i) = tau^2 + within_now, where within_now is the run-to-run part at the current
-    repetitions and tau^2 the true spread of the per-case effects, which repetitions cannot
-    shrink; with k runs per arm the run-to-run part becomes run_var / k.
-    """
-    if drop <= 0 or n < 2:
-        return None
-    target = n * (drop / (z_quantile(1 - alpha) + z_quantile(power))) ** 2
-    tau2 = max(sd_diff**2 - within_now, 0.0)
-    if target <= tau2:
-        return None
-    return max(1, math.ceil(run_var / (target - tau2)))
 
 
 def benjamini_hochberg(p_values: Sequence[float]) -> list[float]:

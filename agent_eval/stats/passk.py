@@ -4,31 +4,31 @@ from __future__ import annotations
 
 from math import comb
 
-__all__ = ["pass_at_k", "pass_hat_k"]
+__all__ = ["pass_at_k", "pass_hat_curve", "pass_hat_k"]
 
 
 def pass_hat_k(n: int, c: int, k: int) -> float | None:
     """Probability that k runs drawn without replacement from n (c passed) all pass.
 
-    k is capped at n; None when there is no completed run.
+    None with fewer than k completed runs: with n < k it would measure pass^n, not pass^k.
     """
     _check(n, c, k)
-    if n == 0:
+    if n < k:
         return None
-    k = min(k, n)
     return comb(c, k) / comb(n, k)
 
 
 def pass_at_k(n: int, c: int, k: int) -> float | None:
-    """Probability that at least one of k runs drawn from n (c passed) passes.
-
-    k is capped at n; None when there is no completed run.
-    """
+    """Probability that at least one of k runs drawn from n (c passed) passes; None when n < k."""
     _check(n, c, k)
-    if n == 0:
+    if n < k:
         return None
-    k = min(k, n)
     return 1.0 - comb(n - c, k) / comb(n, k)
+
+
+def pass_hat_curve(n: int, c: int, k: int) -> tuple[float | None, ...]:
+    """pass^1 .. pass^k of one case (None from n + 1 on), as tau-bench plots reliability."""
+    return tuple(pass_hat_k(n, c, j) for j in range(1, k + 1))
 
 
 def _check(n: int, c: int, k: int) -> None:

@@ -30,13 +30,27 @@ __all__ = ["CaseInput", "case_stats", "judge_disagreement", "run_score", "summar
 
 
 def run_score(run: RunRecord) -> float:
-    """A completed run's score; a run without one scores 1.0 when it passed, else 0.0."""
+    """A completed run's score; a run without one scores 1.0 when it passed, else 0.0 (a target crash 0)."""
+    if _target_crash(run):
+        return 0.0
     return run.score if run.score is not None else float(run.passed)
 
 
+def _target_crash(run: RunRecord) -> bool:
+    """The agent under test raised or exited non-zero: a failed run, not missing data."""
+    return run.status is RunStatus.ERRORED and run.error is not None and run.error.kind == "target"
+
+
+def _completed(run: RunRecord) -> bool:
+    return run.status is not RunStatus.ERRORED or _target_crash(run)
+
+
 def case_stats(runs: Sequence[RunRecord], k: int) -> CaseStats:
-    """Reduce one case's runs; pass^k and pass@k use min(k, completed runs)."""
-    done = [r for r in runs if r.status is not RunStatus.ERRORED]
+    """Reduce one case's runs; pass^k and pass@k are None with fewer than k completed runs.
+
+    A target crash (error kind `target`) is a completed, failed run with score 0; other errors are missing data.
+    """
+    done = [r for r in runs if _completed(r)]
     n = len(done)
     c = sum(1 for r in done if r.status is RunStatus.PASSED)
     return CaseStats(
@@ -111,7 +125,7 @@ def _group(items: Sequence[_Item], is_refusal: Any) -> GroupStats:
     """Statistics over a set of cases; cases without a completed run are left out of the means."""
     scored = [it.stats for it in items if it.stats.n > 0]
     runs = [r for it in items for r in it.runs]
-    done = [r for r in runs if r.status is not RunStatus.ERRORED]
+    done = [r for r in runs if _completed(r)]
     errors = len(runs) - len(done)
     latencies = [r.latency_ms for r in done if r.latency_ms is not None]
     lengths = [float(len(r.output)) for r in done]

@@ -24,6 +24,7 @@ class Case:
     vars: dict[str, Any] = field(default_factory=dict)
     expected: str | None = None
     critical: bool = False
+    critical_min_pass_rate: float | None = None  # `critical: {min_pass_rate: ...}`: tolerated pass rate
     checks: tuple[Check, ...] = ()
     rubrics: tuple[RubricSpec, ...] = ()
     judge: JudgeSpec | None = None

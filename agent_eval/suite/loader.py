@@ -13,7 +13,7 @@ from typing import Any
 from agent_eval.errors import InputError
 from agent_eval.records import Message, ToolCall
 from agent_eval.suite.case import Case
-from agent_eval.suite.schema import SCHEMA_VERSION, CaseSpec, ConfigFile, MessageSpec, SuiteFile
+from agent_eval.suite.schema import SCHEMA_VERSION, CaseSpec, ConfigFile, CriticalSpec, MessageSpec, SuiteFile
 from agent_eval.suite.yamlfile import LineIndex, read_yaml, validate, version_gate
 
 __all__ = ["LoadedConfig", "LoadedSuite", "canonical_hash", "load_config", "load_suite"]
@@ -202,9 +202,12 @@ def _compile_case(
     }
     if case.tool_results:  # only when present, so the hashes of existing cases stay as they were
         definition["tool_results"] = case.model_dump(mode="json")["tool_results"]
+    critical = case.critical if case.critical is not None else suite.defaults.critical
     return Case(
         id=case.id, input=message_input, tags=tuple(dict.fromkeys(case.tags + suite.defaults.tags)),
-        vars=dict(case.vars), expected=case.expected, critical=case.critical, checks=tuple(checks),
+        vars=dict(case.vars), expected=case.expected, critical=bool(critical),
+        critical_min_pass_rate=critical.min_pass_rate if isinstance(critical, CriticalSpec) else None,
+        checks=tuple(checks),
         rubrics=rubrics, judge=case.judge or suite.judge, definition_hash=canonical_hash(definition),
         source=f"{file}:{index.line_of(loc) or 1}", tool_results=dict(case.tool_results),
         metadata=dict(case.metadata),

@@ -21,6 +21,7 @@ __all__ = [
     "CaseSpec",
     "CasesFromSpec",
     "ConfigFile",
+    "CriticalSpec",
     "DefaultsSpec",
     "GateSpec",
     "JudgeSpec",
@@ -36,6 +37,7 @@ __all__ = [
     "ReportSpec",
     "RubricSpec",
     "SuiteFile",
+    "TagLimitSpec",
     "ToolCallSpec",
     "ToolResultSpec",
 ]
@@ -233,6 +235,12 @@ class MessageSpec(Spec):
         return self
 
 
+class CriticalSpec(Spec):
+    """A critical case with a tolerated pass rate instead of zero tolerance."""
+
+    min_pass_rate: float = Field(gt=0, le=1, description="Fail the gate when the case passes less often than this.")
+
+
 class CaseSpec(Spec):
     """One golden case."""
 
@@ -244,7 +252,8 @@ class CaseSpec(Spec):
     )
     vars: dict[str, Any] = Field(default_factory=dict)
     expected: str | None = None
-    critical: bool = False
+    critical: bool | CriticalSpec | None = Field(
+        None, description="true, or {min_pass_rate: 0.8}; unset takes defaults.critical.")
     checks: tuple[dict[str, Any], ...] = ()
     rubrics: tuple[RubricSpec, ...] = ()
     judge: JudgeSpec | None = None
@@ -265,13 +274,40 @@ class DefaultsSpec(Spec):
     checks: tuple[dict[str, Any], ...] = ()
     rubrics: tuple[RubricSpec, ...] = ()
     tags: tuple[str, ...] = ()
+    critical: bool | CriticalSpec = Field(False, description="Every case's `critical` unless it sets its own.")
+
+
+class TagLimitSpec(Spec):
+    """One tag's limits: a drop against the baseline and absolute floors."""
+
+    max_drop: float | None = Field(None, ge=0, description="Largest tolerated drop of the tag's score.")
+    min_score: float | None = Field(None, ge=0, le=1, description="Floor of the tag's mean case score.")
+    min_pass_rate: float | None = Field(None, ge=0, le=1, description="Floor of the tag's mean pass rate.")
+    min_pass_hat_k: float | None = Field(None, ge=0, le=1, description="Floor of the tag's mean pass^k.")
 
 
 class GateSpec(Spec):
     """The quality gate's limits for this suite."""
 
     max_drop: float | None = Field(None, ge=0, description="Largest tolerated relative drop (0.03 = 3%).")
-    tags: dict[str, float] = Field(default_factory=dict, description="Per-tag limits.")
+    tags: dict[str, float | TagLimitSpec] = Field(
+        default_factory=dict, description="Per-tag limits: a number is a max_drop, or {max_drop, min_score, ...}.")
+    min_score: float | None = Field(None, ge=0, le=1, description="Floor of the mean case score (no baseline needed).")
+    min_pass_rate: float | None = Field(None, ge=0, le=1, description="Floor of the mean pass rate.")
+    min_pass_hat_k: float | None = Field(None, ge=0, le=1, description="Floor of the mean pass^k.")
+    case_collapse: Literal["fail", "warn", "off"] = Field(
+        "fail", description="A case that passed every baseline run and no candidate run (k >= 3 both sides).")
+    require_baseline: bool = Field(False, description="No baseline found is an error (exit 2), not a PASS.")
+    baseline_repeat: int | None = Field(
+        None, ge=1, le=1000, description="Runs per case of --save-baseline; default twice the suite's repeat.")
+
+    @field_validator("tags")
+    @classmethod
+    def _drops_not_negative(cls, value: dict[str, float | TagLimitSpec]) -> dict[str, float | TagLimitSpec]:
+        for tag, limit in value.items():
+            if isinstance(limit, float) and limit < 0:
+                raise ValueError(f"tag '{tag}': a drop limit must be >= 0, got {limit}")
+        return value
 
 
 class BudgetSpec(Spec):

@@ -1,0 +1,76 @@
+"""The gate's options: drop limits, absolute floors, critical cases and how errors count."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+from agent_eval.errors import UsageError
+
+__all__ = ["BASELINE_FLOOR", "Floors", "GateOptions", "TagRule"]
+
+# Below this baseline score a relative drop means little (0.0067 -> 0 is -100%): the absolute rule applies.
+BASELINE_FLOOR = 0.05
+
+
+@dataclass(frozen=True, slots=True)
+class Floors:
+    """Absolute limits that need no baseline: FAIL when the upper confidence bound is below one."""
+
+    min_score: float | None = None
+    min_pass_rate: float | None = None
+    min_pass_hat_k: float | None = None
+
+    def items(self) -> Iterator[tuple[str, float]]:
+        for name in ("min_score", "min_pass_rate", "min_pass_hat_k"):
+            value = getattr(self, name)
+            if value is not None:
+                yield name, value
+
+    def __post_init__(self) -> None:
+        if any(not 0 <= v <= 1 for _, v in self.items()):
+            raise UsageError("min_score, min_pass_rate and min_pass_hat_k must be in [0, 1]")
+
+
+@dataclass(frozen=True, slots=True)
+class TagRule:
+    """One tag's limits (`gate.tags.<tag>`): a drop against the baseline and absolute floors."""
+
+    max_drop: float | None = None
+    floors: Floors = Floors()
+
+
+@dataclass(frozen=True, slots=True)
+class GateOptions:
+    """Limits and knobs of the gate; the suite's `gate:` block and `critical:` cases fill most of them."""
+
+    max_drop: float = 0.03  # relative (0.03 = 3%), or score points when absolute
+    alpha: float = 0.05  # one-sided level of the whole family of routes to FAIL (Holm)
+    strict: bool = False  # fail on the point estimates alone, without the significance requirement
+    absolute: bool = False  # limits in score points instead of relative to the baseline
+    tag_limits: Mapping[str, float | TagRule] = field(default_factory=dict)
+    floors: Floors = Floors()
+    critical_min_pass_rate: Mapping[str, float] = field(default_factory=dict)  # case id -> tolerated pass rate
+    case_collapse: Literal["fail", "warn", "off"] = "fail"
+    errors_as_failures: bool = False  # every errored run scores 0
+    baseline_repeat: int | None = None  # runs per case a baseline may have without a k-mismatch warning
+    power: float = 0.8  # for the drop that would FAIL and the cases or runs needed
+    seed: int = 0  # kept for callers; the gate uses no randomness
+
+    def __post_init__(self) -> None:
+        if self.max_drop < 0:
+            raise UsageError("drop limits must be >= 0")
+        if not 0 < self.alpha < 1 or not 0 < self.power < 1:
+            raise UsageError(f"alpha and power must be in (0, 1), got {self.alpha} and {self.power}")
+        rules = {t: (TagRule(max_drop=float(v)) if isinstance(v, int | float) else v) for t, v in self.tag_limits.items()}
+        if any(r.max_drop is not None and r.max_drop < 0 for r in rules.values()):
+            raise UsageError("drop limits must be >= 0")
+        if self.case_collapse not in ("fail", "warn", "off"):
+            raise UsageError(f"case_collapse must be fail, warn or off, got {self.case_collapse!r}")
+        object.__setattr__(self, "tag_limits", rules)
+        object.__setattr__(self, "critical_min_pass_rate", dict(self.critical_min_pass_rate))
+
+    def tag_rule(self, tag: str) -> TagRule | None:
+        rule = self.tag_limits.get(tag)
+        return rule if isinstance(rule, TagRule) else None

@@ -1,0 +1,173 @@
+"""The routes to FAIL, each a test with a p-value (one Holm family) or a rule without one.
+
+Overall score (margin test), run-level test, tag limits, critical cases and absolute floors.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from math import comb
+
+from agent_eval.baseline.options import BASELINE_FLOOR, Floors, GateOptions
+from agent_eval.baseline.pairing import Pairing, Scored, Side
+from agent_eval.baseline.verdict import Route
+from agent_eval.stats.hypotheses import (
+    TOL,
+    MarginTest,
+    at_least,
+    binomial_at_most,
+    fisher_fewer,
+    limit_test,
+    margin_test,
+    run_level_test,
+)
+
+__all__ = [
+    "amount",
+    "collapse_route",
+    "critical_routes",
+    "floor_routes",
+    "ids",
+    "p_text",
+    "run_level_route",
+    "score_test",
+    "test_route",
+    "uses_absolute",
+]
+
+
+def uses_absolute(base_mean: float, opts: GateOptions) -> bool:
+    """Score points instead of a relative drop: asked for, or a baseline too near 0 for ratios."""
+    return opts.absolute or base_mean < BASELINE_FLOOR
+
+
+def score_test(sc: Scored, margin: float, opts: GateOptions) -> MarginTest:
+    absolute = uses_absolute(math.fsum(sc.base) / len(sc.base), opts)
+    return margin_test(sc.base, sc.cand, margin=margin, alpha=opts.alpha, absolute=absolute)
+
+
+def amount(x: float | None, absolute: bool, *, signed: bool = False) -> str:
+    """A change or limit as text: percent when relative, score points when absolute."""
+    value = (x or 0.0) if signed else abs(x or 0.0)
+    if absolute:
+        return f"{value:+.3f} points" if signed else f"{value:.3f} points"
+    return f"{value:+.1%}" if signed else f"{value:.1%}"
+
+
+def p_text(p: float | None, alpha: float | None = None, op: str = "") -> str:
+    if p is None:
+        return "p unavailable (fewer than 2 cases)"
+    text = f"p={p:.1e}" if p < 0.001 else f"p={p:.3f}"
+    return f"{text} {op} {alpha:g}" if alpha is not None else text
+
+
+def ids(names: Sequence[str], limit: int = 5) -> str:
+    shown = ", ".join(names[:limit])
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
+def test_route(name: str, what: str, t: MarginTest, opts: GateOptions, *, warn: bool = True) -> Route:
+    """A margin test as a route: `what` is "score" or "tag 'x'"; `warn` on a drop past the limit without a FAIL."""
+    limit = amount(t.margin, t.absolute)
+    if t.change < -t.margin - TOL:
+        head = f"{what} dropped {amount(t.change, t.absolute)}, past the {limit} limit"
+    else:
+        head = f"{what} changed {amount(t.change, t.absolute, signed=True)}, within the {limit} limit"
+    bound = f"one-sided {1 - opts.alpha:.0%} upper bound {amount(t.upper, t.absolute, signed=True)}, " if t.upper is not None else ""
+    if opts.strict:
+        failed = t.change < -t.margin - TOL
+        return Route(name, f"{head} (strict: no significance required)", None, failed)
+    text = f"{head} ({bound}{p_text(t.p_value)})"
+    return Route(name, text, t.p_value, False, warn=warn and t.change < -t.margin - TOL)
+
+
+def run_level_route(sc: Scored, margin: float, absolute: bool) -> Route | None:
+    """The run-level test within cases (see `run_level_test`); None without runs on both sides."""
+    p = run_level_test([(b.scores, c.scores) for b, c in sc.pairs], margin=margin, absolute=absolute)
+    if p is None:
+        return None
+    return Route("run-level", f"runs within cases dropped past the {amount(margin, absolute)} limit "
+                 f"(run-level permutation test, {p_text(p)})", p)
+
+
+def collapse_route(pairing: Pairing, opts: GateOptions) -> tuple[Route | None, list[str]]:
+    """Cases that passed every baseline run and no candidate run (at least 3 runs each side), and their test.
+
+    Under "nothing changed" the runs of a case are exchangeable between the arms, so a case whose runs passed
+    exactly as often as it has baseline runs collapses by chance with probability 1 / C(n_b + n_c, n_c); the
+    p-value is the chance of at least as many collapses (exact, over every such case). A case that always
+    passed and broke stands out; a flaky suite's chance collapses do not FAIL it.
+    """
+    chances, collapsed = [], []
+    for b, c in pairing.paired:
+        nb, nc = b.stats.n, c.stats.n
+        if nb < 3 or nc < 3:
+            continue
+        if b.stats.passed + c.stats.passed == nb:
+            chances.append(1 / comb(nb + nc, nc))
+        if b.stats.passed == nb and c.stats.passed == 0:
+            collapsed.append(c.id)
+    if not collapsed:
+        return None, []
+    p = at_least(len(collapsed), chances)
+    text = (f"{len(collapsed)} case(s) passed every baseline run and no candidate run: {ids(collapsed)} "
+            f"(collapse test, {p_text(p)})")
+    if opts.strict:
+        return Route("collapse", text, None, True), collapsed
+    return Route("collapse", text, p), collapsed
+
+
+def critical_routes(
+    cand: Iterable[Side], base: Mapping[str, Side] | None, opts: GateOptions
+) -> tuple[list[Route], list[str]]:
+    """Routes of the critical cases, and the ids that failed the every-run rule (no baseline to compare)."""
+    routes: list[Route] = []
+    every_run: list[str] = []
+    for c in cand:
+        if not c.critical or c.stats.n == 0:
+            continue
+        floor = opts.critical_min_pass_rate.get(c.id)
+        b = base.get(c.id) if base is not None else None
+        if floor is not None:
+            p = binomial_at_most(c.stats.passed, c.stats.n, floor)
+            text = f"critical case '{c.id}' passed {c.stats.passed}/{c.stats.n} runs (min_pass_rate {floor:.0%}, {p_text(p)})"
+            failed = opts.strict and c.stats.passed < floor * c.stats.n
+            routes.append(Route(f"critical '{c.id}' rate", text, None if opts.strict else p, failed))
+        if b is not None and b.stats.n > 0 and b.definition_hash == c.definition_hash:
+            p = fisher_fewer(c.stats.passed, c.stats.n, b.stats.passed, b.stats.n)
+            text = (f"critical case '{c.id}' passed {b.stats.passed}/{b.stats.n} -> {c.stats.passed}/{c.stats.n} runs "
+                    f"(one-sided Fisher {p_text(p)})")
+            failed = opts.strict and c.stats.passed * b.stats.n < b.stats.passed * c.stats.n
+            routes.append(Route(f"critical '{c.id}'", text, None if opts.strict else p, failed))
+        elif floor is None and c.failed:
+            every_run.append(c.id)
+    return routes, sorted(every_run)
+
+
+_FLOOR_VALUES = {
+    "min_score": lambda s: s.stats.score,
+    "min_pass_rate": lambda s: s.stats.pass_rate,
+    "min_pass_hat_k": lambda s: s.stats.pass_hat_k,
+}
+
+
+def floor_routes(sides: Sequence[Side], floors: Floors, opts: GateOptions, where: str = "") -> list[Route]:
+    """Absolute floors on the candidate alone: FAIL when the upper bound is below, WARN when the lower is."""
+    routes = []
+    for name, limit in floors.items():
+        values = [v for s in sides if (v := _FLOOR_VALUES[name](s)) is not None]
+        label = f"{where}{name}"
+        t = limit_test(values, limit, alpha=opts.alpha)
+        if t is None:
+            routes.append(Route(label, f"{label} {limit:.3g}: no case has a value to compare", None, False, warn=True))
+            continue
+        what = name.removeprefix("min_").replace("pass_hat_k", "pass^k").replace("_", " ")
+        head = f"{where}{what} {t.mean:.3f} against {label} {limit:.3g}"
+        if opts.strict:
+            routes.append(Route(label, f"{head} (strict: the point estimate)", None, t.mean < limit - TOL))
+            continue
+        bounds = "" if t.upper is None else f"one-sided {1 - opts.alpha:.0%} bounds [{t.lower:.3f}, {t.upper:.3f}], "
+        warn = (t.lower if t.lower is not None else t.mean) < limit - TOL
+        routes.append(Route(label, f"{head} ({bounds}{p_text(t.p_value)})", t.p_value, False, warn=warn))
+    return routes
