@@ -30,6 +30,7 @@ class Case:
     judge: JudgeSpec | None = None
     definition_hash: str = ""
     source: str = ""  # "file:line", for messages
+    templated: bool = True  # the case's text is a Jinja2 template (the suite's `templated_inputs`)
     tool_results: dict[str, tuple[ToolResultSpec, ...]] = field(default_factory=dict)
     metadata: dict[str, Any] = field(default_factory=dict)
 

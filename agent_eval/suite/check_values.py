@@ -13,7 +13,7 @@ from typing import Any
 
 from agent_eval.suite.schema import RubricSpec
 
-__all__ = ["check_variables", "render_check_item", "render_rubric"]
+__all__ = ["case_renderer", "check_variables", "render_check_item", "render_rubric", "renders_templates"]
 
 Render = Callable[[str, str], str]  # (template text, field path) -> rendered text
 _NEVER = ("python", "schema", "schema_file")
@@ -25,6 +25,37 @@ def check_variables(variables: Mapping[str, Any], expected: str | None) -> dict[
     if expected is not None:
         out.setdefault("expected", expected)
     return out
+
+
+def renders_templates(mode: Any, variables: Mapping[str, Any] | None) -> bool:
+    """`templated_inputs`: true always, false never, auto only for a case with non-empty vars."""
+    return bool(variables) if mode == "auto" else bool(mode)
+
+
+def case_renderer(mode: Any, variables: Mapping[str, Any], expected: str | None) -> Render | None:
+    """A renderer for one case's check values and rubric text, or None when its text is not a template.
+
+    A template that fails (an undefined name, bad syntax) raises CheckSpecError naming the field.
+    """
+    if not renders_templates(mode, variables):
+        return None
+    names = check_variables(variables, expected)
+
+    def render(text: str, field: str) -> str:
+        from jinja2 import TemplateError
+
+        from agent_eval.checks.base import CheckSpecError
+        from agent_eval.suite.render import _template as template  # h/inp: render_text
+
+        try:
+            return template(text).render(**names)
+        except TemplateError as exc:
+            detail = getattr(exc, "message", None) or str(exc)
+        except (ArithmeticError, TypeError, ValueError, LookupError, AttributeError, RecursionError) as exc:
+            detail = f"{type(exc).__name__}: {exc}"
+        raise CheckSpecError(f"cannot render {field or 'the check'} with the case's vars: {detail}")
+
+    return render
 
 
 def _is_template(text: str) -> bool:

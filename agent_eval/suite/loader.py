@@ -13,7 +13,15 @@ from typing import Any
 from agent_eval.errors import InputError
 from agent_eval.records import Message, ToolCall
 from agent_eval.suite.case import Case
-from agent_eval.suite.schema import SCHEMA_VERSION, CaseSpec, ConfigFile, CriticalSpec, MessageSpec, SuiteFile
+from agent_eval.suite.schema import (
+    SCHEMA_VERSION,
+    CaseSpec,
+    ConfigFile,
+    CriticalSpec,
+    MessageSpec,
+    RubricSpec,
+    SuiteFile,
+)
 from agent_eval.suite.yamlfile import LineIndex, read_yaml, validate, version_gate
 
 __all__ = ["LoadedConfig", "LoadedSuite", "canonical_hash", "load_config", "load_suite"]
@@ -168,14 +176,17 @@ def _compile_case(
     loc: tuple[str | int, ...], suite_path: Path, suite_index: LineIndex,
 ) -> Case:
     from agent_eval.checks import CheckSpecError, compile_check
+    from agent_eval.suite.check_values import case_renderer, render_check_item
 
+    render = case_renderer(suite.templated_inputs, case.vars, case.expected)  # case vars in check values
     checks = []
     raw_checks = [(raw, file, index, (*loc, "checks", j)) for j, raw in enumerate(case.checks)]
     raw_checks += [(raw, suite_path, suite_index, ("defaults", "checks", j))
                    for j, raw in enumerate(suite.defaults.checks)]
     for raw, where, where_index, check_loc in raw_checks:
         try:
-            checks.append(compile_check(raw, base_dir=suite_path.parent))
+            item = render_check_item(raw, render) if render is not None else raw
+            checks.append(compile_check(item, base_dir=suite_path.parent))
         except CheckSpecError as exc:
             full = check_loc
             if exc.key:  # an option nested under the check's name has a line of its own
@@ -190,6 +201,7 @@ def _compile_case(
             where, where_index = (file, index) if j < len(case.rubrics) else (suite_path, suite_index)
             raise InputError(where, f"rubric '{rubric.name}' has no judge; add `judge:` to the suite, case or rubric",
                              line=where_index.line_of(rloc), field=_dotted(rloc))
+    graded_rubrics = rubrics if render is None else _rendered_rubrics(rubrics, render, case, loc, file, index)
     message_input: str | tuple[Message, ...]
     if isinstance(case.input, str):
         message_input = case.input
@@ -208,10 +220,23 @@ def _compile_case(
         vars=dict(case.vars), expected=case.expected, critical=bool(critical),
         critical_min_pass_rate=critical.min_pass_rate if isinstance(critical, CriticalSpec) else None,
         checks=tuple(checks),
-        rubrics=rubrics, judge=case.judge or suite.judge, definition_hash=canonical_hash(definition),
-        source=f"{file}:{index.line_of(loc) or 1}", tool_results=dict(case.tool_results),
+        rubrics=graded_rubrics, judge=case.judge or suite.judge, definition_hash=canonical_hash(definition),
+        source=f"{file}:{index.line_of(loc) or 1}", templated=render is not None, tool_results=dict(case.tool_results),
         metadata=dict(case.metadata),
     )
+
+
+def _rendered_rubrics(rubrics: tuple[RubricSpec, ...], render: Any, case: CaseSpec, loc: tuple[str | int, ...],
+                      file: Path, index: LineIndex) -> tuple[RubricSpec, ...]:
+    """Rubric criteria and steps with the case's vars; a template that fails names the rubric."""
+    from agent_eval.checks import CheckSpecError
+    from agent_eval.suite.check_values import render_rubric
+
+    try:
+        return tuple(render_rubric(r, render) for r in rubrics)
+    except CheckSpecError as exc:
+        raise InputError(file, f"case '{case.id}': {exc}", line=index.line_of((*loc, "rubrics")),
+                         field=_dotted((*loc, "rubrics"))) from None
 
 
 def _message(spec: MessageSpec) -> Message:

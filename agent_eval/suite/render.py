@@ -49,7 +49,9 @@ def render_messages(case: Case, config: LoadedConfig) -> tuple[Message, ...]:
         system = _render(prompt.system, variables, where=where, field="prompt.system", case=case)
         messages.append(Message(role="system", content=system))
     if isinstance(case.input, str):
-        text = _render(case.input, variables, where=case.source.rsplit(":", 1)[0], field="input", case=case)
+        text = case.input
+        if case.templated:
+            text = _render(text, variables, where=case.source.rsplit(":", 1)[0], field="input", case=case)
         user = _render(prompt.user, {**variables, "input": text}, where=where, field="prompt.user", case=case)
         messages.append(Message(role="user", content=user))
     else:
@@ -58,6 +60,9 @@ def render_messages(case: Case, config: LoadedConfig) -> tuple[Message, ...]:
 
 
 def render_input(case: Case) -> str:
-    """A text input with the case's vars filled in (what agents get as `input`)."""
+    """A text input with the case's vars filled in (what agents get as `input`), when the suite's
+    `templated_inputs` says it is a template; verbatim otherwise."""
     assert isinstance(case.input, str)
+    if not case.templated:
+        return case.input
     return _render(case.input, dict(case.vars), where=case.source.rsplit(":", 1)[0], field="input", case=case)

@@ -338,6 +338,9 @@ class SuiteFile(Spec):
     description: str | None = None
     config: str | None = Field(None, description="Default candidate config, relative to this file.")
     repeat: int = Field(1, ge=1, le=1000, description="k: runs per case.")
+    templated_inputs: Literal["auto"] | bool = Field(
+        "auto", exclude_if=lambda value: value == "auto",
+        description="Render case inputs as Jinja2: auto (only a case with non-empty `vars`), true, false.")
     defaults: DefaultsSpec = DefaultsSpec()
     cases_from: str | CasesFromSpec | tuple[str | CasesFromSpec, ...] | None = Field(
         None, description="JSONL (case rows or OpenAI `messages`), CSV, Parquet or YAML files of cases; globs allowed.")
