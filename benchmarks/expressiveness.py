@@ -73,8 +73,10 @@ def metric_results(cases: int, k: int) -> list[CaseResult]:
 
 
 def cli(*args: str, cwd: Path) -> None:
-    subprocess.run([sys.executable, "-m", "agent_eval", *args], cwd=cwd, check=False, capture_output=True,
-                   env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+    done = subprocess.run([sys.executable, "-m", "agent_eval", *args], cwd=cwd, check=False, capture_output=True,
+                          env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}, text=True)
+    if done.returncode not in (0, 1):
+        raise SystemExit(f"agent-eval {' '.join(args)} exited {done.returncode}: {done.stderr[-500:]}")
 
 
 CONFIG = """name: {name}\nversion: 1.0.0\nmodel:\n  provider: mock\n  name: m\n  limits: {{max_concurrency: 4}}
@@ -98,7 +100,7 @@ def main() -> None:
         folder = Path(tmp)
         (folder / "a.yaml").write_text(CONFIG.format(name="a", answer="yes"))
         (folder / "b.yaml").write_text(CONFIG.format(name="b", answer="no"))
-        cases = "".join(f"  - id: c{i}\n    input: q{i}\n    checks: [{{contains: yes}}]\n" for i in range(40))
+        cases = "".join(f"  - id: c{i}\n    input: q{i}\n    checks: [{{contains: \"yes\"}}]\n" for i in range(40))
         (folder / "s.yaml").write_text(f"suite: s\nconfig: a.yaml\nrepeat: 2\ncases:\n{cases}")
         n = [0]
 
