@@ -25,6 +25,7 @@ from agent_eval.runner.session import RunOptions, RunReport
 from agent_eval.suite.loader import LoadedConfig, LoadedSuite, load_config, load_suite
 
 if TYPE_CHECKING:
+    from agent_eval.baseline.schema import Baseline
     from agent_eval.report.matrix import Matrix
     from agent_eval.runner.engine import Progress
 
@@ -112,7 +113,6 @@ def _planned(suite: LoadedSuite, options: RunOptions) -> int:
 
 def execute_many(request: RunRequest, options: RunOptions, configs: Sequence[Path], gate_against: Path | None) -> int:
     """Run every config on the suite, gate each arm, write the matrix; returns the combined exit code."""
-    from agent_eval.baseline.schema import baseline_from_results
     from agent_eval.cli._run_flow import _check_credentials, _requires
     from agent_eval.cli.progress import make_progress
 
@@ -150,6 +150,27 @@ def execute_many(request: RunRequest, options: RunOptions, configs: Sequence[Pat
             say(err, "warning", warning)
         if report.fatal is not None:
             raise report.fatal
+    found = (stored, stored_path, looked_for)
+    outcomes = _gate_arms(out, request, suite, arms, reports, reference, root, found)
+    matrix = _matrix(arms, outcomes, request, reference)
+    from agent_eval.report.matrix_render import write_matrix
+
+    html = write_matrix(root, matrix, redact=request.gate.redact or suite.spec.report.redact)
+    _print_matrix(out, matrix)
+    out.print(f"matrix:  {html}")
+    code = combined_exit([o.verdict.exit_code for o in outcomes])
+    if request.json_output:
+        emit_json(outcomes, code)
+    return code
+
+
+def _gate_arms(out: Console, request: RunRequest, suite: LoadedSuite, arms: Sequence[_Arm],
+               reports: Sequence[RunReport], reference: str | None, root: Path,
+               found: tuple[Baseline | None, Path | None, Path]) -> list[SuiteOutcome]:
+    """Each arm gated as a single run: against the stored baseline, or the reference arm's live results."""
+    from agent_eval.baseline.schema import baseline_from_results
+
+    stored, stored_path, looked_for = found
     rates = {c.id: c.critical_min_pass_rate for c in suite.cases if c.critical_min_pass_rate is not None}
     by_label = {arm.label: report for arm, report in zip(arms, reports, strict=True)}
     outcomes: list[SuiteOutcome] = []
@@ -163,16 +184,7 @@ def execute_many(request: RunRequest, options: RunOptions, configs: Sequence[Pat
         outcomes.append(gate_and_report(out, report.results, baseline, baseline_path, request.gate, suite.spec.gate,
                                         arm.folder, redact_default=suite.spec.report.redact, critical_rates=rates,
                                         looked_for=baseline_path or looked_for))
-    matrix = _matrix(arms, outcomes, request, reference)
-    from agent_eval.report.matrix_render import write_matrix
-
-    html = write_matrix(root, matrix, redact=request.gate.redact or suite.spec.report.redact)
-    _print_matrix(out, matrix)
-    out.print(f"matrix:  {html}")
-    code = combined_exit([o.verdict.exit_code for o in outcomes])
-    if request.json_output:
-        emit_json(outcomes, code)
-    return code
+    return outcomes
 
 
 def _matrix(arms: Sequence[_Arm], outcomes: Sequence[SuiteOutcome], request: RunRequest,
