@@ -82,10 +82,12 @@ class Message(Record):
 
 
 class Usage(Record):
-    """Tokens a call consumed, as the provider reported them."""
+    """Tokens a call consumed, as the provider reported them (or estimated from text when it reported none)."""
 
     input_tokens: int = 0
     output_tokens: int = 0
+    estimated: bool = Field(False, description="True when the provider reported no usage and the counts are "
+                                               "estimated from text (about 4 characters a token).")
 
     @property
     def total(self) -> int:
@@ -127,6 +129,8 @@ class RubricResult(Record):
     tokens: Usage = Field(Usage(), description="The judge's tokens, separate from the candidate's.")
     cost_usd: float | None = None
     latency_ms: float | None = None
+    trace: tuple[Span, ...] = Field(
+        (), description="The judge's calls, a tree of their own (kind 'judge'); offsets from this rubric's first call.")
     warnings: tuple[str, ...] = Field((), description="What was repaired in the judge's replies (invalid Unicode).")
 
 

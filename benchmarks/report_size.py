@@ -33,6 +33,7 @@ from agent_eval.records import (
     RunError,
     RunRecord,
     RunStatus,
+    Span,
     SuiteInfo,
     ToolCall,
     Usage,
@@ -47,6 +48,7 @@ CHROMIUM_ARGS = [
 ]  # fmt: skip
 TAGS = ("billing", "refunds", "shipping", "account", "safety", "smalltalk", "escalation", "returns")
 WORDS = ["your", "order", "has", "shipped", "and", "will", "arrive", "within", "three", "business", "days", "please", "keep", "the", "tracking", "number", "for", "reference", "we", "have", "issued", "a", "refund", "to", "the", "original", "payment", "method", "it", "can", "take", "up", "to", "ten", "days", "to", "appear", "on", "your", "statement", "I", "am", "sorry", "for", "the", "inconvenience", "let", "me", "check", "the", "account", "settings", "for", "you", "the", "password", "reset", "link", "expires", "after", "one", "hour", "contact", "support"]
+TRACES = {"on": True}  # --no-traces: runs without spans, as recorded before traces existed
 SYSTEM = "You are a courteous support agent for ExampleShop. Answer briefly, cite the policy, never invent order data."
 
 
@@ -76,9 +78,21 @@ def _run(rng: random.Random, case_id: str, i: int, base_text: str, user: str, qu
     )  # fmt: skip
     passed = ok_contains and rubric.passed is True
     score = (sum(c.passed for c in checks) + (rubric.normalized or 0.0)) / 4
+    trace: tuple[Span, ...] = ()
+    if TRACES["on"]:  # what a plain run records: one model span with its messages; the judge its own span
+        messages = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
+        attrs = {"gen_ai.operation.name": "chat", "gen_ai.request.model": "model-2024-11-20",
+                 "gen_ai.input.messages": messages, "gen_ai.output.messages": [{"role": "assistant", "content": output}],
+                 "gen_ai.usage.input_tokens": 200, "gen_ai.usage.output_tokens": len(output) // 4,
+                 "gen_ai.response.finish_reasons": ["stop"]}
+        trace = (Span(kind="model", name="chat model-2024-11-20", duration_ms=700.0, attributes=attrs),)
+        judged = {"gen_ai.operation.name": "chat", "gen_ai.request.model": "judge-model-2024-08-06",
+                  "gen_ai.usage.input_tokens": 400, "gen_ai.usage.output_tokens": 60}
+        rubric = rubric.model_copy(update={"trace": (Span(kind="judge", name="chat judge", start_ms=700.0,
+                                                          duration_ms=300.0, attributes=judged),)})
     return RunRecord(
         case_id=case_id, index=i, status=RunStatus.PASSED if passed else RunStatus.FAILED, passed=passed,
-        score=score, output=output,
+        score=score, output=output, trace=trace, steps=1 if trace else None,
         messages=(Message(role="system", content=SYSTEM), Message(role="user", content=user)),
         tool_calls=(ToolCall(id=f"call_{i}", name="lookup_order", arguments='{"order_id": "A-1042"}'),) if i == 0 else (),
         tokens=Usage(input_tokens=180 + rng.randrange(40), output_tokens=len(output) // 4),
@@ -121,7 +135,7 @@ def synthetic(cases: int = 2000, k: int = 5, seed: int = 7) -> tuple[Results, Ba
     """A candidate that got worse on 'refunds', its baseline, and the gate's verdict."""
     baseline = baseline_from_results(_results(cases, k, seed, 0.0, "1.3.0"))
     candidate = _results(cases, k, seed + 1, 0.25, "1.3.1")
-    return candidate, baseline, decide(candidate, baseline, GateOptions(bootstrap_iterations=200))
+    return candidate, baseline, decide(candidate, baseline, GateOptions())
 
 
 _INTERACTIONS = {
@@ -178,7 +192,9 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=1, help="write the reports this many times; report the fastest")
     parser.add_argument("--out", type=Path, default=None, help="keep the reports here")
     parser.add_argument("--no-browser", action="store_true")
+    parser.add_argument("--no-traces", action="store_true", help="runs without spans (as before traces)")
     args = parser.parse_args()
+    TRACES["on"] = not args.no_traces
     t0 = time.perf_counter()
     results, baseline, verdict = synthetic(args.cases, args.runs)
     print(f"inputs: {args.cases} cases x {args.runs} runs, built in {time.perf_counter() - t0:.1f} s; verdict {verdict.outcome}")

@@ -114,6 +114,15 @@ def run_agent_eval(folder: Path, suite: Path, tag: str, *flags: str) -> Measured
                     "--no-cache", *flags], cwd=folder)
 
 
+def errored(folder: Path, tag: str) -> str:
+    """Errored runs of one agent-eval run, from its results.json."""
+    try:
+        summary = json.loads((folder / tag / "results.json").read_text())["summary"]
+    except (OSError, ValueError, KeyError):
+        return "errored ?"
+    return f"errored {summary['errors']}"
+
+
 def report(name: str, m: Measured, runs: int, ideal: float | None, floor: float | None = None) -> None:
     parts = [f"{name:<44} wall {m.wall_s:6.2f} s"]
     if ideal:
@@ -129,6 +138,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="200 cases instead of 1,000")
     parser.add_argument("--only", choices=["concurrency", "limits"], help="run one half of the scenarios")
     parser.add_argument("--repeat", type=int, default=1, help="best of N for the concurrency scenarios (shared machines are noisy)")
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[16, 64], help="concurrency levels to measure")
     args = parser.parse_args()
     cases = 200 if args.quick else 1000
     k, latency = 5, 0.050
@@ -136,17 +146,18 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         if args.only != "limits":
-            concurrency_scenarios(folder, cases, k, latency, args.repeat)
+            concurrency_scenarios(folder, cases, k, latency, args.repeat, tuple(args.concurrency))
         if args.only != "concurrency":
             limit_scenarios(folder, k, latency)
 
 
-def concurrency_scenarios(folder: Path, cases: int, k: int, latency: float, repeat: int) -> None:
-    """N x k at concurrency 16 and 64, against the bare SDK loop making the same calls (best of `repeat`)."""
+def concurrency_scenarios(folder: Path, cases: int, k: int, latency: float, repeat: int,
+                          levels: tuple[int, ...]) -> None:
+    """N x k at each concurrency, against the bare SDK loop making the same calls (first run and best of `repeat`)."""
     runs = cases * k
     with Server("--latency-ms", "50") as server:
         suite = write_suite(folder, server.base_url, cases, k)
-        for concurrency in (16, 64):
+        for concurrency in levels:
             ideal = runs * latency / concurrency
             bares, ours = [], []
             for _ in range(repeat):  # alternate, so a noisy minute hits both sides
@@ -159,24 +170,32 @@ def concurrency_scenarios(folder: Path, cases: int, k: int, latency: float, repe
             report(f"agent-eval {cases}x{k}, c={concurrency}", best, runs, ideal, bare.wall_s)
             if repeat > 1:
                 print(f"{'':44} all walls: bare {[round(m.wall_s, 1) for m in bares]}, "
-                      f"agent-eval {[round(m.wall_s, 1) for m in ours]}", flush=True)
+                      f"agent-eval {[round(m.wall_s, 1) for m in ours]}; first (cold) runs "
+                      f"{ours[0].wall_s / bares[0].wall_s:4.2f}x", flush=True)
 
 
 def limit_scenarios(folder: Path, k: int, latency: float) -> None:
-    """200 x k against random 429s, and against a server allowing 3,000 requests a minute."""
+    """200 x k against random 429s, and against servers allowing 3,000 requests a minute."""
     small = 200
     with Server("--latency-ms", "50", "--fault-429", "0.2", "--retry-after", "0") as server:
         suite = write_suite(folder, server.base_url, small, k)
         m = run_agent_eval(folder, suite, "r429", "-j", "16")
         report(f"agent-eval {small}x{k}, c=16, 20% answered 429", m, small * k, small * k * latency / 16)
-        print(f"{'':44} server: {server.stats().get('by_status')}", flush=True)
-    for label, flags in (("told --rpm 3000", ["--rpm", "3000"]), ("429s only (no Retry-After)", [])):
-        # 3,000 a minute, enforced per second as providers do: 50 in any 1 s window
-        with Server("--latency-ms", "50", "--rpm", "50", "--rpm-window-s", "1", "--no-retry-after") as server:
+        print(f"{'':44} server: {server.stats().get('by_status')}, {errored(folder, 'r429')}", flush=True)
+    # 3,000 a minute, enforced per second as providers do: 50 in any 1 s window
+    limited = ("--latency-ms", "50", "--rpm", "50", "--rpm-window-s", "1")
+    scenarios = (
+        ("told --rpm 3000", ("--no-retry-after",), ["-j", "16", "--rpm", "3000"]),
+        ("429s only (no Retry-After)", ("--no-retry-after",), ["-j", "16"]),
+        ("429 + exact retry-after-ms, c=32", (), ["-j", "32"]),
+        ("x-ratelimit-* headers, c=32", ("--advertise-limits",), ["-j", "32"]),
+    )
+    for index, (label, server_flags, flags) in enumerate(scenarios):
+        with Server(*limited, *server_flags) as server:
             suite = write_suite(folder, server.base_url, small, k)
-            m = run_agent_eval(folder, suite, f"rpm{len(flags)}", "-j", "16", *flags)
+            m = run_agent_eval(folder, suite, f"rpm{index}", *flags)
             report(f"agent-eval {small}x{k}, 3,000 rpm server, {label}", m, small * k, small * k / 50)
-            print(f"{'':44} server: {server.stats().get('by_status')}", flush=True)
+            print(f"{'':44} server: {server.stats().get('by_status')}, {errored(folder, f'rpm{index}')}", flush=True)
 
 
 if __name__ == "__main__":

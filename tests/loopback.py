@@ -8,7 +8,7 @@ until SIGTERM/SIGINT, then prints its stats as JSON on stderr.
 Routes: POST /v1/chat/completions, POST /v1/messages (both with `stream: true` as SSE),
 GET /v1/models, POST /v1/embeddings and /v1/moderations (hashed bag of words, a tiny word list); and, to steer a server in another process, GET /_loopback/stats,
 POST /_loopback/reset, POST /_loopback/config (a JSON object of LoopbackConfig fields)
-and POST /_loopback/faults (a JSON list of fault specs such as ["429:1", "500", "hang"]).
+and POST /_loopback/faults (a JSON list of fault specs such as ["429:1", "500", "hang", "html"]).
 """
 
 from __future__ import annotations
@@ -27,13 +27,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from loopback_faults import Fault, Outcome, Policy, parse_fault, rate_key
+from loopback_faults import BROKEN_200, Fault, Outcome, Policy, parse_fault, rate_key
 from loopback_http import (
     MAX_HEAD,
     HttpRequest,
     LoggedRequest,
     RequestLog,
     read_request,
+    send_body,
     send_json,
     send_stream,
 )
@@ -82,6 +83,11 @@ class LoopbackConfig:
     rpm: int | None = None  # at most rpm requests per rolling window, else 429
     rpm_window_s: float = 60.0
     rpm_retry_after: bool = True  # False: the rpm 429 carries no Retry-After at all
+    retry_header_prefix: str = ""  # "llm_provider-": the rpm 429's Retry-After headers as LiteLLM forwards them
+    advertise_limits: bool = False  # send x-ratelimit-* (or anthropic-ratelimit-*) headers on every answer
+    advertised_tpm: int = 10_000_000  # the token limit those headers advertise (not enforced)
+    usage: bool = True  # False: replies carry no `usage` at all
+    reject_containing: str | None = None  # 400 "content filter" for every request whose body holds this text
     api_key: str | None = None  # when set, requests with another key get 401
     models: tuple[str, ...] = ("loopback-model",)
     seed: int = 0  # for random faults and jitter
@@ -218,7 +224,33 @@ class LoopbackServer:
         if outcome.status is not None and outcome.status != 200:
             body = (anthropic_error if anthropic else openai_error)(outcome.status, outcome.message)
             return await send_json(writer, outcome.status, body, outcome.headers + extra, request.keep_alive)
-        return await self._answer(route, anthropic, request, writer, extra, outcome.serial)
+        flagged = self.config.reject_containing
+        if flagged and outcome.status == 200 and flagged.encode() in request.body:
+            error = (anthropic_error if anthropic else openai_error)(400, "Content filter: the prompt was flagged.")
+            return await send_json(writer, 400, error, extra, request.keep_alive)
+        if outcome.fault in BROKEN_200:
+            return await self._broken(str(outcome.fault), anthropic, request, writer, outcome.headers + extra)
+        return await self._answer(route, anthropic, request, writer, outcome.headers + extra, outcome.serial)
+
+    async def _broken(self, kind: str, anthropic: bool, request: HttpRequest, writer: asyncio.StreamWriter,
+                      headers: tuple[tuple[str, str], ...]) -> bool:
+        """An HTTP 200 that holds no answer, the way broken gateways and wrong base URLs send them."""
+        payload = json.loads(request.body or b"{}")
+        if kind == "html":
+            page = b"<!DOCTYPE html><html><head><title>Sign in</title></head><body>Welcome</body></html>"
+            return await send_body(writer, 200, "text/html; charset=utf-8", page, headers, request.keep_alive)
+        if kind == "badjson":
+            return await send_body(writer, 200, "application/json", b"upstream connect error or disconnect",
+                                   headers, request.keep_alive)
+        if kind == "sse":
+            events = (anthropic_stream if anthropic else openai_stream)(payload, self._reply(payload), 0)
+            return await send_stream(writer, events, headers, request.keep_alive)
+        if kind == "error200":
+            body = (anthropic_error if anthropic else openai_error)(500, "No connected db.")
+        else:  # "empty"
+            body = (anthropic_message if anthropic else openai_completion)(payload, self._reply(payload), 0)
+            body["content" if anthropic else "choices"] = []
+        return await send_json(writer, 200, body, headers, request.keep_alive)
 
     def _delay(self, outcome: Outcome) -> float:
         config = self.config
@@ -254,6 +286,8 @@ class LoopbackServer:
             events = (anthropic_stream if anthropic else openai_stream)(payload, reply, serial)
             return await send_stream(writer, events, extra, request.keep_alive)
         body = (anthropic_message if anthropic else openai_completion)(payload, reply, serial)
+        if not self.config.usage:
+            del body["usage"]
         return await send_json(writer, 200, body, extra, request.keep_alive)
 
     def _reply(self, payload: dict[str, Any]) -> Reply:
@@ -357,6 +391,7 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--rpm", type=int, default=None, help="429 beyond N requests per window")
     parser.add_argument("--rpm-window-s", type=float, default=60.0)
     parser.add_argument("--no-retry-after", action="store_true", help="rpm 429s and random 429s carry no Retry-After")
+    parser.add_argument("--advertise-limits", action="store_true", help="send x-ratelimit-* headers on every answer")
     parser.add_argument("--retry-after", type=float, default=1.0, help="Retry-After (s) on random 429s")
     for status in (400, 401, 403, 404, 429, 500, 503, 529):
         parser.add_argument(f"--fault-{status}", type=float, default=0.0, metavar="RATE")
@@ -389,6 +424,7 @@ def _config_from_args(args: argparse.Namespace) -> dict[str, Any]:
         "rpm": args.rpm,
         "rpm_window_s": args.rpm_window_s,
         "rpm_retry_after": not args.no_retry_after,
+        "advertise_limits": args.advertise_limits,
         "rates": rates,
         "rate_retry_after": None if args.no_retry_after else args.retry_after,
         "responder": responder,

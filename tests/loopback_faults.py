@@ -8,22 +8,24 @@ a seeded random draw over `rates`; otherwise 200.
 from __future__ import annotations
 
 import collections
+import dataclasses
 import math
 import random
 import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
-__all__ = ["Fault", "Outcome", "Policy", "PolicySettings", "parse_fault", "rate_key"]
+__all__ = ["BROKEN_200", "Fault", "Outcome", "Policy", "PolicySettings", "parse_fault", "rate_key"]
 
 
 @dataclass(frozen=True, slots=True)
 class Fault:
-    """What the server does instead of answering: an error status, `hang` or `drop`."""
+    """What the server does instead of answering: an error status, `hang`, `drop`, or a broken 200 (`BROKEN_200`)."""
 
-    kind: str = "status"  # "status" | "hang" | "drop"
+    kind: str = "status"  # "status" | "hang" | "drop" | one of BROKEN_200
     status: int = 500
     retry_after: str | None = None  # the Retry-After header exactly as sent (seconds or an HTTP date)
     retry_after_ms: float | None = None  # the retry-after-ms header
@@ -53,12 +55,17 @@ class Fault:
         return cls("drop", 0)
 
 
+# HTTP 200s that hold no answer, as broken gateways send them: an error object, no choices/content,
+# an HTML page, an SSE stream nobody asked for, a JSON content type over a body that is not JSON
+BROKEN_200 = ("error200", "empty", "html", "sse", "badjson")
+
+
 def _number(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else str(value)
 
 
 def parse_fault(spec: str | int | Fault) -> Fault:
-    """`Fault`, 500, "500", "429:1" (Retry-After: 1), "429:ms=250", "hang" or "drop"."""
+    """`Fault`, 500, "500", "429:1" (Retry-After: 1), "429:ms=250", "hang", "drop" or a `BROKEN_200` kind."""
     if isinstance(spec, Fault):
         return spec
     if isinstance(spec, int):
@@ -66,6 +73,8 @@ def parse_fault(spec: str | int | Fault) -> Fault:
     text = spec.strip().lower()
     if text in ("hang", "drop"):
         return Fault(text, 0)
+    if text in BROKEN_200:
+        return Fault(text, 200)
     status, _, after = text.partition(":")
     if after.startswith("ms="):
         return Fault.error(int(status), retry_after_ms=float(after[3:]))
@@ -73,8 +82,8 @@ def parse_fault(spec: str | int | Fault) -> Fault:
 
 
 def rate_key(key: int | str) -> int | str:
-    """A `rates` key: a status code, or "hang" / "drop"."""
-    return key if key in ("hang", "drop") or isinstance(key, int) else int(key)
+    """A `rates` key: a status code, "hang", "drop" or a `BROKEN_200` kind."""
+    return key if key in ("hang", "drop", *BROKEN_200) or isinstance(key, int) else int(key)
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +100,8 @@ class Outcome:
 def _fault_outcome(fault: Fault, serial: int) -> Outcome:
     if fault.kind in ("hang", "drop"):
         return Outcome(None, fault.kind, serial=serial)
+    if fault.kind in BROKEN_200:
+        return Outcome(200, fault.kind, serial=serial)
     headers: list[tuple[str, str]] = []
     if fault.retry_after is not None:
         headers.append(("retry-after", fault.retry_after))
@@ -114,6 +125,12 @@ class PolicySettings(Protocol):
     def rpm_retry_after(self) -> bool: ...
     @property
     def api_key(self) -> str | None: ...
+    @property
+    def advertise_limits(self) -> bool: ...
+    @property
+    def advertised_tpm(self) -> int: ...
+    @property
+    def retry_header_prefix(self) -> str: ...
 
 
 class Policy:
@@ -160,13 +177,16 @@ class Policy:
         with self._lock:
             self._total += 1
             serial = self._total
+            now = time.monotonic()
             outcome = (
                 self._scripted(serial)
                 or self._auth(headers, anthropic, serial)
-                or self._limited(time.monotonic(), serial)
+                or self._limited(now, serial)
                 or self._random(serial)
                 or Outcome(200, None, serial=serial)
             )
+            if self.settings.advertise_limits and outcome.status is not None:
+                outcome = dataclasses.replace(outcome, headers=outcome.headers + self._advertised(now, anthropic))
             self._counts[outcome.status if outcome.status is not None else str(outcome.fault)] += 1
             return outcome
 
@@ -194,8 +214,34 @@ class Policy:
         wait = max(0.0, self._window[0] + window - now)  # when the oldest admitted request leaves the window
         headers: tuple[tuple[str, str], ...] = ()
         if self.settings.rpm_retry_after:
-            headers = (("retry-after", str(math.ceil(wait))), ("retry-after-ms", str(math.ceil(wait * 1000))))
+            prefix = self.settings.retry_header_prefix
+            headers = ((f"{prefix}retry-after", str(math.ceil(wait))),
+                       (f"{prefix}retry-after-ms", str(math.ceil(wait * 1000))))
         return Outcome(429, "rpm", headers, f"Rate limit reached: {rpm} requests per {window:g} s.", serial)
+
+    def _advertised(self, now: float, anthropic: bool) -> tuple[tuple[str, str], ...]:
+        """The rate-limit headers OpenAI (or Anthropic) send: limit per minute, remaining, reset."""
+        rpm, window, tpm = self.settings.rpm, self.settings.rpm_window_s, self.settings.advertised_tpm
+        if rpm is None:
+            limit, remaining, reset = 10_000, 10_000, 0.0
+        else:
+            while self._window and self._window[0] <= now - window:
+                self._window.popleft()
+            limit, remaining = round(rpm * 60 / window), max(0, rpm - len(self._window))
+            reset = max(0.0, self._window[0] + window - now) if self._window else 0.0
+        if anthropic:
+            at = datetime.fromtimestamp(time.time() + reset, UTC).isoformat().replace("+00:00", "Z")
+            now_at = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+            return (("anthropic-ratelimit-requests-limit", str(limit)),
+                    ("anthropic-ratelimit-requests-remaining", str(remaining)),
+                    ("anthropic-ratelimit-requests-reset", at),
+                    ("anthropic-ratelimit-tokens-limit", str(tpm)),
+                    ("anthropic-ratelimit-tokens-remaining", str(tpm)),
+                    ("anthropic-ratelimit-tokens-reset", now_at))
+        return (("x-ratelimit-limit-requests", str(limit)), ("x-ratelimit-remaining-requests", str(remaining)),
+                ("x-ratelimit-reset-requests", f"{math.ceil(reset * 1000)}ms"),
+                ("x-ratelimit-limit-tokens", str(tpm)), ("x-ratelimit-remaining-tokens", str(tpm)),
+                ("x-ratelimit-reset-tokens", "0s"))
 
     def _random(self, serial: int) -> Outcome | None:
         rates = self.settings.rates
@@ -206,6 +252,8 @@ class Policy:
             if draw < rate:
                 if key in ("hang", "drop"):
                     return Outcome(None, str(key), serial=serial)
+                if key in BROKEN_200:
+                    return Outcome(200, str(key), serial=serial)
                 after = self.settings.rate_retry_after if key == 429 else None
                 return _fault_outcome(Fault.error(int(key), retry_after=after), serial)
             draw -= rate

@@ -14,7 +14,9 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 
-__all__ = ["MAX_HEAD", "HttpRequest", "LoggedRequest", "RequestLog", "read_request", "send_json", "send_stream"]
+__all__ = [
+    "MAX_HEAD", "HttpRequest", "LoggedRequest", "RequestLog", "read_request", "send_body", "send_json", "send_stream",
+]
 
 MAX_HEAD = 64 * 1024
 _REASONS = {529: "Site Overloaded"}
@@ -83,6 +85,15 @@ async def send_json(writer: asyncio.StreamWriter, status: int, body: Any, header
     """Write one JSON response; returns keep_alive."""
     data = json.dumps(body).encode()
     fixed = (("content-type", "application/json"), ("content-length", str(len(data))))
+    writer.write(_head(status, fixed + headers, keep_alive) + data)
+    await writer.drain()
+    return keep_alive
+
+
+async def send_body(writer: asyncio.StreamWriter, status: int, content_type: str, data: bytes, headers: Headers,
+                    keep_alive: bool) -> bool:
+    """Write one response with any content type; returns keep_alive."""
+    fixed = (("content-type", content_type), ("content-length", str(len(data))))
     writer.write(_head(status, fixed + headers, keep_alive) + data)
     await writer.drain()
     return keep_alive

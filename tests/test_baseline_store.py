@@ -39,7 +39,9 @@ def test_round_trip_is_sorted_stable_and_newline_terminated(tmp_path: Path) -> N
     assert list(data) == sorted(data) and list(data["provenance"]) == sorted(data["provenance"])
     assert [c["id"] for c in data["cases"]] == ["a", "b"]
     assert data["cases"][0]["runs"][0] == {"index": 0, "output": "", "passed": False, "score": None, "status": "errored",
-                                           "latency_ms": None, "cost_usd": None, "error_kind": "provider"}
+                                           "latency_ms": None, "cost_usd": None, "error_kind": "provider",
+                                           "steps": None, "tool_calls": [], "failure_kind": None, "escalation": None,
+                                           "metrics": {}, "assistant_turns": None}
     assert data["provenance"]["judge_model"] == "judge-1" and data["provenance"]["repeat"] == 2
     assert [p.name for p in path.parent.iterdir()] == ["support.json"]  # no temporary file left
     assert path.stat().st_mode & 0o777 == 0o644
@@ -61,11 +63,11 @@ def test_incomplete_runs_are_refused(tmp_path: Path) -> None:
 
 def test_newer_schema_is_refused_before_validation(tmp_path: Path) -> None:
     path = tmp_path / "b.json"
-    path.write_text(json.dumps({"schema_version": 2, "something": "unknown"}))
+    path.write_text(json.dumps({"schema_version": 3, "something": "unknown"}))
     with pytest.raises(InputError) as err:
         load_baseline(path)
     assert str(err.value) == (
-        f"{path}: schema_version: baseline schema_version 2 is newer than this agent-eval supports (1); "
+        f"{path}: schema_version: baseline schema_version 3 is newer than this agent-eval supports (2); "
         "upgrade agent-eval"
     )
 
@@ -74,7 +76,7 @@ def test_older_versions_go_through_the_migration_chain() -> None:
     def v0_to_v1(d: dict[str, object]) -> dict[str, object]:
         return {**{k: v for k, v in d.items() if k != "meta"}, "provenance": d["meta"]}
 
-    v1 = json.loads(dump_json(baseline_from_results(results(CASES))))
+    v1 = {**json.loads(dump_json(baseline_from_results(results(CASES)))), "schema_version": 1}
     v0 = {**{k: v for k, v in v1.items() if k != "provenance"}, "meta": v1["provenance"], "schema_version": 0}
     migrated = upgrade(v0, current=1, migrations={0: v0_to_v1}, path="b.json", what="baseline")
     assert Baseline.model_validate(migrated) == Baseline.model_validate(v1)
@@ -85,10 +87,10 @@ def test_older_versions_go_through_the_migration_chain() -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("{\n  \"schema_version\": 1,\n  oops\n}", r"b\.json:3: invalid JSON: Expecting property name"),
+        ("{\n  \"schema_version\": 2,\n  oops\n}", r"b\.json:3: invalid JSON: Expecting property name"),
         ("[1, 2]", r"b\.json: expected a JSON object, got list"),
         ('{"schema_version": "1"}', r"b\.json: schema_version: schema_version must be an integer, got '1'"),
-        ('{"schema_version": 1, "provenance": {}, "cases": []}', r"b\.json: provenance\.suite_name: Field required"),
+        ('{"schema_version": 2, "provenance": {}, "cases": []}', r"b\.json: provenance\.suite_name: Field required"),
     ],
 )
 def test_bad_files_name_the_path_line_and_field(tmp_path: Path, text: str, expected: str) -> None:

@@ -102,7 +102,8 @@ def test_save_baseline_then_compare_offline(workdir: Path, capsys) -> None:
     assert run_cli(capsys, "run", SUITE, "--out", "good", "--save-baseline").code == 0
     baseline = workdir / "golden/baselines/support-bot.json"
     saved = json.loads(baseline.read_text())
-    assert saved["schema_version"] == 1 and len(saved["cases"]) == 20
+    assert saved["schema_version"] == 2 and len(saved["cases"]) == 20
+    assert all(r["steps"] == 1 for c in saved["cases"] for r in c["runs"])
     assert run_cli(capsys, "run", SUITE, "--config", REGRESSED, "--out", "bad").code == 1
     r = run_cli(capsys, "compare", baseline, "bad")
     assert r.code == 1 and "FAIL" in r.out
@@ -130,7 +131,6 @@ def test_step_summary_is_appended_in_ci(workdir: Path, capsys, monkeypatch) -> N
 
 def test_several_suites_give_one_combined_verdict(workdir: Path, capsys) -> None:
     suites = workdir / "suites"
-    (suites / "triage.yaml").unlink()  # the two support suites only: their counts are asserted below
     smoke = (suites / "support-bot.yaml").read_text().replace("suite: support-bot", "suite: support-smoke")
     (suites / "smoke.yaml").write_text(smoke.replace("configs/support-good.yaml", "configs/support-regressed.yaml"))
     r = run_cli(capsys, "run", suites, "--out", "all")
@@ -158,7 +158,8 @@ def test_redact_keeps_model_output_out_of_the_summary_and_the_html(workdir: Path
     r = run_cli(capsys, "run", SUITE, "--config", REGRESSED, "--out", "out", "--redact")
     assert r.code == 1
     secret_output = "Sure thing! Here is your invoice"
-    assert secret_output in (workdir / "out" / "runs.jsonl").read_text()  # the run itself is kept
+    assert secret_output not in (workdir / "out" / "runs.jsonl").read_text()  # raw files redacted too (issue 9)
+    assert len((workdir / "out" / "runs.jsonl").read_text().splitlines()) == 100  # every run is still recorded
     assert secret_output not in (workdir / "out" / "summary.md").read_text()
     html = (workdir / "out" / "report.html").read_text()
     assert secret_output not in html and "Where is the refund for order 1234?" not in html

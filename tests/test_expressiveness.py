@@ -234,3 +234,11 @@ def test_parquet_cases(folder: Path, capsys: pytest.CaptureFixture[str]) -> None
     assert run_cli(capsys, "run", path, "--out", "out").code == 0
     [case] = results(folder / "out")["cases"]
     assert case["input"] == "when does it ship" and case["runs"][0]["checks"][0]["name"] == "icontains"
+
+
+def test_the_shipped_example_runs_offline(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    result = run_cli(capsys, "run", "suites/examples/triage.yaml", "--out", "out")
+    assert result.code == 0, result.text
+    summary = results(workdir / "out")["summary"]
+    assert {"billing_precision", "billing_recall", "billing_f1"} <= set(summary["derived"])
+    assert summary["metrics"]["well_formed"]["mean"] == 1.0 and "billing_f1" in result.text

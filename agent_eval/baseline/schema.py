@@ -1,14 +1,20 @@
 """The baseline file: one good run of a suite, kept in git and compared against.
 
 It stores the provenance of the run and, per case, the reduced statistics and each run's
-score, verdict, status and output: enough to gate and to show what changed, without traces.
+score, verdict, status, output and trajectory (steps and tool calls), with the failure kind of a
+failed run: enough to gate and to show what changed, without the full traces.
+Version 2 added the trajectory, the failure kind and the optional slots for later features;
+`store.migrate_v1_to_v2` reads version 1 files.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import Field
 
-from agent_eval.records import CaseStats, ConfigInfo, Record, Results, RunStatus
+from agent_eval.records import CaseStats, ConfigInfo, FailureKind, Record, Results, RunRecord, RunStatus
+from agent_eval.trace.trajectory import TrajectoryCall, run_steps, run_trajectory
 
 __all__ = [
     "BASELINE_SCHEMA_VERSION",
@@ -16,10 +22,12 @@ __all__ = [
     "BaselineCase",
     "BaselineRun",
     "Provenance",
+    "TrajectoryCall",
     "baseline_from_results",
+    "baseline_run",
 ]
 
-BASELINE_SCHEMA_VERSION = 1
+BASELINE_SCHEMA_VERSION = 2
 
 
 class Provenance(Record):
@@ -52,9 +60,13 @@ class BaselineRun(Record):
     latency_ms: float | None = None
     cost_usd: float | None = None
     error_kind: str | None = Field(None, description="Why an errored run errored (`target`: the agent crashed).")
-    metrics: dict[str, float] = Field(
-        {}, exclude_if=lambda value: not value,  # absent unless the suite names metrics: older files stay byte-equal
-        description="Named metrics of this run (`metric:` on checks and rubrics).")
+    steps: int | None = Field(None, description="Model calls the target made (1 for a plain prompt call).")
+    tool_calls: tuple[TrajectoryCall, ...] = Field((), description="The trajectory: tool calls with arguments and results.")
+    failure_kind: FailureKind | None = Field(None, description="Where a failed run went wrong, from its trace.")
+    escalation: dict[str, Any] | None = Field(None, description="Reserved: the run's escalation (later issues).")
+    metrics: dict[str, float] = Field(default_factory=dict,
+                                      description="Named metrics of the run (`metric:` on checks and rubrics).")
+    assistant_turns: tuple[str, ...] | None = Field(None, description="Reserved: the assistant's turns of a conversation.")
 
 
 class BaselineCase(Record):
@@ -105,8 +117,6 @@ def baseline_from_results(results: Results, *, k: int | None = None) -> Baseline
         seed=results.seed,
         config=cfg,
     )
-    from agent_eval.stats.named import run_metrics
-
     cases = tuple(
         BaselineCase(
             id=c.id,
@@ -114,13 +124,20 @@ def baseline_from_results(results: Results, *, k: int | None = None) -> Baseline
             critical=c.critical,
             definition_hash=c.definition_hash,
             stats=c.stats if k is None else case_stats(c.runs, k),
-            runs=tuple(
-                BaselineRun(index=r.index, score=r.score, passed=r.passed, status=r.status, output=r.output,
-                            latency_ms=r.latency_ms, cost_usd=r.cost_usd,
-                            error_kind=r.error.kind if r.error is not None else None, metrics=run_metrics(r))
-                for r in sorted(c.runs, key=lambda r: r.index)
-            ),
+            runs=tuple(baseline_run(r) for r in sorted(c.runs, key=lambda r: r.index)),
         )
         for c in sorted(results.cases, key=lambda c: c.id)
     )
     return Baseline(provenance=provenance, cases=cases)
+
+
+def baseline_run(run: RunRecord) -> BaselineRun:
+    """One run reduced to what the gate and the diff need, its trajectory and named metrics included."""
+    from agent_eval.stats.named import run_metrics
+
+    return BaselineRun(
+        index=run.index, score=run.score, passed=run.passed, status=run.status, output=run.output,
+        latency_ms=run.latency_ms, cost_usd=run.cost_usd, error_kind=run.error.kind if run.error is not None else None,
+        steps=run_steps(run), tool_calls=run_trajectory(run), failure_kind=run.failure_kind,
+        metrics=run_metrics(run),
+    )

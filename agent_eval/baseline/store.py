@@ -8,6 +8,7 @@ Writes are atomic (a temporary file in the same folder, then `os.replace`).
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
@@ -32,6 +33,8 @@ __all__ = [
     "dump_json",
     "load_baseline",
     "load_results",
+    "migrate_v1_to_v2",
+    "safe_suite_name",
     "save_baseline",
     "upgrade",
 ]
@@ -39,14 +42,47 @@ __all__ = [
 Migration = Callable[[dict[str, Any]], dict[str, Any]]
 M = TypeVar("M", bound=BaseModel)
 
-# MIGRATIONS[n] turns a version-n document into a version-(n + 1) one; none exist yet.
-MIGRATIONS: dict[int, Migration] = {}
+
+
+def migrate_v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
+    """A version 1 baseline as version 2: runs gain an unknown trajectory (no steps, no tool calls recorded).
+
+    Version 1 kept no trace, so `steps` stays None (unknown) rather than a guess; a passed or failed
+    version-1 run with an output had one model call, and that much is known.
+    """
+    cases = []
+    for case in data.get("cases", []):
+        if not isinstance(case, dict):
+            cases.append(case)
+            continue
+        runs = [_run_v1_to_v2(r) if isinstance(r, dict) else r for r in case.get("runs", [])]
+        cases.append({**case, "runs": runs})
+    return {**data, "cases": cases, "schema_version": 2}
+
+
+def _run_v1_to_v2(run: dict[str, Any]) -> dict[str, Any]:
+    completed = run.get("status") in ("passed", "failed")
+    return {**run, "steps": 1 if completed else None, "tool_calls": [], "failure_kind": None}
+
+
+# MIGRATIONS[n] turns a version-n document into a version-(n + 1) one.
+MIGRATIONS: dict[int, Migration] = {1: migrate_v1_to_v2}
 RESULTS_MIGRATIONS: dict[int, Migration] = {}
+
+
+def safe_suite_name(name: str, source: Path | str | None = None) -> str:
+    """`name` when it is safe as a file name (see SUITE_NAME); an InputError otherwise (never a path escape)."""
+    from agent_eval.suite.schema import SUITE_NAME
+
+    if not SUITE_NAME.match(name):
+        raise InputError(source, f"suite name {name!r} is not a plain name (letters, digits, '.', '_', '-'); "
+                         "it cannot be used as a file name", field="suite.name")
+    return name
 
 
 def default_baseline_path(suite_name: str, cwd: Path) -> Path:
     """Where a suite's baseline lives by default: golden/baselines/<suite>.json."""
-    return Path(cwd) / "golden" / "baselines" / f"{suite_name}.json"
+    return Path(cwd) / "golden" / "baselines" / f"{safe_suite_name(suite_name)}.json"
 
 
 def dump_json(model: BaseModel) -> str:
@@ -89,7 +125,10 @@ def load_baseline(path: Path) -> Baseline:
     """Read, version-check, migrate and validate a baseline file."""
     raw = _read_json(Path(path))
     data = upgrade(raw, current=BASELINE_SCHEMA_VERSION, migrations=MIGRATIONS, path=path, what="baseline")
-    return _validate(Baseline, data, path)
+    _check_numbers(data, path)
+    baseline = _validate(Baseline, data, path)
+    safe_suite_name(baseline.provenance.suite_name, path)
+    return baseline
 
 
 def load_results(path: Path) -> Results:
@@ -101,7 +140,47 @@ def load_results(path: Path) -> Results:
     data = upgrade(
         raw, current=RESULTS_SCHEMA_VERSION, migrations=RESULTS_MIGRATIONS, path=path, what="results"
     )
-    return _validate(Results, data, path)
+    _check_numbers(data, path)
+    results = _validate(Results, data, path)
+    safe_suite_name(results.suite.name, path)
+    return results
+
+
+# Fields that are fractions (rates, normalized scores) and fields that can never be negative. A rubric's own
+# `score` is on its scale (e.g. 1-5), so only `normalized` is checked there.
+_UNIT = frozenset({"score", "pass_rate", "pass_hat_k", "pass_at_k", "error_rate", "normalized", "refusal_rate",
+                   "score_ci", "judge_disagreement"})
+_NON_NEGATIVE = frozenset({"n", "k", "passed", "errors", "runs", "cases", "flaky", "critical_failed", "tokens",
+                           "cost_usd", "mean_cost_usd", "judge_cost_usd", "latency_ms", "latency_p50_ms",
+                           "latency_p95_ms", "latency_p99_ms", "input", "output", "cached_runs", "repeat", "index",
+                           "output_chars_p50", "output_chars_p95", "duration_ms", "start_ms"})
+
+
+def _check_numbers(data: Any, path: Path | str) -> None:
+    """Refuse NaN, infinities, negative counts and out-of-range rates before anything is computed from them."""
+    stack: list[tuple[Any, tuple[str | int, ...]]] = [(data, ())]
+    while stack:
+        value, loc = stack.pop()
+        if isinstance(value, dict):
+            stack.extend((item, (*loc, key)) for key, item in value.items())
+        elif isinstance(value, list):
+            stack.extend((item, (*loc, i)) for i, item in enumerate(value))
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            problem = _number_problem(value, loc)
+            if problem:
+                field = "".join(f"[{p}]" if isinstance(p, int) else (f".{p}" if i else p) for i, p in enumerate(loc))
+                raise InputError(path, f"{problem}, got {value!r}", field=field)
+
+
+def _number_problem(value: float, loc: tuple[str | int, ...]) -> str | None:
+    name = next((p for p in reversed(loc) if isinstance(p, str)), "")
+    if not math.isfinite(value):
+        return "expected a finite number"
+    if name in _UNIT and not (name == "score" and "rubrics" in loc) and not 0 <= value <= 1:
+        return "expected a number between 0 and 1"
+    if name in _NON_NEGATIVE and value < 0:
+        return "expected a number of at least 0"
+    return None
 
 
 def upgrade(

@@ -15,7 +15,7 @@ __all__ = ["endpoint_for"]
 
 def endpoint_for(
     spec: ModelSpec, *, concurrency: int, rpm: float | None, tpm: float | None, max_retries: int,
-    timeout_s: float,
+    timeout_s: float, max_wait_s: float = 600.0, max_retry_wait_s: float = 120.0,
 ) -> Endpoint:
     """A provider behind its pacer, adaptive limit and retry policy."""
     from agent_eval.providers.registry import create_provider
@@ -24,6 +24,7 @@ def endpoint_for(
         provider=create_provider(spec, max_connections=concurrency),
         pacer=Pacer(rpm=rpm, tpm=tpm),
         limit=AdaptiveLimit(concurrency),
-        policy=RetryPolicy(max_attempts=max(1, max_retries)),
+        policy=RetryPolicy(max_attempts=max(1, max_retries), max_wait_s=max_wait_s,
+                           max_retry_wait_s=max_retry_wait_s),
         timeout_s=timeout_s,
     )

@@ -8,13 +8,18 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
 from agent_eval.providers.base import Completion, CompletionRequest
 from agent_eval.records import ToolCall, Usage
 
-__all__ = ["ResponseCache", "cache_key"]
+__all__ = ["CorruptCacheError", "ResponseCache", "cache_key"]
+
+
+class CorruptCacheError(Exception):
+    """The cache file is not a readable SQLite database; it was moved aside (the message says where)."""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS responses (
@@ -44,12 +49,30 @@ class ResponseCache:
         folder.mkdir(parents=True, exist_ok=True)
         self.path = folder / "responses.sqlite"
         self._db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute(_SCHEMA)
+        try:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute(_SCHEMA)
+            self._db.execute("SELECT key, value FROM responses LIMIT 1").fetchall()
+        except sqlite3.DatabaseError as exc:  # random bytes, a truncated file, a foreign table
+            self._db.close()
+            raise CorruptCacheError(self._move_aside(exc)) from None
+
+    def _move_aside(self, exc: sqlite3.DatabaseError) -> str:
+        stamp = time.strftime("%Y%m%dT%H%M%S")
+        aside = self.path.with_name(f"{self.path.name}.corrupt-{stamp}")
+        for suffix in ("", "-wal", "-shm"):
+            source = Path(f"{self.path}{suffix}")
+            if source.exists():
+                source.replace(Path(f"{aside}{suffix}"))
+        return (f"response cache {self.path} is unreadable ({exc}); moved it to {aside.name} and running "
+                "without the cache (the next run starts a new one)")
 
     def get(self, key: str) -> Completion | None:
-        row = self._db.execute("SELECT value FROM responses WHERE key = ?", (key,)).fetchone()
+        try:
+            row = self._db.execute("SELECT value FROM responses WHERE key = ?", (key,)).fetchone()
+        except sqlite3.DatabaseError:
+            return None  # a page damaged after opening: a miss, never a crash of the run
         if row is None:
             return None
         try:
@@ -58,8 +81,11 @@ class ResponseCache:
             return None  # an unreadable entry is a miss, and the next put replaces it
 
     def put(self, key: str, completion: Completion) -> None:
-        self._db.execute("INSERT OR REPLACE INTO responses (key, value) VALUES (?, ?)",
-                         (key, json.dumps(_encode(completion))))
+        try:
+            self._db.execute("INSERT OR REPLACE INTO responses (key, value) VALUES (?, ?)",
+                             (key, json.dumps(_encode(completion))))
+        except sqlite3.DatabaseError:
+            pass  # not cached this time; the answer itself is kept in runs.jsonl
 
     def get_value(self, key: str) -> Any:
         """A JSON value stored by `put_value` (embeddings, moderation), or None."""

@@ -7,6 +7,8 @@ import collections
 import time
 from collections.abc import Callable
 
+from agent_eval.providers.ratelimits import RateInfo
+
 __all__ = ["AdaptiveLimit", "Pacer"]
 
 Clock = Callable[[], float]
@@ -16,15 +18,20 @@ class Pacer:
     """Spaces requests to stay under `rpm` and `tpm`, and holds everyone during a Retry-After pause.
 
     Requests are spaced evenly with no burst, so a server that enforces its per-minute
-    limit over short windows never answers 429. A server that tells its limit only through
-    429s gets a learned rate: 90% of what succeeded in the last second, probing upward.
+    limit over short windows never answers 429. A server that advertises its limits in
+    rate-limit headers is paced to them (`advertise`). A server that tells its limit only
+    through 429s gets a learned rate: 90% of what succeeded in the last second (all of it when
+    the 429 said when to come back), probing upward.
     """
 
     def __init__(self, rpm: float | None, tpm: float | None, clock: Clock = time.monotonic) -> None:
         # 1% under the limit: the SDK's own CPU between our slot and the wire adds jitter
         self._interval = 60.0 / rpm * 1.01 if rpm else 0.0
+        self._flag_interval = self._interval
         self._tokens_per_s = tpm / 60.0 if tpm else 0.0
         self._capacity = tpm or 0.0
+        self._tpm_flag = bool(tpm)
+        self.sent = 0  # request slots handed out; a reply's ticket is the value right after its acquire
         self._clock = clock
         self._next_request = 0.0
         self._tokens = self._capacity
@@ -45,8 +52,12 @@ class Pacer:
         if self._learned:
             self._learned = max(self._interval, self._learned * (1 - 0.05 * self._learned))
 
-    def on_rate_limit(self) -> None:
-        """A 429: pace at 90% of the success rate of the last second (at most one cut a second)."""
+    def on_rate_limit(self, *, told: bool = False) -> None:
+        """A 429: pace at 90% of the success rate of the last second (at most one cut a second).
+
+        `told`: the 429 said when to come back, so overshooting costs one short wait, not a lost
+        attempt; pace at the full observed rate.
+        """
         now = self._clock()
         if now - self._last_cut < self._observe_s:
             return
@@ -54,7 +65,7 @@ class Pacer:
         recent = sum(1 for t in self._successes if t >= now - self._observe_s)
         observed = recent / self._observe_s
         if observed > 0:  # relative to what got through, so random 429s cannot compound into a crawl
-            self._learned = 1.0 / (0.9 * observed)
+            self._learned = 1.0 / ((1.0 if told else 0.9) * observed)
         else:
             self._learned = min(5.0, (self._learned or 0.05) * 2)
 
@@ -62,6 +73,27 @@ class Pacer:
     def learned_rpm(self) -> float | None:
         """The request rate learned from 429s, per minute; None before any."""
         return 60.0 / self._learned if self._learned else None
+
+    def advertise(self, info: RateInfo, ticket: int) -> None:
+        """Pace to the limits a server advertised in a reply to the request with slot `ticket`.
+
+        The request limit (per minute) spaces requests like `--rpm`; a stricter flag wins. When
+        nothing remains of it, counting the requests sent after this one, everyone waits for
+        its reset. The token limit paces like `--tpm` unless that flag was given.
+        """
+        if info.limit_requests:
+            self._interval = max(self._flag_interval, 60.0 / info.limit_requests * 1.01)
+        if info.remaining_requests is not None and info.reset_requests_s:
+            credit = info.remaining_requests - (self.sent - ticket)
+            if credit <= 0:
+                self.pause_until(self._clock() + min(info.reset_requests_s, 60.0))
+        if info.limit_tokens and not self._tpm_flag:
+            per_s = info.limit_tokens / 60.0
+            if per_s != self._tokens_per_s:
+                if not self._tokens_per_s:  # start with what the server says remains
+                    self._tokens = min(info.limit_tokens, info.remaining_tokens or info.limit_tokens)
+                    self._tokens_at = self._clock()
+                self._tokens_per_s, self._capacity = per_s, info.limit_tokens
 
     def pause_until(self, deadline: float) -> None:
         """Hold every request of this endpoint until `deadline` (a Retry-After)."""
@@ -86,6 +118,7 @@ class Pacer:
                 self._next_request = max(self._next_request, self._clock()) + interval
             if self._tokens_per_s:
                 self._tokens -= min(tokens, self._capacity)
+            self.sent += 1
         return waited
 
     def correct(self, estimated: int, actual: int) -> None:

@@ -2,7 +2,7 @@
 
 An unknown value cannot be verified, so it fails the check with a reason that says so:
 latency is unknown when the run did not record it, cost when no price is known for the
-model. A limit that nobody can check should not read as a pass in a CI gate; drop the check
+model, tokens and cost when the provider reported no usage (the counts are then estimates). A limit that nobody can check should not read as a pass in a CI gate; drop the check
 (or add a price for the model) when the value cannot be known.
 """
 
@@ -49,7 +49,9 @@ def eval_max_latency_ms(limit: float, run: CheckInput) -> tuple[bool, str]:
 
 
 def eval_max_tokens(limit: int, run: CheckInput) -> tuple[bool, str]:
-    """The run's output tokens are at most the limit."""
+    """The run's output tokens are known and at most the limit."""
+    if run.tokens.estimated:
+        return False, f"output tokens unknown (the provider reported no usage); cannot verify max {limit}"
     used = run.tokens.output_tokens
     if used > limit:
         return False, f"output tokens {used} > max {limit}"
@@ -63,7 +65,8 @@ def _usd(value: float) -> str:
 def eval_max_cost_usd(limit: float, run: CheckInput) -> tuple[bool, str]:
     """The run's cost is known and at most the limit."""
     if run.cost_usd is None:
-        return False, f"cost unknown (no price for this model); cannot verify max {_usd(limit)}"
+        why = "the provider reported no usage" if run.tokens.estimated else "no price for this model"
+        return False, f"cost unknown ({why}); cannot verify max {_usd(limit)}"
     if run.cost_usd > limit:
         return False, f"cost {_usd(run.cost_usd)} > max {_usd(limit)}"
     return True, f"cost {_usd(run.cost_usd)} <= max {_usd(limit)}"

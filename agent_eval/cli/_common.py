@@ -20,19 +20,23 @@ def consoles(json_output: bool) -> tuple[Console, Console]:
 
 def _console(*, stderr: bool) -> Console:
     """A console; logs and pipes get 160 columns so the tables stay readable in CI."""
-    # soft_wrap: an error or warning line (with its file:line) is never cut; tables still fit the width
-    console = Console(stderr=stderr, highlight=False, soft_wrap=True)
+    # soft_wrap: an error or warning line (with its file:line) is never cut; tables still fit the width.
+    # markup=False: a name such as "[/]" in a suite, config or model is printed as it is, never parsed.
+    console = Console(stderr=stderr, highlight=False, soft_wrap=True, markup=False)
     if not console.is_terminal:
-        console = Console(stderr=stderr, highlight=False, soft_wrap=True, width=160)
+        console = Console(stderr=stderr, highlight=False, soft_wrap=True, markup=False, width=160)
     return console
 
 
 def say(console: Console, level: str, message: str) -> None:
-    """`level: message`, the level coloured; the message is printed as is (no markup, no wrapping)."""
+    """`level: message`, the level coloured; the message is printed as is (no markup, no wrapping, no
+    control characters)."""
     from rich.text import Text
 
+    from agent_eval.report._plain import plain
+
     style = {"error": "red", "warning": "yellow"}.get(level, "bold")
-    console.print(Text.assemble((f"{level}: ", style), message))
+    console.print(Text.assemble((f"{level}: ", style), plain(message)))
 
 
 def parse_shard(text: str | None) -> tuple[int, int] | None:

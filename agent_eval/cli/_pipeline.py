@@ -53,6 +53,7 @@ class SuiteOutcome:
     verdict: Verdict
     out_dir: Path
     baseline_path: Path | None
+    baseline: Baseline | None = None
 
 
 def baseline_location(suite_name: str, suite_path: Path | str) -> Path:
@@ -121,7 +122,7 @@ def gate_and_report(
     """
     from agent_eval.baseline.gate import decide
     from agent_eval.report import ci_run_url, write_reports
-    from agent_eval.report.console import print_named_metrics, print_results, print_verdict
+    from agent_eval.report.console import print_failure_kinds, print_named_metrics, print_results, print_verdict
 
     options = gate_options(flags, gate_spec, repeat=results.suite.repeat, critical_rates=critical_rates,
                            seed=results.seed)
@@ -133,15 +134,18 @@ def gate_and_report(
     elif looked_for is not None:
         console.print(f"baseline: none (looked for {looked_for})", markup=False, highlight=False)
     print_verdict(console, verdict)
+    print_failure_kinds(console, results, baseline)
     paths = write_reports(out_dir, results, verdict, baseline, redact=flags.redact or redact_default,
                           run_url=ci_run_url(os.environ))
     if step_summary:
         from agent_eval.report.markdown import append_step_summary
 
         append_step_summary(paths.markdown.read_text(encoding="utf-8"), os.environ)
-    console.print(f"results: {out_dir / 'results.json'}")
-    console.print(f"report:  {paths.html}")
-    return SuiteOutcome(results=results, verdict=verdict, out_dir=out_dir, baseline_path=baseline_path)
+    for label, path in (("results:", out_dir / "results.json"), ("report: ", paths.html)):
+        if Path(path).exists():  # only what is there: `report --out` writes no results.json
+            console.print(f"{label} {path}")
+    return SuiteOutcome(results=results, verdict=verdict, out_dir=out_dir, baseline_path=baseline_path,
+                        baseline=baseline)
 
 
 _PRECEDENCE = {2: 4, 3: 3, 1: 2, 0: 0}
@@ -158,15 +162,18 @@ def write_combined(out_root: Path, outcomes: Sequence[SuiteOutcome], *, redact: 
     from agent_eval.report import ci_run_url, combine_junit, combine_markdown
     from agent_eval.report.markdown import append_step_summary
 
-    pairs = [(o.results, o.verdict) for o in outcomes]
-    write_atomic(out_root / "junit.xml", combine_junit(pairs))
-    markdown = combine_markdown(pairs, redact=redact, run_url=ci_run_url(os.environ))
+    entries = [(o.results, o.verdict, o.baseline) for o in outcomes]
+    write_atomic(out_root / "junit.xml", combine_junit(entries))
+    markdown = combine_markdown(entries, redact=redact, run_url=ci_run_url(os.environ))
     write_atomic(out_root / "summary.md", markdown)
     append_step_summary(markdown, os.environ)
 
 
 def verdict_json(outcome: SuiteOutcome) -> dict[str, Any]:
+    from agent_eval.report._errors import top_errors
+
     v = outcome.verdict
+    reasons = top_errors(outcome.results).reasons
     return {
         "suite": outcome.results.suite.name,
         "config": f"{outcome.results.config.name} {outcome.results.config.version}", "outcome": v.outcome.value, "exit_code": v.exit_code,
@@ -180,9 +187,14 @@ def verdict_json(outcome: SuiteOutcome) -> dict[str, Any]:
         "new_failures": [d.case_id for d in v.by_status(CaseStatus.NEW_FAILURE)],
         "routes": [{"name": r.name, "p_value": r.p_value, "failed": r.failed, "text": r.text} for r in v.routes],
         "sensitivity": v.sensitivity, "notes": list(v.notes), "baseline_se": v.baseline_se,
-        "results": str(outcome.out_dir / "results.json"), "report": str(outcome.out_dir / "report.html"),
+        "results": _existing(outcome.out_dir / "results.json"), "report": _existing(outcome.out_dir / "report.html"),
         "runs": outcome.results.summary.runs, "errors": outcome.results.summary.errors,
+        "top_errors": [{"kind": r.kind, "message": r.message, "count": r.count} for r in reasons],
     }
+
+
+def _existing(path: Path) -> str | None:
+    return str(path) if path.exists() else None
 
 
 def emit_json(outcomes: Sequence[SuiteOutcome], code: int) -> None:

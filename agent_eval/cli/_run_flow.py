@@ -10,7 +10,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rich.console import Console
+from rich.text import Text
 
+from agent_eval.baseline.verdict import Outcome
 from agent_eval.cli._common import consoles, say
 from agent_eval.cli._pipeline import (
     GateFlags,
@@ -20,7 +22,9 @@ from agent_eval.cli._pipeline import (
     gate_and_report,
 )
 from agent_eval.errors import InputError, UsageError
+from agent_eval.report.console import terminal_text
 from agent_eval.runner.session import RunOptions
+from agent_eval.runner.store import LOCK_NAME, FolderLock
 from agent_eval.suite.loader import LoadedConfig, LoadedSuite, load_config, load_suite
 
 if TYPE_CHECKING:
@@ -47,6 +51,7 @@ class RunRequest:
     json_output: bool
     gate: GateFlags
     verbose: bool = False
+    trace_export: Path | None = None
 
 
 def find_suites(paths: tuple[Path, ...]) -> list[Path]:
@@ -101,18 +106,38 @@ def _load_pair(suite_path: Path, config_flag: Path | None) -> tuple[LoadedSuite,
 
 
 def _out_dir(request: RunRequest, suite: LoadedSuite, many: bool, stamp: str) -> Path:
+    from agent_eval.baseline.store import safe_suite_name
+
+    name = safe_suite_name(suite.name, suite.path)  # the schema checked it; a path is never built unchecked
     if request.out is not None:
-        folder = request.out / suite.name if many else request.out
-    else:
-        base = Path(".agent-eval/runs")
-        folder = base / stamp / suite.name if many else base / f"{stamp}-{suite.name}"
+        return request.out / name if many else request.out
+    base = Path(".agent-eval/runs")
+    return base / stamp / name if many else base / f"{stamp}-{name}"
+
+
+def _claim(folder: Path, request: RunRequest) -> FolderLock:
+    """Lock the results folder (a second run on it is refused), then check it is empty or may be reused."""
     _ignore_own_folder()
-    if folder.exists() and any(folder.iterdir()):
+    lock = FolderLock(folder).acquire()
+    if request.resume is not None:
+        return lock
+    if any(p.name != LOCK_NAME for p in folder.iterdir()):
         if not request.overwrite:
+            lock.release()
             raise UsageError(f"results folder {folder} is not empty; pass --overwrite or choose another --out")
         for name in _OUTPUTS:
             (folder / name).unlink(missing_ok=True)
-    return folder
+    return lock
+
+
+def _unique_names(pairs: list[tuple[LoadedSuite, LoadedConfig]]) -> None:
+    """Results folders and baselines are named after the suite: two suites may not share a name."""
+    seen: dict[str, Path] = {}
+    for suite, _ in pairs:
+        if suite.name in seen:
+            raise UsageError(f"suites {seen[suite.name]} and {suite.path} are both named '{suite.name}'; "
+                             "results and baselines are stored by name, so rename one (`suite:`)")
+        seen[suite.name] = suite.path
 
 
 def _ignore_own_folder() -> None:
@@ -145,11 +170,18 @@ def _resume_pair(folder: Path, options: RunOptions) -> tuple[LoadedSuite, Loaded
 
     manifest_path = folder / "manifest.json"
     try:
-        manifest = Manifest.model_validate_json(manifest_path.read_text(encoding="utf-8"))
+        text = manifest_path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise UsageError(f"--resume {folder}: no manifest.json; is this an agent-eval results folder?") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(manifest_path, f"cannot read: {exc}") from None
+    _manifest_version_gate(manifest_path, text)
+    try:
+        manifest = Manifest.model_validate_json(text)
     except ValidationError as exc:
-        raise InputError(manifest_path, f"unreadable manifest: {exc.errors()[0]['msg']}") from None
+        first = exc.errors()[0]
+        raise InputError(manifest_path, f"unreadable manifest: {first['msg']}",
+                         field=".".join(map(str, first["loc"])) or None) from None
     suite, config = load_suite(Path(manifest.suite_path)), load_config(Path(manifest.config_path))
     for what, old, new in (("suite", manifest.suite_hash, suite.hash), ("config", manifest.config_hash, config.hash)):
         if old != new:
@@ -158,6 +190,21 @@ def _resume_pair(folder: Path, options: RunOptions) -> tuple[LoadedSuite, Loaded
     resumed = dataclasses.replace(options, seed=manifest.seed, repeat=manifest.repeat,
                                   filters=manifest.filter, shard=manifest.shard)
     return suite, config, resumed
+
+
+def _manifest_version_gate(path: Path, text: str) -> None:
+    """A manifest written by a newer agent-eval is refused before anything in it is trusted."""
+    import json
+
+    from agent_eval.runner.store import MANIFEST_SCHEMA_VERSION
+
+    try:
+        version = json.loads(text).get("schema_version", MANIFEST_SCHEMA_VERSION)
+    except (ValueError, AttributeError, RecursionError):
+        return  # not a JSON object: validation says so with its own message
+    if isinstance(version, int) and not isinstance(version, bool) and version > MANIFEST_SCHEMA_VERSION:
+        raise InputError(path, f"schema_version {version} is newer than this agent-eval supports "
+                         f"({MANIFEST_SCHEMA_VERSION}); upgrade agent-eval to resume this run", field="schema_version")
 
 
 def execute(request: RunRequest, options: RunOptions) -> int:
@@ -170,6 +217,7 @@ def execute(request: RunRequest, options: RunOptions) -> int:
         plans = [(suite, config, options, request.resume)]
     else:
         pairs = [_load_pair(path, request.config) for path in find_suites(request.suites)]
+        _unique_names(pairs)
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         plans = [(s, c, options, _out_dir(request, s, len(pairs) > 1, stamp)) for s, c in pairs]
     plans = [(s, c, _with_baseline_repeat(request, s, o), f) for s, c, o, f in plans]
@@ -186,19 +234,40 @@ def execute(request: RunRequest, options: RunOptions) -> int:
         for suite, config, opts, _ in plans:
             print_dry_run(out, suite, config, opts)
         return 0
+    locks: list[FolderLock] = []
     outcomes: list[SuiteOutcome] = []
-    for suite, config, opts, folder in plans:
-        baseline, baseline_path, looked_for = baselines[suite.name]
-        outcomes.append(_run_one(out, err, request, suite, config, opts, folder, (baseline, baseline_path, looked_for),
-                                 step_summary=len(plans) == 1))
+    try:
+        for _, _, _, folder in plans:
+            locks.append(_claim(folder, request))
+        for suite, config, opts, folder in plans:
+            baseline, baseline_path, looked_for = baselines[suite.name]
+            outcomes.append(_run_one(out, err, request, suite, config, opts, folder,
+                                     (baseline, baseline_path, looked_for), step_summary=len(plans) == 1))
+    finally:
+        for lock in locks:
+            lock.release()
     if len(outcomes) > 1 and request.out is not None:
         write_combined(request.out, outcomes, redact=request.gate.redact)
     elif len(outcomes) > 1:
         write_combined(outcomes[0].out_dir.parent, outcomes, redact=request.gate.redact)
+    _export_traces(err, request, plans, outcomes)
     code = combined_exit([o.verdict.exit_code for o in outcomes])
     if request.json_output:
         emit_json(outcomes, code)
     return code
+
+
+def _export_traces(err: Console, request: RunRequest, plans: list[tuple[LoadedSuite, LoadedConfig, RunOptions, Path]],
+                   outcomes: list[SuiteOutcome]) -> None:
+    import os
+
+    from agent_eval.cli._traces import export_traces, secret_values
+
+    if request.trace_export is None:
+        return
+    redact = request.gate.redact or any(s.spec.report.redact for s, _, _, _ in plans)
+    secrets = secret_values([(s, c) for s, c, _, _ in plans], os.environ)
+    export_traces(err, request.trace_export, [o.results for o in outcomes], redact=redact, secrets=secrets)
 
 
 def _requires(request: RunRequest, suite: LoadedSuite) -> bool:
@@ -225,45 +294,54 @@ def _run_one(
     cfg = config.spec
     from agent_eval.targets.describe import target_label
 
-    err.print(f"[bold]{suite.name}[/]: {len(suite.cases)} cases · config {cfg.name} {cfg.version} "
-              f"({target_label(config)}) · results in {folder}")
+    err.print(Text.assemble((terminal_text(suite.name), "bold"), f": {len(suite.cases)} cases · config "
+                            f"{terminal_text(cfg.name)} {cfg.version} ({terminal_text(target_label(config))})"))
     progress = make_progress(err)
-    report = asyncio.run(run_suite(suite, config, options, folder, progress, resume=request.resume is not None))
+    baseline, baseline_path, looked_for = found
+    report = asyncio.run(run_suite(suite, config, options, folder, progress, resume=request.resume is not None,
+                                   baseline=baseline))
     for warning in report.warnings:
         say(err, "warning", warning)
     if report.fatal is not None:
+        if (folder / "runs.jsonl").exists():
+            say(err, "note", f"the runs so far are in {folder}; finish them with --resume {folder}")
         raise report.fatal
-    baseline, baseline_path, looked_for = found
     rates = {c.id: c.critical_min_pass_rate for c in suite.cases if c.critical_min_pass_rate is not None}
     outcome = gate_and_report(out, report.results, baseline, baseline_path, request.gate, suite.spec.gate, folder,
                               redact_default=suite.spec.report.redact, step_summary=step_summary,
                               critical_rates=rates, looked_for=looked_for)
     if request.verbose:
         _print_target_details(err, report.results)
+    if request.gate.redact or suite.spec.report.redact:
+        from agent_eval.runner.redact import redact_folder
+
+        redact_folder(folder, report.results)  # the raw files are uploaded by the action too
     if report.stopped == "budget":
-        err.print(f"[magenta]budget reached[/]: {report.budget}; {report.results.incomplete_reason}")
+        err.print(Text.assemble(("budget reached", "magenta"), f": {report.budget}; "
+                                f"{report.results.incomplete_reason}"))
     if request.save_baseline:
-        _save_baseline(out, report.results, suite)
+        _save_baseline(out, report.results, suite, outcome.verdict.outcome)
     return outcome
 
 
 def _print_target_details(console: Console, results: Results) -> None:
     """`-v`: the traceback or stderr each crashed agent run left (kept in runs.jsonl as error.detail)."""
-    from rich.markup import escape
-
     for case in results.cases:
         for run in case.runs:
             if run.error is not None and run.error.detail:
-                console.print(f"[bold red]{escape(case.id)}[/] run {run.index}: {escape(run.error.message)}")
-                console.print(escape(run.error.detail.rstrip()), highlight=False)
+                console.print(Text.assemble((terminal_text(case.id), "bold red"),
+                                            f" run {run.index}: {terminal_text(run.error.message)}"))
+                for line in run.error.detail.rstrip().splitlines():
+                    console.print(Text(terminal_text(line)))
 
 
-def _save_baseline(console: Console, results: Results, suite: LoadedSuite) -> None:
+def _save_baseline(console: Console, results: Results, suite: LoadedSuite, outcome: Outcome) -> None:
     from agent_eval.baseline.store import save_baseline
     from agent_eval.cli._pipeline import baseline_location
 
-    if not results.complete or results.shard is not None:
-        raise UsageError("--save-baseline refused: the run is incomplete (or a single shard); nothing was saved")
+    if not results.complete or results.shard is not None or outcome is Outcome.INCOMPLETE:
+        raise UsageError("--save-baseline refused: the run is INCOMPLETE (too many errored runs, interrupted, "
+                         "stopped by a budget, or a single shard); nothing was saved")
     path = baseline_location(suite.name, suite.path)
     save_baseline(results, path, k=suite.spec.repeat)
     console.print(f"baseline saved: {path} ({results.suite.repeat} runs per case; the suite's k is "

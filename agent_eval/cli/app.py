@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import sys
 import traceback
+from typing import Any
 
 import typer
 
@@ -24,7 +25,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
-    rich_markup_mode="rich",
+    rich_markup_mode=None,
 )
 
 
@@ -56,16 +57,41 @@ power.register(app)
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI and exit with its code; user errors are one line on stderr, never a traceback."""
     command = typer.main.get_command(app)
+    _tidy_help(command)
     try:
         code = command.main(args=argv, prog_name="agent-eval", standalone_mode=False)
     except AgentEvalError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        from agent_eval.report._plain import plain
+
+        print(f"error: {plain(str(exc))}", file=sys.stderr)
         code = exc.exit_code
     except (typer.Exit, typer.Abort) as exc:
         code = getattr(exc, "exit_code", 3)
     except Exception as exc:
         code = _usage_or_bug(exc)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+_METAVARS = {"path": "PATH", "int": "N", "int range": "N", "float": "X", "float range": "X", "str": "TEXT"}
+
+
+def _tidy_help(command: Any) -> None:
+    """Plain metavars (PATH, N, X, TEXT; none on flags) and `[default: 8]` for defaults given as text.
+
+    Duck-typed: typer builds its commands on its own copy of click."""
+    for param in command.params:
+        option = param.param_type_name == "option"
+        if option and not param.is_flag and param.metavar is None:
+            label = str(param.display_type(None)).strip("<>").removeprefix("list[").removesuffix("]")
+            param.metavar = _METAVARS.get(label, _METAVARS.get(label.lower(), label.upper()))
+        elif param.param_type_name == "argument" and param.metavar is None:
+            param.metavar = (param.name or "arg").upper()
+            param.display_type_rich = lambda ctx=None: None  # the name says it: no "<list[Path]>" after it
+        if option and isinstance(param.show_default, str):
+            param.help = f"{param.help or ''}  [default: {param.show_default}]".strip()
+            param.show_default = False
+    for sub in getattr(command, "commands", {}).values():
+        _tidy_help(sub)
 
 
 def _usage_or_bug(exc: Exception) -> int:

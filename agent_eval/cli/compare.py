@@ -32,14 +32,15 @@ def compare(
     alpha: float = typer.Option(0.05, "--alpha", min=0.0001, max=0.5, help="Significance level."),
     strict: bool = typer.Option(False, "--strict", help="Fail on the point estimate alone."),
     absolute: bool = typer.Option(False, "--absolute", help="Read --max-drop as score points."),
-    out: Path | None = typer.Option(None, "--out", "-o", help="Write report.html, junit.xml, summary.md here."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Write report.html, junit.xml, summary.md here.",
+                                    show_default="beside the results"),
     redact: bool = typer.Option(False, "--redact", help="Mask inputs and outputs in the reports."),
     output_format: str = typer.Option("text", "--format", help="text, or json for a machine-readable verdict."),
     errors_as_failures: bool = typer.Option(False, "--errors-as-failures", help="Score every errored run 0 (a failure), not missing data."),
 ) -> int:
-    """Decide PASS / WARN / FAIL / INCOMPLETE for RESULTS against BASELINE; exit 0, 1 or 3 accordingly."""
-    import tempfile
+    """Decide PASS / WARN / FAIL / INCOMPLETE for RESULTS against BASELINE; exit 0, 1 or 3 accordingly.
 
+    The reports (report.html, junit.xml, summary.md) are written beside the results, or to --out."""
     from agent_eval.baseline.store import load_baseline, load_results
     from agent_eval.cli._common import consoles
     from agent_eval.cli._pipeline import GateFlags, emit_json, gate_and_report
@@ -53,10 +54,9 @@ def compare(
     gate_spec, redact_default, rates = suite_gate_spec(candidate.suite.path)
     flags = GateFlags(max_drop=max_drop, alpha=alpha, strict=strict, absolute=absolute, redact=redact,
                       errors_as_failures=errors_as_failures)
-    with tempfile.TemporaryDirectory() as scratch:
-        folder = out or Path(scratch)
-        outcome = gate_and_report(console, candidate, base, baseline, flags, gate_spec, folder,
-                                  redact_default=redact_default, critical_rates=rates)
+    folder = out or (results if results.is_dir() else results.parent)
+    outcome = gate_and_report(console, candidate, base, baseline, flags, gate_spec, folder,
+                              redact_default=redact_default, critical_rates=rates)
     if output_format == "json":
         emit_json([outcome], outcome.verdict.exit_code)
     return outcome.verdict.exit_code

@@ -42,9 +42,13 @@ def validate(paths: list[Path] = typer.Argument(..., help="Suite or config files
 
     Warns when a model name is an alias that moves rather than a pinned version. Exit 2 on any error.
     """
+    from rich.text import Text
+
     from agent_eval.cli._common import consoles, say
     from agent_eval.cli._run_flow import model_warnings
     from agent_eval.errors import AgentEvalError
+    from agent_eval.judge import judge_provenance
+    from agent_eval.report._plain import plain
     from agent_eval.runner.plan import plan_items
     from agent_eval.suite.loader import load_config, load_suite
     from agent_eval.targets import check_target
@@ -55,6 +59,7 @@ def validate(paths: list[Path] = typer.Argument(..., help="Suite or config files
         try:
             if _kind(file) == "suite":
                 suite = load_suite(file)
+                judge_provenance(suite, suite.cases)  # reads the judge templates: an unknown one is an error
                 config_path = suite.config_path()
                 note = f"suite '{suite.name}', {len(suite.cases)} cases"
                 if config_path is not None:
@@ -81,5 +86,5 @@ def validate(paths: list[Path] = typer.Argument(..., help="Suite or config files
             failed += 1
             say(err, "error", str(exc))
             continue
-        out.print(f"ok  {file}: {note}")
+        out.print(Text(plain(f"ok  {file}: {note}")))
     return 2 if failed else 0

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from agent_eval.judge.grader import DEFAULT_TEMPLATE, LLMJudge, load_template
+from agent_eval.judge.grader import DEFAULT_TEMPLATE, NAMED_TEMPLATES, LLMJudge, load_template, template_path
 from agent_eval.judge.parse import (
     JudgeError,
     JudgeReplyError,
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from agent_eval.suite.schema import JudgeSpec
 
 __all__ = [
-    "DEFAULT_TEMPLATE", "JudgeError", "JudgeReplyError", "LLMJudge", "build_judge", "fence_untrusted",
+    "DEFAULT_TEMPLATE", "NAMED_TEMPLATES", "JudgeError", "JudgeReplyError", "LLMJudge", "build_judge", "fence_untrusted",
     "judge_provenance", "parse_reply",
 ]
 
@@ -32,13 +32,31 @@ def _template_path(suite: LoadedSuite) -> Path:
     return suite.base_dir / judge.prompt if judge and judge.prompt else DEFAULT_TEMPLATE
 
 
+def _named_template(suite: LoadedSuite, name: str) -> Path:
+    """A rubric's `template:`: shipped by name, or a file next to the suite; anything else is an input error."""
+    from agent_eval.errors import InputError
+
+    path = template_path(name, suite.base_dir)
+    if not path.is_file():
+        shipped = ", ".join(sorted(NAMED_TEMPLATES))
+        raise InputError(suite.path, f"unknown judge template {name!r}: expected {shipped} or a file relative to "
+                         "the suite", field="rubrics.template")
+    return path
+
+
 def judge_provenance(suite: LoadedSuite, cases: Sequence[Case]) -> tuple[str | None, str | None]:
     """The judge model ids (sorted, comma-joined) and the prompt hash, when any case has rubrics."""
     specs = [r.judge or c.judge for c in cases for r in c.rubrics]
     models = sorted({spec.name for spec in specs if spec is not None})
     if not models:
         return None, None
-    return ",".join(models), load_template(_template_path(suite))[1]
+    digest = load_template(_template_path(suite))[1]
+    named = sorted({r.template for c in cases for r in c.rubrics if r.template})
+    if named:  # rubrics with their own template: every template's text is part of the judge's prompt
+        from agent_eval.suite.loader import canonical_hash
+
+        digest = canonical_hash([digest, *(load_template(_named_template(suite, n))[1] for n in named)])
+    return ",".join(models), digest
 
 
 def build_judge(
@@ -55,10 +73,12 @@ def build_judge(
             if spec is not None:
                 check_credentials(spec)
     template, _ = load_template(_template_path(suite))
+    named = {r.template for c in cases for r in c.rubrics if r.template}
+    templates = {name: load_template(_named_template(suite, name))[0] for name in sorted(named)}
 
     def make(spec: JudgeSpec) -> Endpoint:
         return endpoint_for(spec, concurrency=spec.limits.max_concurrency or concurrency,
                             rpm=spec.limits.rpm, tpm=spec.limits.tpm, max_retries=max_retries,
                             timeout_s=timeout_s or spec.timeout_s)
 
-    return LLMJudge(template=template, seed=seed, budget=budget, make_endpoint=make)
+    return LLMJudge(template=template, seed=seed, budget=budget, make_endpoint=make, templates=templates)

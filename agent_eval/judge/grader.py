@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from agent_eval.calls.endpoint import CallFailed, Endpoint
+from agent_eval.calls.tracing import Clock, model_span
 from agent_eval.errors import InputError
 from agent_eval.judge.parse import (
     JudgeError,
@@ -17,7 +18,7 @@ from agent_eval.judge.parse import (
     parse_reply,
 )
 from agent_eval.providers.base import CompletionRequest
-from agent_eval.records import Message, RubricResult, Usage
+from agent_eval.records import Message, RubricResult, Span, Usage
 from agent_eval.suite.case import Case
 from agent_eval.suite.loader import canonical_hash
 from agent_eval.suite.schema import JudgeSpec, RubricSpec
@@ -27,9 +28,19 @@ if TYPE_CHECKING:
 
     from agent_eval.calls.budget import Budget
 
-__all__ = ["DEFAULT_TEMPLATE", "LLMJudge", "load_template"]
+__all__ = ["DEFAULT_TEMPLATE", "NAMED_TEMPLATES", "LLMJudge", "load_template", "template_path"]
 
 DEFAULT_TEMPLATE = Path(__file__).parent / "templates" / "rubric.j2"
+# Shipped templates a rubric names with `template:`; for retrieval agents (they see the retrieved context).
+NAMED_TEMPLATES = {
+    "faithfulness": Path(__file__).parent / "templates" / "faithfulness.j2",
+    "context_relevance": Path(__file__).parent / "templates" / "context_relevance.j2",
+}
+
+
+def template_path(name: str, base_dir: Path) -> Path:
+    """A shipped template by name, else a path relative to the suite's folder."""
+    return NAMED_TEMPLATES.get(name) or base_dir / name
 
 
 def load_template(path: Path) -> tuple[Template, str]:
@@ -49,7 +60,12 @@ def load_template(path: Path) -> tuple[Template, str]:
 
 
 def _conversation(messages: Sequence[Message]) -> str:
-    return "\n".join(f"[{m.role}] {m.content}" for m in messages if m.role != "system")
+    return "\n".join(_line(m) for m in messages if m.role != "system")
+
+
+def _line(message: Message) -> str:
+    calls = " ".join(f"-> {c.name}({c.arguments})" for c in message.tool_calls)
+    return f"[{message.role}] {message.content}{' ' if message.content and calls else ''}{calls}"
 
 
 @dataclass(slots=True)
@@ -60,6 +76,7 @@ class LLMJudge:
     seed: int
     budget: Budget
     make_endpoint: Callable[[JudgeSpec], Endpoint]
+    templates: dict[str, Template] = field(default_factory=dict)  # rubric `template:` -> loaded template
     _endpoints: dict[str, Endpoint] = field(default_factory=dict)
 
     def _endpoint(self, spec: JudgeSpec) -> Endpoint:
@@ -68,24 +85,32 @@ class LLMJudge:
             self._endpoints[key] = self.make_endpoint(spec)
         return self._endpoints[key]
 
-    async def grade(self, case: Case, messages: Sequence[Message], output: str, index: int) -> tuple[RubricResult, ...]:
-        """One RubricResult per rubric of the case; raises JudgeError when any cannot be graded."""
-        return tuple([await self._rubric(case, r, messages, output, index) for r in case.rubrics])
+    async def grade(self, case: Case, messages: Sequence[Message], output: str, index: int, *,
+                    context: Sequence[str] = ()) -> tuple[RubricResult, ...]:
+        """One RubricResult per rubric of the case; raises JudgeError when any cannot be graded.
+
+        `context` is the run's retrieved documents, which the faithfulness and relevance templates grade.
+        """
+        return tuple([await self._rubric(case, r, messages, output, index, context) for r in case.rubrics])
 
     async def _rubric(self, case: Case, rubric: RubricSpec, messages: Sequence[Message], output: str,
-                      index: int) -> RubricResult:
+                      index: int, context: Sequence[str]) -> RubricResult:
         from agent_eval.providers.pricing import cost_usd
 
         spec = rubric.judge or case.judge
         assert spec is not None  # the session refuses rubrics without a judge before running
-        prompt = self.template.render(
+        template = self.templates.get(rubric.template, self.template) if rubric.template else self.template
+        prompt = template.render(
             rubric_name=rubric.name, criteria=rubric.criteria, steps=list(rubric.steps),
             input=_conversation(messages), expected=case.expected if rubric.use_expected else None,
             output=fence_untrusted(output), scale_min=rubric.scale[0], scale_max=rubric.scale[1],
+            context=[fence_untrusted(doc) for doc in context],
         )
         endpoint = self._endpoint(spec)
         scores: list[float] = []
         reasons: list[str] = []
+        spans: list[Span] = []
+        clock = Clock()
         warnings: list[str] = []
         usage_in = usage_out = 0
         latency = 0.0
@@ -96,10 +121,13 @@ class LLMJudge:
                 seed=self.seed, case_id=f"{case.id}/{rubric.name}", repetition=index * 1000 + sample,
                 timeout_s=endpoint.timeout_s,
             )
+            start = clock.now_ms()
             try:
                 completion, _ = await endpoint.call(request)
             except CallFailed as exc:
                 raise JudgeError(f"rubric '{rubric.name}': call failed: {exc.decision.message}") from None
+            spans.append(model_span(request, completion, provider=spec.provider, start_ms=start,
+                                    duration_ms=completion.latency_ms, kind="judge"))
             call_cost = cost_usd(completion.model or spec.name, completion.usage, {}, provider=spec.provider)
             self.budget.spend(call_cost, completion.usage.total)
             usage_in += completion.usage.input_tokens
@@ -115,7 +143,7 @@ class LLMJudge:
             reasons.append(reasoning)
         result = _result(rubric, spec, scores, reasons, Usage(input_tokens=usage_in, output_tokens=usage_out),
                          cost, latency)
-        return result.model_copy(update={"warnings": tuple(warnings)}) if warnings else result
+        return result.model_copy(update={"trace": tuple(spans), "warnings": tuple(warnings)})
 
     async def aclose(self) -> None:
         for endpoint in self._endpoints.values():

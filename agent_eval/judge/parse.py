@@ -10,7 +10,7 @@ __all__ = ["JudgeError", "JudgeReplyError", "fence_untrusted", "parse_reply"]
 
 _OBJECT = re.compile(r"\{[^{}]*\}", re.DOTALL)
 _SCORE = re.compile(r'"score"\s*:\s*(-?\d+(?:\.\d+)?)')
-_MARKER = re.compile(r"<<<\s*(END\s+)?CANDIDATE\s*>>>", re.IGNORECASE)
+_MARKER = re.compile(r"<<<\s*(END\s+)?(CANDIDATE|CONTEXT)[^>]*>>>", re.IGNORECASE)
 
 
 class JudgeError(Exception):

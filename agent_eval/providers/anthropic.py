@@ -22,7 +22,9 @@ from agent_eval.providers.base import (
 )
 from agent_eval.providers.classify import ErrorContext, classify_other, classify_status
 from agent_eval.providers.params import split_params
+from agent_eval.providers.ratelimits import RateInfo, parse_rate_headers
 from agent_eval.providers.registry import NO_KEY_PLACEHOLDER, endpoint_label, key_env
+from agent_eval.providers.replies import InvalidReply, body_error, estimated_usage, is_json, not_an_api
 from agent_eval.providers.tools import to_anthropic_tool
 from agent_eval.records import Message, ToolCall, Usage
 from agent_eval.suite.schema import ModelSpec
@@ -70,9 +72,16 @@ class AnthropicProvider:
         if request.timeout_s is not None:
             kwargs["timeout"] = request.timeout_s
         start = time.perf_counter()
-        response = await self._client.messages.create(model=request.model, messages=messages, **kwargs)
+        raw = await self._client.messages.with_raw_response.create(model=request.model, messages=messages, **kwargs)
         latency_ms = (time.perf_counter() - start) * 1000.0
-        return _completion(response, latency_ms, request.model)
+        http = raw.http_response
+        if not is_json(http.headers):
+            raise not_an_api("Anthropic", http.headers, await raw.read())
+        try:
+            response = await raw.parse()
+        except ValueError as exc:  # declared JSON, but is not
+            raise InvalidReply(f"the reply is not valid JSON ({exc})") from None
+        return _completion(response, latency_ms, request, parse_rate_headers(http.headers))
 
     def classify(self, exc: BaseException) -> RetryDecision:
         """Map an exception to a retry decision by its type and HTTP status."""
@@ -129,23 +138,34 @@ def _as_object(arguments: Any) -> dict[str, Any]:
     return arguments if isinstance(arguments, dict) else {"input": arguments}
 
 
-def _completion(response: Any, latency_ms: float, requested_model: str) -> Completion:
+def _completion(response: Any, latency_ms: float, request: CompletionRequest, rate: RateInfo | None) -> Completion:
+    error = body_error(response)
+    if error is not None:
+        raise InvalidReply(f"HTTP 200 with an error instead of a message: {error}")
+    content = getattr(response, "content", None)
+    if not isinstance(content, list) or not content:
+        raise InvalidReply("HTTP 200 with empty content: the server returned no message")
     texts: list[str] = []
     calls: list[ToolCall] = []
-    for block in response.content or ():
+    for block in content:
         if block.type == "text":
             texts.append(block.text)
         elif block.type == "tool_use":
             calls.append(ToolCall(id=block.id, name=block.name, arguments=json.dumps(block.input)))
-    usage = response.usage
+    text = "".join(texts)
+    usage = getattr(response, "usage", None)
+    input_tokens, output_tokens = getattr(usage, "input_tokens", None), getattr(usage, "output_tokens", None)
+    if isinstance(input_tokens, int) and isinstance(output_tokens, int):
+        tokens = Usage(input_tokens=input_tokens, output_tokens=output_tokens)
+    else:  # unknown is not zero: estimate, and say so
+        output = len(text) + sum(len(c.name) + len(c.arguments) for c in calls)
+        tokens = estimated_usage(sum(len(m.content) for m in request.messages), output)
     return Completion(
-        text="".join(texts),
-        usage=Usage(
-            input_tokens=usage.input_tokens if usage else 0,
-            output_tokens=usage.output_tokens if usage else 0,
-        ),
+        text=text,
+        usage=tokens,
         latency_ms=latency_ms,
-        model=response.model or requested_model,
+        model=getattr(response, "model", None) or request.model,
         tool_calls=tuple(calls),
-        finish_reason=response.stop_reason,
+        finish_reason=getattr(response, "stop_reason", None),
+        rate=rate,
     )

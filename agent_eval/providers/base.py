@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
 
+from agent_eval.providers.ratelimits import RateInfo
 from agent_eval.records import Message, ToolCall, Usage
 from agent_eval.untrusted import clean_json_text, clean_text, invalid_unicode_warning
 
@@ -53,6 +54,7 @@ class Completion:
     tool_calls: tuple[ToolCall, ...] = ()
     finish_reason: str | None = None
     warnings: tuple[str, ...] = ()
+    rate: RateInfo | None = None  # the limits the server advertised with this reply
 
     def __post_init__(self) -> None:
         text, replaced = clean_text(self.text)
@@ -96,6 +98,7 @@ class RetryDecision:
     message: str
     status: int | None = None
     retry_after_s: float | None = None
+    rate: RateInfo | None = None  # the limits the server advertised with this error
 
     @property
     def retryable(self) -> bool:

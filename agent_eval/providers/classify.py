@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 
 from agent_eval.providers.base import RetryDecision, RetryKind
+from agent_eval.providers.ratelimits import parse_rate_headers
+from agent_eval.providers.replies import InvalidReply
 
 __all__ = [
     "ErrorContext",
@@ -36,14 +38,18 @@ class ErrorContext:
 
 
 def parse_retry_after(headers: Mapping[str, str] | None, *, now: float | None = None) -> float | None:
-    """Seconds to wait from `retry-after-ms`, else `retry-after` (seconds or an HTTP date)."""
+    """Seconds to wait from `retry-after-ms`, else `retry-after` (seconds or an HTTP date).
+
+    LiteLLM passes the upstream provider's headers on as `llm_provider-retry-after(-ms)`.
+    """
     if not headers:
         return None
     lowered = {key.lower(): value for key, value in headers.items()}
-    millis = _number(lowered.get("retry-after-ms"))
-    if millis is not None:
-        return max(0.0, millis / 1000.0)
-    raw = lowered.get("retry-after")
+    for prefix in ("", "llm_provider-"):
+        millis = _number(lowered.get(f"{prefix}retry-after-ms"))
+        if millis is not None:
+            return max(0.0, millis / 1000.0)
+    raw = lowered.get("retry-after", lowered.get("llm_provider-retry-after"))
     if raw is None:
         return None
     seconds = _number(raw)
@@ -78,7 +84,8 @@ def classify_status(
     """Decide what the runner does with an HTTP error status."""
     retry_after = parse_retry_after(headers, now=now)
     if status == 429:
-        return RetryDecision(RetryKind.RATE_LIMIT, "rate limited (HTTP 429)", status, retry_after)
+        rate = parse_rate_headers(headers, now=now)
+        return RetryDecision(RetryKind.RATE_LIMIT, "rate limited (HTTP 429)", status, retry_after, rate)
     if status in (408, 409) or status >= 500:
         label = "overloaded" if status == 529 else "server error"
         return RetryDecision(RetryKind.TRANSIENT, f"{label} (HTTP {status})", status, retry_after)
@@ -97,6 +104,8 @@ def classify_other(exc: BaseException, context: ErrorContext) -> RetryDecision:
     """Errors that are not the SDK's: a timeout is TRANSIENT, anything else fails this run only."""
     if isinstance(exc, TimeoutError):  # asyncio.TimeoutError is TimeoutError since 3.11
         return RetryDecision(RetryKind.TRANSIENT, "timed out")
+    if isinstance(exc, InvalidReply):
+        return RetryDecision(RetryKind.NONE, redact(str(exc), context.secret), 200)
     text = redact(str(exc), context.secret)
     return RetryDecision(RetryKind.NONE, f"{type(exc).__name__}: {text}" if text else type(exc).__name__)
 

@@ -21,7 +21,9 @@ from agent_eval.providers.base import (
 )
 from agent_eval.providers.classify import ErrorContext, classify_other, classify_status
 from agent_eval.providers.params import split_params
+from agent_eval.providers.ratelimits import RateInfo, parse_rate_headers
 from agent_eval.providers.registry import NO_KEY_PLACEHOLDER, endpoint_label, key_env
+from agent_eval.providers.replies import InvalidReply, body_error, estimated_usage, is_json, not_an_api
 from agent_eval.providers.tools import to_openai_tool
 from agent_eval.records import Message, ToolCall, Usage
 from agent_eval.suite.schema import ModelSpec
@@ -63,9 +65,17 @@ class OpenAIProvider:
             kwargs["timeout"] = request.timeout_s
         messages: Any = to_openai_messages(request.messages)  # plain dicts; the SDK wants its TypedDicts
         start = time.perf_counter()
-        response = await self._client.chat.completions.create(model=request.model, messages=messages, **kwargs)
+        raw = await self._client.chat.completions.with_raw_response.create(
+            model=request.model, messages=messages, **kwargs)
         latency_ms = (time.perf_counter() - start) * 1000.0
-        return _completion(response, latency_ms, request.model)
+        http = raw.http_response
+        if not is_json(http.headers):
+            raise not_an_api("OpenAI-compatible", http.headers, http.content)
+        try:
+            response = raw.parse()
+        except ValueError as exc:  # declared JSON, but is not
+            raise InvalidReply(f"the reply is not valid JSON ({exc})") from None
+        return _completion(response, latency_ms, request, parse_rate_headers(http.headers))
 
     async def embed(self, texts: list[str], model: str) -> list[list[float]]:
         """`embeddings.create`: one vector per text, in input order."""
@@ -116,9 +126,14 @@ def to_openai_messages(messages: tuple[Message, ...]) -> list[dict[str, Any]]:
     return out
 
 
-def _completion(response: Any, latency_ms: float, requested_model: str) -> Completion:
-    choice = response.choices[0] if response.choices else None
-    message = choice.message if choice is not None else None
+def _completion(response: Any, latency_ms: float, request: CompletionRequest, rate: RateInfo | None) -> Completion:
+    error = body_error(response)
+    if error is not None:
+        raise InvalidReply(f"HTTP 200 with an error instead of a completion: {error}")
+    if not isinstance(getattr(response, "choices", None), list) or not response.choices:
+        raise InvalidReply("HTTP 200 with no choices: the server returned no completion")
+    choice = response.choices[0]
+    message = getattr(choice, "message", None)
     text = ""
     calls: list[ToolCall] = []
     if message is not None:
@@ -129,15 +144,19 @@ def _completion(response: Any, latency_ms: float, requested_model: str) -> Compl
                 calls.append(ToolCall(id=call.id or "", name=function.name, arguments=function.arguments or ""))
             elif (custom := getattr(call, "custom", None)) is not None:
                 calls.append(ToolCall(id=call.id or "", name=custom.name, arguments=custom.input or ""))
-    usage = response.usage
+    usage = getattr(response, "usage", None)
+    prompt_tokens, completion_tokens = getattr(usage, "prompt_tokens", None), getattr(usage, "completion_tokens", None)
+    if isinstance(prompt_tokens, int) and isinstance(completion_tokens, int):
+        tokens = Usage(input_tokens=prompt_tokens, output_tokens=completion_tokens)
+    else:  # unknown is not zero: estimate, and say so
+        output = len(text) + sum(len(c.name) + len(c.arguments) for c in calls)
+        tokens = estimated_usage(sum(len(m.content) for m in request.messages), output)
     return Completion(
         text=text,
-        usage=Usage(
-            input_tokens=usage.prompt_tokens if usage else 0,
-            output_tokens=usage.completion_tokens if usage else 0,
-        ),
+        usage=tokens,
         latency_ms=latency_ms,
-        model=response.model or requested_model,
+        model=getattr(response, "model", None) or request.model,
         tool_calls=tuple(calls),
-        finish_reason=choice.finish_reason if choice is not None else None,
+        finish_reason=getattr(choice, "finish_reason", None),
+        rate=rate,
     )

@@ -30,6 +30,7 @@ from ._format import (
     input_text,
 )
 from ._sides import Side, SideCase, SideRun
+from ._timeline import Timeline, timeline
 
 __all__ = ["MAX_DIFF_WORDS", "STATUS_LABELS", "CaseDetail", "CaseRow", "Compare", "MessageView", "RunView", "case_rows"]
 
@@ -83,6 +84,9 @@ class RunView:
     messages: tuple[MessageView, ...]
     tool_calls: tuple[ToolCall, ...]
     error: RunError | None
+    timeline: Timeline | None = None
+    failure_kind: str | None = None
+    baseline_failure_kind: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,7 +143,8 @@ def _redact_run(run: RunRecord) -> tuple[tuple[CheckResult, ...], tuple[RubricRe
 
 def _baseline_only(base: SideRun, redact: bool) -> RunView:
     output = REDACTED if redact else base.output
-    return RunView(base.index, "absent", DASH, output, "", "none", True, base.status, fmt_score(base.score), None, (), (), (), (), None)
+    return RunView(base.index, "absent", DASH, output, "", "none", True, base.status, fmt_score(base.score), None, (), (), (), (),
+                   None, None, None, base.failure_kind)
 
 
 def _too_long(text: str) -> bool:
@@ -178,6 +183,9 @@ def _run_view(run: RunRecord, base: SideRun | None, shared: bool, prompt: str | 
         messages=() if shared else _messages(run.messages, prompt, redact),
         tool_calls=calls,
         error=run.error,
+        timeline=timeline(run, base, redact),
+        failure_kind=run.failure_kind,
+        baseline_failure_kind=base.failure_kind if base else None,
     )
 
 

@@ -121,6 +121,12 @@ def metric_rows(verdict: Verdict, base: Side | None, cand: Side) -> list[MetricR
         tone = tone if m.judged else "neutral"
         rows.append(MetricRow(m.label, m.fmt(b) if base is not None else DASH, m.fmt(c), delta, tone))
     rows.insert(1, MetricRow("Cases", fmt_count(base.stats.cases) if base else DASH, fmt_count(cand.stats.cases), DASH, "neutral"))
+    steps = (base.mean_steps() if base is not None else None, cand.mean_steps())
+    if any(v is not None and v != 1 for v in steps):  # agents: a plain prompt call is always one step
+        b, c = steps
+        delta = DASH if b is None or c is None or b == 0 else f"{(c - b) / b:+.1%}"
+        rows.append(MetricRow("Steps per run (mean)", DASH if b is None else f"{b:.2f}",
+                              DASH if c is None else f"{c:.2f}", delta, "neutral"))
     if cand.judge_disagreement is not None:
         spread = _of_scale(base.judge_disagreement) if base is not None else DASH
         rows.append(MetricRow(_JUDGE_DISAGREEMENT, spread, _of_scale(cand.judge_disagreement), DASH, "neutral"))

@@ -13,6 +13,7 @@ from functools import cache
 from agent_eval.baseline.schema import Baseline, BaselineCase
 from agent_eval.records import CaseStats, ConfigInfo, GroupStats, Results
 from agent_eval.stats.describe import mean, mean_ci, percentile
+from agent_eval.trace.trajectory import TrajectoryCall
 
 __all__ = [
     "Provenance",
@@ -57,6 +58,9 @@ class SideRun:
     latency_ms: float | None = None
     refusal: bool = False  # computed once per run: the group statistics of every tag reuse it
     cost_usd: float | None = None
+    steps: int | None = None  # baseline runs: the stored trajectory, compared with the candidate's trace
+    trajectory: tuple[TrajectoryCall, ...] = ()
+    failure_kind: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +90,11 @@ class Side:
     def latencies(self) -> list[float]:
         """Latency of every run that recorded one, in milliseconds."""
         return [r.latency_ms for c in self.cases.values() for r in c.runs if r.latency_ms is not None]
+
+    def mean_steps(self) -> float | None:
+        """Mean model calls per completed run that recorded them (agents: their steps)."""
+        steps = [r.steps for c in self.cases.values() for r in c.runs if r.steps is not None and r.status != "errored"]
+        return sum(steps) / len(steps) if steps else None
 
     def case_scores(self) -> list[float]:
         """The mean score of every case that has one."""
@@ -119,7 +128,8 @@ def candidate_side(results: Results) -> Side:
             definition_hash=c.definition_hash,
             stats=c.stats,
             runs=tuple(
-                SideRun(r.index, str(r.status), r.passed, r.score, r.output, r.latency_ms) for r in c.runs
+                SideRun(r.index, str(r.status), r.passed, r.score, r.output, r.latency_ms, steps=r.steps)
+                for r in c.runs
             ),
         )
         for c in results.cases
@@ -158,7 +168,8 @@ def baseline_side(baseline: Baseline) -> Side:
 
 def _baseline_case(case: BaselineCase, is_refusal: Callable[[str], bool]) -> SideCase:
     runs = tuple(
-        SideRun(r.index, str(r.status), r.passed, r.score, r.output, r.latency_ms, is_refusal(r.output), r.cost_usd)
+        SideRun(r.index, str(r.status), r.passed, r.score, r.output, r.latency_ms, is_refusal(r.output), r.cost_usd,
+                r.steps, r.tool_calls, r.failure_kind)
         for r in case.runs
     )
     return SideCase(case.id, tuple(case.tags), case.critical, case.definition_hash, case.stats, runs)

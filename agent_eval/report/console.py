@@ -9,10 +9,17 @@ from rich.text import Text
 from agent_eval.baseline.schema import Baseline
 from agent_eval.baseline.verdict import CaseDelta, CaseStatus, Outcome, Verdict
 from agent_eval.records import GroupStats, Results
+from agent_eval.report._failures import failure_view
 from agent_eval.report._format import fmt_case_change
+from agent_eval.report._plain import plain
 from agent_eval.stats.passk import pass_hat_curve
 
-__all__ = ["pass_curve", "power_lines", "print_named_metrics", "print_results", "print_verdict", "short_cases_line"]
+__all__ = [
+    "pass_curve", "power_lines", "print_errors", "print_failure_kinds", "print_named_metrics", "print_results", "print_verdict",
+    "short_cases_line", "terminal_text",
+]
+
+terminal_text = plain  # for the command modules: user strings printed to a terminal
 
 _STYLE = {Outcome.PASS: "bold green", Outcome.WARN: "bold yellow", Outcome.FAIL: "bold red",
           Outcome.INCOMPLETE: "bold magenta"}
@@ -36,6 +43,22 @@ def _row(name: str, g: GroupStats) -> list[str]:
             f"${g.cost_usd:.4f}"]
 
 
+# Columns left out, in this order, when the terminal is too narrow for all of them (the tag stays readable)
+_OPTIONAL = ("p95 ms", "95% CI", "p50 ms", "pass@", "flaky", "cost")
+
+
+def _fit(console: Console, headers: list[str], rows: list[list[str]]) -> list[int]:
+    """The indexes of the columns to show: all, or without the optional ones until the table fits."""
+    def width(i: int) -> int:
+        cell = max([len(headers[i]), *(len(r[i]) for r in rows)])
+        return (min(cell, 24) if i == 0 else cell) + 3  # padding and the border on one side
+
+    shown = list(range(len(headers)))
+    for prefix in _OPTIONAL:
+        if sum(width(i) for i in shown) + 1 <= console.width:
+            break
+        shown = [i for i in shown if not headers[i].startswith(prefix)]
+    return shown
 def short_cases_line(results: Results) -> str | None:
     """pass^k is n/a for cases with fewer than k completed runs: how many, when any."""
     k = results.suite.repeat
@@ -59,21 +82,24 @@ def pass_curve(results: Results) -> list[str]:
 
 
 def print_results(console: Console, results: Results) -> None:
-    """The per-tag and overall table, with k and the config under test."""
+    """The per-tag and overall table, with k and the config under test; columns drop out on narrow terminals."""
     cfg = results.config
     k = results.suite.repeat
-    table = Table(title=f"{results.suite.name} · {cfg.name} {cfg.version} ({cfg.provider}/{cfg.model}) · k={k}",
-                  title_justify="left")
-    for header in ("tag", "cases", "pass rate", f"pass^{k}", f"pass@{k}", "score", "95% CI", "flaky",
-                   "errors", "p50 ms", "p95 ms", "cost"):
-        if header == "tag":
-            width = max([len("overall"), *(len(t) for t in results.summary.tags)])
-            table.add_column(header, min_width=min(width, 24), overflow="fold")
+    title = Text(plain(f"{results.suite.name} · {cfg.name} {cfg.version} ({cfg.provider}/{cfg.model}) · k={k}"))
+    headers = ["tag", "cases", "pass rate", f"pass^{k}", f"pass@{k}", "score", "95% CI", "flaky", "errors",
+               "p50 ms", "p95 ms", "cost"]
+    rows = [_row(plain(tag), group) for tag, group in results.summary.tags.items()]
+    rows.append(_row("overall", results.summary))
+    shown = _fit(console, headers, rows)
+    table = Table(title=title, title_justify="left")
+    for i in shown:
+        if i == 0:
+            width = max([len("overall"), *(len(r[0]) for r in rows)])
+            table.add_column(headers[i], min_width=min(width, 24), overflow="fold")
         else:
-            table.add_column(header, justify="right", no_wrap=True)
-    for tag, group in results.summary.tags.items():
-        table.add_row(*_row(tag, group))
-    table.add_row(*_row("overall", results.summary), style="bold")
+            table.add_column(headers[i], justify="right", no_wrap=True)
+    for n, row in enumerate(rows):
+        table.add_row(*(Text(row[i]) for i in shown), style="bold" if n == len(rows) - 1 else None)
     console.print(table)
     short = short_cases_line(results)
     if short:
@@ -86,7 +112,20 @@ def print_results(console: Console, results: Results) -> None:
     if results.summary.cached_runs:
         console.print(f"{results.summary.cached_runs} of {results.summary.runs} runs came from the cache")
     if not results.complete:
-        console.print(Text.assemble(("incomplete: ", "magenta"), results.incomplete_reason or ""))
+        console.print(Text.assemble(("incomplete: ", "magenta"), plain(results.incomplete_reason or "")))
+    print_errors(console, results)
+
+
+def print_errors(console: Console, results: Results) -> None:
+    """How many runs errored and the most frequent reasons, so "errored" always comes with why."""
+    from agent_eval.report._errors import top_errors
+
+    summary = top_errors(results)
+    if not summary.errored:
+        return
+    console.print(Text.assemble(("errors: ", "magenta"), f"{summary.errored} of {summary.runs} runs errored"))
+    for reason in summary.reasons:
+        console.print(Text(f"  {reason.count} × {reason.kind}: {plain(reason.message)}"))
 
 
 def print_named_metrics(console: Console, results: Results, baseline: Baseline | None) -> None:
@@ -116,7 +155,7 @@ def _moved(delta: CaseDelta) -> str:
     change = fmt_case_change(delta.delta, (delta.baseline_passed, delta.baseline_n),
                              (delta.candidate_passed, delta.candidate_n))
     label = " [new failure]" if delta.status is CaseStatus.NEW_FAILURE else ""
-    return (f"{delta.case_id}: {side(delta.baseline_passed, delta.baseline_n)} -> "
+    return (f"{plain(delta.case_id)}: {side(delta.baseline_passed, delta.baseline_n)} -> "
             f"{side(delta.candidate_passed, delta.candidate_n)}  ({change}){label}")
 
 
@@ -159,16 +198,16 @@ def power_lines(v: Verdict) -> list[str]:
 def print_verdict(console: Console, verdict: Verdict, *, limit: int = 10) -> None:
     """The verdict line with the rule that fired, warnings, and the cases that moved."""
     for warning in verdict.warnings:
-        console.print(Text.assemble(("warning: ", "yellow"), warning))
+        console.print(Text.assemble(("warning: ", "yellow"), plain(warning)))
     for note in verdict.notes:
-        console.print(Text.assemble(("note: ", "cyan"), note))
+        console.print(Text.assemble(("note: ", "cyan"), plain(note)))
     if verdict.has_baseline:
         console.print(Text(_figures(verdict)))
     for line in power_lines(verdict):
         console.print(Text(line))
-    console.print(Text.assemble((verdict.outcome.value, _STYLE[verdict.outcome]), " ", verdict.rule))
+    console.print(Text.assemble((verdict.outcome.value, _STYLE[verdict.outcome]), " ", plain(verdict.rule)))
     if verdict.sensitivity:
-        console.print(Text.assemble(("sensitivity: ", "magenta"), verdict.sensitivity))
+        console.print(Text.assemble(("sensitivity: ", "magenta"), plain(verdict.sensitivity)))
     sections = [
         ("regressed", list(verdict.regressed())),
         ("fixed", list(verdict.by_status(CaseStatus.FIXED))),
@@ -180,8 +219,20 @@ def print_verdict(console: Console, verdict: Verdict, *, limit: int = 10) -> Non
     for title, deltas in sections:
         if not deltas:
             continue
-        console.print(f"[bold]{title}[/] ({len(deltas)})")
+        console.print(Text.assemble((title, "bold"), f" ({len(deltas)})"))
         for delta in deltas[:limit]:
             console.print(Text(f"  {_moved(delta)}"))
         if len(deltas) > limit:
             console.print(f"  … and {len(deltas) - limit} more")
+
+
+def print_failure_kinds(console: Console, results: Results, baseline: Baseline | None, *, limit: int = 10) -> None:
+    """Failure kinds of the failed runs (tool, retrieval, orchestration, prompt), against the baseline's."""
+    view = failure_view(results, baseline)
+    if view.empty:
+        return
+    console.print(Text(view.line()))
+    for case in view.cases[:limit]:
+        console.print(Text(f"  {plain(case.case_id)}: {case.text}"))
+    if len(view.cases) > limit:
+        console.print(f"  … and {len(view.cases) - limit} more")

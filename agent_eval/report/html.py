@@ -20,6 +20,7 @@ from agent_eval.records import Results
 
 from ._cases import MAX_DIFF_WORDS, STATUS_LABELS, CaseRow, case_rows
 from ._config import config_diff
+from ._failures import side_failure_view
 from ._format import (
     fmt_ci,
     fmt_ms,
@@ -160,6 +161,7 @@ def _context(results: Results, verdict: Verdict, base: Side | None, cand: Side, 
         "rows": rows,
         "details_json": _details_json(visible_controls(detail(r.detail, judge)) for r in rows),
         "status_counts": status_counts,
+        "failures": side_failure_view(results, base),
         "tag_counts": tag_counts,
         "css": Markup(_asset("report.css")),
         "js": Markup(js),

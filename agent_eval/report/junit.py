@@ -10,8 +10,10 @@ import statistics
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 
+from agent_eval.baseline.schema import Baseline
 from agent_eval.baseline.verdict import CaseDelta, CaseStatus, Verdict
 from agent_eval.records import CaseResult, Results, RunStatus
+from agent_eval.report._failures import CaseFailures, failure_view
 
 from ._format import REDACTED, fmt_case_change, fmt_ck, fmt_score, strip_illegal_xml
 
@@ -29,7 +31,7 @@ def _num(value: float | None, fmt: str = ".4f") -> str:
     return _NA if value is None else format(value, fmt)
 
 
-def _properties(verdict: Verdict) -> ET.Element:
+def _properties(verdict: Verdict, failure_line: str | None = None) -> ET.Element:
     props = ET.Element("properties")
     values = [
         ("agent_eval.outcome", str(verdict.outcome)),
@@ -47,6 +49,8 @@ def _properties(verdict: Verdict) -> ET.Element:
         values.append(("agent_eval.sensitivity", verdict.sensitivity))
     values += [(f"agent_eval.warning.{i + 1}", w) for i, w in enumerate(verdict.warnings)]
     values += [(f"agent_eval.note.{i + 1}", n) for i, n in enumerate(verdict.notes)]
+    if failure_line:
+        values.append(("agent_eval.failure_kinds", failure_line))
     for name, value in values:
         ET.SubElement(props, "property", name=name, value=_clean(value))
     return props
@@ -63,7 +67,8 @@ def _run_reasons(case: CaseResult, redact: bool) -> list[str]:
     for run in case.runs:
         if run.status is not RunStatus.FAILED:
             continue
-        lines.append(f"run {run.index + 1}: failed, score {fmt_score(run.score)}")
+        kind = f" ({run.failure_kind})" if run.failure_kind else ""
+        lines.append(f"run {run.index + 1}: failed{kind}, score {fmt_score(run.score)}")
         for c in run.checks:
             if not c.passed and c.weight > 0:  # weight 0: informational, never why a run failed
                 lines.append(f"  check {c.name}: {REDACTED if redact else c.reason}")
@@ -74,7 +79,8 @@ def _run_reasons(case: CaseResult, redact: bool) -> list[str]:
     return lines
 
 
-def _failure(case: CaseResult, delta: CaseDelta | None, redact: bool) -> ET.Element | None:
+def _failure(case: CaseResult, delta: CaseDelta | None, redact: bool,
+             kinds: CaseFailures | None = None) -> ET.Element | None:
     s = case.stats
     status = delta.status if delta else None
     if status not in _FAILING and s.passed >= s.n:
@@ -89,6 +95,8 @@ def _failure(case: CaseResult, delta: CaseDelta | None, redact: bool) -> ET.Elem
         head = f"{kind}: passed {fmt_ck(s.passed, s.n)} runs, score {fmt_score(s.score)}"
     if case.critical and s.passed < s.n:
         head += "; critical case"
+    if kinds is not None and kinds.candidate:
+        head += f"; failure kinds: {kinds.text}"
     el = ET.Element("failure", message=_clean(head), type=kind)
     el.text = _clean("\n".join([head, *_run_reasons(case, redact)]))
     return el
@@ -113,23 +121,26 @@ def _error(case: CaseResult) -> ET.Element | None:
     return el
 
 
-def _testcase(suite: str, case: CaseResult, delta: CaseDelta | None, redact: bool) -> tuple[ET.Element, str]:
+def _testcase(suite: str, case: CaseResult, delta: CaseDelta | None, redact: bool,
+              kinds: CaseFailures | None = None) -> tuple[ET.Element, str]:
     classname = f"{suite}.{case.tags[0]}" if case.tags else suite
     tc = ET.Element("testcase", name=_clean(case.id), classname=_clean(classname), time=f"{_mean_latency_s(case):.3f}")
     err = _error(case)
     if err is not None:  # errors are missing data, reported as errors and never also as failures
         tc.append(err)
         return tc, "error"
-    fail = _failure(case, delta, redact)
+    fail = _failure(case, delta, redact, kinds)
     if fail is not None:
         tc.append(fail)
         return tc, "failure"
     return tc, "ok"
 
 
-def _testsuite(results: Results, verdict: Verdict, redact: bool) -> ET.Element:
+def _testsuite(results: Results, verdict: Verdict, redact: bool, baseline: Baseline | None = None) -> ET.Element:
     deltas = {d.case_id: d for d in verdict.cases}
-    cases = [_testcase(results.suite.name, c, deltas.get(c.id), redact) for c in results.cases]
+    view = failure_view(results, baseline)
+    kinds = {c.case_id: c for c in view.cases}
+    cases = [_testcase(results.suite.name, c, deltas.get(c.id), redact, kinds.get(c.id)) for c in results.cases]
     time = sum(float(tc.get("time", "0")) for tc, _ in cases)
     ts = ET.Element(
         "testsuite",
@@ -141,7 +152,7 @@ def _testsuite(results: Results, verdict: Verdict, redact: bool) -> ET.Element:
         time=f"{time:.3f}",
         timestamp=_clean(results.started_at),
     )
-    ts.append(_properties(verdict))
+    ts.append(_properties(verdict, None if view.empty else view.line()))
     ts.extend(tc for tc, _ in cases)
     return ts
 
@@ -160,11 +171,15 @@ def _document(suites: Sequence[ET.Element]) -> str:
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
 
-def render_junit(results: Results, verdict: Verdict, *, redact: bool = False) -> str:
-    """JUnit XML for one suite: a <testsuites> root holding one <testsuite>."""
-    return _document([_testsuite(results, verdict, redact)])
+def render_junit(results: Results, verdict: Verdict, *, redact: bool = False, baseline: Baseline | None = None) -> str:
+    """JUnit XML for one suite: a <testsuites> root holding one <testsuite>; failure kinds against `baseline`."""
+    return _document([_testsuite(results, verdict, redact, baseline)])
 
 
-def combine_junit(suites: Sequence[tuple[Results, Verdict]], *, redact: bool = False) -> str:
-    """JUnit XML for several suites of one run: one <testsuite> each, in the order given."""
-    return _document([_testsuite(r, v, redact) for r, v in suites])
+def combine_junit(suites: Sequence[tuple[Results, Verdict] | tuple[Results, Verdict, Baseline | None]], *,
+                  redact: bool = False) -> str:
+    """JUnit XML for several suites of one run: one <testsuite> each, in the order given.
+
+    Entries are (results, verdict) or (results, verdict, baseline); failure kinds compare with the baseline.
+    """
+    return _document([_testsuite(e[0], e[1], redact, e[2] if len(e) > 2 else None) for e in suites])

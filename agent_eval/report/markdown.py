@@ -12,10 +12,12 @@ from pathlib import Path
 from agent_eval.baseline.schema import Baseline
 from agent_eval.baseline.verdict import CaseDelta, Outcome, Verdict
 from agent_eval.records import Results
+from agent_eval.report._failures import failure_view
 from agent_eval.report.console import pass_curve, power_lines, short_cases_line
 
 from ._format import fmt_case_change, fmt_ci, fmt_ck, fmt_rel, fmt_score
 from ._metrics import cache_line, metric_rows
+from ._plain import plain
 from ._sides import Side, baseline_side, candidate_side
 
 __all__ = [
@@ -60,12 +62,12 @@ def ci_run_url(env: Mapping[str, str]) -> str | None:
 
 def _md(text: str) -> str:
     """Plain text made inert in Markdown: no markup, no HTML, one line."""
-    return _SPECIAL.sub(r"\\\1", " ".join(text.split()))
+    return _SPECIAL.sub(r"\\\1", " ".join(plain(text).split()))
 
 
 def _code(text: str) -> str:
     """Text as a code span that survives a table cell."""
-    text = " ".join(text.split()).replace("|", "\\|")
+    text = " ".join(plain(text).split()).replace("|", "\\|")
     fence = "`" * (max((len(m) for m in re.findall(r"`+", text)), default=0) + 1)
     pad = " " if text.startswith("`") or text.endswith("`") else ""
     return f"{fence}{pad}{text}{pad}{fence}"
@@ -123,6 +125,18 @@ def _named_table(results: Results, baseline: Baseline | None) -> list[str]:
         cells = [label, r.candidate, r.ci or "—", r.total or "—", *((r.baseline, r.delta or "—") if baseline else ())]
         out.append("| " + " | ".join([*cells, *(v for _, v in r.tags)]) + " |")
     return [*out, ""]
+
+
+def _errors(results: Results) -> list[str]:
+    """The most frequent reasons runs errored, with counts (secrets masked)."""
+    from ._errors import top_errors
+
+    summary = top_errors(results)
+    if not summary.errored:
+        return []
+    lines = [f"**Errored runs:** {summary.errored} of {summary.runs}; most frequent reasons:", ""]
+    lines += [f"- {r.count} × {_md(r.kind)}: {_code(r.message)}" for r in summary.reasons]
+    return [*lines, ""]
 
 
 def _most_regressed(verdict: Verdict) -> list[CaseDelta]:
@@ -194,8 +208,27 @@ def _section(
         lines += ["**Routes that failed:**", *(f"- {_md(r.text)}" for r in failed), ""]
     if not results.complete:
         lines += [f"**Incomplete run:** {_md(results.incomplete_reason or 'stopped early')}", ""]
+    lines += _errors(results)
     table = _regressed_table(verdict)
-    return lines + ([*table, ""] if table else [])
+    return lines + ([*table, ""] if table else []) + _failure_kinds(results, baseline)
+
+
+def _failure_kinds(results: Results, baseline: Baseline | None) -> list[str]:
+    """Failed runs by kind (tool, retrieval, orchestration, prompt) against the baseline, then the worst cases."""
+    view = failure_view(results, baseline)
+    if view.empty:
+        return []
+    change = f" — {_md(', '.join(view.changes))}" if view.changes else ""
+    out = [f"**Failure kinds** (failed runs){change}", ""]
+    if view.baseline is not None:
+        out += [f"| Kind | Baseline ({view.baseline_runs} runs) | Candidate ({view.runs} runs) |", "| --- | ---: | ---: |"]
+        out += [f"| {k} | {b} | {c} |" for k, b, c in view.by_kind()]
+    else:
+        out += ["| Kind | Runs |", "| --- | ---: |"]
+        out += [f"| {k} | {c} |" for k, _, c in view.by_kind()]
+    out.append("")
+    out += [f"- {_code(c.case_id)}: {_md(c.text)}" for c in view.cases[:_TOP]]
+    return [*out, ""]
 
 
 def render_markdown(

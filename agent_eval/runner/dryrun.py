@@ -5,9 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rich.console import Console
+from rich.text import Text
 
 from agent_eval.providers.base import CompletionRequest
 from agent_eval.records import Usage
+from agent_eval.report._plain import plain
 from agent_eval.runner.plan import in_shard, plan_items, select_cases
 from agent_eval.runner.session import RunOptions
 from agent_eval.suite.loader import LoadedConfig, LoadedSuite
@@ -33,7 +35,7 @@ class DryRun:
 
 def estimate(suite: LoadedSuite, config: LoadedConfig, options: RunOptions) -> DryRun:
     """Upper estimates: prompt characters / 4 in, max_tokens out; judge prompts about the size of the run's."""
-    from agent_eval.calls.cache import ResponseCache, cache_key
+    from agent_eval.calls.cache import CorruptCacheError, ResponseCache, cache_key
     from agent_eval.providers.pricing import cost_usd
 
     model = config.spec.model
@@ -42,7 +44,10 @@ def estimate(suite: LoadedSuite, config: LoadedConfig, options: RunOptions) -> D
     items = plan_items(cases, config, repeat)
     max_out = int(model.params.get("max_tokens") or model.params.get("max_completion_tokens")
                   or _DEFAULT_OUTPUT_TOKENS)
-    cache = ResponseCache(options.cache_dir) if options.use_cache and model.provider != "mock" else None
+    try:
+        cache = ResponseCache(options.cache_dir) if options.use_cache and model.provider != "mock" else None
+    except CorruptCacheError:
+        cache = None  # moved aside; the plan counts every call as uncached
     cached = tokens_in = judge_calls = 0
     cost: float | None = 0.0
     for item in items:
@@ -76,7 +81,7 @@ def print_dry_run(console: Console, suite: LoadedSuite, config: LoadedConfig, op
 
     plan = estimate(suite, config, options)
     cost = "unknown (no price for this model)" if plan.cost_usd is None else f"${plan.cost_usd:.4f}"
-    console.print(f"[bold]{suite.name}[/] (dry run, nothing sent) · {target_label(config)}")
+    console.print(Text.assemble((plain(suite.name), "bold"), f" (dry run, nothing sent) · {plain(target_label(config))}"))
     console.print(f"  cases {plan.cases} · candidate calls {plan.runs - plan.cached} "
                   f"(+{plan.cached} cached) · judge calls {plan.judge_calls}")
     console.print(f"  estimated tokens: {plan.input_tokens:,} in, at most {plan.output_tokens:,} out (candidate)")
@@ -88,8 +93,6 @@ def print_dry_run(console: Console, suite: LoadedSuite, config: LoadedConfig, op
 
 def _print_targets(console: Console, suite: LoadedSuite, config: LoadedConfig, options: RunOptions) -> None:
     """What the agent would receive for each case (first repetition; the others differ only by index)."""
-    from rich.markup import escape
-
     from agent_eval.targets.base import TargetRun
     from agent_eval.targets.describe import describe_run
 
@@ -103,4 +106,4 @@ def _print_targets(console: Console, suite: LoadedSuite, config: LoadedConfig, o
     cases = [c for c in select_cases(suite.cases, options.filters) if in_shard(c.id, options.shard)]
     for item in plan_items(cases, config, 1):
         run = TargetRun(case=item.case, index=0, messages=item.messages)
-        console.print(f"    {escape(item.case.id)}: {escape(describe_run(config, run))}", soft_wrap=True)
+        console.print(Text(plain(f"    {item.case.id}: {describe_run(config, run)}")), soft_wrap=True)

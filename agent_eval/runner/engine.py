@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import signal
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from agent_eval.calls.budget import Budget
+from agent_eval.calls.budget import Budget, Reservation
 from agent_eval.calls.cache import ResponseCache
 from agent_eval.calls.endpoint import Endpoint, EndpointStats
 from agent_eval.checks.base import CheckInput, CheckServiceError, CheckServices
@@ -22,6 +23,7 @@ from agent_eval.runner.scoring import score_run
 from agent_eval.runner.store import RunsWriter
 from agent_eval.suite.case import Case
 from agent_eval.targets.base import Target, TargetResult, TargetRun
+from agent_eval.trace.failure import FailurePolicy, classify_failure, retrieved_documents, with_context
 
 __all__ = ["Engine", "Judge", "Outcome", "Progress", "WorkItem"]
 
@@ -39,7 +41,7 @@ class Judge(Protocol):
     """Grades one run's output against its case's rubrics."""
 
     async def grade(
-        self, case: Case, messages: tuple[Message, ...], output: str, index: int,
+        self, case: Case, messages: tuple[Message, ...], output: str, index: int, *, context: tuple[str, ...] = (),
     ) -> tuple[RubricResult, ...]: ...
 
     async def aclose(self) -> None:
@@ -82,6 +84,8 @@ class Engine:
     checks: CheckRunner = field(default_factory=CheckRunner)
     run_timeout_s: float | None = None
     grace_s: float = 5.0
+    spend_estimate: Callable[[WorkItem], tuple[float | None, int]] | None = None  # (USD, tokens) before a run
+    failure_policy: FailurePolicy = field(default_factory=FailurePolicy)
     services: CheckServices | None = None  # embeddings and moderation for checks that call a model
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _in_flight: int = 0
@@ -140,7 +144,8 @@ class Engine:
         for item in queue:  # a shared iterator: each item is taken by one worker
             if self._stop.is_set():
                 return
-            if not self.budget.allows(self._in_flight):
+            held = await self._reserve(item)
+            if held is None:
                 outcome.stopped = outcome.stopped or "budget"
                 self._stop.set()
                 return
@@ -154,9 +159,17 @@ class Engine:
                 return
             finally:
                 self._in_flight -= 1
+                await self.budget.release(held)
             record = self.writer.append(record)  # as written: repaired if it held invalid Unicode
             outcome.records.append(record)
             self.progress.advance(record)
+
+    async def _reserve(self, item: WorkItem) -> Reservation | None:
+        """Hold the run's expected spend under a budget (waiting for runs in flight); None when it is spent."""
+        if not self.budget.limited:
+            return Reservation()
+        usd, tokens = self.spend_estimate(item) if self.spend_estimate is not None else (None, 0)
+        return await self.budget.reserve(usd, tokens)
 
     async def _run_item(self, item: WorkItem) -> RunRecord:
         try:
@@ -175,7 +188,9 @@ class Engine:
 
     async def _score(self, item: WorkItem, result: TargetResult) -> RunRecord:
         if not result.cached:
-            self.budget.charge(result.cost_usd, result.usage.total)
+            self.budget.charge(result.cost_usd, result.usage.total, estimated=result.usage.estimated)
+        if result.usage.estimated:  # the budget counted the estimate; the run's own cost is unknown
+            result = dataclasses.replace(result, cost_usd=None)
         view = CheckInput(
             output=result.output, case=item.case, messages=result.messages, tool_calls=result.tool_calls,
             tokens=result.usage, latency_ms=result.latency_ms, cost_usd=result.cost_usd, steps=result.steps,
@@ -189,12 +204,14 @@ class Engine:
         rubrics: tuple[RubricResult, ...] = ()
         if self.judge is not None and item.case.rubrics and error is None:
             try:
-                rubrics = await self.judge.grade(item.case, result.messages, result.output, item.index)
+                rubrics = await self.judge.grade(item.case, result.messages, result.output, item.index,
+                                                 context=retrieved_documents(result.trace, result.context,
+                                                                             self.failure_policy))
             except JudgeError as exc:  # the run has no verdict; its output and checks are kept
                 error = RunError(kind="judge", message=f"judge: {exc}")
         score, passed = score_run(checks, rubrics)
         status = RunStatus.ERRORED if error else RunStatus.PASSED if passed else RunStatus.FAILED
-        return RunRecord(
+        record = RunRecord(
             case_id=item.case.id, index=item.index, status=status, passed=passed and error is None,
             score=None if error else score, output=result.output, messages=result.messages,
             tool_calls=result.tool_calls, tokens=result.usage, cost_usd=result.cost_usd,
@@ -202,6 +219,8 @@ class Engine:
             attempts=result.attempts, model=result.model, finished_at=_now(), trace=result.trace,
             steps=result.steps, warnings=result.warnings,
         )
+        kind = classify_failure(record, self.failure_policy, context=result.context)
+        return record.model_copy(update={"failure_kind": kind, "trace": with_context(result.trace, result.context)})
 
 
 def _errored(item: WorkItem, error: RunError, *, attempts: int = 0, result: TargetResult | None = None) -> RunRecord:

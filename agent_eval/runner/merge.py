@@ -49,8 +49,12 @@ def merge_results(shards: Sequence[tuple[Path, Results]]) -> Results:
     cases = tuple(c for _, r in shards for c in r.cases)
     reasons = [f"shard {r.shard}: {r.incomplete_reason}" for _, r in shards if not r.complete and r.shard]
     first = shards[0][1]
+    # a shard without rubric cases may have recorded no judge (older versions did); keep the one the others name
+    judged = next((r.config for _, r in shards if r.config.judge_model), first.config)
+    config = first.config.model_copy(update={"judge_model": judged.judge_model,
+                                             "judge_prompt_hash": judged.judge_prompt_hash})
     return first.model_copy(update={
-        "cases": cases, "shard": None,
+        "cases": cases, "config": config, "shard": None,
         "summary": with_named_metrics(summarize(cases, rng_seed=first.seed), cases,
                                       {n: d.formula for n, d in first.summary.derived.items()}),
         "complete": not reasons, "incomplete_reason": "; ".join(reasons) or None,

@@ -3,25 +3,30 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agent_eval._files import write_atomic
 from agent_eval.calls import endpoint_for
 from agent_eval.calls.budget import Budget
-from agent_eval.calls.cache import ResponseCache
+from agent_eval.calls.cache import CorruptCacheError, ResponseCache
 from agent_eval.checks.runtime import CheckRunner
 from agent_eval.errors import UsageError
-from agent_eval.records import Results, RunRecord, RunStatus
-from agent_eval.runner.engine import Engine, Judge, Progress
+from agent_eval.records import Results, RunRecord, RunStatus, Usage
+from agent_eval.runner.engine import Engine, Judge, Progress, WorkItem
 from agent_eval.runner.plan import in_shard, plan_items, select_cases
 from agent_eval.runner.results import Provenance, build_results
 from agent_eval.runner.store import Manifest, RunsWriter, read_runs
 from agent_eval.suite.case import Case
 from agent_eval.suite.loader import LoadedConfig, LoadedSuite
+from agent_eval.trace.failure import RELEVANCE_TEMPLATE, FailurePolicy, baseline_median_steps
 from agent_eval.untrusted import dump_json
+
+if TYPE_CHECKING:
+    from agent_eval.baseline.schema import Baseline
 
 __all__ = ["RunOptions", "RunReport", "run_suite"]
 
@@ -36,6 +41,8 @@ class RunOptions:
     rpm: float | None = None
     tpm: float | None = None
     max_retries: int = 8
+    max_wait_s: float = 600.0
+    max_retry_wait_s: float = 120.0
     timeout_s: float | None = None
     run_timeout_s: float | None = None
     budget_usd: float | None = None
@@ -68,9 +75,13 @@ def _now() -> str:
 
 async def run_suite(
     suite: LoadedSuite, config: LoadedConfig, options: RunOptions, out_dir: Path, progress: Progress,
-    *, resume: bool = False, stop: asyncio.Event | None = None,
+    *, resume: bool = False, baseline: Baseline | None = None, stop: asyncio.Event | None = None,
 ) -> RunReport:
-    """Execute the suite k times per case and write `runs.jsonl` and `results.json` into `out_dir`."""
+    """Execute the suite k times per case and write `runs.jsonl` and `results.json` into `out_dir`.
+
+    The `baseline`'s steps per case let a failed run be classified as `orchestration` when it took
+    more than twice as many.
+    """
     from agent_eval.judge import judge_provenance
 
     repeat = options.repeat or suite.spec.repeat
@@ -79,14 +90,23 @@ async def run_suite(
         raise UsageError("no case matches --filter/--shard; nothing to run")
     runs_path = out_dir / "runs.jsonl"
     previous, warnings = read_runs(runs_path) if resume else ({}, [])
+    previous = _in_plan(previous, cases, repeat, runs_path, warnings)
     done = {key for key, record in previous.items() if record.status is not RunStatus.ERRORED}
     items = plan_items(cases, config, repeat, done)  # renders every template: errors before any call
     started = _now()
     if not resume:
         _write_manifest(out_dir, suite, config, options, repeat, started)
-    budget = Budget(usd=options.budget_usd or suite.spec.budget.usd,
-                    tokens=options.budget_tokens or suite.spec.budget.tokens)
-    engine = _build_engine(suite, config, cases, options, RunsWriter(runs_path), progress, budget)
+    budget = Budget(usd=options.budget_usd if options.budget_usd is not None else suite.spec.budget.usd,
+                    tokens=options.budget_tokens if options.budget_tokens is not None else suite.spec.budget.tokens)
+    cache, cache_warning = _open_cache(config, options)
+    if cache_warning:
+        warnings.append(cache_warning)
+    engine = _build_engine(suite, config, cases, options, RunsWriter(runs_path), progress, budget, cache)
+    engine.failure_policy = FailurePolicy.from_config(
+        config.spec.tools, config.spec.retrieval, baseline_steps=baseline_median_steps(baseline),
+        relevance_rubrics={r.name for c in cases for r in c.rubrics if r.template == RELEVANCE_TEMPLATE},
+        reports_context=config.spec.agent is not None and config.spec.agent.loop is None,
+    )
     if stop is not None:  # several configs in one run: one Ctrl-C stops them all
         engine._stop = stop
     progress.start(len(items), engine.endpoint.stats)
@@ -98,7 +118,8 @@ async def run_suite(
     runs: dict[tuple[str, int], RunRecord] = {**previous, **{(r.case_id, r.index): r for r in outcome.records}}
     missing = sum(1 for c in cases for i in range(repeat) if (c.id, i) not in runs)
     reason = _incomplete_reason(outcome.stopped, missing)
-    judge_model, judge_hash = judge_provenance(suite, cases)
+    # the suite's judge, not the slice's: a shard or filter without rubric cases still names it
+    judge_model, judge_hash = judge_provenance(suite, suite.cases)
     provenance = Provenance(
         seed=options.seed, repeat=repeat, started_at=started, finished_at=_now(),
         complete=reason is None, incomplete_reason=reason, shard=options.shard,
@@ -126,8 +147,23 @@ def _write_manifest(out_dir: Path, suite: LoadedSuite, config: LoadedConfig, opt
     write_atomic(out_dir / "manifest.json", manifest.model_dump_json(indent=2) + "\n")
 
 
+def _in_plan(previous: dict[tuple[str, int], RunRecord], cases: list[Case], repeat: int, path: Path,
+             warnings: list[str]) -> dict[tuple[str, int], RunRecord]:
+    """The records of a resumed folder that belong to this plan; the others (an unknown case, an index
+    outside 0..k-1, hand-added lines) are ignored with one warning."""
+    ids = {c.id for c in cases}
+    kept = {key: r for key, r in previous.items() if key[0] in ids and 0 <= key[1] < repeat}
+    dropped = sorted(set(previous) - set(kept))
+    if dropped:
+        shown = ", ".join(f"{case_id}#{index}" for case_id, index in dropped[:5])
+        more = f" and {len(dropped) - 5} more" if len(dropped) > 5 else ""
+        warnings.append(f"{path}: {len(dropped)} record(s) outside this run's plan ignored (unknown case or "
+                        f"index outside 0..{repeat - 1}): {shown}{more}")
+    return kept
+
+
 def _build_engine(suite: LoadedSuite, config: LoadedConfig, cases: list[Case], options: RunOptions,
-                  writer: RunsWriter, progress: Progress, budget: Budget) -> Engine:
+                  writer: RunsWriter, progress: Progress, budget: Budget, cache: ResponseCache | None) -> Engine:
     """The candidate endpoint (flags over the config's limits), the judge, the cache, and the engine."""
     from agent_eval.targets import ModelCaller, build_target
 
@@ -136,8 +172,8 @@ def _build_engine(suite: LoadedSuite, config: LoadedConfig, cases: list[Case], o
     endpoint = endpoint_for(
         model, concurrency=concurrency, rpm=options.rpm or model.limits.rpm, tpm=options.tpm or model.limits.tpm,
         max_retries=options.max_retries, timeout_s=options.timeout_s or model.timeout_s,
+        max_wait_s=options.max_wait_s, max_retry_wait_s=options.max_retry_wait_s,
     )
-    cache = _open_cache(config, options)
     caller = ModelCaller(endpoint=endpoint, provider_name=model.provider, base_url=model.base_url,
                          model=model.name, params=model.params, tools=config.spec.tools, seed=options.seed,
                          pricing=config.spec.pricing, cache=cache)
@@ -146,7 +182,7 @@ def _build_engine(suite: LoadedSuite, config: LoadedConfig, cases: list[Case], o
         writer=writer, progress=progress, budget=budget, concurrency=concurrency, cache=cache,
         judge=_build_judge(suite, cases, options, budget) if any(c.rubrics for c in cases) else None,
         run_timeout_s=options.run_timeout_s, grace_s=options.grace_s,
-        checks=CheckRunner(timeout_s=suite.spec.check_timeout_s),
+        checks=CheckRunner(timeout_s=suite.spec.check_timeout_s), spend_estimate=_spend_estimate(config),
         services=_check_services(suite, config, cases, options),
     )
 
@@ -171,6 +207,23 @@ def _check_services(suite: LoadedSuite, config: LoadedConfig, cases: list[Case],
     return services
 
 
+def _spend_estimate(config: LoadedConfig) -> Callable[[WorkItem], tuple[float | None, int]]:
+    """A run's cost and tokens before any is known: one call with the prompt and the whole output allowance."""
+    from agent_eval.calls.endpoint import estimate_tokens
+    from agent_eval.providers.base import CompletionRequest
+    from agent_eval.providers.pricing import cost_usd
+
+    model, pricing = config.spec.model, config.spec.pricing
+
+    def estimate(item: WorkItem) -> tuple[float | None, int]:
+        tokens = estimate_tokens(CompletionRequest(model=model.name, messages=item.messages, params=model.params))
+        prompt = sum(len(m.content) for m in item.messages) // 4
+        usage = Usage(input_tokens=prompt, output_tokens=tokens - prompt)
+        return cost_usd(model.name, usage, pricing, provider=model.provider), tokens
+
+    return estimate
+
+
 def _incomplete_reason(stopped: str | None, missing: int) -> str | None:
     if stopped == "budget":
         return f"budget reached: {missing} runs not started"
@@ -183,11 +236,15 @@ def _incomplete_reason(stopped: str | None, missing: int) -> str | None:
     return None  # a shard that ran all its pairs is complete; `merge` combines the shards
 
 
-def _open_cache(config: LoadedConfig, options: RunOptions) -> ResponseCache | None:
-    """The response cache; the mock provider is not cached (it is the model's own rules)."""
+def _open_cache(config: LoadedConfig, options: RunOptions) -> tuple[ResponseCache | None, str | None]:
+    """The response cache, and a warning when it was unreadable (moved aside; the run goes on without it).
+    The mock provider is not cached (it is the model's own rules)."""
     if not options.use_cache or config.spec.model.provider == "mock":
-        return None
-    return ResponseCache(options.cache_dir)
+        return None, None
+    try:
+        return ResponseCache(options.cache_dir), None
+    except CorruptCacheError as exc:
+        return None, str(exc)
 
 
 def _build_judge(suite: LoadedSuite, cases: list[Case], options: RunOptions, budget: Budget) -> Judge:

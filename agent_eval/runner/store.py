@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 from pathlib import Path
 from typing import IO
 
@@ -12,7 +14,9 @@ from pydantic_core import PydanticSerializationError
 from agent_eval.records import RunRecord, RunStatus
 from agent_eval.untrusted import clean_model, invalid_unicode_warning
 
-__all__ = ["Manifest", "RunsWriter", "read_runs"]
+__all__ = ["LOCK_NAME", "FolderLock", "Manifest", "RunsWriter", "read_runs"]
+
+LOCK_NAME = ".agent-eval.lock"
 
 MANIFEST_SCHEMA_VERSION = 1
 
@@ -40,6 +44,8 @@ class RunsWriter:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._handle: IO[str] = path.open("a", encoding="utf-8")
+        if _ends_mid_line(path):  # a line cut by kill -9 or a full disk: the next record starts on its own line
+            self._handle.write("\n")
 
     def append(self, record: RunRecord) -> RunRecord:
         """Write the record; one holding text that cannot be written (invalid Unicode) is repaired first.
@@ -59,6 +65,89 @@ class RunsWriter:
 
     def close(self) -> None:
         self._handle.close()
+
+
+def _ends_mid_line(path: Path) -> bool:
+    with path.open("rb") as handle:
+        handle.seek(0, os.SEEK_END)
+        if handle.tell() == 0:
+            return False
+        handle.seek(-1, os.SEEK_END)
+        return handle.read(1) != b"\n"
+
+
+class FolderLock:
+    """A results folder held by one run: created if needed, with a lock file naming the holder's pid.
+
+    A second run on the same folder is refused while the holder lives; a lock left by a killed process
+    (its pid is gone) is taken over. `release` removes the lock, and the folder too if this run created
+    it and wrote nothing into it.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.path = folder / LOCK_NAME
+        self._created = False
+
+    def acquire(self) -> FolderLock:
+        from agent_eval.errors import UsageError
+
+        if not self.folder.exists():
+            self.folder.mkdir(parents=True, exist_ok=True)
+            self._created = True
+        for _ in range(2):
+            if self._link():
+                return self
+            holder = self._holder()
+            if holder is not None and holder != os.getpid() and _alive(holder):
+                break
+            self.path.unlink(missing_ok=True)  # stale: its process is gone
+        else:
+            holder = self._holder()
+        self._remove_if_created()
+        raise UsageError(f"results folder {self.folder} is in use by another agent-eval run (pid {holder}); "
+                         "wait for it to finish or choose another --out")
+
+    def release(self) -> None:
+        if self._holder() == os.getpid():
+            self.path.unlink(missing_ok=True)
+        self._remove_if_created()
+
+    def _link(self) -> bool:
+        """Create the lock with its content in one step (a hard link fails if the name exists)."""
+        fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".lock.", suffix=".tmp")
+        try:
+            os.write(fd, f"{os.getpid()}\n".encode())
+            os.close(fd)
+            os.link(tmp, self.path)
+            return True
+        except FileExistsError:
+            return False
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+
+    def _holder(self) -> int | None:
+        try:
+            return int(self.path.read_text(encoding="utf-8").strip())
+        except (OSError, ValueError):
+            return None
+
+    def _remove_if_created(self) -> None:
+        if self._created:
+            try:
+                self.folder.rmdir()  # only when empty: never removes what a run wrote
+            except OSError:
+                pass
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's live process
+    return True
 
 
 def read_runs(path: Path) -> tuple[dict[tuple[str, int], RunRecord], list[str]]:

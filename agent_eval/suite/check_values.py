@@ -13,7 +13,7 @@ from typing import Any
 
 from agent_eval.suite.schema import RubricSpec
 
-__all__ = ["case_renderer", "check_variables", "render_check_item", "render_rubric", "renders_templates"]
+__all__ = ["case_renderer", "check_variables", "render_check_item", "render_rubric"]
 
 Render = Callable[[str, str], str]  # (template text, field path) -> rendered text
 _NEVER = ("python", "schema", "schema_file")
@@ -27,16 +27,13 @@ def check_variables(variables: Mapping[str, Any], expected: str | None) -> dict[
     return out
 
 
-def renders_templates(mode: Any, variables: Mapping[str, Any] | None) -> bool:
-    """`templated_inputs`: true always, false never, auto only for a case with non-empty vars."""
-    return bool(variables) if mode == "auto" else bool(mode)
-
-
 def case_renderer(mode: Any, variables: Mapping[str, Any], expected: str | None) -> Render | None:
     """A renderer for one case's check values and rubric text, or None when its text is not a template.
 
     A template that fails (an undefined name, bad syntax) raises CheckSpecError naming the field.
     """
+    from agent_eval.suite.render import renders_templates
+
     if not renders_templates(mode, variables):
         return None
     names = check_variables(variables, expected)
@@ -45,7 +42,7 @@ def case_renderer(mode: Any, variables: Mapping[str, Any], expected: str | None)
         from jinja2 import TemplateError
 
         from agent_eval.checks.base import CheckSpecError
-        from agent_eval.suite.render import _template as template  # h/inp: render_text
+        from agent_eval.suite.render import _template as template  # the inputs' bounded sandbox
 
         try:
             return template(text).render(**names)

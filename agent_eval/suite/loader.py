@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ from typing import Any
 from agent_eval.errors import InputError
 from agent_eval.records import Message, ToolCall
 from agent_eval.suite.case import Case
+from agent_eval.suite.render import renders_templates
 from agent_eval.suite.schema import (
     SCHEMA_VERSION,
     CaseSpec,
@@ -22,7 +24,7 @@ from agent_eval.suite.schema import (
     RubricSpec,
     SuiteFile,
 )
-from agent_eval.suite.yamlfile import LineIndex, read_yaml, validate, version_gate
+from agent_eval.suite.yamlfile import LineIndex, find_invalid_text, read_yaml, validate, version_gate
 
 __all__ = ["LoadedConfig", "LoadedSuite", "canonical_hash", "load_config", "load_suite"]
 
@@ -97,10 +99,12 @@ def load_config(path: Path) -> LoadedConfig:
     return LoadedConfig(spec=spec, path=path, hash=canonical_hash(stable_dump(spec.model_dump(mode="json"))))
 
 
-def _check_provider(name: str, path: Path, index: LineIndex, loc: tuple[str, ...], known: Sequence[str]) -> None:
+def _check_provider(
+    name: str, path: Path, index: LineIndex, loc: tuple[str | int, ...], known: Sequence[str],
+) -> None:
     if name not in known:
         raise InputError(path, f"unknown provider '{name}'; expected one of: {', '.join(known)}",
-                         line=index.line_of(loc), field=".".join(loc))
+                         line=index.line_of(loc), field=_dotted(loc))
 
 
 def load_suite(path: Path) -> LoadedSuite:
@@ -131,9 +135,11 @@ def load_suite(path: Path) -> LoadedSuite:
         seen[case.id] = case.source
         cases.append(case)
     _check_derived(spec, cases, path, index)
+    # the default `templated_inputs` stays out of the hash, so suites and baselines from before it keep theirs
+    unhashed = {"cases", "cases_from"} | ({"templated_inputs"} if spec.templated_inputs == "auto" else set())
     suite_hash = canonical_hash(
         {"suite": stable_dump(spec.model_dump(
-            mode="json", exclude={"cases", "cases_from", *_UNSET_NEW_FIELDS - spec.model_fields_set})),
+            mode="json", exclude={*unhashed, *_UNSET_NEW_FIELDS - spec.model_fields_set})),
          "cases": [c.definition_hash for c in cases]}
     )
     return LoadedSuite(spec=spec, path=path, cases=tuple(cases), hash=suite_hash)
@@ -195,12 +201,7 @@ def _compile_case(
                 full = nested if nested and nested in where_index.lines else (*check_loc, exc.key)
             raise InputError(where, str(exc), line=where_index.line_of(full), field=_dotted(full)) from None
     rubrics = case.rubrics + suite.defaults.rubrics
-    for j, rubric in enumerate(rubrics):
-        if rubric.judge is None and case.judge is None and suite.judge is None:
-            rloc = (*loc, "rubrics", j) if j < len(case.rubrics) else ("defaults", "rubrics", j - len(case.rubrics))
-            where, where_index = (file, index) if j < len(case.rubrics) else (suite_path, suite_index)
-            raise InputError(where, f"rubric '{rubric.name}' has no judge; add `judge:` to the suite, case or rubric",
-                             line=where_index.line_of(rloc), field=_dotted(rloc))
+    _check_judges(case, rubrics, suite, (file, index, loc), (suite_path, suite_index))
     graded_rubrics = rubrics if render is None else _rendered_rubrics(rubrics, render, case, loc, file, index)
     message_input: str | tuple[Message, ...]
     if isinstance(case.input, str):
@@ -210,7 +211,7 @@ def _compile_case(
     definition = {
         "input": stable_dump(case.model_dump(mode="json")["input"]), "vars": case.vars, "expected": case.expected,
         "checks": [*case.checks, *suite.defaults.checks],
-        "rubrics": [r.model_dump(mode="json") for r in rubrics],
+        "rubrics": [_rubric_definition(r) for r in rubrics],
     }
     if case.tool_results:  # only when present, so the hashes of existing cases stay as they were
         definition["tool_results"] = case.model_dump(mode="json")["tool_results"]
@@ -221,8 +222,8 @@ def _compile_case(
         critical_min_pass_rate=critical.min_pass_rate if isinstance(critical, CriticalSpec) else None,
         checks=tuple(checks),
         rubrics=graded_rubrics, judge=case.judge or suite.judge, definition_hash=canonical_hash(definition),
-        source=f"{file}:{index.line_of(loc) or 1}", templated=render is not None, tool_results=dict(case.tool_results),
-        metadata=dict(case.metadata),
+        source=f"{file}:{index.line_of(loc) or 1}", tool_results=dict(case.tool_results),
+        metadata=dict(case.metadata), templated=renders_templates(suite.templated_inputs, case.vars),
     )
 
 
@@ -237,6 +238,33 @@ def _rendered_rubrics(rubrics: tuple[RubricSpec, ...], render: Any, case: CaseSp
     except CheckSpecError as exc:
         raise InputError(file, f"case '{case.id}': {exc}", line=index.line_of((*loc, "rubrics")),
                          field=_dotted((*loc, "rubrics"))) from None
+
+
+def _check_judges(
+    case: CaseSpec, rubrics: tuple[RubricSpec, ...], suite: SuiteFile,
+    at: tuple[Path, LineIndex, tuple[str | int, ...]], suite_at: tuple[Path, LineIndex],
+) -> None:
+    """Every rubric has a judge, and every judge (case- or rubric-level) names a known provider."""
+    from agent_eval.providers.registry import provider_names
+
+    file, index, loc = at
+    known = provider_names()
+    if case.judge is not None:
+        _check_provider(case.judge.provider, file, index, (*loc, "judge", "provider"), known)
+    for j, rubric in enumerate(rubrics):
+        own = j < len(case.rubrics)
+        rloc = (*loc, "rubrics", j) if own else ("defaults", "rubrics", j - len(case.rubrics))
+        where, where_index = (file, index) if own else suite_at
+        if rubric.judge is None and case.judge is None and suite.judge is None:
+            raise InputError(where, f"rubric '{rubric.name}' has no judge; add `judge:` to the suite, case or rubric",
+                             line=where_index.line_of(rloc), field=_dotted(rloc))
+        if rubric.judge is not None:
+            _check_provider(rubric.judge.provider, where, where_index, (*rloc, "judge", "provider"), known)
+
+
+def _rubric_definition(rubric: RubricSpec) -> dict[str, Any]:
+    """A rubric as hashed; fields added later are left out while unset, so older baselines still pair."""
+    return rubric.model_dump(mode="json", exclude={"template"} if rubric.template is None else None)
 
 
 def _message(spec: MessageSpec) -> Message:
@@ -280,33 +308,65 @@ def _cases_from(spec: SuiteFile, path: Path, index: LineIndex) -> Iterator[CaseS
                 yield validate(CaseSpec, row, file, row_index, root=loc), file, row_index, loc
 
 
+# csv's own field limit (128 KiB); a longer field is refused with its line, not a traceback
+_CSV_FIELD_LIMIT = csv.field_size_limit()
+
+
+def _text_of(file: Path) -> str:
+    """The file as text; invalid UTF-8 is refused with the line it is on."""
+    try:
+        data = file.read_bytes()
+    except OSError as exc:
+        raise InputError(file, f"cannot read file: {exc}") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise InputError(file, f"not valid UTF-8 (byte {data[exc.start]:#04x}); save the file as UTF-8",
+                         line=line) from None
+
+
+def _checked(row: dict[str, Any], file: Path, line: int) -> dict[str, Any]:
+    bad = find_invalid_text(row)
+    if bad is not None:
+        loc, what = bad
+        raise InputError(file, what, line=line, field=_dotted(loc) or None)
+    return row
+
+
 def _rows(file: Path, input_column: str | None = None) -> Iterator[RowSource]:
     """Rows of a JSONL, CSV, Parquet or YAML cases file, each with its line and a location."""
     from agent_eval.suite.datasets import chat_row, flat_row, parquet_rows
 
     suffix = file.suffix.lower()
     if suffix == ".jsonl":
-        for n, text in enumerate(file.read_text(encoding="utf-8").splitlines(), start=1):
+        for n, text in enumerate(_text_of(file).splitlines(), start=1):
             if not text.strip():
                 continue
             try:
                 row = _as_row(json.loads(text), file, n)
-            except RecursionError:
-                raise InputError(file, "invalid JSON: nested too deeply", line=n) from None
-            except ValueError as exc:
-                raise InputError(file, f"invalid JSON: {exc}", line=n) from None
+            except (ValueError, RecursionError) as exc:
+                detail = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+                raise InputError(file, f"invalid JSON: {detail}", line=n) from None
             if "messages" in row and "input" not in row:
                 row = chat_row(row, file, n)
-            yield row, LineIndex({(): n}), ()
+            yield _checked(row, file, n), LineIndex({(): n}), ()
     elif suffix == ".csv":
-        with file.open(encoding="utf-8", newline="") as handle:
-            reader = csv.DictReader(handle)
-            for row in reader:
-                n = reader.line_num
-                yield flat_row(row, file, n, input_column), LineIndex({(): n}), ()
+        reader = csv.DictReader(io.StringIO(_text_of(file), newline=""))
+        while True:
+            try:
+                row = next(reader)
+            except StopIteration:
+                break
+            except csv.Error as exc:
+                detail = (f"a field is longer than {_CSV_FIELD_LIMIT // 1024} KiB" if "field larger" in str(exc)
+                          else f"malformed CSV: {exc}")
+                raise InputError(file, detail, line=reader.line_num + 1) from None  # the line being read
+            n = reader.line_num
+            yield _checked(flat_row(row, file, n, input_column), file, n), LineIndex({(): n}), ()
     elif suffix == ".parquet":
         for n, row in enumerate(parquet_rows(file), start=1):
-            yield flat_row(row, file, n, input_column), LineIndex({(): n}), ()
+            yield _checked(flat_row(row, file, n, input_column), file, n), LineIndex({(): n}), ()
     elif suffix in (".yaml", ".yml"):
         data, yindex = read_yaml(file)
         items = data.get("cases") if isinstance(data, dict) else data

@@ -1,9 +1,14 @@
-"""Render a case into the messages sent to the model (Jinja2 sandbox, StrictUndefined)."""
+"""Render a case into the messages sent to the model (Jinja2 sandbox, StrictUndefined).
+
+Whether a case's own text is a template is decided once, by `renders_templates` (the suite's
+`templated_inputs`); config prompts are always templates.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Literal
 
 from agent_eval.errors import InputError
 from agent_eval.records import Message
@@ -14,7 +19,29 @@ if TYPE_CHECKING:
     from agent_eval.suite.case import Case
     from agent_eval.suite.loader import LoadedConfig
 
-__all__ = ["render_input", "render_messages"]
+__all__ = ["TemplatedMode", "render_input", "render_messages", "render_text", "renders_templates"]
+
+TemplatedMode = Literal["auto"] | bool
+MAX_RANGE = 10_000  # jinja's sandbox allows 100,000; a nested loop of two would still never end
+MAX_SIZE = 1_000_000  # characters or items a `*` or `**` may produce in a template
+
+
+def renders_templates(mode: TemplatedMode, variables: Mapping[str, Any] | None) -> bool:
+    """Whether a case's text (input, check values, rubric text) is rendered as Jinja2.
+
+    `true` always, `false` never, `auto` only when the case has non-empty `vars`: customer text
+    containing `{{` is otherwise sent verbatim.
+    """
+    if mode == "auto":
+        return bool(variables)
+    return bool(mode)
+
+
+def _limited_range(*args: int) -> range:
+    span = range(*args)
+    if len(span) > MAX_RANGE:
+        raise OverflowError(f"range of {len(span):,} items is over the limit of {MAX_RANGE:,}")
+    return span
 
 
 @lru_cache(maxsize=1024)
@@ -22,11 +49,29 @@ def _template(source: str) -> Template:
     from jinja2 import StrictUndefined
     from jinja2.sandbox import SandboxedEnvironment
 
-    env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
+    class _Bounded(SandboxedEnvironment):
+        """The sandbox, with `range`, `*` and `**` bounded so a template cannot exhaust memory or time."""
+
+        intercepted_binops = frozenset({"*", "**"})
+
+        def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+            if operator == "**" and isinstance(right, int | float) and abs(right) > 64:
+                raise OverflowError(f"exponent {right} is over the limit of 64")
+            if operator == "*":
+                sizes = [len(x) for x in (left, right) if isinstance(x, str | list | tuple)]
+                counts = [x for x in (left, right) if isinstance(x, int) and not isinstance(x, bool)]
+                if sizes and counts and sizes[0] * abs(counts[0]) > MAX_SIZE:
+                    raise OverflowError(f"repetition longer than {MAX_SIZE:,} items")
+            return super().call_binop(context, operator, left, right)
+
+    env = _Bounded(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
+    env.globals["range"] = _limited_range
     return env.from_string(source)
 
 
-def _render(source: str, variables: dict[str, object], *, where: str, field: str, case: Case) -> str:
+def render_text(source: str, variables: Mapping[str, object], *, where: str, field: str, what: str) -> str:
+    """Render `source`; any failure of the template (syntax, undefined name, 1/0, include, a huge range)
+    is an InputError naming `where`, `field` and `what` (e.g. "case 'a' (file:line)")."""
     from jinja2 import TemplateError
 
     if "{" not in source:  # plain text: nothing to render, and compiling it costs ~0.5 ms
@@ -35,8 +80,14 @@ def _render(source: str, variables: dict[str, object], *, where: str, field: str
         return _template(source).render(**variables)
     except TemplateError as exc:
         detail = getattr(exc, "message", None) or str(exc)
-        raise InputError(where, f"case '{case.id}' ({case.source}): cannot render template: {detail}",
-                         field=field) from None
+    except (ArithmeticError, TypeError, ValueError, LookupError, AttributeError, RecursionError,
+            MemoryError) as exc:  # errors raised while the template runs, e.g. {{ 1/0 }} or {% include %}
+        detail = f"{type(exc).__name__}: {exc}"
+    raise InputError(where, f"{what}: cannot render template: {detail}", field=field) from None
+
+
+def _render(source: str, variables: dict[str, object], *, where: str, field: str, case: Case) -> str:
+    return render_text(source, variables, where=where, field=field, what=f"case '{case.id}' ({case.source})")
 
 
 def render_messages(case: Case, config: LoadedConfig) -> tuple[Message, ...]:

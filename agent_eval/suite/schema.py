@@ -15,7 +15,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from agent_eval.suite.agent_schema import AgentSpec, MockToolCall, ToolCallSpec, ToolResultSpec, check_ref
 
 __all__ = [
+    "MAX_REPEAT",
     "SCHEMA_VERSION",
+    "SUITE_NAME",
     "AgentSpec",
     "BudgetSpec",
     "CaseSpec",
@@ -43,6 +45,9 @@ __all__ = [
 ]
 
 SCHEMA_VERSION = 1
+MAX_REPEAT = 1000
+# A suite name becomes a file and folder name (baselines, results): letters, digits, '.', '_', '-'
+SUITE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 _SEMVER = re.compile(r"^\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$")
 
 
@@ -190,7 +195,10 @@ class RubricSpec(Spec):
     """A criterion graded by the LLM judge."""
 
     name: str = Field(min_length=1)
-    criteria: str = Field(min_length=1)
+    criteria: str = Field("", description="What a good answer does; required unless `template` brings its own.")
+    template: str | None = Field(
+        None, description="A shipped judge template by name (faithfulness, context_relevance) or a path "
+        "relative to the suite; default: the suite's judge prompt.")
     steps: tuple[str, ...] = ()
     scale: tuple[int, int] = (1, 5)
     threshold: float | None = Field(
@@ -210,6 +218,8 @@ class RubricSpec(Spec):
 
     @model_validator(mode="after")
     def _scale_and_threshold(self) -> RubricSpec:
+        if not self.criteria and not self.template:
+            raise ValueError("a rubric needs `criteria` (or a `template` that brings its own)")
         low, high = self.scale
         if low >= high:
             raise ValueError(f"scale must be [min, max] with min < max, got {list(self.scale)}")
@@ -334,13 +344,13 @@ class SuiteFile(Spec):
     """A suite: the golden dataset for one agent."""
 
     schema_version: int = SCHEMA_VERSION
-    suite: str = Field(min_length=1, description="Name; baselines are stored under it.")
+    suite: str = Field(min_length=1, description="Name; baselines are stored under it. Letters, digits, '.', "
+                       "'_' and '-' (it becomes a file name).")
     description: str | None = None
     config: str | None = Field(None, description="Default candidate config, relative to this file.")
-    repeat: int = Field(1, ge=1, le=1000, description="k: runs per case.")
+    repeat: int = Field(1, ge=1, le=MAX_REPEAT, description="k: runs per case.")
     templated_inputs: Literal["auto"] | bool = Field(
-        "auto", exclude_if=lambda value: value == "auto",
-        description="Render case inputs as Jinja2: auto (only a case with non-empty `vars`), true, false.")
+        "auto", description="Render case inputs as Jinja2: auto (only a case with non-empty `vars`), true, false.")
     defaults: DefaultsSpec = DefaultsSpec()
     cases_from: str | CasesFromSpec | tuple[str | CasesFromSpec, ...] | None = Field(
         None, description="JSONL (case rows or OpenAI `messages`), CSV, Parquet or YAML files of cases; globs allowed.")
@@ -349,6 +359,21 @@ class SuiteFile(Spec):
     gate: GateSpec = GateSpec()
     budget: BudgetSpec = BudgetSpec()
     report: ReportSpec = ReportSpec()
+
+    @field_validator("templated_inputs", mode="before")
+    @classmethod
+    def _mode(cls, value: Any) -> Any:
+        if value == "auto" or isinstance(value, bool) or value in ("true", "false"):
+            return value
+        raise ValueError(f"expected auto, true or false, got {value!r}")
+
+    @field_validator("suite")
+    @classmethod
+    def _safe_name(cls, value: str) -> str:
+        if not SUITE_NAME.match(value):
+            raise ValueError(f"suite name {value!r} must be a plain name (letters, digits, '.', '_', '-'; "
+                             "starting with a letter or digit, at most 100 characters): it becomes a file name")
+        return value
     check_timeout_s: float = Field(
         10.0, gt=0, le=3600,
         description="Time limit of one check (python: checks, user regexes); past it the check fails. "

@@ -47,9 +47,11 @@ class RunMeter:
     limit_hit: str | None = None  # e.g. "agent.max_tokens: 1,204 tokens, limit 1,000"
     fatal: FatalProviderError | None = None
 
+    estimated: bool = False  # a call's usage was not reported, so the counts are partly estimates
+
     @property
     def usage(self) -> Usage:
-        return Usage(input_tokens=self.input_tokens, output_tokens=self.output_tokens)
+        return Usage(input_tokens=self.input_tokens, output_tokens=self.output_tokens, estimated=self.estimated)
 
     @property
     def all_cached(self) -> bool:
@@ -74,6 +76,7 @@ class RunMeter:
         self.attempts += attempts
         self.input_tokens += completion.usage.input_tokens
         self.output_tokens += completion.usage.output_tokens
+        self.estimated = self.estimated or completion.usage.estimated
         self.latency_ms += completion.latency_ms
         self.model = completion.model or self.model
         self.warnings.extend(w for w in completion.warnings if w not in self.warnings)
