@@ -286,6 +286,10 @@ class ConfigInfo(Record):
     rationale: str | None = None
     judge_model: str | None = None
     judge_prompt_hash: str | None = None
+    opaque: bool = Field(False, description="An HTTP or command agent without `agent.version`: the hash does not "
+                         "cover its behaviour.")
+    sources: dict[str, str] = Field(default_factory=dict, description="Hash of each Python module the config names "
+                                    "(\"pkg.module:function\" -> source hash), covered by `hash`.")
 
 
 class CaseResult(Record):
@@ -315,6 +319,8 @@ class Results(Record):
     finished_at: str
     complete: bool = Field(description="False when interrupted, stopped by a budget or sharded.")
     incomplete_reason: str | None = None
+    ungated: tuple[str, ...] = Field((), description="Cases tagged needs-review with no checks or rubrics yet: "
+                                     "listed, not run, never in the verdict.")
     shard: tuple[int, int] | None = None
     cases: tuple[CaseResult, ...]
     summary: Summary

@@ -335,7 +335,10 @@ def test_gate_arguments_split_lists_like_a_shell() -> None:
 # --- the pre-commit hook --------------------------------------------------------------------------------------
 
 def test_precommit_hook_definition() -> None:
-    (hook,) = yaml.safe_load((REPO / ".pre-commit-hooks.yaml").read_text())
+    hooks = yaml.safe_load((REPO / ".pre-commit-hooks.yaml").read_text())
+    hook = next(h for h in hooks if h["id"] == "agent-eval")
+    versioning = next(h for h in hooks if h["id"] == "agent-eval-versioning")
+    assert versioning["entry"] == "python -m agent_eval validate --against auto" and not versioning["pass_filenames"]
     assert hook["id"] == "agent-eval" and hook["language"] == "python"
     assert hook["pass_filenames"] is True and hook["require_serial"] is True
     assert hook["entry"] == "python -m agent_eval.ci.precommit"

@@ -249,3 +249,12 @@ def test_rate_limit_headers_in_both_formats_and_durations() -> None:
     assert parse_duration("6m0s") == 360 and parse_duration("1h2m3.5s") == 3723.5 and parse_duration("soon") is None
     assert parse_rate_headers({"content-type": "application/json"}) is None
     assert parse_rate_headers({"x-ratelimit-limit-requests": "lots"}) is None
+
+
+def test_a_suite_budget_of_zero_spends_nothing(env: Path, capsys, loopback_server: LoopbackServer) -> None:
+    suite = priced(make_suite(env / "s", loopback_server, cases=5, k=2))
+    suite.write_text(suite.read_text() + "budget:\n  usd: 0\n")
+    assert run_cli(capsys, "validate", suite).code == 0
+    r = run_cli(capsys, "run", suite, "--out", "out", "--no-cache")
+    assert r.code == 3, r.text
+    assert loopback_server.total == 0 and "budget" in results(env / "out")["incomplete_reason"]

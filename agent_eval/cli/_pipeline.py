@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from collections.abc import Mapping, Sequence
@@ -10,9 +11,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
+from rich.text import Text
 
 from agent_eval.baseline.verdict import CaseStatus, Outcome, Verdict
 from agent_eval.records import Results
+from agent_eval.report._plain import plain
 
 if TYPE_CHECKING:
     from agent_eval.baseline.options import GateOptions
@@ -43,6 +46,7 @@ class GateFlags:
     errors_as_failures: bool = False
     require_baseline: bool = False
     new_suites: tuple[str, ...] = ()  # suites exempt from --require-baseline (new in this change)
+    strict_versioning: bool = False  # a patch/minor bump that moved the score significantly exits 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +58,15 @@ class SuiteOutcome:
     out_dir: Path
     baseline_path: Path | None
     baseline: Baseline | None = None
+    versioning: str | None = None  # the versioning warning, when the bump understates the change
+    strict_versioning: bool = False
+
+    @property
+    def exit_code(self) -> int:
+        """The verdict's code, or 2 when --strict-versioning and the version bump understates the change."""
+        if self.versioning and self.strict_versioning:
+            return combined_exit([self.verdict.exit_code, 2])
+        return self.verdict.exit_code
 
 
 def baseline_location(suite_name: str, suite_path: Path | str) -> Path:
@@ -127,6 +140,9 @@ def gate_and_report(
     options = gate_options(flags, gate_spec, repeat=results.suite.repeat, critical_rates=critical_rates,
                            seed=results.seed)
     verdict = decide(results, baseline, options)
+    versioning = _versioning(results, baseline, verdict)
+    if versioning:
+        verdict = dataclasses.replace(verdict, warnings=(*verdict.warnings, versioning))
     print_results(console, results)
     print_named_metrics(console, results, baseline)
     if baseline_path is not None:
@@ -144,8 +160,23 @@ def gate_and_report(
     for label, path in (("results:", out_dir / "results.json"), ("report: ", paths.html)):
         if Path(path).exists():  # only what is there: `report --out` writes no results.json
             console.print(f"{label} {path}")
+    if versioning and flags.strict_versioning:
+        console.print(Text.assemble(("error", "red"), f": --strict-versioning: {plain(versioning)}"))
     return SuiteOutcome(results=results, verdict=verdict, out_dir=out_dir, baseline_path=baseline_path,
-                        baseline=baseline)
+                        baseline=baseline, versioning=versioning, strict_versioning=flags.strict_versioning)
+
+
+def _versioning(results: Results, baseline: Baseline | None, verdict: Verdict) -> str | None:
+    from agent_eval.baseline.verdict import CaseStatus
+    from agent_eval.baseline.versioning import moved_p, version_change_warning
+
+    if baseline is None:
+        return None
+    skip = (CaseStatus.NEW, CaseStatus.MISSING, CaseStatus.CHANGED)
+    pairs = [(c.baseline_score, c.candidate_score) for c in verdict.cases if c.status not in skip
+             and c.baseline_score is not None and c.candidate_score is not None]
+    return version_change_warning(baseline.provenance.config_version, results.config.version,
+                                  p_moved=moved_p(pairs), change=verdict.relative_change, alpha=verdict.alpha)
 
 
 _PRECEDENCE = {2: 4, 3: 3, 1: 2, 0: 0}

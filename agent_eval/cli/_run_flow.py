@@ -86,8 +86,13 @@ def model_warnings(suite: LoadedSuite, config: LoadedConfig) -> list[str]:
     specs = [("candidate", config.spec.model, config.path)]
     specs += [("judge", c.judge, suite.path) for c in suite.cases if c.judge is not None]
     specs += [("judge", r.judge, suite.path) for c in suite.cases for r in c.rubrics if r.judge is not None]
+    specs += [("judge", m, suite.path) for _, spec, _ in specs[1:] for m in getattr(spec, "ensemble", ())]
     seen: set[tuple[str, str]] = set()
-    warnings = []
+    warnings = [f"{config.path}: {w}" for w in config.warnings]
+    if suite.ungated:
+        shown = ", ".join(suite.ungated[:5]) + (f" and {len(suite.ungated) - 5} more" if len(suite.ungated) > 5 else "")
+        warnings.append(f"{suite.path}: {len(suite.ungated)} case(s) tagged needs-review have no checks or rubrics "
+                        f"yet: not run and not gated ({shown})")
     for role, spec, path in specs:
         if (role, spec.name) in seen or not is_unpinned(spec.provider, spec.name):
             continue
@@ -251,7 +256,7 @@ def execute(request: RunRequest, options: RunOptions) -> int:
     elif len(outcomes) > 1:
         write_combined(outcomes[0].out_dir.parent, outcomes, redact=request.gate.redact)
     _export_traces(err, request, plans, outcomes)
-    code = combined_exit([o.verdict.exit_code for o in outcomes])
+    code = combined_exit([o.exit_code for o in outcomes])
     if request.json_output:
         emit_json(outcomes, code)
     return code

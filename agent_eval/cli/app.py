@@ -12,7 +12,20 @@ from typing import Any
 import typer
 
 from agent_eval import __version__
-from agent_eval.cli import baseline, compare, init, merge, power, report, run, schema, validate
+from agent_eval.cli import (
+    baseline,
+    calibrate,
+    compare,
+    import_,
+    init,
+    merge,
+    power,
+    report,
+    review,
+    run,
+    schema,
+    validate,
+)
 from agent_eval.errors import AgentEvalError
 
 __all__ = ["app", "main"]
@@ -52,6 +65,9 @@ report.register(app)
 merge.register(app)
 init.register(app)
 power.register(app)
+import_.register(app)
+review.register(app)
+calibrate.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:

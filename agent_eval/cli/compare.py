@@ -35,6 +35,8 @@ def compare(
     out: Path | None = typer.Option(None, "--out", "-o", help="Write report.html, junit.xml, summary.md here.",
                                     show_default="beside the results"),
     redact: bool = typer.Option(False, "--redact", help="Mask inputs and outputs in the reports."),
+    strict_versioning: bool = typer.Option(False, "--strict-versioning",
+                                           help="Exit 2 when a patch or minor bump moved the score significantly."),
     output_format: str = typer.Option("text", "--format", help="text, or json for a machine-readable verdict."),
     errors_as_failures: bool = typer.Option(False, "--errors-as-failures", help="Score every errored run 0 (a failure), not missing data."),
 ) -> int:
@@ -53,10 +55,10 @@ def compare(
     candidate = load_results(results)
     gate_spec, redact_default, rates = suite_gate_spec(candidate.suite.path)
     flags = GateFlags(max_drop=max_drop, alpha=alpha, strict=strict, absolute=absolute, redact=redact,
-                      errors_as_failures=errors_as_failures)
+                      errors_as_failures=errors_as_failures, strict_versioning=strict_versioning)
     folder = out or (results if results.is_dir() else results.parent)
     outcome = gate_and_report(console, candidate, base, baseline, flags, gate_spec, folder,
                               redact_default=redact_default, critical_rates=rates)
     if output_format == "json":
-        emit_json([outcome], outcome.verdict.exit_code)
-    return outcome.verdict.exit_code
+        emit_json([outcome], outcome.exit_code)
+    return outcome.exit_code

@@ -39,6 +39,7 @@ def run(
     alpha: float = typer.Option(0.05, "--alpha", min=0.0001, max=0.5, help="Significance level of the gate's test.", rich_help_panel="Gate"),
     strict: bool = typer.Option(False, "--strict", help="Fail on the point estimate alone (no significance test).", rich_help_panel="Gate"),
     absolute: bool = typer.Option(False, "--absolute", help="Read --max-drop as score points, not relative.", rich_help_panel="Gate"),
+    strict_versioning: bool = typer.Option(False, "--strict-versioning", help="Exit 2 when a patch or minor version bump moved the score significantly.", rich_help_panel="Gate"),
     save_baseline: bool = typer.Option(False, "--save-baseline", help="Save this run as golden/baselines/<suite>.json (runs gate.baseline_repeat runs per case, default 2x k).", rich_help_panel="Gate"),
     rpm: float | None = typer.Option(None, "--rpm", min=0.001, help="Requests per minute to the candidate model.", rich_help_panel="Limits and retries"),
     tpm: float | None = typer.Option(None, "--tpm", min=1, help="Tokens per minute to the candidate model.", rich_help_panel="Limits and retries"),
@@ -87,7 +88,7 @@ def run(
         trace_export=trace_export,
         gate=GateFlags(max_drop=max_drop, alpha=alpha, strict=strict, absolute=absolute, redact=redact,
                        errors_as_failures=errors_as_failures, require_baseline=require_baseline,
-                       new_suites=tuple(new_suite or ())),
+                       new_suites=tuple(new_suite or ()), strict_versioning=strict_versioning),
     )
     _collect_less_often()
     if len(configs) > 1 or gate_against is not None:

@@ -8,16 +8,16 @@ import typer
 
 __all__ = ["register"]
 
-_FORMATS = ("suite", "config", "results", "baseline", "matrix", "agent-input", "agent-result")
+_FORMATS = ("suite", "config", "results", "baseline", "matrix", "agent-input", "agent-result", "labels",
+            "calibration")
 
 
 def register(app: typer.Typer) -> None:
     app.command("schema")(schema)
 
 
-def schema(
-    kind: str = typer.Argument(..., help="suite, config, results, baseline, matrix, agent-input or agent-result."),
-) -> int:
+def schema(kind: str = typer.Argument(..., help="suite, config, results, baseline, matrix, agent-input, agent-result, "
+                                  "labels (one line of golden/labels/<suite>.jsonl) or calibration.")) -> int:
     """Print the JSON Schema of a file format (generated from agent-eval's own models)."""
     from agent_eval.errors import UsageError
 
@@ -35,6 +35,10 @@ def schema(
         from agent_eval.targets.agent_io import AgentInput as model  # type: ignore[assignment]
     elif kind == "agent-result":  # what they answer
         from agent_eval.targets.agent_io import AgentResult as model  # type: ignore[assignment]
+    elif kind == "labels":
+        from agent_eval.governance.labels import Label as model  # type: ignore[assignment]
+    elif kind == "calibration":
+        from agent_eval.governance.verdict import Calibration as model  # type: ignore[assignment]
     else:
         raise UsageError(f"unknown format {kind!r}; expected one of: {', '.join(_FORMATS)}")
     document = model.model_json_schema()

@@ -47,7 +47,7 @@ def _named_template(suite: LoadedSuite, name: str) -> Path:
 def judge_provenance(suite: LoadedSuite, cases: Sequence[Case]) -> tuple[str | None, str | None]:
     """The judge model ids (sorted, comma-joined) and the prompt hash, when any case has rubrics."""
     specs = [r.judge or c.judge for c in cases for r in c.rubrics]
-    models = sorted({spec.name for spec in specs if spec is not None})
+    models = sorted({m.name for spec in specs if spec is not None for m in (spec, *spec.ensemble)})
     if not models:
         return None, None
     digest = load_template(_template_path(suite))[1]
@@ -61,7 +61,7 @@ def judge_provenance(suite: LoadedSuite, cases: Sequence[Case]) -> tuple[str | N
 
 def build_judge(
     suite: LoadedSuite, cases: Sequence[Case], budget: Budget, *, concurrency: int, seed: int, max_retries: int,
-    timeout_s: float | None,
+    timeout_s: float | None, max_wait_s: float = 600.0, max_retry_wait_s: float = 120.0,
 ) -> LLMJudge:
     """A judge whose endpoints use their own limits (never the candidate's flags)."""
     from agent_eval.calls import endpoint_for
@@ -70,8 +70,8 @@ def build_judge(
     for case in cases:
         for rubric in case.rubrics:
             spec = rubric.judge or case.judge
-            if spec is not None:
-                check_credentials(spec)
+            for member in (spec, *spec.ensemble) if spec is not None else ():
+                check_credentials(member)
     template, _ = load_template(_template_path(suite))
     named = {r.template for c in cases for r in c.rubrics if r.template}
     templates = {name: load_template(_named_template(suite, name))[0] for name in sorted(named)}
@@ -79,6 +79,7 @@ def build_judge(
     def make(spec: JudgeSpec) -> Endpoint:
         return endpoint_for(spec, concurrency=spec.limits.max_concurrency or concurrency,
                             rpm=spec.limits.rpm, tpm=spec.limits.tpm, max_retries=max_retries,
-                            timeout_s=timeout_s or spec.timeout_s)
+                            timeout_s=timeout_s or spec.timeout_s, max_wait_s=max_wait_s,
+                            max_retry_wait_s=max_retry_wait_s)
 
     return LLMJudge(template=template, seed=seed, budget=budget, make_endpoint=make, templates=templates)

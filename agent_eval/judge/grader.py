@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
     from agent_eval.calls.budget import Budget
 
-__all__ = ["DEFAULT_TEMPLATE", "NAMED_TEMPLATES", "LLMJudge", "load_template", "template_path"]
+__all__ = ["DEFAULT_TEMPLATE", "NAMED_TEMPLATES", "LLMJudge", "ensemble_members", "load_template", "template_path"]
 
 DEFAULT_TEMPLATE = Path(__file__).parent / "templates" / "rubric.j2"
 # Shipped templates a rubric names with `template:`; for retrieval agents (they see the retrieved context).
@@ -95,8 +95,6 @@ class LLMJudge:
 
     async def _rubric(self, case: Case, rubric: RubricSpec, messages: Sequence[Message], output: str,
                       index: int, context: Sequence[str]) -> RubricResult:
-        from agent_eval.providers.pricing import cost_usd
-
         spec = rubric.judge or case.judge
         assert spec is not None  # the session refuses rubrics without a judge before running
         template = self.templates.get(rubric.template, self.template) if rubric.template else self.template
@@ -106,58 +104,84 @@ class LLMJudge:
             output=fence_untrusted(output), scale_min=rubric.scale[0], scale_max=rubric.scale[1],
             context=[fence_untrusted(doc) for doc in context],
         )
+        tally = _Tally()
+        for member in ensemble_members(spec):
+            await self._ask(member, rubric, f"{case.id}/{rubric.name}", prompt, index, tally,
+                            label=member.name if spec.ensemble else None)
+        result = _result(rubric, ",".join(m.name for m in ensemble_members(spec)), tally)
+        update: dict[str, object] = {"trace": tuple(tally.spans)}
+        if tally.warnings:
+            update["warnings"] = tuple(tally.warnings)
+        return result.model_copy(update=update)
+
+    async def _ask(self, spec: JudgeSpec, rubric: RubricSpec, key: str, prompt: str, index: int, tally: _Tally,
+                   *, label: str | None) -> None:
+        """`rubric.samples` calls to one judge, added to the tally."""
+        from agent_eval.providers.pricing import cost_usd
+
         endpoint = self._endpoint(spec)
-        scores: list[float] = []
-        reasons: list[str] = []
-        spans: list[Span] = []
-        clock = Clock()
-        warnings: list[str] = []
-        usage_in = usage_out = 0
-        latency = 0.0
-        cost: float | None = 0.0
+        clock = tally.clock
         for sample in range(rubric.samples):
             request = CompletionRequest(
                 model=spec.name, messages=(Message(role="user", content=prompt),), params=spec.params,
-                seed=self.seed, case_id=f"{case.id}/{rubric.name}", repetition=index * 1000 + sample,
-                timeout_s=endpoint.timeout_s,
+                seed=self.seed, case_id=key, repetition=index * 1000 + sample, timeout_s=endpoint.timeout_s,
             )
             start = clock.now_ms()
             try:
                 completion, _ = await endpoint.call(request)
             except CallFailed as exc:
                 raise JudgeError(f"rubric '{rubric.name}': call failed: {exc.decision.message}") from None
-            spans.append(model_span(request, completion, provider=spec.provider, start_ms=start,
+            tally.spans.append(model_span(request, completion, provider=spec.provider, start_ms=start,
                                     duration_ms=completion.latency_ms, kind="judge"))
             call_cost = cost_usd(completion.model or spec.name, completion.usage, {}, provider=spec.provider)
             self.budget.spend(call_cost, completion.usage.total)
-            usage_in += completion.usage.input_tokens
-            usage_out += completion.usage.output_tokens
-            latency += completion.latency_ms
-            warnings.extend(completion.warnings)
-            cost = None if cost is None or call_cost is None else cost + call_cost
+            tally.usage_in += completion.usage.input_tokens
+            tally.usage_out += completion.usage.output_tokens
+            tally.latency += completion.latency_ms
+            tally.cost = None if tally.cost is None or call_cost is None else tally.cost + call_cost
+            tally.warnings.extend(completion.warnings)
             try:
                 score, reasoning = parse_reply(completion.text, rubric.scale)
             except JudgeReplyError as exc:
                 raise JudgeError(f"rubric '{rubric.name}': {exc}") from None
-            scores.append(score)
-            reasons.append(reasoning)
-        result = _result(rubric, spec, scores, reasons, Usage(input_tokens=usage_in, output_tokens=usage_out),
-                         cost, latency)
-        return result.model_copy(update={"trace": tuple(spans), "warnings": tuple(warnings)})
+            tally.scores.append(score)
+            tally.reasons.append(f"{label}: {reasoning}" if label else reasoning)
 
     async def aclose(self) -> None:
         for endpoint in self._endpoints.values():
             await endpoint.provider.aclose()
 
 
-def _result(rubric: RubricSpec, spec: JudgeSpec, scores: list[float], reasons: list[str], usage: Usage,
-            cost: float | None, latency: float) -> RubricResult:
+@dataclass(slots=True)
+class _Tally:
+    """Scores, reasons and spend of every judge call for one rubric on one run."""
+
+    scores: list[float] = field(default_factory=list)
+    reasons: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    usage_in: int = 0
+    usage_out: int = 0
+    latency: float = 0.0
+    cost: float | None = 0.0
+    spans: list[Span] = field(default_factory=list)
+    clock: Clock = field(default_factory=Clock)
+
+
+def ensemble_members(spec: JudgeSpec) -> tuple[JudgeSpec, ...]:
+    """The judge and its ensemble (each member a judge of its own, sharing the template)."""
+    return (spec, *(JudgeSpec.model_validate(m.model_dump()) for m in spec.ensemble))
+
+
+def _result(rubric: RubricSpec, judge_model: str, tally: _Tally) -> RubricResult:
     low, high = rubric.scale
+    scores, reasons = tally.scores, tally.reasons
     score = statistics.fmean(scores)
     threshold = rubric.pass_threshold
     reasoning = reasons[0] if len(reasons) == 1 else " | ".join(f"[{s:g}] {r}" for s, r in zip(scores, reasons))
     return RubricResult(
         name=rubric.name, metric=rubric.metric, score=score, normalized=(score - low) / (high - low), passed=score >= threshold,
         threshold=threshold, scale=rubric.scale, weight=rubric.weight, samples=tuple(scores),
-        reasoning=reasoning, judge_model=spec.name, tokens=usage, cost_usd=cost, latency_ms=latency,
+        reasoning=reasoning, judge_model=judge_model,
+        tokens=Usage(input_tokens=tally.usage_in, output_tokens=tally.usage_out), cost_usd=tally.cost,
+        latency_ms=tally.latency,
     )

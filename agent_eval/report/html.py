@@ -128,6 +128,13 @@ def _counts(rows: list[CaseRow]) -> tuple[list[tuple[str, str, int]], list[tuple
     return ordered, sorted(tags.items())
 
 
+def _calibration(results: Results) -> str | None:
+    from agent_eval.governance.verdict import calibration_line
+
+    return calibration_line(results.suite.name, results.suite.path, results.config.judge_model,
+                            results.config.judge_prompt_hash)
+
+
 def _context(results: Results, verdict: Verdict, base: Side | None, cand: Side, redact: bool,
              baseline: Baseline | None = None) -> dict[str, Any]:
     from agent_eval.report._named import named_rows
@@ -152,6 +159,8 @@ def _context(results: Results, verdict: Verdict, base: Side | None, cand: Side, 
         "metrics": metric_rows(verdict, base, cand),
         "named": named_rows(results, baseline),
         "cache_line": cache_line(cand.stats),
+        "calibration_line": _calibration(results),
+        "ungated": results.ungated,
         "provenance": provenance_rows(base.provenance if base else None, cand.provenance),
         "config_diff": config_diff(verdict, base, cand),
         "score_svg": score_chart(base.case_scores() if base else None, cand.case_scores()),

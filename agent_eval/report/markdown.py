@@ -203,6 +203,11 @@ def _section(
     cached = cache_line(cand.stats)
     if cached:
         lines += [_md(cached), ""]
+    calibrated = _calibration(results)
+    if calibrated:
+        lines += [_md(calibrated), ""]
+    if results.ungated:
+        lines += [f"**Not gated:** {len(results.ungated)} case(s) tagged `needs-review` have no checks or rubrics yet.", ""]
     failed = [r for r in verdict.routes if r.failed]
     if failed:
         lines += ["**Routes that failed:**", *(f"- {_md(r.text)}" for r in failed), ""]
@@ -229,6 +234,13 @@ def _failure_kinds(results: Results, baseline: Baseline | None) -> list[str]:
     out.append("")
     out += [f"- {_code(c.case_id)}: {_md(c.text)}" for c in view.cases[:_TOP]]
     return [*out, ""]
+
+
+def _calibration(results: Results) -> str | None:
+    from agent_eval.governance.verdict import calibration_line
+
+    return calibration_line(results.suite.name, results.suite.path, results.config.judge_model,
+                            results.config.judge_prompt_hash)
 
 
 def render_markdown(

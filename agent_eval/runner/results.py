@@ -49,7 +49,7 @@ def config_info(config: LoadedConfig, provenance: Provenance) -> ConfigInfo:
         provider=spec.model.provider, model=spec.model.name, params=dict(spec.model.params),
         system_prompt=spec.prompt.system, user_template=spec.prompt.user, author=spec.author,
         rationale=spec.rationale, judge_model=provenance.judge_model,
-        judge_prompt_hash=provenance.judge_prompt_hash,
+        judge_prompt_hash=provenance.judge_prompt_hash, opaque=config.opaque, sources=dict(config.sources),
     )
 
 
@@ -84,6 +84,7 @@ def build_results(
         config=config_info(config, provenance), seed=provenance.seed, git_commit=commit, git_dirty=dirty,
         started_at=provenance.started_at, finished_at=provenance.finished_at, complete=provenance.complete,
         incomplete_reason=provenance.incomplete_reason, shard=provenance.shard, cases=case_results,
+        ungated=suite.ungated,
         summary=with_named_metrics(summarize(case_results, rng_seed=provenance.seed), case_results,
                                    suite.spec.derived_metrics),
     )

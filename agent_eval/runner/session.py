@@ -251,4 +251,5 @@ def _build_judge(suite: LoadedSuite, cases: list[Case], options: RunOptions, bud
     from agent_eval.judge import build_judge
 
     return build_judge(suite, cases, budget, concurrency=options.max_concurrency or 8, seed=options.seed,
-                       max_retries=options.max_retries, timeout_s=options.timeout_s)
+                       max_retries=options.max_retries, timeout_s=options.timeout_s,
+                       max_wait_s=options.max_wait_s, max_retry_wait_s=options.max_retry_wait_s)

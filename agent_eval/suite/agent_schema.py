@@ -65,6 +65,8 @@ class AgentSpec(_Spec):
     timeout_s: float = Field(60.0, gt=0, description="Command agents: seconds before the process is killed.")
     max_tokens: int | None = Field(None, gt=0, description="Per-run token limit over the target's model calls.")
     max_cost_usd: float | None = Field(None, gt=0, description="Per-run cost limit over the target's model calls.")
+    version: str | None = Field(None, description="The deployed version of an HTTP or command agent: the config hash "
+                                "covers it (without it such an agent is opaque, its behaviour not hashed).")
 
     @field_validator("python")
     @classmethod

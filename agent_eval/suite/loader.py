@@ -39,7 +39,7 @@ def canonical_hash(value: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-_NEW_DEFAULTS: dict[str, Any] = {"agent": None, "tool_calls": [], "tool_results": {}}
+_NEW_DEFAULTS: dict[str, Any] = {"agent": None, "tool_calls": [], "tool_results": {}, "ensemble": []}
 
 
 def stable_dump(value: Any) -> Any:
@@ -62,7 +62,10 @@ class LoadedConfig:
 
     spec: ConfigFile
     path: Path
-    hash: str
+    hash: str  # behaviour only: see agent_eval.governance.confighash
+    opaque: bool = False  # an HTTP or command agent without `agent.version`
+    sources: tuple[tuple[str, str], ...] = ()  # ("pkg.mod:fn", source hash) the hash covers
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +76,7 @@ class LoadedSuite:
     path: Path
     cases: tuple[Case, ...]
     hash: str
+    ungated: tuple[str, ...] = ()  # ids tagged needs-review with no checks or rubrics of their own: not run
 
     @property
     def base_dir(self) -> Path:
@@ -96,7 +100,16 @@ def load_config(path: Path) -> LoadedConfig:
         version_gate(path, data, SCHEMA_VERSION, index)
     spec = validate(ConfigFile, data, path, index)
     _check_provider(spec.model.provider, path, index, ("model", "provider"), provider_names())
-    return LoadedConfig(spec=spec, path=path, hash=canonical_hash(stable_dump(spec.model_dump(mode="json"))))
+    return _hashed(spec, path, data)
+
+
+def _hashed(spec: ConfigFile, path: Path, raw: Any) -> LoadedConfig:
+    """The config with its behaviour hash (labels, comments and key order excluded; module sources included)."""
+    from agent_eval.governance.confighash import behaviour_hash, with_defaults
+
+    found = behaviour_hash(with_defaults(raw), path.parent)
+    return LoadedConfig(spec=spec, path=path, hash=found.hash, opaque=found.opaque,
+                        sources=tuple(sorted(found.sources.items())), warnings=found.warnings)
 
 
 def _check_provider(
@@ -117,7 +130,10 @@ def load_suite(path: Path) -> LoadedSuite:
     spec = validate(SuiteFile, data, path, index)
     known = provider_names()
     if spec.judge:
-        _check_provider(spec.judge.provider, path, index, ("judge", "provider"), known)
+        first: tuple[str | int, ...] = ("judge", 0) if spec.judge.ensemble else ("judge",)
+        _check_provider(spec.judge.provider, path, index, (*first, "provider"), known)
+        for i, member in enumerate(spec.judge.ensemble, start=1):
+            _check_provider(member.provider, path, index, ("judge", i, "provider"), known)
     sources: list[CaseSource] = [
         (case, path, index, ("cases", i)) for i, case in enumerate(spec.cases)
     ]
@@ -126,6 +142,7 @@ def load_suite(path: Path) -> LoadedSuite:
         raise InputError(path, "the suite has no cases; expected `cases:` or `cases_from:`",
                          line=index.line_of(("cases",)), field="cases")
     cases: list[Case] = []
+    ungated: list[str] = []
     seen: dict[str, str] = {}
     for case_spec, file, file_index, loc in sources:
         case = _compile_case(case_spec, spec, file, file_index, loc, path, index)
@@ -133,16 +150,38 @@ def load_suite(path: Path) -> LoadedSuite:
             raise InputError(file, f"duplicate case id '{case.id}' (first defined at {seen[case.id]})",
                              line=file_index.line_of((*loc, "id")), field=_dotted((*loc, "id")))
         seen[case.id] = case.source
-        cases.append(case)
+        if "needs-review" in case_spec.tags and not case_spec.checks and not case_spec.rubrics:
+            ungated.append(case.id)  # imported from production, not reviewed yet: never scored into the gate
+        else:
+            cases.append(case)
+    if not cases:
+        raise InputError(path, f"all {len(ungated)} cases are tagged needs-review and have no checks or rubrics "
+                         "yet; add checks or rubrics to gate them", field="cases")
     _check_derived(spec, cases, path, index)
     # the default `templated_inputs` stays out of the hash, so suites and baselines from before it keep theirs
     unhashed = {"cases", "cases_from"} | ({"templated_inputs"} if spec.templated_inputs == "auto" else set())
-    suite_hash = canonical_hash(
-        {"suite": stable_dump(spec.model_dump(
+    hashed: dict[str, Any] = {
+        "suite": stable_dump(spec.model_dump(
             mode="json", exclude={*unhashed, *_UNSET_NEW_FIELDS - spec.model_fields_set})),
-         "cases": [c.definition_hash for c in cases]}
-    )
-    return LoadedSuite(spec=spec, path=path, cases=tuple(cases), hash=suite_hash)
+        "cases": [c.definition_hash for c in cases]}
+    check_code = _check_sources([source[0] for source in sources], spec, path.parent)
+    if check_code:  # python checks: their code decides pass or fail, so it is part of the suite
+        hashed["sources"] = check_code
+    suite_hash = canonical_hash(hashed)
+    return LoadedSuite(spec=spec, path=path, cases=tuple(cases), hash=suite_hash, ungated=tuple(ungated))
+
+
+def _check_sources(cases: Sequence[CaseSpec], spec: SuiteFile, base_dir: Path) -> dict[str, str]:
+    """Source hash of every module a python check names ("pkg.module:function"), found beside the suite."""
+    from agent_eval.governance.confighash import find_references, module_file
+
+    raw = [list(c.checks) for c in cases] + [list(spec.defaults.checks)]
+    found: dict[str, str] = {}
+    for key, reference in find_references(raw):
+        path = module_file(reference, [base_dir]) if key == "python" else None
+        if path is not None:
+            found[reference] = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+    return found
 
 
 # Fields added after suites were first hashed: left out of the hash while unset, so existing hashes hold.
@@ -211,7 +250,7 @@ def _compile_case(
     definition = {
         "input": stable_dump(case.model_dump(mode="json")["input"]), "vars": case.vars, "expected": case.expected,
         "checks": [*case.checks, *suite.defaults.checks],
-        "rubrics": [_rubric_definition(r) for r in rubrics],
+        "rubrics": [stable_dump(_rubric_definition(r)) for r in rubrics],
     }
     if case.tool_results:  # only when present, so the hashes of existing cases stay as they were
         definition["tool_results"] = case.model_dump(mode="json")["tool_results"]

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from agent_eval.suite.agent_schema import AgentSpec, MockToolCall, ToolCallSpec, ToolResultSpec, check_ref
 
@@ -189,6 +189,22 @@ class JudgeSpec(ModelSpec):
     """The LLM judge: a pinned model, and optionally its own prompt template."""
 
     prompt: str | None = Field(None, description="Path to a Jinja2 judge template, relative to the suite.")
+    ensemble: tuple[ModelSpec, ...] = Field(
+        (), description="More judges grading every rubric alongside this one (written `judge: [A, B]`); the score "
+        "is the mean over judges, and their spread is reported as judge disagreement.")
+
+
+def _judge_list(value: Any) -> Any:
+    """`judge: [A, B, ...]` is judge A with B... as its ensemble; the template (`prompt`) is A's."""
+    if isinstance(value, list | tuple):
+        if not value:
+            raise ValueError("an ensemble needs at least one judge")
+        first, *rest = value
+        return {**first, "ensemble": list(rest)} if rest and isinstance(first, dict) else first
+    return value
+
+
+Judge = Annotated[JudgeSpec | None, BeforeValidator(_judge_list, json_schema_input_type=JudgeSpec | list[JudgeSpec] | None)]
 
 
 class RubricSpec(Spec):
@@ -208,7 +224,7 @@ class RubricSpec(Spec):
                                description="Named metric this rubric feeds.")
     use_expected: bool = False
     samples: int = Field(1, ge=1, le=20, description="Judge calls averaged (self-consistency).")
-    judge: JudgeSpec | None = None
+    judge: Judge = None
 
     @property
     def pass_threshold(self) -> float:
@@ -266,7 +282,7 @@ class CaseSpec(Spec):
         None, description="true, or {min_pass_rate: 0.8}; unset takes defaults.critical.")
     checks: tuple[dict[str, Any], ...] = ()
     rubrics: tuple[RubricSpec, ...] = ()
-    judge: JudgeSpec | None = None
+    judge: Judge = None
     metadata: dict[str, Any] = Field(default_factory=dict)
     tool_results: dict[str, tuple[ToolResultSpec, ...]] = Field(
         default_factory=dict, description="Canned results per tool name, for the tool loop: the first whose "
@@ -323,8 +339,8 @@ class GateSpec(Spec):
 class BudgetSpec(Spec):
     """Spend ceilings for one run (candidate and judge)."""
 
-    usd: float | None = Field(None, gt=0)
-    tokens: int | None = Field(None, gt=0)
+    usd: float | None = Field(None, ge=0, description="0: nothing may be spent (only free calls run).")
+    tokens: int | None = Field(None, ge=0)
 
 
 class ReportSpec(Spec):
@@ -355,7 +371,7 @@ class SuiteFile(Spec):
     cases_from: str | CasesFromSpec | tuple[str | CasesFromSpec, ...] | None = Field(
         None, description="JSONL (case rows or OpenAI `messages`), CSV, Parquet or YAML files of cases; globs allowed.")
     cases: tuple[CaseSpec, ...] = ()
-    judge: JudgeSpec | None = None
+    judge: Judge = None
     gate: GateSpec = GateSpec()
     budget: BudgetSpec = BudgetSpec()
     report: ReportSpec = ReportSpec()

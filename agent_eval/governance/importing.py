@@ -1,0 +1,146 @@
+"""`agent-eval import`: production conversations to golden cases tagged `needs-review`.
+
+Redact (optional), keep user and assistant text (the config brings its own system prompt, and the agent
+makes its own tool calls), key by the normalised input,
+deduplicate, sample deterministically (stratified when asked), skip ids already in the target file,
+and append the new cases. Cases carry no checks: the suite leaves them out of the gate until a
+reviewer adds checks or rubrics.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from agent_eval.errors import InputError
+from agent_eval.governance.logs import Conversation
+from agent_eval.governance.sampling import input_key, redact, sample
+
+__all__ = ["NEEDS_REVIEW", "ImportOptions", "ImportSummary", "import_conversations"]
+
+NEEDS_REVIEW = "needs-review"
+# Tool results need the assistant tool call they answer, which a replay would make anew: user and assistant text only.
+_ROLES = ("user", "assistant")
+
+
+@dataclass(frozen=True, slots=True)
+class ImportOptions:
+    """How to turn logs into cases."""
+
+    rate: float = 1.0
+    stratify: str | None = None
+    min_per_stratum: int = 1
+    redact: bool = False
+    tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ImportSummary:
+    """What happened to the conversations read."""
+
+    read: int
+    skipped: int  # no user message
+    unique: int
+    sampled: int
+    existing: int  # sampled, but their id is already in the file
+    written: int
+    strata: dict[str, int]  # stratum -> cases written
+
+
+@dataclass(frozen=True, slots=True)
+class _Candidate:
+    key: str
+    messages: tuple[tuple[str, str], ...]
+    output: str | None
+    stratum: str
+    source: str
+
+
+def _prepare(conversation: Conversation, options: ImportOptions) -> _Candidate | None:
+    def clean(text: str) -> str:
+        return redact(text) if options.redact else text
+
+    messages = tuple((role, clean(text)) for role, text in conversation.messages if role in _ROLES and text.strip())
+    if not any(role == "user" for role, _ in messages):
+        return None
+    output = clean(conversation.output) if conversation.output is not None else None
+    stratum = "(none)"
+    if options.stratify:
+        value = conversation.fields.get(options.stratify)
+        stratum = "(none)" if value is None else str(value)
+    return _Candidate(input_key([f"{r}: {t}" for r, t in messages]), messages, output, stratum, conversation.source)
+
+
+def _input_key(case_input: Any) -> str | None:
+    """The key of an existing case's input, as an imported conversation would have it."""
+    if isinstance(case_input, str):
+        return input_key([f"user: {case_input}"])
+    if isinstance(case_input, list):
+        parts = [f"{m.get('role')}: {m.get('content')}" for m in case_input
+                 if isinstance(m, dict) and m.get("role") in _ROLES and str(m.get("content") or "").strip()]
+        return input_key(parts) if parts else None
+    return None
+
+
+def _existing(path: Path) -> set[str]:
+    """Ids and input keys of the cases already in the file: a conversation matching either is not added again."""
+    ids: set[str] = set()
+    if not path.exists():
+        return ids
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if line.strip():
+            try:
+                row = json.loads(line)
+            except ValueError as exc:
+                raise InputError(path, f"invalid JSON: {exc}", line=n) from None
+            if isinstance(row, dict) and "id" in row:
+                ids.add(str(row["id"]))
+                key = _input_key(row.get("input"))
+                if key is not None:
+                    ids.add(f"prod-{key[:12]}")
+    return ids
+
+
+def _case(candidate: _Candidate, options: ImportOptions) -> dict[str, Any]:
+    metadata: dict[str, Any] = {"source": candidate.source, "production_output": candidate.output}
+    if options.stratify:
+        metadata.update(stratify=options.stratify, stratum=candidate.stratum)
+    return {
+        "id": f"prod-{candidate.key[:12]}",
+        "tags": list(dict.fromkeys([NEEDS_REVIEW, "imported", *options.tags])),
+        "input": [{"role": role, "content": text} for role, text in candidate.messages],
+        "metadata": metadata,
+    }
+
+
+def import_conversations(conversations: Iterable[Conversation], target: Path, options: ImportOptions) -> ImportSummary:
+    """Append the sampled, deduplicated conversations to `target` (JSONL cases) and say what happened."""
+    read = skipped = 0
+    unique: dict[str, _Candidate] = {}
+    for conversation in conversations:
+        read += 1
+        candidate = _prepare(conversation, options)
+        if candidate is None:
+            skipped += 1
+            continue
+        unique.setdefault(candidate.key, candidate)
+    chosen = sample(list(unique.values()), lambda c: c.key, options.rate,
+                    stratum=(lambda c: c.stratum) if options.stratify else None,
+                    min_per_stratum=options.min_per_stratum if options.stratify else 0)
+    have = _existing(target)
+    new = [_case(c, options) for c in chosen if f"prod-{c.key[:12]}" not in have]
+    if new:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        old = target.read_text(encoding="utf-8") if target.exists() else ""
+        prefix = "\n" if old and not old.endswith("\n") else ""
+        with target.open("a", encoding="utf-8") as handle:
+            handle.write(prefix + "".join(json.dumps(c, ensure_ascii=False) + "\n" for c in new))
+    strata: dict[str, int] = {}
+    for c in chosen:
+        if f"prod-{c.key[:12]}" not in have:
+            strata[c.stratum] = strata.get(c.stratum, 0) + 1
+    return ImportSummary(read=read, skipped=skipped, unique=len(unique), sampled=len(chosen),
+                         existing=len(chosen) - len(new), written=len(new), strata=strata)
