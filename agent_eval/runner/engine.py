@@ -14,7 +14,7 @@ from typing import Any, Protocol
 from agent_eval.calls.budget import Budget, Reservation
 from agent_eval.calls.cache import ResponseCache
 from agent_eval.calls.endpoint import Endpoint, EndpointStats
-from agent_eval.checks.base import CheckInput
+from agent_eval.checks.base import CheckInput, CheckServiceError, CheckServices
 from agent_eval.checks.runtime import CheckRunner
 from agent_eval.errors import FatalProviderError
 from agent_eval.judge.parse import JudgeError
@@ -86,6 +86,7 @@ class Engine:
     grace_s: float = 5.0
     spend_estimate: Callable[[WorkItem], tuple[float | None, int]] | None = None  # (USD, tokens) before a run
     failure_policy: FailurePolicy = field(default_factory=FailurePolicy)
+    services: CheckServices | None = None  # embeddings and moderation for checks that call a model
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _in_flight: int = 0
 
@@ -132,6 +133,8 @@ class Engine:
         await self.endpoint.provider.aclose()
         if self.judge is not None:
             await self.judge.aclose()
+        if self.services is not None:
+            await self.services.aclose()
 
     def _interrupt(self, outcome: Outcome) -> None:
         outcome.stopped = outcome.stopped or "interrupted"
@@ -191,12 +194,15 @@ class Engine:
         view = CheckInput(
             output=result.output, case=item.case, messages=result.messages, tool_calls=result.tool_calls,
             tokens=result.usage, latency_ms=result.latency_ms, cost_usd=result.cost_usd, steps=result.steps,
-            tools=self.tools,
+            tools=self.tools, services=self.services,
         )
-        checks = result.violations + await self.checks.run(item.case.checks, view)
-        rubrics: tuple[RubricResult, ...] = ()
         error: RunError | None = None
-        if self.judge is not None and item.case.rubrics:
+        try:
+            checks = result.violations + await self.checks.run(item.case.checks, view)
+        except CheckServiceError as exc:  # an embeddings/moderation endpoint failed: missing data, not a fail
+            checks, error = (), RunError(kind="provider", message=str(exc))
+        rubrics: tuple[RubricResult, ...] = ()
+        if self.judge is not None and item.case.rubrics and error is None:
             try:
                 rubrics = await self.judge.grade(item.case, result.messages, result.output, item.index,
                                                  context=retrieved_documents(result.trace, result.context,
