@@ -20,9 +20,11 @@ __all__ = [
     "CaseStats",
     "CheckResult",
     "ConfigInfo",
+    "DerivedMetric",
     "FailureKind",
     "GroupStats",
     "Message",
+    "MetricStats",
     "Record",
     "Results",
     "RubricResult",
@@ -99,14 +101,23 @@ class CheckResult(Record):
 
     name: str = Field(description="The check as written, e.g. 'contains' or 'not_regex'.")
     passed: bool
-    weight: float = 1.0
+    weight: float = Field(1.0, description="0 for an informational check: it affects neither score nor pass.")
     reason: str = Field(description="One line: what was expected and what was found.")
+    score: float | None = Field(None, exclude_if=lambda value: value is None,
+                                description="A graded check's score in [0, 1]; absent: 1 if passed else 0.")
+    metric: str | None = Field(None, exclude_if=lambda value: value is None,
+                               description="The named metric this check feeds, if any.")
+    named_scores: dict[str, float] = Field(
+        {}, exclude_if=lambda value: not value,
+        description="Named metrics a python check returned (promptfoo's named_scores).")
 
 
 class RubricResult(Record):
     """One LLM-judge rubric applied to one run."""
 
     name: str
+    metric: str | None = Field(None, exclude_if=lambda value: value is None,
+                               description="The named metric this rubric feeds, if any.")
     score: float | None = Field(None, description="Mean raw score on the rubric's scale.")
     normalized: float | None = Field(None, description="(score - min) / (max - min), in [0, 1].")
     passed: bool | None = None
@@ -225,6 +236,23 @@ class CaseStats(Record):
     flaky: bool
 
 
+class MetricStats(Record):
+    """One named metric over a group's cases: per run the mean of the checks/rubrics naming it."""
+
+    mean: float | None = Field(description="Mean over cases of each case's mean over completed runs.")
+    ci: tuple[float, float] | None = Field(None, description="95% t interval over cases.")
+    cases: int = 0
+    runs: int = 0
+    total: float = Field(0.0, description="Sum over completed runs: a count for pass/fail checks.")
+
+
+class DerivedMetric(Record):
+    """A `derived_metrics` formula applied to the group's metric totals and counts."""
+
+    formula: str
+    value: float | None = Field(description="None when undefined (division by zero, a missing metric).")
+
+
 class GroupStats(Record):
     """Statistics over the cases of a tag, or of the whole suite; the case is the unit."""
 
@@ -249,6 +277,8 @@ class GroupStats(Record):
     output_chars_p50: float | None = None
     output_chars_p95: float | None = None
     cached_runs: int = 0
+    metrics: dict[str, MetricStats] = Field({}, description="Named metrics (`metric:` on checks and rubrics).")
+    derived: dict[str, DerivedMetric] = Field({}, description="The suite's `derived_metrics`.")
 
 
 class Summary(GroupStats):

@@ -6,7 +6,7 @@ the OpenAI base URL on its first line and the Anthropic base URL on its second, 
 until SIGTERM/SIGINT, then prints its stats as JSON on stderr.
 
 Routes: POST /v1/chat/completions, POST /v1/messages (both with `stream: true` as SSE),
-GET /v1/models; and, to steer a server in another process, GET /_loopback/stats,
+GET /v1/models, POST /v1/embeddings and /v1/moderations (hashed bag of words, a tiny word list); and, to steer a server in another process, GET /_loopback/stats,
 POST /_loopback/reset, POST /_loopback/config (a JSON object of LoopbackConfig fields)
 and POST /_loopback/faults (a JSON list of fault specs such as ["429:1", "500", "hang", "html"]).
 """
@@ -47,8 +47,10 @@ from loopback_wire import (
     anthropic_stream,
     last_user_text,
     openai_completion,
+    openai_embeddings,
     openai_error,
     openai_models,
+    openai_moderation,
     openai_stream,
     rule_responder,
 )
@@ -270,6 +272,9 @@ class LoopbackServer:
             models = self.config.models
             body = anthropic_models(models) if anthropic else openai_models(models)
             return await send_json(writer, 200, body, extra, request.keep_alive)
+        if route in ("embeddings", "moderations"):
+            answer = openai_embeddings if route == "embeddings" else openai_moderation
+            return await send_json(writer, 200, answer(json.loads(request.body or b"{}")), extra, request.keep_alive)
         try:
             payload = json.loads(request.body or b"{}")
             reply = self._reply(payload)
@@ -369,6 +374,8 @@ def _route(method: str, path: str) -> str | None:
         return "messages"
     if method == "GET" and path.rstrip("/").endswith("/models"):
         return "models"
+    if method == "POST" and path.endswith(("/embeddings", "/moderations")):
+        return path.rsplit("/", 1)[1]
     return None
 
 

@@ -6,7 +6,11 @@ and error bodies, shaped like the real APIs so the real SDKs parse them.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
+import re
+import struct
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -318,3 +322,53 @@ def anthropic_models(models: tuple[str, ...]) -> dict[str, Any]:
         "first_id": models[0] if models else None,
         "last_id": models[-1] if models else None,
     }
+
+
+# ---- OpenAI embeddings and moderation (for `similar` and `moderation` checks) ---------------------------
+
+_MODERATION_CATEGORIES = (
+    "harassment", "harassment/threatening", "hate", "hate/threatening", "illicit", "illicit/violent", "self-harm",
+    "self-harm/instructions", "self-harm/intent", "sexual", "sexual/minors", "violence", "violence/graphic",
+)
+_FLAG_WORDS = {"violence": {"kill", "attack"}, "harassment": {"idiot", "loser"}}
+
+
+def _bag_of_words(text: str, dim: int = 64) -> list[float]:
+    """A unit vector of hashed word counts: texts sharing words are similar."""
+    vector = [0.0] * dim
+    for word in re.findall(r"\w+", text.lower()):
+        vector[int(hashlib.sha256(word.encode()).hexdigest(), 16) % dim] += 1.0
+    norm = sum(x * x for x in vector) ** 0.5 or 1.0
+    return [x / norm for x in vector]
+
+
+def openai_embeddings(body: Mapping[str, Any]) -> dict[str, Any]:
+    """POST /v1/embeddings; honours encoding_format base64 (the SDK's default) and float."""
+    texts = body.get("input") or []
+    texts = [texts] if isinstance(texts, str) else list(texts)
+    data = []
+    for i, text in enumerate(texts):
+        vector = _bag_of_words(str(text))
+        encoded: Any = vector
+        if body.get("encoding_format") == "base64":
+            encoded = base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode()
+        data.append({"object": "embedding", "index": i, "embedding": encoded})
+    tokens = sum(estimate_tokens(str(t)) for t in texts)
+    return {"object": "list", "data": data, "model": body.get("model", ""),
+            "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}
+
+
+def openai_moderation(body: Mapping[str, Any]) -> dict[str, Any]:
+    """POST /v1/moderations: flags violence and harassment from a tiny word list."""
+    texts = body.get("input") or ""
+    texts = [texts] if isinstance(texts, str) else list(texts)
+    results = []
+    for text in texts:
+        words = set(re.findall(r"\w+", str(text).lower()))
+        flags = {c: bool(words & _FLAG_WORDS.get(c, set())) for c in _MODERATION_CATEGORIES}
+        results.append({
+            "flagged": any(flags.values()), "categories": flags,
+            "category_scores": {c: 0.97 if hit else 0.01 for c, hit in flags.items()},
+            "category_applied_input_types": {c: ["text"] for c in _MODERATION_CATEGORIES},
+        })
+    return {"id": "modr-loopback", "model": body.get("model", ""), "results": results}

@@ -341,7 +341,8 @@ def user_dir(tmp_path: Path) -> Path:
         ("uses_run", "x", {"latency_ms": 50.0}, True, "polite_checks:uses_run returned True"),
         ("uses_run", "x", {}, False, "polite_checks:uses_run returned False"),
         ("boom", "x", {}, False, "polite_checks:boom raised ValueError: cannot judge this"),
-        ("not_a_bool", "x", {}, False, "polite_checks:not_a_bool returned str; expected bool or (bool, reason)"),
+        ("not_a_bool", "x", {}, False, ("polite_checks:not_a_bool returned str; expected a bool, a score in [0, 1], "
+                                        "(bool or score, reason) or {pass, score, reason, named_scores}")),
     ],
 )
 def test_python_check(
@@ -412,13 +413,15 @@ def test_registry_names() -> None:
     assert set(CHECKS) == {
         "equals", "contains", "icontains", "contains_any", "contains_all", "starts_with", "regex", "json",
         "json_path", "length", "max_latency_ms", "max_tokens", "max_cost_usd", "refusal", "python", "tool_called",
+        "contains_json", "similar", "moderation", "any", "all", "at_least",
         "tool_sequence", "tool_args_valid", "max_steps", "max_tool_calls", "final_answer_after_tool",
         "escalated", "not_escalated",
     }
     negated = {name[4:] for name in check_names() if name.startswith("not_")}
     assert negated == {
         "equals", "contains", "icontains", "contains_any", "contains_all", "starts_with", "regex", "json_path",
-        "tool_called", "escalated",  # not_escalated is a check of its own (it fails when nothing is declared)
+        "tool_called", "contains_json", "similar", "moderation",
+        "escalated",  # not_escalated is a check of its own (it fails when nothing is declared)
     }
 
 
@@ -460,7 +463,7 @@ SPEC_ERRORS: list[tuple[Any, str, str | None]] = [
     ({"regex": {"flags": "i"}}, "missing pattern", "regex"),
     ({"regex": "a", "timeout_s": 0}, "expected a time limit in seconds > 0, got 0", "timeout_s"),
     ({"python": "m:f", "timeout_s": "10"}, "expected a time limit in seconds > 0, got a string", "timeout_s"),
-    ({"contains": "a", "timeout_s": 1}, 'unknown option "timeout_s" for contains (options: weight)', "timeout_s"),
+    ({"contains": "a", "timeout_s": 1}, 'unknown option "timeout_s" for contains (options: weight, metric, transform)', "timeout_s"),
     ({"regex": {"pattern": "a", "flag": "i"}}, ('unknown option "flag" for regex (options: pattern, flags); '
      'did you mean "flags"?'), "flag"),
     ({"regex": "a", "flags": "iq"}, 'unknown regex flag "q"; use letters from "imsxa"', "flags"),
@@ -471,7 +474,7 @@ SPEC_ERRORS: list[tuple[Any, str, str | None]] = [
     ({"json": {"schema": ["type"]}}, "a JSON Schema must be a mapping, got list", "schema"),
     ({"json": {"schema": {}, "schema_file": "x.json"}}, "expected one of schema or schema_file; got 2", "json"),
     ({"json": {"schema_file": "no/such/schema.json"}}, "schema file not found: ", "schema_file"),
-    ({"json": {"shema": {}}}, ('unknown option "shema" for json (options: schema, schema_file); '
+    ({"json": {"shema": {}}}, ('unknown option "shema" for json (options: schema, schema_file, extract); '
      'did you mean "schema"?'), "shema"),
     ({"json_path": {"path": "$.["}}, 'invalid JSONPath "$.[": ', "path"),
     ({"json_path": "$$"}, 'invalid JSONPath "$$": ', "json_path"),
@@ -497,15 +500,14 @@ SPEC_ERRORS: list[tuple[Any, str, str | None]] = [
     ({"tool_called": {"args": {}}}, "missing name: the tool that must be called", "tool_called"),
     ({"tool_called": {"name": "x", "args": ["a"]}}, "expected args to be a mapping, got a list", "args"),
     ({"tool_called": {"name": "x", "arguments": {}}}, 'unknown option "arguments" for tool_called', "arguments"),
-    ({"contains": "a", "flags": "i"}, 'unknown option "flags" for contains (options: weight)', "flags"),
-    ({"contains": "a", "wieght": 2}, 'unknown option "wieght" for contains (options: weight); did you mean "weight"?',
+    ({"contains": "a", "flags": "i"}, 'unknown option "flags" for contains (options: weight, metric, transform)', "flags"),
+    ({"contains": "a", "wieght": 2}, 'unknown option "wieght" for contains (options: weight, metric, transform); did you mean "weight"?',
      "wieght"),
-    ({"contains": "a", "weight": 0}, "weight must be a positive number, got 0", "weight"),
-    ({"contains": "a", "weight": -1}, "weight must be a positive number, got -1", "weight"),
-    ({"contains": "a", "weight": "2"}, "weight must be a positive number, got a string", "weight"),
-    ({"contains": "a", "weight": True}, "weight must be a positive number, got a boolean", "weight"),
-    ({"contains": "a", "weight": math.nan}, "weight must be a positive number, got nan", "weight"),
-    ({"contains": "a", "weight": math.inf}, "weight must be a positive number, got inf", "weight"),
+    ({"contains": "a", "weight": -1}, "weight must be a number >= 0 (0: informational), got -1", "weight"),
+    ({"contains": "a", "weight": "2"}, "weight must be a number >= 0 (0: informational), got a string", "weight"),
+    ({"contains": "a", "weight": True}, "weight must be a number >= 0 (0: informational), got a boolean", "weight"),
+    ({"contains": "a", "weight": math.nan}, "weight must be a number >= 0 (0: informational), got nan", "weight"),
+    ({"contains": "a", "weight": math.inf}, "weight must be a number >= 0 (0: informational), got inf", "weight"),
     ({"not_length": {"max_chars": 3}}, 'length has no "not_" form; checks that have one: equals,', "not_length"),
     ({"not_json": True}, 'json has no "not_" form', "not_json"),
     ({"not_refusal": True}, 'refusal has no "not_" form', "not_refusal"),

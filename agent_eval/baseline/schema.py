@@ -65,7 +65,8 @@ class BaselineRun(Record):
     failure_kind: FailureKind | None = Field(None, description="Where a failed run went wrong, from its trace.")
     escalation: dict[str, Any] | None = Field(
         None, description='The run\'s escalation, {"escalated": bool}, when the config declares `escalation:`.')
-    metrics: dict[str, float] = Field(default_factory=dict, description="Reserved: named metrics of the run.")
+    metrics: dict[str, float] = Field(default_factory=dict,
+                                      description="Named metrics of the run (`metric:` on checks and rubrics).")
     assistant_turns: tuple[str, ...] | None = Field(
         None, description="A conversation's assistant replies, turn by turn.")
 
@@ -133,11 +134,14 @@ def baseline_from_results(results: Results, *, k: int | None = None) -> Baseline
 
 
 def baseline_run(run: RunRecord) -> BaselineRun:
-    """One run reduced to what the gate and the diff need, its trajectory included."""
+    """One run reduced to what the gate and the diff need, its trajectory and named metrics included."""
+    from agent_eval.stats.named import run_metrics
+
     return BaselineRun(
         index=run.index, score=run.score, passed=run.passed, status=run.status, output=run.output,
         latency_ms=run.latency_ms, cost_usd=run.cost_usd, error_kind=run.error.kind if run.error is not None else None,
         steps=run_steps(run), tool_calls=run_trajectory(run), failure_kind=run.failure_kind,
         escalation={"escalated": run.escalated} if run.escalated is not None else None,
         assistant_turns=tuple(turn.output for turn in run.turns) if run.turns else None,
+        metrics=run_metrics(run),
     )

@@ -87,6 +87,17 @@ class ResponseCache:
         except sqlite3.DatabaseError:
             pass  # not cached this time; the answer itself is kept in runs.jsonl
 
+    def get_value(self, key: str) -> Any:
+        """A JSON value stored by `put_value` (embeddings, moderation), or None."""
+        row = self._db.execute("SELECT value FROM responses WHERE key = ?", (key,)).fetchone()
+        try:
+            return json.loads(row[0]) if row is not None else None
+        except ValueError:
+            return None
+
+    def put_value(self, key: str, value: Any) -> None:
+        self._db.execute("INSERT OR REPLACE INTO responses (key, value) VALUES (?, ?)", (key, json.dumps(value)))
+
     def close(self) -> None:
         self._db.close()
 

@@ -2,7 +2,7 @@
 
 It speaks length-prefixed pickle frames on the stdin/stdout it was started with, which it
 keeps for itself: the user's code sees /dev/null as stdin and our stderr as stdout, so a
-`print()` in a check cannot corrupt the protocol. Requests are `(ref, base_dir, run)`; each
+`print()` in a check cannot corrupt the protocol. Requests are `(ref, base_dir, run, config)`; each
 answer is a `CallOutcome` holding the function's raw return value (the parent interprets it).
 SIGINT is ignored (Ctrl-C in a terminal reaches the whole process group; the parent decides),
 and the worker ends when the parent closes its stdin or kills it.
@@ -50,11 +50,12 @@ def _private_streams() -> tuple[IO[bytes], IO[bytes]]:
     return requests, answers
 
 
-def _answer(functions: dict[tuple[str, str], Callable[..., Any] | str], request: tuple[str, str, Any]) -> Any:
+def _answer(functions: dict[tuple[str, str], Callable[..., Any] | str], request: tuple[Any, ...]) -> Any:
     from agent_eval.checks.base import CheckSpecError
     from agent_eval.checks.python import CallOutcome, call_user, import_function
 
-    ref, base_dir, run = request
+    ref, base_dir, run, *rest = request
+    config = rest[0] if rest else None
     function = functions.get((ref, base_dir))
     if function is None:
         try:
@@ -64,7 +65,7 @@ def _answer(functions: dict[tuple[str, str], Callable[..., Any] | str], request:
         functions[(ref, base_dir)] = function
     if isinstance(function, str):
         return CallOutcome(problem=function)
-    return call_user(function, run)
+    return call_user(function, run, config)
 
 
 def main() -> None:
@@ -87,7 +88,8 @@ def main() -> None:
             from agent_eval.checks.python import CallOutcome
 
             kind = type(outcome.returned).__name__
-            write_frame(answers, CallOutcome(problem=f"returned a {kind}, which cannot be sent back; expected bool"))
+            write_frame(answers, CallOutcome(problem=f"returned a {kind}, which cannot be sent back; expected bool, "
+                                                   "a score, (bool, reason) or a dict"))
 
 
 if __name__ == "__main__":

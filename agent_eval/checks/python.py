@@ -4,8 +4,9 @@ The module is imported with the suite's folder first on `sys.path`, only for the
 itself: the folder is removed again afterwards, so imports the function does at call time do
 not see it. When another folder's module of the same name is already loaded (two suites each
 with a `checks.py`), the suite's own file is imported and the loaded one is left in place.
-The function is called as `function(output, case, run)` (run is the CheckInput) and returns a
-bool or `(bool, reason)`. An exception it raises fails the check, with a reason naming it; so does
+The function is called as `function(output, case, run)` (run is the CheckInput), with the check's
+`config:` mapping as a `config` keyword when it accepts one, and returns a bool, a score in [0, 1],
+`(bool or score, reason)` or `{pass, score, reason, named_scores}` (see checks/graded.py). An exception it raises fails the check, with a reason naming it; so does
 `sys.exit()` (any BaseException but KeyboardInterrupt), at import time as at call time.
 
 During a run the function is called in a worker process (`checks.runtime`), which is killed at the
@@ -15,6 +16,7 @@ check's time limit; this module holds what both sides share: importing, calling,
 from __future__ import annotations
 
 import importlib
+import inspect
 import re
 import sys
 from collections.abc import Callable
@@ -24,7 +26,8 @@ from types import ModuleType
 from typing import Any, cast
 
 from agent_eval.checks._util import RawCheck, expect_str, quote
-from agent_eval.checks.base import CheckInput, CheckSpecError
+from agent_eval.checks.base import CheckInput, CheckSpecError, Verdict
+from agent_eval.checks.graded import Graded, read_result
 
 __all__ = ["CallOutcome", "UserCheck", "call_user", "compile_python", "eval_python", "import_function",
            "interpret"]
@@ -39,6 +42,8 @@ class UserCheck:
     ref: str
     function: Callable[..., Any]
     base_dir: Path = Path(".")  # the suite's folder, where the worker process imports the module from
+    config: dict[str, Any] | None = None  # passed as `config=` when the function accepts it
+    threshold: float | None = None  # a score passes at this; None: graded.DEFAULT_THRESHOLD
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,7 +124,15 @@ def compile_python(raw: RawCheck) -> UserCheck:
         function = import_function(ref, base_dir)
     except CheckSpecError as exc:
         raise CheckSpecError(str(exc), key=raw.name) from None
-    return UserCheck(ref=ref, function=function, base_dir=base_dir)
+    config = raw.options.get("config")
+    if config is not None and not isinstance(config, dict):
+        raise CheckSpecError(f"config must be a mapping (passed as the config keyword), got {config!r}", key="config")
+    threshold = raw.options.get("threshold")
+    ok = isinstance(threshold, int | float) and not isinstance(threshold, bool) and 0 <= threshold <= 1
+    if threshold is not None and not ok:
+        raise CheckSpecError(f"threshold must be a number in [0, 1], got {threshold!r}", key="threshold")
+    return UserCheck(ref=ref, function=function, base_dir=base_dir, config=config,
+                     threshold=None if threshold is None else float(threshold))
 
 
 def _describe(exc: BaseException) -> str:
@@ -127,9 +140,19 @@ def _describe(exc: BaseException) -> str:
     return type(exc).__name__ + (f": {detail[:100]}" if detail else "")
 
 
-def call_user(function: Callable[..., Any], run: CheckInput) -> CallOutcome:
-    """Call `function(output, case, run)`; whatever it raises (sys.exit included) is caught and described."""
+def _takes_config(function: Callable[..., Any]) -> bool:
     try:
+        parameters = inspect.signature(function).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    return any(p.name == "config" or p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters)
+
+
+def call_user(function: Callable[..., Any], run: CheckInput, config: dict[str, Any] | None = None) -> CallOutcome:
+    """Call `function(output, case, run[, config=...])`; whatever it raises (sys.exit included) is described."""
+    try:
+        if config is not None and _takes_config(function):
+            return CallOutcome(returned=function(run.output, run.case, run, config=config))
         return CallOutcome(returned=function(run.output, run.case, run))
     except KeyboardInterrupt:
         raise
@@ -137,30 +160,16 @@ def call_user(function: Callable[..., Any], run: CheckInput) -> CallOutcome:
         return CallOutcome(raised=_describe(exc))
 
 
-def _as_bool(value: Any) -> bool | None:
-    if isinstance(value, bool):
-        return value
-    if type(value).__module__ == "numpy" and type(value).__name__ in ("bool", "bool_"):
-        return bool(value)
-    return None
-
-
-def interpret(check: UserCheck, outcome: CallOutcome) -> tuple[bool, str]:
-    """The verdict and reason from what the function returned or raised."""
+def interpret(check: UserCheck, outcome: CallOutcome) -> Graded:
+    """The verdict, reason and score from what the function returned or raised."""
     if outcome.problem is not None:
-        return False, f"{check.ref}: {outcome.problem}"
+        return Graded(False, f"{check.ref}: {outcome.problem}")
     if outcome.raised is not None:
-        return False, f"{check.ref} raised {outcome.raised}"
-    result, reason = outcome.returned, ""
-    if isinstance(result, tuple) and len(result) == 2:
-        result, reason = result
-        reason = " ".join(str(reason).split())
-    passed = _as_bool(result)
-    if passed is None:
-        return False, f"{check.ref} returned {type(result).__name__}; expected bool or (bool, reason)"
-    return passed, reason or f"{check.ref} returned {passed}"
+        return Graded(False, f"{check.ref} raised {outcome.raised}")
+    return read_result(check.ref, outcome.returned, check.threshold)
 
 
-def eval_python(check: UserCheck, run: CheckInput) -> tuple[bool, str]:
+def eval_python(check: UserCheck, run: CheckInput) -> Verdict:
     """Call the user's function in this process (the runner uses a worker process instead)."""
-    return interpret(check, call_user(check.function, run))
+    graded = interpret(check, call_user(check.function, run, check.config))
+    return graded.passed, graded.reason, graded.score, graded.named_scores

@@ -1,28 +1,44 @@
 """The check registry (a dict literal) and `compile_check`, which validates a suite's check item.
 
-A check item is a mapping with exactly one check key, an optional `weight` (a number > 0,
-default 1) and, for some checks, sibling option keys (`flags` next to `regex`, and `timeout_s`,
-the check's own time limit, next to the checks that run user patterns or code). A check
-whose family is negatable is also available as `not_<name>`.
+A check item is a mapping with exactly one check key, an optional `weight` (a number >= 0,
+default 1; 0 makes the check informational), an optional `metric` (a named metric the check
+feeds), an optional `transform` (see checks/transforms.py) and, for some checks, sibling option
+keys (`flags` next to `regex`, `timeout_s`, the check's own time limit, next to the checks that
+run user patterns or code, `config` and `threshold` next to `python`). A check whose family is
+negatable is also available as `not_<name>`.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from agent_eval.checks import escalation, metrics, python, refusal, structured, text, tools, trajectory
+from agent_eval.checks import (
+    escalation,
+    groups,
+    metrics,
+    python,
+    refusal,
+    semantic,
+    structured,
+    text,
+    tools,
+    trajectory,
+)
 from agent_eval.checks._util import RawCheck, closest, expect_keys, positive_number, type_name
-from agent_eval.checks.base import Check, CheckSpecError, Evaluate
+from agent_eval.checks.base import AsyncEvaluate, Check, CheckSpecError, Evaluate
 
 __all__ = ["CHECKS", "NEGATION_PREFIX", "SCOPES", "Family", "check_names", "compile_check"]
 
 NEGATION_PREFIX = "not_"
+COMMON_OPTIONS = ("weight", "metric", "transform")
+_METRIC_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 SCOPES = ("last", "all_turns", "any_turn")  # `scope:` of a conversation case's check
-_COMMON = ("weight", "scope")  # keys every check item may carry
+_SCOPE = "scope"
 _TIMEOUT = "timeout_s"
 
 
@@ -33,8 +49,10 @@ class Family:
     compile: Callable[[RawCheck], Any]
     evaluate: Evaluate
     negatable: bool = False
-    options: tuple[str, ...] = ()  # keys allowed next to the check key, besides weight
+    options: tuple[str, ...] = ()  # keys allowed next to the check key, besides COMMON_OPTIONS
     summary: str = ""
+    aevaluate: AsyncEvaluate | None = None  # for checks that call a model
+    uses_model: Callable[[Any], bool] | None = None  # when aevaluate applies only to some arguments
     isolated: bool = False  # runs user code: in a worker process (checks.runtime)
 
 
@@ -49,14 +67,16 @@ CHECKS: dict[str, Family] = {
     "length": Family(text.compile_length, text.eval_length, summary="min/max chars and words"),
     "json": Family(structured.compile_json, structured.eval_json, options=(_TIMEOUT,),
                    summary="valid JSON, optional schema"),
+    "contains_json": Family(structured.compile_contains_json, structured.eval_json, True, (_TIMEOUT,),
+                            summary="JSON embedded in the output"),
     "json_path": Family(structured.compile_json_path, structured.eval_json_path, True, (_TIMEOUT,),
                         summary="JSONPath value equals/matches"),
     "max_latency_ms": Family(metrics.compile_limit, metrics.eval_max_latency_ms, summary="latency <= limit"),
     "max_tokens": Family(metrics.compile_token_limit, metrics.eval_max_tokens, summary="output tokens <= n"),
     "max_cost_usd": Family(metrics.compile_limit, metrics.eval_max_cost_usd, summary="cost <= limit"),
     "refusal": Family(refusal.compile_refusal, refusal.eval_refusal, summary="refuses (true) or not (false)"),
-    "python": Family(python.compile_python, python.eval_python, options=(_TIMEOUT,), isolated=True,
-                     summary='user function "module:function"'),
+    "python": Family(python.compile_python, python.eval_python, options=(_TIMEOUT, "config", "threshold"),
+                     isolated=True, summary='user function "module:function", graded'),
     "tool_called": Family(tools.compile_tool_called, tools.eval_tool_called, True, summary="tool call made"),
     "tool_sequence": Family(trajectory.compile_sequence, trajectory.eval_sequence, summary="tools called in order"),
     "tool_args_valid": Family(trajectory.compile_true, trajectory.eval_args_valid,
@@ -69,6 +89,16 @@ CHECKS: dict[str, Family] = {
                         summary="the run escalated to a human (true) or not (false)"),
     "not_escalated": Family(escalation.compile_true, escalation.eval_not_escalated,
                             summary="the run did not escalate to a human"),
+    "similar": Family(semantic.compile_similar, semantic.eval_unavailable, True, ("threshold", "model"),
+                      "cosine similarity of embeddings >= threshold", semantic.eval_similar),
+    "moderation": Family(semantic.compile_moderation, semantic.eval_unavailable, True,
+                         summary="moderation endpoint flags none of the categories", aevaluate=semantic.eval_moderation),
+    "any": Family(groups.compile_group, groups.eval_group, summary="any of the checks passes",
+                  aevaluate=groups.eval_group_async, uses_model=groups.group_uses_model),
+    "all": Family(groups.compile_group, groups.eval_group, summary="every check passes",
+                  aevaluate=groups.eval_group_async, uses_model=groups.group_uses_model),
+    "at_least": Family(groups.compile_group, groups.eval_group, summary="at least n of the checks pass",
+                       aevaluate=groups.eval_group_async, uses_model=groups.group_uses_model),
 }
 
 
@@ -88,7 +118,7 @@ def _check_key(raw: Mapping[Any, Any]) -> str:
     for key in raw:
         if not isinstance(key, str):
             raise CheckSpecError(f"check keys are names, got {type_name(key)} {key!r}", key=str(key))
-        if key not in _COMMON:
+        if key not in COMMON_OPTIONS and key != _SCOPE:
             keys.append(key)
     found = [key for key in keys if _is_check_key(key)]
     if len(found) > 1:
@@ -120,28 +150,48 @@ def _family(name: str) -> tuple[Family, bool]:
 def _weight(raw: Mapping[str, Any]) -> float:
     value = raw.get("weight", 1)
     number = isinstance(value, int | float) and not isinstance(value, bool)
-    if not number or not math.isfinite(value) or value <= 0:
+    if not number or not math.isfinite(value) or value < 0:
         shown = repr(value) if number else type_name(value)
-        raise CheckSpecError(f"weight must be a positive number, got {shown}", key="weight")
+        raise CheckSpecError(f"weight must be a number >= 0 (0: informational), got {shown}", key="weight")
     return float(value)
 
 
-def compile_check(raw: Mapping[str, Any], *, base_dir: Path) -> Check:
+def _metric(raw: Mapping[str, Any], nested: bool) -> str | None:
+    value = raw.get("metric")
+    if value is None:
+        return None
+    if nested:
+        raise CheckSpecError("metric goes on the group, not on a check inside it", key="metric")
+    if not isinstance(value, str) or not _METRIC_NAME.match(value):
+        raise CheckSpecError(f"metric must be a name like tp or answer_quality (letters, digits, _), got {value!r}",
+                             key="metric")
+    return value
+
+
+def compile_check(raw: Mapping[str, Any], *, base_dir: Path, nested: bool = False) -> Check:
     """Validate and compile one check item of a suite; relative paths resolve against base_dir."""
+    from agent_eval.checks.transforms import compile_transform
+
     if not isinstance(raw, Mapping):
         raise CheckSpecError(
             f'a check is a mapping like {{contains: "text"}}, got {type_name(raw)}', key=None
         )
     name = _check_key(raw)
     family, negate = _family(name)
-    extra = {key: value for key, value in raw.items() if key not in (name, *_COMMON)}
-    expect_keys(extra, (*family.options, "weight"), owner=name)
+    extra = {key: value for key, value in raw.items() if key not in (name, _SCOPE) and key not in COMMON_OPTIONS}
+    expect_keys(extra, (*family.options, *COMMON_OPTIONS), owner=name)
     options = {key: value for key, value in extra.items() if key != _TIMEOUT}
     weight = _weight(raw)
     timeout = positive_number(raw[_TIMEOUT], _TIMEOUT, what="a time limit in seconds > 0") if _TIMEOUT in raw else None
-    scope = raw.get("scope", "last")
+    scope = raw.get(_SCOPE, "last")
     if scope not in SCOPES:
-        raise CheckSpecError(f"scope must be one of {', '.join(SCOPES)}, got {scope!r}", key="scope")
-    arg = family.compile(RawCheck(name=name, value=raw[name], options=options, base_dir=base_dir))
+        raise CheckSpecError(f"scope must be one of {', '.join(SCOPES)}, got {scope!r}", key=_SCOPE)
+    check_raw = RawCheck(name=name, value=raw[name], options=options, base_dir=base_dir)
+    arg = family.compile(check_raw)
+    transform = compile_transform(raw["transform"], check_raw) if "transform" in raw else None
+    aevaluate = family.aevaluate
+    if aevaluate is not None and family.uses_model is not None and not family.uses_model(arg):
+        aevaluate = None
     return Check(name=name, arg=arg, evaluate=family.evaluate, negate=negate, weight=weight,
-                 isolated=family.isolated, timeout_s=timeout, scope=scope)
+                 isolated=family.isolated, timeout_s=timeout, metric=_metric(raw, nested), transform=transform,
+                 aevaluate=aevaluate, scope=scope)

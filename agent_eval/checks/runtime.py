@@ -24,6 +24,7 @@ import agent_eval
 from agent_eval.checks._bounded import time_budget
 from agent_eval.checks._worker import HEADER
 from agent_eval.checks.base import Check, CheckInput, CheckTimeout
+from agent_eval.checks.groups import GroupSpec, group_verdict
 from agent_eval.checks.python import CallOutcome, UserCheck, interpret
 from agent_eval.records import CheckResult
 
@@ -156,16 +157,22 @@ class CheckRunner:
 
     async def run(self, checks: Sequence[Check], view: CheckInput) -> tuple[CheckResult, ...]:
         """Every check's result, in order."""
-        results: list[CheckResult] = []
-        for check in checks:
-            if check.isolated:
-                results.append(await self._in_worker(check, view))
-                continue
-            try:
-                results.append(check.run(view))
-            except CheckTimeout:
-                results.append(await self._off_loop(check, view))
-        return tuple(results)
+        return tuple([await self._one(check, view) for check in checks])
+
+    async def _one(self, check: Check, run_view: CheckInput) -> CheckResult:
+        view, failed = check.view(run_view)  # the check's transform, if any
+        if failed is not None:
+            return failed
+        if isinstance(check.arg, GroupSpec):  # its checks run here too: in workers, off the loop, ...
+            return check.verdict(*group_verdict(check.arg, await self.run(check.arg.checks, view)))
+        if check.aevaluate is not None:  # calls a model (similar, moderation)
+            return await check.aevaluate_view(view)
+        if check.isolated:
+            return await self._in_worker(check, view)
+        try:
+            return check.evaluate_view(view)
+        except CheckTimeout:
+            return await self._off_loop(check, view)
 
     def limit(self, check: Check) -> float:
         return check.timeout_s if check.timeout_s is not None else self.timeout_s
@@ -175,7 +182,7 @@ class CheckRunner:
 
         def bounded() -> CheckResult:
             with time_budget(limit):
-                return check.run(view)
+                return check.evaluate_view(view)
 
         try:
             async with asyncio.timeout(limit + 1.0):  # the budget bounds each search; this bounds the rest
@@ -191,14 +198,15 @@ class CheckRunner:
             output=view.output, case=replace(view.case, checks=()), messages=view.messages,
             tool_calls=view.tool_calls, tokens=view.tokens, latency_ms=view.latency_ms, cost_usd=view.cost_usd,
         )
+        request = (user.ref, str(user.base_dir), light, user.config)
         try:
-            outcome: CallOutcome = await self._pool.call((user.ref, str(user.base_dir), light), self.limit(check))
+            outcome: CallOutcome = await self._pool.call(request, self.limit(check))
         except CheckTimeout:
             return check.failed(f"{user.ref} timed out after {self.limit(check):g} s")
         except WorkerFailed as exc:
             return check.failed(f"{user.ref}: {exc}")
-        passed, reason = interpret(user, outcome)
-        return check.verdict(passed, reason)
+        graded = interpret(user, outcome)
+        return check.verdict(graded.passed, graded.reason, graded.score, graded.named_scores)
 
     async def aclose(self) -> None:
         if self._pool is not None:

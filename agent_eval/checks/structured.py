@@ -1,4 +1,4 @@
-"""Checks on structured output: json (parses, optionally against a JSON Schema) and json_path.
+"""Checks on structured output: json (parses, optionally against a JSON Schema), contains_json and json_path.
 
 The output is parsed as it is, surrounding whitespace aside: a reply wrapped in a Markdown code
 fence is not JSON, because the program consuming it would not parse it either.
@@ -7,6 +7,9 @@ passes when *any* value the path selects satisfies `equals` (JSON equality, wher
 or `matches` (a search in Python `re` syntax on the value, non-strings as JSON text), or, with
 neither option, when the path selects anything. Its `not_` form therefore passes when no selected value
 does, including when the output is not JSON; combine it with `json: true` to require JSON.
+`contains_json` (or `json: {extract: true}`) instead looks for JSON embedded in prose or a code
+fence: it passes when the output as a whole, or any object or array inside it, is JSON (matching
+the schema, when one is given).
 jsonschema and jsonpath_ng are imported only when a suite uses these checks. Every user pattern
 that runs on the output (`matches`, a schema's `pattern`/`patternProperties`, a path's `=~`
 filter) is a bounded search (`_bounded`); JSON nested too deeply to parse fails with a reason.
@@ -45,6 +48,7 @@ from agent_eval.untrusted import NESTED_TOO_DEEPLY, parse_json
 __all__ = [
     "JsonPathSpec",
     "JsonSpec",
+    "compile_contains_json",
     "compile_json",
     "compile_json_path",
     "eval_json",
@@ -58,6 +62,7 @@ class JsonSpec:
 
     validator: Any = None
     source: str = ""  # "schema" or the schema file as written
+    extract: bool = False  # look for JSON embedded in prose
 
 
 def _load_schema_file(raw: RawCheck, value: Any) -> tuple[Any, str]:
@@ -77,14 +82,18 @@ def _load_schema_file(raw: RawCheck, value: Any) -> tuple[Any, str]:
 
 
 def compile_json(raw: RawCheck) -> JsonSpec:
-    """`json: true`, `json: {schema: {...}}` or `json: {schema_file: path}`."""
+    """`json: true`, `json: {schema: {...}}`, `json: {schema_file: path}`, each with optional `extract: true`."""
     value = raw.value
     if value is True:
-        return JsonSpec()
+        return JsonSpec(extract=raw.name.endswith("contains_json"))
     hint = "true, {schema: {...}} or {schema_file: path}"
     if not isinstance(value, Mapping):
         raise CheckSpecError(f"expected {hint}, got {render_json(value)}", key=raw.name)
-    expect_keys(value, ("schema", "schema_file"), owner=raw.name)
+    expect_keys(value, ("schema", "schema_file", "extract"), owner=raw.name)
+    extract = value.get("extract", False) is True or raw.name.endswith("contains_json")
+    value = {k: v for k, v in value.items() if k != "extract"}
+    if not value:
+        return JsonSpec(extract=extract)
     if len(value) != 1:
         raise CheckSpecError(f"expected one of schema or schema_file; got {len(value)}", key=raw.name)
     if "schema" in value:
@@ -104,7 +113,12 @@ def compile_json(raw: RawCheck) -> JsonSpec:
         where = exc.json_path if exc.path else "$"
         raise CheckSpecError(f"invalid JSON Schema at {where}: {exc.message}", key=key) from exc
     bounded = validators.extend(cls, {"pattern": _pattern, "patternProperties": _pattern_properties})
-    return JsonSpec(validator=bounded(schema, format_checker=cls.FORMAT_CHECKER), source=source)
+    return JsonSpec(validator=bounded(schema, format_checker=cls.FORMAT_CHECKER), source=source, extract=extract)
+
+
+def compile_contains_json(raw: RawCheck) -> JsonSpec:
+    """`contains_json: true` or with a schema: JSON anywhere in the output."""
+    return compile_json(raw)
 
 
 def _pattern(validator: Any, pattern: str, instance: Any, schema: Any) -> Iterator[Any]:
@@ -134,7 +148,9 @@ def _parse(text: str) -> tuple[bool, Any, str]:
 
 
 def eval_json(spec: JsonSpec, run: CheckInput) -> tuple[bool, str]:
-    """The output parses as JSON and, with a schema, validates against it."""
+    """The output parses as JSON (or, with extract, holds JSON) and, with a schema, validates against it."""
+    if spec.extract:
+        return _eval_embedded(spec, run.output)
     ok, doc, why = _parse(run.output.strip())
     if not ok:
         return False, f"expected JSON; invalid: {why}"
@@ -147,6 +163,30 @@ def eval_json(spec: JsonSpec, run: CheckInput) -> tuple[bool, str]:
         return True, f"output is JSON matching {spec.source}"
     message = error.message if len(error.message) <= 100 else error.message[:99] + "…"
     return False, f"expected JSON matching {spec.source}; at {error.json_path}: {message}"
+
+
+def _eval_embedded(spec: JsonSpec, output: str) -> tuple[bool, str]:
+    from agent_eval.checks.transforms import find_json_values
+
+    docs = find_json_values(output)
+    if not docs:
+        return False, Reason(f"expected JSON in the output; found none ({output_start(output)})",
+                             "output holds no JSON")
+    if spec.validator is None:
+        return True, Reason(f"output holds JSON ({_kind(docs[0])})", f"expected no JSON; found {_kind(docs[0])}")
+    from jsonschema.exceptions import best_match
+
+    first_error = None
+    for doc in docs:
+        error = best_match(spec.validator.iter_errors(doc))
+        if error is None:
+            return True, Reason(f"output holds JSON matching {spec.source}",
+                                f"expected no JSON matching {spec.source}; found {render_json(doc)}")
+        first_error = first_error or error
+    assert first_error is not None
+    message = first_error.message[:100]
+    return False, Reason(f"expected JSON matching {spec.source}; {len(docs)} found, none matches "
+                         f"(at {first_error.json_path}: {message})", f"no JSON matching {spec.source}")
 
 
 def _kind(doc: Any) -> str:

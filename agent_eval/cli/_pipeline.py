@@ -135,7 +135,7 @@ def gate_and_report(
     """
     from agent_eval.baseline.gate import decide
     from agent_eval.report import ci_run_url, write_reports
-    from agent_eval.report.console import print_failure_kinds, print_results, print_verdict
+    from agent_eval.report.console import print_failure_kinds, print_named_metrics, print_results, print_verdict
     from agent_eval.report.conversations import print_conversations
 
     options = gate_options(flags, gate_spec, repeat=results.suite.repeat, critical_rates=critical_rates,
@@ -145,6 +145,7 @@ def gate_and_report(
     if versioning:
         verdict = dataclasses.replace(verdict, warnings=(*verdict.warnings, versioning))
     print_results(console, results)
+    print_named_metrics(console, results, baseline)
     if baseline_path is not None:
         console.print(f"baseline: {baseline_path}", markup=False, highlight=False)
     elif looked_for is not None:
@@ -207,7 +208,8 @@ def verdict_json(outcome: SuiteOutcome) -> dict[str, Any]:
     v = outcome.verdict
     reasons = top_errors(outcome.results).reasons
     return {
-        "suite": outcome.results.suite.name, "outcome": v.outcome.value, "exit_code": v.exit_code,
+        "suite": outcome.results.suite.name,
+        "config": f"{outcome.results.config.name} {outcome.results.config.version}", "outcome": v.outcome.value, "exit_code": v.exit_code,
         "rule": v.rule, "warnings": list(v.warnings), "baseline": str(outcome.baseline_path or "") or None,
         "candidate_score": v.candidate_score, "candidate_ci": v.candidate_ci, "baseline_score": v.baseline_score,
         "baseline_ci": v.baseline_ci, "relative_change": v.relative_change,

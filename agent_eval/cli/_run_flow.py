@@ -157,6 +157,9 @@ def _check_credentials(suite: LoadedSuite, config: LoadedConfig) -> None:
     from agent_eval.providers.registry import check_credentials
 
     check_credentials(config.spec.model)
+    for extra in (suite.spec.similarity_model, suite.spec.moderation_model):
+        if extra is not None:
+            check_credentials(extra)
     for case in suite.cases:
         for rubric in case.all_rubrics:
             spec = rubric.judge or case.judge

@@ -23,7 +23,8 @@ def register(app: typer.Typer) -> None:
 
 def run(
     suites: list[Path] | None = typer.Argument(None, help="Suite files or folders of suites.", show_default=False),
-    config: Path | None = typer.Option(None, "--config", "-c", help="Candidate config (overrides the suite's)."),
+    config: list[Path] | None = typer.Option(None, "--config", "-c", help="Candidate config (overrides the suite's); repeat it to compare several configs on the same cases and seeds (one matrix report).", show_default=False, metavar="FILE"),
+    gate_against: Path | None = typer.Option(None, "--gate-against", help="With several --config: gate the others against this config's live results.", rich_help_panel="Gate", metavar="FILE"),
     repeat: int | None = typer.Option(None, "--repeat", "-k", min=1, max=MAX_REPEAT, help="Runs per case (k)."),
     out: Path | None = typer.Option(None, "--out", "-o", help="Results folder.", show_default=".agent-eval/runs/<time>-<suite>", rich_help_panel="Output"),
     overwrite: bool = typer.Option(False, "--overwrite", help="Reuse a non-empty --out folder.", rich_help_panel="Output"),
@@ -77,8 +78,11 @@ def run(
         timeout_s=timeout, run_timeout_s=run_timeout, budget_usd=budget_usd, budget_tokens=max_tokens_total,
         use_cache=not no_cache, cache_dir=cache_dir, filters=tuple(filters or ()), shard=parse_shard(shard),
     )
+    configs = list(config or ())
+    if gate_against is not None and len(configs) < 1:
+        raise UsageError("--gate-against compares configs; give the others with --config")
     request = RunRequest(
-        suites=tuple(suites or ()), config=config, out=out, overwrite=overwrite, baseline=baseline,
+        suites=tuple(suites or ()), config=configs[0] if configs else None, out=out, overwrite=overwrite, baseline=baseline,
         save_baseline=save_baseline, dry_run=dry_run, resume=resume, json_output=output_format == "json",
         verbose=verbose,
         trace_export=trace_export,
@@ -87,6 +91,10 @@ def run(
                        new_suites=tuple(new_suite or ()), strict_versioning=strict_versioning),
     )
     _collect_less_often()
+    if len(configs) > 1 or gate_against is not None:
+        from agent_eval.cli._multi_run import execute_many
+
+        return execute_many(request, options, configs, gate_against)
     return execute(request, options)
 
 

@@ -8,15 +8,16 @@ import typer
 
 __all__ = ["register"]
 
-_FORMATS = ("suite", "config", "results", "baseline", "agent-input", "agent-result", "labels", "calibration")
+_FORMATS = ("suite", "config", "results", "baseline", "matrix", "agent-input", "agent-result", "labels",
+            "calibration")
 
 
 def register(app: typer.Typer) -> None:
     app.command("schema")(schema)
 
 
-def schema(kind: str = typer.Argument(..., help="suite, config, results, baseline, agent-input, agent-result, labels "
-                                  "(one line of golden/labels/<suite>.jsonl) or calibration.")) -> int:
+def schema(kind: str = typer.Argument(..., help="suite, config, results, baseline, matrix, agent-input, agent-result, "
+                                  "labels (one line of golden/labels/<suite>.jsonl) or calibration.")) -> int:
     """Print the JSON Schema of a file format (generated from agent-eval's own models)."""
     from agent_eval.errors import UsageError
 
@@ -28,6 +29,8 @@ def schema(kind: str = typer.Argument(..., help="suite, config, results, baselin
         from agent_eval.records import Results as model  # type: ignore[assignment]
     elif kind == "baseline":
         from agent_eval.baseline.schema import Baseline as model  # type: ignore[assignment]
+    elif kind == "matrix":
+        from agent_eval.report.matrix import Matrix as model  # type: ignore[assignment]
     elif kind == "agent-input":  # what HTTP and command agents receive
         from agent_eval.targets.agent_io import AgentInput as model  # type: ignore[assignment]
     elif kind == "agent-result":  # what they answer

@@ -26,9 +26,14 @@ def named(per_turn: Mapping[int, Sequence[CheckResult | RubricResult]]) -> tuple
     return tuple(r.model_copy(update={"name": f"turn {n}: {r.name}"}) for n, rs in per_turn.items() for r in rs)
 
 
-async def turn_checks(played: Played, run_checks: RunChecks) -> dict[int, tuple[CheckResult, ...]]:
+def _turn_view(turn: TurnPlayed, run: CheckInput) -> CheckInput:
+    """A turn's reply as checks see it, with the run's check services (embeddings, moderation)."""
+    return dataclasses.replace(turn.view, services=run.services)
+
+
+async def turn_checks(played: Played, run_checks: RunChecks, view: CheckInput) -> dict[int, tuple[CheckResult, ...]]:
     """Each turn's own checks on its reply."""
-    return {t.index: await run_checks(t.checks, t.view) for t in played.turns if t.checks}
+    return {t.index: await run_checks(t.checks, _turn_view(t, view)) for t in played.turns if t.checks}
 
 
 async def case_checks(case: Case, view: CheckInput, played: Played, run_checks: RunChecks) -> tuple[CheckResult, ...]:
@@ -38,7 +43,7 @@ async def case_checks(case: Case, view: CheckInput, played: Played, run_checks: 
         if check.scope == "last" or not played.turns:
             results.extend(await run_checks((check,), view))
             continue
-        per_turn = [(t.index, (await run_checks((check,), t.view))[0]) for t in played.turns]
+        per_turn = [(t.index, (await run_checks((check,), _turn_view(t, view)))[0]) for t in played.turns]
         if check.scope == "all_turns":
             failed = next(((n, r) for n, r in per_turn if not r.passed), None)
             passed = failed is None

@@ -179,7 +179,7 @@ def _result(rubric: RubricSpec, judge_model: str, tally: _Tally) -> RubricResult
     threshold = rubric.pass_threshold
     reasoning = reasons[0] if len(reasons) == 1 else " | ".join(f"[{s:g}] {r}" for s, r in zip(scores, reasons))
     return RubricResult(
-        name=rubric.name, score=score, normalized=(score - low) / (high - low), passed=score >= threshold,
+        name=rubric.name, metric=rubric.metric, score=score, normalized=(score - low) / (high - low), passed=score >= threshold,
         threshold=threshold, scale=rubric.scale, weight=rubric.weight, samples=tuple(scores),
         reasoning=reasoning, judge_model=judge_model,
         tokens=Usage(input_tokens=tally.usage_in, output_tokens=tally.usage_out), cost_usd=tally.cost,

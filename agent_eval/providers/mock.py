@@ -36,6 +36,7 @@ __all__ = [
     "MockTemplateError",
     "create",
     "estimate_tokens",
+    "hashed_embedding",
     "stable_seed",
 ]
 
@@ -166,8 +167,36 @@ class MockProvider:
             return classify_status(exc.status, None, self._context)
         return classify_other(exc, self._context)
 
+    async def embed(self, texts: list[str], model: str) -> list[list[float]]:
+        """Hashed bag-of-words vectors: texts sharing words point the same way, offline and stable."""
+        return [hashed_embedding(text) for text in texts]
+
+    async def moderate(self, text: str, model: str) -> dict[str, float]:
+        """Flagged categories from a tiny word list (enough to test the wiring offline)."""
+        words = set(_WORD.findall(text.lower()))
+        return {category: 1.0 for category, lexicon in _MODERATION_WORDS.items() if words & lexicon}
+
     async def aclose(self) -> None:
         return None
+
+
+_WORD = regex.compile(r"\w+")
+_EMBED_DIM = 256
+_MODERATION_WORDS = {
+    "violence": frozenset({"kill", "attack", "shoot", "stab"}),
+    "harassment": frozenset({"idiot", "stupid", "loser"}),
+    "self-harm": frozenset({"suicide"}),
+}
+
+
+def hashed_embedding(text: str) -> list[float]:
+    """A unit vector: each lower-cased word adds +-1 at a hashed position."""
+    vector = [0.0] * _EMBED_DIM
+    for word in _WORD.findall(text.lower()):
+        h = stable_seed("embed", word)
+        vector[h % _EMBED_DIM] += 1.0 if (h >> 32) & 1 else -1.0
+    norm = sum(x * x for x in vector) ** 0.5
+    return [x / norm for x in vector] if norm else vector
 
 
 def create(spec: ModelSpec, *, max_connections: int, api_key: str | None, base_url: str | None) -> MockProvider:

@@ -77,6 +77,19 @@ class OpenAIProvider:
             raise InvalidReply(f"the reply is not valid JSON ({exc})") from None
         return _completion(response, latency_ms, request, parse_rate_headers(http.headers))
 
+    async def embed(self, texts: list[str], model: str) -> list[list[float]]:
+        """`embeddings.create`: one vector per text, in input order."""
+        response = await self._client.embeddings.create(model=model, input=texts)
+        return [list(item.embedding) for item in sorted(response.data, key=lambda d: d.index)]
+
+    async def moderate(self, text: str, model: str) -> dict[str, float]:
+        """`moderations.create`: the flagged categories and their scores."""
+        response = await self._client.moderations.create(model=model, input=text)
+        result = response.results[0]
+        flags = result.categories.model_dump(by_alias=True)
+        scores = result.category_scores.model_dump(by_alias=True)
+        return {name: float(scores.get(name) or 1.0) for name, hit in flags.items() if hit}
+
     def classify(self, exc: BaseException) -> RetryDecision:
         """Map an exception to a retry decision by its type and HTTP status."""
         if isinstance(exc, openai.APIStatusError):

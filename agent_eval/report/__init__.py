@@ -70,7 +70,8 @@ def write_reports(
     paths = ReportPaths(out_dir / "report.html", out_dir / "junit.xml", out_dir / "summary.md")
     base = baseline_side(baseline) if baseline is not None else None
     cand = candidate_side(results)
-    paths.html.write_text(html_with_sides(results, verdict, base, cand, redact=redact), encoding="utf-8")
+    paths.html.write_text(html_with_sides(results, verdict, base, cand, redact=redact, baseline=baseline),
+                          encoding="utf-8")
     paths.junit.write_text(render_junit(results, verdict, redact=redact, baseline=baseline), encoding="utf-8")
     summary = markdown_with_sides(results, verdict, baseline, (base, cand), paths.html, ARTIFACT_NAME, run_url)
     paths.markdown.write_text(summary, encoding="utf-8")

@@ -15,7 +15,7 @@ from agent_eval.report._plain import plain
 from agent_eval.stats.passk import pass_hat_curve
 
 __all__ = [
-    "pass_curve", "power_lines", "print_errors", "print_failure_kinds", "print_results", "print_verdict",
+    "pass_curve", "power_lines", "print_errors", "print_failure_kinds", "print_named_metrics", "print_results", "print_verdict",
     "short_cases_line", "terminal_text",
 ]
 
@@ -126,6 +126,26 @@ def print_errors(console: Console, results: Results) -> None:
     console.print(Text.assemble(("errors: ", "magenta"), f"{summary.errored} of {summary.runs} runs errored"))
     for reason in summary.reasons:
         console.print(Text(f"  {reason.count} × {reason.kind}: {plain(reason.message)}"))
+
+
+def print_named_metrics(console: Console, results: Results, baseline: Baseline | None) -> None:
+    """Named and derived metrics: mean [CI], the baseline's and the change, then one column per tag."""
+    from agent_eval.report._named import named_rows
+
+    rows = named_rows(results, baseline)
+    if not rows:
+        return
+    tags = [tag for tag, _ in rows[0].tags]
+    table = Table(title="named metrics", title_justify="left")
+    headers = ["metric", "value", "95% CI", "total", *(("baseline", "change") if baseline else ()), *tags]
+    for header in headers:
+        table.add_column(header, justify="left" if header == "metric" else "right", no_wrap=header != "metric")
+    for row in rows:
+        formula = row.formula if len(row.formula) <= 40 else row.formula[:39] + "…"
+        label = f"{row.name} = {formula}" if row.derived else row.name
+        cells = [label, row.candidate, row.ci or "-", row.total or "-", *((row.baseline, row.delta or "-") if baseline else ())]
+        table.add_row(*cells, *(value for _, value in row.tags))
+    console.print(table)
 
 
 def _moved(delta: CaseDelta) -> str:

@@ -136,7 +136,10 @@ def _calibration(results: Results) -> str | None:
                             results.config.judge_prompt_hash)
 
 
-def _context(results: Results, verdict: Verdict, base: Side | None, cand: Side, redact: bool) -> dict[str, Any]:
+def _context(results: Results, verdict: Verdict, base: Side | None, cand: Side, redact: bool,
+             baseline: Baseline | None = None) -> dict[str, Any]:
+    from agent_eval.report._named import named_rows
+
     rows = case_rows(results, verdict, base, redact=redact)
     tags = tag_rows(verdict, base, cand)
     status_counts, tag_counts = _counts(rows)
@@ -155,6 +158,7 @@ def _context(results: Results, verdict: Verdict, base: Side | None, cand: Side, 
         "redacted": redact,
         "stats_line": _stats_line(verdict) + _curve_line(results),
         "metrics": metric_rows(verdict, base, cand),
+        "named": named_rows(results, baseline),
         "cache_line": cache_line(cand.stats),
         "calibration_line": _calibration(results),
         "ungated": results.ungated,
@@ -181,9 +185,11 @@ def render_html(
 ) -> str:
     """The HTML diff report as one self-contained page (inline CSS, JS and SVG; no network)."""
     base = baseline_side(baseline) if baseline is not None else None
-    return html_with_sides(results, verdict, base, candidate_side(results), redact=redact)
+    return html_with_sides(results, verdict, base, candidate_side(results), redact=redact, baseline=baseline)
 
 
-def html_with_sides(results: Results, verdict: Verdict, base: Side | None, cand: Side, *, redact: bool) -> str:
+def html_with_sides(results: Results, verdict: Verdict, base: Side | None, cand: Side, *, redact: bool,
+                    baseline: Baseline | None = None) -> str:
     """`render_html` with both sides already built (`write_reports` builds them once)."""
-    return _env().get_template("report.html.j2").render(_context(results, verdict, base, cand, redact))
+    context = _context(results, verdict, base, cand, redact, baseline)
+    return _env().get_template("report.html.j2").render(context)

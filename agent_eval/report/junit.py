@@ -70,10 +70,10 @@ def _run_reasons(case: CaseResult, redact: bool) -> list[str]:
         kind = f" ({run.failure_kind})" if run.failure_kind else ""
         lines.append(f"run {run.index + 1}: failed{kind}, score {fmt_score(run.score)}")
         for c in run.checks:
-            if not c.passed:
+            if not c.passed and c.weight > 0:  # weight 0: informational, never why a run failed
                 lines.append(f"  check {c.name}: {REDACTED if redact else c.reason}")
         for rb in run.rubrics:
-            if rb.passed is False:
+            if rb.passed is False and rb.weight > 0:
                 score = "n/a" if rb.score is None else f"{rb.score:g}"
                 lines.append(f"  rubric {rb.name}: {score} < threshold {rb.threshold:g} on {rb.scale[0]}-{rb.scale[1]}")
     return lines

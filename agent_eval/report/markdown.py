@@ -111,6 +111,22 @@ def _metrics_table(verdict: Verdict, base: Side | None, cand: Side) -> list[str]
     return out
 
 
+def _named_table(results: Results, baseline: Baseline | None) -> list[str]:
+    from agent_eval.report._named import named_rows
+
+    rows = named_rows(results, baseline)
+    if not rows:
+        return []
+    tags = [tag for tag, _ in rows[0].tags]
+    head = ["Named metric", "Value", "95% CI", "Total", *(("Baseline", "Change") if baseline else ()), *map(_md, tags)]
+    out = ["| " + " | ".join(head) + " |", "| --- |" + " ---: |" * (len(head) - 1)]
+    for r in rows:
+        label = f"{_code(r.name)} = {_code(r.formula)}" if r.derived else _code(r.name)
+        cells = [label, r.candidate, r.ci or "—", r.total or "—", *((r.baseline, r.delta or "—") if baseline else ())]
+        out.append("| " + " | ".join([*cells, *(v for _, v in r.tags)]) + " |")
+    return [*out, ""]
+
+
 def _errors(results: Results) -> list[str]:
     """The most frequent reasons runs errored, with counts (secrets masked)."""
     from ._errors import top_errors
@@ -183,6 +199,7 @@ def _section(
     for line in (short_cases_line(results), _curve(results)):
         if line:
             lines += [_md(line), ""]
+    lines += _named_table(results, baseline)
     cached = cache_line(cand.stats)
     if cached:
         lines += [_md(cached), ""]

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from agent_eval.calls.budget import Budget, Reservation
 from agent_eval.calls.cache import ResponseCache
 from agent_eval.calls.endpoint import Endpoint, EndpointStats
-from agent_eval.checks.base import CheckInput
+from agent_eval.checks.base import CheckInput, CheckServiceError, CheckServices
 from agent_eval.checks.runtime import CheckRunner
 from agent_eval.errors import FatalProviderError
 from agent_eval.judge.parse import JudgeError
@@ -91,6 +91,7 @@ class Engine:
     conversations: Conversations | None = None  # plays conversation cases (also holds `escalation:`)
     spend_estimate: Callable[[WorkItem], tuple[float | None, int]] | None = None  # (USD, tokens) before a run
     failure_policy: FailurePolicy = field(default_factory=FailurePolicy)
+    services: CheckServices | None = None  # embeddings and moderation for checks that call a model
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _in_flight: int = 0
 
@@ -139,6 +140,8 @@ class Engine:
         await self.endpoint.provider.aclose()
         if self.judge is not None:
             await self.judge.aclose()
+        if self.services is not None:
+            await self.services.aclose()
 
     def _interrupt(self, outcome: Outcome) -> None:
         outcome.stopped = outcome.stopped or "interrupted"
@@ -209,19 +212,22 @@ class Engine:
         view = CheckInput(
             output=result.output, case=item.case, messages=result.messages, tool_calls=result.tool_calls,
             tokens=result.usage, latency_ms=result.latency_ms, cost_usd=result.cost_usd, steps=result.steps,
-            tools=self.tools, escalated=escalated,
+            tools=self.tools, services=self.services, escalated=escalated,
         )
+        error: RunError | None = None
         turn_checks: dict[int, tuple[CheckResult, ...]] = {}
-        if played is None:
-            checks = result.violations + await self.checks.run(item.case.checks, view)
-        else:
-            turn_checks = await conversation.turn_checks(played, self.checks.run)
-            checks = result.violations + conversation.named(turn_checks) + await conversation.case_checks(
-                item.case, view, played, self.checks.run)
+        try:
+            if played is None:
+                checks = result.violations + await self.checks.run(item.case.checks, view)
+            else:
+                turn_checks = await conversation.turn_checks(played, self.checks.run, view)
+                checks = result.violations + conversation.named(turn_checks) + await conversation.case_checks(
+                    item.case, view, played, self.checks.run)
+        except CheckServiceError as exc:  # an embeddings/moderation endpoint failed: missing data, not a fail
+            checks, error = (), RunError(kind="provider", message=str(exc))
         rubrics: tuple[RubricResult, ...] = ()
         graded: dict[int, tuple[RubricResult, ...]] = {}
-        error: RunError | None = None
-        if self.judge is not None and (item.case.rubrics or played is not None):
+        if self.judge is not None and (item.case.rubrics or played is not None) and error is None:
             try:
                 if played is not None:
                     graded = await conversation.grade_turns(self.judge, item.case, played, item.index)

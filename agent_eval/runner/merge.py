@@ -21,6 +21,7 @@ def _same(shards: Sequence[tuple[Path, Results]], what: str, key) -> None:  # ty
 
 def merge_results(shards: Sequence[tuple[Path, Results]]) -> Results:
     """One Results from shards of the same suite, config and seed; refuses overlaps and gaps."""
+    from agent_eval.stats.named import with_named_metrics
     from agent_eval.stats.reduce import summarize
 
     if not shards:
@@ -53,7 +54,9 @@ def merge_results(shards: Sequence[tuple[Path, Results]]) -> Results:
     config = first.config.model_copy(update={"judge_model": judged.judge_model,
                                              "judge_prompt_hash": judged.judge_prompt_hash})
     return first.model_copy(update={
-        "cases": cases, "config": config, "summary": summarize(cases, rng_seed=first.seed), "shard": None,
+        "cases": cases, "config": config, "shard": None,
+        "summary": with_named_metrics(summarize(cases, rng_seed=first.seed), cases,
+                                      {n: d.formula for n, d in first.summary.derived.items()}),
         "complete": not reasons, "incomplete_reason": "; ".join(reasons) or None,
         "started_at": min(r.started_at for _, r in shards), "finished_at": max(r.finished_at for _, r in shards),
     })

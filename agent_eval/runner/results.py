@@ -74,6 +74,7 @@ def build_results(
     runs: Mapping[tuple[str, int], RunRecord], provenance: Provenance,
 ) -> Results:
     """Results for `cases`, each with the runs recorded for it."""
+    from agent_eval.stats.named import with_named_metrics
     from agent_eval.stats.reduce import summarize
 
     by_case: dict[str, list[RunRecord]] = {c.id: [] for c in cases}
@@ -89,5 +90,6 @@ def build_results(
         started_at=provenance.started_at, finished_at=provenance.finished_at, complete=provenance.complete,
         incomplete_reason=provenance.incomplete_reason, shard=provenance.shard, cases=case_results,
         ungated=suite.ungated,
-        summary=summarize(case_results, rng_seed=provenance.seed),
+        summary=with_named_metrics(summarize(case_results, rng_seed=provenance.seed), case_results,
+                                   suite.spec.derived_metrics),
     )

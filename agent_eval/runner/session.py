@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from agent_eval._files import write_atomic
 from agent_eval.calls import endpoint_for
@@ -75,7 +76,7 @@ def _now() -> str:
 
 async def run_suite(
     suite: LoadedSuite, config: LoadedConfig, options: RunOptions, out_dir: Path, progress: Progress,
-    *, resume: bool = False, baseline: Baseline | None = None,
+    *, resume: bool = False, baseline: Baseline | None = None, stop: asyncio.Event | None = None,
 ) -> RunReport:
     """Execute the suite k times per case and write `runs.jsonl` and `results.json` into `out_dir`.
 
@@ -107,6 +108,8 @@ async def run_suite(
         relevance_rubrics={r.name for c in cases for r in c.rubrics if r.template == RELEVANCE_TEMPLATE},
         reports_context=config.spec.agent is not None and config.spec.agent.loop is None,
     )
+    if stop is not None:  # several configs in one run: one Ctrl-C stops them all
+        engine._stop = stop
     progress.start(len(items), engine.endpoint.stats)
     try:
         outcome = await engine.execute(items)
@@ -182,6 +185,7 @@ def _build_engine(suite: LoadedSuite, config: LoadedConfig, cases: list[Case], o
         run_timeout_s=options.run_timeout_s, grace_s=options.grace_s,
         conversations=_conversations(config, cases, options, budget),
         checks=CheckRunner(timeout_s=suite.spec.check_timeout_s), spend_estimate=_spend_estimate(config),
+        services=_check_services(suite, config, cases, options),
     )
 
 
@@ -204,6 +208,25 @@ def _conversations(config: LoadedConfig, cases: list[Case], options: RunOptions,
         for spec in specs:
             pool.endpoint(spec)
     return Conversations(config=config, tools=config.spec.tools, escalation=config.spec.escalation, simulators=pool)
+def _check_services(suite: LoadedSuite, config: LoadedConfig, cases: list[Case], options: RunOptions) -> Any:
+    """Embeddings/moderation endpoints, only when a case has a check that calls a model."""
+    from agent_eval.checks.groups import walk_checks
+    from agent_eval.runner.check_services import ModelServices
+
+    names = {check.name.removeprefix("not_") for case in cases
+             for check in walk_checks(case.checks + tuple(c for t in case.conversation or () for c in t.checks))}
+    if not names & {"similar", "moderation"}:
+        return None
+    services = ModelServices.build(config.spec.model, suite.spec.similarity_model, suite.spec.moderation_model, None)
+    for name, spec, field_name in (("similar", services.embed_spec, "similarity_model"),
+                                   ("moderation", services.moderate_spec, "moderation_model")):
+        if name in names and spec.provider not in ("openai", "mock"):
+            raise UsageError(f"{suite.path}: `{name}` checks need an OpenAI-compatible endpoint and the candidate's "
+                             f"provider is {spec.provider}; set `{field_name}:` in the suite")
+    remote = {services.embed_spec.provider, services.moderate_spec.provider} != {"mock"}
+    if options.use_cache and remote:  # the mock is not cached, as for completions
+        services.cache = ResponseCache(options.cache_dir)
+    return services
 
 
 def _spend_estimate(config: LoadedConfig) -> Callable[[WorkItem], tuple[float | None, int]]:

@@ -158,6 +158,7 @@ def load_suite(path: Path) -> LoadedSuite:
     if not cases:
         raise InputError(path, f"all {len(ungated)} cases are tagged needs-review and have no checks or rubrics "
                          "yet; add checks or rubrics to gate them", field="cases")
+    _check_derived(spec, cases, path, index)
     # the default `templated_inputs` stays out of the hash, so suites and baselines from before it keep theirs
     unhashed = {"cases", "cases_from"} | ({"templated_inputs"} if spec.templated_inputs == "auto" else set())
     hashed: dict[str, Any] = {
@@ -188,6 +189,30 @@ def _check_sources(cases: Sequence[CaseSpec], spec: SuiteFile, base_dir: Path) -
 _UNSET_NEW_FIELDS = {"check_timeout_s"}
 
 
+def _check_derived(spec: SuiteFile, cases: Sequence[Case], path: Path, index: LineIndex) -> None:
+    """Each `derived_metrics` formula parses and reads only metrics the suite defines (or counts)."""
+    from agent_eval.stats.formula import FormulaError, parse_formula
+    from agent_eval.stats.named import BUILTIN_NAMES
+
+    known = {c.metric for case in cases for c in case.checks if c.metric}
+    known |= {r.metric for case in cases for r in case.rubrics if r.metric}
+    open_ended = any(c.name == "python" for case in cases for c in case.checks)  # may return named_scores
+    for name, text in spec.derived_metrics.items():
+        loc = ("derived_metrics", name)
+        try:
+            formula = parse_formula(text)
+            if not name.isidentifier():
+                raise FormulaError(f"a derived metric's name is a word like f1, got {name!r}")
+            unknown = sorted(formula.names - known - set(BUILTIN_NAMES))
+            if unknown and not open_ended:
+                names = ", ".join(sorted(known | set(BUILTIN_NAMES)))
+                raise FormulaError(f"unknown metric {', '.join(unknown)}; known: {names}")
+        except FormulaError as exc:
+            raise InputError(path, f"derived metric '{name}': {exc}", line=index.line_of(loc),
+                             field=_dotted(loc)) from None
+        known.add(name)
+
+
 def _dotted(loc: tuple[str | int, ...]) -> str:
     return "".join(f"[{p}]" if isinstance(p, int) else (f".{p}" if i else p) for i, p in enumerate(loc))
 
@@ -196,14 +221,18 @@ def _compile_case(
     case: CaseSpec, suite: SuiteFile, file: Path, index: LineIndex,
     loc: tuple[str | int, ...], suite_path: Path, suite_index: LineIndex,
 ) -> Case:
+    from agent_eval.suite.check_values import case_renderer
+
+    render = case_renderer(suite.templated_inputs, case.vars, case.expected)  # case vars in check values
     raw_checks = [(raw, file, index, (*loc, "checks", j)) for j, raw in enumerate(case.checks)]
     raw_checks += [(raw, suite_path, suite_index, ("defaults", "checks", j))
                    for j, raw in enumerate(suite.defaults.checks)]
-    checks = _compile_checks(raw_checks, suite_path.parent)
+    checks = _compile_checks(raw_checks, suite_path.parent, render)
     rubrics = case.rubrics + suite.defaults.rubrics
     _check_judges(case, rubrics, suite, (file, index, loc), (suite_path, suite_index))
+    graded_rubrics = rubrics if render is None else _rendered_rubrics(rubrics, render, case, loc, file, index)
     judged = case.judge is not None or suite.judge is not None
-    turns = _compile_turns(case, judged, file, index, loc, suite_path.parent)
+    turns = _compile_turns(case, judged, file, index, loc, suite_path.parent, render)
     message_input: str | tuple[Message, ...]
     if case.conversation is not None:
         message_input = case.conversation[0].user
@@ -231,7 +260,8 @@ def _compile_case(
         id=case.id, input=message_input, tags=tuple(dict.fromkeys(case.tags + suite.defaults.tags)),
         vars=dict(case.vars), expected=case.expected, critical=bool(critical),
         critical_min_pass_rate=critical.min_pass_rate if isinstance(critical, CriticalSpec) else None,
-        checks=tuple(checks), rubrics=rubrics, judge=case.judge or suite.judge, definition_hash=canonical_hash(definition),
+        checks=tuple(checks), rubrics=graded_rubrics, judge=case.judge or suite.judge,
+        definition_hash=canonical_hash(definition),
         source=f"{file}:{index.line_of(loc) or 1}", tool_results=dict(case.tool_results),
         metadata=dict(case.metadata), templated=renders_templates(suite.templated_inputs, case.vars),
         conversation=turns, simulated_user=case.simulated_user,
@@ -252,9 +282,11 @@ def _needs_judge(has_judge: bool, name: str, where: Path, where_index: LineIndex
 
 
 def _compile_checks(raw_checks: list[tuple[Any, Path, LineIndex, tuple[str | int, ...]]], base_dir: Path,
-                    *, turn: bool = False) -> list[Any]:
-    """Compile check items; errors name the file, line and field of the offending item."""
+                    render: Any, *, turn: bool = False) -> list[Any]:
+    """Compile check items (case vars rendered into their values when the suite says so); errors name the
+    file, line and field of the offending item."""
     from agent_eval.checks import CheckSpecError, compile_check
+    from agent_eval.suite.check_values import render_check_item
 
     checks = []
     for raw, where, where_index, check_loc in raw_checks:
@@ -262,7 +294,8 @@ def _compile_checks(raw_checks: list[tuple[Any, Path, LineIndex, tuple[str | int
             if turn and isinstance(raw, dict) and "scope" in raw:
                 raise CheckSpecError("scope is for a case's checks; a turn's checks see that turn's reply",
                                      key="scope")
-            checks.append(compile_check(raw, base_dir=base_dir))
+            item = render_check_item(raw, render) if render is not None else raw
+            checks.append(compile_check(item, base_dir=base_dir))
         except CheckSpecError as exc:
             full = check_loc
             if exc.key:  # an option nested under the check's name has a line of its own
@@ -274,7 +307,7 @@ def _compile_checks(raw_checks: list[tuple[Any, Path, LineIndex, tuple[str | int
 
 
 def _compile_turns(case: CaseSpec, judged: bool, file: Path, index: LineIndex, loc: tuple[str | int, ...],
-                   base_dir: Path) -> tuple[Turn, ...] | None:
+                   base_dir: Path, render: Any) -> tuple[Turn, ...] | None:
     """The scripted turns with their checks compiled; a turn rubric needs a judge like any other."""
     if case.conversation is None:
         return None
@@ -284,9 +317,22 @@ def _compile_turns(case: CaseSpec, judged: bool, file: Path, index: LineIndex, l
         raw = [(item, file, index, (*tloc, "checks", j)) for j, item in enumerate(spec.checks)]
         for j, rubric in enumerate(spec.rubrics):
             _needs_judge(rubric.judge is not None or judged, rubric.name, file, index, (*tloc, "rubrics", j))
-        turns.append(Turn(user=spec.user, checks=tuple(_compile_checks(raw, base_dir, turn=True)),
+        turns.append(Turn(user=spec.user, checks=tuple(_compile_checks(raw, base_dir, render, turn=True)),
                           rubrics=spec.rubrics))
     return tuple(turns)
+
+
+def _rendered_rubrics(rubrics: tuple[RubricSpec, ...], render: Any, case: CaseSpec, loc: tuple[str | int, ...],
+                      file: Path, index: LineIndex) -> tuple[RubricSpec, ...]:
+    """Rubric criteria and steps with the case's vars; a template that fails names the rubric."""
+    from agent_eval.checks import CheckSpecError
+    from agent_eval.suite.check_values import render_rubric
+
+    try:
+        return tuple(render_rubric(r, render) for r in rubrics)
+    except CheckSpecError as exc:
+        raise InputError(file, f"case '{case.id}': {exc}", line=index.line_of((*loc, "rubrics")),
+                         field=_dotted((*loc, "rubrics"))) from None
 
 
 def _check_judges(
@@ -326,17 +372,35 @@ def _message(spec: MessageSpec) -> Message:
     return Message(role=spec.role, content=spec.content, tool_calls=calls, tool_call_id=spec.tool_call_id)
 
 
+def _sources(spec: SuiteFile) -> Iterator[tuple[str, str | None, tuple[str | int, ...]]]:
+    """(file or glob, input column, loc) for each `cases_from` entry."""
+    entries = spec.cases_from if isinstance(spec.cases_from, tuple) else (spec.cases_from,)
+    for i, entry in enumerate(entries):
+        if entry is None:
+            continue
+        loc: tuple[str | int, ...] = ("cases_from", i) if isinstance(spec.cases_from, tuple) else ("cases_from",)
+        if isinstance(entry, str):
+            yield entry, None, loc
+        else:
+            yield entry.path, entry.input_column, loc
+
+
 def _cases_from(spec: SuiteFile, path: Path, index: LineIndex) -> Iterator[CaseSource]:
     """Yield (case, file, line index, loc) for every case of every `cases_from` file."""
-    names = [spec.cases_from] if isinstance(spec.cases_from, str) else list(spec.cases_from or ())
-    for i, name in enumerate(names):
-        file = path.parent / name
-        if not file.is_file():
-            where: tuple[str | int, ...] = ("cases_from", i) if isinstance(spec.cases_from, tuple) else ("cases_from",)
-            raise InputError(path, f"cases file '{name}' not found (looked for {file})",
-                             line=index.line_of(where), field="cases_from")
-        for row, row_index, loc in _rows(file):
-            yield validate(CaseSpec, row, file, row_index, root=loc), file, row_index, loc
+    for name, input_column, where in _sources(spec):
+        if any(ch in name for ch in "*?["):
+            files = sorted(p for p in path.parent.glob(name) if p.is_file())
+            if not files:
+                raise InputError(path, f"no cases file matches '{name}' (in {path.parent})",
+                                 line=index.line_of(where), field="cases_from")
+        else:
+            files = [path.parent / name]
+            if not files[0].is_file():
+                raise InputError(path, f"cases file '{name}' not found (looked for {files[0]})",
+                                 line=index.line_of(where), field="cases_from")
+        for file in files:
+            for row, row_index, loc in _rows(file, input_column):
+                yield validate(CaseSpec, row, file, row_index, root=loc), file, row_index, loc
 
 
 # csv's own field limit (128 KiB); a longer field is refused with its line, not a traceback
@@ -365,19 +429,23 @@ def _checked(row: dict[str, Any], file: Path, line: int) -> dict[str, Any]:
     return row
 
 
-def _rows(file: Path) -> Iterator[RowSource]:
-    """Rows of a JSONL, CSV or YAML cases file, each with its line and a location."""
+def _rows(file: Path, input_column: str | None = None) -> Iterator[RowSource]:
+    """Rows of a JSONL, CSV, Parquet or YAML cases file, each with its line and a location."""
+    from agent_eval.suite.datasets import chat_row, flat_row, parquet_rows
+
     suffix = file.suffix.lower()
     if suffix == ".jsonl":
         for n, text in enumerate(_text_of(file).splitlines(), start=1):
             if not text.strip():
                 continue
             try:
-                row = json.loads(text)
+                row = _as_row(json.loads(text), file, n)
             except (ValueError, RecursionError) as exc:
                 detail = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
                 raise InputError(file, f"invalid JSON: {detail}", line=n) from None
-            yield _checked(_as_row(row, file, n), file, n), LineIndex({(): n}), ()
+            if "messages" in row and "input" not in row:
+                row = chat_row(row, file, n)
+            yield _checked(row, file, n), LineIndex({(): n}), ()
     elif suffix == ".csv":
         reader = csv.DictReader(io.StringIO(_text_of(file), newline=""))
         while True:
@@ -390,7 +458,10 @@ def _rows(file: Path) -> Iterator[RowSource]:
                           else f"malformed CSV: {exc}")
                 raise InputError(file, detail, line=reader.line_num + 1) from None  # the line being read
             n = reader.line_num
-            yield _checked(_csv_row(row, file, n), file, n), LineIndex({(): n}), ()
+            yield _checked(flat_row(row, file, n, input_column), file, n), LineIndex({(): n}), ()
+    elif suffix == ".parquet":
+        for n, row in enumerate(parquet_rows(file), start=1):
+            yield _checked(flat_row(row, file, n, input_column), file, n), LineIndex({(): n}), ()
     elif suffix in (".yaml", ".yml"):
         data, yindex = read_yaml(file)
         items = data.get("cases") if isinstance(data, dict) else data
@@ -400,42 +471,10 @@ def _rows(file: Path) -> Iterator[RowSource]:
         for i, row in enumerate(items):
             yield _as_row(row, file, yindex.line_of((*prefix, i)) or 1), yindex, (*prefix, i)
     else:
-        raise InputError(file, f"unsupported cases file type '{suffix}'; expected .jsonl, .csv or .yaml")
+        raise InputError(file, f"unsupported cases file type '{suffix}'; expected .jsonl, .csv, .parquet or .yaml")
 
 
 def _as_row(row: Any, file: Path, line: int) -> dict[str, Any]:
     if not isinstance(row, dict):
         raise InputError(file, f"expected a case object, got {type(row).__name__}", line=line)
     return row
-
-
-_CSV_JSON_COLUMNS = ("checks", "rubrics", "vars", "metadata")
-_CSV_CASE_COLUMNS = ("id", "input", "expected", "tags", "critical", "description")
-
-
-def _csv_row(row: dict[str, Any], file: Path, line: int) -> dict[str, Any]:
-    """A CSV row as a case: JSON columns decoded, tags split on commas, other columns become vars."""
-    case: dict[str, Any] = {}
-    extra_vars: dict[str, Any] = {}
-    for key, value in row.items():
-        if key is None or value is None or value == "":
-            continue
-        if key in _CSV_JSON_COLUMNS:
-            try:
-                case[key] = json.loads(value)
-            except RecursionError:
-                raise InputError(file, f"column '{key}' must hold JSON: nested too deeply", line=line,
-                                 field=key) from None
-            except ValueError as exc:
-                raise InputError(file, f"column '{key}' must hold JSON: {exc}", line=line, field=key) from None
-        elif key == "tags":
-            case["tags"] = [t.strip() for t in value.replace(";", ",").split(",") if t.strip()]
-        elif key == "critical":
-            case["critical"] = value.strip().lower() in ("1", "true", "yes")
-        elif key in _CSV_CASE_COLUMNS:
-            case[key] = value
-        else:
-            extra_vars[key] = value
-    if extra_vars:
-        case["vars"] = {**extra_vars, **case.get("vars", {})}
-    return case

@@ -22,6 +22,7 @@ __all__ = [
     "AgentSpec",
     "BudgetSpec",
     "CaseSpec",
+    "CasesFromSpec",
     "ConfigFile",
     "CriticalSpec",
     "DefaultsSpec",
@@ -53,6 +54,11 @@ MAX_REPEAT = 1000
 # A suite name becomes a file and folder name (baselines, results): letters, digits, '.', '_', '-'
 SUITE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 _SEMVER = re.compile(r"^\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$")
+
+
+def _unset(value: Any) -> bool:
+    """Fields added after a format shipped are left out of dumps while unset, so content hashes stay stable."""
+    return value is None or value == {}
 
 
 class Spec(BaseModel):
@@ -245,7 +251,9 @@ class RubricSpec(Spec):
     scale: tuple[int, int] = (1, 5)
     threshold: float | None = Field(
         None, description="Pass when score >= threshold; default 75% of the way up the scale, rounded up (4 on 1-5).")
-    weight: float = Field(1.0, gt=0)
+    weight: float = Field(1.0, ge=0, description="0: informational, affects neither score nor pass.")
+    metric: str | None = Field(None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", exclude_if=_unset,
+                               description="Named metric this rubric feeds.")
     use_expected: bool = False
     samples: int = Field(1, ge=1, le=20, description="Judge calls averaged (self-consistency).")
     judge: Judge = None
@@ -430,6 +438,13 @@ class ReportSpec(Spec):
     redact: bool = False
 
 
+class CasesFromSpec(Spec):
+    """A cases file (or glob) with options for tables that have no `input` column."""
+
+    path: str = Field(min_length=1, description="File or glob (data/*.csv), relative to the suite.")
+    input_column: str | None = Field(None, description="Column sent as the input; default `input`, else the first.")
+
+
 class SuiteFile(Spec):
     """A suite: the golden dataset for one agent."""
 
@@ -442,7 +457,8 @@ class SuiteFile(Spec):
     templated_inputs: Literal["auto"] | bool = Field(
         "auto", description="Render case inputs as Jinja2: auto (only a case with non-empty `vars`), true, false.")
     defaults: DefaultsSpec = DefaultsSpec()
-    cases_from: str | tuple[str, ...] | None = Field(None, description="JSONL, CSV or YAML files of cases.")
+    cases_from: str | CasesFromSpec | tuple[str | CasesFromSpec, ...] | None = Field(
+        None, description="JSONL (case rows or OpenAI `messages`), CSV, Parquet or YAML files of cases; globs allowed.")
     cases: tuple[CaseSpec, ...] = ()
     judge: Judge = None
     gate: GateSpec = GateSpec()
@@ -467,3 +483,10 @@ class SuiteFile(Spec):
         10.0, gt=0, le=3600,
         description="Time limit of one check (python: checks, user regexes); past it the check fails. "
                     "A check's own `timeout_s` overrides it.")
+    derived_metrics: dict[str, str] = Field(
+        default_factory=dict, exclude_if=_unset,
+        description="name -> formula over named metrics (sums over runs), runs and cases; e.g. tp / (tp + fp).")
+    similarity_model: ModelSpec | None = Field(
+        None, exclude_if=_unset, description="Embeddings endpoint for `similar` checks; default: the candidate's endpoint.")
+    moderation_model: ModelSpec | None = Field(
+        None, exclude_if=_unset, description="Moderation endpoint for `moderation` checks; default: the candidate's endpoint.")

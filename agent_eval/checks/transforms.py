@@ -1,0 +1,156 @@
+"""`transform:` on any check: the check looks at part of the output instead of all of it.
+
+    transform: {json_path: "$.answer"}          # the selected value (JSON text unless a string)
+    transform: {regex: "Answer: (.*)", group: 1}  # a regex group (0: the whole match)
+    transform: {python: "my_checks:final_line"}   # fn(output, case) -> str, imported by name
+
+A list applies several in order. The JSON path reads JSON embedded in prose when the output is
+not JSON as a whole. When a transform finds nothing, the check fails (its `not_` form too),
+with a reason naming the transform: there is nothing to check.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from agent_eval.checks._bounded import Pattern, compile_user_regex, regex_error, search
+from agent_eval.checks._util import RawCheck, expect_keys, expect_str, quote, type_name
+from agent_eval.checks.base import CheckInput, CheckSpecError
+from agent_eval.untrusted import parse_json
+
+__all__ = ["TransformChain", "compile_transform", "find_json_values"]
+
+_HINT = '{json_path: "$.a"}, {regex: "...", group: 1} or {python: "module:function"}'
+
+
+def find_json_values(text: str) -> list[Any]:
+    """The whole text as JSON, else every JSON object or array embedded in it, in order."""
+    stripped = text.strip()
+    try:
+        return [parse_json(stripped)]
+    except ValueError:
+        pass
+    decoder = json.JSONDecoder()
+    found: list[Any] = []
+    pos = 0
+    while True:
+        starts = [i for i in (text.find("{", pos), text.find("[", pos)) if i >= 0]
+        if not starts:
+            return found
+        start = min(starts)
+        try:
+            value, end = decoder.raw_decode(text, start)
+        except ValueError:
+            pos = start + 1
+            continue
+        found.append(value)
+        pos = end
+
+
+def as_text(value: Any) -> str:
+    """A selected value as the text a check sees: strings as they are, the rest as JSON."""
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+@dataclass(frozen=True, slots=True)
+class _JsonPath:
+    path: str
+    expr: Any
+
+    def apply(self, text: str, run: CheckInput) -> tuple[str | None, str]:
+        docs = find_json_values(text)
+        if not docs:
+            return None, f"json_path {self.path}: output holds no JSON"
+        for doc in docs:
+            values = [m.value for m in self.expr.find(doc)]
+            if values:
+                return as_text(values[0] if len(values) == 1 else values), ""
+        return None, f"json_path {self.path}: nothing selected"
+
+
+@dataclass(frozen=True, slots=True)
+class _Regex:
+    pattern: Pattern
+    group: int | str
+
+    def apply(self, text: str, run: CheckInput) -> tuple[str | None, str]:
+        match = search(self.pattern, text)  # bounded: a pathological pattern times out, never hangs
+        if match is None:
+            return None, f"regex /{self.pattern.pattern}/ does not match"
+        part = match.group(self.group)
+        return (part, "") if part is not None else (None, f"regex group {self.group} did not take part")
+
+
+@dataclass(frozen=True, slots=True)
+class _Python:
+    ref: str
+    function: Any
+
+    def apply(self, text: str, run: CheckInput) -> tuple[str | None, str]:
+        try:
+            value = self.function(text, run.case)
+        except Exception as exc:  # the user's code is under test, not agent-eval's
+            return None, f"{self.ref} raised {type(exc).__name__}: {str(exc)[:80]}"
+        return (None, f"{self.ref} returned None") if value is None else (as_text(value), "")
+
+
+@dataclass(frozen=True, slots=True)
+class TransformChain:
+    """One or more transforms, applied in order."""
+
+    steps: tuple[_JsonPath | _Regex | _Python, ...]
+
+    def apply(self, run_input: CheckInput) -> tuple[str | None, str]:
+        text: str | None = run_input.output
+        for step in self.steps:
+            assert text is not None
+            text, why = step.apply(text, run_input)
+            if text is None:
+                return None, why
+        return text, ""
+
+
+def compile_transform(value: Any, raw: RawCheck) -> TransformChain:
+    """`transform:` as written: one mapping with one kind, or a list of them."""
+    items = value if isinstance(value, list) else [value]
+    if not items:
+        raise CheckSpecError(f"expected a transform like {_HINT}, got an empty list", key="transform")
+    return TransformChain(tuple(_step(item, raw) for item in items))
+
+
+def _step(item: Any, raw: RawCheck) -> _JsonPath | _Regex | _Python:
+    if not isinstance(item, Mapping):
+        raise CheckSpecError(f"expected a transform like {_HINT}, got {type_name(item)}", key="transform")
+    kinds = [k for k in ("json_path", "regex", "python") if k in item]
+    if len(kinds) != 1:
+        raise CheckSpecError(f"a transform has one of json_path, regex or python; like {_HINT}", key="transform")
+    kind = kinds[0]
+    expect_keys(item, (kind, "group") if kind == "regex" else (kind,), owner="transform")
+    text = expect_str(item[kind], "transform", hint=f" for transform {kind}")
+    if kind == "json_path":
+        from jsonpath_ng.exceptions import JSONPathError
+        from jsonpath_ng.ext import parse
+
+        try:
+            return _JsonPath(text, parse(text))
+        except JSONPathError as exc:
+            raise CheckSpecError(f"invalid JSONPath {quote(text)}: {exc}", key="transform") from exc
+    if kind == "regex":
+        try:
+            pattern = compile_user_regex(text)
+        except regex_error as exc:
+            raise CheckSpecError(f"invalid regular expression {quote(text)}: {exc}", key="transform") from exc
+        group = item.get("group", 0)
+        valid = isinstance(group, str) and group in pattern.groupindex
+        valid = valid or (isinstance(group, int) and not isinstance(group, bool) and 0 <= group <= pattern.groups)
+        if not valid:
+            raise CheckSpecError(f"group {group!r} is not a group of /{text}/ (it has {pattern.groups})",
+                                 key="transform")
+        return _Regex(pattern, group)
+    from agent_eval.checks.python import compile_python
+
+    user = compile_python(RawCheck(name="transform", value=text, options={}, base_dir=raw.base_dir))
+    return _Python(user.ref, user.function)
