@@ -99,6 +99,11 @@ class Transform(Protocol):
 
     def apply(self, run_input: CheckInput) -> tuple[str | None, str]: ...
 
+    @property
+    def runs_user_code(self) -> bool:
+        """True when applying it calls the user's Python (then it runs off the event loop, time-limited)."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class Check:

@@ -160,7 +160,14 @@ class CheckRunner:
         return tuple([await self._one(check, view) for check in checks])
 
     async def _one(self, check: Check, run_view: CheckInput) -> CheckResult:
-        view, failed = check.view(run_view)  # the check's transform, if any
+        if check.transform is not None and check.transform.runs_user_code:
+            try:
+                async with asyncio.timeout(self.limit(check)):
+                    view, failed = await _in_thread(lambda: check.view(run_view))
+            except TimeoutError:
+                return check.failed(f"transform timed out after {self.limit(check):g} s")
+        else:
+            view, failed = check.view(run_view)  # the check's transform, if any
         if failed is not None:
             return failed
         if isinstance(check.arg, GroupSpec):  # its checks run here too: in workers, off the loop, ...

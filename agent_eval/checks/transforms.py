@@ -92,7 +92,9 @@ class _Python:
     def apply(self, text: str, run: CheckInput) -> tuple[str | None, str]:
         try:
             value = self.function(text, run.case)
-        except Exception as exc:  # the user's code is under test, not agent-eval's
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # the user's code is under test, not agent-eval's (sys.exit included)
             return None, f"{self.ref} raised {type(exc).__name__}: {str(exc)[:80]}"
         return (None, f"{self.ref} returned None") if value is None else (as_text(value), "")
 
@@ -102,6 +104,11 @@ class TransformChain:
     """One or more transforms, applied in order."""
 
     steps: tuple[_JsonPath | _Regex | _Python, ...]
+
+    @property
+    def runs_user_code(self) -> bool:
+        """A `python:` step: applied off the event loop, under the check's time limit."""
+        return any(isinstance(step, _Python) for step in self.steps)
 
     def apply(self, run_input: CheckInput) -> tuple[str | None, str]:
         text: str | None = run_input.output
