@@ -6,14 +6,13 @@ It never reads the error's message text: wording changes, status codes do not.
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 
 from agent_eval.providers.base import RetryDecision, RetryKind
-from agent_eval.providers.ratelimits import parse_rate_headers
+from agent_eval.providers.ratelimits import header_number, parse_rate_headers
 from agent_eval.providers.replies import InvalidReply
 
 __all__ = [
@@ -46,13 +45,13 @@ def parse_retry_after(headers: Mapping[str, str] | None, *, now: float | None = 
         return None
     lowered = {key.lower(): value for key, value in headers.items()}
     for prefix in ("", "llm_provider-"):
-        millis = _number(lowered.get(f"{prefix}retry-after-ms"))
+        millis = header_number(lowered.get(f"{prefix}retry-after-ms"))
         if millis is not None:
             return max(0.0, millis / 1000.0)
     raw = lowered.get("retry-after", lowered.get("llm_provider-retry-after"))
     if raw is None:
         return None
-    seconds = _number(raw)
+    seconds = header_number(raw)
     if seconds is not None:
         return max(0.0, seconds)
     try:
@@ -63,14 +62,6 @@ def parse_retry_after(headers: Mapping[str, str] | None, *, now: float | None = 
     return max(0.0, when.timestamp() - current)
 
 
-def _number(raw: str | None) -> float | None:
-    if raw is None:
-        return None
-    try:
-        value = float(raw.strip())
-    except ValueError:
-        return None
-    return value if math.isfinite(value) else None
 
 
 def classify_status(

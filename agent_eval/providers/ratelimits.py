@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-__all__ = ["RateInfo", "parse_duration", "parse_rate_headers"]
+__all__ = ["RateInfo", "header_number", "parse_duration", "parse_rate_headers"]
 
 _PREFIXES = ("x-ratelimit-", "anthropic-ratelimit-")
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
@@ -80,14 +80,20 @@ def parse_duration(raw: str | None) -> float | None:
     return sum(float(value) * _UNIT_S[unit] for value, unit in parts)
 
 
-def _count(raw: str | None) -> float | None:
+def header_number(raw: str | None) -> float | None:
+    """A header's finite number, or None when absent or not a number."""
     if raw is None:
         return None
     try:
         value = float(raw.strip())
     except ValueError:
         return None
-    return value if math.isfinite(value) and value >= 0 else None
+    return value if math.isfinite(value) else None
+
+
+def _count(raw: str | None) -> float | None:
+    value = header_number(raw)
+    return value if value is not None and value >= 0 else None
 
 
 def _until(raw: str | None, now: float) -> float | None:
