@@ -31,10 +31,12 @@ __all__ = [
     "RunError",
     "RunRecord",
     "RunStatus",
+    "SimulatorUsage",
     "Span",
     "SuiteInfo",
     "Summary",
     "ToolCall",
+    "TurnResult",
     "Usage",
 ]
 
@@ -164,6 +166,30 @@ class Span(Record):
 FailureKind = Literal["tool", "retrieval", "orchestration", "prompt"]
 
 
+class TurnResult(Record):
+    """One assistant turn of a conversation: what the user said, the reply, and that turn's verdict."""
+
+    index: int = Field(description="1-based turn number.")
+    user: str
+    output: str
+    passed: bool | None = Field(None, description="None when the turn has no checks or rubrics of its own.")
+    score: float | None = None
+    checks: tuple[CheckResult, ...] = ()
+    rubrics: tuple[RubricResult, ...] = ()
+    tool_calls: tuple[ToolCall, ...] = ()
+
+
+class SimulatorUsage(Record):
+    """A simulated user's side of a conversation: its calls, priced and counted apart from the agent's."""
+
+    model: str
+    calls: int = 0
+    tokens: Usage = Usage()
+    cost_usd: float | None = None
+    stop: str = Field(description="goal_reached | phrase | tool | escalated | max_turns | ended | error")
+    goal_reached: bool = False
+
+
 class RunRecord(Record):
     """One execution of one case: one line of `runs.jsonl`."""
 
@@ -189,6 +215,9 @@ class RunRecord(Record):
     trace: tuple[Span, ...] = Field((), description="The run's spans (agent steps, model and tool calls).")
     steps: int | None = Field(None, description="Model calls the target made (1 for a plain prompt call).")
     failure_kind: FailureKind | None = Field(None, description="Where a failed run went wrong, from its trace.")
+    turns: tuple[TurnResult, ...] | None = Field(None, description="A conversation's turns, each with its verdict.")
+    simulated_user: SimulatorUsage | None = Field(None, description="The simulated user's calls and why it stopped.")
+    escalated: bool | None = Field(None, description="Handed off to a human (None: no `escalation:` declared).")
     warnings: tuple[str, ...] = Field(
         (), description="What was repaired to keep the run, e.g. invalid Unicode in the reply replaced by U+FFFD.")
 

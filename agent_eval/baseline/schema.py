@@ -63,10 +63,12 @@ class BaselineRun(Record):
     steps: int | None = Field(None, description="Model calls the target made (1 for a plain prompt call).")
     tool_calls: tuple[TrajectoryCall, ...] = Field((), description="The trajectory: tool calls with arguments and results.")
     failure_kind: FailureKind | None = Field(None, description="Where a failed run went wrong, from its trace.")
-    escalation: dict[str, Any] | None = Field(None, description="Reserved: the run's escalation (later issues).")
+    escalation: dict[str, Any] | None = Field(
+        None, description='The run\'s escalation, {"escalated": bool}, when the config declares `escalation:`.')
     metrics: dict[str, float] = Field(default_factory=dict,
                                       description="Named metrics of the run (`metric:` on checks and rubrics).")
-    assistant_turns: tuple[str, ...] | None = Field(None, description="Reserved: the assistant's turns of a conversation.")
+    assistant_turns: tuple[str, ...] | None = Field(
+        None, description="A conversation's assistant replies, turn by turn.")
 
 
 class BaselineCase(Record):
@@ -139,5 +141,7 @@ def baseline_run(run: RunRecord) -> BaselineRun:
         index=run.index, score=run.score, passed=run.passed, status=run.status, output=run.output,
         latency_ms=run.latency_ms, cost_usd=run.cost_usd, error_kind=run.error.kind if run.error is not None else None,
         steps=run_steps(run), tool_calls=run_trajectory(run), failure_kind=run.failure_kind,
+        escalation={"escalated": run.escalated} if run.escalated is not None else None,
+        assistant_turns=tuple(turn.output for turn in run.turns) if run.turns else None,
         metrics=run_metrics(run),
     )

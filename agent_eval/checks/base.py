@@ -72,6 +72,7 @@ class CheckInput:
     cost_usd: float | None = None
     steps: int | None = None  # model calls the target made
     tools: tuple[Mapping[str, Any], ...] = ()  # the config's tool definitions (tool_args_valid)
+    escalated: bool | None = None  # None: the config declares no `escalation:`
     services: CheckServices | None = None
 
 
@@ -113,6 +114,7 @@ class Check:
     evaluate: Evaluate
     negate: bool = False
     weight: float = 1.0
+    scope: str = "last"  # conversations: "last" reply, "all_turns" (every reply passes) or "any_turn"
     isolated: bool = False  # user code: evaluated in a worker process (checks.runtime), never by `run`
     timeout_s: float | None = None  # this check's own limit; None: the suite's check_timeout_s
     metric: str | None = None

@@ -17,15 +17,28 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from agent_eval.checks import groups, metrics, python, refusal, semantic, structured, text, tools, trajectory
+from agent_eval.checks import (
+    escalation,
+    groups,
+    metrics,
+    python,
+    refusal,
+    semantic,
+    structured,
+    text,
+    tools,
+    trajectory,
+)
 from agent_eval.checks._util import RawCheck, closest, expect_keys, positive_number, type_name
 from agent_eval.checks.base import AsyncEvaluate, Check, CheckSpecError, Evaluate
 
-__all__ = ["CHECKS", "NEGATION_PREFIX", "Family", "check_names", "compile_check"]
+__all__ = ["CHECKS", "NEGATION_PREFIX", "SCOPES", "Family", "check_names", "compile_check"]
 
 NEGATION_PREFIX = "not_"
 COMMON_OPTIONS = ("weight", "metric", "transform")
 _METRIC_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+SCOPES = ("last", "all_turns", "any_turn")  # `scope:` of a conversation case's check
+_SCOPE = "scope"
 _TIMEOUT = "timeout_s"
 
 
@@ -72,6 +85,10 @@ CHECKS: dict[str, Family] = {
     "max_tool_calls": Family(trajectory.compile_count, trajectory.eval_max_tool_calls, summary="tool calls <= n"),
     "final_answer_after_tool": Family(trajectory.compile_after_tool, trajectory.eval_after_tool,
                                       summary="answer contains a tool result's value"),
+    "escalated": Family(escalation.compile_escalated, escalation.eval_escalated,
+                        summary="the run escalated to a human (true) or not (false)"),
+    "not_escalated": Family(escalation.compile_true, escalation.eval_not_escalated,
+                            summary="the run did not escalate to a human"),
     "similar": Family(semantic.compile_similar, semantic.eval_unavailable, True, ("threshold", "model"),
                       "cosine similarity of embeddings >= threshold", semantic.eval_similar),
     "moderation": Family(semantic.compile_moderation, semantic.eval_unavailable, True,
@@ -101,7 +118,7 @@ def _check_key(raw: Mapping[Any, Any]) -> str:
     for key in raw:
         if not isinstance(key, str):
             raise CheckSpecError(f"check keys are names, got {type_name(key)} {key!r}", key=str(key))
-        if key not in COMMON_OPTIONS:
+        if key not in COMMON_OPTIONS and key != _SCOPE:
             keys.append(key)
     found = [key for key in keys if _is_check_key(key)]
     if len(found) > 1:
@@ -161,11 +178,14 @@ def compile_check(raw: Mapping[str, Any], *, base_dir: Path, nested: bool = Fals
         )
     name = _check_key(raw)
     family, negate = _family(name)
-    extra = {key: value for key, value in raw.items() if key != name and key not in COMMON_OPTIONS}
+    extra = {key: value for key, value in raw.items() if key not in (name, _SCOPE) and key not in COMMON_OPTIONS}
     expect_keys(extra, (*family.options, *COMMON_OPTIONS), owner=name)
     options = {key: value for key, value in extra.items() if key != _TIMEOUT}
     weight = _weight(raw)
     timeout = positive_number(raw[_TIMEOUT], _TIMEOUT, what="a time limit in seconds > 0") if _TIMEOUT in raw else None
+    scope = raw.get(_SCOPE, "last")
+    if scope not in SCOPES:
+        raise CheckSpecError(f"scope must be one of {', '.join(SCOPES)}, got {scope!r}", key=_SCOPE)
     check_raw = RawCheck(name=name, value=raw[name], options=options, base_dir=base_dir)
     arg = family.compile(check_raw)
     transform = compile_transform(raw["transform"], check_raw) if "transform" in raw else None
@@ -174,4 +194,4 @@ def compile_check(raw: Mapping[str, Any], *, base_dir: Path, nested: bool = Fals
         aevaluate = None
     return Check(name=name, arg=arg, evaluate=family.evaluate, negate=negate, weight=weight,
                  isolated=family.isolated, timeout_s=timeout, metric=_metric(raw, nested), transform=transform,
-                 aevaluate=aevaluate)
+                 aevaluate=aevaluate, scope=scope)

@@ -136,6 +136,7 @@ def gate_and_report(
     from agent_eval.baseline.gate import decide
     from agent_eval.report import ci_run_url, write_reports
     from agent_eval.report.console import print_failure_kinds, print_named_metrics, print_results, print_verdict
+    from agent_eval.report.conversations import print_conversations
 
     options = gate_options(flags, gate_spec, repeat=results.suite.repeat, critical_rates=critical_rates,
                            seed=results.seed)
@@ -151,6 +152,7 @@ def gate_and_report(
         console.print(f"baseline: none (looked for {looked_for})", markup=False, highlight=False)
     print_verdict(console, verdict)
     print_failure_kinds(console, results, baseline)
+    print_conversations(console, results, baseline)
     paths = write_reports(out_dir, results, verdict, baseline, redact=flags.redact or redact_default,
                           run_url=ci_run_url(os.environ))
     if step_summary:

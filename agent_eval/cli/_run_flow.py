@@ -85,7 +85,7 @@ def model_warnings(suite: LoadedSuite, config: LoadedConfig) -> list[str]:
 
     specs = [("candidate", config.spec.model, config.path)]
     specs += [("judge", c.judge, suite.path) for c in suite.cases if c.judge is not None]
-    specs += [("judge", r.judge, suite.path) for c in suite.cases for r in c.rubrics if r.judge is not None]
+    specs += [("judge", r.judge, suite.path) for c in suite.cases for r in c.all_rubrics if r.judge is not None]
     specs += [("judge", m, suite.path) for _, spec, _ in specs[1:] for m in getattr(spec, "ensemble", ())]
     seen: set[tuple[str, str]] = set()
     warnings = [f"{config.path}: {w}" for w in config.warnings]
@@ -161,10 +161,12 @@ def _check_credentials(suite: LoadedSuite, config: LoadedConfig) -> None:
         if extra is not None:
             check_credentials(extra)
     for case in suite.cases:
-        for rubric in case.rubrics:
+        for rubric in case.all_rubrics:
             spec = rubric.judge or case.judge
             if spec is not None:
                 check_credentials(spec)
+        if case.simulated_user is not None:
+            check_credentials(case.simulated_user.model)
 
 
 def _resume_pair(folder: Path, options: RunOptions) -> tuple[LoadedSuite, LoadedConfig, RunOptions]:

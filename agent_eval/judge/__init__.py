@@ -46,7 +46,7 @@ def _named_template(suite: LoadedSuite, name: str) -> Path:
 
 def judge_provenance(suite: LoadedSuite, cases: Sequence[Case]) -> tuple[str | None, str | None]:
     """The judge model ids (sorted, comma-joined) and the prompt hash, when any case has rubrics."""
-    specs = [r.judge or c.judge for c in cases for r in c.rubrics]
+    specs = [r.judge or c.judge for c in cases for r in c.all_rubrics]
     models = sorted({m.name for spec in specs if spec is not None for m in (spec, *spec.ensemble)})
     if not models:
         return None, None
@@ -68,7 +68,7 @@ def build_judge(
     from agent_eval.providers.registry import check_credentials
 
     for case in cases:
-        for rubric in case.rubrics:
+        for rubric in case.all_rubrics:
             spec = rubric.judge or case.judge
             for member in (spec, *spec.ensemble) if spec is not None else ():
                 check_credentials(member)

@@ -208,9 +208,12 @@ def create(spec: ModelSpec, *, max_connections: int, api_key: str | None, base_u
 def _last_of(messages: tuple[Message, ...], role: str) -> str | None:
     """The content of the last message of `role`; None when there is none (the rule cannot match).
 
-    For `tool`, the results of the last batch of (parallel) calls, one per line.
+    For `tool`, the results of the last batch of (parallel) calls, one per line, in the current turn
+    (after the last user message: an earlier turn's result does not answer a new question).
     """
     for end in range(len(messages) - 1, -1, -1):
+        if role == "tool" and messages[end].role == "user":
+            return None
         if messages[end].role != role:
             continue
         if role != "tool":

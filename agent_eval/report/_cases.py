@@ -20,6 +20,7 @@ from agent_eval.records import (
 )
 from agent_eval.stats.passk import pass_hat_curve
 
+from ._chat import ChatTurn, chat_turns
 from ._format import (
     DASH,
     REDACTED,
@@ -87,6 +88,7 @@ class RunView:
     timeline: Timeline | None = None
     failure_kind: str | None = None
     baseline_failure_kind: str | None = None
+    chat: tuple[ChatTurn, ...] = ()  # a conversation's turns, with the baseline run's replies
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,6 +188,7 @@ def _run_view(run: RunRecord, base: SideRun | None, shared: bool, prompt: str | 
         timeline=timeline(run, base, redact),
         failure_kind=run.failure_kind,
         baseline_failure_kind=base.failure_kind if base else None,
+        chat=chat_turns(run, base.assistant_turns if base is not None else None, redact),
     )
 
 

@@ -9,6 +9,7 @@ import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
 from agent_eval.baseline.schema import Baseline, BaselineCase
 from agent_eval.records import CaseStats, ConfigInfo, GroupStats, Results
@@ -61,6 +62,8 @@ class SideRun:
     steps: int | None = None  # baseline runs: the stored trajectory, compared with the candidate's trace
     trajectory: tuple[TrajectoryCall, ...] = ()
     failure_kind: str | None = None
+    assistant_turns: tuple[str, ...] | None = None  # a conversation's replies, for the chat view
+    escalated: bool | None = None  # None: not recorded (no `escalation:` in the config)
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,7 +131,9 @@ def candidate_side(results: Results) -> Side:
             definition_hash=c.definition_hash,
             stats=c.stats,
             runs=tuple(
-                SideRun(r.index, str(r.status), r.passed, r.score, r.output, r.latency_ms, steps=r.steps)
+                SideRun(r.index, str(r.status), r.passed, r.score, r.output, r.latency_ms, steps=r.steps,
+                        assistant_turns=tuple(t.output for t in r.turns) if r.turns else None,
+                        escalated=r.escalated)
                 for r in c.runs
             ),
         )
@@ -169,7 +174,9 @@ def baseline_side(baseline: Baseline) -> Side:
 def _baseline_case(case: BaselineCase, is_refusal: Callable[[str], bool]) -> SideCase:
     runs = tuple(
         SideRun(r.index, str(r.status), r.passed, r.score, r.output, r.latency_ms, is_refusal(r.output), r.cost_usd,
-                r.steps, r.tool_calls, r.failure_kind)
+                r.steps, r.tool_calls, r.failure_kind,
+                assistant_turns=getattr(r, "assistant_turns", None),
+                escalated=_escalated(getattr(r, "escalation", None)))
         for r in case.runs
     )
     return SideCase(case.id, tuple(case.tags), case.critical, case.definition_hash, case.stats, runs)
@@ -218,3 +225,9 @@ def group_stats(cases: Iterable[SideCase]) -> GroupStats:
         cost_usd=math.fsum(costs),
         mean_cost_usd=mean([r.cost_usd for r in done if r.cost_usd is not None]),
     )
+
+
+def _escalated(recorded: Any) -> bool | None:
+    """A baseline run's escalation slot (schema 2: {"escalated": bool}), when it was recorded."""
+    value = recorded.get("escalated") if isinstance(recorded, dict) else None
+    return value if isinstance(value, bool) else None

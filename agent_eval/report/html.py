@@ -34,6 +34,7 @@ from ._metrics import cache_line, metric_rows, provenance_rows, tag_rows
 from ._sides import Side, baseline_side, candidate_side
 from ._svg import latency_chart, score_chart, tag_chart
 from .console import pass_curve, power_lines, short_cases_line
+from .conversations import side_escalation_lines
 
 __all__ = ["html_with_sides", "render_html"]
 
@@ -161,6 +162,7 @@ def _context(results: Results, verdict: Verdict, base: Side | None, cand: Side, 
         "cache_line": cache_line(cand.stats),
         "calibration_line": _calibration(results),
         "ungated": results.ungated,
+        "escalation": side_escalation_lines(cand, base),
         "provenance": provenance_rows(base.provenance if base else None, cand.provenance),
         "config_diff": config_diff(verdict, base, cand),
         "score_svg": score_chart(base.case_scores() if base else None, cand.case_scores()),

@@ -214,6 +214,7 @@ def _section(
     if not results.complete:
         lines += [f"**Incomplete run:** {_md(results.incomplete_reason or 'stopped early')}", ""]
     lines += _errors(results)
+    lines += conversation_markdown(results, cand, base)
     table = _regressed_table(verdict)
     return lines + ([*table, ""] if table else []) + _failure_kinds(results, baseline)
 
@@ -241,6 +242,22 @@ def _calibration(results: Results) -> str | None:
 
     return calibration_line(results.suite.name, results.suite.path, results.config.judge_model,
                             results.config.judge_prompt_hash)
+
+
+def conversation_markdown(results: Results, cand: Side, base: Side | None) -> list[str]:
+    """Conversation turns that failed (case and turn only: no text) and the escalation rates."""
+    from agent_eval.report.conversations import side_escalation_lines
+    from agent_eval.stats.escalation import turn_failures
+
+    lines: list[str] = []
+    failures = turn_failures(results)
+    if failures:
+        shown = ", ".join(f"{_code(f.case_id)} turn {f.turn} ({f.failed}/{f.runs} runs)" for f in failures[:10])
+        lines += [f"**Conversation turns that failed:** {shown}" + (" …" if len(failures) > 10 else ""), ""]
+    escalation = side_escalation_lines(cand, base)
+    if escalation:
+        lines += [f"**Escalation:** {_md(escalation[0])}", ""]
+    return lines
 
 
 def render_markdown(

@@ -12,6 +12,7 @@ from agent_eval.records import Usage
 from agent_eval.report._plain import plain
 from agent_eval.runner.plan import in_shard, plan_items, select_cases
 from agent_eval.runner.session import RunOptions
+from agent_eval.suite.case import Case
 from agent_eval.suite.loader import LoadedConfig, LoadedSuite
 
 __all__ = ["DryRun", "estimate", "print_dry_run"]
@@ -61,7 +62,7 @@ def estimate(suite: LoadedSuite, config: LoadedConfig, options: RunOptions) -> D
         tokens_in += prompt
         run_cost = cost_usd(model.name, Usage(input_tokens=prompt, output_tokens=max_out), config.spec.pricing,
                             provider=model.provider)
-        for rubric in item.case.rubrics:
+        for rubric in item.case.all_rubrics:
             judge = rubric.judge or item.case.judge
             judge_calls += rubric.samples
             judge_usage = Usage(input_tokens=prompt + max_out + 300, output_tokens=_JUDGE_OUTPUT_TOKENS)
@@ -86,6 +87,10 @@ def print_dry_run(console: Console, suite: LoadedSuite, config: LoadedConfig, op
                   f"(+{plan.cached} cached) · judge calls {plan.judge_calls}")
     console.print(f"  estimated tokens: {plan.input_tokens:,} in, at most {plan.output_tokens:,} out (candidate)")
     console.print(f"  estimated cost at most: {cost}")
+    talks = sum(1 for c in suite.cases if c.is_conversation)
+    if talks:
+        console.print(f"  {talks} conversation case(s): one target run per user turn (and a simulator call per "
+                      "simulated turn); the estimates above count the first turn")
     if config.spec.agent is not None:
         _print_targets(console, suite, config, options)
     return plan
@@ -106,4 +111,16 @@ def _print_targets(console: Console, suite: LoadedSuite, config: LoadedConfig, o
     cases = [c for c in select_cases(suite.cases, options.filters) if in_shard(c.id, options.shard)]
     for item in plan_items(cases, config, 1):
         run = TargetRun(case=item.case, index=0, messages=item.messages)
-        console.print(Text(plain(f"    {item.case.id}: {describe_run(config, run)}")), soft_wrap=True)
+        console.print(Text(plain(f"    {item.case.id}: {describe_run(config, run)}{_turns(item.case)}")),
+                      soft_wrap=True)
+
+
+def _turns(case: Case) -> str:
+    """How a conversation case goes on after its first turn."""
+    if case.conversation is not None:
+        more = len(case.conversation) - 1
+        return f"; then {more} more scripted user turn{'s' if more > 1 else ''}" if more else ""
+    if case.simulated_user is not None:
+        sim = case.simulated_user
+        return f"; then a simulated user ({sim.model.provider}/{sim.model.name}), up to {sim.max_turns} turns"
+    return ""

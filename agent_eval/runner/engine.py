@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from agent_eval.calls.budget import Budget, Reservation
 from agent_eval.calls.cache import ResponseCache
@@ -18,12 +18,16 @@ from agent_eval.checks.base import CheckInput, CheckServiceError, CheckServices
 from agent_eval.checks.runtime import CheckRunner
 from agent_eval.errors import FatalProviderError
 from agent_eval.judge.parse import JudgeError
-from agent_eval.records import Message, RubricResult, RunError, RunRecord, RunStatus
+from agent_eval.records import CheckResult, Message, RubricResult, RunError, RunRecord, RunStatus
+from agent_eval.runner.escalation import detect_escalation
 from agent_eval.runner.scoring import score_run
 from agent_eval.runner.store import RunsWriter
 from agent_eval.suite.case import Case
 from agent_eval.targets.base import Target, TargetResult, TargetRun
 from agent_eval.trace.failure import FailurePolicy, classify_failure, retrieved_documents, with_context
+
+if TYPE_CHECKING:
+    from agent_eval.conversation.driver import Conversations, Played
 
 __all__ = ["Engine", "Judge", "Outcome", "Progress", "WorkItem"]
 
@@ -84,6 +88,7 @@ class Engine:
     checks: CheckRunner = field(default_factory=CheckRunner)
     run_timeout_s: float | None = None
     grace_s: float = 5.0
+    conversations: Conversations | None = None  # plays conversation cases (also holds `escalation:`)
     spend_estimate: Callable[[WorkItem], tuple[float | None, int]] | None = None  # (USD, tokens) before a run
     failure_policy: FailurePolicy = field(default_factory=FailurePolicy)
     services: CheckServices | None = None  # embeddings and moderation for checks that call a model
@@ -127,6 +132,8 @@ class Engine:
         """Close the results stream, the cache and every connection."""
         self.writer.close()
         await self.target.aclose()
+        if self.conversations is not None:
+            await self.conversations.aclose()
         await self.checks.aclose()
         if self.cache is not None:
             self.cache.close()
@@ -180,33 +187,55 @@ class Engine:
 
     async def _run_unbounded(self, item: WorkItem) -> RunRecord:
         deadline = time.monotonic() + self.run_timeout_s if self.run_timeout_s is not None else None
-        result = await self.target.run(TargetRun(case=item.case, index=item.index, messages=item.messages,
-                                                 deadline=deadline))
+        played: Played | None = None
+        if item.case.is_conversation and self.conversations is not None:
+            played = await self.conversations.play(self.target, item.case, item.index, item.messages, deadline)
+            result = played.result
+        else:
+            result = await self.target.run(TargetRun(case=item.case, index=item.index, messages=item.messages,
+                                                     deadline=deadline))
         if result.error is not None:
-            return _errored(item, result.error, attempts=result.attempts, result=result)
-        return await self._score(item, result)
+            record = _errored(item, result.error, attempts=result.attempts, result=result)
+            return record if played is None else record.model_copy(update={"simulated_user": played.simulator})
+        return await self._score(item, result, played)
 
-    async def _score(self, item: WorkItem, result: TargetResult) -> RunRecord:
+    async def _score(self, item: WorkItem, result: TargetResult, played: Played | None = None) -> RunRecord:
+        from agent_eval.conversation import scoring as conversation
+
+
         if not result.cached:
             self.budget.charge(result.cost_usd, result.usage.total, estimated=result.usage.estimated)
         if result.usage.estimated:  # the budget counted the estimate; the run's own cost is unknown
             result = dataclasses.replace(result, cost_usd=None)
+        spec = self.conversations.escalation if self.conversations is not None else None
+        escalated = played.escalated if played is not None else detect_escalation(spec, result)
         view = CheckInput(
             output=result.output, case=item.case, messages=result.messages, tool_calls=result.tool_calls,
             tokens=result.usage, latency_ms=result.latency_ms, cost_usd=result.cost_usd, steps=result.steps,
-            tools=self.tools, services=self.services,
+            tools=self.tools, services=self.services, escalated=escalated,
         )
         error: RunError | None = None
+        turn_checks: dict[int, tuple[CheckResult, ...]] = {}
         try:
-            checks = result.violations + await self.checks.run(item.case.checks, view)
+            if played is None:
+                checks = result.violations + await self.checks.run(item.case.checks, view)
+            else:
+                turn_checks = await conversation.turn_checks(played, self.checks.run, view)
+                checks = result.violations + conversation.named(turn_checks) + await conversation.case_checks(
+                    item.case, view, played, self.checks.run)
         except CheckServiceError as exc:  # an embeddings/moderation endpoint failed: missing data, not a fail
             checks, error = (), RunError(kind="provider", message=str(exc))
         rubrics: tuple[RubricResult, ...] = ()
-        if self.judge is not None and item.case.rubrics and error is None:
+        graded: dict[int, tuple[RubricResult, ...]] = {}
+        if self.judge is not None and (item.case.rubrics or played is not None) and error is None:
             try:
-                rubrics = await self.judge.grade(item.case, result.messages, result.output, item.index,
-                                                 context=retrieved_documents(result.trace, result.context,
-                                                                             self.failure_policy))
+                if played is not None:
+                    graded = await conversation.grade_turns(self.judge, item.case, played, item.index)
+                    rubrics = conversation.named(graded)
+                if item.case.rubrics:
+                    rubrics += await self.judge.grade(item.case, result.messages, result.output, item.index,
+                                                      context=retrieved_documents(result.trace, result.context,
+                                                                                  self.failure_policy))
             except JudgeError as exc:  # the run has no verdict; its output and checks are kept
                 error = RunError(kind="judge", message=f"judge: {exc}")
         score, passed = score_run(checks, rubrics)
@@ -217,7 +246,8 @@ class Engine:
             tool_calls=result.tool_calls, tokens=result.usage, cost_usd=result.cost_usd,
             latency_ms=result.latency_ms, checks=checks, rubrics=rubrics, error=error, cached=result.cached,
             attempts=result.attempts, model=result.model, finished_at=_now(), trace=result.trace,
-            steps=result.steps, warnings=result.warnings,
+            steps=result.steps, warnings=result.warnings, escalated=escalated,
+            **(conversation.record_fields(played, turn_checks, graded) if played is not None else {}),
         )
         kind = classify_failure(record, self.failure_policy, context=result.context)
         return record.model_copy(update={"failure_kind": kind, "trace": with_context(result.trace, result.context)})

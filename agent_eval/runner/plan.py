@@ -9,7 +9,7 @@ from collections.abc import Collection, Sequence
 from agent_eval.runner.engine import WorkItem
 from agent_eval.suite.case import Case
 from agent_eval.suite.loader import LoadedConfig
-from agent_eval.suite.render import render_messages
+from agent_eval.suite.render import render_messages, render_user_turn
 
 __all__ = ["in_shard", "plan_items", "select_cases"]
 
@@ -39,6 +39,9 @@ def plan_items(
     interrupted run still covers every case.
     """
     rendered = [(case, render_messages(case, config)) for case in cases]
+    for case in cases:  # a conversation's later turns too, so their template errors come before any call
+        for turn in (case.conversation or ())[1:]:
+            render_user_turn(case, config, turn.user)
     return [
         WorkItem(case=case, index=index, messages=messages)
         for index in range(repeat)

@@ -6,6 +6,7 @@ import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from agent_eval import __version__
 from agent_eval.records import CaseResult, ConfigInfo, Results, RunRecord, SuiteInfo
@@ -57,7 +58,11 @@ def case_result(case: Case, runs: Sequence[RunRecord], repeat: int) -> CaseResul
     from agent_eval.stats.reduce import case_stats
 
     ordered = tuple(sorted(runs, key=lambda r: r.index))
-    case_input = case.input if isinstance(case.input, str) else [m.model_dump() for m in case.input]
+    case_input: Any = case.input if isinstance(case.input, str) else [m.model_dump() for m in case.input]
+    if case.conversation is not None:  # the scripted user turns (templates, as written)
+        case_input = [{"role": "user", "content": turn.user} for turn in case.conversation]
+    elif case.simulated_user is not None:
+        case_input = f"(simulated user) {case.simulated_user.opening}"
     return CaseResult(
         id=case.id, tags=case.tags, critical=case.critical, definition_hash=case.definition_hash,
         input=case_input, expected=case.expected, runs=ordered, stats=case_stats(ordered, repeat),

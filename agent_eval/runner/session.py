@@ -27,6 +27,7 @@ from agent_eval.untrusted import dump_json
 
 if TYPE_CHECKING:
     from agent_eval.baseline.schema import Baseline
+    from agent_eval.conversation import Conversations
 
 __all__ = ["RunOptions", "RunReport", "run_suite"]
 
@@ -180,19 +181,40 @@ def _build_engine(suite: LoadedSuite, config: LoadedConfig, cases: list[Case], o
     return Engine(
         target=build_target(config, caller, concurrency=concurrency), endpoint=endpoint, tools=config.spec.tools,
         writer=writer, progress=progress, budget=budget, concurrency=concurrency, cache=cache,
-        judge=_build_judge(suite, cases, options, budget) if any(c.rubrics for c in cases) else None,
+        judge=_build_judge(suite, cases, options, budget) if any(_judged(c) for c in cases) else None,
         run_timeout_s=options.run_timeout_s, grace_s=options.grace_s,
+        conversations=_conversations(config, cases, options, budget),
         checks=CheckRunner(timeout_s=suite.spec.check_timeout_s), spend_estimate=_spend_estimate(config),
         services=_check_services(suite, config, cases, options),
     )
 
 
+def _judged(case: Case) -> bool:
+    return bool(case.rubrics) or any(turn.rubrics for turn in case.conversation or ())
+
+
+def _conversations(config: LoadedConfig, cases: list[Case], options: RunOptions, budget: Budget) -> Conversations:
+    """What conversation cases need: the config, its `escalation:`, simulated users' endpoints (credentials
+    checked here, before any run) and a cache for their replies."""
+    from agent_eval.conversation import Conversations, SimulatorPool
+
+    specs = [c.simulated_user.model for c in cases if c.simulated_user is not None]
+    pool = None
+    if specs:
+        cached = options.use_cache and any(spec.provider != "mock" for spec in specs)
+        pool = SimulatorPool(budget=budget, seed=options.seed, max_retries=options.max_retries,
+                             timeout_s=options.timeout_s, cache=ResponseCache(options.cache_dir) if cached else None,
+                             pricing=config.spec.pricing)
+        for spec in specs:
+            pool.endpoint(spec)
+    return Conversations(config=config, tools=config.spec.tools, escalation=config.spec.escalation, simulators=pool)
 def _check_services(suite: LoadedSuite, config: LoadedConfig, cases: list[Case], options: RunOptions) -> Any:
     """Embeddings/moderation endpoints, only when a case has a check that calls a model."""
     from agent_eval.checks.groups import walk_checks
     from agent_eval.runner.check_services import ModelServices
 
-    names = {check.name.removeprefix("not_") for case in cases for check in walk_checks(case.checks)}
+    names = {check.name.removeprefix("not_") for case in cases
+             for check in walk_checks(case.checks + tuple(c for t in case.conversation or () for c in t.checks))}
     if not names & {"similar", "moderation"}:
         return None
     services = ModelServices.build(config.spec.model, suite.spec.similarity_model, suite.spec.moderation_model, None)

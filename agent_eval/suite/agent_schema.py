@@ -53,6 +53,8 @@ class HttpAgentSpec(_Spec):
     output: str = Field("$.output", description="JSONPath of the answer in the reply.")
     tool_calls: str | None = Field(None, description="JSONPath of the tool calls ([{name, args, result}]).")
     timeout_s: float = Field(60.0, gt=0)
+    session: Literal["stateless", "stateful"] = Field(
+        "stateless", description="Conversations: `stateful` sends only the new user turn and a session_id.")
 
 
 class AgentSpec(_Spec):

@@ -6,12 +6,21 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from agent_eval.records import Message
-from agent_eval.suite.schema import JudgeSpec, RubricSpec, ToolResultSpec
+from agent_eval.suite.schema import JudgeSpec, RubricSpec, SimulatedUserSpec, ToolResultSpec
 
 if TYPE_CHECKING:
     from agent_eval.checks.base import Check
 
-__all__ = ["Case"]
+__all__ = ["Case", "Turn"]
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """One scripted user turn with its checks compiled."""
+
+    user: str  # a template with the case's vars, like `input`
+    checks: tuple[Check, ...] = ()
+    rubrics: tuple[RubricSpec, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +42,17 @@ class Case:
     templated: bool = True  # the case's text is a Jinja2 template (the suite's `templated_inputs`)
     tool_results: dict[str, tuple[ToolResultSpec, ...]] = field(default_factory=dict)
     metadata: dict[str, Any] = field(default_factory=dict)
+    conversation: tuple[Turn, ...] | None = None  # scripted user turns; `input` holds the first
+    simulated_user: SimulatedUserSpec | None = None  # a model plays the user; `input` holds the opening
+
+    @property
+    def is_conversation(self) -> bool:
+        return self.conversation is not None or self.simulated_user is not None
+
+    @property
+    def all_rubrics(self) -> tuple[RubricSpec, ...]:
+        """The case's rubrics and its turns' (for judge provenance and credential checks)."""
+        return self.rubrics + tuple(r for turn in self.conversation or () for r in turn.rubrics)
 
     @property
     def first_tag(self) -> str | None:

@@ -13,7 +13,7 @@ from typing import Any
 
 from agent_eval.errors import InputError
 from agent_eval.records import Message, ToolCall
-from agent_eval.suite.case import Case
+from agent_eval.suite.case import Case, Turn
 from agent_eval.suite.render import renders_templates
 from agent_eval.suite.schema import (
     SCHEMA_VERSION,
@@ -39,7 +39,8 @@ def canonical_hash(value: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-_NEW_DEFAULTS: dict[str, Any] = {"agent": None, "tool_calls": [], "tool_results": {}, "ensemble": []}
+_NEW_DEFAULTS: dict[str, Any] = {"agent": None, "tool_calls": [], "tool_results": {}, "ensemble": [],
+                                  "escalation": None, "session": "stateless"}
 
 
 def stable_dump(value: Any) -> Any:
@@ -220,18 +221,81 @@ def _compile_case(
     case: CaseSpec, suite: SuiteFile, file: Path, index: LineIndex,
     loc: tuple[str | int, ...], suite_path: Path, suite_index: LineIndex,
 ) -> Case:
-    from agent_eval.checks import CheckSpecError, compile_check
-    from agent_eval.suite.check_values import case_renderer, render_check_item
+    from agent_eval.suite.check_values import case_renderer
 
     render = case_renderer(suite.templated_inputs, case.vars, case.expected)  # case vars in check values
-    checks = []
     raw_checks = [(raw, file, index, (*loc, "checks", j)) for j, raw in enumerate(case.checks)]
     raw_checks += [(raw, suite_path, suite_index, ("defaults", "checks", j))
                    for j, raw in enumerate(suite.defaults.checks)]
+    checks = _compile_checks(raw_checks, suite_path.parent, render)
+    rubrics = case.rubrics + suite.defaults.rubrics
+    _check_judges(case, rubrics, suite, (file, index, loc), (suite_path, suite_index))
+    graded_rubrics = rubrics if render is None else _rendered_rubrics(rubrics, render, case, loc, file, index)
+    judged = case.judge is not None or suite.judge is not None
+    turns = _compile_turns(case, judged, file, index, loc, suite_path.parent, render)
+    message_input: str | tuple[Message, ...]
+    if case.conversation is not None:
+        message_input = case.conversation[0].user
+    elif case.simulated_user is not None:
+        message_input = case.simulated_user.opening
+        ploc = (*loc, "simulated_user", "model", "provider")
+        if case.simulated_user.model.provider not in _providers():
+            raise InputError(file, f"unknown provider '{case.simulated_user.model.provider}'; expected one of: "
+                             f"{', '.join(_providers())}", line=index.line_of(ploc), field=_dotted(ploc))
+    elif isinstance(case.input, str):
+        message_input = case.input
+    else:
+        message_input = tuple(_message(m) for m in case.input or ())
+    dumped = case.model_dump(mode="json")
+    definition = {
+        "input": stable_dump(dumped["input"]), "vars": case.vars, "expected": case.expected,
+        "checks": [*case.checks, *suite.defaults.checks],
+        "rubrics": [stable_dump(_rubric_definition(r)) for r in rubrics],
+    }
+    for key in ("tool_results", "conversation", "simulated_user"):  # only when present: existing hashes stay
+        if getattr(case, key):
+            definition[key] = dumped[key]
+    critical = case.critical if case.critical is not None else suite.defaults.critical
+    return Case(
+        id=case.id, input=message_input, tags=tuple(dict.fromkeys(case.tags + suite.defaults.tags)),
+        vars=dict(case.vars), expected=case.expected, critical=bool(critical),
+        critical_min_pass_rate=critical.min_pass_rate if isinstance(critical, CriticalSpec) else None,
+        checks=tuple(checks), rubrics=graded_rubrics, judge=case.judge or suite.judge,
+        definition_hash=canonical_hash(definition),
+        source=f"{file}:{index.line_of(loc) or 1}", tool_results=dict(case.tool_results),
+        metadata=dict(case.metadata), templated=renders_templates(suite.templated_inputs, case.vars),
+        conversation=turns, simulated_user=case.simulated_user,
+    )
+
+
+def _providers() -> Sequence[str]:
+    from agent_eval.providers.registry import provider_names
+
+    return provider_names()
+
+
+def _needs_judge(has_judge: bool, name: str, where: Path, where_index: LineIndex,
+                 rloc: tuple[str | int, ...]) -> None:
+    if not has_judge:
+        raise InputError(where, f"rubric '{name}' has no judge; add `judge:` to the suite, case or rubric",
+                         line=where_index.line_of(rloc), field=_dotted(rloc))
+
+
+def _compile_checks(raw_checks: list[tuple[Any, Path, LineIndex, tuple[str | int, ...]]], base_dir: Path,
+                    render: Any, *, turn: bool = False) -> list[Any]:
+    """Compile check items (case vars rendered into their values when the suite says so); errors name the
+    file, line and field of the offending item."""
+    from agent_eval.checks import CheckSpecError, compile_check
+    from agent_eval.suite.check_values import render_check_item
+
+    checks = []
     for raw, where, where_index, check_loc in raw_checks:
         try:
+            if turn and isinstance(raw, dict) and "scope" in raw:
+                raise CheckSpecError("scope is for a case's checks; a turn's checks see that turn's reply",
+                                     key="scope")
             item = render_check_item(raw, render) if render is not None else raw
-            checks.append(compile_check(item, base_dir=suite_path.parent))
+            checks.append(compile_check(item, base_dir=base_dir))
         except CheckSpecError as exc:
             full = check_loc
             if exc.key:  # an option nested under the check's name has a line of its own
@@ -239,31 +303,23 @@ def _compile_case(
                 nested = (*check_loc, names[0], exc.key) if names else None
                 full = nested if nested and nested in where_index.lines else (*check_loc, exc.key)
             raise InputError(where, str(exc), line=where_index.line_of(full), field=_dotted(full)) from None
-    rubrics = case.rubrics + suite.defaults.rubrics
-    _check_judges(case, rubrics, suite, (file, index, loc), (suite_path, suite_index))
-    graded_rubrics = rubrics if render is None else _rendered_rubrics(rubrics, render, case, loc, file, index)
-    message_input: str | tuple[Message, ...]
-    if isinstance(case.input, str):
-        message_input = case.input
-    else:
-        message_input = tuple(_message(m) for m in case.input)
-    definition = {
-        "input": stable_dump(case.model_dump(mode="json")["input"]), "vars": case.vars, "expected": case.expected,
-        "checks": [*case.checks, *suite.defaults.checks],
-        "rubrics": [stable_dump(_rubric_definition(r)) for r in rubrics],
-    }
-    if case.tool_results:  # only when present, so the hashes of existing cases stay as they were
-        definition["tool_results"] = case.model_dump(mode="json")["tool_results"]
-    critical = case.critical if case.critical is not None else suite.defaults.critical
-    return Case(
-        id=case.id, input=message_input, tags=tuple(dict.fromkeys(case.tags + suite.defaults.tags)),
-        vars=dict(case.vars), expected=case.expected, critical=bool(critical),
-        critical_min_pass_rate=critical.min_pass_rate if isinstance(critical, CriticalSpec) else None,
-        checks=tuple(checks),
-        rubrics=graded_rubrics, judge=case.judge or suite.judge, definition_hash=canonical_hash(definition),
-        source=f"{file}:{index.line_of(loc) or 1}", tool_results=dict(case.tool_results),
-        metadata=dict(case.metadata), templated=renders_templates(suite.templated_inputs, case.vars),
-    )
+    return checks
+
+
+def _compile_turns(case: CaseSpec, judged: bool, file: Path, index: LineIndex, loc: tuple[str | int, ...],
+                   base_dir: Path, render: Any) -> tuple[Turn, ...] | None:
+    """The scripted turns with their checks compiled; a turn rubric needs a judge like any other."""
+    if case.conversation is None:
+        return None
+    turns = []
+    for t, spec in enumerate(case.conversation):
+        tloc = (*loc, "conversation", t)
+        raw = [(item, file, index, (*tloc, "checks", j)) for j, item in enumerate(spec.checks)]
+        for j, rubric in enumerate(spec.rubrics):
+            _needs_judge(rubric.judge is not None or judged, rubric.name, file, index, (*tloc, "rubrics", j))
+        turns.append(Turn(user=spec.user, checks=tuple(_compile_checks(raw, base_dir, render, turn=True)),
+                          rubrics=spec.rubrics))
+    return tuple(turns)
 
 
 def _rendered_rubrics(rubrics: tuple[RubricSpec, ...], render: Any, case: CaseSpec, loc: tuple[str | int, ...],

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from agent_eval.suite.case import Case
     from agent_eval.suite.loader import LoadedConfig
 
-__all__ = ["TemplatedMode", "render_input", "render_messages", "render_text", "renders_templates"]
+__all__ = ["TemplatedMode", "render_input", "render_messages", "render_text", "render_user_turn", "renders_templates"]
 
 TemplatedMode = Literal["auto"] | bool
 MAX_RANGE = 10_000  # jinja's sandbox allows 100,000; a nested loop of two would still never end
@@ -110,10 +110,23 @@ def render_messages(case: Case, config: LoadedConfig) -> tuple[Message, ...]:
     return tuple(messages)
 
 
+def render_user_turn(case: Case, config: LoadedConfig, text: str, *, template: bool = True) -> tuple[str, str]:
+    """A conversation's user turn: (the text with the case's vars filled in, that text in the user template).
+
+    A simulated user's words are not a template (`template=False`): only the config's template is rendered.
+    """
+    variables: dict[str, object] = dict(case.vars)
+    if template and case.templated:
+        text = _render(text, variables, where=case.source.rsplit(":", 1)[0], field="conversation", case=case)
+    user = _render(config.spec.prompt.user, {**variables, "input": text}, where=str(config.path),
+                   field="prompt.user", case=case)
+    return text, user
+
+
 def render_input(case: Case) -> str:
     """A text input with the case's vars filled in (what agents get as `input`), when the suite's
-    `templated_inputs` says it is a template; verbatim otherwise."""
+    `templated_inputs` says it is a template; verbatim otherwise (a conversation's turn is rendered already)."""
     assert isinstance(case.input, str)
-    if not case.templated:
+    if not case.templated or case.is_conversation:
         return case.input
     return _render(case.input, dict(case.vars), where=case.source.rsplit(":", 1)[0], field="input", case=case)

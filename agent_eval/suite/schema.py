@@ -10,7 +10,8 @@ import math
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import InitErrorDetails
 
 from agent_eval.suite.agent_schema import AgentSpec, MockToolCall, ToolCallSpec, ToolResultSpec, check_ref
 
@@ -25,6 +26,7 @@ __all__ = [
     "ConfigFile",
     "CriticalSpec",
     "DefaultsSpec",
+    "EscalationSpec",
     "GateSpec",
     "JudgeSpec",
     "LimitsSpec",
@@ -38,10 +40,13 @@ __all__ = [
     "PromptSpec",
     "ReportSpec",
     "RubricSpec",
+    "SimulatedUserSpec",
+    "StopSpec",
     "SuiteFile",
     "TagLimitSpec",
     "ToolCallSpec",
     "ToolResultSpec",
+    "TurnSpec",
 ]
 
 SCHEMA_VERSION = 1
@@ -133,6 +138,31 @@ class PriceSpec(Spec):
     output: float = Field(ge=0)
 
 
+class EscalationSpec(Spec):
+    """How a run escalates to a human: a tool call, or a truthy value at a JSONPath of the target's raw result."""
+
+    tool: str | None = Field(None, min_length=1, description="A tool call of this name escalates the run.")
+    json_path: str | None = Field(
+        None, min_length=1, description="A truthy value here escalates: in an HTTP agent's reply, a Python or "
+        "command agent's AgentResult, or a model's answer when it is JSON.")
+
+    @field_validator("json_path")
+    @classmethod
+    def _parses(cls, value: str | None) -> str | None:
+        if value is not None:
+            from jsonpath_ng.ext import parse
+
+            try:
+                parse(value)
+            except Exception as exc:
+                raise ValueError(f"invalid JSONPath {value!r}: {exc}") from None
+        return value
+
+    @model_validator(mode="after")
+    def _one_way(self) -> EscalationSpec:
+        if (self.tool is None) == (self.json_path is None):
+            raise ValueError("escalation needs exactly one of tool or json_path")
+        return self
 def _model_optional(schema: dict[str, Any]) -> None:
     """In the published schema `model` is optional: HTTP and command agents need none."""
     schema["required"] = [name for name in schema.get("required", []) if name != "model"]
@@ -156,6 +186,8 @@ class ConfigFile(Spec):
         'implementation: "pkg.module:function", kind: retrieval}.')
     agent: AgentSpec | None = Field(None, description="The target under test; default: the plain prompt call.")
     retrieval: dict[str, Any] = Field(default_factory=dict, description="Recorded and hashed.")
+    escalation: EscalationSpec | None = Field(
+        None, description="How a run hands off to a human: {tool: handoff_to_human} or {json_path: $.escalate}.")
     pricing: dict[str, PriceSpec] = Field(default_factory=dict, description="Per-model price overrides.")
 
     @field_validator("version")
@@ -267,15 +299,54 @@ class CriticalSpec(Spec):
     min_pass_rate: float = Field(gt=0, le=1, description="Fail the gate when the case passes less often than this.")
 
 
+class TurnSpec(Spec):
+    """One user turn of a scripted conversation, with the checks and rubrics its reply must pass."""
+
+    user: str = Field(min_length=1, description="What the user says (a template, like `input`).")
+    checks: tuple[dict[str, Any], ...] = Field((), description="Checks on this turn's reply.")
+    rubrics: tuple[RubricSpec, ...] = Field((), description="Rubrics on this turn's reply, the history as context.")
+
+
+class StopSpec(Spec):
+    """When a simulated conversation ends (besides max_turns)."""
+
+    goal_reached: bool = Field(True, description="When the simulated user says its goal is reached.")
+    phrases: tuple[str, ...] = Field(
+        (), description="When the agent's reply contains one of these (any case): the agent ended it.")
+    tools: tuple[str, ...] = Field((), description="When the agent calls one of these tools (e.g. handoff_to_human).")
+
+
+class SimulatedUserSpec(Spec):
+    """A model playing the user: a persona with a goal and the facts it believes (possibly wrong)."""
+
+    model: ModelSpec = Field(description="The simulator's model (any provider; its own limits and prices).")
+    persona: str = Field("", description="Who the user is and how they talk.")
+    goal: str = Field(min_length=1, description="What the user wants out of the conversation.")
+    facts: tuple[str, ...] = Field((), description="What the user believes, true or not.")
+    opening: str = Field(min_length=1, description="The first user message (a template, like `input`).")
+    stop: StopSpec = StopSpec()
+    max_turns: int = Field(6, ge=1, le=100, description="User turns at most; reaching it without the goal fails.")
+
+
+_CASE_INPUTS = ("input", "conversation", "simulated_user")
+
+
 class CaseSpec(Spec):
     """One golden case."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra={
+        "oneOf": [{"required": [key]} for key in ("input", "conversation", "simulated_user")]})
 
     id: str = Field(min_length=1, description="Unique and stable: the join key with a baseline.")
     description: str | None = None
     tags: tuple[str, ...] = ()
-    input: str | tuple[MessageSpec, ...] = Field(
-        description="A string rendered into the user template, or chat messages sent as they are."
+    input: str | tuple[MessageSpec, ...] | None = Field(
+        None, description="A string rendered into the user template, or chat messages sent as they are. "
+        "Exactly one of input, conversation or simulated_user."
     )
+    conversation: tuple[TurnSpec, ...] | None = Field(
+        None, min_length=1, description="User turns the agent answers one by one, each with the history so far.")
+    simulated_user: SimulatedUserSpec | None = Field(None, description="A model plays the user.")
     vars: dict[str, Any] = Field(default_factory=dict)
     expected: str | None = None
     critical: bool | CriticalSpec | None = Field(
@@ -292,6 +363,24 @@ class CaseSpec(Spec):
     @classmethod
     def _id_as_text(cls, value: Any) -> Any:
         return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_input(cls, data: Any) -> Any:
+        """`input` is required unless the case is a conversation; never two of them."""
+        if not isinstance(data, dict):
+            return data
+        given = [key for key in _CASE_INPUTS if data.get(key) is not None]
+        if not given and set(data) <= set(cls.model_fields):  # (an unknown key is reported instead: a typo)
+            raise ValidationError.from_exception_data(
+                cls.__name__, [InitErrorDetails(type="missing", loc=("input",), input=data)])
+        if len(given) > 1:
+            raise ValueError(f"a case has one of input, conversation or simulated_user (found {', '.join(given)})")
+        return data
+
+    @property
+    def is_conversation(self) -> bool:
+        return self.conversation is not None or self.simulated_user is not None
 
 
 class DefaultsSpec(Spec):

@@ -41,6 +41,9 @@ class AgentInput(_Model):
     messages: list[dict[str, Any]] = Field(description="System prompt and user turn(s), OpenAI chat format.")
     vars: dict[str, Any] = {}
     metadata: dict[str, Any] = {}
+    session_id: str | None = Field(
+        None, description="A conversation's id, the same for each of its turns (stateful HTTP agents get only "
+        "the new turn in `messages`).")
 
 
 class AgentToolCall(_Model):
@@ -79,7 +82,7 @@ def agent_input(run: TargetRun) -> AgentInput:
     case = run.case
     raw = render_input(case) if isinstance(case.input, str) else to_openai(case.input)
     return AgentInput(case_id=case.id, repetition=run.index, input=raw, messages=to_openai(run.messages),
-                      vars=dict(case.vars), metadata=dict(case.metadata))
+                      vars=dict(case.vars), metadata=dict(case.metadata), session_id=run.session_id)
 
 
 def tool_calls_of(calls: Sequence[AgentToolCall]) -> tuple[ToolCall, ...]:

@@ -8,7 +8,7 @@ turns it generated: the same call serves single answers and, later, conversation
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from agent_eval.records import CheckResult, Message, RunError, Span, ToolCall, Usage
 from agent_eval.suite.case import Case
@@ -24,6 +24,7 @@ class TargetRun:
     index: int
     messages: tuple[Message, ...]
     deadline: float | None = None  # time.monotonic() after which the run's model calls are refused
+    session_id: str | None = None  # a conversation's id, the same for all its turns
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +45,7 @@ class TargetResult:
     context: tuple[str, ...] = ()  # documents a retrieval agent used
     error: RunError | None = None
     violations: tuple[CheckResult, ...] = ()  # limits the target hit (max_steps, agent.max_tokens): failed checks
+    raw: Any = None  # the target's raw result (an HTTP agent's reply JSON), for `escalation: {json_path}`
     warnings: tuple[str, ...] = ()  # what was repaired in the model's replies (invalid Unicode)
 
 

@@ -62,7 +62,7 @@ def _variables(run: TargetRun) -> dict[str, Any]:
     last_user = next((m["content"] for m in reversed(inp.messages) if m["role"] == "user"), "")
     text = inp.input if isinstance(inp.input, str) else last_user
     return {**run.case.vars, "input": text, "messages": inp.messages, "case_id": run.case.id,
-            "repetition": run.index, "metadata": inp.metadata, "vars": run.case.vars}
+            "repetition": run.index, "metadata": inp.metadata, "vars": run.case.vars, "session_id": run.session_id}
 
 
 def http_request(spec: HttpAgentSpec, run: TargetRun, *, secrets: bool = True) -> tuple[str, dict[str, str], bytes]:
@@ -98,7 +98,7 @@ class HttpTarget:
         meter = RunMeter(deadline=run.deadline, clock=Clock())
         start = meter.clock.now_ms()
         try:
-            url, headers, body = http_request(self.spec, run)
+            url, headers, body = http_request(self.spec, _new_turn(run) if self.spec.session == "stateful" else run)
         except Exception as exc:  # a template error in url/body: this case cannot be sent
             return _failed(run, "target", f"agent.http: cannot render the request: {exc}")
         began = time.perf_counter()
@@ -117,7 +117,7 @@ class HttpTarget:
             return _failed(run, "target", f"agent.http: {exc}", reply.text[:4000])
         done = build_result(result, run, meter, name=f"invoke_agent {self.spec.method} {url}", start_ms=start,
                             extra={"http.response.status_code": reply.status_code})
-        return dataclasses.replace(done, latency_ms=latency)
+        return dataclasses.replace(done, latency_ms=latency, raw=_json_or_none(reply))
 
     def _parse(self, reply: httpx2.Response) -> AgentResult:
         try:
@@ -146,6 +146,21 @@ class HttpTarget:
 
     async def aclose(self) -> None:
         await self._client.aclose()
+
+
+def _new_turn(run: TargetRun) -> TargetRun:
+    """A stateful service's request: only the messages after the last assistant reply (the new turn)."""
+    if run.session_id is None:
+        return run
+    last = max((i for i, m in enumerate(run.messages) if m.role == "assistant"), default=-1)
+    return dataclasses.replace(run, messages=run.messages[last + 1:])
+
+
+def _json_or_none(reply: httpx2.Response) -> Any:
+    try:
+        return reply.json()
+    except ValueError:
+        return None
 
 
 def _failed(run: TargetRun, kind: str, message: str, detail: str | None = None,

@@ -63,6 +63,7 @@ def build_result(result: AgentResult, run: TargetRun, meter: RunMeter, *, name: 
         cost_usd=meter.cost_usd if meter.calls else None, latency_ms=end - start_ms, model=meter.model,
         trace=(span,), steps=steps, cached=meter.all_cached, attempts=meter.attempts or 1,
         context=tuple(c if isinstance(c, str) else str(c) for c in result.context), violations=meter.violations(),
+        raw=result.model_dump(mode="json"),
         warnings=tuple(meter.warnings),
     )
 

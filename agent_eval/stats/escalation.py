@@ -1,0 +1,132 @@
+"""Escalation rates (overall and per tag, against the baseline) and precision/recall against the
+cases tagged `should-escalate`; conversations' turn failures. Computed from the runs' records."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from agent_eval.records import Results, RunStatus
+
+if TYPE_CHECKING:
+    from agent_eval.baseline.schema import Baseline
+
+__all__ = [
+    "SHOULD_ESCALATE", "EscalationStats", "Rate", "Rows", "TurnFailure", "escalation_stats", "rows_from_baseline",
+    "rows_from_results", "turn_failures",
+]
+
+SHOULD_ESCALATE = "should-escalate"
+
+
+@dataclass(frozen=True, slots=True)
+class Rate:
+    """Escalated runs out of completed runs that recorded escalation."""
+
+    escalated: int
+    runs: int
+
+    @property
+    def value(self) -> float | None:
+        return self.escalated / self.runs if self.runs else None
+
+
+@dataclass(frozen=True, slots=True)
+class EscalationStats:
+    """The candidate's escalation rates, the baseline's when it recorded them, and precision/recall."""
+
+    overall: Rate
+    tags: dict[str, Rate] = field(default_factory=dict)
+    baseline: Rate | None = None
+    baseline_tags: dict[str, Rate] = field(default_factory=dict)
+    precision: float | None = None  # of escalated runs, the share whose case is tagged should-escalate
+    recall: float | None = None  # of should-escalate runs, the share that escalated
+    labelled: bool = False  # some case is tagged should-escalate
+
+
+def _rates(rows: Iterable[tuple[tuple[str, ...], bool]]) -> tuple[Rate, dict[str, Rate]]:
+    total = [0, 0]
+    tags: dict[str, list[int]] = {}
+    for case_tags, escalated in rows:
+        total[0] += escalated
+        total[1] += 1
+        for tag in case_tags:
+            counts = tags.setdefault(tag, [0, 0])
+            counts[0] += escalated
+            counts[1] += 1
+    return Rate(*total), {tag: Rate(*counts) for tag, counts in sorted(tags.items())}
+
+
+Rows = list[tuple[tuple[str, ...], bool]]  # (the case's tags, whether the run escalated), per completed run
+
+
+def rows_from_results(results: Results) -> Rows:
+    return [(tuple(case.tags), bool(run.escalated)) for case in results.cases for run in case.runs
+            if run.escalated is not None and run.status is not RunStatus.ERRORED]
+
+
+def rows_from_baseline(baseline: Baseline) -> Rows:
+    rows = []
+    for case in baseline.cases:
+        for run in case.runs:
+            recorded: Any = getattr(run, "escalation", None)  # schema 2 keeps {"escalated": bool}
+            if isinstance(recorded, dict) and isinstance(recorded.get("escalated"), bool):
+                rows.append((tuple(case.tags), recorded["escalated"]))
+    return rows
+
+
+def escalation_stats(rows: Rows, base_rows: Rows | None = None) -> EscalationStats | None:
+    """None when no run recorded escalation (the config declares no `escalation:`)."""
+    if not rows:
+        return None
+    overall, tags = _rates(rows)
+    base, base_tags = _rates(base_rows) if base_rows else (None, {})
+    should = [SHOULD_ESCALATE in t for t, _ in rows]
+    labelled = any(should)
+    true_pos = sum(1 for (_, e), s in zip(rows, should, strict=True) if e and s)
+    escalated = sum(1 for _, e in rows if e)
+    return EscalationStats(
+        overall=overall, tags=tags, baseline=base, baseline_tags=base_tags, labelled=labelled,
+        precision=(true_pos / escalated if escalated else None) if labelled else None,
+        recall=(true_pos / sum(should)) if labelled else None,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class TurnFailure:
+    """A conversation turn that failed in some runs of its case."""
+
+    case_id: str
+    turn: int
+    failed: int
+    runs: int
+    reason: str  # the first failed check or rubric of that turn
+
+
+def turn_failures(results: Results) -> list[TurnFailure]:
+    """Per case and turn, how many runs failed that turn and the first reason."""
+    found: dict[tuple[str, int], list[Any]] = {}
+    for case in results.cases:
+        for run in case.runs:
+            for turn in run.turns or ():
+                if turn.passed is None:
+                    continue
+                entry = found.setdefault((case.id, turn.index), [0, 0, ""])
+                entry[1] += 1
+                if not turn.passed:
+                    entry[0] += 1
+                    if not entry[2]:
+                        entry[2] = _first_reason(turn)
+    return [TurnFailure(case_id=c, turn=t, failed=f, runs=n, reason=r)
+            for (c, t), (f, n, r) in found.items() if f]
+
+
+def _first_reason(turn: Any) -> str:
+    for check in turn.checks:
+        if not check.passed:
+            return f"{check.name}: {check.reason}"
+    for rubric in turn.rubrics:
+        if not rubric.passed:
+            return f"{rubric.name}: {rubric.score:g} < {rubric.threshold:g}" if rubric.score is not None else rubric.name
+    return "failed"
