@@ -13,7 +13,7 @@ import re
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, cast
 
 import regex
 
@@ -89,5 +89,6 @@ def bound_jsonpath_filters() -> None:
     """Route jsonpath-ng's `=~` (which uses `re`) through `regex_operator`."""
     from jsonpath_ng.ext import filter as jsonpath_filter
 
-    operators: dict[str, Callable[[Any, Any], bool]] = jsonpath_filter.OPERATOR_MAP
+    # a cast: newer jsonpath-ng types the map with Literal keys
+    operators = cast("dict[str, Callable[[Any, Any], bool]]", jsonpath_filter.OPERATOR_MAP)
     operators["=~"] = regex_operator
