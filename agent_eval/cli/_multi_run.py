@@ -16,11 +16,13 @@ from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from agent_eval.cli._common import consoles, say
 from agent_eval.cli._pipeline import SuiteOutcome, combined_exit, emit_json, gate_and_report, resolve_baseline
 from agent_eval.cli._run_flow import RunRequest, find_suites, model_warnings
 from agent_eval.errors import UsageError
+from agent_eval.report._plain import plain
 from agent_eval.runner.session import RunOptions, RunReport
 from agent_eval.suite.loader import LoadedConfig, LoadedSuite, load_config, load_suite
 
@@ -141,7 +143,8 @@ def execute_many(request: RunRequest, options: RunOptions, configs: Sequence[Pat
     for arm in arms:
         _check_credentials(suite, arm.config)
         _prepare(arm.folder, request.overwrite)
-    err.print(f"[bold]{suite.name}[/]: {len(suite.cases)} cases · {len(arms)} configs, interleaved · results in {root}")
+    err.print(Text.assemble((plain(suite.name), "bold"),
+                            f": {len(suite.cases)} cases · {len(arms)} configs, interleaved · results in {root}"))
     total = _planned(suite, options) * len(arms)
     progress = _SharedProgress(make_progress(err), total, len(arms))
     reports = asyncio.run(_run_all(suite, arms, options, progress))  # type: ignore[arg-type]

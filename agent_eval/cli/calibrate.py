@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 __all__ = ["register"]
 
@@ -41,6 +42,7 @@ def calibrate(
     from agent_eval.governance.rejudge import rejudge
     from agent_eval.governance.verdict import build_calibration, calibration_path
     from agent_eval.judge import judge_provenance
+    from agent_eval.report._plain import plain
     from agent_eval.suite.loader import load_suite
 
     console, err = consoles(False)
@@ -61,15 +63,16 @@ def calibrate(
     model, prompt_hash = judge_provenance(suite, suite.cases)
     result = build_calibration(suite.name, judged, len(found), judge_model=model, prompt_hash=prompt_hash,
                                now=datetime.now(UTC).isoformat(timespec="seconds"))
-    console.print(f"[bold]{suite.name}[/]: {result.judged} of {result.labels} labels re-judged by {model} "
-                  f"(prompt {prompt_hash})")
+    console.print(Text.assemble((plain(suite.name), "bold"), f": {result.judged} of {result.labels} labels "
+                                f"re-judged by {plain(model or '')} (prompt {prompt_hash})"))
     for rubric in result.rubrics:
         _print_rubric(console, rubric)
     unlabelled = sorted({r.name for c in suite.cases for r in c.rubrics} - {r.rubric for r in result.rubrics})
     if unlabelled:
         say(err, "warning", f"no labels for rubric(s) {', '.join(unlabelled)}: not calibrated")
-    verdict = "[green]TRUSTWORTHY[/]" if result.trustworthy else "[red]NOT TRUSTWORTHY[/]"
-    console.print(f"{verdict} judge: every rubric needs 10+ labels and the lower bound of its weighted kappa >= 0.6")
+    verdict = ("TRUSTWORTHY", "green") if result.trustworthy else ("NOT TRUSTWORTHY", "red")
+    console.print(Text.assemble(verdict, " judge: every rubric needs 10+ labels and the lower bound of its "
+                                "weighted kappa >= 0.6"))
     if save:
         path = calibration_path(out or folder, suite.name)
         write_atomic(path, result.model_dump_json(indent=2) + "\n")
@@ -85,12 +88,14 @@ def _print_rubric(console: Console, r: object) -> None:
     from rich.table import Table
 
     from agent_eval.governance.verdict import RubricCalibration
+    from agent_eval.report._plain import plain
 
     assert isinstance(r, RubricCalibration)
     ci = f"[{r.kappa_ci[0]:.2f}, {r.kappa_ci[1]:.2f}]" if r.kappa_ci else "[n/a]"
     fp = "n/a" if r.false_pass_rate is None else f"{r.false_pass_rate:.0%}"
-    console.print(f"  rubric [bold]{r.rubric}[/] (n={r.n}, scale {r.scale[0]}-{r.scale[1]}): weighted kappa "
-                  f"{_num(r.kappa)} {ci} · Spearman {_num(r.spearman)} · bias {r.bias:+.2f} · false-pass {fp}")
+    console.print(Text.assemble("  rubric ", (plain(r.rubric), "bold"), f" (n={r.n}, scale {r.scale[0]}-{r.scale[1]}): "
+                                f"weighted kappa {_num(r.kappa)} {ci} · Spearman {_num(r.spearman)} · "
+                                f"bias {r.bias:+.2f} · false-pass {fp}"))
     console.print(f"    length vs score: judge {_num(r.length_judge)}, human {_num(r.length_human)}, "
                   f"judge - human {_num(r.length_residual)}")
     if r.judge_disagreement is not None:

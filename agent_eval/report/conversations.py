@@ -53,7 +53,7 @@ def print_conversations(console: Console, results: Results, baseline: Baseline |
     """Turn failures of conversation cases, then escalation rates (when the config declares escalation)."""
     failures = turn_failures(results)
     if failures:
-        console.print(f"[bold]conversation turns that failed[/] ({len(failures)})")
+        console.print(Text.assemble(("conversation turns that failed", "bold"), f" ({len(failures)})"))
         for f in failures[:limit]:
             console.print(Text(f"  {f.case_id} turn {f.turn}: {f.failed}/{f.runs} runs · {f.reason}"), soft_wrap=True)
         if len(failures) > limit:

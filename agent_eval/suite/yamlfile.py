@@ -172,6 +172,8 @@ def read_yaml(path: Path) -> tuple[Any, LineIndex]:
         if exc.context_mark is not None and exc.context and mark is not None and mark.index >= len(text):
             mark = exc.context_mark  # "unclosed at end of file" is clearer at the line that opened it
             problem = f"{exc.context} opened here was never closed ({problem})"
+        if "nesting depth" in problem:  # PyYAML >= 6.0.4 has its own limit, below ours
+            problem = f"nested too deeply ({problem})"
         line = mark.line + 1 if mark else None
         raise InputError(path, f"malformed YAML: {problem}", line=line) from None
     except yaml.YAMLError as exc:
