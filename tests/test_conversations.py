@@ -438,3 +438,17 @@ def test_a_failing_simulator_is_a_provider_error_that_keeps_the_conversation(tmp
     assert run["error"]["message"].startswith("simulated user: ")
     assert run["output"] == "Your refund is pending." and run["simulated_user"]["stop"] == "error"
     assert [m["role"] for m in run["messages"]] == ["system", "user"]
+
+
+def test_production_samples_outside_the_escalation_bands_are_warned(workdir: Path, capsys) -> None:
+    suite = workdir / "suites" / "support-conversations.yaml"
+    text = suite.read_text()
+    for tags in ("tags: [escalation, should-escalate]", "tags: [pushback, refunds]"):
+        assert tags in text
+        text = text.replace(tags, tags[:-1] + ", imported]")  # as `agent-eval import` tags production samples
+    suite.write_text(text)
+    r = run_cli(capsys, "run", suite, "--out", "out")
+    warning = "warning: production samples escalate 50.0% of runs, above 30%: a sign of miscalibrated confidence"
+    assert warning in r.text, r.text
+    assert warning in (workdir / "out" / "summary.md").read_text()
+    assert warning in (workdir / "out" / "report.html").read_text()

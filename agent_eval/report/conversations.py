@@ -42,6 +42,9 @@ def escalation_lines(stats: EscalationStats) -> list[str]:
 
         line += f" · precision {pct(stats.precision)}, recall {pct(stats.recall)} (cases tagged should-escalate)"
     lines = [line]
+    band = stats.production_band()
+    if band is not None:
+        lines.append(band)
     for tag, rate in stats.tags.items():
         base = stats.baseline_tags.get(tag)
         if rate.escalated or (base is not None and base.escalated):

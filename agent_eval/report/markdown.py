@@ -257,6 +257,7 @@ def conversation_markdown(results: Results, cand: Side, base: Side | None) -> li
     escalation = side_escalation_lines(cand, base)
     if escalation:
         lines += [f"**Escalation:** {_md(escalation[0])}", ""]
+        lines += [f"{_md(line)}  " for line in escalation[1:] if line.startswith(("warning:", "note:"))]
     return lines
 
 

@@ -13,11 +13,14 @@ if TYPE_CHECKING:
     from agent_eval.baseline.schema import Baseline
 
 __all__ = [
-    "SHOULD_ESCALATE", "EscalationStats", "Rate", "Rows", "TurnFailure", "escalation_stats", "rows_from_baseline",
+    "HEALTHY_BAND", "MISCALIBRATED_ABOVE", "PRODUCTION_TAG", "SHOULD_ESCALATE", "EscalationStats", "Rate", "Rows", "TurnFailure", "escalation_stats", "rows_from_baseline",
     "rows_from_results", "turn_failures",
 ]
 
 SHOULD_ESCALATE = "should-escalate"
+PRODUCTION_TAG = "imported"  # the tag `agent-eval import` gives production samples
+HEALTHY_BAND = (0.10, 0.15)  # the escalation rates production teams call healthy
+MISCALIBRATED_ABOVE = 0.30  # above it, escalation signals miscalibrated confidence
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +46,24 @@ class EscalationStats:
     precision: float | None = None  # of escalated runs, the share whose case is tagged should-escalate
     recall: float | None = None  # of should-escalate runs, the share that escalated
     labelled: bool = False  # some case is tagged should-escalate
+
+    @property
+    def production(self) -> Rate | None:
+        """The rate over production samples (cases tagged `imported`), where the field's bands apply."""
+        return self.tags.get(PRODUCTION_TAG)
+
+    def production_band(self) -> str | None:
+        """A warning when the production samples' rate is above 30%, a note when outside 10-15%; else None."""
+        rate = self.production
+        if rate is None or rate.value is None:
+            return None
+        low, high = HEALTHY_BAND
+        if rate.value > MISCALIBRATED_ABOVE:
+            return (f"warning: production samples escalate {rate.value:.1%} of runs, above "
+                    f"{MISCALIBRATED_ABOVE:.0%}: a sign of miscalibrated confidence")
+        if not low <= rate.value <= high:
+            return f"note: production samples escalate {rate.value:.1%} of runs, outside the healthy {low:.0%}-{high:.0%}"
+        return None
 
 
 def _rates(rows: Iterable[tuple[tuple[str, ...], bool]]) -> tuple[Rate, dict[str, Rate]]:
