@@ -452,3 +452,23 @@ def test_production_samples_outside_the_escalation_bands_are_warned(workdir: Pat
     assert warning in r.text, r.text
     assert warning in (workdir / "out" / "summary.md").read_text()
     assert warning in (workdir / "out" / "report.html").read_text()
+
+
+def test_a_simulators_spend_counts_against_the_budget(tmp_path: Path, capsys, clean_provider_env) -> None:
+    clean_provider_env.setenv("SIM_KEY", "sk-sim")
+    rules = [Rule("user", "pending", Reply("Thanks, that's all. [GOAL_REACHED]"))]
+    with LoopbackServer(responder=rule_responder(rules)) as server:
+        case = f"""  - id: priced
+    simulated_user:
+      goal: Know the refund status.
+      opening: Where is my refund?
+      model: {{provider: openai, name: sim-model, base_url: "{server.openai_base_url}", api_key_env: SIM_KEY}}
+"""
+        suite = _suite(tmp_path, case, repeat=6)
+        write(tmp_path / "config.yaml", (tmp_path / "config.yaml").read_text()
+              + "pricing: {sim-model: {input: 1000.0, output: 1000.0}}\n")
+        r = run_cli(capsys, "run", suite, "--out", tmp_path / "out", "--no-cache", "-j", "1", "--budget-usd", "0.01")
+        calls = server.total
+    assert r.code == 3, r.text  # the agent (mock) is free: only the simulator's spend can reach the budget
+    data = results(tmp_path / "out")
+    assert "budget" in data["incomplete_reason"] and 1 <= calls < 6
