@@ -144,20 +144,26 @@ def test_simulated_users_stop_at_their_goal_at_max_turns_or_at_a_handoff(tmp_pat
     assert "simulated users: 3 conversations, goal reached in 1" in r.text
 
 
-def test_a_simulator_on_a_real_provider_is_priced_apart_and_cached_per_repetition(tmp_path: Path, capsys,
-                                                                                   clean_provider_env) -> None:
-    clean_provider_env.setenv("SIM_KEY", "sk-sim")
-    rules = [Rule("user", "pending", Reply("Thanks, that's all. [GOAL_REACHED]"))]
-    with LoopbackServer(responder=rule_responder(rules)) as server:
-        case = f"""  - id: priced
+def _priced_simulator_suite(tmp_path: Path, server: LoopbackServer, *, repeat: int) -> Path:
+    """One case whose simulated user is a priced OpenAI-compatible model on the loopback server."""
+    case = f"""  - id: priced
     simulated_user:
       goal: Know the refund status.
       opening: Where is my refund?
       model: {{provider: openai, name: sim-model, base_url: "{server.openai_base_url}", api_key_env: SIM_KEY}}
 """
-        suite = _suite(tmp_path, case, repeat=2)
-        write(tmp_path / "config.yaml", (tmp_path / "config.yaml").read_text()
-              + "pricing: {sim-model: {input: 1000.0, output: 1000.0}}\n")
+    suite = _suite(tmp_path, case, repeat=repeat)
+    write(tmp_path / "config.yaml", (tmp_path / "config.yaml").read_text()
+          + "pricing: {sim-model: {input: 1000.0, output: 1000.0}}\n")
+    return suite
+
+
+def test_a_simulator_on_a_real_provider_is_priced_apart_and_cached_per_repetition(tmp_path: Path, capsys,
+                                                                                   clean_provider_env) -> None:
+    clean_provider_env.setenv("SIM_KEY", "sk-sim")
+    rules = [Rule("user", "pending", Reply("Thanks, that's all. [GOAL_REACHED]"))]
+    with LoopbackServer(responder=rule_responder(rules)) as server:
+        suite = _priced_simulator_suite(tmp_path, server, repeat=2)
         cache = ["--cache-dir", str(tmp_path / "cache")]
         first = run_cli(capsys, "run", suite, "--out", tmp_path / "one", *cache)
         calls = server.total
@@ -458,15 +464,7 @@ def test_a_simulators_spend_counts_against_the_budget(tmp_path: Path, capsys, cl
     clean_provider_env.setenv("SIM_KEY", "sk-sim")
     rules = [Rule("user", "pending", Reply("Thanks, that's all. [GOAL_REACHED]"))]
     with LoopbackServer(responder=rule_responder(rules)) as server:
-        case = f"""  - id: priced
-    simulated_user:
-      goal: Know the refund status.
-      opening: Where is my refund?
-      model: {{provider: openai, name: sim-model, base_url: "{server.openai_base_url}", api_key_env: SIM_KEY}}
-"""
-        suite = _suite(tmp_path, case, repeat=6)
-        write(tmp_path / "config.yaml", (tmp_path / "config.yaml").read_text()
-              + "pricing: {sim-model: {input: 1000.0, output: 1000.0}}\n")
+        suite = _priced_simulator_suite(tmp_path, server, repeat=6)
         r = run_cli(capsys, "run", suite, "--out", tmp_path / "out", "--no-cache", "-j", "1", "--budget-usd", "0.01")
         calls = server.total
     assert r.code == 3, r.text  # the agent (mock) is free: only the simulator's spend can reach the budget
