@@ -11,6 +11,7 @@ same workload through a bare asyncio loop of the official SDK (the floor for one
 from __future__ import annotations
 
 import argparse
+import compileall
 import json
 import os
 import subprocess
@@ -83,7 +84,7 @@ def measure(command: list[str], cwd: Path) -> Measured:
     wall = time.perf_counter() - started
     code = os.waitstatus_to_exitcode(status)
     proc.returncode = code
-    if code not in (0, 1):
+    if code not in (0, 1) or "Traceback" in stderr:  # a crash or a missing install must not read as a figure
         print(stderr[-2000:], file=sys.stderr)
     return Measured(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, code)
 
@@ -137,18 +138,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="200 cases instead of 1,000")
     parser.add_argument("--only", choices=["concurrency", "limits"], help="run one half of the scenarios")
-    parser.add_argument("--repeat", type=int, default=1, help="best of N for the concurrency scenarios (shared machines are noisy)")
+    parser.add_argument("--repeat", type=int, default=1, help="best of N for each scenario (shared machines are noisy)")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[16, 64], help="concurrency levels to measure")
     args = parser.parse_args()
     cases = 200 if args.quick else 1000
     k, latency = 5, 0.050
     print(f"agent-eval throughput · {os.cpu_count()} cores · loopback latency {latency * 1000:.0f} ms\n", flush=True)
+    # an installed package has its bytecode (pip compiles it); a checkout under PYTHONDONTWRITEBYTECODE would not
+    compileall.compile_dir(ROOT / "agent_eval", quiet=1)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         if args.only != "limits":
             concurrency_scenarios(folder, cases, k, latency, args.repeat, tuple(args.concurrency))
         if args.only != "concurrency":
-            limit_scenarios(folder, k, latency)
+            limit_scenarios(folder, k, latency, args.repeat)
 
 
 def concurrency_scenarios(folder: Path, cases: int, k: int, latency: float, repeat: int,
@@ -174,8 +177,12 @@ def concurrency_scenarios(folder: Path, cases: int, k: int, latency: float, repe
                       f"{ours[0].wall_s / bares[0].wall_s:4.2f}x", flush=True)
 
 
-def limit_scenarios(folder: Path, k: int, latency: float) -> None:
-    """200 x k against random 429s, and against servers allowing 3,000 requests a minute."""
+def limit_scenarios(folder: Path, k: int, latency: float, repeat: int) -> None:
+    """200 x k against random 429s, and against servers allowing 3,000 requests a minute.
+
+    Each 3,000-rpm scenario runs `repeat` times on a fresh server; the best is shown, with every wall time
+    and errored count (the first run is the cold one).
+    """
     small = 200
     with Server("--latency-ms", "50", "--fault-429", "0.2", "--retry-after", "0") as server:
         suite = write_suite(folder, server.base_url, small, k)
@@ -191,11 +198,19 @@ def limit_scenarios(folder: Path, k: int, latency: float) -> None:
         ("x-ratelimit-* headers, c=32", ("--advertise-limits",), ["-j", "32"]),
     )
     for index, (label, server_flags, flags) in enumerate(scenarios):
-        with Server(*limited, *server_flags) as server:
-            suite = write_suite(folder, server.base_url, small, k)
-            m = run_agent_eval(folder, suite, f"rpm{index}", *flags)
-            report(f"agent-eval {small}x{k}, 3,000 rpm server, {label}", m, small * k, small * k / 50)
-            print(f"{'':44} server: {server.stats().get('by_status')}, {errored(folder, f'rpm{index}')}", flush=True)
+        walls, outcomes = [], []
+        for attempt in range(repeat):
+            with Server(*limited, *server_flags) as server:  # a fresh server: an empty rate window each time
+                suite = write_suite(folder, server.base_url, small, k)
+                tag = f"rpm{index}-{attempt}"
+                walls.append(run_agent_eval(folder, suite, tag, *flags))
+                outcomes.append(f"{server.stats().get('by_status')}, {errored(folder, tag)}")
+        best = min(range(repeat), key=lambda i: walls[i].wall_s)
+        report(f"agent-eval {small}x{k}, 3,000 rpm server, {label}", walls[best], small * k, small * k / 50)
+        print(f"{'':44} server: {outcomes[best]}", flush=True)
+        if repeat > 1:
+            print(f"{'':44} all walls {[round(m.wall_s, 2) for m in walls]} (first is cold); "
+                  f"errored {[o.rsplit('errored ', 1)[1] for o in outcomes]}", flush=True)
 
 
 if __name__ == "__main__":

@@ -164,7 +164,7 @@ class Endpoint:
     async def _attempt(self, request: CompletionRequest, estimate: int) -> Completion | RetryDecision:
         async with self.limit:
             waited = await self.pacer.acquire(estimate)
-            ticket = self.pacer.sent
+            ticket, sent_at = self.pacer.sent, self.pacer.sent_at
             self.stats.wait_s += waited
             self.stats.calls += 1
             try:
@@ -177,12 +177,12 @@ class Endpoint:
             except Exception as exc:  # classified below; nothing escapes unclassified
                 decision = self.provider.classify(exc)
                 if decision.rate is not None:
-                    self.pacer.advertise(decision.rate, ticket)
+                    self.pacer.advertise(decision.rate, ticket, sent_at)
                 return decision
         self.limit.on_success()
         self.pacer.on_success()
         if completion.rate is not None:
-            self.pacer.advertise(completion.rate, ticket)
+            self.pacer.advertise(completion.rate, ticket, sent_at)
         self.pacer.correct(estimate, completion.usage.total)
         return completion
 

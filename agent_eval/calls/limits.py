@@ -5,13 +5,18 @@ from __future__ import annotations
 import asyncio
 import collections
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from agent_eval.providers.ratelimits import RateInfo
 
 __all__ = ["AdaptiveLimit", "Pacer"]
 
 Clock = Callable[[], float]
+Sleep = Callable[[float], Awaitable[None]]
+# 2% under the limit: between our slot and the wire, the SDK's CPU and the other tasks on the
+# event loop delay a request by up to ~20 ms, so arrivals bunch against a 1 s window
+_MARGIN = 1.02
+_CATCH_UP_S = 0.0025
 
 
 class Pacer:
@@ -24,15 +29,16 @@ class Pacer:
     the 429 said when to come back), probing upward.
     """
 
-    def __init__(self, rpm: float | None, tpm: float | None, clock: Clock = time.monotonic) -> None:
-        # 1% under the limit: the SDK's own CPU between our slot and the wire adds jitter
-        self._interval = 60.0 / rpm * 1.01 if rpm else 0.0
+    def __init__(self, rpm: float | None, tpm: float | None, clock: Clock = time.monotonic,
+                 sleep: Sleep = asyncio.sleep) -> None:
+        self._interval = 60.0 / rpm * _MARGIN if rpm else 0.0
         self._flag_interval = self._interval
         self._tokens_per_s = tpm / 60.0 if tpm else 0.0
         self._capacity = tpm or 0.0
         self._tpm_flag = bool(tpm)
         self.sent = 0  # request slots handed out; a reply's ticket is the value right after its acquire
-        self._clock = clock
+        self.sent_at = 0.0  # when the last slot was handed out, on this pacer's clock
+        self._clock, self._sleep = clock, sleep
         self._next_request = 0.0
         self._tokens = self._capacity
         self._tokens_at = clock()
@@ -74,19 +80,21 @@ class Pacer:
         """The request rate learned from 429s, per minute; None before any."""
         return 60.0 / self._learned if self._learned else None
 
-    def advertise(self, info: RateInfo, ticket: int) -> None:
+    def advertise(self, info: RateInfo, ticket: int, sent_at: float) -> None:
         """Pace to the limits a server advertised in a reply to the request with slot `ticket`.
 
         The request limit (per minute) spaces requests like `--rpm`; a stricter flag wins. When
         nothing remains of it, counting the requests sent after this one, everyone waits for
-        its reset. The token limit paces like `--tpm` unless that flag was given.
+        its reset, counted from `sent_at`, when the server counted the request: counted from
+        the reply, a paced run would stall one latency at every full window. The token limit
+        paces like `--tpm` unless that flag was given.
         """
         if info.limit_requests:
-            self._interval = max(self._flag_interval, 60.0 / info.limit_requests * 1.01)
+            self._interval = max(self._flag_interval, 60.0 / info.limit_requests * _MARGIN)
         if info.remaining_requests is not None and info.reset_requests_s:
             credit = info.remaining_requests - (self.sent - ticket)
             if credit <= 0:
-                self.pause_until(self._clock() + min(info.reset_requests_s, 60.0))
+                self.pause_until(sent_at + min(info.reset_requests_s, 60.0))
         if info.limit_tokens and not self._tpm_flag:
             per_s = info.limit_tokens / 60.0
             if per_s != self._tokens_per_s:
@@ -112,13 +120,18 @@ class Pacer:
                 if delay <= 0:
                     break
                 waited += delay
-                await asyncio.sleep(delay)
+                await self._sleep(delay)
             interval = max(self._interval, self._learned)
-            if interval:  # never a catch-up burst: measured, a late slot costs nothing here
-                self._next_request = max(self._next_request, self._clock()) + interval
+            if interval:
+                # A slot taken a little late keeps its place: a busy event loop wakes us about 1 ms
+                # late, which would add up over every request. Later than _CATCH_UP_S (a stall, whose
+                # delayed sends bunch up on the wire) the grid starts again from now: no catch-up burst.
+                on_time = now - self._next_request <= _CATCH_UP_S
+                self._next_request = (self._next_request if on_time else now) + interval
             if self._tokens_per_s:
                 self._tokens -= min(tokens, self._capacity)
             self.sent += 1
+            self.sent_at = now
         return waited
 
     def correct(self, estimated: int, actual: int) -> None:

@@ -5,6 +5,7 @@ Exit codes: 0 pass, 1 quality gate failed, 2 invalid input or usage, 3 run incom
 
 from __future__ import annotations
 
+import gc
 import sys
 import traceback
 from typing import Any
@@ -85,6 +86,8 @@ def main(argv: list[str] | None = None) -> None:
         code = getattr(exc, "exit_code", 3)
     except Exception as exc:
         code = _usage_or_bug(exc)
+    if argv is None:  # the process ends here: skip the final collection of what the imports built (~0.2 s)
+        gc.freeze()
     sys.exit(code if isinstance(code, int) else 0)
 
 

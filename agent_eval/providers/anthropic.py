@@ -71,7 +71,7 @@ class AnthropicProvider:
             kwargs["tools"] = [to_anthropic_tool(tool) for tool in request.tools]
         if request.timeout_s is not None:
             kwargs["timeout"] = request.timeout_s
-        start = time.perf_counter()
+        start, sent = time.perf_counter(), time.time()
         raw = await self._client.messages.with_raw_response.create(model=request.model, messages=messages, **kwargs)
         latency_ms = (time.perf_counter() - start) * 1000.0
         http = raw.http_response
@@ -81,7 +81,8 @@ class AnthropicProvider:
             response = await raw.parse()
         except ValueError as exc:  # declared JSON, but is not
             raise InvalidReply(f"the reply is not valid JSON ({exc})") from None
-        return _completion(response, latency_ms, request, parse_rate_headers(http.headers))
+        # resets are times of day: counted from the send, like OpenAI's durations
+        return _completion(response, latency_ms, request, parse_rate_headers(http.headers, now=sent))
 
     def classify(self, exc: BaseException) -> RetryDecision:
         """Map an exception to a retry decision by its type and HTTP status."""

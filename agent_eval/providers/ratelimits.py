@@ -23,7 +23,8 @@ _UNIT_S = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
 
 @dataclass(frozen=True, slots=True)
 class RateInfo:
-    """Limits (per minute), what remains and seconds until each resets; None where not sent."""
+    """Limits (per minute), what remains and seconds until each resets, counted from the request's
+    send; None where not sent."""
 
     limit_requests: float | None = None
     remaining_requests: float | None = None
