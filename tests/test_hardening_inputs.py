@@ -338,6 +338,23 @@ def test_a_corrupt_cache_file_is_moved_aside_and_the_run_goes_on(workdir: Path, 
     assert r.code == 0 and "response cache" not in r.err
 
 
+def test_a_cache_that_cannot_be_opened_is_never_moved_aside(workdir: Path, capsys, loopback_server,
+                                                          monkeypatch) -> None:
+    """Busy or unopenable is another process (or the system) at work on a good cache: run without it, keep it."""
+    monkeypatch.setenv("LOOP_KEY", "sk-test")
+    write(workdir / "l" / "config.yaml", CONFIG.replace("provider: mock", "provider: openai").replace(
+        "mock-2025-01-01", "loopback-2025-01-01\n  api_key_env: LOOP_KEY\n  base_url: "
+        + loopback_server.openai_base_url))
+    path = write(workdir / "l" / "suite.yaml", suite("  - {id: a, input: hi}\n"))
+    cache = workdir / ".agent-eval" / "cache" / "responses.sqlite"
+    (cache / "kept").mkdir(parents=True)  # a folder where the file should be: sqlite cannot open it
+    r = run_cli(capsys, "run", path, "--out", "o")
+    assert r.code == 0, r.text
+    assert "Traceback" not in r.text and "cannot be opened" in r.err and "moved it" not in r.err
+    assert (cache / "kept").is_dir() and not list(cache.parent.glob("*.corrupt-*"))
+    assert results(workdir / "o")["summary"]["runs"] == 1
+
+
 def test_a_shard_without_rubric_cases_keeps_the_judge_model(workdir: Path, capsys) -> None:
     judge = ("judge:\n  provider: mock\n  name: mock-judge-2025-01-01\n  mock:\n    rules:\n"
              "      - {match: '.*', answers: [{text: '{\"reasoning\": \"ok\", \"score\": 5}'}]}\n")

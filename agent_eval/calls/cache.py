@@ -15,11 +15,21 @@ from typing import Any
 from agent_eval.providers.base import Completion, CompletionRequest
 from agent_eval.records import ToolCall, Usage
 
-__all__ = ["CorruptCacheError", "ResponseCache", "cache_key"]
+__all__ = ["CacheUnavailableError", "CorruptCacheError", "ResponseCache", "cache_key"]
 
 
-class CorruptCacheError(Exception):
+class CacheUnavailableError(Exception):
+    """This run cannot use the cache (the message says why) and runs without it."""
+
+
+class CorruptCacheError(CacheUnavailableError):
     """The cache file is not a readable SQLite database; it was moved aside (the message says where)."""
+
+
+# Primary result codes that mean the file is not our cache: SQLITE_ERROR (a foreign table), SQLITE_CORRUPT,
+# SQLITE_NOTADB. Anything else (busy, locked, I/O) is another process at work on a good cache, never moved aside.
+_NOT_OUR_CACHE = {1, 11, 26}
+_OPEN_ATTEMPTS = 6
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS responses (
@@ -48,15 +58,27 @@ class ResponseCache:
     def __init__(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         self.path = folder / "responses.sqlite"
-        self._db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
-        try:
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.execute(_SCHEMA)
-            self._db.execute("SELECT key, value FROM responses LIMIT 1").fetchall()
-        except sqlite3.DatabaseError as exc:  # random bytes, a truncated file, a foreign table
-            self._db.close()
-            raise CorruptCacheError(self._move_aside(exc)) from None
+        for attempt in range(_OPEN_ATTEMPTS):
+            try:
+                self._db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+            except sqlite3.DatabaseError as exc:  # not a file we may open (a folder, no permission)
+                raise CacheUnavailableError(f"response cache {self.path} cannot be opened ({exc}); running "
+                                            "without the cache") from None
+            try:
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute("PRAGMA synchronous=NORMAL")
+                self._db.execute(_SCHEMA)
+                self._db.execute("SELECT key, value FROM responses LIMIT 1").fetchall()
+                return
+            except sqlite3.DatabaseError as exc:
+                self._db.close()
+                if (getattr(exc, "sqlite_errorcode", 1) & 0xFF) in _NOT_OUR_CACHE:  # random bytes, a truncated file
+                    raise CorruptCacheError(self._move_aside(exc)) from None
+                if attempt == _OPEN_ATTEMPTS - 1:
+                    raise CacheUnavailableError(f"response cache {self.path} is busy ({exc}); running without "
+                                                "the cache this time") from None
+                # two processes switching a new file to WAL at once: one is told "locked" without waiting
+                time.sleep(0.05 * 2**attempt)
 
     def _move_aside(self, exc: sqlite3.DatabaseError) -> str:
         stamp = time.strftime("%Y%m%dT%H%M%S")

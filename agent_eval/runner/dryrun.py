@@ -36,7 +36,7 @@ class DryRun:
 
 def estimate(suite: LoadedSuite, config: LoadedConfig, options: RunOptions) -> DryRun:
     """Upper estimates: prompt characters / 4 in, max_tokens out; judge prompts about the size of the run's."""
-    from agent_eval.calls.cache import CorruptCacheError, ResponseCache, cache_key
+    from agent_eval.calls.cache import CacheUnavailableError, ResponseCache, cache_key
     from agent_eval.providers.pricing import cost_usd
 
     model = config.spec.model
@@ -47,8 +47,8 @@ def estimate(suite: LoadedSuite, config: LoadedConfig, options: RunOptions) -> D
                   or _DEFAULT_OUTPUT_TOKENS)
     try:
         cache = ResponseCache(options.cache_dir) if options.use_cache and model.provider != "mock" else None
-    except CorruptCacheError:
-        cache = None  # moved aside; the plan counts every call as uncached
+    except CacheUnavailableError:
+        cache = None  # unreadable (moved aside) or busy: the plan counts every call as uncached
     cached = tokens_in = judge_calls = 0
     cost: float | None = 0.0
     for item in items:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from agent_eval._files import write_atomic
 from agent_eval.calls import endpoint_for
 from agent_eval.calls.budget import Budget
-from agent_eval.calls.cache import CorruptCacheError, ResponseCache
+from agent_eval.calls.cache import CacheUnavailableError, ResponseCache
 from agent_eval.checks.runtime import CheckRunner
 from agent_eval.errors import UsageError
 from agent_eval.records import Results, RunRecord, RunStatus, Usage
@@ -265,7 +265,7 @@ def _open_cache(config: LoadedConfig, options: RunOptions) -> tuple[ResponseCach
         return None, None
     try:
         return ResponseCache(options.cache_dir), None
-    except CorruptCacheError as exc:
+    except CacheUnavailableError as exc:
         return None, str(exc)
 
 
