@@ -22,7 +22,7 @@ from agent_eval.cli._pipeline import (
     gate_and_report,
 )
 from agent_eval.errors import InputError, UsageError
-from agent_eval.report.console import terminal_text
+from agent_eval.report._plain import plain
 from agent_eval.runner.session import RunOptions
 from agent_eval.runner.store import LOCK_NAME, FolderLock
 from agent_eval.suite.loader import LoadedConfig, LoadedSuite, load_config, load_suite
@@ -295,16 +295,17 @@ def _run_one(
     options: RunOptions, folder: Path, found: tuple[Baseline | None, Path | None, Path],
     *, step_summary: bool,
 ) -> SuiteOutcome:
+    from agent_eval.cli._warm import WarmingProgress
     from agent_eval.cli.progress import make_progress
     from agent_eval.runner.session import run_suite
 
     cfg = config.spec
     from agent_eval.targets.describe import target_label
 
-    err.print(Text.assemble((terminal_text(suite.name), "bold"), f": {len(suite.cases)} cases · config "
-                            f"{terminal_text(cfg.name)} {cfg.version} ({terminal_text(target_label(config))})"))
-    progress = make_progress(err)
+    err.print(Text.assemble((plain(suite.name), "bold"), f": {len(suite.cases)} cases · config "
+                            f"{plain(cfg.name)} {cfg.version} ({plain(target_label(config))})"))
     baseline, baseline_path, looked_for = found
+    progress = WarmingProgress(make_progress(err), gate=baseline is not None)
     report = asyncio.run(run_suite(suite, config, options, folder, progress, resume=request.resume is not None,
                                    baseline=baseline))
     for warning in report.warnings:
@@ -336,10 +337,10 @@ def _print_target_details(console: Console, results: Results) -> None:
     for case in results.cases:
         for run in case.runs:
             if run.error is not None and run.error.detail:
-                console.print(Text.assemble((terminal_text(case.id), "bold red"),
-                                            f" run {run.index}: {terminal_text(run.error.message)}"))
+                console.print(Text.assemble((plain(case.id), "bold red"),
+                                            f" run {run.index}: {plain(run.error.message)}"))
                 for line in run.error.detail.rstrip().splitlines():
-                    console.print(Text(terminal_text(line)))
+                    console.print(Text(plain(line)))
 
 
 def _save_baseline(console: Console, results: Results, suite: LoadedSuite, outcome: Outcome) -> None:

@@ -16,10 +16,9 @@ from agent_eval.stats.passk import pass_hat_curve
 
 __all__ = [
     "pass_curve", "power_lines", "print_errors", "print_failure_kinds", "print_named_metrics", "print_results", "print_verdict",
-    "short_cases_line", "terminal_text",
+    "short_cases_line",
 ]
 
-terminal_text = plain  # for the command modules: user strings printed to a terminal
 
 _STYLE = {Outcome.PASS: "bold green", Outcome.WARN: "bold yellow", Outcome.FAIL: "bold red",
           Outcome.INCOMPLETE: "bold magenta"}

@@ -36,7 +36,7 @@ from ._svg import latency_chart, score_chart, tag_chart
 from .console import pass_curve, power_lines, short_cases_line
 from .conversations import side_escalation_lines
 
-__all__ = ["html_with_sides", "render_html"]
+__all__ = ["compile_templates", "html_with_sides", "render_html"]
 
 
 def _finalize(value: Any) -> Any:
@@ -186,6 +186,12 @@ def render_html(
     """The HTML diff report as one self-contained page (inline CSS, JS and SVG; no network)."""
     base = baseline_side(baseline) if baseline is not None else None
     return html_with_sides(results, verdict, base, candidate_side(results), redact=redact, baseline=baseline)
+
+
+def compile_templates() -> None:
+    """Load and compile the report's templates now (they are cached), so writing the report later does not."""
+    _env().get_template("report.html.j2")
+    _env(False).get_template("_case.html.j2")
 
 
 def html_with_sides(results: Results, verdict: Verdict, base: Side | None, cand: Side, *, redact: bool,
