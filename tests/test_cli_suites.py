@@ -108,3 +108,18 @@ def test_a_rubric_without_threshold_passes_at_four_of_five(workdir: Path, capsys
     runs = {c["id"]: c["runs"][0] for c in results(workdir / "out")["cases"]}
     assert runs["c1"]["rubrics"][0]["threshold"] == 4 and runs["c1"]["passed"] is True
     assert runs["c2"]["passed"] is False and runs["c2"]["score"] == 0.5
+
+
+def test_a_filter_or_shard_skips_suites_it_leaves_empty(workdir: Path, capsys) -> None:
+    """A folder sharded in CI: a small suite with no case in this shard is skipped, not an error."""
+    write(workdir / "s" / "config.yaml", CONFIG)
+    write(workdir / "s" / "billing.yaml", "suite: billing\nconfig: config.yaml\ncases:\n"
+          "  - {id: invoice-1, input: order 1}\n  - {id: invoice-2, input: order 2}\n")
+    write(workdir / "s" / "greeting.yaml", "suite: greeting\nconfig: config.yaml\ncases:\n  - {id: hello, input: hi}\n")
+    r = run_cli(capsys, "run", workdir / "s", "--filter", "invoice-*", "--out", "out")
+    assert r.code == 0, r.text
+    assert "greeting: no case matches --filter/--shard; skipped" in r.err
+    assert [c["id"] for c in results(workdir / "out" / "billing")["cases"]] == ["invoice-1", "invoice-2"]
+    assert not (workdir / "out" / "greeting").exists()
+    r = run_cli(capsys, "run", workdir / "s", "--filter", "nothing-*", "--out", "none")
+    assert r.code == 2 and "no case of any suite matches" in r.err

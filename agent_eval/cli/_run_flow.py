@@ -227,6 +227,7 @@ def execute(request: RunRequest, options: RunOptions) -> int:
         _unique_names(pairs)
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         plans = [(s, c, options, _out_dir(request, s, len(pairs) > 1, stamp)) for s, c in pairs]
+        plans = _with_selected_cases(err, plans, options)
     plans = [(s, c, _with_baseline_repeat(request, s, o), f) for s, c, o, f in plans]
     baselines = {s.name: resolve_baseline(request.baseline, s.name, s.path, required=_requires(request, s))
                  for s, _, _, _ in plans}
@@ -262,6 +263,24 @@ def execute(request: RunRequest, options: RunOptions) -> int:
     if request.json_output:
         emit_json(outcomes, code)
     return code
+
+
+def _with_selected_cases(err: Console, plans: list[tuple[LoadedSuite, LoadedConfig, RunOptions, Path]],
+                         options: RunOptions) -> list[tuple[LoadedSuite, LoadedConfig, RunOptions, Path]]:
+    """Of several suites, skip (with a note) those that --filter or --shard leaves without a case: a folder
+    sharded in CI has small suites with no case in some shards. Nothing selected anywhere stays an error."""
+    from agent_eval.runner.plan import in_shard, select_cases
+
+    if len(plans) < 2 or (not options.filters and options.shard is None):
+        return plans
+    kept = [plan for plan in plans
+            if any(in_shard(c.id, options.shard) for c in select_cases(plan[0].cases, options.filters))]
+    if not kept:
+        raise UsageError("no case of any suite matches --filter/--shard; nothing to run")
+    for suite, _, _, _ in plans:
+        if all(suite is not plan[0] for plan in kept):
+            say(err, "note", f"{plain(suite.name)}: no case matches --filter/--shard; skipped")
+    return kept
 
 
 def _export_traces(err: Console, request: RunRequest, plans: list[tuple[LoadedSuite, LoadedConfig, RunOptions, Path]],
