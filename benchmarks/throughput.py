@@ -204,13 +204,14 @@ def limit_scenarios(folder: Path, k: int, latency: float, repeat: int) -> None:
                 suite = write_suite(folder, server.base_url, small, k)
                 tag = f"rpm{index}-{attempt}"
                 walls.append(run_agent_eval(folder, suite, tag, *flags))
-                outcomes.append(f"{server.stats().get('by_status')}, {errored(folder, tag)}")
+                statuses = server.stats().get("by_status")
+                outcomes.append((statuses.get("429", 0) if isinstance(statuses, dict) else "?", errored(folder, tag)))
         best = min(range(repeat), key=lambda i: walls[i].wall_s)
         report(f"agent-eval {small}x{k}, 3,000 rpm server, {label}", walls[best], small * k, small * k / 50)
-        print(f"{'':44} server: {outcomes[best]}", flush=True)
+        print(f"{'':44} 429s {outcomes[best][0]}, {outcomes[best][1]}", flush=True)
         if repeat > 1:
             print(f"{'':44} all walls {[round(m.wall_s, 2) for m in walls]} (first is cold); "
-                  f"errored {[o.rsplit('errored ', 1)[1] for o in outcomes]}", flush=True)
+                  f"429s {[o[0] for o in outcomes]}; {[o[1] for o in outcomes]}", flush=True)
 
 
 if __name__ == "__main__":
