@@ -318,14 +318,19 @@ def test_resume_refuses_a_manifest_from_a_newer_version(workdir: Path, capsys) -
     assert_input_error(run_cli(capsys, "run", "--resume", "o"), "manifest.json", "schema_version 99 is newer")
 
 
-def test_a_corrupt_cache_file_is_moved_aside_and_the_run_goes_on(workdir: Path, capsys, loopback_server,
-                                                                 monkeypatch) -> None:
+def cached_loopback_suite(workdir: Path, loopback_server, monkeypatch, cases: str) -> tuple[Path, Path]:
+    """A suite on the loopback server (the mock provider is never cached) and where its cache lives."""
     monkeypatch.setenv("LOOP_KEY", "sk-test")
     write(workdir / "l" / "config.yaml", CONFIG.replace("provider: mock", "provider: openai").replace(
         "mock-2025-01-01", "loopback-2025-01-01\n  api_key_env: LOOP_KEY\n  base_url: "
         + loopback_server.openai_base_url))
-    path = write(workdir / "l" / "suite.yaml", suite("  - {id: a, input: hi}\n  - {id: b, input: ho}\n"))
-    cache = workdir / ".agent-eval" / "cache" / "responses.sqlite"
+    return write(workdir / "l" / "suite.yaml", suite(cases)), workdir / ".agent-eval" / "cache" / "responses.sqlite"
+
+
+def test_a_corrupt_cache_file_is_moved_aside_and_the_run_goes_on(workdir: Path, capsys, loopback_server,
+                                                                 monkeypatch) -> None:
+    path, cache = cached_loopback_suite(workdir, loopback_server, monkeypatch,
+                                        "  - {id: a, input: hi}\n  - {id: b, input: ho}\n")
     cache.parent.mkdir(parents=True, exist_ok=True)
     cache.write_bytes(os.urandom(8192))
     r = run_cli(capsys, "run", path, "--out", "o")
@@ -341,12 +346,7 @@ def test_a_corrupt_cache_file_is_moved_aside_and_the_run_goes_on(workdir: Path, 
 def test_a_cache_that_cannot_be_opened_is_never_moved_aside(workdir: Path, capsys, loopback_server,
                                                           monkeypatch) -> None:
     """Busy or unopenable is another process (or the system) at work on a good cache: run without it, keep it."""
-    monkeypatch.setenv("LOOP_KEY", "sk-test")
-    write(workdir / "l" / "config.yaml", CONFIG.replace("provider: mock", "provider: openai").replace(
-        "mock-2025-01-01", "loopback-2025-01-01\n  api_key_env: LOOP_KEY\n  base_url: "
-        + loopback_server.openai_base_url))
-    path = write(workdir / "l" / "suite.yaml", suite("  - {id: a, input: hi}\n"))
-    cache = workdir / ".agent-eval" / "cache" / "responses.sqlite"
+    path, cache = cached_loopback_suite(workdir, loopback_server, monkeypatch, "  - {id: a, input: hi}\n")
     (cache / "kept").mkdir(parents=True)  # a folder where the file should be: sqlite cannot open it
     r = run_cli(capsys, "run", path, "--out", "o")
     assert r.code == 0, r.text
