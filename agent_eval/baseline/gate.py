@@ -65,7 +65,26 @@ def decide(candidate: Results, baseline: Baseline | None, options: GateOptions |
     cand = sides_from_results(candidate, errors_as_failures=opts.errors_as_failures)
     base = sides_from_baseline(baseline, k, errors_as_failures=opts.errors_as_failures) if baseline else None
     info = RunInfo(candidate.complete, candidate.incomplete_reason, _comparability(candidate, baseline, opts))
-    return decide_sides(cand, base, opts, info)
+    verdict = decide_sides(cand, base, opts, info)
+    versioning = _versioning(candidate, baseline, verdict)
+    if versioning is None:
+        return verdict
+    return dataclasses.replace(verdict, warnings=(*verdict.warnings, versioning), versioning=versioning,
+                               versioning_blocks=opts.strict_versioning)
+
+
+def _versioning(candidate: Results, baseline: Baseline | None, verdict: Verdict) -> str | None:
+    """The versioning rule: a patch or minor bump must not move the paired case scores significantly."""
+    from agent_eval.baseline.verdict import CaseStatus
+    from agent_eval.baseline.versioning import moved_p, version_change_warning
+
+    if baseline is None:
+        return None
+    skip = (CaseStatus.NEW, CaseStatus.MISSING, CaseStatus.CHANGED)
+    pairs = [(c.baseline_score, c.candidate_score) for c in verdict.cases if c.status not in skip
+             and c.baseline_score is not None and c.candidate_score is not None]
+    return version_change_warning(baseline.provenance.config_version, candidate.config.version,
+                                  p_moved=moved_p(pairs), change=verdict.relative_change, alpha=verdict.alpha)
 
 
 def decide_sides(

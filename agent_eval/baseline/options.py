@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from agent_eval.errors import UsageError
 
-__all__ = ["BASELINE_FLOOR", "Floors", "GateOptions", "TagRule"]
+if TYPE_CHECKING:
+    from agent_eval.suite.schema import GateSpec
+
+__all__ = ["BASELINE_FLOOR", "Floors", "GateFlags", "GateOptions", "TagRule", "gate_options"]
 
 # Below this baseline score a relative drop means little (0.0067 -> 0 is -100%): the absolute rule applies.
 BASELINE_FLOOR = 0.05
@@ -57,6 +60,7 @@ class GateOptions:
     baseline_repeat: int | None = None  # runs per case a baseline may have without a k-mismatch warning
     power: float = 0.8  # for the drop that would FAIL and the cases or runs needed
     seed: int = 0  # kept for callers; the gate uses no randomness
+    strict_versioning: bool = False  # a patch/minor bump that moved the score significantly exits 2
 
     def __post_init__(self) -> None:
         if self.max_drop < 0:
@@ -74,3 +78,40 @@ class GateOptions:
     def tag_rule(self, tag: str) -> TagRule | None:
         rule = self.tag_limits.get(tag)
         return rule if isinstance(rule, TagRule) else None
+
+
+@dataclass(frozen=True, slots=True)
+class GateFlags:
+    """Gate options given on the command line (or to `agent_eval.run`); None: the suite's `gate:` block decides."""
+
+    max_drop: float | None = None
+    alpha: float = 0.05
+    strict: bool = False
+    absolute: bool = False
+    redact: bool = False
+    errors_as_failures: bool = False
+    require_baseline: bool = False
+    new_suites: tuple[str, ...] = ()  # suites exempt from --require-baseline (new in this change)
+    strict_versioning: bool = False  # a patch/minor bump that moved the score significantly exits 2
+
+
+def gate_options(flags: GateFlags, gate_spec: GateSpec | None, *, repeat: int,
+                 critical_rates: Mapping[str, float] | None = None, seed: int = 0) -> GateOptions:
+    """The gate's options: the flags over the suite's `gate:` block over the defaults, plus its critical cases."""
+    spec = gate_spec
+    tags: dict[str, float | TagRule] = {}
+    for tag, limit in (spec.tags.items() if spec else ()):
+        if isinstance(limit, float | int):
+            tags[tag] = float(limit)
+        else:
+            tags[tag] = TagRule(limit.max_drop, Floors(limit.min_score, limit.min_pass_rate, limit.min_pass_hat_k))
+    max_drop = flags.max_drop if flags.max_drop is not None else (
+        spec.max_drop if spec and spec.max_drop is not None else 0.03)
+    return GateOptions(
+        max_drop=max_drop, alpha=flags.alpha, strict=flags.strict, absolute=flags.absolute, tag_limits=tags,
+        floors=Floors(spec.min_score, spec.min_pass_rate, spec.min_pass_hat_k) if spec else Floors(),
+        critical_min_pass_rate=dict(critical_rates or {}),
+        case_collapse=spec.case_collapse if spec else "fail", errors_as_failures=flags.errors_as_failures,
+        baseline_repeat=(spec.baseline_repeat if spec and spec.baseline_repeat else 2 * repeat), seed=seed,
+        strict_versioning=flags.strict_versioning,
+    )

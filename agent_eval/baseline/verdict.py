@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-__all__ = ["CaseDelta", "CaseStatus", "Outcome", "Route", "TagDelta", "Verdict"]
+__all__ = ["CaseDelta", "CaseStatus", "Outcome", "Route", "TagDelta", "Verdict", "combined_exit"]
 
 
 class Outcome(StrEnum):
@@ -125,9 +126,14 @@ class Verdict:
     notes: tuple[str, ...] = ()  # how the verdict was reached, when that is not the default
     errored_runs: int = 0  # infrastructure errors in the candidate
     absolute_rule: bool = False  # the change is in score points (--absolute, or a baseline under 0.05)
+    versioning: str | None = None  # the version bump understates the change (also among the warnings)
+    versioning_blocks: bool = False  # --strict-versioning: that understatement is an error (exit 2)
 
     @property
     def exit_code(self) -> int:
+        """The process exit code: the outcome's, or 2 when --strict-versioning refuses the version bump."""
+        if self.versioning is not None and self.versioning_blocks:
+            return combined_exit([self.outcome.exit_code, 2])
         return self.outcome.exit_code
 
     def by_status(self, status: CaseStatus) -> tuple[CaseDelta, ...]:
@@ -136,3 +142,11 @@ class Verdict:
     def regressed(self) -> tuple[CaseDelta, ...]:
         """Regressed cases and new failures, most regressed first (the same list in every report)."""
         return tuple(c for c in self.cases if c.worse)
+
+
+_EXIT_PRECEDENCE = {2: 4, 3: 3, 1: 2, 0: 0}
+
+
+def combined_exit(codes: Sequence[int]) -> int:
+    """The worst exit code in the precedence 2 (invalid input), then 3 (incomplete), then 1 (FAIL), then 0."""
+    return max(codes, key=lambda c: _EXIT_PRECEDENCE.get(c, 1), default=0)

@@ -149,11 +149,15 @@ def _takes_config(function: Callable[..., Any]) -> bool:
 
 
 def call_user(function: Callable[..., Any], run: CheckInput, config: dict[str, Any] | None = None) -> CallOutcome:
-    """Call `function(output, case, run[, config=...])`; whatever it raises (sys.exit included) is described."""
+    """Call `function(output, case, run[, config=...])` with the public views (`CaseView`, `RunView`); whatever
+    it raises (sys.exit included) is described."""
+    from agent_eval.checks.views import run_view
+
+    view = run_view(run)
     try:
         if config is not None and _takes_config(function):
-            return CallOutcome(returned=function(run.output, run.case, run, config=config))
-        return CallOutcome(returned=function(run.output, run.case, run))
+            return CallOutcome(returned=function(view.output, view.case, view, config=config))
+        return CallOutcome(returned=function(view.output, view.case, view))
     except KeyboardInterrupt:
         raise
     except BaseException as exc:  # the user's code is under test here, not agent-eval's

@@ -19,6 +19,7 @@ from typing import Any
 from agent_eval.checks._bounded import Pattern, compile_user_regex, regex_error, search
 from agent_eval.checks._util import RawCheck, expect_keys, expect_str, quote, type_name
 from agent_eval.checks.base import CheckInput, CheckSpecError
+from agent_eval.checks.views import case_view
 from agent_eval.untrusted import parse_json
 
 __all__ = ["TransformChain", "compile_transform", "find_json_values"]
@@ -91,7 +92,7 @@ class _Python:
 
     def apply(self, text: str, run: CheckInput) -> tuple[str | None, str]:
         try:
-            value = self.function(text, run.case)
+            value = self.function(text, case_view(run.case))
         except KeyboardInterrupt:
             raise
         except BaseException as exc:  # the user's code is under test, not agent-eval's (sys.exit included)

@@ -21,9 +21,6 @@ import yaml
 
 __all__ = ["SuiteRef", "find_suite_files", "main", "run_suites", "select_suites"]
 
-_EXIT_RANK = {2: 3, 3: 2, 1: 1, 0: 0}  # when several apply: 2 wins over 3, 3 over 1, 1 over 0
-
-
 @dataclass(frozen=True, slots=True)
 class SuiteRef:
     """A suite file, with what it points to (resolved paths)."""
@@ -96,29 +93,44 @@ def _has_tag(suite: Path, tag: str) -> bool | None:
     return any(tag in case.tags for case in loaded.cases)
 
 
-def _agent_eval(args: list[str]) -> int:
-    """`agent-eval ARGS` in this process; its exit code."""
-    from agent_eval.cli.app import main as cli_main
+def _run(suites: Sequence[Path], out: Path, repeat: int, filters: tuple[str, ...] = ()) -> int:
+    """`agent-eval run SUITES` through the same library call as the CLI and the action; its exit code."""
+    from agent_eval.errors import AgentEvalError
+    from agent_eval.flow import RunRequest, execute
+    from agent_eval.report._plain import plain
+    from agent_eval.runner.session import RunOptions
 
-    print("agent-eval " + " ".join(args), flush=True)
+    shown = " ".join([*map(str, suites), *(f"--filter {f}" for f in filters), "--out", str(out)])
+    print(f"agent-eval run {shown} --repeat {repeat} --overwrite", flush=True)
+    request = RunRequest(suites=tuple(suites), out=out, overwrite=True,
+                         options=RunOptions(repeat=repeat, filters=filters))
+    out_console, err_console = _consoles()
     try:
-        cli_main(args)
-    except SystemExit as exc:
-        return exc.code if isinstance(exc.code, int) else 1
-    return 0
+        return execute(request, out_console, err_console).exit_code
+    except AgentEvalError as exc:
+        print(f"error: {plain(str(exc))}", file=sys.stderr)
+        return exc.exit_code
+
+
+def _consoles() -> tuple[Any, Any]:
+    from rich.console import Console
+
+    return (Console(highlight=False, soft_wrap=True, markup=False),
+            Console(stderr=True, highlight=False, soft_wrap=True, markup=False))
 
 
 def run_suites(suites: Sequence[Path], *, tag: str, repeat: int, out: Path) -> int:
     """Run the suites with a smoke-tagged case on those cases, the rest whole, all with k=repeat."""
+    from agent_eval.baseline.verdict import combined_exit
+
     tagged = [s for s in suites if _has_tag(s, tag)]
     whole = [s for s in suites if s not in tagged]
-    common = ["--repeat", str(repeat), "--overwrite"]
     codes = []
     if tagged:
-        codes.append(_agent_eval(["run", *map(str, tagged), "--filter", tag, "--out", str(out / tag), *common]))
+        codes.append(_run(tagged, out / tag, repeat, (tag,)))
     if whole:
-        codes.append(_agent_eval(["run", *map(str, whole), "--out", str(out / "all"), *common]))
-    return max(codes, key=_EXIT_RANK.__getitem__, default=0)
+        codes.append(_run(whole, out / "all", repeat))
+    return combined_exit(codes)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 
 from agent_eval.errors import UsageError
+from agent_eval.flow._console import say
 
-__all__ = ["consoles", "parse_shard", "require_file", "say"]
+__all__ = ["consoles", "parse_shard", "print_json", "require_file", "say"]
 
 
 def consoles(json_output: bool) -> tuple[Console, Console]:
@@ -28,15 +31,9 @@ def _console(*, stderr: bool) -> Console:
     return console
 
 
-def say(console: Console, level: str, message: str) -> None:
-    """`level: message`, the level coloured; the message is printed as is (no markup, no wrapping, no
-    control characters)."""
-    from rich.text import Text
-
-    from agent_eval.report._plain import plain
-
-    style = {"error": "red", "warning": "yellow"}.get(level, "bold")
-    console.print(Text.assemble((f"{level}: ", style), plain(message)))
+def print_json(payload: Any) -> None:
+    """A machine-readable answer on stdout (progress and tables went to stderr)."""
+    print(json.dumps(payload, indent=2))
 
 
 def parse_shard(text: str | None) -> tuple[int, int] | None:

@@ -26,8 +26,8 @@ def save(
 ) -> int:
     """Store a complete run as the baseline (written atomically, keys sorted, diff-friendly)."""
     from agent_eval.baseline.store import load_results, save_baseline
-    from agent_eval.cli._pipeline import baseline_location
     from agent_eval.errors import UsageError
+    from agent_eval.flow.gating import baseline_location
 
     loaded = load_results(results)
     path = to or baseline_location(loaded.suite.name, loaded.suite.path)

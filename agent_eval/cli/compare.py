@@ -6,23 +6,11 @@ from pathlib import Path
 
 import typer
 
-__all__ = ["register", "suite_gate_spec"]
+__all__ = ["register"]
 
 
 def register(app: typer.Typer) -> None:
     app.command("compare")(compare)
-
-
-def suite_gate_spec(results_suite_path: str):  # type: ignore[no-untyped-def]
-    """The `gate:` block, report redaction and critical pass rates of the suite a run used, when it is still there."""
-    from agent_eval.suite.loader import load_suite
-
-    path = Path(results_suite_path)
-    if not path.exists():
-        return None, False, {}
-    suite = load_suite(path)
-    rates = {c.id: c.critical_min_pass_rate for c in suite.cases if c.critical_min_pass_rate is not None}
-    return suite.spec.gate, suite.spec.report.redact, rates
 
 
 def compare(
@@ -43,10 +31,12 @@ def compare(
     """Decide PASS / WARN / FAIL / INCOMPLETE for RESULTS against BASELINE; exit 0, 1 or 3 accordingly.
 
     The reports (report.html, junit.xml, summary.md) are written beside the results, or to --out."""
+    from agent_eval.baseline.options import GateFlags
     from agent_eval.baseline.store import load_baseline, load_results
-    from agent_eval.cli._common import consoles
-    from agent_eval.cli._pipeline import GateFlags, emit_json, gate_and_report
+    from agent_eval.cli._common import consoles, print_json
     from agent_eval.errors import UsageError
+    from agent_eval.flow.gating import gate_and_report, suite_gate_spec
+    from agent_eval.flow.outcome import outcome_json
 
     if output_format not in ("text", "json"):
         raise UsageError(f"--format must be text or json, got {output_format!r}")
@@ -60,5 +50,5 @@ def compare(
     outcome = gate_and_report(console, candidate, base, baseline, flags, gate_spec, folder,
                               redact_default=redact_default, critical_rates=rates)
     if output_format == "json":
-        emit_json([outcome], outcome.exit_code)
+        print_json(outcome_json([outcome]))
     return outcome.exit_code

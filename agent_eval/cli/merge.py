@@ -25,11 +25,11 @@ def merge(
 ) -> int:
     """Merge shards of one suite, config and seed (refusing overlaps and gaps); exit like `run`."""
     from agent_eval._files import write_atomic
+    from agent_eval.baseline.options import GateFlags
     from agent_eval.baseline.store import load_results
     from agent_eval.cli._common import consoles
-    from agent_eval.cli._pipeline import GateFlags, gate_and_report, resolve_baseline
-    from agent_eval.cli.compare import suite_gate_spec
     from agent_eval.errors import UsageError
+    from agent_eval.flow.gating import gate_and_report, resolve_baseline, suite_gate_spec
     from agent_eval.runner.merge import merge_results
 
     if out.exists() and any(out.iterdir()) and not overwrite:

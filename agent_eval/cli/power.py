@@ -68,8 +68,8 @@ def _plan(results: Path, detect: float | None, max_drop: float | None, alpha: fl
           routes: int | None, baseline_repeat: int | None) -> list[str]:
     from agent_eval.baseline.pairing import sides_from_results
     from agent_eval.baseline.store import load_results
-    from agent_eval.cli.compare import suite_gate_spec
     from agent_eval.errors import UsageError
+    from agent_eval.flow.gating import suite_gate_spec
     from agent_eval.stats.power import Design, cases_needed, detectable_drop, runs_needed
 
     run = load_results(results)

@@ -20,10 +20,10 @@ def report(
     redact: bool = typer.Option(False, "--redact", help="Mask inputs and outputs."),
 ) -> int:
     """Rebuild the reports of a finished run (with or without a baseline). Exits with the verdict's code."""
+    from agent_eval.baseline.options import GateFlags
     from agent_eval.baseline.store import load_results
     from agent_eval.cli._common import consoles
-    from agent_eval.cli._pipeline import GateFlags, gate_and_report, resolve_baseline
-    from agent_eval.cli.compare import suite_gate_spec
+    from agent_eval.flow.gating import gate_and_report, resolve_baseline, suite_gate_spec
 
     loaded = load_results(results)
     folder = out or (results if results.is_dir() else results.parent)

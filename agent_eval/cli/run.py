@@ -60,10 +60,11 @@ def run(
     redact: bool = typer.Option(False, "--redact", help="Leave inputs and outputs out of summary.md, mask them in HTML, JUnit and traces, and redact results.json and runs.jsonl.", rich_help_panel="Output"),
     trace_export: Path | None = typer.Option(None, "--trace-export", help="Write every run's trace as OTLP/JSON (GenAI semantic conventions); also sent to OTEL_EXPORTER_OTLP_ENDPOINT when set and the otel extra is installed.", rich_help_panel="Output"),
 ) -> int:
-    from agent_eval.cli._common import parse_shard
-    from agent_eval.cli._pipeline import GateFlags
-    from agent_eval.cli._run_flow import RunRequest, execute
+    from agent_eval.baseline.options import GateFlags
+    from agent_eval.cli._common import consoles, parse_shard
+    from agent_eval.cli.progress import make_progress
     from agent_eval.errors import UsageError
+    from agent_eval.flow import RunRequest, execute
     from agent_eval.runner.session import RunOptions
 
     if output_format not in ("text", "json"):
@@ -72,30 +73,32 @@ def run(
         raise UsageError("--resume DIR takes no suite argument: the folder names its suite and config")
     if resume is None and not suites:
         raise UsageError("give a suite file or folder (or --resume DIR); see agent-eval run --help")
+    if gate_against is not None and not config:
+        raise UsageError("--gate-against compares configs; give the others with --config")
     options = RunOptions(
         repeat=repeat, seed=seed, max_concurrency=max_concurrency, rpm=rpm, tpm=tpm, max_retries=max_retries,
         max_wait_s=max_wait, max_retry_wait_s=max_retry_wait,
         timeout_s=timeout, run_timeout_s=run_timeout, budget_usd=budget_usd, budget_tokens=max_tokens_total,
         use_cache=not no_cache, cache_dir=cache_dir, filters=tuple(filters or ()), shard=parse_shard(shard),
     )
-    configs = list(config or ())
-    if gate_against is not None and len(configs) < 1:
-        raise UsageError("--gate-against compares configs; give the others with --config")
     request = RunRequest(
-        suites=tuple(suites or ()), config=configs[0] if configs else None, out=out, overwrite=overwrite, baseline=baseline,
-        save_baseline=save_baseline, dry_run=dry_run, resume=resume, json_output=output_format == "json",
-        verbose=verbose,
-        trace_export=trace_export,
+        suites=tuple(suites or ()), configs=tuple(config or ()), gate_against=gate_against, options=options,
+        out=out, overwrite=overwrite, baseline=baseline, save_baseline=save_baseline, dry_run=dry_run,
+        resume=resume, verbose=verbose, trace_export=trace_export,
         gate=GateFlags(max_drop=max_drop, alpha=alpha, strict=strict, absolute=absolute, redact=redact,
                        errors_as_failures=errors_as_failures, require_baseline=require_baseline,
                        new_suites=tuple(new_suite or ()), strict_versioning=strict_versioning),
     )
     _collect_less_often()
-    if len(configs) > 1 or gate_against is not None:
-        from agent_eval.cli._multi_run import execute_many
+    json_output = output_format == "json"
+    out_console, err_console = consoles(json_output)
+    outcome = execute(request, out_console, err_console, progress=make_progress)
+    if json_output and not outcome.dry_run:
+        from agent_eval.cli._common import print_json
+        from agent_eval.flow.outcome import outcome_json
 
-        return execute_many(request, options, configs, gate_against)
-    return execute(request, options)
+        print_json(outcome_json(outcome.suites))
+    return outcome.exit_code
 
 
 def _collect_less_often() -> None:

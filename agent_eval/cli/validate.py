@@ -43,7 +43,7 @@ def _files(paths: list[Path]) -> list[Path]:
 def _check(file: Path, err: Console, strict_aliases: bool) -> tuple[str, int]:
     """Load one file; (what it is, errors found). Alias and opacity warnings are printed here."""
     from agent_eval.cli._common import say
-    from agent_eval.cli._run_flow import model_warnings
+    from agent_eval.flow.plan import model_warnings
     from agent_eval.judge import judge_provenance
     from agent_eval.runner.plan import plan_items
     from agent_eval.suite.loader import load_config, load_suite

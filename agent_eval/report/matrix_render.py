@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from agent_eval._files import write_atomic
+from agent_eval.report._format import REDACTED
 from agent_eval.report.matrix import Matrix, fmt_diff, fmt_p
 
-__all__ = ["matrix_markdown", "write_matrix"]
+__all__ = ["matrix_markdown", "redact_matrix", "write_matrix"]
 
 
 def _num(value: float | None) -> str:
@@ -73,8 +74,20 @@ def matrix_markdown(matrix: Matrix) -> str:
 def write_matrix(folder: Path, matrix: Matrix, *, redact: bool = False) -> Path:
     """matrix.json, matrix.html and summary.md in `folder`; returns the HTML path."""
     folder.mkdir(parents=True, exist_ok=True)
+    if redact:
+        matrix = redact_matrix(matrix)
     write_atomic(folder / "matrix.json", matrix.model_dump_json(indent=2) + "\n")
     html = folder / "matrix.html"
     write_atomic(html, matrix_html(matrix, redact=redact))
     write_atomic(folder / "summary.md", matrix_markdown(matrix))
     return html
+
+
+def redact_matrix(matrix: Matrix) -> Matrix:
+    """The matrix without case inputs and run outputs (`--redact`): figures only."""
+    cases = tuple(c.model_copy(update={
+        "input": REDACTED if c.input else "",
+        "cells": tuple(cell.model_copy(update={"runs": tuple(r.model_copy(update={"output": REDACTED if r.output else ""})
+                                                              for r in cell.runs)}) for cell in c.cells)})
+        for c in matrix.cases)
+    return matrix.model_copy(update={"cases": cases})
