@@ -189,3 +189,23 @@ def test_secret_values_cover_every_model_key_and_variable(tmp_path: Path) -> Non
                 "DESCRIBED", "UNRELATED")}
     found = secret_values([(load_suite(tmp_path / "s.yaml"), load_config(tmp_path / "c.yaml"))], environ)
     assert set(found) == {v for k, v in environ.items() if k != "UNRELATED"}
+
+
+def test_check_functions_receive_the_public_views(tmp_path: Path, monkeypatch, capsys) -> None:
+    (tmp_path / "my_checks.py").write_text(
+        "import agent_eval\n"
+        "def views(output, case, run):\n"
+        "    ok = isinstance(case, agent_eval.CaseView) and isinstance(run, agent_eval.RunView)\n"
+        "    return ok and run.case == case and case.vars == {'n': 1} and run.output == output, type(case).__name__\n"
+        "def last_word(output, case):\n"
+        "    return output.split()[-1] if isinstance(case, agent_eval.CaseView) else 'wrong'\n")
+    (tmp_path / "s.yaml").write_text(
+        "suite: views\nconfig: c.yaml\ncases:\n  - id: one\n    input: 'say {{ n }}'\n    vars: {n: 1}\n"
+        "    checks:\n      - python: 'my_checks:views'\n"
+        "      - {equals: 'know.', transform: {python: 'my_checks:last_word'}}\n")
+    (tmp_path / "c.yaml").write_text(_MODELS_CONFIG)
+    monkeypatch.chdir(tmp_path)
+    r = run_cli(capsys, "run", "s.yaml", "--out", "out", "--repeat", "1")
+    assert r.code == 0, r.text
+    run = json.loads((tmp_path / "out" / "results.json").read_text())["cases"][0]["runs"][0]
+    assert [c["passed"] for c in run["checks"]] == [True, True], run["checks"]
