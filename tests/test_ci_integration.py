@@ -476,7 +476,7 @@ def test_workflows_do_what_the_docs_say() -> None:
 def test_the_scaffolded_workflow_is_the_example_with_the_published_action() -> None:
     (workflow,) = [f for f in scaffold_files("acme/agent-eval@v9") if f.path.name == "agent-eval.yml"]
     text = (workflow.text.replace("uses: acme/agent-eval@v9", "uses: ./")
-            .replace('"agent-eval @ git+https://github.com/acme/agent-eval@v9"', ".")
+            .replace('"agent-eval-gate @ git+https://github.com/acme/agent-eval@v9"', ".")
             .replace("suites/shop-assistant.yaml", "suites/support-bot.yaml"))
     example = (REPO / ".github/workflows/agent-eval-example.yml").read_text()
     assert yaml.safe_load(text) == yaml.safe_load(example)

@@ -79,7 +79,7 @@ def test_trace_export_is_otlp_json_with_genai_names(workdir: Path, capsys) -> No
 
 
 def test_the_export_parses_with_the_official_otlp_protobuf_schema(workdir: Path, capsys) -> None:
-    pytest.importorskip("opentelemetry.proto", reason="opentelemetry-proto is not installed (pip install 'agent-eval[otel]')")
+    pytest.importorskip("opentelemetry.proto", reason="opentelemetry-proto is not installed (pip install 'agent-eval-gate[otel]')")
     from google.protobuf import json_format
     from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
@@ -155,7 +155,7 @@ class _Collector(BaseHTTPRequestHandler):
 def test_spans_are_sent_to_an_otlp_collector_through_the_sdk(workdir: Path, capsys,
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
     pytest.importorskip("opentelemetry.exporter.otlp.proto.http.trace_exporter",
-                        reason="the otel extra is not installed (pip install 'agent-eval[otel]')")
+                        reason="the otel extra is not installed (pip install 'agent-eval-gate[otel]')")
     from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
     _Collector.bodies = []

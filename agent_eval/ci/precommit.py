@@ -52,10 +52,12 @@ def _suite_ref(path: Path) -> SuiteRef | None:
 
 
 def find_suite_files(folder: Path) -> list[SuiteRef]:
-    """Every suite under `folder` (recursively), sorted by path."""
+    """Every suite under `folder`, found by the discovery rule every command uses, sorted by path."""
+    from agent_eval.suite.discovery import yaml_files
+
     if not folder.is_dir():
         return []
-    files = sorted({*folder.rglob("*.yaml"), *folder.rglob("*.yml")})
+    files = yaml_files(folder)
     return [ref for ref in map(_suite_ref, files) if ref is not None]
 
 

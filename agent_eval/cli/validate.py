@@ -31,8 +31,9 @@ def _files(paths: list[Path]) -> list[Path]:
     files: list[Path] = []
     for path in paths:
         if path.is_dir():
-            files += sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml") and _kind(p) != "unknown"
-                            and not any(part.startswith(".") for part in p.relative_to(path).parts))
+            from agent_eval.suite.discovery import yaml_files
+
+            files += [p for p in yaml_files(path) if _kind(p) != "unknown"]
         elif path.exists():
             files.append(path)
         else:

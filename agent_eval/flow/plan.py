@@ -63,13 +63,14 @@ class Plan:
 
 
 def find_suites(paths: Sequence[Path]) -> list[Path]:
-    """Suite files, expanding folders to their *.yaml/*.yml files that declare `suite:`."""
+    """Suite files: files as given, folders searched recursively by the discovery rule
+    (`agent_eval.suite.discovery`) for YAML files that declare `suite:`."""
+    from agent_eval.suite.discovery import declares_suite, yaml_files
+
     found: list[Path] = []
     for path in paths:
         if path.is_dir():
-            for file in sorted([*path.glob("*.yaml"), *path.glob("*.yml")]):
-                if _declares_suite(file):
-                    found.append(file)
+            found += [file for file in yaml_files(path) if declares_suite(file)]
         elif path.exists():
             found.append(path)
         else:
@@ -77,14 +78,6 @@ def find_suites(paths: Sequence[Path]) -> list[Path]:
     if not found:
         raise UsageError(f"no suite files found in {', '.join(map(str, paths))}")
     return found
-
-
-def _declares_suite(file: Path) -> bool:
-    try:
-        head = file.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        return False
-    return any(line.startswith("suite:") for line in head.splitlines())
 
 
 def model_warnings(suite: LoadedSuite, config: LoadedConfig | None) -> list[str]:

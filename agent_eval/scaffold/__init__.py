@@ -55,7 +55,7 @@ def scaffold_files(action: str = DEFAULT_ACTION) -> list[ScaffoldFile]:
     """Every file of the scaffold, the workflow pointing at `action` (OWNER/REPO@REF)."""
     repo, ref = _split_action(action)
     package = resources.files(__name__)
-    substitutions = {"__ACTION__": action, "__PIP__": f"agent-eval @ git+https://github.com/{repo}@{ref}",
+    substitutions = {"__ACTION__": action, "__PIP__": f"agent-eval-gate @ git+https://github.com/{repo}@{ref}",
                      "__REPO__": repo, "__REV__": ref}
     files = []
     for dest, template in _FILES:

@@ -179,11 +179,11 @@ def chat_row(row: dict[str, Any], file: Path, line: int) -> dict[str, Any]:
 
 
 def parquet_rows(file: Path) -> list[dict[str, Any]]:
-    """The rows of a Parquet file (needs pyarrow: pip install 'agent-eval[parquet]')."""
+    """The rows of a Parquet file (needs pyarrow: pip install 'agent-eval-gate[parquet]')."""
     try:
         import pyarrow.parquet as pq
     except ImportError:
-        raise InputError(file, "reading Parquet needs pyarrow: pip install 'agent-eval[parquet]'") from None
+        raise InputError(file, "reading Parquet needs pyarrow: pip install 'agent-eval-gate[parquet]'") from None
     try:
         return list(pq.read_table(file).to_pylist())
     except Exception as exc:  # pyarrow raises several types for a damaged file

@@ -17,7 +17,7 @@ from agent_eval.trace.otlp import ExportedSpan
 __all__ = ["ENDPOINT_VARIABLES", "otel_endpoint", "send_spans"]
 
 ENDPOINT_VARIABLES = ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT")
-_INSTALL = "pip install 'agent-eval[otel]' (opentelemetry-sdk and opentelemetry-exporter-otlp)"
+_INSTALL = "pip install 'agent-eval-gate[otel]' (opentelemetry-sdk and opentelemetry-exporter-otlp)"
 
 
 def otel_endpoint(environ: Mapping[str, str]) -> str | None:

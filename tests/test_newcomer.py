@@ -1,0 +1,78 @@
+"""The newcomer's path: one discovery rule for every command, the distribution's name and version."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.clitools import REPO, run_cli
+
+_SUITE = """suite: {name}
+config: {config}
+repeat: 1
+cases:
+  - id: one
+    input: hello
+    checks: [{{contains: know}}]
+"""
+_CONFIG = "name: c\nversion: 1.0.0\nmodel: {provider: mock, name: mock-1}\n"
+
+
+def _write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A git work tree with suites at two depths, and suites where none should be found."""
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    _write(tmp_path / "c.yaml", _CONFIG)
+    _write(tmp_path / "suites" / "top.yaml", _SUITE.format(name="top", config="../c.yaml"))
+    _write(tmp_path / "suites" / "deep" / "nested.yaml", _SUITE.format(name="nested", config="../../c.yaml"))
+    broken = "suite: broken\ncases: [this is not a case]\n"
+    _write(tmp_path / "suites" / "venv" / "pyvenv.cfg", "home = /usr/bin\n")
+    _write(tmp_path / "suites" / "venv" / "lib" / "x.yaml", broken)
+    _write(tmp_path / "suites" / ".hidden" / "x.yaml", broken)
+    _write(tmp_path / "suites" / "ignored" / "x.yaml", broken)
+    _write(tmp_path / "suites" / "node_modules" / "x.yaml", broken)
+    _write(tmp_path / ".gitignore", "ignored/\n")
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def test_run_finds_suites_recursively_and_skips_ignored_venv_and_dot_folders(repo: Path, capsys) -> None:
+    r = run_cli(capsys, "run", "suites", "--out", "out", "--format", "json")
+    assert r.code == 0, r.text
+    assert sorted(s["suite"] for s in json.loads(r.out)["suites"]) == ["nested", "top"]
+
+
+def test_validate_uses_the_same_rule(repo: Path, capsys) -> None:
+    r = run_cli(capsys, "validate", ".")
+    assert r.code == 0, r.text
+    assert "suites/deep/nested.yaml" in r.out and "suites/top.yaml" in r.out
+    assert "x.yaml" not in r.text
+    # The same broken file outside the skipped folders is found and fails: the rule is what kept it out.
+    _write(repo / "suites" / "x.yaml", "suite: broken\ncases: [this is not a case]\n")
+    assert run_cli(capsys, "validate", ".").code == 2
+
+
+def test_validate_against_in_this_repository_skips_the_packaged_template(capsys, monkeypatch) -> None:
+    monkeypatch.chdir(REPO)
+    r = run_cli(capsys, "validate", ".")
+    assert r.code == 0, r.text
+    assert "scaffold" not in r.text
+
+
+def test_version_names_the_distribution(capsys) -> None:
+    from importlib.metadata import version
+
+    import agent_eval
+
+    r = run_cli(capsys, "--version")
+    assert r.code == 0 and r.out.strip() == f"agent-eval {agent_eval.__version__}"
+    assert version("agent-eval-gate") == agent_eval.__version__
