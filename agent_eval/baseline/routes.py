@@ -12,7 +12,6 @@ from math import comb
 from agent_eval.baseline.options import BASELINE_FLOOR, Floors, GateOptions
 from agent_eval.baseline.pairing import Pairing, Scored, Side
 from agent_eval.baseline.verdict import Route, RouteKind
-from agent_eval.stats.reduce import critical_failed
 from agent_eval.stats.hypotheses import (
     TOL,
     MarginTest,
@@ -23,6 +22,7 @@ from agent_eval.stats.hypotheses import (
     margin_test,
     run_level_test,
 )
+from agent_eval.stats.reduce import critical_failed
 
 __all__ = [
     "amount",
