@@ -91,6 +91,7 @@ def test_a_critical_case_id_with_a_quote_is_reported_whole(here: Path, capsys) -
     assert failure is not None and "critical case" in failure.get("message", "")
     assert _junit_property(here / "out", "agent_eval.critical_failure.") == ["it's-critical"]
     assert "**Critical case(s) failed:** `it's-critical`" in (here / "out" / "summary.md").read_text()
+    assert 'failed: <span class="mono">it&#39;s-critical</span>' in (here / "out" / "report.html").read_text()
 
 
 def test_a_critical_case_without_a_completed_run_is_a_critical_failure_everywhere(here: Path, capsys) -> None:
