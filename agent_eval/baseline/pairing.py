@@ -82,11 +82,6 @@ class Side:
     def score(self) -> float | None:
         return self.stats.score
 
-    @property
-    def failed(self) -> bool:
-        """No completed run, or some completed run failed."""
-        return self.stats.n == 0 or self.stats.passed < self.stats.n
-
 
 class _Case(Protocol):
     """What a case needs to be a `Side`: a CaseResult or a BaselineCase."""
