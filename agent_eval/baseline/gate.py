@@ -141,7 +141,7 @@ def _decide(cand: Mapping[str, Side], base: Mapping[str, Side] | None, opts: Gat
         cases=case_deltas(pairing) if pairing is not None else (),
         tags=tags,
         critical_failures=tuple(sorted({*every_run, *(r.case_id for r in routes
-                                                      if r.failed and r.kind == "critical" and r.case_id)})),
+                                                      if r.failed and r.kind in ("critical", "critical-rate") and r.case_id)})),
         routes=tuple(routes), baseline_se=se, baseline_runs=runs, notes=tuple(notes),
         errored_runs=sum(s.errors for s in cand.values()),
         absolute_rule=bool(test and test.absolute),
