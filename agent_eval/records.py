@@ -218,6 +218,9 @@ class RunRecord(Record):
     turns: tuple[TurnResult, ...] | None = Field(None, description="A conversation's turns, each with its verdict.")
     simulated_user: SimulatorUsage | None = Field(None, description="The simulated user's calls and why it stopped.")
     escalated: bool | None = Field(None, description="Handed off to a human (None: no `escalation:` declared).")
+    refused: bool | None = Field(
+        None, description="The reply reads as a refusal (a REFUSAL_PHRASES match), decided when the run was scored; "
+        "None in files written before it was recorded: read from the output then.")
     warnings: tuple[str, ...] = Field(
         (), description="What was repaired to keep the run, e.g. invalid Unicode in the reply replaced by U+FFFD.")
 

@@ -41,7 +41,7 @@ def test_round_trip_is_sorted_stable_and_newline_terminated(tmp_path: Path) -> N
     assert data["cases"][0]["runs"][0] == {"index": 0, "output": "", "passed": False, "score": None, "status": "errored",
                                            "latency_ms": None, "cost_usd": None, "error_kind": "provider",
                                            "steps": None, "tool_calls": [], "failure_kind": None, "escalation": None,
-                                           "metrics": {}, "assistant_turns": None}
+                                           "metrics": {}, "assistant_turns": None, "refused": None}
     assert data["provenance"]["judge_model"] == "judge-1" and data["provenance"]["repeat"] == 2
     assert [p.name for p in path.parent.iterdir()] == ["support.json"]  # no temporary file left
     assert path.stat().st_mode & 0o777 == 0o644

@@ -129,9 +129,13 @@ def _decide(cand: Mapping[str, Side], base: Mapping[str, Side] | None, opts: Gat
     critical_note = _every_run_note(cand, base, opts)
     if critical_note:
         notes.append(critical_note)
-    if every_run:
+    none_done = [i for i in every_run if cand[i].stats.n == 0]
+    failed_run = [i for i in every_run if cand[i].stats.n > 0]
+    if failed_run:
         fails.append(f"critical case(s) failed a run ({'no baseline' if base is None else 'not in the baseline'}; "
-                     f"every run must pass): {ids(every_run)}")
+                     f"every run must pass): {ids(failed_run)}")
+    if none_done:
+        fails.append(f"critical case(s) completed no run (every run must pass): {ids(none_done)}")
     outcome, rule = _resolve(incomplete, fails, routes, test is not None or base is None, base is None)
     warnings = [*info.warnings, *error_warnings, *_pairing_warnings(pairing)]
     if collapse is not None and opts.case_collapse != "off" and not _failed(routes, "collapse"):
@@ -155,8 +159,8 @@ def _decide(cand: Mapping[str, Side], base: Mapping[str, Side] | None, opts: Gat
         min_detectable_drop=mdd, cases_needed=needed, repeats_needed=reps,
         cases=case_deltas(pairing) if pairing is not None else (),
         tags=tags,
-        critical_failures=tuple(sorted({*every_run, *(r.name.split("'")[1] for r in routes
-                                                      if r.failed and r.name.startswith("critical '"))})),
+        critical_failures=tuple(sorted({*every_run, *(r.case_id for r in routes
+                                                      if r.failed and r.kind in ("critical", "critical-rate") and r.case_id)})),
         routes=tuple(routes), baseline_se=se, baseline_runs=runs, notes=tuple(notes),
         errored_runs=sum(s.errors for s in cand.values()),
         absolute_rule=bool(test and test.absolute),
@@ -193,9 +197,9 @@ def _tag_routes(sc: Scored | None, cand: Mapping[str, Side], opts: GateOptions) 
             sub = sc.with_tag(tag)
             if sub.pairs:
                 t = score_test(sub, rule.max_drop, opts)
-                routes.append(test_route(f"tag '{tag}'", f"tag '{tag}'", t, opts, warn=False))
+                routes.append(test_route(f"tag '{tag}'", f"tag '{tag}'", t, opts, warn=False, kind="tag", tag=tag))
         tagged = [s for s in cand.values() if tag in s.tags and s.stats.n > 0]
-        routes += floor_routes(tagged, rule.floors, opts, where=f"tag '{tag}' ")
+        routes += floor_routes(tagged, rule.floors, opts, where=f"tag '{tag}' ", tag=tag)
     return routes
 
 
@@ -212,8 +216,8 @@ def _holm(routes: list[Route], alpha: float) -> list[Route]:
     return out
 
 
-def _failed(routes: list[Route], name: str) -> bool:
-    return any(r.failed for r in routes if r.name == name)
+def _failed(routes: list[Route], kind: str) -> bool:
+    return any(r.failed for r in routes if r.kind == kind)
 
 
 def _family(routes: list[Route]) -> int:
@@ -227,7 +231,7 @@ def _resolve(
     if incomplete:
         return Outcome.INCOMPLETE, prefix + "; ".join(incomplete)
     if fails:
-        overall = next((r for r in routes if r.name == "overall score" and r.warn), None)
+        overall = next((r for r in routes if r.kind == "score" and r.warn), None)
         context = [f"{overall.text}, not significant alone at its Holm level"] if overall is not None else []
         return Outcome.FAIL, prefix + "; ".join([*context, *fails])
     warns = [r.text for r in routes if r.warn]
@@ -235,7 +239,7 @@ def _resolve(
         return Outcome.WARN, prefix + "; ".join(warns) + ": not significant, the suite may be underpowered"
     if not compared:
         return Outcome.WARN, "no case has a completed run on both sides with the same definition; nothing to compare"
-    main = next((r.text for r in routes if r.name == "overall score"), None)
+    main = next((r.text for r in routes if r.kind == "score"), None)
     if main is None:
         checked = f"{len(routes)} absolute limit(s) met" if routes else "nothing to compare, no limit set"
         return Outcome.PASS, prefix + checked

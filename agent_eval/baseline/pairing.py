@@ -12,9 +12,10 @@ from typing import Protocol
 
 from agent_eval.baseline.schema import Baseline
 from agent_eval.baseline.verdict import CaseDelta, CaseStatus
-from agent_eval.records import CaseStats, Results, RunStatus
+from agent_eval.records import CaseStats, Results
 from agent_eval.stats.hypotheses import TOL
 from agent_eval.stats.passk import pass_hat_k
+from agent_eval.stats.reduce import AnyRun, completed, critical_failed, error_kind, run_score
 
 __all__ = [
     "Pairing",
@@ -81,22 +82,6 @@ class Side:
     def score(self) -> float | None:
         return self.stats.score
 
-    @property
-    def failed(self) -> bool:
-        """No completed run, or some completed run failed."""
-        return self.stats.n == 0 or self.stats.passed < self.stats.n
-
-
-class _Run(Protocol):
-    """What a run needs to be a `Side` run: a RunRecord or a BaselineRun."""
-
-    @property
-    def score(self) -> float | None: ...
-    @property
-    def passed(self) -> bool: ...
-    @property
-    def status(self) -> RunStatus: ...
-
 
 class _Case(Protocol):
     """What a case needs to be a `Side`: a CaseResult or a BaselineCase."""
@@ -112,15 +97,7 @@ class _Case(Protocol):
     @property
     def stats(self) -> CaseStats: ...
     @property
-    def runs(self) -> Sequence[_Run]: ...
-
-
-def error_kind(run: _Run) -> str | None:
-    """The error kind of an errored run (a RunRecord's `error.kind`, a BaselineRun's `error_kind`)."""
-    if run.status is not RunStatus.ERRORED:
-        return None
-    error = getattr(run, "error", None)
-    return getattr(error, "kind", None) or getattr(run, "error_kind", None)
+    def runs(self) -> Sequence[AnyRun]: ...
 
 
 def make_side(
@@ -136,13 +113,9 @@ def make_side(
 def _side(case: _Case, k: int, errors_as_failures: bool) -> Side:
     scores, passed, errors = [], [], 0
     for r in case.runs:
-        kind = error_kind(r)
-        if kind is None:
-            scores.append(r.score if r.score is not None else float(r.passed))
+        if completed(r) or errors_as_failures:
+            scores.append(run_score(r))
             passed.append(r.passed)
-        elif kind == "target" or errors_as_failures:
-            scores.append(0.0)
-            passed.append(False)
         else:
             errors += 1
     return make_side(case.id, scores, passed, errors=errors, k=k, tags=tuple(case.tags), critical=case.critical,
@@ -294,7 +267,7 @@ def error_rate(sides: Iterable[Side]) -> float:
 
 def critical_failures(sides: Iterable[Side]) -> tuple[str, ...]:
     """Ids of critical cases that did not pass every completed run (or completed none), sorted."""
-    return tuple(sorted(s.id for s in sides if s.critical and s.failed))
+    return tuple(sorted(s.id for s in sides if critical_failed(s)))
 
 
 def within_variance(pairs: Iterable[tuple[Side, Side]]) -> tuple[float, float] | None:

@@ -11,7 +11,7 @@ from math import comb
 
 from agent_eval.baseline.options import BASELINE_FLOOR, Floors, GateOptions
 from agent_eval.baseline.pairing import Pairing, Scored, Side
-from agent_eval.baseline.verdict import Route
+from agent_eval.baseline.verdict import Route, RouteKind
 from agent_eval.stats.hypotheses import (
     TOL,
     MarginTest,
@@ -22,6 +22,7 @@ from agent_eval.stats.hypotheses import (
     margin_test,
     run_level_test,
 )
+from agent_eval.stats.reduce import critical_failed
 
 __all__ = [
     "amount",
@@ -67,7 +68,8 @@ def ids(names: Sequence[str], limit: int = 5) -> str:
     return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
 
 
-def test_route(name: str, what: str, t: MarginTest, opts: GateOptions, *, warn: bool = True) -> Route:
+def test_route(name: str, what: str, t: MarginTest, opts: GateOptions, *, warn: bool = True,
+               kind: RouteKind = "score", tag: str | None = None) -> Route:
     """A margin test as a route: `what` is "score" or "tag 'x'"; `warn` on a drop past the limit without a FAIL."""
     limit = amount(t.margin, t.absolute)
     if t.change < -t.margin - TOL:
@@ -77,9 +79,9 @@ def test_route(name: str, what: str, t: MarginTest, opts: GateOptions, *, warn: 
     bound = f"one-sided {1 - opts.alpha:.0%} upper bound {amount(t.upper, t.absolute, signed=True)}, " if t.upper is not None else ""
     if opts.strict:
         failed = t.change < -t.margin - TOL
-        return Route(name, f"{head} (strict: no significance required)", None, failed)
+        return Route(name, f"{head} (strict: no significance required)", None, failed, kind=kind, tag=tag)
     text = f"{head} ({bound}{p_text(t.p_value)})"
-    return Route(name, text, t.p_value, False, warn=warn and t.change < -t.margin - TOL)
+    return Route(name, text, t.p_value, False, warn=warn and t.change < -t.margin - TOL, kind=kind, tag=tag)
 
 
 def run_level_route(sc: Scored, margin: float, absolute: bool) -> Route | None:
@@ -88,7 +90,7 @@ def run_level_route(sc: Scored, margin: float, absolute: bool) -> Route | None:
     if p is None:
         return None
     return Route("run-level", f"runs within cases dropped past the {amount(margin, absolute)} limit "
-                 f"(run-level permutation test, {p_text(p)})", p)
+                 f"(run-level permutation test, {p_text(p)})", p, kind="run-level")
 
 
 def collapse_route(pairing: Pairing, opts: GateOptions) -> tuple[Route | None, list[str]]:
@@ -114,18 +116,22 @@ def collapse_route(pairing: Pairing, opts: GateOptions) -> tuple[Route | None, l
     text = (f"{len(collapsed)} case(s) passed every baseline run and no candidate run: {ids(collapsed)} "
             f"(collapse test, {p_text(p)})")
     if opts.strict:
-        return Route("collapse", text, None, True), collapsed
-    return Route("collapse", text, p), collapsed
+        return Route("collapse", text, None, True, kind="collapse"), collapsed
+    return Route("collapse", text, p, kind="collapse"), collapsed
 
 
 def critical_routes(
     cand: Iterable[Side], base: Mapping[str, Side] | None, opts: GateOptions
 ) -> tuple[list[Route], list[str]]:
-    """Routes of the critical cases, and the ids that failed the every-run rule (no baseline to compare)."""
+    """Routes of the critical cases, and the ids that failed the every-run rule (no baseline to compare, or no
+    completed run at all: a case that completed none passed nothing, whatever its baseline)."""
     routes: list[Route] = []
     every_run: list[str] = []
     for c in cand:
-        if not c.critical or c.stats.n == 0:
+        if not c.critical:
+            continue
+        if c.stats.n == 0:
+            every_run.append(c.id)
             continue
         floor = opts.critical_min_pass_rate.get(c.id)
         b = base.get(c.id) if base is not None else None
@@ -133,14 +139,16 @@ def critical_routes(
             p = binomial_at_most(c.stats.passed, c.stats.n, floor)
             text = f"critical case '{c.id}' passed {c.stats.passed}/{c.stats.n} runs (min_pass_rate {floor:.0%}, {p_text(p)})"
             failed = opts.strict and c.stats.passed < floor * c.stats.n
-            routes.append(Route(f"critical '{c.id}' rate", text, None if opts.strict else p, failed))
+            routes.append(Route(f"critical '{c.id}' rate", text, None if opts.strict else p, failed,
+                                kind="critical-rate", case_id=c.id))
         if b is not None and b.stats.n > 0 and b.definition_hash == c.definition_hash:
             p = fisher_fewer(c.stats.passed, c.stats.n, b.stats.passed, b.stats.n)
             text = (f"critical case '{c.id}' passed {b.stats.passed}/{b.stats.n} -> {c.stats.passed}/{c.stats.n} runs "
                     f"(one-sided Fisher {p_text(p)})")
             failed = opts.strict and c.stats.passed * b.stats.n < b.stats.passed * c.stats.n
-            routes.append(Route(f"critical '{c.id}'", text, None if opts.strict else p, failed))
-        elif floor is None and c.failed:
+            routes.append(Route(f"critical '{c.id}'", text, None if opts.strict else p, failed,
+                                kind="critical", case_id=c.id))
+        elif floor is None and critical_failed(c):
             every_run.append(c.id)
     return routes, sorted(every_run)
 
@@ -152,7 +160,8 @@ _FLOOR_VALUES = {
 }
 
 
-def floor_routes(sides: Sequence[Side], floors: Floors, opts: GateOptions, where: str = "") -> list[Route]:
+def floor_routes(sides: Sequence[Side], floors: Floors, opts: GateOptions, where: str = "",
+                 tag: str | None = None) -> list[Route]:
     """Absolute floors on the candidate alone: FAIL when the upper bound is below, WARN when the lower is."""
     routes = []
     for name, limit in floors.items():
@@ -160,14 +169,17 @@ def floor_routes(sides: Sequence[Side], floors: Floors, opts: GateOptions, where
         label = f"{where}{name}"
         t = limit_test(values, limit, alpha=opts.alpha)
         if t is None:
-            routes.append(Route(label, f"{label} {limit:.3g}: no case has a value to compare", None, False, warn=True))
+            routes.append(Route(label, f"{label} {limit:.3g}: no case has a value to compare", None, False, warn=True,
+                                kind="floor", tag=tag))
             continue
         what = name.removeprefix("min_").replace("pass_hat_k", "pass^k").replace("_", " ")
         head = f"{where}{what} {t.mean:.3f} against {label} {limit:.3g}"
         if opts.strict:
-            routes.append(Route(label, f"{head} (strict: the point estimate)", None, t.mean < limit - TOL))
+            routes.append(Route(label, f"{head} (strict: the point estimate)", None, t.mean < limit - TOL,
+                                kind="floor", tag=tag))
             continue
         bounds = "" if t.upper is None else f"one-sided {1 - opts.alpha:.0%} bounds [{t.lower:.3f}, {t.upper:.3f}], "
         warn = (t.lower if t.lower is not None else t.mean) < limit - TOL
-        routes.append(Route(label, f"{head} ({bounds}{p_text(t.p_value)})", t.p_value, False, warn=warn))
+        routes.append(Route(label, f"{head} ({bounds}{p_text(t.p_value)})", t.p_value, False, warn=warn,
+                            kind="floor", tag=tag))
     return routes

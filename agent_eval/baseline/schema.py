@@ -69,6 +69,9 @@ class BaselineRun(Record):
                                       description="Named metrics of the run (`metric:` on checks and rubrics).")
     assistant_turns: tuple[str, ...] | None = Field(
         None, description="A conversation's assistant replies, turn by turn.")
+    refused: bool | None = Field(
+        None, description="The reply reads as a refusal, as the run recorded it (None: not recorded, read from "
+        "the output).")
 
 
 class BaselineCase(Record):
@@ -143,5 +146,5 @@ def baseline_run(run: RunRecord) -> BaselineRun:
         steps=run_steps(run), tool_calls=run_trajectory(run), failure_kind=run.failure_kind,
         escalation={"escalated": run.escalated} if run.escalated is not None else None,
         assistant_turns=tuple(turn.output for turn in run.turns) if run.turns else None,
-        metrics=run_metrics(run),
+        metrics=run_metrics(run), refused=run.refused,
     )

@@ -5,8 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Literal
 
-__all__ = ["CaseDelta", "CaseStatus", "Outcome", "Route", "TagDelta", "Verdict", "combined_exit"]
+__all__ = ["CaseDelta", "CaseStatus", "Outcome", "Route", "RouteKind", "TagDelta", "Verdict", "combined_exit"]
+
+# score: the overall margin test; tag: a tag's margin test; critical: a critical case against its baseline runs;
+# critical-rate: a critical case's min_pass_rate; floor: an absolute floor (overall or a tag's)
+RouteKind = Literal["score", "run-level", "collapse", "tag", "critical", "critical-rate", "floor"]
 
 
 class Outcome(StrEnum):
@@ -86,11 +91,14 @@ class Route:
     Every route with a p-value is in one Holm family at the gate's alpha.
     """
 
-    name: str  # "overall score", "run-level", "tag 'billing'", "critical 'pay'", "min_pass_rate", ...
+    name: str  # for display: "overall score", "run-level", "tag 'billing'", "critical 'pay'", "min_pass_rate", ...
     text: str  # what it found, as a sentence
     p_value: float | None = None
     failed: bool = False
     warn: bool = False  # a point estimate or bound past the limit without a FAIL
+    kind: RouteKind = "score"
+    case_id: str | None = None  # the critical case a `critical` or `critical-rate` route tests
+    tag: str | None = None  # the tag a `tag` route, or a tag's `floor` route, tests
 
 
 @dataclass(frozen=True, slots=True)

@@ -179,8 +179,7 @@ async def _run_arms(suite_plan: SuitePlan, progress: Progress, *, resume: bool) 
 
     stop = asyncio.Event()
     return list(await asyncio.gather(*(
-        run_suite(suite_plan.suite, arm.config, arm.options, arm.folder, progress, resume=resume,
-                  baseline=suite_plan.baseline, stop=stop)
+        run_suite(suite_plan.suite, arm.config, arm.options, arm.folder, progress, resume=resume, stop=stop)
         for arm in suite_plan.arms)))
 
 

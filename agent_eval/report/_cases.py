@@ -19,6 +19,7 @@ from agent_eval.records import (
     ToolCall,
 )
 from agent_eval.stats.passk import pass_hat_curve
+from agent_eval.trace.failure import failure_kind, median_steps
 
 from ._chat import ChatTurn, chat_turns
 from ._format import (
@@ -161,7 +162,8 @@ def _compare(old: str, new: str) -> Compare:
     return "plain" if _too_long(old) or _too_long(new) else "words"
 
 
-def _run_view(run: RunRecord, base: SideRun | None, shared: bool, prompt: str | None, redact: bool) -> RunView:
+def _run_view(run: RunRecord, base: SideRun | None, shared: bool, prompt: str | None, redact: bool,
+              median: float | None = None) -> RunView:
     compare: Compare = "none" if base is None else _compare(base.output, run.output)
     output, baseline_output = run.output, base.output if base is not None and compare != "same" else ""
     checks, rubrics, calls = run.checks, run.rubrics, run.tool_calls
@@ -186,7 +188,7 @@ def _run_view(run: RunRecord, base: SideRun | None, shared: bool, prompt: str | 
         tool_calls=calls,
         error=run.error,
         timeline=timeline(run, base, redact),
-        failure_kind=run.failure_kind,
+        failure_kind=failure_kind(run, median),
         baseline_failure_kind=base.failure_kind if base else None,
         chat=chat_turns(run, base.assistant_turns if base is not None else None, redact),
     )
@@ -196,7 +198,8 @@ def _detail(case: CaseResult | None, base: SideCase | None, prompt: str | None, 
     runs = case.runs if case else ()
     shared = len(runs) > 0 and all(r.messages == runs[0].messages for r in runs)
     base_runs = {r.index: r for r in base.runs} if base else {}
-    views = [_run_view(r, base_runs.pop(r.index, None), shared, prompt, redact) for r in runs]
+    median = median_steps(r.steps for r in base.runs) if base else None
+    views = [_run_view(r, base_runs.pop(r.index, None), shared, prompt, redact, median) for r in runs]
     views += [_baseline_only(b, redact) for b in base_runs.values()]
     text = _rendered_input(case) if case else ""
     expected = case.expected if case else None

@@ -7,7 +7,14 @@ from dataclasses import dataclass
 
 from agent_eval.baseline.schema import Baseline
 from agent_eval.records import FailureKind, Results
-from agent_eval.trace.failure import FAILURE_KINDS, failure_changes, failure_counts
+from agent_eval.trace.failure import (
+    FAILURE_KINDS,
+    failure_changes,
+    failure_counts,
+    failure_kind,
+    median_steps,
+    results_failure_kinds,
+)
 
 from ._sides import Side
 
@@ -74,15 +81,19 @@ KindsByCase = Mapping[str, Sequence[FailureKind | str | None]]
 
 
 def failure_view(results: Results, baseline: Baseline | None) -> FailureView:
-    """Failure kinds of the candidate's runs against the baseline's (per suite and per case)."""
+    """Failure kinds of the candidate's runs, derived against the baseline, and the baseline's (per suite and
+    per case)."""
     base = {c.id: [r.failure_kind for r in c.runs] for c in baseline.cases} if baseline is not None else None
-    return kinds_view({c.id: [r.failure_kind for r in c.runs] for c in results.cases}, base)
+    return kinds_view(results_failure_kinds(results, baseline), base)
 
 
 def side_failure_view(results: Results, base: Side | None) -> FailureView:
     """`failure_view` with the baseline already read as a report `Side`."""
-    kinds = {c.id: [r.failure_kind for r in c.runs] for c in base.cases.values()} if base is not None else None
-    return kinds_view({c.id: [r.failure_kind for r in c.runs] for c in results.cases}, kinds)
+    if base is None:
+        return kinds_view(results_failure_kinds(results, None), None)
+    medians = {i: median_steps(r.steps for r in c.runs) for i, c in base.cases.items()}
+    cand = {c.id: [failure_kind(r, medians.get(c.id)) for r in c.runs] for c in results.cases}
+    return kinds_view(cand, {c.id: [r.failure_kind for r in c.runs] for c in base.cases.values()})
 
 
 def kinds_view(candidate: KindsByCase, baseline: KindsByCase | None) -> FailureView:

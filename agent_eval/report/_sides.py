@@ -1,19 +1,18 @@
 """Both sides of a comparison in one shape: the candidate `Results` and the stored `Baseline`.
 
-The writers only read `Side`, so the baseline file format is known in this module alone.
+The writers only read `Side`, so the baseline file format is known in this module alone. Both sides are
+built by `side_from_cases`, their statistics by `stats.reduce.group_stats` (what `results.json` holds).
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import cache
 from typing import Any
 
-from agent_eval.baseline.schema import Baseline, BaselineCase
-from agent_eval.records import CaseStats, ConfigInfo, GroupStats, Results
-from agent_eval.stats.describe import mean, mean_ci, percentile
+from agent_eval.baseline.schema import Baseline, BaselineCase, BaselineRun, baseline_run
+from agent_eval.records import CaseResult, CaseStats, ConfigInfo, GroupStats, Results, RunRecord
+from agent_eval.stats.reduce import group_stats, refused, tag_stats
 from agent_eval.trace.trajectory import TrajectoryCall
 
 __all__ = [
@@ -23,7 +22,8 @@ __all__ = [
     "SideRun",
     "baseline_side",
     "candidate_side",
-    "group_stats",
+    "side_case",
+    "side_from_cases",
 ]
 
 
@@ -57,7 +57,7 @@ class SideRun:
     score: float | None
     output: str
     latency_ms: float | None = None
-    refusal: bool = False  # computed once per run: the group statistics of every tag reuse it
+    refusal: bool = False  # as the run recorded it (older files: from its output)
     cost_usd: float | None = None
     steps: int | None = None  # baseline runs: the stored trajectory, compared with the candidate's trace
     trajectory: tuple[TrajectoryCall, ...] = ()
@@ -104,8 +104,31 @@ class Side:
         return [c.stats.score for c in self.cases.values() if c.stats.score is not None]
 
 
+def side_from_cases(
+    provenance: Provenance, config: ConfigInfo | None, cases: Sequence[CaseResult | BaselineCase], *,
+    judge_disagreement: float | None = None,
+) -> Side:
+    """A side from its cases, candidate or baseline alike; statistics by `group_stats`, per tag by `tag_stats`."""
+    by_id = {c.id: side_case(c) for c in cases}
+    known = any(r.cost_usd is not None for c in by_id.values() for r in c.runs)
+    return Side(provenance, config, group_stats(cases), tag_stats(cases), by_id, costs_known=known,
+                judge_disagreement=judge_disagreement)
+
+
+def side_case(case: CaseResult | BaselineCase) -> SideCase:
+    """One case of either file as the reports read it; a results run is reduced as a baseline would keep it."""
+    runs = tuple(_side_run(baseline_run(r) if isinstance(r, RunRecord) else r) for r in case.runs)
+    return SideCase(case.id, tuple(case.tags), case.critical, case.definition_hash, case.stats, runs)
+
+
+def _side_run(r: BaselineRun) -> SideRun:
+    return SideRun(r.index, str(r.status), r.passed, r.score, r.output, r.latency_ms, refused(r), r.cost_usd,
+                   r.steps, r.tool_calls, r.failure_kind, assistant_turns=r.assistant_turns,
+                   escalated=_escalated(r.escalation))
+
+
 def candidate_side(results: Results) -> Side:
-    """The candidate run as a `Side`."""
+    """The candidate run as a `Side`; its named metrics, which need the suite's formulas, come from its summary."""
     cfg = results.config
     prov = Provenance(
         suite_name=results.suite.name,
@@ -123,33 +146,21 @@ def candidate_side(results: Results) -> Side:
         tool_version=results.tool_version,
         k=results.suite.repeat,
     )
-    cases = {
-        c.id: SideCase(
-            id=c.id,
-            tags=tuple(c.tags),
-            critical=c.critical,
-            definition_hash=c.definition_hash,
-            stats=c.stats,
-            runs=tuple(
-                SideRun(r.index, str(r.status), r.passed, r.score, r.output, r.latency_ms, steps=r.steps,
-                        assistant_turns=tuple(t.output for t in r.turns) if r.turns else None,
-                        escalated=r.escalated)
-                for r in c.runs
-            ),
-        )
-        for c in results.cases
-    }
     summary = results.summary
-    return Side(prov, cfg, summary, dict(summary.tags), cases, judge_disagreement=summary.judge_disagreement)
+    side = side_from_cases(prov, cfg, results.cases, judge_disagreement=summary.judge_disagreement)
+    tags = {t: _named(g, summary.tags.get(t)) for t, g in side.tags.items()}
+    return Side(side.provenance, side.config, _named(side.stats, summary), tags, side.cases,
+                costs_known=True, judge_disagreement=side.judge_disagreement)
+
+
+def _named(stats: GroupStats, recorded: GroupStats | None) -> GroupStats:
+    if recorded is None or not (recorded.metrics or recorded.derived):
+        return stats
+    return stats.model_copy(update={"metrics": recorded.metrics, "derived": recorded.derived})
 
 
 def baseline_side(baseline: Baseline) -> Side:
-    """A stored baseline as a `Side`; its group statistics are recomputed from its cases."""
-    from agent_eval.checks.refusal import is_refusal
-
-    refusal = cache(is_refusal)  # the runs of a case often repeat an output
-    cases = {c.id: _baseline_case(c, refusal) for c in baseline.cases}
-    tags = {t: group_stats(c for c in cases.values() if t in c.tags) for t in _all_tags(cases.values())}
+    """A stored baseline as a `Side`; its group statistics are computed from its cases."""
     p = baseline.provenance
     prov = Provenance(
         suite_name=p.suite_name,
@@ -167,64 +178,7 @@ def baseline_side(baseline: Baseline) -> Side:
         k=p.repeat,
     )
     # Baselines record their full config (prompt text, parameters), so the config diff is complete.
-    known = any(r.cost_usd is not None for c in cases.values() for r in c.runs)
-    return Side(prov, p.config, group_stats(cases.values()), tags, cases, costs_known=known)
-
-
-def _baseline_case(case: BaselineCase, is_refusal: Callable[[str], bool]) -> SideCase:
-    runs = tuple(
-        SideRun(r.index, str(r.status), r.passed, r.score, r.output, r.latency_ms, is_refusal(r.output), r.cost_usd,
-                r.steps, r.tool_calls, r.failure_kind,
-                assistant_turns=getattr(r, "assistant_turns", None),
-                escalated=_escalated(getattr(r, "escalation", None)))
-        for r in case.runs
-    )
-    return SideCase(case.id, tuple(case.tags), case.critical, case.definition_hash, case.stats, runs)
-
-
-def _all_tags(cases: Iterable[SideCase]) -> list[str]:
-    return sorted({t for c in cases for t in c.tags})
-
-
-def _mean(values: Iterable[float | None]) -> float | None:
-    return mean([v for v in values if v is not None])
-
-
-def group_stats(cases: Iterable[SideCase]) -> GroupStats:
-    """A baseline's statistics over cases, by the same definitions as `stats.reduce.summarize`.
-
-    Latency and cost come from the baseline's runs (older baselines have neither); tokens are not kept.
-    """
-    items = list(cases)
-    scored = [c.stats for c in items if c.stats.n > 0]
-    done = [r for c in items for r in c.runs if r.status != "errored"]
-    runs = sum(len(c.runs) for c in items)
-    errors = sum(c.stats.errors for c in items)
-    lat = [r.latency_ms for r in done if r.latency_ms is not None]
-    lengths = [float(len(r.output)) for r in done]
-    scores = [s.score for s in scored if s.score is not None]
-    costs = [r.cost_usd for c in items for r in c.runs if r.cost_usd is not None]
-    return GroupStats(
-        cases=len(items),
-        runs=runs,
-        errors=errors,
-        error_rate=errors / runs if runs else 0.0,
-        pass_rate=_mean(s.pass_rate for s in scored),
-        pass_hat_k=_mean(s.pass_hat_k for s in scored),
-        pass_at_k=_mean(s.pass_at_k for s in scored),
-        score=mean(scores),
-        score_ci=mean_ci(scores, lower=0.0, upper=1.0),
-        flaky=sum(1 for c in items if c.stats.flaky),
-        critical_failed=sum(1 for c in items if c.critical and (c.stats.n == 0 or c.stats.passed < c.stats.n)),
-        latency_p50_ms=percentile(lat, 50),
-        latency_p95_ms=percentile(lat, 95),
-        latency_p99_ms=percentile(lat, 99),
-        refusal_rate=mean([float(r.refusal) for r in done]),
-        output_chars_p50=percentile(lengths, 50),
-        output_chars_p95=percentile(lengths, 95),
-        cost_usd=math.fsum(costs),
-        mean_cost_usd=mean([r.cost_usd for r in done if r.cost_usd is not None]),
-    )
+    return side_from_cases(prov, p.config, baseline.cases)
 
 
 def _escalated(recorded: Any) -> bool | None:

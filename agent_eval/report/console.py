@@ -207,6 +207,9 @@ def print_verdict(console: Console, verdict: Verdict, *, limit: int = 10) -> Non
     console.print(Text.assemble((verdict.outcome.value, _STYLE[verdict.outcome]), " ", plain(verdict.rule)))
     if verdict.sensitivity:
         console.print(Text.assemble(("sensitivity: ", "magenta"), plain(verdict.sensitivity)))
+    if verdict.critical_failures:
+        console.print(Text.assemble(("critical case(s) failed: ", "bold red"),
+                                    ", ".join(plain(c) for c in verdict.critical_failures)))
     sections = [
         ("regressed", list(verdict.regressed())),
         ("fixed", list(verdict.by_status(CaseStatus.FIXED))),

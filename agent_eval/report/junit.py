@@ -1,7 +1,9 @@
 """JUnit XML: one testcase per case, for the test reporters of GitHub, GitLab and Jenkins.
 
 A case with errored runs gets an <error> (missing data, not a quality failure); a case that
-failed a run or regressed gets a <failure> with the reasons. The verdict goes in properties.
+failed a run or regressed gets a <failure> with the reasons, and so does a critical case that did not
+pass every run (`stats.reduce.critical_failed`: completing none counts), whatever its errors. The
+verdict goes in properties.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from agent_eval.baseline.schema import Baseline
 from agent_eval.baseline.verdict import CaseDelta, CaseStatus, Verdict
 from agent_eval.records import CaseResult, Results, RunStatus
 from agent_eval.report._failures import CaseFailures, failure_view
+from agent_eval.stats.reduce import critical_failed
+from agent_eval.trace.failure import baseline_median_steps, failure_kind
 
 from ._format import REDACTED, fmt_case_change, fmt_ck, fmt_score, strip_illegal_xml
 
@@ -49,6 +53,7 @@ def _properties(verdict: Verdict, failure_line: str | None = None) -> ET.Element
         values.append(("agent_eval.sensitivity", verdict.sensitivity))
     values += [(f"agent_eval.warning.{i + 1}", w) for i, w in enumerate(verdict.warnings)]
     values += [(f"agent_eval.note.{i + 1}", n) for i, n in enumerate(verdict.notes)]
+    values += [(f"agent_eval.critical_failure.{i + 1}", c) for i, c in enumerate(verdict.critical_failures)]
     if failure_line:
         values.append(("agent_eval.failure_kinds", failure_line))
     for name, value in values:
@@ -61,13 +66,15 @@ def _mean_latency_s(case: CaseResult) -> float:
     return statistics.fmean(lat) / 1000 if lat else 0.0
 
 
-def _run_reasons(case: CaseResult, redact: bool) -> list[str]:
-    """Failing checks and rubrics below threshold, per failed run."""
+def _run_reasons(case: CaseResult, redact: bool, median: float | None) -> list[str]:
+    """Failing checks and rubrics below threshold, per failed run; failure kinds against the baseline's
+    `median` steps for this case."""
     lines = []
     for run in case.runs:
         if run.status is not RunStatus.FAILED:
             continue
-        kind = f" ({run.failure_kind})" if run.failure_kind else ""
+        found = failure_kind(run, median)
+        kind = f" ({found})" if found else ""
         lines.append(f"run {run.index + 1}: failed{kind}, score {fmt_score(run.score)}")
         for c in run.checks:
             if not c.passed and c.weight > 0:  # weight 0: informational, never why a run failed
@@ -80,10 +87,11 @@ def _run_reasons(case: CaseResult, redact: bool) -> list[str]:
 
 
 def _failure(case: CaseResult, delta: CaseDelta | None, redact: bool,
-             kinds: CaseFailures | None = None) -> ET.Element | None:
+             kinds: CaseFailures | None = None, median: float | None = None) -> ET.Element | None:
     s = case.stats
     status = delta.status if delta else None
-    if status not in _FAILING and s.passed >= s.n:
+    critical = critical_failed(case)
+    if status not in _FAILING and s.passed >= s.n and not critical:
         return None
     kind = str(status) if status in _FAILING else ("flaky" if s.flaky else "failed")
     if delta is not None and delta.baseline_n is not None:
@@ -93,12 +101,12 @@ def _failure(case: CaseResult, delta: CaseDelta | None, redact: bool,
             head += f", score {fmt_score(delta.baseline_score)} -> {fmt_score(delta.candidate_score)} ({change})"
     else:
         head = f"{kind}: passed {fmt_ck(s.passed, s.n)} runs, score {fmt_score(s.score)}"
-    if case.critical and s.passed < s.n:
-        head += "; critical case"
+    if critical:
+        head += "; critical case" + ("" if s.n else f": no completed run ({s.errors} errored)")
     if kinds is not None and kinds.candidate:
         head += f"; failure kinds: {kinds.text}"
     el = ET.Element("failure", message=_clean(head), type=kind)
-    el.text = _clean("\n".join([head, *_run_reasons(case, redact)]))
+    el.text = _clean("\n".join([head, *_run_reasons(case, redact, median)]))
     return el
 
 
@@ -122,15 +130,17 @@ def _error(case: CaseResult) -> ET.Element | None:
 
 
 def _testcase(suite: str, case: CaseResult, delta: CaseDelta | None, redact: bool,
-              kinds: CaseFailures | None = None) -> tuple[ET.Element, str]:
+              kinds: CaseFailures | None = None, median: float | None = None) -> tuple[ET.Element, str]:
     classname = f"{suite}.{case.tags[0]}" if case.tags else suite
     tc = ET.Element("testcase", name=_clean(case.id), classname=_clean(classname), time=f"{_mean_latency_s(case):.3f}")
     err = _error(case)
-    if err is not None:  # errors are missing data, reported as errors and never also as failures
+    if err is not None and not critical_failed(case):  # missing data: an error, never also a failure
         tc.append(err)
         return tc, "error"
-    fail = _failure(case, delta, redact, kinds)
+    fail = _failure(case, delta, redact, kinds, median)
     if fail is not None:
+        if err is not None:  # a critical case that failed: its errors are part of why
+            fail.text = f"{fail.text}\n{err.text}"
         tc.append(fail)
         return tc, "failure"
     return tc, "ok"
@@ -140,7 +150,9 @@ def _testsuite(results: Results, verdict: Verdict, redact: bool, baseline: Basel
     deltas = {d.case_id: d for d in verdict.cases}
     view = failure_view(results, baseline)
     kinds = {c.case_id: c for c in view.cases}
-    cases = [_testcase(results.suite.name, c, deltas.get(c.id), redact, kinds.get(c.id)) for c in results.cases]
+    medians = baseline_median_steps(baseline)
+    cases = [_testcase(results.suite.name, c, deltas.get(c.id), redact, kinds.get(c.id), medians.get(c.id))
+             for c in results.cases]
     time = sum(float(tc.get("time", "0")) for tc, _ in cases)
     ts = ET.Element(
         "testsuite",

@@ -188,6 +188,8 @@ def _section(
         who += f", baseline {_code(f'{p.config_name} {p.config_version}')} on {_code(p.model)}"
     lines += [who + f"; {len(results.cases)} cases, k={results.suite.repeat}.", ""]
     lines += [f"**Rule:** {_md(verdict.rule)}", ""]
+    if verdict.critical_failures:
+        lines += ["**Critical case(s) failed:** " + ", ".join(_code(c) for c in verdict.critical_failures), ""]
     if verdict.sensitivity:
         lines += [f"**Sensitivity:** {_md(verdict.sensitivity)}", ""]
     if verdict.notes:

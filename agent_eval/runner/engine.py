@@ -15,6 +15,7 @@ from agent_eval.calls.budget import Budget, Reservation
 from agent_eval.calls.cache import ResponseCache
 from agent_eval.calls.endpoint import Endpoint, EndpointStats
 from agent_eval.checks.base import CheckInput, CheckServiceError, CheckServices
+from agent_eval.checks.refusal import is_refusal
 from agent_eval.checks.runtime import CheckRunner
 from agent_eval.errors import FatalProviderError
 from agent_eval.judge.parse import JudgeError
@@ -246,7 +247,7 @@ class Engine:
             tool_calls=result.tool_calls, tokens=result.usage, cost_usd=result.cost_usd,
             latency_ms=result.latency_ms, checks=checks, rubrics=rubrics, error=error, cached=result.cached,
             attempts=result.attempts, model=result.model, finished_at=_now(), trace=result.trace,
-            steps=result.steps, warnings=result.warnings, escalated=escalated,
+            steps=result.steps, warnings=result.warnings, escalated=escalated, refused=is_refusal(result.output),
             **(conversation.record_fields(played, turn_checks, graded) if played is not None else {}),
         )
         kind = classify_failure(record, self.failure_policy, context=result.context)

@@ -22,11 +22,10 @@ from agent_eval.runner.results import Provenance, build_results
 from agent_eval.runner.store import Manifest, RunsWriter, read_runs
 from agent_eval.suite.case import Case
 from agent_eval.suite.loader import LoadedConfig, LoadedSuite
-from agent_eval.trace.failure import RELEVANCE_TEMPLATE, FailurePolicy, baseline_median_steps
+from agent_eval.trace.failure import RELEVANCE_TEMPLATE, FailurePolicy
 from agent_eval.untrusted import dump_json
 
 if TYPE_CHECKING:
-    from agent_eval.baseline.schema import Baseline
     from agent_eval.conversation import Conversations
 
 __all__ = ["RunOptions", "RunReport", "run_suite"]
@@ -76,12 +75,12 @@ def _now() -> str:
 
 async def run_suite(
     suite: LoadedSuite, config: LoadedConfig, options: RunOptions, out_dir: Path, progress: Progress,
-    *, resume: bool = False, baseline: Baseline | None = None, stop: asyncio.Event | None = None,
+    *, resume: bool = False, stop: asyncio.Event | None = None,
 ) -> RunReport:
     """Execute the suite k times per case and write `runs.jsonl` and `results.json` into `out_dir`.
 
-    The `baseline`'s steps per case let a failed run be classified as `orchestration` when it took
-    more than twice as many.
+    The failure kinds written depend on no baseline; what does (`trace.failure.failure_kind`) is derived when
+    comparing against one.
     """
     from agent_eval.judge import judge_provenance
 
@@ -104,7 +103,7 @@ async def run_suite(
         warnings.append(cache_warning)
     engine = _build_engine(suite, config, cases, options, RunsWriter(runs_path), progress, budget, cache)
     engine.failure_policy = FailurePolicy.from_config(
-        config.spec.tools, config.spec.retrieval, baseline_steps=baseline_median_steps(baseline),
+        config.spec.tools, config.spec.retrieval,
         relevance_rubrics={r.name for c in cases for r in c.rubrics if r.template == RELEVANCE_TEMPLATE},
         reports_context=config.spec.agent is not None and config.spec.agent.loop is None,
     )

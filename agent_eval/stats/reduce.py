@@ -12,7 +12,7 @@ import math
 import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from agent_eval.records import (
     CaseResult,
@@ -26,23 +26,102 @@ from agent_eval.records import (
 from agent_eval.stats.describe import mean, mean_ci, percentile
 from agent_eval.stats.passk import pass_at_k, pass_hat_k
 
-__all__ = ["CaseInput", "case_stats", "judge_disagreement", "run_score", "summarize"]
+__all__ = [
+    "AnyRun",
+    "CaseInput",
+    "GroupCase",
+    "case_stats",
+    "completed",
+    "critical_failed",
+    "error_kind",
+    "group_stats",
+    "judge_disagreement",
+    "refused",
+    "run_score",
+    "summarize",
+    "tag_stats",
+]
 
 
-def run_score(run: RunRecord) -> float:
+class AnyRun(Protocol):
+    """A run in either file: a results `RunRecord` or a baseline `BaselineRun`."""
+
+    @property
+    def status(self) -> RunStatus: ...
+    @property
+    def passed(self) -> bool: ...
+    @property
+    def score(self) -> float | None: ...
+    @property
+    def output(self) -> str: ...
+    @property
+    def latency_ms(self) -> float | None: ...
+    @property
+    def cost_usd(self) -> float | None: ...
+    @property
+    def refused(self) -> bool | None: ...
+
+
+class _Counts(Protocol):
+    @property
+    def n(self) -> int: ...
+    @property
+    def passed(self) -> int: ...
+
+
+class _Critical(Protocol):
+    @property
+    def critical(self) -> bool: ...
+    @property
+    def stats(self) -> _Counts: ...
+
+
+class GroupCase(Protocol):
+    """A case as the group statistics read it: a `CaseResult`, a `BaselineCase` or a `summarize` item."""
+
+    @property
+    def critical(self) -> bool: ...
+    @property
+    def stats(self) -> CaseStats: ...
+    @property
+    def runs(self) -> Sequence[AnyRun]: ...
+
+
+def error_kind(run: AnyRun) -> str | None:
+    """The error kind of an errored run (a RunRecord's `error.kind`, a BaselineRun's `error_kind`)."""
+    if run.status is not RunStatus.ERRORED:
+        return None
+    error = getattr(run, "error", None)
+    return getattr(error, "kind", None) or getattr(run, "error_kind", None)
+
+
+def completed(run: AnyRun) -> bool:
+    """Not errored, or errored in the target itself (a crash of the agent is a failed run, not missing data)."""
+    return run.status is not RunStatus.ERRORED or error_kind(run) == "target"
+
+
+def run_score(run: AnyRun) -> float:
     """A completed run's score; a run without one scores 1.0 when it passed, else 0.0 (a target crash 0)."""
-    if _target_crash(run):
+    if run.status is RunStatus.ERRORED:
         return 0.0
     return run.score if run.score is not None else float(run.passed)
 
 
-def _target_crash(run: RunRecord) -> bool:
-    """The agent under test raised or exited non-zero: a failed run, not missing data."""
-    return run.status is RunStatus.ERRORED and run.error is not None and run.error.kind == "target"
+def refused(run: AnyRun) -> bool:
+    """Whether the reply reads as a refusal: as recorded when scored, else (older files) from the output."""
+    return run.refused if run.refused is not None else _phrase_refusal(run.output)
 
 
-def _completed(run: RunRecord) -> bool:
-    return run.status is not RunStatus.ERRORED or _target_crash(run)
+@functools.lru_cache(maxsize=4096)
+def _phrase_refusal(output: str) -> bool:
+    from agent_eval.checks.refusal import is_refusal
+
+    return is_refusal(output)
+
+
+def critical_failed(case: _Critical) -> bool:
+    """A critical case fails unless every completed run passed and at least one completed."""
+    return case.critical and (case.stats.n == 0 or case.stats.passed < case.stats.n)
 
 
 def case_stats(runs: Sequence[RunRecord], k: int) -> CaseStats:
@@ -50,7 +129,7 @@ def case_stats(runs: Sequence[RunRecord], k: int) -> CaseStats:
 
     A target crash (error kind `target`) is a completed, failed run with score 0; other errors are missing data.
     """
-    done = [r for r in runs if _completed(r)]
+    done = [r for r in runs if completed(r)]
     n = len(done)
     c = sum(1 for r in done if r.status is RunStatus.PASSED)
     return CaseStats(
@@ -89,15 +168,11 @@ def summarize(cases: Sequence[CaseInput], *, rng_seed: int | None = None) -> Sum
     stable signature; the t interval does not use it.
     """
     del rng_seed
-    from agent_eval.checks import is_refusal as check
-
-    is_refusal = functools.lru_cache(maxsize=None)(check)  # each output once, however many tags it has
     items = [_item(c) for c in cases]
-    tags = sorted({t for it in items for t in it.tags})
-    overall = _group(items, is_refusal)
+    overall = group_stats(items)
     return Summary(
         **overall.model_dump(),
-        tags={t: _group([it for it in items if t in it.tags], is_refusal) for t in tags},
+        tags=tag_stats(items),
         judge_cost_usd=math.fsum(
             rb.cost_usd for it in items for r in it.runs for rb in r.rubrics if rb.cost_usd is not None
         ),
@@ -121,18 +196,26 @@ def _item(case: Any) -> _Item:
     return _Item(spec.id, tuple(spec.tags), bool(spec.critical), tuple(runs), stats)
 
 
-def _group(items: Sequence[_Item], is_refusal: Any) -> GroupStats:
-    """Statistics over a set of cases; cases without a completed run are left out of the means."""
-    scored = [it.stats for it in items if it.stats.n > 0]
-    runs = [r for it in items for r in it.runs]
-    done = [r for r in runs if _completed(r)]
+def tag_stats(cases: Sequence[Any]) -> dict[str, GroupStats]:
+    """`group_stats` of each tag's cases, tags sorted; `cases` carry `tags` besides what `GroupCase` needs."""
+    tags = sorted({t for c in cases for t in c.tags})
+    return {t: group_stats([c for c in cases if t in c.tags]) for t in tags}
+
+
+def group_stats(cases: Sequence[GroupCase]) -> GroupStats:
+    """Statistics over a set of cases, results or baseline alike; cases without a completed run are left out
+    of the means. A baseline run has no tokens and is never cached: those count 0."""
+    scored = [c.stats for c in cases if c.stats.n > 0]
+    runs = [r for c in cases for r in c.runs]
+    done = [r for r in runs if completed(r)]
     errors = len(runs) - len(done)
     latencies = [r.latency_ms for r in done if r.latency_ms is not None]
     lengths = [float(len(r.output)) for r in done]
     costs = [r.cost_usd for r in done if r.cost_usd is not None]
     scores = [s.score for s in scored if s.score is not None]
+    records = [r for r in runs if isinstance(r, RunRecord)]
     return GroupStats(
-        cases=len(items),
+        cases=len(cases),
         runs=len(runs),
         errors=errors,
         error_rate=errors / len(runs) if runs else 0.0,
@@ -141,24 +224,19 @@ def _group(items: Sequence[_Item], is_refusal: Any) -> GroupStats:
         pass_at_k=_mean_of(s.pass_at_k for s in scored),
         score=mean(scores),
         score_ci=mean_ci(scores, lower=0.0, upper=1.0),
-        flaky=sum(1 for it in items if it.stats.flaky),
-        critical_failed=sum(1 for it in items if it.critical and _failed(it.stats)),
+        flaky=sum(1 for c in cases if c.stats.flaky),
+        critical_failed=sum(1 for c in cases if critical_failed(c)),
         latency_p50_ms=percentile(latencies, 50),
         latency_p95_ms=percentile(latencies, 95),
         latency_p99_ms=percentile(latencies, 99),
         cost_usd=math.fsum(r.cost_usd for r in runs if r.cost_usd is not None),
         mean_cost_usd=mean(costs),
-        tokens=sum(r.tokens.total for r in runs),
-        refusal_rate=mean([float(is_refusal(r.output)) for r in done]),
+        tokens=sum(r.tokens.total for r in records),
+        refusal_rate=mean([float(refused(r)) for r in done]),
         output_chars_p50=percentile(lengths, 50),
         output_chars_p95=percentile(lengths, 95),
-        cached_runs=sum(1 for r in runs if r.cached),
+        cached_runs=sum(1 for r in records if r.cached),
     )
-
-
-def _failed(stats: CaseStats) -> bool:
-    """A critical case fails unless every completed run passed (and at least one completed)."""
-    return stats.n == 0 or stats.passed < stats.n
 
 
 def _mean_of(values: Iterable[float | None]) -> float | None:

@@ -10,6 +10,10 @@ The rules, first match wins:
 4. `orchestration` when the same tool was called twice with the same arguments, or the run took more
    than twice the baseline's median steps for its case;
 5. `prompt` otherwise: the tools were fine and the final answer was wrong.
+
+The steps of rule 4 are the only part that reads a baseline. A run is classified without one when it is
+scored (`failure_kind` in runs.jsonl and results.json), and `failure_kind(run, median)` derives its kind
+against whichever baseline a report or `compare` uses, so comparing one run with two baselines is consistent.
 """
 
 from __future__ import annotations
@@ -39,7 +43,10 @@ __all__ = [
     "classify_failure",
     "failure_changes",
     "failure_counts",
+    "failure_kind",
+    "median_steps",
     "results_failure_counts",
+    "results_failure_kinds",
     "retrieved_documents",
     "run_context",
     "with_context",
@@ -185,16 +192,37 @@ def _text(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
 
 
+def failure_kind(run: RunRecord, baseline_median: float | None = None) -> FailureKind | None:
+    """The run's failure kind against a baseline whose runs of this case took `baseline_median` steps (None:
+    no baseline). The stored kind was classified without a baseline; a stored `orchestration` that neither
+    the step limit nor a repeated call explains came from an older run's baseline and is reread."""
+    kind = run.failure_kind
+    if run.status is not RunStatus.FAILED or kind not in ("orchestration", "prompt"):
+        return kind
+    if kind == "orchestration" and (_hit_step_limit(run) or _repeated(executed_calls(run))):
+        return kind
+    steps = run_steps(run)
+    return "orchestration" if baseline_median is not None and steps is not None and steps > 2 * baseline_median \
+        else "prompt"
+
+
+def results_failure_kinds(results: Results, baseline: Baseline | None) -> dict[str, list[FailureKind | None]]:
+    """Case id -> the failure kind of each run, against `baseline` (None: alone)."""
+    medians = baseline_median_steps(baseline)
+    return {c.id: [failure_kind(r, medians.get(c.id)) for r in c.runs] for c in results.cases}
+
+
+def median_steps(steps: Iterable[int | None]) -> float | None:
+    """The median of the steps recorded, or None when none were."""
+    known = [s for s in steps if s is not None]
+    return statistics.median(known) if known else None
+
+
 def baseline_median_steps(baseline: Baseline | None) -> dict[str, float]:
     """Per case, the median steps of the baseline's runs that recorded them."""
     if baseline is None:
         return {}
-    out: dict[str, float] = {}
-    for case in baseline.cases:
-        steps = [r.steps for r in case.runs if r.steps is not None]
-        if steps:
-            out[case.id] = statistics.median(steps)
-    return out
+    return {c.id: m for c in baseline.cases if (m := median_steps(r.steps for r in c.runs)) is not None}
 
 
 def failure_counts(kinds: Iterable[FailureKind | None]) -> dict[FailureKind, int]:
@@ -203,9 +231,9 @@ def failure_counts(kinds: Iterable[FailureKind | None]) -> dict[FailureKind, int
     return {k: counted[k] for k in FAILURE_KINDS if counted[k]}
 
 
-def results_failure_counts(results: Results) -> dict[FailureKind, int]:
-    """Failure kinds over every run of a results file."""
-    return failure_counts(r.failure_kind for c in results.cases for r in c.runs)
+def results_failure_counts(results: Results, baseline: Baseline | None = None) -> dict[FailureKind, int]:
+    """Failure kinds over every run of a results file, against `baseline` when given."""
+    return failure_counts(k for kinds in results_failure_kinds(results, baseline).values() for k in kinds)
 
 
 def baseline_failure_counts(baseline: Baseline) -> dict[FailureKind, int]:
