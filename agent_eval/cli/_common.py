@@ -33,7 +33,7 @@ def say(console: Console, level: str, message: str) -> None:
     control characters)."""
     from rich.text import Text
 
-    from agent_eval.report._plain import plain
+    from agent_eval._plain import plain
 
     style = {"error": "red", "warning": "yellow"}.get(level, "bold")
     console.print(Text.assemble((f"{level}: ", style), plain(message)))

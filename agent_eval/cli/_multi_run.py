@@ -18,11 +18,11 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from agent_eval._plain import plain
 from agent_eval.cli._common import consoles, say
 from agent_eval.cli._pipeline import SuiteOutcome, combined_exit, emit_json, gate_and_report, resolve_baseline
 from agent_eval.cli._run_flow import RunRequest, find_suites, model_warnings
 from agent_eval.errors import UsageError
-from agent_eval.report._plain import plain
 from agent_eval.runner.session import RunOptions, RunReport
 from agent_eval.suite.loader import LoadedConfig, LoadedSuite, load_config, load_suite
 

@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING, Any
 from rich.console import Console
 from rich.text import Text
 
+from agent_eval._plain import plain
 from agent_eval.baseline.verdict import CaseStatus, Outcome, Verdict
 from agent_eval.records import Results
-from agent_eval.report._plain import plain
 
 if TYPE_CHECKING:
     from agent_eval.baseline.options import GateOptions

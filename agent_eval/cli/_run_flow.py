@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 from rich.text import Text
 
+from agent_eval._plain import plain
 from agent_eval.baseline.verdict import Outcome
 from agent_eval.cli._common import consoles, say
 from agent_eval.cli._pipeline import (
@@ -22,7 +23,6 @@ from agent_eval.cli._pipeline import (
     gate_and_report,
 )
 from agent_eval.errors import InputError, UsageError
-from agent_eval.report._plain import plain
 from agent_eval.runner.session import RunOptions
 from agent_eval.runner.store import LOCK_NAME, FolderLock
 from agent_eval.suite.loader import LoadedConfig, LoadedSuite, load_config, load_suite
