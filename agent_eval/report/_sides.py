@@ -145,7 +145,7 @@ def candidate_side(results: Results) -> Side:
 
 def baseline_side(baseline: Baseline) -> Side:
     """A stored baseline as a `Side`; its group statistics are recomputed from its cases."""
-    from agent_eval.checks.refusal import is_refusal
+    from agent_eval.refusal_phrases import is_refusal
 
     refusal = cache(is_refusal)  # the runs of a case often repeat an output
     cases = {c.id: _baseline_case(c, refusal) for c in baseline.cases}

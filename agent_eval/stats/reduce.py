@@ -89,7 +89,7 @@ def summarize(cases: Sequence[CaseInput], *, rng_seed: int | None = None) -> Sum
     stable signature; the t interval does not use it.
     """
     del rng_seed
-    from agent_eval.checks import is_refusal as check
+    from agent_eval.refusal_phrases import is_refusal as check
 
     is_refusal = functools.lru_cache(maxsize=None)(check)  # each output once, however many tags it has
     items = [_item(c) for c in cases]
