@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from agent_eval._hashing import canonical_hash
 from agent_eval.errors import InputError
 from agent_eval.records import Message, ToolCall
 from agent_eval.suite.case import Case, Turn
@@ -26,17 +27,11 @@ from agent_eval.suite.schema import (
 )
 from agent_eval.suite.yamlfile import LineIndex, find_invalid_text, read_yaml, validate, version_gate
 
-__all__ = ["LoadedConfig", "LoadedSuite", "canonical_hash", "load_config", "load_suite"]
+__all__ = ["LoadedConfig", "LoadedSuite", "load_config", "load_suite"]
 
 
 CaseSource = tuple[CaseSpec, Path, LineIndex, tuple[str | int, ...]]
 RowSource = tuple[dict[str, Any], LineIndex, tuple[str | int, ...]]
-
-
-def canonical_hash(value: Any) -> str:
-    """A short, stable content hash of JSON-able data (keys sorted)."""
-    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 _NEW_DEFAULTS: dict[str, Any] = {"agent": None, "tool_calls": [], "tool_results": {}, "ensemble": [],
