@@ -8,7 +8,7 @@ from typing import Any
 
 from agent_eval.calls.cache import ResponseCache
 from agent_eval.checks.base import CheckServiceError
-from agent_eval.suite.schema import ModelSpec
+from agent_eval.modelspec import ModelSpec
 
 __all__ = ["ModelServices"]
 

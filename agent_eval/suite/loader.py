@@ -13,6 +13,7 @@ from typing import Any
 
 from agent_eval._hashing import canonical_hash
 from agent_eval.errors import InputError
+from agent_eval.modelspec import PROVIDER_NAMES
 from agent_eval.records import Message, ToolCall
 from agent_eval.suite.case import Case, Turn
 from agent_eval.suite.render import renders_templates
@@ -89,13 +90,11 @@ class LoadedSuite:
 
 def load_config(path: Path) -> LoadedConfig:
     """Read and validate a candidate config file."""
-    from agent_eval.providers.registry import provider_names
-
     data, index = read_yaml(path)
     if isinstance(data, dict):
         version_gate(path, data, SCHEMA_VERSION, index)
     spec = validate(ConfigFile, data, path, index)
-    _check_provider(spec.model.provider, path, index, ("model", "provider"), provider_names())
+    _check_provider(spec.model.provider, path, index, ("model", "provider"), PROVIDER_NAMES)
     return _hashed(spec, path, data)
 
 
@@ -118,13 +117,11 @@ def _check_provider(
 
 def load_suite(path: Path) -> LoadedSuite:
     """Read a suite, merge its defaults, load `cases_from` files, compile every check."""
-    from agent_eval.providers.registry import provider_names
-
     data, index = read_yaml(path)
     if isinstance(data, dict):
         version_gate(path, data, SCHEMA_VERSION, index)
     spec = validate(SuiteFile, data, path, index)
-    known = provider_names()
+    known = PROVIDER_NAMES
     if spec.judge:
         first: tuple[str | int, ...] = ("judge", 0) if spec.judge.ensemble else ("judge",)
         _check_provider(spec.judge.provider, path, index, (*first, "provider"), known)
@@ -234,9 +231,9 @@ def _compile_case(
     elif case.simulated_user is not None:
         message_input = case.simulated_user.opening
         ploc = (*loc, "simulated_user", "model", "provider")
-        if case.simulated_user.model.provider not in _providers():
+        if case.simulated_user.model.provider not in PROVIDER_NAMES:
             raise InputError(file, f"unknown provider '{case.simulated_user.model.provider}'; expected one of: "
-                             f"{', '.join(_providers())}", line=index.line_of(ploc), field=_dotted(ploc))
+                             f"{', '.join(PROVIDER_NAMES)}", line=index.line_of(ploc), field=_dotted(ploc))
     elif isinstance(case.input, str):
         message_input = case.input
     else:
@@ -261,12 +258,6 @@ def _compile_case(
         metadata=dict(case.metadata), templated=renders_templates(suite.templated_inputs, case.vars),
         conversation=turns, simulated_user=case.simulated_user,
     )
-
-
-def _providers() -> Sequence[str]:
-    from agent_eval.providers.registry import provider_names
-
-    return provider_names()
 
 
 def _needs_judge(has_judge: bool, name: str, where: Path, where_index: LineIndex,
@@ -335,10 +326,8 @@ def _check_judges(
     at: tuple[Path, LineIndex, tuple[str | int, ...]], suite_at: tuple[Path, LineIndex],
 ) -> None:
     """Every rubric has a judge, and every judge (case- or rubric-level) names a known provider."""
-    from agent_eval.providers.registry import provider_names
-
     file, index, loc = at
-    known = provider_names()
+    known = PROVIDER_NAMES
     if case.judge is not None:
         _check_provider(case.judge.provider, file, index, (*loc, "judge", "provider"), known)
     for j, rubric in enumerate(rubrics):
