@@ -13,16 +13,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from agent_eval.formula import parse_formula
 from agent_eval.records import CaseResult, DerivedMetric, GroupStats, MetricStats, RunRecord, RunStatus, Summary
 from agent_eval.stats.describe import mean, mean_ci
-from agent_eval.stats.formula import parse_formula
 
 if TYPE_CHECKING:
     from agent_eval.baseline.schema import Baseline
 
-__all__ = ["BUILTIN_NAMES", "MetricDelta", "compare_metrics", "run_metrics", "with_named_metrics"]
-
-BUILTIN_NAMES = ("runs", "cases", "passed")
+__all__ = ["MetricDelta", "compare_metrics", "run_metrics", "with_named_metrics"]
 
 
 def run_metrics(run: RunRecord) -> dict[str, float]:

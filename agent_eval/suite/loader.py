@@ -183,8 +183,7 @@ _UNSET_NEW_FIELDS = {"check_timeout_s"}
 
 def _check_derived(spec: SuiteFile, cases: Sequence[Case], path: Path, index: LineIndex) -> None:
     """Each `derived_metrics` formula parses and reads only metrics the suite defines (or counts)."""
-    from agent_eval.stats.formula import FormulaError, parse_formula
-    from agent_eval.stats.named import BUILTIN_NAMES
+    from agent_eval.formula import BUILTIN_NAMES, FormulaError, parse_formula
 
     known = {c.metric for case in cases for c in case.checks if c.metric}
     known |= {r.metric for case in cases for r in case.rubrics if r.metric}
