@@ -22,11 +22,10 @@ from agent_eval.runner.results import Provenance, build_results
 from agent_eval.runner.store import Manifest, RunsWriter, read_runs
 from agent_eval.suite.case import Case
 from agent_eval.suite.loader import LoadedConfig, LoadedSuite
-from agent_eval.trace.failure import RELEVANCE_TEMPLATE, FailurePolicy, baseline_median_steps
+from agent_eval.trace.failure import RELEVANCE_TEMPLATE, FailurePolicy, PastRuns, baseline_median_steps
 from agent_eval.untrusted import dump_json
 
 if TYPE_CHECKING:
-    from agent_eval.baseline.schema import Baseline
     from agent_eval.conversation import Conversations
 
 __all__ = ["RunOptions", "RunReport", "run_suite"]
@@ -76,7 +75,7 @@ def _now() -> str:
 
 async def run_suite(
     suite: LoadedSuite, config: LoadedConfig, options: RunOptions, out_dir: Path, progress: Progress,
-    *, resume: bool = False, baseline: Baseline | None = None, stop: asyncio.Event | None = None,
+    *, resume: bool = False, baseline: PastRuns | None = None, stop: asyncio.Event | None = None,
 ) -> RunReport:
     """Execute the suite k times per case and write `runs.jsonl` and `results.json` into `out_dir`.
 

@@ -19,13 +19,12 @@ import statistics
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, get_args
+from typing import TYPE_CHECKING, Any, Protocol, get_args
 
 from agent_eval.records import FailureKind, RunRecord, RunStatus, Span
 from agent_eval.trace.trajectory import TrajectoryCall, executed_calls, iter_spans, run_steps
 
 if TYPE_CHECKING:
-    from agent_eval.baseline.schema import Baseline
     from agent_eval.records import Results
 
 __all__ = [
@@ -34,6 +33,7 @@ __all__ = [
     "RELEVANCE_TEMPLATE",
     "STOP_ATTRIBUTE",
     "FailurePolicy",
+    "PastRuns",
     "baseline_failure_counts",
     "baseline_median_steps",
     "classify_failure",
@@ -185,7 +185,30 @@ def _text(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
 
 
-def baseline_median_steps(baseline: Baseline | None) -> dict[str, float]:
+class _PastRun(Protocol):
+    @property
+    def steps(self) -> int | None: ...
+
+    @property
+    def failure_kind(self) -> FailureKind | None: ...
+
+
+class _PastCase(Protocol):
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def runs(self) -> Sequence[_PastRun]: ...
+
+
+class PastRuns(Protocol):
+    """What this module reads of a baseline (a `baseline.schema.Baseline`): its cases' runs."""
+
+    @property
+    def cases(self) -> Sequence[_PastCase]: ...
+
+
+def baseline_median_steps(baseline: PastRuns | None) -> dict[str, float]:
     """Per case, the median steps of the baseline's runs that recorded them."""
     if baseline is None:
         return {}
@@ -208,7 +231,7 @@ def results_failure_counts(results: Results) -> dict[FailureKind, int]:
     return failure_counts(r.failure_kind for c in results.cases for r in c.runs)
 
 
-def baseline_failure_counts(baseline: Baseline) -> dict[FailureKind, int]:
+def baseline_failure_counts(baseline: PastRuns) -> dict[FailureKind, int]:
     """Failure kinds over every run of a baseline."""
     return failure_counts(r.failure_kind for c in baseline.cases for r in c.runs)
 
