@@ -5,15 +5,13 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 from agent_eval.records import CheckResult, Message, ToolCall, Usage
 
-if TYPE_CHECKING:
-    from agent_eval.suite.case import Case
-
 __all__ = [
     "AsyncEvaluate",
+    "CaseView",
     "Check",
     "CheckInput",
     "CheckServiceError",
@@ -59,12 +57,22 @@ class CheckServices(Protocol):
         ...
 
 
+class CaseView(Protocol):
+    """The case a run belongs to (a `suite.case.Case`, which holds compiled checks, so checks cannot import
+    it); checks hand it to user code as it is."""
+
+    __dataclass_fields__: ClassVar[dict[str, Any]]
+
+    @property
+    def id(self) -> str: ...
+
+
 @dataclass(frozen=True, slots=True)
 class CheckInput:
     """What a check may look at: the run so far, before it is scored."""
 
     output: str
-    case: Case
+    case: CaseView
     messages: tuple[Message, ...] = ()
     tool_calls: tuple[ToolCall, ...] = ()
     tokens: Usage = field(default_factory=Usage)
