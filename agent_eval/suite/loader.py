@@ -94,7 +94,7 @@ def load_config(path: Path) -> LoadedConfig:
     if isinstance(data, dict):
         version_gate(path, data, SCHEMA_VERSION, index)
     spec = validate(ConfigFile, data, path, index)
-    _check_provider(spec.model.provider, path, index, ("model", "provider"), PROVIDER_NAMES)
+    _check_provider(spec.model.provider, path, index, ("model", "provider"))
     return _hashed(spec, path, data)
 
 
@@ -107,11 +107,9 @@ def _hashed(spec: ConfigFile, path: Path, raw: Any) -> LoadedConfig:
                         sources=tuple(sorted(found.sources.items())), warnings=found.warnings)
 
 
-def _check_provider(
-    name: str, path: Path, index: LineIndex, loc: tuple[str | int, ...], known: Sequence[str],
-) -> None:
-    if name not in known:
-        raise InputError(path, f"unknown provider '{name}'; expected one of: {', '.join(known)}",
+def _check_provider(name: str, path: Path, index: LineIndex, loc: tuple[str | int, ...]) -> None:
+    if name not in PROVIDER_NAMES:
+        raise InputError(path, f"unknown provider '{name}'; expected one of: {', '.join(PROVIDER_NAMES)}",
                          line=index.line_of(loc), field=_dotted(loc))
 
 
@@ -121,12 +119,11 @@ def load_suite(path: Path) -> LoadedSuite:
     if isinstance(data, dict):
         version_gate(path, data, SCHEMA_VERSION, index)
     spec = validate(SuiteFile, data, path, index)
-    known = PROVIDER_NAMES
     if spec.judge:
         first: tuple[str | int, ...] = ("judge", 0) if spec.judge.ensemble else ("judge",)
-        _check_provider(spec.judge.provider, path, index, (*first, "provider"), known)
+        _check_provider(spec.judge.provider, path, index, (*first, "provider"))
         for i, member in enumerate(spec.judge.ensemble, start=1):
-            _check_provider(member.provider, path, index, ("judge", i, "provider"), known)
+            _check_provider(member.provider, path, index, ("judge", i, "provider"))
     sources: list[CaseSource] = [
         (case, path, index, ("cases", i)) for i, case in enumerate(spec.cases)
     ]
@@ -229,10 +226,7 @@ def _compile_case(
         message_input = case.conversation[0].user
     elif case.simulated_user is not None:
         message_input = case.simulated_user.opening
-        ploc = (*loc, "simulated_user", "model", "provider")
-        if case.simulated_user.model.provider not in PROVIDER_NAMES:
-            raise InputError(file, f"unknown provider '{case.simulated_user.model.provider}'; expected one of: "
-                             f"{', '.join(PROVIDER_NAMES)}", line=index.line_of(ploc), field=_dotted(ploc))
+        _check_provider(case.simulated_user.model.provider, file, index, (*loc, "simulated_user", "model", "provider"))
     elif isinstance(case.input, str):
         message_input = case.input
     else:
@@ -326,9 +320,8 @@ def _check_judges(
 ) -> None:
     """Every rubric has a judge, and every judge (case- or rubric-level) names a known provider."""
     file, index, loc = at
-    known = PROVIDER_NAMES
     if case.judge is not None:
-        _check_provider(case.judge.provider, file, index, (*loc, "judge", "provider"), known)
+        _check_provider(case.judge.provider, file, index, (*loc, "judge", "provider"))
     for j, rubric in enumerate(rubrics):
         own = j < len(case.rubrics)
         rloc = (*loc, "rubrics", j) if own else ("defaults", "rubrics", j - len(case.rubrics))
@@ -337,7 +330,7 @@ def _check_judges(
             raise InputError(where, f"rubric '{rubric.name}' has no judge; add `judge:` to the suite, case or rubric",
                              line=where_index.line_of(rloc), field=_dotted(rloc))
         if rubric.judge is not None:
-            _check_provider(rubric.judge.provider, where, where_index, (*rloc, "judge", "provider"), known)
+            _check_provider(rubric.judge.provider, where, where_index, (*rloc, "judge", "provider"))
 
 
 def _rubric_definition(rubric: RubricSpec) -> dict[str, Any]:
