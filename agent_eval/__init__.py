@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from agent_eval._lazy import lazy_exports
+from agent_eval._version import __version__
 
 if TYPE_CHECKING:
     from agent_eval.baseline.options import GateFlags
@@ -26,8 +27,6 @@ if TYPE_CHECKING:
     from agent_eval.records import Results, RunRecord
     from agent_eval.runner.session import RunOptions
     from agent_eval.targets.agent_io import AgentContext, AgentInput, AgentResult, AgentToolCall
-
-__version__ = "0.1.0"
 
 _EXPORTS = {
     "run": "agent_eval.flow.api",

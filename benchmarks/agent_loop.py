@@ -25,9 +25,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from agent_eval.calls import endpoint_for
+from agent_eval.modelspec import ModelSpec
 from agent_eval.records import Message
 from agent_eval.suite.case import Case
-from agent_eval.suite.schema import ModelSpec, ToolResultSpec
+from agent_eval.suite.schema import ToolResultSpec
 from agent_eval.targets.base import TargetRun
 from agent_eval.targets.calling import ModelCaller
 from agent_eval.targets.loop import ToolLoopTarget

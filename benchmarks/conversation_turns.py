@@ -25,10 +25,11 @@ sys.path.insert(0, str(ROOT))
 
 from agent_eval.calls import endpoint_for
 from agent_eval.conversation import Conversations
+from agent_eval.modelspec import ModelSpec
 from agent_eval.records import Message
 from agent_eval.suite.case import Case, Turn
 from agent_eval.suite.loader import LoadedConfig
-from agent_eval.suite.schema import ConfigFile, EscalationSpec, ModelSpec
+from agent_eval.suite.schema import ConfigFile, EscalationSpec
 from agent_eval.targets.base import TargetRun
 from agent_eval.targets.calling import ModelCaller
 from agent_eval.targets.prompt import PromptTarget

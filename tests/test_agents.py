@@ -368,10 +368,10 @@ def test_an_agent_suite_resumes_and_shards_like_any_other(workdir: Path, capsys)
 def test_mock_rules_match_the_last_message_of_their_role() -> None:
     import asyncio
 
+    from agent_eval.modelspec import ModelSpec
     from agent_eval.providers.base import CompletionRequest
     from agent_eval.providers.mock import MockProvider
     from agent_eval.records import Message, ToolCall
-    from agent_eval.suite.schema import ModelSpec
 
     spec = ModelSpec.model_validate({"provider": "mock", "name": "m", "mock": {"rules": [
         {"role": "tool", "match": "a=1\nb=2", "answers": [{"text": "both results: {{ message }}"}]},

@@ -135,10 +135,10 @@ def test_several_suites_give_one_combined_verdict(workdir: Path, capsys) -> None
     (suites / "smoke.yaml").write_text(smoke.replace("configs/support-good.yaml", "configs/support-regressed.yaml"))
     r = run_cli(capsys, "run", suites, "--out", "all")
     assert r.code == 0, r.text  # support-smoke has no baseline: nothing to compare, no critical failure
-    for name in ("support-bot", "support-smoke", "support-agent", "support-conversations"):
-        assert (workdir / "all" / name / "results.json").is_file()
+    for name in ("support-bot", "support-smoke", "support-agent", "support-conversations", "triage", "support-docs"):
+        assert (workdir / "all" / name / "results.json").is_file()  # sub-folders too: examples/, retrieval/
     junit = (workdir / "all" / "junit.xml").read_text()
-    assert junit.count("<testsuite ") == 4 and junit.count("<testcase ") == 52  # 20 + 20 + the agent's 6 + 6
+    assert junit.count("<testsuite ") == 6 and junit.count("<testcase ") == 58  # 20 + 20 + 6 + 6 + 3 + 3
     assert "support-smoke" in (workdir / "all" / "summary.md").read_text()
     (workdir / "golden/baselines/support-smoke.json").write_text(
         (workdir / "golden/baselines/support-bot.json").read_text().replace('"support-bot"', '"support-smoke"'))

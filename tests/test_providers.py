@@ -16,6 +16,7 @@ import pytest
 from loopback import Fault, LoopbackServer, Reply
 
 from agent_eval.errors import ConfigError
+from agent_eval.modelspec import MockAnswer, MockRule, MockSpec, ModelSpec, PriceSpec
 from agent_eval.providers.aliases import is_unpinned
 from agent_eval.providers.base import (
     Completion,
@@ -34,7 +35,6 @@ from agent_eval.providers.registry import (
     resolve_api_key,
 )
 from agent_eval.records import Message, ToolCall, Usage
-from agent_eval.suite.schema import MockAnswer, MockRule, MockSpec, ModelSpec, PriceSpec
 
 OPENAI_KEY = "sk-test-0123456789abcdef"
 ANTHROPIC_KEY = "sk-ant-test-fedcba9876543210"
@@ -384,7 +384,7 @@ import asyncio
 from agent_eval.providers.mock import MockProvider
 from agent_eval.providers.base import CompletionRequest
 from agent_eval.records import Message
-from agent_eval.suite.schema import MockSpec, MockAnswer, MockRule, ModelSpec
+from agent_eval.modelspec import MockSpec, MockAnswer, MockRule, ModelSpec
 rule = MockRule(match=".", answers=tuple(MockAnswer(text=str(i)) for i in range(10)))
 provider = MockProvider(ModelSpec(provider="mock", name="mock-a", mock=MockSpec(rules=(rule,))))
 message = (Message(role="user", content="q"),)

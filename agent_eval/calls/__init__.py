@@ -8,7 +8,7 @@ from agent_eval.calls.endpoint import Endpoint, RetryPolicy
 from agent_eval.calls.limits import AdaptiveLimit, Pacer
 
 if TYPE_CHECKING:
-    from agent_eval.suite.schema import ModelSpec
+    from agent_eval.modelspec import ModelSpec
 
 __all__ = ["endpoint_for"]
 

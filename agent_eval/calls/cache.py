@@ -42,7 +42,7 @@ CREATE TABLE IF NOT EXISTS responses (
 
 def cache_key(provider: str, base_url: str | None, request: CompletionRequest) -> str:
     """A hash of provider, endpoint, model, params, messages, tools, repetition and seed."""
-    from agent_eval.suite.loader import canonical_hash
+    from agent_eval._hashing import canonical_hash
 
     return canonical_hash({
         "provider": provider, "base_url": base_url or "", "model": request.model,

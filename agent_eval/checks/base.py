@@ -5,15 +5,13 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 from agent_eval.records import CheckResult, Message, ToolCall, Usage
 
-if TYPE_CHECKING:
-    from agent_eval.suite.case import Case
-
 __all__ = [
     "AsyncEvaluate",
+    "CaseRef",
     "Check",
     "CheckInput",
     "CheckServiceError",
@@ -59,12 +57,40 @@ class CheckServices(Protocol):
         ...
 
 
+class CaseRef(Protocol):
+    """The case a run belongs to (a `suite.case.Case`, which holds compiled checks, so checks cannot import
+    it); user code gets its public view, `checks.views.CaseView`."""
+
+    __dataclass_fields__: ClassVar[dict[str, Any]]
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def input(self) -> str | tuple[Message, ...]: ...
+
+    @property
+    def tags(self) -> tuple[str, ...]: ...
+
+    @property
+    def vars(self) -> dict[str, Any]: ...
+
+    @property
+    def expected(self) -> str | None: ...
+
+    @property
+    def metadata(self) -> dict[str, Any]: ...
+
+    @property
+    def critical(self) -> bool: ...
+
+
 @dataclass(frozen=True, slots=True)
 class CheckInput:
     """What a check may look at: the run so far, before it is scored."""
 
     output: str
-    case: Case
+    case: CaseRef
     messages: tuple[Message, ...] = ()
     tool_calls: tuple[ToolCall, ...] = ()
     tokens: Usage = field(default_factory=Usage)

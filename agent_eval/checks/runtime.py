@@ -20,7 +20,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
-import agent_eval
 from agent_eval.checks._bounded import time_budget
 from agent_eval.checks._worker import HEADER
 from agent_eval.checks.base import Check, CheckInput, CheckTimeout
@@ -46,7 +45,7 @@ class _Worker:
 
     @classmethod
     async def start(cls) -> _Worker:
-        root = str(Path(agent_eval.__file__).resolve().parent.parent)
+        root = str(Path(__file__).resolve().parent.parent.parent)  # the folder holding agent_eval/
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
         try:
             process = await asyncio.create_subprocess_exec(

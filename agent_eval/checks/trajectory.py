@@ -106,7 +106,7 @@ def eval_args_valid(enabled: bool, run: CheckInput) -> tuple[bool, str]:
     """Every call names a configured tool and its arguments validate against that tool's schema."""
     from jsonschema import Draft202012Validator
 
-    from agent_eval.providers.tools import tool_parts
+    from agent_eval.tooldefs import tool_parts
 
     if not enabled:
         return True, "tool_args_valid: false (not checked)"

@@ -15,8 +15,7 @@ from typing import TYPE_CHECKING, Any
 from agent_eval.records import Message, ToolCall, Usage
 
 if TYPE_CHECKING:
-    from agent_eval.checks.base import CheckInput
-    from agent_eval.suite.case import Case
+    from agent_eval.checks.base import CaseRef, CheckInput
 
 __all__ = ["CaseView", "RunView", "case_view", "run_view"]
 
@@ -49,7 +48,7 @@ class RunView:
     escalated: bool | None = None  # None: the config declares no `escalation:`
 
 
-def case_view(case: Case) -> CaseView:
+def case_view(case: CaseRef) -> CaseView:
     """The public view of a loaded case."""
     return CaseView(id=case.id, input=case.input, tags=case.tags, vars=dict(case.vars), expected=case.expected,
                     metadata=dict(case.metadata), critical=case.critical)

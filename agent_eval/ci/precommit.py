@@ -97,9 +97,9 @@ def _has_tag(suite: Path, tag: str) -> bool | None:
 
 def _run(suites: Sequence[Path], out: Path, repeat: int, filters: tuple[str, ...] = ()) -> int:
     """`agent-eval run SUITES` through the same library call as the CLI and the action; its exit code."""
+    from agent_eval._plain import plain
     from agent_eval.errors import AgentEvalError
     from agent_eval.flow import RunRequest, execute
-    from agent_eval.report._plain import plain
     from agent_eval.runner.session import RunOptions
 
     shown = " ".join([*map(str, suites), *(f"--filter {f}" for f in filters), "--out", str(out)])

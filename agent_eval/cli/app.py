@@ -12,7 +12,7 @@ from typing import Any
 
 import typer
 
-from agent_eval import __version__
+from agent_eval._version import __version__
 from agent_eval.cli import (
     baseline,
     calibrate,
@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         code = command.main(args=argv, prog_name="agent-eval", standalone_mode=False)
     except AgentEvalError as exc:
-        from agent_eval.report._plain import plain
+        from agent_eval._plain import plain
 
         print(f"error: {plain(str(exc))}", file=sys.stderr)
         code = exc.exit_code

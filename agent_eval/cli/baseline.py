@@ -59,9 +59,9 @@ def show(file: Path = typer.Argument(..., help="Baseline file.")) -> int:
     from rich.table import Table
     from rich.text import Text
 
+    from agent_eval._plain import plain
     from agent_eval.baseline.store import load_baseline
     from agent_eval.cli._common import consoles
-    from agent_eval.report._plain import plain
 
     b = load_baseline(file)
     console, _ = consoles(False)

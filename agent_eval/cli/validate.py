@@ -99,9 +99,9 @@ def validate(
     """
     from rich.text import Text
 
+    from agent_eval._plain import plain
     from agent_eval.cli._common import consoles, say
     from agent_eval.errors import AgentEvalError, UsageError
-    from agent_eval.report._plain import plain
 
     if not paths and against is None:
         raise UsageError("give suite or config files or folders (or --against to check every config under .)")

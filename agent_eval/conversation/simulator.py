@@ -13,12 +13,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from agent_eval._hashing import canonical_hash
 from agent_eval.calls.endpoint import CallFailed, Endpoint
 from agent_eval.calls.tracing import Clock, model_span
+from agent_eval.modelspec import ModelSpec, PriceSpec
 from agent_eval.providers.base import CompletionRequest
 from agent_eval.records import Message, RunError, SimulatorUsage, Span, Usage
-from agent_eval.suite.loader import canonical_hash
-from agent_eval.suite.schema import ModelSpec, PriceSpec, SimulatedUserSpec
+from agent_eval.suite.schema import SimulatedUserSpec
 
 if TYPE_CHECKING:
     from agent_eval.calls.budget import Budget

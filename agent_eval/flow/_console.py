@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.text import Text
 
-from agent_eval.report._plain import plain
+from agent_eval._plain import plain
 
 __all__ = ["quiet_console", "say"]
 

@@ -14,12 +14,12 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 from rich.text import Text
 
+from agent_eval._plain import plain
 from agent_eval.errors import UsageError
 from agent_eval.flow._console import say
 from agent_eval.flow.outcome import RunOutcome, SuiteOutcome
 from agent_eval.flow.plan import Arm, Plan, SuitePlan, check_credentials, make_plan, model_warnings
 from agent_eval.flow.request import RunRequest
-from agent_eval.report._plain import plain
 
 if TYPE_CHECKING:
     from agent_eval.baseline.verdict import Outcome

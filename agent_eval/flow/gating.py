@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING, Any
 from rich.console import Console
 from rich.text import Text
 
+from agent_eval._plain import plain
 from agent_eval.baseline.options import GateFlags, gate_options
 from agent_eval.flow.outcome import SuiteOutcome
 from agent_eval.records import Results
-from agent_eval.report._plain import plain
 
 if TYPE_CHECKING:
     from agent_eval.baseline.schema import Baseline

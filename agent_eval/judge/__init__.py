@@ -53,7 +53,7 @@ def judge_provenance(suite: LoadedSuite, cases: Sequence[Case]) -> tuple[str | N
     digest = load_template(_template_path(suite))[1]
     named = sorted({r.template for c in cases for r in c.rubrics if r.template})
     if named:  # rubrics with their own template: every template's text is part of the judge's prompt
-        from agent_eval.suite.loader import canonical_hash
+        from agent_eval._hashing import canonical_hash
 
         digest = canonical_hash([digest, *(load_template(_named_template(suite, n))[1] for n in named)])
     return ",".join(models), digest

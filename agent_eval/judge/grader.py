@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from agent_eval._hashing import canonical_hash
 from agent_eval.calls.endpoint import CallFailed, Endpoint
 from agent_eval.calls.tracing import Clock, model_span
 from agent_eval.errors import InputError
@@ -20,7 +21,6 @@ from agent_eval.judge.parse import (
 from agent_eval.providers.base import CompletionRequest
 from agent_eval.records import Message, RubricResult, Span, Usage
 from agent_eval.suite.case import Case
-from agent_eval.suite.loader import canonical_hash
 from agent_eval.suite.schema import JudgeSpec, RubricSpec
 
 if TYPE_CHECKING:

@@ -24,10 +24,10 @@ from jinja2 import StrictUndefined, Template, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
 from agent_eval.errors import ConfigError
+from agent_eval.modelspec import MockSpec, ModelSpec
 from agent_eval.providers.base import Completion, CompletionRequest, RetryDecision
 from agent_eval.providers.classify import ErrorContext, classify_other, classify_status
 from agent_eval.records import Message, ToolCall, Usage
-from agent_eval.suite.schema import MockSpec, ModelSpec
 
 __all__ = [
     "MockProvider",

@@ -13,6 +13,7 @@ import httpx2
 import openai
 from openai.resources.chat.completions import AsyncCompletions
 
+from agent_eval.modelspec import ModelSpec
 from agent_eval.providers.base import (
     Completion,
     CompletionRequest,
@@ -24,9 +25,8 @@ from agent_eval.providers.params import split_params
 from agent_eval.providers.ratelimits import RateInfo, parse_rate_headers
 from agent_eval.providers.registry import NO_KEY_PLACEHOLDER, endpoint_label, key_env
 from agent_eval.providers.replies import InvalidReply, body_error, estimated_usage, is_json, not_an_api
-from agent_eval.providers.tools import to_openai_tool
 from agent_eval.records import Message, ToolCall, Usage
-from agent_eval.suite.schema import ModelSpec
+from agent_eval.tooldefs import to_openai_tool
 
 __all__ = ["OpenAIProvider", "create", "to_openai_messages"]
 

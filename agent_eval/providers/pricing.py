@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from agent_eval.modelspec import PriceSpec
 from agent_eval.records import Usage
-from agent_eval.suite.schema import PriceSpec
 
 __all__ = ["PRICES", "cost_usd", "is_mock_model", "price_for"]
 

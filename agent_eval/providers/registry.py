@@ -13,8 +13,8 @@ from collections.abc import Callable
 from typing import Any
 
 from agent_eval.errors import ConfigError
+from agent_eval.modelspec import PROVIDER_NAMES, ModelSpec
 from agent_eval.providers.base import Provider
-from agent_eval.suite.schema import ModelSpec
 
 __all__ = [
     "NO_KEY_PLACEHOLDER",
@@ -30,11 +30,7 @@ __all__ = [
 ]
 
 # name -> "module:factory"; each factory is create(spec, *, max_connections, api_key, base_url).
-PROVIDERS: dict[str, str] = {
-    "openai": "agent_eval.providers.openai:create",
-    "anthropic": "agent_eval.providers.anthropic:create",
-    "mock": "agent_eval.providers.mock:create",
-}
+PROVIDERS: dict[str, str] = {name: f"agent_eval.providers.{name}:create" for name in PROVIDER_NAMES}
 
 _SDK_PACKAGE = {"openai": "openai", "anthropic": "anthropic"}
 _KEY_ENV = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}

@@ -6,12 +6,12 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from agent_eval._plain import plain
 from agent_eval.baseline.schema import Baseline
 from agent_eval.baseline.verdict import CaseDelta, CaseStatus, Outcome, Verdict
 from agent_eval.records import GroupStats, Results
 from agent_eval.report._failures import failure_view
 from agent_eval.report._format import fmt_case_change
-from agent_eval.report._plain import plain
 from agent_eval.stats.passk import pass_hat_curve
 
 __all__ = [

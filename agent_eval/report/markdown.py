@@ -9,6 +9,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
+from agent_eval._plain import plain
 from agent_eval.baseline.schema import Baseline
 from agent_eval.baseline.verdict import CaseDelta, Outcome, Verdict
 from agent_eval.records import Results
@@ -17,7 +18,6 @@ from agent_eval.report.console import pass_curve, power_lines, short_cases_line
 
 from ._format import fmt_case_change, fmt_ci, fmt_ck, fmt_rel, fmt_score
 from ._metrics import cache_line, metric_rows
-from ._plain import plain
 from ._sides import Side, baseline_side, candidate_side
 
 __all__ = [

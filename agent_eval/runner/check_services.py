@@ -8,7 +8,7 @@ from typing import Any
 
 from agent_eval.calls.cache import ResponseCache
 from agent_eval.checks.base import CheckServiceError
-from agent_eval.suite.schema import ModelSpec
+from agent_eval.modelspec import ModelSpec
 
 __all__ = ["ModelServices"]
 
@@ -63,8 +63,8 @@ class ModelServices:
         return model or spec.name
 
     def _key(self, kind: str, spec: ModelSpec, model: str, text: str) -> str:
+        from agent_eval._hashing import canonical_hash
         from agent_eval.providers.registry import resolve_base_url
-        from agent_eval.suite.loader import canonical_hash
 
         return canonical_hash({"kind": kind, "provider": spec.provider, "base_url": resolve_base_url(spec) or "",
                                "model": model, "text": text})

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from rich.console import Console
 from rich.text import Text
 
+from agent_eval._plain import plain
 from agent_eval.providers.base import CompletionRequest
 from agent_eval.records import Usage
-from agent_eval.report._plain import plain
 from agent_eval.runner.plan import in_shard, plan_items, select_cases
 from agent_eval.runner.session import RunOptions
 from agent_eval.suite.case import Case

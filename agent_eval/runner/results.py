@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from agent_eval import __version__
+from agent_eval._version import __version__
 from agent_eval.records import CaseResult, ConfigInfo, Results, RunRecord, SuiteInfo
 from agent_eval.suite.case import Case
 from agent_eval.suite.loader import LoadedConfig, LoadedSuite

@@ -3,14 +3,11 @@ cases tagged `should-escalate`; conversations' turn failures. Computed from the 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from agent_eval.records import Results, RunStatus
-
-if TYPE_CHECKING:
-    from agent_eval.baseline.schema import Baseline
 
 __all__ = [
     "HEALTHY_BAND", "MISCALIBRATED_ABOVE", "PRODUCTION_TAG", "SHOULD_ESCALATE", "EscalationStats", "Rate", "Rows", "TurnFailure", "escalation_stats", "rows_from_baseline",
@@ -87,7 +84,22 @@ def rows_from_results(results: Results) -> Rows:
             if run.escalated is not None and run.status is not RunStatus.ERRORED]
 
 
-def rows_from_baseline(baseline: Baseline) -> Rows:
+class _PastCase(Protocol):
+    @property
+    def tags(self) -> Sequence[str]: ...
+
+    @property
+    def runs(self) -> Sequence[object]: ...
+
+
+class PastEscalations(Protocol):
+    """What `rows_from_baseline` reads of a baseline (a `baseline.schema.Baseline`): its cases' tags and runs."""
+
+    @property
+    def cases(self) -> Sequence[_PastCase]: ...
+
+
+def rows_from_baseline(baseline: PastEscalations) -> Rows:
     rows = []
     for case in baseline.cases:
         for run in case.runs:

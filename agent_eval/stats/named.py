@@ -11,18 +11,13 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
+from agent_eval.formula import parse_formula
 from agent_eval.records import CaseResult, DerivedMetric, GroupStats, MetricStats, RunRecord, RunStatus, Summary
 from agent_eval.stats.describe import mean, mean_ci
-from agent_eval.stats.formula import parse_formula
 
-if TYPE_CHECKING:
-    from agent_eval.baseline.schema import Baseline
-
-__all__ = ["BUILTIN_NAMES", "MetricDelta", "compare_metrics", "run_metrics", "with_named_metrics"]
-
-BUILTIN_NAMES = ("runs", "cases", "passed")
+__all__ = ["MetricDelta", "compare_metrics", "run_metrics", "with_named_metrics"]
 
 
 def run_metrics(run: RunRecord) -> dict[str, float]:
@@ -112,7 +107,30 @@ class MetricDelta:
         return None if self.current is None or self.baseline is None else self.current - self.baseline
 
 
-def compare_metrics(summary: Summary, baseline: Baseline | None,
+class _PastRun(Protocol):
+    @property
+    def status(self) -> RunStatus: ...
+
+    @property
+    def metrics(self) -> Mapping[str, float]: ...
+
+
+class _PastCase(Protocol):
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def runs(self) -> Sequence[_PastRun]: ...
+
+
+class PastMetrics(Protocol):
+    """What `compare_metrics` reads of a baseline (a `baseline.schema.Baseline`): its cases' runs' metrics."""
+
+    @property
+    def cases(self) -> Sequence[_PastCase]: ...
+
+
+def compare_metrics(summary: Summary, baseline: PastMetrics | None,
                     case_ids: Iterable[str] | None = None) -> list[MetricDelta]:
     """Each named and derived metric of `summary` beside the baseline's, over the same cases."""
     base: dict[str, object] | None = None

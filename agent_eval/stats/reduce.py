@@ -114,7 +114,7 @@ def refused(run: AnyRun) -> bool:
 
 @functools.lru_cache(maxsize=4096)
 def _phrase_refusal(output: str) -> bool:
-    from agent_eval.checks.refusal import is_refusal
+    from agent_eval.refusal_phrases import is_refusal
 
     return is_refusal(output)
 

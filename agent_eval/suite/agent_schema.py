@@ -15,7 +15,6 @@ __all__ = [
     "AgentSpec",
     "HttpAgentSpec",
     "LoopSpec",
-    "MockToolCall",
     "ToolCallSpec",
     "ToolResultSpec",
 ]
@@ -93,13 +92,6 @@ class AgentSpec(_Spec):
     @property
     def kind(self) -> str:
         return next(k for k in ("loop", "python", "http", "command") if getattr(self, k) is not None)
-
-
-class MockToolCall(_Spec):
-    """A tool call the mock provider makes; string values of `arguments` are Jinja2 templates."""
-
-    name: str = Field(min_length=1)
-    arguments: dict[str, Any] = Field(default_factory=dict)
 
 
 class ToolCallSpec(_Spec):

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
+    from agent_eval.modelspec import ModelSpec
     from agent_eval.suite.loader import LoadedConfig, LoadedSuite
-    from agent_eval.suite.schema import ModelSpec
 
 __all__ = ["ModelRole", "ModelUse", "env_references", "models_in_use"]
 

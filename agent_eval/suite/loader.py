@@ -11,7 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from agent_eval._hashing import canonical_hash
 from agent_eval.errors import InputError
+from agent_eval.modelspec import PROVIDER_NAMES
 from agent_eval.records import Message, ToolCall
 from agent_eval.suite.case import Case, Turn
 from agent_eval.suite.render import renders_templates
@@ -26,17 +28,11 @@ from agent_eval.suite.schema import (
 )
 from agent_eval.suite.yamlfile import LineIndex, find_invalid_text, read_yaml, validate, version_gate
 
-__all__ = ["LoadedConfig", "LoadedSuite", "canonical_hash", "load_config", "load_suite"]
+__all__ = ["LoadedConfig", "LoadedSuite", "load_config", "load_suite"]
 
 
 CaseSource = tuple[CaseSpec, Path, LineIndex, tuple[str | int, ...]]
 RowSource = tuple[dict[str, Any], LineIndex, tuple[str | int, ...]]
-
-
-def canonical_hash(value: Any) -> str:
-    """A short, stable content hash of JSON-able data (keys sorted)."""
-    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 _NEW_DEFAULTS: dict[str, Any] = {"agent": None, "tool_calls": [], "tool_results": {}, "ensemble": [],
@@ -94,13 +90,11 @@ class LoadedSuite:
 
 def load_config(path: Path) -> LoadedConfig:
     """Read and validate a candidate config file."""
-    from agent_eval.providers.registry import provider_names
-
     data, index = read_yaml(path)
     if isinstance(data, dict):
         version_gate(path, data, SCHEMA_VERSION, index)
     spec = validate(ConfigFile, data, path, index)
-    _check_provider(spec.model.provider, path, index, ("model", "provider"), provider_names())
+    _check_provider(spec.model.provider, path, index, ("model", "provider"))
     return _hashed(spec, path, data)
 
 
@@ -113,28 +107,23 @@ def _hashed(spec: ConfigFile, path: Path, raw: Any) -> LoadedConfig:
                         sources=tuple(sorted(found.sources.items())), warnings=found.warnings)
 
 
-def _check_provider(
-    name: str, path: Path, index: LineIndex, loc: tuple[str | int, ...], known: Sequence[str],
-) -> None:
-    if name not in known:
-        raise InputError(path, f"unknown provider '{name}'; expected one of: {', '.join(known)}",
+def _check_provider(name: str, path: Path, index: LineIndex, loc: tuple[str | int, ...]) -> None:
+    if name not in PROVIDER_NAMES:
+        raise InputError(path, f"unknown provider '{name}'; expected one of: {', '.join(PROVIDER_NAMES)}",
                          line=index.line_of(loc), field=_dotted(loc))
 
 
 def load_suite(path: Path) -> LoadedSuite:
     """Read a suite, merge its defaults, load `cases_from` files, compile every check."""
-    from agent_eval.providers.registry import provider_names
-
     data, index = read_yaml(path)
     if isinstance(data, dict):
         version_gate(path, data, SCHEMA_VERSION, index)
     spec = validate(SuiteFile, data, path, index)
-    known = provider_names()
     if spec.judge:
         first: tuple[str | int, ...] = ("judge", 0) if spec.judge.ensemble else ("judge",)
-        _check_provider(spec.judge.provider, path, index, (*first, "provider"), known)
+        _check_provider(spec.judge.provider, path, index, (*first, "provider"))
         for i, member in enumerate(spec.judge.ensemble, start=1):
-            _check_provider(member.provider, path, index, ("judge", i, "provider"), known)
+            _check_provider(member.provider, path, index, ("judge", i, "provider"))
     sources: list[CaseSource] = [
         (case, path, index, ("cases", i)) for i, case in enumerate(spec.cases)
     ]
@@ -191,8 +180,7 @@ _UNSET_NEW_FIELDS = {"check_timeout_s"}
 
 def _check_derived(spec: SuiteFile, cases: Sequence[Case], path: Path, index: LineIndex) -> None:
     """Each `derived_metrics` formula parses and reads only metrics the suite defines (or counts)."""
-    from agent_eval.stats.formula import FormulaError, parse_formula
-    from agent_eval.stats.named import BUILTIN_NAMES
+    from agent_eval.formula import BUILTIN_NAMES, FormulaError, parse_formula
 
     known = {c.metric for case in cases for c in case.checks if c.metric}
     known |= {r.metric for case in cases for r in case.rubrics if r.metric}
@@ -238,10 +226,7 @@ def _compile_case(
         message_input = case.conversation[0].user
     elif case.simulated_user is not None:
         message_input = case.simulated_user.opening
-        ploc = (*loc, "simulated_user", "model", "provider")
-        if case.simulated_user.model.provider not in _providers():
-            raise InputError(file, f"unknown provider '{case.simulated_user.model.provider}'; expected one of: "
-                             f"{', '.join(_providers())}", line=index.line_of(ploc), field=_dotted(ploc))
+        _check_provider(case.simulated_user.model.provider, file, index, (*loc, "simulated_user", "model", "provider"))
     elif isinstance(case.input, str):
         message_input = case.input
     else:
@@ -266,12 +251,6 @@ def _compile_case(
         metadata=dict(case.metadata), templated=renders_templates(suite.templated_inputs, case.vars),
         conversation=turns, simulated_user=case.simulated_user,
     )
-
-
-def _providers() -> Sequence[str]:
-    from agent_eval.providers.registry import provider_names
-
-    return provider_names()
 
 
 def _needs_judge(has_judge: bool, name: str, where: Path, where_index: LineIndex,
@@ -340,12 +319,9 @@ def _check_judges(
     at: tuple[Path, LineIndex, tuple[str | int, ...]], suite_at: tuple[Path, LineIndex],
 ) -> None:
     """Every rubric has a judge, and every judge (case- or rubric-level) names a known provider."""
-    from agent_eval.providers.registry import provider_names
-
     file, index, loc = at
-    known = provider_names()
     if case.judge is not None:
-        _check_provider(case.judge.provider, file, index, (*loc, "judge", "provider"), known)
+        _check_provider(case.judge.provider, file, index, (*loc, "judge", "provider"))
     for j, rubric in enumerate(rubrics):
         own = j < len(case.rubrics)
         rloc = (*loc, "rubrics", j) if own else ("defaults", "rubrics", j - len(case.rubrics))
@@ -354,7 +330,7 @@ def _check_judges(
             raise InputError(where, f"rubric '{rubric.name}' has no judge; add `judge:` to the suite, case or rubric",
                              line=where_index.line_of(rloc), field=_dotted(rloc))
         if rubric.judge is not None:
-            _check_provider(rubric.judge.provider, where, where_index, (*rloc, "judge", "provider"), known)
+            _check_provider(rubric.judge.provider, where, where_index, (*rloc, "judge", "provider"))
 
 
 def _rubric_definition(rubric: RubricSpec) -> dict[str, Any]:

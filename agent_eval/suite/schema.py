@@ -13,7 +13,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import InitErrorDetails
 
-from agent_eval.suite.agent_schema import AgentSpec, MockToolCall, ToolCallSpec, ToolResultSpec, check_ref
+from agent_eval.modelspec import ModelSpec, PriceSpec
+from agent_eval.suite.agent_schema import AgentSpec, ToolCallSpec, ToolResultSpec, check_ref
 
 __all__ = [
     "MAX_REPEAT",
@@ -29,14 +30,7 @@ __all__ = [
     "EscalationSpec",
     "GateSpec",
     "JudgeSpec",
-    "LimitsSpec",
     "MessageSpec",
-    "MockAnswer",
-    "MockRule",
-    "MockSpec",
-    "MockToolCall",
-    "ModelSpec",
-    "PriceSpec",
     "PromptSpec",
     "ReportSpec",
     "RubricSpec",
@@ -67,75 +61,11 @@ class Spec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class LimitsSpec(Spec):
-    """Per-endpoint limits; command-line flags override them."""
-
-    max_concurrency: int | None = Field(None, ge=1, description="Calls in flight at once.")
-    rpm: float | None = Field(None, gt=0, description="Requests per minute.")
-    tpm: float | None = Field(None, gt=0, description="Tokens per minute (prompt estimate + max_tokens).")
-
-
-class MockAnswer(Spec):
-    """One candidate answer of the mock provider."""
-
-    text: str = Field("", description="Jinja2 template; sees `input` and the rule's named regex groups.")
-    tool_calls: tuple[MockToolCall, ...] = Field(
-        (), description="Tool calls to make instead of (or with) text; argument strings are templates too.")
-    weight: float = Field(1.0, gt=0)
-
-
-class MockRule(Spec):
-    """Answers for inputs that match a regex (re.search on the last message of `role`, by default the user's)."""
-
-    match: str = Field(description="Python regular expression (run with a 1 s time limit per call).")
-    role: Literal["user", "assistant", "tool", "system"] = Field(
-        "user", description="Whose last message the regex is matched on (`tool`: the last tool results).")
-    answers: tuple[MockAnswer, ...] = Field(min_length=1)
-
-    @field_validator("match")
-    @classmethod
-    def _compiles(cls, value: str) -> str:
-        try:
-            re.compile(value)
-        except re.error as exc:
-            raise ValueError(f"invalid regular expression: {exc}") from None
-        return value
-
-
-class MockSpec(Spec):
-    """The offline `mock` provider: rules sampled with a seeded RNG."""
-
-    rules: tuple[MockRule, ...] = ()
-    default: str = Field("I don't know.", description="Answer when no rule matches.")
-    latency_ms: float = Field(0.0, ge=0, description="Simulated latency per call.")
-    error_rate: float = Field(0.0, ge=0, le=1, description="Fraction of calls that fail (HTTP 500).")
-
-
-class ModelSpec(Spec):
-    """A model endpoint: provider, pinned model id, sampling parameters."""
-
-    provider: str = Field(description="openai | anthropic | mock")
-    name: str = Field(min_length=1, description="Model id; prefer a pinned, dated version.")
-    base_url: str | None = Field(None, description="Endpoint; any OpenAI-compatible server for openai.")
-    api_key_env: str | None = Field(None, description="Environment variable holding the key.")
-    params: dict[str, Any] = Field(default_factory=dict, description="temperature, max_tokens, ...")
-    limits: LimitsSpec = LimitsSpec()
-    timeout_s: float = Field(60.0, gt=0, description="Per-call timeout in seconds.")
-    mock: MockSpec | None = Field(None, description="Rules for the mock provider.")
-
-
 class PromptSpec(Spec):
     """The prompt templates (Jinja2, StrictUndefined)."""
 
     system: str | None = None
     user: str = Field(description="Rendered with `input` and the case's vars.")
-
-
-class PriceSpec(Spec):
-    """USD per million tokens."""
-
-    input: float = Field(ge=0)
-    output: float = Field(ge=0)
 
 
 class EscalationSpec(Spec):

@@ -15,9 +15,9 @@ from agent_eval.calls.cache import ResponseCache, cache_key
 from agent_eval.calls.endpoint import CallFailed, Endpoint
 from agent_eval.calls.tracing import Clock, model_span
 from agent_eval.errors import FatalProviderError
+from agent_eval.modelspec import PriceSpec
 from agent_eval.providers.base import Completion, CompletionRequest
 from agent_eval.records import CheckResult, Span, Usage
-from agent_eval.suite.schema import PriceSpec
 
 __all__ = ["CallRefused", "ModelCaller", "RunMeter"]
 

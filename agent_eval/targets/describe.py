@@ -25,8 +25,8 @@ def target_label(config: LoadedConfig) -> str:
 
 def describe_run(config: LoadedConfig, run: TargetRun) -> str:
     """One line: the target kind and the payload it would get for this case."""
-    from agent_eval.providers.tools import tool_parts
     from agent_eval.targets.agent_io import agent_input
+    from agent_eval.tooldefs import tool_parts
 
     spec = config.spec
     agent = spec.agent

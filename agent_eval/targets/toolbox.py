@@ -20,10 +20,10 @@ from typing import Any
 
 from agent_eval.checks._util import json_equal, render_json
 from agent_eval.errors import ConfigError
-from agent_eval.providers.tools import tool_parts
 from agent_eval.records import ToolCall
 from agent_eval.suite.case import Case
 from agent_eval.suite.schema import ToolResultSpec
+from agent_eval.tooldefs import tool_parts
 
 __all__ = ["ToolBox", "ToolContext", "import_ref", "jsonable"]
 

@@ -23,13 +23,12 @@ import statistics
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, get_args
+from typing import TYPE_CHECKING, Any, Protocol, get_args
 
 from agent_eval.records import FailureKind, RunRecord, RunStatus, Span
 from agent_eval.trace.trajectory import TrajectoryCall, executed_calls, iter_spans, run_steps
 
 if TYPE_CHECKING:
-    from agent_eval.baseline.schema import Baseline
     from agent_eval.records import Results
 
 __all__ = [
@@ -38,6 +37,7 @@ __all__ = [
     "RELEVANCE_TEMPLATE",
     "STOP_ATTRIBUTE",
     "FailurePolicy",
+    "PastRuns",
     "baseline_failure_counts",
     "baseline_median_steps",
     "classify_failure",
@@ -206,7 +206,7 @@ def failure_kind(run: RunRecord, baseline_median: float | None = None) -> Failur
         else "prompt"
 
 
-def results_failure_kinds(results: Results, baseline: Baseline | None) -> dict[str, list[FailureKind | None]]:
+def results_failure_kinds(results: Results, baseline: PastRuns | None) -> dict[str, list[FailureKind | None]]:
     """Case id -> the failure kind of each run, against `baseline` (None: alone)."""
     medians = baseline_median_steps(baseline)
     return {c.id: [failure_kind(r, medians.get(c.id)) for r in c.runs] for c in results.cases}
@@ -218,7 +218,30 @@ def median_steps(steps: Iterable[int | None]) -> float | None:
     return statistics.median(known) if known else None
 
 
-def baseline_median_steps(baseline: Baseline | None) -> dict[str, float]:
+class _PastRun(Protocol):
+    @property
+    def steps(self) -> int | None: ...
+
+    @property
+    def failure_kind(self) -> FailureKind | None: ...
+
+
+class _PastCase(Protocol):
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def runs(self) -> Sequence[_PastRun]: ...
+
+
+class PastRuns(Protocol):
+    """What this module reads of a baseline (a `baseline.schema.Baseline`): its cases' runs."""
+
+    @property
+    def cases(self) -> Sequence[_PastCase]: ...
+
+
+def baseline_median_steps(baseline: PastRuns | None) -> dict[str, float]:
     """Per case, the median steps of the baseline's runs that recorded them."""
     if baseline is None:
         return {}
@@ -231,12 +254,12 @@ def failure_counts(kinds: Iterable[FailureKind | None]) -> dict[FailureKind, int
     return {k: counted[k] for k in FAILURE_KINDS if counted[k]}
 
 
-def results_failure_counts(results: Results, baseline: Baseline | None = None) -> dict[FailureKind, int]:
+def results_failure_counts(results: Results, baseline: PastRuns | None = None) -> dict[FailureKind, int]:
     """Failure kinds over every run of a results file, against `baseline` when given."""
     return failure_counts(k for kinds in results_failure_kinds(results, baseline).values() for k in kinds)
 
 
-def baseline_failure_counts(baseline: Baseline) -> dict[FailureKind, int]:
+def baseline_failure_counts(baseline: PastRuns) -> dict[FailureKind, int]:
     """Failure kinds over every run of a baseline."""
     return failure_counts(r.failure_kind for c in baseline.cases for r in c.runs)
 

@@ -36,7 +36,7 @@ def send_spans(spans: Sequence[ExportedSpan], resource: Mapping[str, str]) -> in
         from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode, TraceFlags
     except ImportError:
         raise ConfigError(f"OTEL_EXPORTER_OTLP_ENDPOINT is set but the OpenTelemetry SDK is missing: {_INSTALL}") from None
-    from agent_eval import __version__
+    from agent_eval._version import __version__
 
     res = Resource.create(dict(resource))
     scope = InstrumentationScope("agent-eval", __version__)

@@ -81,7 +81,7 @@ def exported_spans(results: Results, *, redact: bool = False, secrets: Sequence[
 
 def otlp_document(results: Results, *, redact: bool = False, secrets: Sequence[str] = ()) -> dict[str, Any]:
     """The OTLP/JSON `ExportTraceServiceRequest` of a results file."""
-    from agent_eval import __version__
+    from agent_eval._version import __version__
 
     spans = [_otlp_span(s) for s in exported_spans(results, redact=redact, secrets=secrets)]
     resource = {"attributes": _attributes({

@@ -11,7 +11,10 @@ import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-__all__ = ["Formula", "FormulaError", "parse_formula"]
+__all__ = ["BUILTIN_NAMES", "Formula", "FormulaError", "parse_formula"]
+
+# Names every formula may read besides the suite's metrics: counts over the group
+BUILTIN_NAMES = ("runs", "cases", "passed")
 
 _BINARY: dict[type[ast.operator], Callable[[float, float], float]] = {
     ast.Add: lambda a, b: a + b,
