@@ -36,11 +36,11 @@ def calibrate(
     from datetime import UTC, datetime
 
     from agent_eval._files import write_atomic
+    from agent_eval.calibration.calibration_file import build_calibration, calibration_path
+    from agent_eval.calibration.labels import labels_folder, labels_path, read_labels
+    from agent_eval.calibration.rejudge import rejudge
     from agent_eval.cli._common import consoles, say
     from agent_eval.errors import UsageError
-    from agent_eval.governance.labels import labels_folder, labels_path, read_labels
-    from agent_eval.governance.rejudge import rejudge
-    from agent_eval.governance.verdict import build_calibration, calibration_path
     from agent_eval.judge import judge_provenance
     from agent_eval.report._plain import plain
     from agent_eval.suite.loader import load_suite
@@ -87,7 +87,7 @@ def _num(x: float | None, fmt: str = ".2f") -> str:
 def _print_rubric(console: Console, r: object) -> None:
     from rich.table import Table
 
-    from agent_eval.governance.verdict import RubricCalibration
+    from agent_eval.calibration.calibration_file import RubricCalibration
     from agent_eval.report._plain import plain
 
     assert isinstance(r, RubricCalibration)
