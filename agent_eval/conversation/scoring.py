@@ -13,7 +13,7 @@ from agent_eval.runner.scoring import score_run
 from agent_eval.suite.case import Case
 
 if TYPE_CHECKING:
-    from agent_eval.runner.engine import Judge
+    from agent_eval.judge.protocol import Judge
 
 __all__ = ["RunChecks", "case_checks", "grade_turns", "named", "record_fields", "turn_checks"]
 

@@ -18,6 +18,7 @@ from agent_eval.checks.base import CheckInput, CheckServiceError, CheckServices
 from agent_eval.checks.runtime import CheckRunner
 from agent_eval.errors import FatalProviderError
 from agent_eval.judge.parse import JudgeError
+from agent_eval.judge.protocol import Judge
 from agent_eval.records import CheckResult, Message, RubricResult, RunError, RunRecord, RunStatus
 from agent_eval.runner.escalation import detect_escalation
 from agent_eval.runner.scoring import score_run
@@ -29,7 +30,7 @@ from agent_eval.trace.failure import FailurePolicy, classify_failure, retrieved_
 if TYPE_CHECKING:
     from agent_eval.conversation.driver import Conversations, Played
 
-__all__ = ["Engine", "Judge", "Outcome", "Progress", "WorkItem"]
+__all__ = ["Engine", "Outcome", "Progress", "WorkItem"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,18 +40,6 @@ class WorkItem:
     case: Case
     index: int
     messages: tuple[Message, ...]
-
-
-class Judge(Protocol):
-    """Grades one run's output against its case's rubrics."""
-
-    async def grade(
-        self, case: Case, messages: tuple[Message, ...], output: str, index: int, *, context: tuple[str, ...] = (),
-    ) -> tuple[RubricResult, ...]: ...
-
-    async def aclose(self) -> None:
-        """Close the judge's connections."""
-        ...
 
 
 class Progress(Protocol):

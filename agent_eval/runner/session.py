@@ -16,7 +16,7 @@ from agent_eval.calls.cache import CacheUnavailableError, ResponseCache
 from agent_eval.checks.runtime import CheckRunner
 from agent_eval.errors import UsageError
 from agent_eval.records import Results, RunRecord, RunStatus, Usage
-from agent_eval.runner.engine import Engine, Judge, Progress, WorkItem
+from agent_eval.runner.engine import Engine, Progress, WorkItem
 from agent_eval.runner.plan import in_shard, plan_items, select_cases
 from agent_eval.runner.results import Provenance, build_results
 from agent_eval.runner.store import Manifest, RunsWriter, read_runs
@@ -28,6 +28,7 @@ from agent_eval.untrusted import dump_json
 if TYPE_CHECKING:
     from agent_eval.baseline.schema import Baseline
     from agent_eval.conversation import Conversations
+    from agent_eval.judge.protocol import Judge
 
 __all__ = ["RunOptions", "RunReport", "run_suite"]
 
