@@ -18,7 +18,7 @@ from agent_eval.calls.tracing import Clock, agent_span
 from agent_eval.checks.base import Check, CheckInput
 from agent_eval.conversation.simulator import GOAL_MARKER, SimulatorFailed, SimulatorPool, SimulatorRun
 from agent_eval.records import CheckResult, Message, RunError, SimulatorUsage, Span, Usage
-from agent_eval.runner.escalation import detect_escalation
+from agent_eval.scoring.escalation import detect_escalation
 from agent_eval.suite.case import Case
 from agent_eval.suite.loader import LoadedConfig
 from agent_eval.suite.render import render_user_turn

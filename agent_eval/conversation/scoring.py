@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from agent_eval.checks.base import Check, CheckInput
 from agent_eval.conversation.driver import Played, TurnPlayed
 from agent_eval.records import CheckResult, RubricResult, TurnResult
-from agent_eval.runner.scoring import score_run
+from agent_eval.scoring.score import score_run
 from agent_eval.suite.case import Case
 
 if TYPE_CHECKING:

@@ -20,9 +20,9 @@ from agent_eval.errors import FatalProviderError
 from agent_eval.judge.parse import JudgeError
 from agent_eval.judge.protocol import Judge
 from agent_eval.records import CheckResult, Message, RubricResult, RunError, RunRecord, RunStatus
-from agent_eval.runner.escalation import detect_escalation
-from agent_eval.runner.scoring import score_run
 from agent_eval.runner.store import RunsWriter
+from agent_eval.scoring.escalation import detect_escalation
+from agent_eval.scoring.score import score_run
 from agent_eval.suite.case import Case
 from agent_eval.targets.base import Target, TargetResult, TargetRun
 from agent_eval.trace.failure import FailurePolicy, classify_failure, retrieved_documents, with_context

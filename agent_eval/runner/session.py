@@ -216,7 +216,7 @@ def _conversations(config: LoadedConfig, cases: list[Case], options: RunOptions,
 def _check_services(suite: LoadedSuite, config: LoadedConfig, cases: list[Case], options: RunOptions) -> Any:
     """Embeddings/moderation endpoints, only when a case has a check that calls a model."""
     from agent_eval.checks.groups import walk_checks
-    from agent_eval.runner.check_services import ModelServices
+    from agent_eval.scoring.check_services import ModelServices
 
     names = {check.name.removeprefix("not_") for case in cases
              for check in walk_checks(case.checks + tuple(c for t in case.conversation or () for c in t.checks))}
