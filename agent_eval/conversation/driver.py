@@ -103,7 +103,11 @@ class Conversations:
         return self._finish(done, sim, stop)
 
     def _answered(self, done: _Transcript, case: Case, number: int, words: str, result: TargetResult) -> None:
-        escalated = detect_escalation(self.escalation, result)
+        escalation = detect_escalation(self.escalation, result)
+        escalated = escalation.escalated
+        if escalation.warning is not None:  # kept with the turn's result: the conversation's lists it
+            done.parts[-1] = dataclasses.replace(result, warnings=(*result.warnings,
+                                                                   f"turn {number}: {escalation.warning}"))
         done.escalated_now = bool(escalated)
         if escalated:
             done.escalated = True

@@ -197,7 +197,13 @@ class Engine:
         if result.usage.estimated:  # the budget counted the estimate; the run's own cost is unknown
             result = dataclasses.replace(result, cost_usd=None)
         spec = self.conversations.escalation if self.conversations is not None else None
-        escalated = played.escalated if played is not None else detect_escalation(spec, result)
+        if played is not None:
+            escalated = played.escalated
+        else:
+            escalation = detect_escalation(spec, result)
+            escalated = escalation.escalated
+            if escalation.warning is not None:
+                result = dataclasses.replace(result, warnings=(*result.warnings, escalation.warning))
         view = CheckInput(
             output=result.output, case=item.case, messages=result.messages, tool_calls=result.tool_calls,
             tokens=result.usage, latency_ms=result.latency_ms, cost_usd=result.cost_usd, steps=result.steps,

@@ -20,6 +20,7 @@ from agent_eval.runner.engine import Engine, Progress, WorkItem
 from agent_eval.runner.plan import in_shard, plan_items, select_cases
 from agent_eval.runner.results import Provenance, build_results
 from agent_eval.runner.store import Manifest, RunsWriter, read_runs
+from agent_eval.scoring.escalation import ESCALATION_WARNING
 from agent_eval.suite.case import Case
 from agent_eval.suite.loader import LoadedConfig, LoadedSuite
 from agent_eval.trace.failure import RELEVANCE_TEMPLATE, FailurePolicy, baseline_median_steps
@@ -118,7 +119,12 @@ async def run_suite(
         progress.close()
         await engine.aclose()
     runs: dict[tuple[str, int], RunRecord] = {**previous, **{(r.case_id, r.index): r for r in outcome.records}}
-    repaired = [w for r in outcome.records for w in (*r.warnings, *(x for g in r.rubrics for x in g.warnings))]
+    notes = [w for r in outcome.records for w in (*r.warnings, *(x for g in r.rubrics for x in g.warnings))]
+    unsure = [w for w in notes if ESCALATION_WARNING in w]
+    repaired = [w for w in notes if ESCALATION_WARNING not in w]
+    if unsure:
+        warnings.append(f"the escalation JSONPath could not be evaluated {len(unsure)} time(s), e.g. {unsure[0]}; "
+                        f"each run says so under `warnings` in {runs_path}")
     if repaired:
         warnings.append(f"{len(repaired)} repair(s) kept runs writable, e.g. {repaired[0]}; each run says what "
                         f"under `warnings` in {runs_path}")

@@ -1,22 +1,30 @@
-"""Whether a run escalated to a human, by the config's `escalation:` (a tool call or a JSONPath)."""
+"""Whether a run escalated to a human, by the config's `escalation:` (a tool call or a JSONPath).
+
+The JSONPath runs on the event loop, so its filter regexes have the inline limit
+(`agent_eval.userregex`): one that runs out of time leaves the run not escalated, with a warning.
+"""
 
 from __future__ import annotations
 
-import functools
 import json
+from dataclasses import dataclass
 from typing import Any
 
+from agent_eval.jsonpath import RegexTimeout, parse
 from agent_eval.suite.schema import EscalationSpec
 from agent_eval.targets.base import TargetResult
 
-__all__ = ["detect_escalation"]
+__all__ = ["ESCALATION_WARNING", "Escalation", "detect_escalation"]
+
+ESCALATION_WARNING = "escalation:"  # how the warnings of detect_escalation begin
 
 
-@functools.lru_cache(maxsize=64)
-def _path(expression: str) -> Any:
-    from jsonpath_ng.ext import parse
+@dataclass(frozen=True, slots=True)
+class Escalation:
+    """Whether the run escalated (None when undeclared), and why it could not tell, if it could not."""
 
-    return parse(expression)
+    escalated: bool | None
+    warning: str | None = None
 
 
 def _document(result: TargetResult) -> Any:
@@ -29,13 +37,17 @@ def _document(result: TargetResult) -> Any:
         return None
 
 
-def detect_escalation(spec: EscalationSpec | None, result: TargetResult) -> bool | None:
-    """True when the run called the escalation tool or has a truthy value at the JSONPath; None when undeclared."""
+def detect_escalation(spec: EscalationSpec | None, result: TargetResult) -> Escalation:
+    """Escalated when the run called the escalation tool or has a truthy value at the JSONPath."""
     if spec is None:
-        return None
+        return Escalation(None)
     if spec.tool is not None:
-        return any(call.name == spec.tool for call in result.tool_calls)
+        return Escalation(any(call.name == spec.tool for call in result.tool_calls))
     document = _document(result)
     if document is None or spec.json_path is None:
-        return False
-    return any(bool(match.value) for match in _path(spec.json_path).find(document))
+        return Escalation(False)
+    try:
+        values = parse(spec.json_path).values(document)
+    except RegexTimeout as exc:
+        return Escalation(False, f"{ESCALATION_WARNING} {spec.json_path}: {exc}; not escalated")
+    return Escalation(any(bool(value) for value in values))
