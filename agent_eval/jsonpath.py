@@ -42,9 +42,26 @@ def parse(text: str) -> JsonPath:
     from jsonpath_ng.ext import parse as parse_ext
 
     try:
-        return JsonPath(text=text, expr=parse_ext(text))
-    except Exception as exc:  # the lexer, the parser and `re` (in sub()) each raise their own kind
+        expr = parse_ext(text)
+        _check_patterns(expr)
+    except Exception as exc:  # the lexer, the parser and `re` (in sub() and =~) each raise their own kind
         raise InvalidJsonPath(str(exc) or type(exc).__name__) from None
+    return JsonPath(text=text, expr=expr)
+
+
+def _check_patterns(node: Any) -> None:
+    """Compile every `=~` pattern now, so a bad one is an invalid path rather than an error on some output."""
+    from jsonpath_ng import JSONPath
+    from jsonpath_ng.ext.filter import Expression
+
+    if isinstance(node, Expression) and node.op == "=~":
+        if not isinstance(node.value, str):
+            raise InvalidJsonPath(f"=~ needs a quoted regular expression, got {node.value!r}")
+        cached_regex(node.value)
+    for value in vars(node).values():
+        for child in value if isinstance(value, list | tuple) else (value,):
+            if isinstance(child, JSONPath):
+                _check_patterns(child)
 
 
 def _regex_operator(value: Any, pattern: str) -> bool:
