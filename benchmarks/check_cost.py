@@ -88,7 +88,7 @@ def main() -> None:
 
     patterns = [r"refund .* (pending|processed)", r"^\s*\{", "pend(ing)?"]
     std = [re.compile(p, re.MULTILINE) for p in patterns]
-    from agent_eval.checks._bounded import compile_user_regex, search
+    from agent_eval.userregex import compile_user_regex, search
 
     bounded = [compile_user_regex(p, re.MULTILINE) for p in patterns]
     re_us = best(args.repeat, lambda: per_run_us(args.runs, lambda: [p.search(OUTPUT) for p in std]))

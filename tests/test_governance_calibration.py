@@ -102,7 +102,7 @@ def test_kappa_interval_is_the_jackknife_and_spearman_matches_scipy(cal: Path, c
 
 
 def test_labels_needed_and_the_trust_rule() -> None:
-    from agent_eval.governance.calibration import labels_needed, weighted_kappa
+    from agent_eval.calibration.agreement import labels_needed, weighted_kappa
 
     # half-width 0.2 must shrink to 0.1: (0.2 / 0.1)^2 = 4 times the labels, so 60 more than 20
     assert labels_needed(0.7, (0.5, 0.9), 20) == 60

@@ -147,7 +147,7 @@ def test_strict_aliases_turns_the_alias_warning_into_an_error(tmp_path: Path, ca
 
 
 def test_the_run_records_the_module_sources_and_an_opaque_agent_warns(workdir: Path, capsys) -> None:
-    from agent_eval.governance.confighash import behaviour_hash
+    from agent_eval.suite.confighash import behaviour_hash
 
     found = behaviour_hash({"agent": {"http": {"url": "http://127.0.0.1:1/chat"}}}, workdir)
     assert found.opaque and "opaque" in found.warnings[0]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from agent_eval.governance.semver import bump
+from agent_eval.versioning.semver import bump
 
 __all__ = ["moved_p", "version_change_warning"]
 

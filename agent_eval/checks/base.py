@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
 from agent_eval.records import CheckResult, Message, ToolCall, Usage
+from agent_eval.userregex import RegexTimeout
 
 __all__ = [
     "AsyncEvaluate",
@@ -148,7 +149,7 @@ class Check:
     aevaluate: AsyncEvaluate | None = None  # checks that call a model (similar, moderation, groups holding them)
 
     def run(self, run_input: CheckInput) -> CheckResult:
-        """Apply a synchronous check in this thread; raises CheckTimeout when a bounded step ran out of time."""
+        """Apply a synchronous check in this thread; raises RegexTimeout when a bounded step ran out of time."""
         if self.aevaluate is not None:
             raise TypeError(f"{self.name} calls a model; use `await check.arun(...)`")
         view, failed = self.view(run_input)
@@ -176,7 +177,7 @@ class Check:
         """Evaluate on an already transformed view, in this thread."""
         try:
             verdict = self.evaluate(self.arg, view)
-        except CheckTimeout:
+        except (CheckTimeout, RegexTimeout):
             raise
         except RecursionError:  # JSON nested deeper than any parser or validator here can follow
             return self.failed("output is nested too deeply to check")
@@ -189,7 +190,7 @@ class Check:
         assert self.aevaluate is not None
         try:
             verdict = await self.aevaluate(self.arg, view)
-        except (CheckServiceError, CheckTimeout):
+        except (CheckServiceError, CheckTimeout, RegexTimeout):
             raise
         except RecursionError:
             return self.failed("output is nested too deeply to check")

@@ -1,8 +1,8 @@
 """Evaluating a run's checks without ever blocking the event loop for long.
 
 Built-in checks run inline: they are cheap, and the few steps that could run long (user regexes)
-are bounded searches that give up after 50 ms inline (CheckTimeout), after which
-the check runs again in a thread with its full time limit. `python:` checks run in worker
+are bounded searches that give up after 50 ms inline (RegexTimeout), after which
+the check (or its transform) runs again in a thread with its full time limit. `python:` checks run in worker
 processes, started lazily on the first one and reused; a worker that overruns the check's limit
 (or is cancelled with its run by `--run-timeout` or Ctrl-C) is killed and replaced.
 """
@@ -20,12 +20,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
-from agent_eval.checks._bounded import time_budget
 from agent_eval.checks._worker import HEADER
 from agent_eval.checks.base import Check, CheckInput, CheckTimeout
 from agent_eval.checks.groups import GroupSpec, group_verdict
 from agent_eval.checks.python import CallOutcome, UserCheck, interpret
 from agent_eval.records import CheckResult
+from agent_eval.userregex import RegexTimeout, time_budget
 
 __all__ = ["DEFAULT_CHECK_TIMEOUT_S", "CheckRunner", "WorkerPool"]
 
@@ -159,14 +159,7 @@ class CheckRunner:
         return tuple([await self._one(check, view) for check in checks])
 
     async def _one(self, check: Check, run_view: CheckInput) -> CheckResult:
-        if check.transform is not None and check.transform.runs_user_code:
-            try:
-                async with asyncio.timeout(self.limit(check)):
-                    view, failed = await _in_thread(lambda: check.view(run_view))
-            except TimeoutError:
-                return check.failed(f"transform timed out after {self.limit(check):g} s")
-        else:
-            view, failed = check.view(run_view)  # the check's transform, if any
+        view, failed = await self._view(check, run_view)
         if failed is not None:
             return failed
         if isinstance(check.arg, GroupSpec):  # its checks run here too: in workers, off the loop, ...
@@ -177,8 +170,29 @@ class CheckRunner:
             return await self._in_worker(check, view)
         try:
             return check.evaluate_view(view)
-        except CheckTimeout:
+        except RegexTimeout:
             return await self._off_loop(check, view)
+
+    async def _view(self, check: Check, run_view: CheckInput) -> tuple[CheckInput, CheckResult | None]:
+        """The check's transform applied: inline unless it runs user code or a bounded search ran out of time."""
+        if check.transform is None:
+            return run_view, None
+        if not check.transform.runs_user_code:
+            try:
+                return check.view(run_view)
+            except RegexTimeout:
+                pass  # again off the loop, with the check's full time
+        limit = self.limit(check)
+
+        def bounded() -> tuple[CheckInput, CheckResult | None]:
+            with time_budget(limit):
+                return check.view(run_view)
+
+        try:
+            async with asyncio.timeout(limit):
+                return await _in_thread(bounded)
+        except (TimeoutError, RegexTimeout):
+            return run_view, check.failed(f"transform timed out after {limit:g} s")
 
     def limit(self, check: Check) -> float:
         return check.timeout_s if check.timeout_s is not None else self.timeout_s
@@ -193,7 +207,7 @@ class CheckRunner:
         try:
             async with asyncio.timeout(limit + 1.0):  # the budget bounds each search; this bounds the rest
                 return await _in_thread(bounded)
-        except (CheckTimeout, TimeoutError):
+        except (CheckTimeout, RegexTimeout, TimeoutError):
             return check.failed(f"{check.name} timed out after {limit:g} s")
 
     async def _in_worker(self, check: Check, view: CheckInput) -> CheckResult:

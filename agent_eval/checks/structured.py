@@ -12,7 +12,8 @@ fence: it passes when the output as a whole, or any object or array inside it, i
 the schema, when one is given).
 jsonschema and jsonpath_ng are imported only when a suite uses these checks. Every user pattern
 that runs on the output (`matches`, a schema's `pattern`/`patternProperties`, a path's `=~`
-filter) is a bounded search (`_bounded`); JSON nested too deeply to parse fails with a reason.
+filter) is a bounded search (`agent_eval.userregex`, `agent_eval.jsonpath`); JSON nested too deeply to parse
+fails with a reason.
 """
 
 from __future__ import annotations
@@ -24,14 +25,6 @@ from typing import Any
 
 import yaml
 
-from agent_eval.checks._bounded import (
-    Pattern,
-    bound_jsonpath_filters,
-    cached_regex,
-    compile_user_regex,
-    regex_error,
-    search,
-)
 from agent_eval.checks._util import (
     RawCheck,
     expect_keys,
@@ -43,7 +36,10 @@ from agent_eval.checks._util import (
     type_name,
 )
 from agent_eval.checks.base import CheckInput, CheckSpecError, Reason
+from agent_eval.jsonpath import InvalidJsonPath, JsonPath
+from agent_eval.jsonpath import parse as parse_jsonpath
 from agent_eval.untrusted import NESTED_TOO_DEEPLY, parse_json
+from agent_eval.userregex import Pattern, cached_regex, compile_user_regex, regex_error, search
 
 __all__ = [
     "JsonPathSpec",
@@ -202,7 +198,7 @@ class JsonPathSpec:
     """`json_path:` compiled: the path, and the value or pattern a selected value must have."""
 
     path: str
-    expr: Any
+    expr: JsonPath
     equals: Any = _NO_VALUE
     matches: Pattern | None = None
 
@@ -230,13 +226,9 @@ def compile_json_path(raw: RawCheck) -> JsonPathSpec:
         raise CheckSpecError("give equals or matches, not both", key="matches")
     path_key = "path" if isinstance(raw.value, Mapping) else raw.name
     path = expect_str(value["path"], path_key, hint=" (a JSONPath)")
-    from jsonpath_ng.exceptions import JSONPathError
-    from jsonpath_ng.ext import parse
-
-    bound_jsonpath_filters()
     try:
-        expr = parse(path)
-    except JSONPathError as exc:
+        expr = parse_jsonpath(path)
+    except InvalidJsonPath as exc:
         raise CheckSpecError(f"invalid JSONPath {quote(path)}: {exc}", key=path_key) from exc
     matches = None
     if "matches" in value:
@@ -264,7 +256,7 @@ def eval_json_path(spec: JsonPathSpec, run: CheckInput) -> tuple[bool, str]:
     ok, doc, why = _parse(run.output.strip())
     if not ok:
         return False, Reason(f"expected {want}; output is not JSON: {why}", f"output is not JSON: {why}")
-    values = [match.value for match in spec.expr.find(doc)]
+    values = spec.expr.values(doc)
     if not values:
         return False, Reason(f"expected {want}; {spec.path} not found", f"{spec.path} not found")
     shown = render_json(values[0] if len(values) == 1 else values)

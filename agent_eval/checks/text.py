@@ -4,7 +4,7 @@ starts_with, regex and length.
 `equals` compares with surrounding whitespace stripped from both sides and `starts_with`
 ignores leading whitespace of the output; the other checks look at the output as it is.
 `regex` searches with Python `re` syntax, run by the `regex` package so that a pattern that
-backtracks without end is stopped at the check's time limit (see `_bounded`); its primary form is
+backtracks without end is stopped at the check's time limit (see `agent_eval.userregex`); its primary form is
 `regex: {pattern: "...", flags: "im"}` (the short form `regex: "..."` and a sibling `flags:` key
 are also accepted).
 """
@@ -17,7 +17,6 @@ from dataclasses import dataclass
 
 import regex
 
-from agent_eval.checks._bounded import Pattern, compile_user_regex, regex_error, search
 from agent_eval.checks._util import (
     RawCheck,
     around,
@@ -30,6 +29,7 @@ from agent_eval.checks._util import (
     quote,
 )
 from agent_eval.checks.base import CheckInput, CheckSpecError, Reason
+from agent_eval.userregex import Pattern, compile_user_regex, regex_error, search
 
 __all__ = [
     "REGEX_FLAGS",

@@ -26,6 +26,8 @@ from agent_eval.checks._util import (
     type_name,
 )
 from agent_eval.checks.base import CheckInput, CheckSpecError, Reason
+from agent_eval.jsonpath import InvalidJsonPath, JsonPath
+from agent_eval.jsonpath import parse as parse_jsonpath
 
 __all__ = [
     "AfterTool",
@@ -52,7 +54,7 @@ class Sequence:
 class AfterTool:
     tool: str
     path: str
-    expr: Any
+    expr: JsonPath
 
 
 def compile_sequence(raw: RawCheck) -> Sequence:
@@ -146,9 +148,6 @@ def eval_max_tool_calls(limit: int, run: CheckInput) -> tuple[bool, str]:
 
 def compile_after_tool(raw: RawCheck) -> AfterTool:
     """`{tool: lookup_order, path: "$.status"}`."""
-    from jsonpath_ng.exceptions import JSONPathError
-    from jsonpath_ng.ext import parse
-
     value = raw.value
     if not isinstance(value, Mapping):
         raise CheckSpecError(f'expected {{tool: lookup_order, path: "$.status"}}, got {type_name(value)}',
@@ -159,8 +158,8 @@ def compile_after_tool(raw: RawCheck) -> AfterTool:
             raise CheckSpecError(f"missing {key}", key=raw.name)
     path = expect_str(value["path"], "path", hint=" (a JSONPath)")
     try:
-        expr = parse(path)
-    except JSONPathError as exc:
+        expr = parse_jsonpath(path)
+    except InvalidJsonPath as exc:
         raise CheckSpecError(f"invalid JSONPath {quote(path)}: {exc}", key="path") from None
     return AfterTool(tool=expect_str(value["tool"], "tool"), path=path, expr=expr)
 
@@ -180,7 +179,7 @@ def eval_after_tool(spec: AfterTool, run: CheckInput) -> tuple[bool, str]:
             result = json.loads(result)
         except ValueError:
             pass
-    values = [match.value for match in spec.expr.find(result)]
+    values = spec.expr.values(result)
     if not values:
         return False, f"{spec.tool}'s result has no value at {spec.path} ({render_json(result)})"
     for value in values:

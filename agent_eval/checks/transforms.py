@@ -16,11 +16,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from agent_eval.checks._bounded import Pattern, compile_user_regex, regex_error, search
 from agent_eval.checks._util import RawCheck, expect_keys, expect_str, quote, type_name
 from agent_eval.checks.base import CheckInput, CheckSpecError
 from agent_eval.checks.views import case_view
+from agent_eval.jsonpath import InvalidJsonPath, JsonPath
+from agent_eval.jsonpath import parse as parse_jsonpath
 from agent_eval.untrusted import parse_json
+from agent_eval.userregex import Pattern, compile_user_regex, regex_error, search
 
 __all__ = ["TransformChain", "compile_transform", "find_json_values"]
 
@@ -58,18 +60,17 @@ def as_text(value: Any) -> str:
 
 @dataclass(frozen=True, slots=True)
 class _JsonPath:
-    path: str
-    expr: Any
+    path: JsonPath
 
     def apply(self, text: str, run: CheckInput) -> tuple[str | None, str]:
         docs = find_json_values(text)
         if not docs:
-            return None, f"json_path {self.path}: output holds no JSON"
+            return None, f"json_path {self.path.text}: output holds no JSON"
         for doc in docs:
-            values = [m.value for m in self.expr.find(doc)]
+            values = self.path.values(doc)
             if values:
                 return as_text(values[0] if len(values) == 1 else values), ""
-        return None, f"json_path {self.path}: nothing selected"
+        return None, f"json_path {self.path.text}: nothing selected"
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,12 +140,9 @@ def _step(item: Any, raw: RawCheck) -> _JsonPath | _Regex | _Python:
     expect_keys(item, (kind, "group") if kind == "regex" else (kind,), owner="transform")
     text = expect_str(item[kind], "transform", hint=f" for transform {kind}")
     if kind == "json_path":
-        from jsonpath_ng.exceptions import JSONPathError
-        from jsonpath_ng.ext import parse
-
         try:
-            return _JsonPath(text, parse(text))
-        except JSONPathError as exc:
+            return _JsonPath(parse_jsonpath(text))
+        except InvalidJsonPath as exc:
             raise CheckSpecError(f"invalid JSONPath {quote(text)}: {exc}", key="transform") from exc
     if kind == "regex":
         try:

@@ -37,11 +37,11 @@ def calibrate(
 
     from agent_eval._files import write_atomic
     from agent_eval._plain import plain
+    from agent_eval.calibration.calibration_file import build_calibration, calibration_path
+    from agent_eval.calibration.labels import labels_folder, labels_path, read_labels
+    from agent_eval.calibration.rejudge import rejudge
     from agent_eval.cli._common import consoles, say
     from agent_eval.errors import UsageError
-    from agent_eval.governance.labels import labels_folder, labels_path, read_labels
-    from agent_eval.governance.rejudge import rejudge
-    from agent_eval.governance.verdict import build_calibration, calibration_path
     from agent_eval.judge import judge_provenance
     from agent_eval.suite.loader import load_suite
 
@@ -88,7 +88,7 @@ def _print_rubric(console: Console, r: object) -> None:
     from rich.table import Table
 
     from agent_eval._plain import plain
-    from agent_eval.governance.verdict import RubricCalibration
+    from agent_eval.calibration.calibration_file import RubricCalibration
 
     assert isinstance(r, RubricCalibration)
     ci = f"[{r.kappa_ci[0]:.2f}, {r.kappa_ci[1]:.2f}]" if r.kappa_ci else "[n/a]"

@@ -35,8 +35,8 @@ def import_logs(
     """
     from agent_eval.cli._common import consoles
     from agent_eval.errors import UsageError
-    from agent_eval.governance.importing import ImportOptions, import_conversations
-    from agent_eval.governance.logs import read_logs
+    from agent_eval.importing.convert import ImportOptions, import_conversations
+    from agent_eval.importing.logs import read_logs
 
     if fmt not in ("auto", "chat", "otlp"):
         raise UsageError(f"--format must be auto, chat or otlp, got {fmt!r}")

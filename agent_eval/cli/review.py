@@ -44,8 +44,8 @@ def export(
     `agent-eval review import`.
     """
     from agent_eval.baseline.store import load_results
+    from agent_eval.calibration.labels import review_rows, write_review_csv
     from agent_eval.cli._common import consoles
-    from agent_eval.governance.labels import review_rows, write_review_csv
 
     out, _ = consoles(False)
     loaded = load_results(results)
@@ -68,8 +68,8 @@ def import_review(
     reviewer: str | None = typer.Option(None, "--reviewer", help="Reviewer name for rows that leave it empty."),
 ) -> int:
     """Store the human scores as labels keyed by case, rubric and output hash (a re-score replaces the old one)."""
+    from agent_eval.calibration.labels import labels_path, read_review_csv, write_labels
     from agent_eval.cli._common import consoles
-    from agent_eval.governance.labels import labels_path, read_review_csv, write_labels
 
     out, _ = consoles(False)
     labels, blank = read_review_csv(review, reviewer)

@@ -36,9 +36,9 @@ def schema(kind: str = typer.Argument(..., help="suite, config, results, baselin
     elif kind == "agent-result":  # what they answer
         from agent_eval.targets.agent_io import AgentResult as model  # type: ignore[assignment]
     elif kind == "labels":
-        from agent_eval.governance.labels import Label as model  # type: ignore[assignment]
+        from agent_eval.calibration.labels import Label as model  # type: ignore[assignment]
     elif kind == "calibration":
-        from agent_eval.governance.verdict import Calibration as model  # type: ignore[assignment]
+        from agent_eval.calibration.calibration_file import Calibration as model  # type: ignore[assignment]
     else:
         raise UsageError(f"unknown format {kind!r}; expected one of: {', '.join(_FORMATS)}")
     document = model.model_json_schema()

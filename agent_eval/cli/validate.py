@@ -125,7 +125,7 @@ def validate(
 def _against(configs: list[Path], ref: str | None, out: Console, err: Console) -> int:
     """Print each config's versioning review; the number of errors."""
     from agent_eval.cli._common import say
-    from agent_eval.governance.against import review_against
+    from agent_eval.versioning.against import review_against
 
     commit, reviews = review_against(configs, ref)
     if commit is None:

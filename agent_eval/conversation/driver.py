@@ -18,7 +18,7 @@ from agent_eval.calls.tracing import Clock, agent_span
 from agent_eval.checks.base import Check, CheckInput
 from agent_eval.conversation.simulator import GOAL_MARKER, SimulatorFailed, SimulatorPool, SimulatorRun
 from agent_eval.records import CheckResult, Message, RunError, SimulatorUsage, Span, Usage
-from agent_eval.runner.escalation import detect_escalation
+from agent_eval.scoring.escalation import detect_escalation
 from agent_eval.suite.case import Case
 from agent_eval.suite.loader import LoadedConfig
 from agent_eval.suite.render import render_user_turn
@@ -103,7 +103,11 @@ class Conversations:
         return self._finish(done, sim, stop)
 
     def _answered(self, done: _Transcript, case: Case, number: int, words: str, result: TargetResult) -> None:
-        escalated = detect_escalation(self.escalation, result)
+        escalation = detect_escalation(self.escalation, result)
+        escalated = escalation.escalated
+        if escalation.warning is not None:  # kept with the turn's result: the conversation's lists it
+            done.parts[-1] = dataclasses.replace(result, warnings=(*result.warnings,
+                                                                   f"turn {number}: {escalation.warning}"))
         done.escalated_now = bool(escalated)
         if escalated:
             done.escalated = True

@@ -9,11 +9,11 @@ from typing import TYPE_CHECKING, Any
 from agent_eval.checks.base import Check, CheckInput
 from agent_eval.conversation.driver import Played, TurnPlayed
 from agent_eval.records import CheckResult, RubricResult, TurnResult
-from agent_eval.runner.scoring import score_run
+from agent_eval.scoring.score import score_run
 from agent_eval.suite.case import Case
 
 if TYPE_CHECKING:
-    from agent_eval.runner.engine import Judge
+    from agent_eval.judge.protocol import Judge
 
 __all__ = ["RunChecks", "case_checks", "grade_turns", "named", "record_fields", "turn_checks"]
 

@@ -1,4 +1,4 @@
-"""LLM-judge rubrics: prompt, call, tolerant parsing, self-consistency."""
+"""LLM-judge rubrics: prompt, call, tolerant parsing, self-consistency; `Judge` is what the runner needs of one."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from agent_eval.judge.parse import (
     fence_untrusted,
     parse_reply,
 )
+from agent_eval.judge.protocol import Judge
 
 if TYPE_CHECKING:
     from agent_eval.calls.budget import Budget
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
     from agent_eval.suite.schema import JudgeSpec
 
 __all__ = [
-    "DEFAULT_TEMPLATE", "NAMED_TEMPLATES", "JudgeError", "JudgeReplyError", "LLMJudge", "build_judge", "fence_untrusted",
+    "DEFAULT_TEMPLATE", "NAMED_TEMPLATES", "Judge", "JudgeError", "JudgeReplyError", "LLMJudge", "build_judge", "fence_untrusted",
     "judge_provenance", "parse_reply",
 ]
 

@@ -240,7 +240,7 @@ def _failure_kinds(results: Results, baseline: Baseline | None) -> list[str]:
 
 
 def _calibration(results: Results) -> str | None:
-    from agent_eval.governance.verdict import calibration_line
+    from agent_eval.calibration.calibration_file import calibration_line
 
     return calibration_line(results.suite.name, results.suite.path, results.config.judge_model,
                             results.config.judge_prompt_hash)

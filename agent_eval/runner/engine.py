@@ -19,10 +19,11 @@ from agent_eval.checks.refusal import is_refusal
 from agent_eval.checks.runtime import CheckRunner
 from agent_eval.errors import FatalProviderError
 from agent_eval.judge.parse import JudgeError
+from agent_eval.judge.protocol import Judge
 from agent_eval.records import CheckResult, Message, RubricResult, RunError, RunRecord, RunStatus
-from agent_eval.runner.escalation import detect_escalation
-from agent_eval.runner.scoring import score_run
 from agent_eval.runner.store import RunsWriter
+from agent_eval.scoring.escalation import detect_escalation
+from agent_eval.scoring.score import score_run
 from agent_eval.suite.case import Case
 from agent_eval.targets.base import Target, TargetResult, TargetRun
 from agent_eval.trace.failure import FailurePolicy, classify_failure, retrieved_documents, with_context
@@ -30,7 +31,7 @@ from agent_eval.trace.failure import FailurePolicy, classify_failure, retrieved_
 if TYPE_CHECKING:
     from agent_eval.conversation.driver import Conversations, Played
 
-__all__ = ["Engine", "Judge", "Outcome", "Progress", "WorkItem"]
+__all__ = ["Engine", "Outcome", "Progress", "WorkItem"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,18 +41,6 @@ class WorkItem:
     case: Case
     index: int
     messages: tuple[Message, ...]
-
-
-class Judge(Protocol):
-    """Grades one run's output against its case's rubrics."""
-
-    async def grade(
-        self, case: Case, messages: tuple[Message, ...], output: str, index: int, *, context: tuple[str, ...] = (),
-    ) -> tuple[RubricResult, ...]: ...
-
-    async def aclose(self) -> None:
-        """Close the judge's connections."""
-        ...
 
 
 class Progress(Protocol):
@@ -209,7 +198,13 @@ class Engine:
         if result.usage.estimated:  # the budget counted the estimate; the run's own cost is unknown
             result = dataclasses.replace(result, cost_usd=None)
         spec = self.conversations.escalation if self.conversations is not None else None
-        escalated = played.escalated if played is not None else detect_escalation(spec, result)
+        if played is not None:
+            escalated = played.escalated
+        else:
+            escalation = detect_escalation(spec, result)
+            escalated = escalation.escalated
+            if escalation.warning is not None:
+                result = dataclasses.replace(result, warnings=(*result.warnings, escalation.warning))
         view = CheckInput(
             output=result.output, case=item.case, messages=result.messages, tool_calls=result.tool_calls,
             tokens=result.usage, latency_ms=result.latency_ms, cost_usd=result.cost_usd, steps=result.steps,

@@ -16,10 +16,11 @@ from agent_eval.calls.cache import CacheUnavailableError, ResponseCache
 from agent_eval.checks.runtime import CheckRunner
 from agent_eval.errors import UsageError
 from agent_eval.records import Results, RunRecord, RunStatus, Usage
-from agent_eval.runner.engine import Engine, Judge, Progress, WorkItem
+from agent_eval.runner.engine import Engine, Progress, WorkItem
 from agent_eval.runner.plan import in_shard, plan_items, select_cases
 from agent_eval.runner.results import Provenance, build_results
 from agent_eval.runner.store import Manifest, RunsWriter, read_runs
+from agent_eval.scoring.escalation import ESCALATION_WARNING
 from agent_eval.suite.case import Case
 from agent_eval.suite.loader import LoadedConfig, LoadedSuite
 from agent_eval.trace.failure import RELEVANCE_TEMPLATE, FailurePolicy
@@ -27,6 +28,7 @@ from agent_eval.untrusted import dump_json
 
 if TYPE_CHECKING:
     from agent_eval.conversation import Conversations
+    from agent_eval.judge.protocol import Judge
 
 __all__ = ["RunOptions", "RunReport", "run_suite"]
 
@@ -116,7 +118,12 @@ async def run_suite(
         progress.close()
         await engine.aclose()
     runs: dict[tuple[str, int], RunRecord] = {**previous, **{(r.case_id, r.index): r for r in outcome.records}}
-    repaired = [w for r in outcome.records for w in (*r.warnings, *(x for g in r.rubrics for x in g.warnings))]
+    notes = [w for r in outcome.records for w in (*r.warnings, *(x for g in r.rubrics for x in g.warnings))]
+    unsure = [w for w in notes if ESCALATION_WARNING in w]
+    repaired = [w for w in notes if ESCALATION_WARNING not in w]
+    if unsure:
+        warnings.append(f"the escalation JSONPath could not be evaluated {len(unsure)} time(s), e.g. {unsure[0]}; "
+                        f"each run says so under `warnings` in {runs_path}")
     if repaired:
         warnings.append(f"{len(repaired)} repair(s) kept runs writable, e.g. {repaired[0]}; each run says what "
                         f"under `warnings` in {runs_path}")
@@ -214,7 +221,7 @@ def _conversations(config: LoadedConfig, cases: list[Case], options: RunOptions,
 def _check_services(suite: LoadedSuite, config: LoadedConfig, cases: list[Case], options: RunOptions) -> Any:
     """Embeddings/moderation endpoints, only when a case has a check that calls a model."""
     from agent_eval.checks.groups import walk_checks
-    from agent_eval.runner.check_services import ModelServices
+    from agent_eval.scoring.check_services import ModelServices
 
     names = {check.name.removeprefix("not_") for case in cases
              for check in walk_checks(case.checks + tuple(c for t in case.conversation or () for c in t.checks))}

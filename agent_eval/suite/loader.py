@@ -59,7 +59,7 @@ class LoadedConfig:
 
     spec: ConfigFile
     path: Path
-    hash: str  # behaviour only: see agent_eval.governance.confighash
+    hash: str  # behaviour only: see agent_eval.suite.confighash
     opaque: bool = False  # an HTTP or command agent without `agent.version`
     sources: tuple[tuple[str, str], ...] = ()  # ("pkg.mod:fn", source hash) the hash covers
     warnings: tuple[str, ...] = ()
@@ -100,7 +100,7 @@ def load_config(path: Path) -> LoadedConfig:
 
 def _hashed(spec: ConfigFile, path: Path, raw: Any) -> LoadedConfig:
     """The config with its behaviour hash (labels, comments and key order excluded; module sources included)."""
-    from agent_eval.governance.confighash import behaviour_hash, with_defaults
+    from agent_eval.suite.confighash import behaviour_hash, with_defaults
 
     found = behaviour_hash(with_defaults(raw), path.parent)
     return LoadedConfig(spec=spec, path=path, hash=found.hash, opaque=found.opaque,
@@ -163,7 +163,7 @@ def load_suite(path: Path) -> LoadedSuite:
 
 def _check_sources(cases: Sequence[CaseSpec], spec: SuiteFile, base_dir: Path) -> dict[str, str]:
     """Source hash of every module a python check names ("pkg.module:function"), found beside the suite."""
-    from agent_eval.governance.confighash import find_references, module_file
+    from agent_eval.suite.confighash import find_references, module_file
 
     raw = [list(c.checks) for c in cases] + [list(spec.defaults.checks)]
     found: dict[str, str] = {}

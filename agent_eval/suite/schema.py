@@ -80,11 +80,11 @@ class EscalationSpec(Spec):
     @classmethod
     def _parses(cls, value: str | None) -> str | None:
         if value is not None:
-            from jsonpath_ng.ext import parse
+            from agent_eval.jsonpath import InvalidJsonPath, parse
 
             try:
                 parse(value)
-            except Exception as exc:
+            except InvalidJsonPath as exc:
                 raise ValueError(f"invalid JSONPath {value!r}: {exc}") from None
         return value
 

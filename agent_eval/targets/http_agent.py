@@ -21,6 +21,8 @@ import httpx2
 
 from agent_eval.calls.tracing import Clock
 from agent_eval.errors import ConfigError
+from agent_eval.jsonpath import InvalidJsonPath, JsonPath, RegexTimeout
+from agent_eval.jsonpath import parse as parse_jsonpath
 from agent_eval.records import RunError
 from agent_eval.suite.agent_schema import HttpAgentSpec
 from agent_eval.targets.agent_io import AgentResult, AgentToolCall, agent_input
@@ -81,16 +83,14 @@ class HttpTarget:
     kind = "http"
 
     def __init__(self, spec: HttpAgentSpec) -> None:
-        from jsonpath_ng.ext import parse
-
         missing = [name for name in env_names(spec) if name not in os.environ]
         if missing:
             raise ConfigError(f"agent.http.headers name environment variables that are not set: {', '.join(missing)}")
         self.spec = spec
         try:
-            self._output = parse(spec.output)
-            self._tools = parse(spec.tool_calls) if spec.tool_calls else None
-        except Exception as exc:
+            self._output = parse_jsonpath(spec.output)
+            self._tools = parse_jsonpath(spec.tool_calls) if spec.tool_calls else None
+        except InvalidJsonPath as exc:
             raise ConfigError(f"agent.http: invalid JSONPath: {exc}") from None
         self._client = httpx2.AsyncClient(timeout=spec.timeout_s)
 
@@ -124,13 +124,13 @@ class HttpTarget:
             document = reply.json()
         except ValueError:
             raise ValueError("the reply is not JSON") from None
-        found = [m.value for m in self._output.find(document)]
+        found = _select(self._output, document)
         if not found:
             raise ValueError(f"the reply has no value at {self.spec.output}")
         output = found[0] if isinstance(found[0], str) else json.dumps(found[0], ensure_ascii=False)
         calls: list[AgentToolCall] = []
         if self._tools is not None:
-            values = [m.value for m in self._tools.find(document)]
+            values = _select(self._tools, document)
             items = values[0] if len(values) == 1 and isinstance(values[0], list) else values
             try:
                 calls = [AgentToolCall.model_validate(item) for item in items]
@@ -167,3 +167,11 @@ def _failed(run: TargetRun, kind: str, message: str, detail: str | None = None,
             status: int | None = None) -> TargetResult:
     error = RunError(kind=kind, message=message[:500], detail=detail, status=status)  # type: ignore[arg-type]
     return TargetResult(messages=run.messages, error=error)
+
+
+def _select(path: JsonPath, document: Any) -> list[Any]:
+    """The values at `path`; a filter's regex that runs out of time makes the reply unreadable (ValueError)."""
+    try:
+        return path.values(document)
+    except RegexTimeout as exc:
+        raise ValueError(f"{path.text}: {exc}") from None

@@ -11,9 +11,9 @@ from pathlib import Path
 
 from pydantic import Field, ValidationError
 
+from agent_eval.calibration.agreement import MIN_LABELS, TRUST_THRESHOLD, agreement
+from agent_eval.calibration.rejudge import Judged
 from agent_eval.errors import InputError
-from agent_eval.governance.calibration import MIN_LABELS, TRUST_THRESHOLD, agreement
-from agent_eval.governance.rejudge import Judged
 from agent_eval.records import Record
 
 __all__ = ["CALIBRATION_SCHEMA_VERSION", "Calibration", "RubricCalibration", "build_calibration",
@@ -137,7 +137,7 @@ def read_calibration(path: Path) -> Calibration | None:
 
 def calibration_line(suite: str, suite_path: str, judge_model: str | None, judge_prompt_hash: str | None) -> str | None:
     """One line for the reports: the last calibration of this suite's judge and its date, or None."""
-    from agent_eval.governance.labels import labels_folder
+    from agent_eval.calibration.labels import labels_folder
 
     if judge_model is None:
         return None

@@ -9,9 +9,9 @@ from typing import Any
 
 import yaml
 
-from agent_eval.governance.confighash import behaviour_hash, behaviour_view, with_defaults
-from agent_eval.governance.gitref import GitRepo
-from agent_eval.governance.versioning import ConfigVersion, Finding, authorship, compare_versions
+from agent_eval.suite.confighash import behaviour_hash, behaviour_view, with_defaults
+from agent_eval.versioning.gitref import GitRepo
+from agent_eval.versioning.rules import ConfigVersion, Finding, authorship, compare_versions
 
 __all__ = ["ConfigReview", "review_against"]
 

@@ -7,7 +7,7 @@ import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from agent_eval.governance.labels import Label
+from agent_eval.calibration.labels import Label
 from agent_eval.suite.loader import LoadedSuite
 
 __all__ = ["Judged", "rejudge"]

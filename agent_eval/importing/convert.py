@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from agent_eval.errors import InputError
-from agent_eval.governance.logs import Conversation
-from agent_eval.governance.sampling import input_key, redact, sample
+from agent_eval.importing.logs import Conversation
+from agent_eval.importing.sampling import input_key, redact, sample
 
 __all__ = ["NEEDS_REVIEW", "ImportOptions", "ImportSummary", "import_conversations"]
 

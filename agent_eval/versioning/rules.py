@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from agent_eval.governance.semver import BUMP_ORDER, bump
+from agent_eval.versioning.semver import BUMP_ORDER, bump
 
 __all__ = ["ConfigVersion", "Finding", "authorship", "compare_versions", "required_changes"]
 

@@ -2,32 +2,31 @@
 
 `re` cannot be stopped once it backtracks (it holds the GIL), so every pattern a user writes
 that runs on model output is compiled with `regex` (which accepts `re` syntax). A search first
-runs inline with a short limit; when that runs out it raises CheckTimeout, and the check runtime
+runs inline with a short limit; when that runs out it raises RegexTimeout. The check runtime then
 runs the whole check again in a thread under `time_budget(seconds)`, where the search releases
-the GIL and may use the check's full time limit.
+the GIL and may use the check's full time limit; elsewhere (escalation, agent replies) the
+timeout is the answer. A leaf: JSONPath (`agent_eval.jsonpath`) and the checks build on it.
 """
 
 from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, cast
+from typing import Any
 
 import regex
-
-from agent_eval.checks.base import CheckTimeout
 
 __all__ = [
     "INLINE_LIMIT_S",
     "Pattern",
-    "bound_jsonpath_filters",
+    "RegexTimeout",
     "cached_regex",
     "compile_user_regex",
     "regex_error",
-    "regex_operator",
     "search",
+    "sub",
     "time_budget",
 ]
 
@@ -39,6 +38,10 @@ regex_error = re.error
 _budget = threading.local()
 
 
+class RegexTimeout(Exception):
+    """A bounded search ran out of time."""
+
+
 def compile_user_regex(pattern: str, flags: int = 0) -> Pattern:
     """Check the pattern is valid `re` syntax, then compile it with `regex`; raises regex_error (re.error)."""
     re.compile(pattern, flags)  # the documented syntax, and its error messages
@@ -48,15 +51,28 @@ def compile_user_regex(pattern: str, flags: int = 0) -> Pattern:
         raise re.error(str(exc)) from None
 
 
+def _limit() -> tuple[float, bool]:
+    """(seconds, release the GIL): the thread's budget, else the inline limit."""
+    seconds: float | None = getattr(_budget, "seconds", None)
+    return (INLINE_LIMIT_S, False) if seconds is None else (seconds, True)
+
+
 def search(pattern: Pattern, text: str) -> Any:
     """pattern.search(text), bounded: inline by INLINE_LIMIT_S, in a budgeted thread by its budget."""
-    seconds: float | None = getattr(_budget, "seconds", None)
+    seconds, concurrent = _limit()
     try:
-        if seconds is None:
-            return pattern.search(text, timeout=INLINE_LIMIT_S)
-        return pattern.search(text, timeout=seconds, concurrent=True)
+        return pattern.search(text, timeout=seconds, concurrent=concurrent)
     except TimeoutError:
-        raise CheckTimeout(f"regex /{pattern.pattern}/ ran out of time") from None
+        raise RegexTimeout(f"regex /{pattern.pattern}/ ran out of time") from None
+
+
+def sub(pattern: Pattern, replacement: str, text: str) -> str:
+    """pattern.sub(replacement, text), bounded like `search`."""
+    seconds, concurrent = _limit()
+    try:
+        return str(pattern.sub(replacement, text, timeout=seconds, concurrent=concurrent))
+    except TimeoutError:
+        raise RegexTimeout(f"regex /{pattern.pattern}/ ran out of time") from None
 
 
 @contextmanager
@@ -69,11 +85,6 @@ def time_budget(seconds: float) -> Iterator[None]:
         del _budget.seconds
 
 
-def regex_operator(value: Any, pattern: str) -> bool:
-    """jsonpath-ng's `=~` filter operator, bounded like the checks' own patterns."""
-    return isinstance(value, str) and search(cached_regex(pattern), value) is not None
-
-
 _patterns: dict[str, Pattern] = {}
 
 
@@ -83,12 +94,3 @@ def cached_regex(pattern: str) -> Pattern:
     if compiled is None:
         compiled = _patterns[pattern] = compile_user_regex(pattern)
     return compiled
-
-
-def bound_jsonpath_filters() -> None:
-    """Route jsonpath-ng's `=~` (which uses `re`) through `regex_operator`."""
-    from jsonpath_ng.ext import filter as jsonpath_filter
-
-    # a cast: newer jsonpath-ng types the map with Literal keys
-    operators = cast("dict[str, Callable[[Any, Any], bool]]", jsonpath_filter.OPERATOR_MAP)
-    operators["=~"] = regex_operator
