@@ -82,6 +82,7 @@ class LoopbackConfig:
     rate_retry_after: float | None = 1.0  # Retry-After (s) on random 429s; None omits it
     rpm: int | None = None  # at most rpm requests per rolling window, else 429
     rpm_window_s: float = 60.0
+    rpm_grace_s: float = 0.0  # admit a request this much early (real limiters are not exact to the millisecond)
     rpm_retry_after: bool = True  # False: the rpm 429 carries no Retry-After at all
     retry_header_prefix: str = ""  # "llm_provider-": the rpm 429's Retry-After headers as LiteLLM forwards them
     advertise_limits: bool = False  # send x-ratelimit-* (or anthropic-ratelimit-*) headers on every answer

@@ -122,6 +122,8 @@ class PolicySettings(Protocol):
     @property
     def rpm_window_s(self) -> float: ...
     @property
+    def rpm_grace_s(self) -> float: ...
+    @property
     def rpm_retry_after(self) -> bool: ...
     @property
     def api_key(self) -> str | None: ...
@@ -206,7 +208,7 @@ class Policy:
         rpm, window = self.settings.rpm, self.settings.rpm_window_s
         if rpm is None:
             return None
-        while self._window and self._window[0] <= now - window:
+        while self._window and self._window[0] <= now - window + self.settings.rpm_grace_s:
             self._window.popleft()
         if len(self._window) < rpm:
             self._window.append(now)
