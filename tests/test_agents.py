@@ -109,7 +109,7 @@ def test_a_runaway_agent_is_stopped_by_max_steps_and_the_run_fails(tmp_path: Pat
     tool_results: {lookup_order: [{result: {status: shipped}}]}
 """)
     r = run_cli(capsys, "run", tmp_path / "suite.yaml", "--out", tmp_path / "out")
-    assert r.code == 0, r.text  # no baseline and no critical case: a failed run does not fail the gate
+    assert r.code == 1, r.text  # no baseline, and not one run passed: FAIL
     run = _runs(tmp_path / "out")["runaway"]
     assert run["status"] == "failed" and run["steps"] == 3 and len(run["tool_calls"]) == 3
     stop = next(c for c in run["checks"] if c["name"] == "agent.loop.max_steps")
@@ -119,7 +119,7 @@ def test_a_runaway_agent_is_stopped_by_max_steps_and_the_run_fails(tmp_path: Pat
                                                               "agent: {loop: {max_steps: 50}, max_tokens: 60}")
     write(tmp_path / "limited.yaml", limited)
     r = run_cli(capsys, "run", tmp_path / "suite.yaml", "-c", tmp_path / "limited.yaml", "--out", tmp_path / "lim")
-    assert r.code == 0, r.text
+    assert r.code == 1, r.text  # no baseline, and not one run passed: FAIL
     run = _runs(tmp_path / "lim")["runaway"]
     assert run["status"] == "failed" and 1 < run["steps"] < 50
     assert run["checks"][0]["name"] == "agent.max_tokens" and "limit 60" in run["checks"][0]["reason"]
@@ -333,7 +333,7 @@ def test_every_trajectory_check_passes_and_fails_with_a_reason(tmp_path: Path, c
   - name: explode"""))
     _suite(tmp_path, TRAJECTORY_CASES)
     r = run_cli(capsys, "run", tmp_path / "suite.yaml", "--out", tmp_path / "out")
-    assert r.code == 0, r.text
+    assert r.code == 1, r.text  # no baseline, and not one run passed: FAIL
     checks = _runs(tmp_path / "out")["checks"]["checks"]
     assert len(checks) == len(EXPECTED)
     for check, (name, passed, reason) in zip(checks, EXPECTED, strict=True):

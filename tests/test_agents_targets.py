@@ -94,7 +94,7 @@ def test_a_python_agent_calls_models_through_the_call_layer(tmp_path: Path, caps
     assert agent["kind"] == "agent" and [c["kind"] for c in agent["children"]] == ["model", "model", "tool"]
     assert all(req.headers["authorization"] == "Bearer sk-loopback-secret" for req in calls)
     crash = runs["crash"]
-    assert crash["status"] == "errored" and crash["error"]["kind"] == "target"
+    assert crash["status"] == "failed" and crash["score"] == 0 and crash["error"]["kind"] == "target"  # README: failed, score 0
     assert crash["error"]["message"] == "my_agent:dispatch raised ValueError: agent bug in crash"
     assert "Traceback" in crash["error"]["detail"] and "my_agent.py" in crash["error"]["detail"]
     spender = runs["spender"]
@@ -220,7 +220,7 @@ cases:
     seen.clear()
     d = run_cli(capsys, "run", tmp_path / "suite.yaml", "--config", tmp_path / "default.yaml", "--filter", "quotes",
                 "--out", tmp_path / "default")
-    assert d.code == 0, d.text
+    assert d.code == 1, d.text  # no baseline, and not one run passed: FAIL
     (_, _, body), = seen
     assert body["case_id"] == "quotes" and body["messages"] == [{"role": "user", "content": 'He said "stop" \\ now'}]
     assert body["vars"] == {"user": "u1"} and body["repetition"] == 0

@@ -79,7 +79,7 @@ THREE_TURNS = """  - id: three-turns
 
 def test_a_scripted_conversation_fails_on_the_turn_whose_check_fails(tmp_path: Path, capsys) -> None:
     r = run_cli(capsys, "run", _suite(tmp_path, THREE_TURNS), "--out", tmp_path / "out")
-    assert r.code == 0, r.text  # no baseline, not critical: the run fails, the gate does not
+    assert r.code == 1, r.text  # no baseline, and not one run passed: FAIL
     run = _runs(tmp_path / "out")["three-turns#0"]
     assert run["status"] == "failed" and run["output"] == "Answer three: alpha"
     assert [(t["index"], t["passed"]) for t in run["turns"]] == [(1, True), (2, False), (3, True)]

@@ -63,7 +63,7 @@ def test_groups_weight_zero_transforms_and_embedded_json(folder: Path, capsys: p
         weight: 0
 """)
     result = run_cli(capsys, "run", path, "--out", "out")
-    assert result.code == 0, result.text
+    assert result.code == 1, result.text  # no baseline, and not one run passed: FAIL
     by_name = {c["name"] + str(i): c for i, c in enumerate(checks_of(folder / "out", "inv"))}
     assert by_name["contains_json0"]["passed"] is True
     assert by_name["json1"]["passed"] is False and "refund_id" in by_name["json1"]["reason"]
@@ -88,7 +88,8 @@ def test_transform_that_finds_nothing_fails_with_its_reason(folder: Path, capsys
       - not_contains: x
         transform: {json_path: "$.a"}
 """)
-    assert run_cli(capsys, "run", path, "--out", "out").code == 0  # no baseline: failures alone do not gate
+    # no baseline, and not one run passed: FAIL
+    assert run_cli(capsys, "run", path, "--out", "out").code == 1
     [check] = checks_of(folder / "out", "ship")
     assert check["passed"] is False and check["reason"] == "transform: json_path $.a: output holds no JSON"
 

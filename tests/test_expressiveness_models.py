@@ -60,7 +60,8 @@ def test_similar_and_moderation_on_the_mock(folder: Path, capsys: pytest.Capture
     assert unrelated["passed"] is True and unrelated["score"] >= 0.7  # 1 - similarity to an unrelated text
     assert checks["rude"][0]["passed"] is True
     _mock_config(folder, "bad", "Bananas are yellow.", "I will attack you.")
-    assert run_cli(capsys, "run", path, "--config", "bad.yaml", "--out", "bad").code == 0
+    # no baseline, and not one run passed: FAIL
+    assert run_cli(capsys, "run", path, "--config", "bad.yaml", "--out", "bad").code == 1
     checks = {c["id"]: c["runs"][0]["checks"] for c in results(folder / "bad")["cases"]}
     assert checks["ship"][0]["passed"] is False and checks["ship"][0]["score"] < similar["score"]
     assert checks["ship"][1]["passed"] is False  # the output is now similar to the unrelated text
@@ -142,7 +143,7 @@ def test_several_configs_one_matrix(folder: Path, capsys: pytest.CaptureFixture[
     refused = run_cli(capsys, "run", path, "-c", "good.yaml", "-c", "bad.yaml", "--save-baseline")
     assert refused.code == 2 and "--save-baseline takes one config" in refused.text
     result = run_cli(capsys, "run", path, "-c", "good.yaml", "-c", "bad.yaml", "--out", "m")
-    assert result.code == 0, result.text  # no baseline: nothing gates
+    assert result.code == 1, result.text  # no baseline, and not one run passed: FAIL
     matrix = json.loads((folder / "m/matrix.json").read_text())
     labels = [a["label"] for a in matrix["arms"]]
     assert [label.split("-")[0] for label in labels] == ["good", "bad"]

@@ -95,7 +95,7 @@ def test_graded_python_checks_on_the_mock(tmp_path: Path, monkeypatch: pytest.Mo
           f"  mock: {{default: \"{output}\"}}\nprompt:\n  user: \"{{{{ input }}}}\"\n")
     path = write(tmp_path / "suite.yaml", SUITE.format(config="mock.yaml"))
     result = run_cli(capsys, "run", path, "--out", "out")
-    assert result.code == 0, result.text
+    assert result.code == 1, result.text  # no baseline, and not one run passed: FAIL
     _assert_graded(tmp_path, "out", output)
 
 
@@ -113,7 +113,7 @@ def test_graded_python_checks_through_the_openai_sdk(tmp_path: Path, monkeypatch
           "prompt:\n  user: \"{{ input }}\"\n")
     path = write(tmp_path / "suite.yaml", SUITE.format(config="loop.yaml"))
     result = run_cli(capsys, "run", path, "--out", "out", "--no-cache")
-    assert result.code == 0, result.text
+    assert result.code == 1, result.text  # no baseline, and not one run passed: FAIL
     _assert_graded(tmp_path, "out", output)
 
 

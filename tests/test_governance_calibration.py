@@ -190,7 +190,7 @@ cases:
 def test_an_ensemble_of_judges_reports_their_disagreement(cal: Path, capsys) -> None:
     write(cal / "suite.yaml", ENSEMBLE)
     run = run_cli(capsys, "run", "suite.yaml", "--out", "out", "--repeat", "2")
-    assert run.code == 0, run.text
+    assert run.code == 1, run.text  # no baseline, and not one run passed: FAIL
     data = json.loads((cal / "out/results.json").read_text())
     rubric = data["cases"][0]["runs"][0]["rubrics"][0]
     assert rubric["samples"] == [3.0, 1.0] and rubric["score"] == 2.0  # the mean over the two judges
@@ -223,7 +223,8 @@ def test_the_shipped_labels_and_calibration_match_their_json_schemas(capsys) -> 
 
 def test_review_export_picks_near_threshold_and_self_disagreement_first(cal: Path, capsys) -> None:
     write(cal / "suite.yaml", ENSEMBLE)
-    assert run_cli(capsys, "run", "suite.yaml", "--out", "out").code == 0
+    # no baseline, and not one run passed: FAIL
+    assert run_cli(capsys, "run", "suite.yaml", "--out", "out").code == 1
     split = run_cli(capsys, "review", "export", "out", "--to", "split.csv", "--random", "0")
     assert "1 judges disagreed" in split.out
     with open(cal / "split.csv", newline="") as handle:

@@ -388,7 +388,7 @@ def test_control_characters_in_ids_and_tags_never_reach_the_terminal_or_summary(
             '    checks: [{contains: nope}]\n')
     path = setup(workdir, suite(body))
     r = run_cli(capsys, "run", path, "--out", "o")
-    assert r.code == 0, r.text
+    assert r.code == 1, r.text  # no baseline, and not one run passed: FAIL
     assert "\x1b" not in r.text and "\x07" not in r.text
     assert "tred" in r.out
     summary = (workdir / "o" / "summary.md").read_text()

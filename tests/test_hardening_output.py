@@ -102,7 +102,7 @@ def test_deeply_nested_json_fails_the_checks_with_a_reason(env: Path, capsys) ->
               " {json_path: {path: $.a, matches: x}}, {contains: '['}]")
     suite = mock_suite(env / "s", DEEP, checks)
     r = run_cli(capsys, "run", suite, "--out", "out")
-    assert "Traceback" not in r.text and r.code == 0, r.text
+    assert "Traceback" not in r.text and r.code == 1, r.text  # no baseline, and not one run passed: FAIL
     checks_out = all_runs(env / "out")[0]["checks"]
     assert [c["passed"] for c in checks_out] == [False, False, True, False, False, True]
     assert all("nested too deeply" in c["reason"] for c in checks_out[:5])

@@ -76,3 +76,23 @@ def test_version_names_the_distribution(capsys) -> None:
     r = run_cli(capsys, "--version")
     assert r.code == 0 and r.out.strip() == f"agent-eval {agent_eval.__version__}"
     assert version("agent-eval-gate") == agent_eval.__version__
+
+
+def test_a_new_suite_whose_agent_crashes_on_every_run_fails_and_records_failed_runs(tmp_path: Path, capsys,
+                                                                                       monkeypatch) -> None:
+    _write(tmp_path / "crashing.py", "def run(agent_input, ctx):\n    raise RuntimeError('boom')\n")
+    _write(tmp_path / "c.yaml", "name: c\nversion: 1.0.0\nmodel: {provider: mock, name: mock-1}\n"
+                                "agent: {python: 'crashing:run'}\n")
+    _write(tmp_path / "s.yaml", _SUITE.format(name="crash", config="c.yaml").replace("repeat: 1", "repeat: 2"))
+    monkeypatch.chdir(tmp_path)
+    r = run_cli(capsys, "run", "s.yaml", "--out", "out")
+    assert r.code == 1, r.text
+    assert "FAIL no baseline: not one of 2 completed run(s) passed" in r.text
+    runs = [json.loads(line) for line in (tmp_path / "out" / "runs.jsonl").read_text().splitlines()]
+    assert [(x["status"], x["score"], x["error"]["kind"]) for x in runs] == [("failed", 0.0, "target")] * 2
+    assert "2 failed, 0 errors" in r.err  # the progress line counts them as the tables do
+
+
+def test_a_new_suite_where_one_run_passes_is_not_failed_for_lack_of_a_baseline(repo: Path, capsys) -> None:
+    r = run_cli(capsys, "run", "suites/top.yaml", "--out", "out")
+    assert r.code == 0 and "PASS" in r.text, r.text

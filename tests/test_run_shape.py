@@ -180,7 +180,8 @@ def _with_steps(src: Path, dest: Path, steps: int) -> Path:
 
 def test_compare_against_two_baselines_gives_each_baselines_failure_kinds(here: Path, capsys) -> None:
     suite = _suite(here, STEPS, repeat=1)
-    assert run_cli(capsys, "run", suite, "--out", "first").code == 0
+    # no baseline, and not one run passed: FAIL
+    assert run_cli(capsys, "run", suite, "--out", "first").code == 1
     assert run_cli(capsys, "baseline", "save", "first", "--to", "recorded.json").code == 0
     assert json.loads((here / "recorded.json").read_text())["cases"][0]["runs"][0]["steps"] == 3
     short = _with_steps(here / "recorded.json", here / "short.json", 1)  # 3 steps > 2 x 1: orchestration

@@ -97,7 +97,7 @@ def kinds_suite(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def test_each_failure_kind_comes_from_a_case_built_to_cause_it(kinds_suite: Path, capsys) -> None:
     r = run_cli(capsys, "run", kinds_suite, "--out", "out")
-    assert r.code == 0, r.text  # no baseline: nothing to gate
+    assert r.code == 1, r.text  # no baseline, and not one run passed: FAIL
     runs = {line["case_id"]: line for line in runs_lines(Path("out"))}
     assert {case: run["failure_kind"] for case, run in runs.items()} == EXPECTED
     assert all(run["status"] == "failed" for run in runs.values())
@@ -118,7 +118,8 @@ def test_each_failure_kind_comes_from_a_case_built_to_cause_it(kinds_suite: Path
 
 
 def test_failure_kinds_are_compared_with_the_baseline(kinds_suite: Path, capsys) -> None:
-    assert run_cli(capsys, "run", kinds_suite, "--out", "base", "--filter", "prompt", "--filter", "tool-*").code == 0
+    # no baseline, and not one run passed: FAIL
+    assert run_cli(capsys, "run", kinds_suite, "--out", "base", "--filter", "prompt", "--filter", "tool-*").code == 1
     data = results(Path("base"))
     from agent_eval.baseline.store import save_baseline
     from agent_eval.records import Results
@@ -218,12 +219,12 @@ def test_a_custom_agents_context_decides_retrieval_and_is_kept_in_the_trace(tmp_
                   "  - {id: empty, input: 'find nothing', checks: [{contains: '30 days'}]}\n"
                   "  - {id: found, input: 'returns?', checks: [{contains: '30 days'}]}\n")
     r = run_cli(capsys, "run", suite, "--out", "out", "--trace-export", "t.json")
-    assert r.code == 0, r.text
+    assert r.code == 1, r.text  # no baseline, and not one run passed: FAIL
     runs = {line["case_id"]: line for line in runs_lines(Path("out"))}
     assert runs["empty"]["failure_kind"] == "retrieval" and runs["found"]["failure_kind"] == "prompt"
     assert runs["found"]["trace"][0]["attributes"]["agent_eval.context"] == ["Returns: within 30 days of delivery."]
     assert "context (1 document): Returns: within 30 days" in Path("out/report.html").read_text()
-    assert run_cli(capsys, "run", suite, "--out", "red", "--redact", "--trace-export", "red.json").code == 0
+    assert run_cli(capsys, "run", suite, "--out", "red", "--redact", "--trace-export", "red.json").code == 1
     assert "within 30 days" in Path("t.json").read_text() and "within 30 days" not in Path("red.json").read_text()
 
 

@@ -136,6 +136,8 @@ def _decide(cand: Mapping[str, Side], base: Mapping[str, Side] | None, opts: Gat
                      f"every run must pass): {ids(failed_run)}")
     if none_done:
         fails.append(f"critical case(s) completed no run (every run must pass): {ids(none_done)}")
+    if base is None:
+        fails += _nothing_passed(cand)
     outcome, rule = _resolve(incomplete, fails, routes, test is not None or base is None, base is None)
     warnings = [*info.warnings, *error_warnings, *_pairing_warnings(pairing)]
     if collapse is not None and opts.case_collapse != "off" and not _failed(routes, "collapse"):
@@ -244,6 +246,14 @@ def _resolve(
         checked = f"{len(routes)} absolute limit(s) met" if routes else "nothing to compare, no limit set"
         return Outcome.PASS, prefix + checked
     return Outcome.PASS, main
+
+
+def _nothing_passed(cand: Mapping[str, Side]) -> list[str]:
+    """Without a baseline, a suite where runs completed and not one passed is not a PASS."""
+    completed = sum(s.stats.n for s in cand.values())
+    if completed == 0 or any(s.stats.passed for s in cand.values()):
+        return []
+    return [f"not one of {completed} completed run(s) passed"]
 
 
 def _every_run_note(cand: Mapping[str, Side], base: Mapping[str, Side] | None, opts: GateOptions) -> str | None:

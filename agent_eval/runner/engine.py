@@ -250,12 +250,18 @@ class Engine:
 
 
 def _errored(item: WorkItem, error: RunError, *, attempts: int = 0, result: TargetResult | None = None) -> RunRecord:
-    """A run without a verdict; what the target did before it failed (output, tool calls, trace) is kept."""
+    """A run without a verdict; what the target did before it failed (output, tool calls, trace) is kept.
+
+    A crash of the target itself (kind `target`: the agent raised or exited non-zero) is recorded as what it
+    counts as: a completed, failed run with score 0, its error kept."""
+    crashed = error.kind == "target"
+    status = RunStatus.FAILED if crashed else RunStatus.ERRORED
+    score = 0.0 if crashed else None
     if result is None:
-        return RunRecord(case_id=item.case.id, index=item.index, status=RunStatus.ERRORED, passed=False,
+        return RunRecord(case_id=item.case.id, index=item.index, status=status, passed=False, score=score,
                          messages=item.messages, error=error, attempts=attempts, finished_at=_now())
     return RunRecord(
-        case_id=item.case.id, index=item.index, status=RunStatus.ERRORED, passed=False, output=result.output,
+        case_id=item.case.id, index=item.index, status=status, passed=False, score=score, output=result.output,
         messages=result.messages or item.messages, tool_calls=result.tool_calls, tokens=result.usage,
         cost_usd=result.cost_usd, error=error, attempts=attempts, finished_at=_now(), trace=result.trace,
         steps=result.steps,
