@@ -46,6 +46,7 @@ class Judge(Protocol):
 
     async def grade(
         self, case: Case, messages: tuple[Message, ...], output: str, index: int, *, context: tuple[str, ...] = (),
+        transcript: tuple[Message, ...] = (),
     ) -> tuple[RubricResult, ...]: ...
 
     async def aclose(self) -> None:
@@ -233,9 +234,11 @@ class Engine:
                     graded = await conversation.grade_turns(self.judge, item.case, played, item.index)
                     rubrics = conversation.named(graded)
                 if item.case.rubrics:
-                    rubrics += await self.judge.grade(item.case, result.messages, result.output, item.index,
+                    asked, reported = _judged_conversation(self.target.kind, item.messages, result.messages)
+                    rubrics += await self.judge.grade(item.case, asked, result.output, item.index,
                                                       context=retrieved_documents(result.trace, result.context,
-                                                                                  self.failure_policy))
+                                                                                  self.failure_policy),
+                                                      transcript=reported)
             except JudgeError as exc:  # the run has no verdict; its output and checks are kept
                 error = RunError(kind="judge", message=f"judge: {exc}")
         score, passed = score_run(checks, rubrics)
@@ -251,6 +254,18 @@ class Engine:
         )
         kind = classify_failure(record, self.failure_policy, context=result.context)
         return record.model_copy(update={"failure_kind": kind, "trace": with_context(result.trace, result.context)})
+
+
+def _judged_conversation(kind: str, asked: tuple[Message, ...],
+                         messages: tuple[Message, ...]) -> tuple[tuple[Message, ...], tuple[Message, ...]]:
+    """(the conversation the judge reads as the question, the turns it reads as the candidate's own).
+
+    A custom agent's transcript is its own text: the case's input stays the question and the rest, or all
+    of it when it rewrote the input, is fenced like its answer.
+    """
+    if kind not in ("python", "http", "command"):
+        return messages, ()
+    return asked, messages[len(asked):] if messages[:len(asked)] == asked else messages
 
 
 def _errored(item: WorkItem, error: RunError, *, attempts: int = 0, result: TargetResult | None = None) -> RunRecord:

@@ -118,7 +118,7 @@ def _run(loop: asyncio.AbstractEventLoop, function: Callable[..., Any], request:
             if inspect.isawaitable(value):
                 value = loop.run_until_complete(value)
         return {"result": as_result(value).model_dump(mode="python")}
-    except BaseException as exc:  # noqa: BLE001 (exits of any kind are the run's error, never the worker's end)
+    except BaseException as exc:  # exits of any kind are the run's error, never the worker's end
         return {"error": (f"{type(exc).__name__}: {exc}", "".join(traceback.format_exception(exc)))}
     finally:
         for client in context.clients:
@@ -154,7 +154,7 @@ def main() -> None:
         sys.stdout = sys.stderr = capture
         try:
             function = _function(functions, request["ref"], request["base_dir"])
-        except BaseException as exc:  # noqa: BLE001 (an import that raises or exits)
+        except BaseException as exc:  # an import that raises or exits
             answer: dict[str, Any] = {"error": (f"cannot import {request['ref']}: {type(exc).__name__}: {exc}",
                                                 "".join(traceback.format_exception(exc)))}
         else:

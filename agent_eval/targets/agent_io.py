@@ -15,15 +15,15 @@ if TYPE_CHECKING:
     from agent_eval.targets.base import TargetRun
 
 __all__ = [
+    "JSON_DEPTH_LIMIT",
+    "OUTPUT_LIMIT_CHARS",
+    "PRINTED_LIMIT_CHARS",
+    "STREAM_LIMIT_BYTES",
     "AgentContext",
     "AgentInput",
     "AgentResult",
     "AgentToolCall",
     "AgentUsage",
-    "JSON_DEPTH_LIMIT",
-    "OUTPUT_LIMIT_CHARS",
-    "PRINTED_LIMIT_CHARS",
-    "STREAM_LIMIT_BYTES",
     "agent_input",
     "cut_text",
     "json_depth",

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from agent_eval.calls.tracing import agent_span, tool_span
-from agent_eval.records import RunError, Span
+from agent_eval.records import RunError
 from agent_eval.targets.agent_io import (
     OUTPUT_LIMIT_CHARS,
     PRINTED_LIMIT_CHARS,
