@@ -99,12 +99,17 @@ class Engine:
     async def execute(self, items: Iterable[WorkItem]) -> Outcome:
         """Run every item (unless stopped) and return the finished records."""
         outcome = Outcome()
+        items = list(items)
         queue = iter(items)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, self._interrupt, outcome)
-        workers = [asyncio.create_task(self._worker(queue, outcome)) for _ in range(self.concurrency)]
+        workers: list[asyncio.Task[None]] = []
         try:
+            prepare = getattr(self.target, "prepare", None)  # e.g. start a Python agent's worker processes
+            if prepare is not None and items:
+                await prepare(min(len(items), self.concurrency))
+            workers = [asyncio.create_task(self._worker(queue, outcome)) for _ in range(self.concurrency)]
             await self._drain(workers)
         finally:
             for sig in (signal.SIGINT, signal.SIGTERM):

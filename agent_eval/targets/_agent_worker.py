@@ -137,9 +137,20 @@ def _send(answers: Any, answer: dict[str, Any]) -> None:
         write_frame(answers, answer)
 
 
+def _die_with_parent() -> None:
+    """Linux: SIGKILL when agent-eval dies without closing our input (kill -9), so no worker outlives it."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(Exception):
+            import ctypes
+
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
 def main() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _die_with_parent()
     from agent_eval.checks._worker import _private_streams
+    from agent_eval.targets import python_agent  # noqa: F401 (imported before "ready": not a run's time)
 
     requests, answers = _private_streams()
     loop = asyncio.new_event_loop()
@@ -150,6 +161,11 @@ def main() -> None:
         request = read_frame(requests)
         if request is None:
             return
+        if "preload" in request:  # import the agent before the first run (its import is not the run's time)
+            with contextlib.suppress(BaseException):
+                _function(functions, request["preload"], request["base_dir"])
+            write_frame(answers, "loaded")
+            continue
         capture = _Capture(request["printed_limit"])
         sys.stdout = sys.stderr = capture
         try:

@@ -82,7 +82,7 @@ class CommandTarget:
                    asyncio.create_task(_feed(process, payload))]
         try:
             async with asyncio.timeout(self.timeout_s):
-                await process.wait()
+                await _exited(process, readers[:2])
                 _kill_group(process)  # what it left running would hold its pipes open
                 await asyncio.wait(readers, timeout=2.0)
         except TimeoutError:
@@ -95,7 +95,7 @@ class CommandTarget:
             if process.returncode is None:
                 with contextlib.suppress(ProcessLookupError):
                     process.kill()
-            await process.wait()
+            await _reaped(process)
         errors = _text(stderr)
         if process.returncode != 0:
             return _failed(run, f"{self._name} exited with status {process.returncode}", errors)
@@ -130,6 +130,30 @@ async def _feed(process: asyncio.subprocess.Process, payload: bytes) -> None:
         process.stdin.write(payload)
         await process.stdin.drain()
         process.stdin.close()
+
+
+async def _exited(process: asyncio.subprocess.Process, readers: list[asyncio.Task[None]]) -> None:
+    """The command's exit. Not `process.wait()`, which also waits for its pipes to close: a child it left
+    running holds them open."""
+    pause = 0.005
+    while process.returncode is None:
+        pending = [reader for reader in readers if not reader.done()]
+        if pending:  # usually its pipes close as it exits
+            await asyncio.wait(pending, timeout=pause)
+            pause = min(0.1, pause * 2)
+        else:
+            await asyncio.sleep(0.001)
+
+
+async def _reaped(process: asyncio.subprocess.Process) -> None:
+    """Wait for the killed process; a descendant that escaped its group may hold the pipes: close them."""
+    try:
+        async with asyncio.timeout(2.0):
+            await process.wait()
+    except TimeoutError:
+        transport = getattr(process, "_transport", None)
+        if transport is not None:
+            transport.close()
 
 
 def _kill_group(process: asyncio.subprocess.Process) -> None:

@@ -94,6 +94,24 @@ class AgentWorkerPool:
     _retired: list[_Worker] = field(default_factory=list)
     _slots: asyncio.Semaphore | None = None
 
+    async def prestart(self, count: int, preload: dict[str, Any]) -> None:
+        """Start `count` workers at once, each importing the agent, before any run's clock starts."""
+        async def one() -> None:
+            worker = await _Worker.start()
+            try:
+                await worker.ask(preload)
+            except (asyncio.IncompleteReadError, ConnectionError, pickle.UnpicklingError):
+                worker.kill()
+                self._retired.append(worker)
+            else:
+                self._idle.append(worker)
+
+        started = await asyncio.gather(*(one() for _ in range(max(0, count - len(self._idle)))),
+                                       return_exceptions=True)
+        for outcome in started:  # a worker that cannot start is reported by the run that needs one
+            if isinstance(outcome, asyncio.CancelledError):
+                raise outcome
+
     async def call(self, request: dict[str, Any]) -> dict[str, Any]:
         """One run in an idle worker; WorkerEnded when the worker dies without an answer."""
         if self._slots is None:

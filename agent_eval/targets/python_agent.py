@@ -77,14 +77,14 @@ def build_result(result: AgentResult, run: TargetRun, meter: RunMeter, *, name: 
     reported = usage_of(result)
     usage = meter.usage if meter.calls else reported
     steps = meter.calls or sum(1 for m in messages[len(run.messages):] if m.role == "assistant") + 1
-    output, cut = cut_text(result.output, OUTPUT_LIMIT_CHARS, "the agent's output")
+    output, _ = cut_text(result.output, OUTPUT_LIMIT_CHARS, "the agent's output")
     return TargetResult(
         output=output, messages=messages, tool_calls=calls, usage=usage,
         cost_usd=meter.cost_usd if meter.calls else None, latency_ms=end - start_ms, model=meter.model,
         trace=(span,), steps=steps, cached=meter.all_cached, attempts=meter.attempts or 1,
         context=tuple(c if isinstance(c, str) else str(c) for c in result.context), violations=meter.violations(),
         raw={**result.model_dump(mode="json"), "output": output},
-        warnings=(*meter.warnings, *([cut] if cut else [])),
+        warnings=tuple(meter.warnings),
     )
 
 
@@ -128,6 +128,12 @@ class PythonTarget:
             self._workers = AgentWorkerPool(self.workers)
         else:
             self._pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="agent")
+
+    async def prepare(self, runs: int) -> None:
+        """Start the workers the first runs need (and import the agent in them) before any run's clock starts."""
+        if self._workers is not None:
+            await self._workers.prestart(min(self.workers, runs),
+                                         {"preload": self.ref, "base_dir": str(self.base_dir.resolve())})
 
     async def run(self, run: TargetRun) -> TargetResult:
         meter = RunMeter(deadline=run.deadline, max_tokens=self.max_tokens, max_cost_usd=self.max_cost_usd,
