@@ -137,6 +137,13 @@ def _send(answers: Any, answer: dict[str, Any]) -> None:
         write_frame(answers, answer)
 
 
+def _left_threads() -> int:
+    """Threads the agent left running that would keep a process alive: such a worker is retired, not reused.
+    The worker loop's own executor threads (`asyncio_N`, e.g. for DNS lookups) are ours."""
+    return sum(1 for t in threading.enumerate()
+               if t is not threading.main_thread() and not t.daemon and not t.name.startswith("asyncio_"))
+
+
 def _die_with_parent() -> None:
     """Linux: SIGKILL when agent-eval dies without closing our input (kill -9), so no worker outlives it."""
     if sys.platform.startswith("linux"):
@@ -164,6 +171,10 @@ def main() -> None:
         if "preload" in request:  # import the agent before the first run (its import is not the run's time)
             with contextlib.suppress(BaseException):
                 _function(functions, request["preload"], request["base_dir"])
+                if request.get("sdk"):  # ctx.openai's first use would otherwise count in a run's latency
+                    warm = _Context({"case_id": "", "repetition": 0, "model": "", "params": {}, "remaining_s": None,
+                                     "base_url": "http://127.0.0.1:9/v1", "anthropic_base_url": ""})
+                    assert warm.ctx.openai.chat.completions is not None  # its lazy imports, never a request
             write_frame(answers, "loaded")
             continue
         capture = _Capture(request["printed_limit"])
@@ -177,7 +188,7 @@ def main() -> None:
             answer = _run(loop, function, request)
         sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
         answer["printed"] = capture.text()
-        answer["threads"] = threading.active_count() - 1  # left running by the agent: the worker is retired
+        answer["threads"] = _left_threads()
         _send(answers, answer)
 
 

@@ -133,7 +133,8 @@ class PythonTarget:
         """Start the workers the first runs need (and import the agent in them) before any run's clock starts."""
         if self._workers is not None:
             await self._workers.prestart(min(self.workers, runs),
-                                         {"preload": self.ref, "base_dir": str(self.base_dir.resolve())})
+                                         {"preload": self.ref, "base_dir": str(self.base_dir.resolve()),
+                                          "sdk": not self.no_model})
 
     async def run(self, run: TargetRun) -> TargetResult:
         meter = RunMeter(deadline=run.deadline, max_tokens=self.max_tokens, max_cost_usd=self.max_cost_usd,
