@@ -53,5 +53,6 @@ def describe_run(config: LoadedConfig, run: TargetRun) -> str:
         return f"{agent.http.method} {url} headers {sorted(headers)}: {_cut(body.decode())}"
     payload = _cut(agent_input(run).model_dump_json())
     if agent.python is not None:
-        return f"python {agent.python} (ctx calls go to {model}): {payload}"
+        goes = f"ctx calls go to {model}" if names_model(config) else "no model: ctx calls are refused"
+        return f"python {agent.python} ({goes}): {payload}"
     return f"command {' '.join(agent.command or ())} stdin: {payload}"
