@@ -99,10 +99,15 @@ class AgentWorkerPool:
         async def one() -> None:
             worker = await _Worker.start()
             try:
-                await worker.ask(preload)
-            except (asyncio.IncompleteReadError, ConnectionError, pickle.UnpicklingError):
+                async with asyncio.timeout(_START_TIMEOUT_S):  # an import that never returns
+                    await worker.ask(preload)
+            except (TimeoutError, asyncio.IncompleteReadError, ConnectionError, pickle.UnpicklingError):
                 worker.kill()
                 self._retired.append(worker)
+            except BaseException:
+                worker.kill()
+                self._retired.append(worker)
+                raise
             else:
                 self._idle.append(worker)
 
