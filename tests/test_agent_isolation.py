@@ -58,6 +58,11 @@ def agent(inp, ctx):
         return "y" * 300_000
     if how == "transcript":
         return {"output": "ok", "messages": [{"role": "robot", "content": "?"}]}
+    if how == "deep":
+        nested = []
+        for _ in range(100_000):
+            nested = [nested]
+        return {"output": "ok", "context": [nested]}
     if how == "toolcalls":
         return {"output": "ok", "messages": [{"role": "assistant", "content": "", "tool_calls": ["nope"]}]}
     return "ok"
@@ -205,7 +210,7 @@ def test_sigterm_stops_a_blocked_python_agent_and_keeps_finished_runs(tmp_path: 
 
 
 def test_agent_output_and_transcripts_cannot_crash_the_run(tmp_path: Path, capsys) -> None:
-    suite = _python(tmp_path, "agent", ["huge", "transcript", "toolcalls", "ok"])
+    suite = _python(tmp_path, "agent", ["huge", "transcript", "toolcalls", "deep", "ok"])
     r = run_cli(capsys, "run", suite, "--out", tmp_path / "out")
     assert r.code == 0, r.text
     runs = _runs(tmp_path / "out")
@@ -214,20 +219,22 @@ def test_agent_output_and_transcripts_cannot_crash_the_run(tmp_path: Path, capsy
     assert huge["output"].endswith("[agent-eval: the agent's output cut at 200,000 of 300,000 characters]")
     for bad in ("transcript", "toolcalls"):
         error = runs[bad]["error"]
-        assert error["kind"] == "target" and "malformed transcript" in error["message"]
+        assert error["kind"] == "target" and "cannot be recorded (a malformed transcript?)" in error["message"]
+    assert runs["deep"]["error"]["kind"] == "target"
+    assert "returned a value that cannot be sent back: RecursionError" in runs["deep"]["error"]["message"]
     assert runs["ok"]["status"] == "passed"
 
 
 def test_isolation_can_be_turned_off_for_debugging(tmp_path: Path, capsys, monkeypatch) -> None:
     monkeypatch.setenv("AGENT_EVAL_ISOLATION", "none")
-    suite = _python(tmp_path, "agent", ["ok", "exit0", "interrupt", "cancelled"])
+    suite = _python(tmp_path, "agent", ["ok", "exit0", "interrupt", "cancelled", "deep", "toolcalls"])
     r = run_cli(capsys, "run", suite, "--out", tmp_path / "out")
     assert r.code == 0, r.text
     runs = _runs(tmp_path / "out")
     assert {int(p) for p in _noted(tmp_path)} == {os.getpid()}  # in this process
     assert runs["ok"]["status"] == "passed"
     assert runs["exit0"]["error"]["message"] == f"{_module(tmp_path)}:agent raised SystemExit: 0"
-    assert runs["interrupt"]["error"]["kind"] == runs["cancelled"]["error"]["kind"] == "target"
+    assert all(runs[i]["error"]["kind"] == "target" for i in ("interrupt", "cancelled", "deep", "toolcalls"))
 
 
 def test_an_outage_behind_ctx_is_missing_data_not_a_failed_run(tmp_path: Path, capsys, clean_provider_env) -> None:

@@ -6,6 +6,7 @@ import asyncio
 import dataclasses
 import signal
 import time
+import traceback
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -194,12 +195,21 @@ class Engine:
     async def _run_unbounded(self, item: WorkItem) -> RunRecord:
         deadline = time.monotonic() + self.run_timeout_s if self.run_timeout_s is not None else None
         played: Played | None = None
-        if item.case.is_conversation and self.conversations is not None:
-            played = await self.conversations.play(self.target, item.case, item.index, item.messages, deadline)
-            result = played.result
-        else:
-            result = await self.target.run(TargetRun(case=item.case, index=item.index, messages=item.messages,
-                                                     deadline=deadline))
+        try:
+            if item.case.is_conversation and self.conversations is not None:
+                played = await self.conversations.play(self.target, item.case, item.index, item.messages, deadline)
+                result = played.result
+            else:
+                result = await self.target.run(TargetRun(case=item.case, index=item.index, messages=item.messages,
+                                                         deadline=deadline))
+        except FatalProviderError:
+            raise
+        except Exception as exc:  # a custom agent's result we failed to read: its run errs, the others go on
+            if self.target.kind not in ("python", "http", "command"):
+                raise
+            message = f"the {self.target.kind} agent's result could not be read: {type(exc).__name__}: {exc}"
+            return _errored(item, RunError(kind="target", message=message[:500],
+                                           detail="".join(traceback.format_exception(exc))[-20000:]))
         if result.error is not None:
             record = _errored(item, result.error, attempts=result.attempts, result=result)
             return record if played is None else record.model_copy(update={"simulated_user": played.simulator})

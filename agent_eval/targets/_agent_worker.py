@@ -24,7 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from agent_eval.checks._worker import read_frame, write_frame
+from agent_eval.checks._worker import HEADER, read_frame, write_frame
 
 __all__ = ["main"]
 
@@ -127,14 +127,20 @@ def _run(loop: asyncio.AbstractEventLoop, function: Callable[..., Any], request:
 
 
 def _send(answers: Any, answer: dict[str, Any]) -> None:
-    try:
-        write_frame(answers, answer)
-    except (pickle.PicklingError, TypeError, AttributeError, RecursionError, ValueError):
-        from agent_eval.targets.toolbox import jsonable
+    """The answer; a result that does not pickle goes as its JSON or text, one that cannot go at all is an error."""
+    from agent_eval.targets.toolbox import jsonable
 
-        if "result" in answer:  # objects only the agent knows: sent as their JSON or text
-            answer = {**answer, "result": jsonable(answer["result"])}
-        write_frame(answers, answer)
+    try:
+        data = pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception as exc:
+        try:
+            data = pickle.dumps({**answer, "result": jsonable(answer.get("result"))}, protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception:
+            problem = f"returned a value that cannot be sent back: {type(exc).__name__}: {exc}"[:500]
+            data = pickle.dumps({"unsendable": problem, "printed": answer.get("printed", ""),
+                                 "threads": answer.get("threads", 0)}, protocol=pickle.HIGHEST_PROTOCOL)
+    answers.write(HEADER.pack(len(data)) + data)
+    answers.flush()
 
 
 def _left_threads() -> int:

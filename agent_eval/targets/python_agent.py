@@ -60,31 +60,31 @@ def build_result(result: AgentResult, run: TargetRun, meter: RunMeter, *, name: 
     A transcript that is not one (an unknown role, malformed `tool_calls`) is an errored run of kind `target`.
     """
     end = meter.clock.now_ms()
-    try:
+    output, _ = cut_text(result.output, OUTPUT_LIMIT_CHARS, "the agent's output")
+    try:  # whatever the agent reported (nested 100,000 deep, an unknown role), it cannot crash the run
         calls = tool_calls_of(result.tool_calls)
         messages = messages_of(result, run)
-    except Exception as exc:  # whatever the agent reported, it cannot crash the run
+        context = tuple(c if isinstance(c, str) else str(c) for c in result.context)
+        raw = {**result.model_dump(mode="json"), "output": output}
+        tools = [tool_span(c.name, c.parsed_arguments(), c.result, start_ms=end, duration_ms=None, error=c.error,
+                           call_id=c.id) for c in calls]
+    except Exception as exc:
         span = agent_span(name, list(meter.spans), start_ms=start_ms, duration_ms=end - start_ms, attributes=extra,
-                          error="malformed transcript")
-        error = RunError(kind="target", message=f"{name.removeprefix('invoke_agent ')}: its AgentResult holds a "
-                         f"malformed transcript: {type(exc).__name__}: {exc}"[:500])
+                          error="unreadable AgentResult")
+        error = RunError(kind="target", message=f"{name.removeprefix('invoke_agent ')}: its AgentResult cannot be "
+                         f"recorded (a malformed transcript?): {type(exc).__name__}: {exc}"[:500])
         return TargetResult(messages=run.messages, usage=meter.usage, cost_usd=meter.cost_usd if meter.calls else None,
                             trace=(span,), steps=meter.calls, error=error, model=meter.model)
-    tools = [tool_span(c.name, c.parsed_arguments(), c.result, start_ms=end, duration_ms=None, error=c.error,
-                       call_id=c.id) for c in calls]
     span = agent_span(name, [*meter.spans, *tools], start_ms=start_ms, duration_ms=end - start_ms,
                       attributes=extra)
     reported = usage_of(result)
     usage = meter.usage if meter.calls else reported
     steps = meter.calls or sum(1 for m in messages[len(run.messages):] if m.role == "assistant") + 1
-    output, _ = cut_text(result.output, OUTPUT_LIMIT_CHARS, "the agent's output")
     return TargetResult(
         output=output, messages=messages, tool_calls=calls, usage=usage,
         cost_usd=meter.cost_usd if meter.calls else None, latency_ms=end - start_ms, model=meter.model,
         trace=(span,), steps=steps, cached=meter.all_cached, attempts=meter.attempts or 1,
-        context=tuple(c if isinstance(c, str) else str(c) for c in result.context), violations=meter.violations(),
-        raw={**result.model_dump(mode="json"), "output": output},
-        warnings=tuple(meter.warnings),
+        context=context, violations=meter.violations(), raw=raw, warnings=tuple(meter.warnings),
     )
 
 
@@ -174,6 +174,8 @@ class PythonTarget:
             raise meter.fatal
         printed = answer.get("printed") or ""
         extra = {"agent_eval.printed": printed} if printed else None
+        if "unsendable" in answer:
+            return self._crashed(meter, run, start, f"{self.ref} {answer['unsendable']}", printed or None)
         if "error" in answer:
             message, detail = answer["error"]
             if printed:
