@@ -25,6 +25,8 @@ AGENT = '''
 import asyncio, os, signal, subprocess, sys, threading, time
 from pathlib import Path
 
+print("agent module imported")
+
 def _note(*pids):
     with Path(__file__).with_name("pids").open("a") as handle:
         handle.write(" ".join(map(str, pids)) + "\\n")
@@ -163,7 +165,7 @@ def test_prints_threads_and_children_stay_with_the_run(tmp_path: Path, capsys) -
     assert time.monotonic() - started < 30
     assert r.code == 0, r.text
     assert json.loads(r.out)["outcome"] == "PASS"  # nothing the agent printed reached stdout
-    assert "chatter" not in r.text
+    assert "chatter" not in r.text and "imported" not in r.out
     runs = _runs(tmp_path / "out")
     assert all(run["status"] == "passed" for run in runs.values())
     printed = runs["prints"]["trace"][0]["attributes"]["agent_eval.printed"]
