@@ -93,35 +93,48 @@ class AgentWorkerPool:
     _idle: list[_Worker] = field(default_factory=list)
     _retired: list[_Worker] = field(default_factory=list)
     _slots: asyncio.Semaphore | None = None
+    _preload: dict[str, Any] | None = None
+    _starting: set[asyncio.Task[None]] = field(default_factory=set)
 
     async def prestart(self, count: int, preload: dict[str, Any]) -> None:
         """Start `count` workers at once, each importing the agent, before any run's clock starts."""
-        async def one() -> None:
-            worker = await _Worker.start()
-            try:
-                async with asyncio.timeout(_START_TIMEOUT_S):  # an import that never returns
-                    await worker.ask(preload)
-            except (TimeoutError, asyncio.IncompleteReadError, ConnectionError, pickle.UnpicklingError):
-                worker.kill()
-                self._retired.append(worker)
-            except BaseException:
-                worker.kill()
-                self._retired.append(worker)
-                raise
-            else:
-                self._idle.append(worker)
+        self._preload = preload
+        await asyncio.gather(*(self._spare() for _ in range(max(0, count - len(self._idle)))))
 
-        started = await asyncio.gather(*(one() for _ in range(max(0, count - len(self._idle)))),
-                                       return_exceptions=True)
-        for outcome in started:  # a worker that cannot start is reported by the run that needs one
-            if isinstance(outcome, asyncio.CancelledError):
-                raise outcome
+    async def _spare(self) -> None:
+        """One more idle worker with the agent imported; one that cannot start is left to the run needing it."""
+        worker = None
+        try:
+            worker = await _Worker.start()
+            if self._preload is not None:
+                async with asyncio.timeout(_START_TIMEOUT_S):  # an import that never returns
+                    await worker.ask(self._preload)
+        except (WorkerEnded, TimeoutError, asyncio.IncompleteReadError, ConnectionError, pickle.UnpicklingError):
+            if worker is not None:
+                worker.kill()
+                self._retired.append(worker)
+            return
+        except BaseException:
+            if worker is not None:
+                worker.kill()
+                self._retired.append(worker)
+            raise
+        self._idle.append(worker)
+
+    def _replace(self) -> None:
+        """Start a spare in the background for a retired worker, so the next run does not wait for one."""
+        if self._preload is not None and len(self._idle) + len(self._starting) < self.size:
+            task = asyncio.create_task(self._spare())
+            self._starting.add(task)
+            task.add_done_callback(self._starting.discard)
 
     async def call(self, request: dict[str, Any]) -> dict[str, Any]:
         """One run in an idle worker; WorkerEnded when the worker dies without an answer."""
         if self._slots is None:
             self._slots = asyncio.Semaphore(self.size)
         async with self._slots:
+            if not self._idle and self._starting:  # a spare is on its way
+                await asyncio.wait(set(self._starting), return_when=asyncio.FIRST_COMPLETED)
             worker = self._idle.pop() if self._idle else await _Worker.start()
             answer: dict[str, Any] | None = None
             try:
@@ -138,9 +151,14 @@ class AgentWorkerPool:
                 else:
                     worker.kill()
                     self._retired.append(worker)
+                    self._replace()
 
     async def aclose(self) -> None:
         """End idle workers (closing their input ends them), then kill what is left of every group."""
+        self._preload = None  # no more spares
+        for task in list(self._starting):
+            task.cancel()
+        await asyncio.gather(*self._starting, return_exceptions=True)
         for worker in self._idle:
             if worker.process.stdin is not None:
                 worker.process.stdin.close()
