@@ -9,7 +9,11 @@ target on the same endpoint. Both run one run at a time, in process, best of --r
 on the offline mock provider (no I/O: the pure CPU cost of agent-eval) and on the OpenAI SDK
 against the loopback server in its own process (what a real endpoint adds around it).
 
-    python benchmarks/agent_loop.py [--runs 200] [--steps 8] [--repeat 5]
+Then the cost of isolating Python agents: the same agent run in a worker process (the default)
+and in agent-eval's own process (AGENT_EVAL_ISOLATION=none), one run at a time, best of
+--repeat; once an agent that only answers, once one that makes a `ctx.openai` call (mock model).
+
+    python benchmarks/agent_loop.py [--runs 200] [--steps 8] [--repeat 5] [--only isolation]
 """
 
 from __future__ import annotations
@@ -33,7 +37,8 @@ from agent_eval.targets.base import TargetRun
 from agent_eval.targets.calling import ModelCaller
 from agent_eval.targets.loop import ToolLoopTarget
 from agent_eval.targets.prompt import PromptTarget
-from agent_eval.targets.toolbox import ToolBox
+from agent_eval.targets.python_agent import PythonTarget
+from agent_eval.targets.toolbox import ToolBox, import_ref
 
 TOOLS = ({"name": "lookup", "parameters": {"type": "object", "properties": {"q": {"type": "string"}}}},)
 MOCK = {"rules": [{"role": "tool", "match": ".", "answers": [{"tool_calls": [{"name": "lookup", "arguments": {"q": "x"}}]}]},
@@ -80,12 +85,54 @@ async def measure(spec: ModelSpec, runs: int, steps: int, repeat: int) -> None:
     await caller.endpoint.provider.aclose()
 
 
+AGENTS = """
+async def answers(inp, ctx):
+    return "ok"
+
+async def calls(inp, ctx):
+    reply = await ctx.openai.chat.completions.create(model=ctx.model, messages=inp.messages)
+    return reply.choices[0].message.content
+"""
+
+
+async def measure_isolation(runs: int, repeat: int) -> None:
+    """Per run: isolated (worker process) minus in-process, for an agent that answers and one that calls ctx."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        (Path(folder) / "bench_agents.py").write_text(AGENTS)
+        spec = ModelSpec.model_validate({"provider": "mock", "name": "mock-bench",
+                                         "mock": {"rules": [{"match": ".", "answers": [{"text": "hi"}]}]}})
+        case = Case(id="bench", input="question")
+        for name in ("answers", "calls"):
+            ref = f"bench_agents:{name}"
+            targets = {isolate: PythonTarget(_caller(spec), import_ref(ref, Path(folder)), ref, workers=1,
+                                             base_dir=Path(folder), isolate=isolate) for isolate in (True, False)}
+            for target in targets.values():
+                await target.prepare(1)
+                await _time(target, 5, case)  # warm up: the worker, imports, connections
+            timings: dict[bool, list[tuple[float, float]]] = {True: [], False: []}
+            for _ in range(repeat):
+                for isolate, target in targets.items():
+                    timings[isolate].append(await _time(target, runs, case))
+            (iso_wall, iso_cpu), (own_wall, own_cpu) = min(timings[True]), min(timings[False])
+            print(f"python agent that {name:>7}: in process {own_wall * 1e3:6.3f} ms ({own_cpu * 1e3:.3f} CPU) · "
+                  f"isolated {iso_wall * 1e3:6.3f} ms ({iso_cpu * 1e3:.3f} CPU here) · isolation per run "
+                  f"{(iso_wall - own_wall) * 1e3:+.3f} ms")
+            for target in targets.values():
+                await target.aclose()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=200)
     parser.add_argument("--steps", type=int, default=8)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--only", choices=["isolation"], default=None)
     args = parser.parse_args()
+    asyncio.run(measure_isolation(args.runs, args.repeat))
+    if args.only == "isolation":
+        return
     mock = ModelSpec.model_validate({"provider": "mock", "name": "mock-bench", "mock": MOCK})
     asyncio.run(measure(mock, args.runs, args.steps, args.repeat))
     server = subprocess.Popen([sys.executable, str(ROOT / "tests" / "loopback.py"), "--port", "0", "--reply-tool", "lookup"],

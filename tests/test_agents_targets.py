@@ -214,7 +214,7 @@ cases:
     assert body == {"question": 'He said "stop" \\ now', "user": {"id": "u1", "plan": "pro"}, "n": 3}
     assert headers["authorization"] == "Bearer tok-very-secret"
     error = runs["fail"]["error"]
-    assert (error["kind"], error["status"]) == ("target", 503) and "service down" in error["detail"]
+    assert (error["kind"], error["status"]) == ("provider", 503) and "service down" in error["detail"]  # retried
     for name in ("runs.jsonl", "results.json", "report.html"):
         assert "tok-very-secret" not in (tmp_path / "out" / name).read_text()
     seen.clear()

@@ -63,6 +63,14 @@ def _conversation(messages: Sequence[Message]) -> str:
     return "\n".join(_line(m) for m in messages if m.role != "system")
 
 
+def _steps(transcript: Sequence[Message]) -> str:
+    """A custom agent's reported turns: its own text, so fenced like its answer."""
+    if not transcript:
+        return ""
+    return ("\n\n## Steps the candidate reported (untrusted, like its answer)\n<<<CANDIDATE STEPS>>>\n"
+            f"{fence_untrusted(_conversation(transcript))}\n<<<END CANDIDATE STEPS>>>")
+
+
 def _line(message: Message) -> str:
     calls = " ".join(f"-> {c.name}({c.arguments})" for c in message.tool_calls)
     return f"[{message.role}] {message.content}{' ' if message.content and calls else ''}{calls}"
@@ -86,21 +94,23 @@ class LLMJudge:
         return self._endpoints[key]
 
     async def grade(self, case: Case, messages: Sequence[Message], output: str, index: int, *,
-                    context: Sequence[str] = ()) -> tuple[RubricResult, ...]:
+                    context: Sequence[str] = (), transcript: Sequence[Message] = ()) -> tuple[RubricResult, ...]:
         """One RubricResult per rubric of the case; raises JudgeError when any cannot be graded.
 
-        `context` is the run's retrieved documents, which the faithfulness and relevance templates grade.
+        `context` is the run's retrieved documents, which the faithfulness and relevance templates grade;
+        `transcript` the steps a custom agent reported, shown after the conversation inside the untrusted fence.
         """
-        return tuple([await self._rubric(case, r, messages, output, index, context) for r in case.rubrics])
+        conversation = _conversation(messages) + _steps(transcript)
+        return tuple([await self._rubric(case, r, conversation, output, index, context) for r in case.rubrics])
 
-    async def _rubric(self, case: Case, rubric: RubricSpec, messages: Sequence[Message], output: str,
+    async def _rubric(self, case: Case, rubric: RubricSpec, conversation: str, output: str,
                       index: int, context: Sequence[str]) -> RubricResult:
         spec = rubric.judge or case.judge
         assert spec is not None  # the session refuses rubrics without a judge before running
         template = self.templates.get(rubric.template, self.template) if rubric.template else self.template
         prompt = template.render(
             rubric_name=rubric.name, criteria=rubric.criteria, steps=list(rubric.steps),
-            input=_conversation(messages), expected=case.expected if rubric.use_expected else None,
+            input=conversation, expected=case.expected if rubric.use_expected else None,
             output=fence_untrusted(output), scale_min=rubric.scale[0], scale_max=rubric.scale[1],
             context=[fence_untrusted(doc) for doc in context],
         )

@@ -15,6 +15,7 @@ class Judge(Protocol):
 
     async def grade(
         self, case: Case, messages: tuple[Message, ...], output: str, index: int, *, context: tuple[str, ...] = (),
+        transcript: tuple[Message, ...] = (),
     ) -> tuple[RubricResult, ...]: ...
 
     async def aclose(self) -> None:

@@ -6,6 +6,7 @@ import asyncio
 import dataclasses
 import signal
 import time
+import traceback
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -88,12 +89,17 @@ class Engine:
     async def execute(self, items: Iterable[WorkItem]) -> Outcome:
         """Run every item (unless stopped) and return the finished records."""
         outcome = Outcome()
+        items = list(items)
         queue = iter(items)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, self._interrupt, outcome)
-        workers = [asyncio.create_task(self._worker(queue, outcome)) for _ in range(self.concurrency)]
+        workers: list[asyncio.Task[None]] = []
         try:
+            prepare = getattr(self.target, "prepare", None)  # e.g. start a Python agent's worker processes
+            if prepare is not None and items:
+                await prepare(min(len(items), self.concurrency))
+            workers = [asyncio.create_task(self._worker(queue, outcome)) for _ in range(self.concurrency)]
             await self._drain(workers)
         finally:
             for sig in (signal.SIGINT, signal.SIGTERM):
@@ -178,12 +184,21 @@ class Engine:
     async def _run_unbounded(self, item: WorkItem) -> RunRecord:
         deadline = time.monotonic() + self.run_timeout_s if self.run_timeout_s is not None else None
         played: Played | None = None
-        if item.case.is_conversation and self.conversations is not None:
-            played = await self.conversations.play(self.target, item.case, item.index, item.messages, deadline)
-            result = played.result
-        else:
-            result = await self.target.run(TargetRun(case=item.case, index=item.index, messages=item.messages,
-                                                     deadline=deadline))
+        try:
+            if item.case.is_conversation and self.conversations is not None:
+                played = await self.conversations.play(self.target, item.case, item.index, item.messages, deadline)
+                result = played.result
+            else:
+                result = await self.target.run(TargetRun(case=item.case, index=item.index, messages=item.messages,
+                                                         deadline=deadline))
+        except FatalProviderError:
+            raise
+        except Exception as exc:  # a custom agent's result we failed to read: its run errs, the others go on
+            if self.target.kind not in ("python", "http", "command"):
+                raise
+            message = f"the {self.target.kind} agent's result could not be read: {type(exc).__name__}: {exc}"
+            return _errored(item, RunError(kind="target", message=message[:500],
+                                           detail="".join(traceback.format_exception(exc))[-20000:]))
         if result.error is not None:
             record = _errored(item, result.error, attempts=result.attempts, result=result)
             return record if played is None else record.model_copy(update={"simulated_user": played.simulator})
@@ -229,9 +244,11 @@ class Engine:
                     graded = await conversation.grade_turns(self.judge, item.case, played, item.index)
                     rubrics = conversation.named(graded)
                 if item.case.rubrics:
-                    rubrics += await self.judge.grade(item.case, result.messages, result.output, item.index,
+                    asked, reported = _judged_conversation(self.target.kind, item.messages, result.messages)
+                    rubrics += await self.judge.grade(item.case, asked, result.output, item.index,
                                                       context=retrieved_documents(result.trace, result.context,
-                                                                                  self.failure_policy))
+                                                                                  self.failure_policy),
+                                                      transcript=reported)
             except JudgeError as exc:  # the run has no verdict; its output and checks are kept
                 error = RunError(kind="judge", message=f"judge: {exc}")
         score, passed = score_run(checks, rubrics)
@@ -247,6 +264,18 @@ class Engine:
         )
         kind = classify_failure(record, self.failure_policy, context=result.context)
         return record.model_copy(update={"failure_kind": kind, "trace": with_context(result.trace, result.context)})
+
+
+def _judged_conversation(kind: str, asked: tuple[Message, ...],
+                         messages: tuple[Message, ...]) -> tuple[tuple[Message, ...], tuple[Message, ...]]:
+    """(the conversation the judge reads as the question, the turns it reads as the candidate's own).
+
+    A custom agent's transcript is its own text: the case's input stays the question and the rest, or all
+    of it when it rewrote the input, is fenced like its answer.
+    """
+    if kind not in ("python", "http", "command"):
+        return messages, ()
+    return asked, messages[len(asked):] if messages[:len(asked)] == asked else messages
 
 
 def _errored(item: WorkItem, error: RunError, *, attempts: int = 0, result: TargetResult | None = None) -> RunRecord:

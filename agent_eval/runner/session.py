@@ -103,7 +103,17 @@ async def run_suite(
     cache, cache_warning = _open_cache(config, options)
     if cache_warning:
         warnings.append(cache_warning)
-    engine = _build_engine(suite, config, cases, options, RunsWriter(runs_path), progress, budget, cache)
+    writer = RunsWriter(runs_path)
+    try:
+        engine = _build_engine(suite, config, cases, options, writer, progress, budget, cache)
+    except BaseException:  # e.g. the agent does not import: leave nothing that blocks the next run
+        writer.close()
+        if cache is not None:
+            cache.close()
+        if not resume:
+            for name in ("manifest.json", "runs.jsonl"):
+                (out_dir / name).unlink(missing_ok=True)
+        raise
     engine.failure_policy = FailurePolicy.from_config(
         config.spec.tools, config.spec.retrieval,
         relevance_rubrics={r.name for c in cases for r in c.rubrics if r.template == RELEVANCE_TEMPLATE},

@@ -63,7 +63,8 @@ class AgentSpec(_Spec):
     python: str | None = Field(None, description='"pkg.module:function" taking (AgentInput, AgentContext).')
     http: HttpAgentSpec | None = None
     command: tuple[str, ...] | None = Field(None, description='argv, e.g. ["node", "agent.js"].')
-    timeout_s: float = Field(60.0, gt=0, description="Command agents: seconds before the process is killed.")
+    timeout_s: float = Field(60.0, gt=0, description="Command and Python agents: seconds before the run is a "
+                             "timeout and its process is killed.")
     max_tokens: int | None = Field(None, gt=0, description="Per-run token limit over the target's model calls.")
     max_cost_usd: float | None = Field(None, gt=0, description="Per-run cost limit over the target's model calls.")
     version: str | None = Field(None, description="The deployed version of an HTTP or command agent: the config hash "

@@ -94,7 +94,7 @@ class EscalationSpec(Spec):
             raise ValueError("escalation needs exactly one of tool or json_path")
         return self
 def _model_optional(schema: dict[str, Any]) -> None:
-    """In the published schema `model` is optional: HTTP and command agents need none."""
+    """In the published schema `model` is optional: HTTP, command and Python agents need none."""
     schema["required"] = [name for name in schema.get("required", []) if name != "model"]
 
 
@@ -130,9 +130,10 @@ class ConfigFile(Spec):
     @model_validator(mode="before")
     @classmethod
     def _model_for_services(cls, data: Any) -> Any:
-        """HTTP and command agents call their own models: `model:` may be left out for them."""
+        """HTTP, command and Python agents may call their own models: `model:` may be left out for them (a
+        Python agent without one has its ctx calls refused)."""
         if isinstance(data, dict) and "model" not in data and isinstance(data.get("agent"), dict):
-            kind = next((k for k in ("http", "command") if data["agent"].get(k) is not None), None)
+            kind = next((k for k in ("http", "command", "python") if data["agent"].get(k) is not None), None)
             if kind is not None:
                 return {**data, "model": {"provider": "mock", "name": f"{kind}-agent"}}
         return data

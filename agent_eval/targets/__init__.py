@@ -82,11 +82,20 @@ def _build(config: LoadedConfig, caller: ModelCaller, concurrency: int) -> Targe
         return ToolLoopTarget(caller, ToolBox(config.spec.tools, base_dir), agent.loop.max_steps,
                               max_tokens=agent.max_tokens, max_cost_usd=agent.max_cost_usd)
     if agent.python is not None:
+        import contextlib
+        import sys
+
+        from agent_eval.targets.describe import names_model
+        from agent_eval.targets.isolation import isolated
         from agent_eval.targets.python_agent import PythonTarget
         from agent_eval.targets.toolbox import import_ref
 
-        return PythonTarget(caller, import_ref(agent.python, base_dir), agent.python,
-                            max_tokens=agent.max_tokens, max_cost_usd=agent.max_cost_usd, workers=concurrency)
+        with contextlib.redirect_stdout(sys.stderr):  # what the module prints on import is not our output
+            function = import_ref(agent.python, base_dir)
+        return PythonTarget(caller, function, agent.python,
+                            max_tokens=agent.max_tokens, max_cost_usd=agent.max_cost_usd, workers=concurrency,
+                            base_dir=base_dir, timeout_s=agent.timeout_s, isolate=isolated(),
+                            no_model=not names_model(config))
     if agent.http is not None:
         from agent_eval.targets.http_agent import HttpTarget
 

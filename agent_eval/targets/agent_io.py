@@ -15,16 +15,51 @@ if TYPE_CHECKING:
     from agent_eval.targets.base import TargetRun
 
 __all__ = [
+    "JSON_DEPTH_LIMIT",
+    "OUTPUT_LIMIT_CHARS",
+    "PRINTED_LIMIT_CHARS",
+    "STREAM_LIMIT_BYTES",
     "AgentContext",
     "AgentInput",
     "AgentResult",
     "AgentToolCall",
     "AgentUsage",
     "agent_input",
+    "cut_text",
+    "json_depth",
     "messages_of",
     "tool_calls_of",
     "usage_of",
 ]
+
+
+# Limits on what a custom agent sends back (README "Agents as targets"): beyond them text is cut and marked.
+OUTPUT_LIMIT_CHARS = 200_000  # an agent's final answer
+PRINTED_LIMIT_CHARS = 8_000  # what a Python agent prints, a command agent's stderr
+STREAM_LIMIT_BYTES = 16 * 1024 * 1024  # a command agent's stdout, an HTTP agent's reply
+JSON_DEPTH_LIMIT = 200  # nesting of an HTTP or command agent's reply
+
+
+def cut_text(text: str, limit: int, what: str) -> tuple[str, str | None]:
+    """(text, None) within `limit`; else its first `limit` characters, marked, and a warning."""
+    if len(text) <= limit:
+        return text, None
+    note = f"{what} cut at {limit:,} of {len(text):,} characters"
+    return text[:limit] + f"\n[agent-eval: {note}]", note
+
+
+def json_depth(value: Any, limit: int = JSON_DEPTH_LIMIT) -> bool:
+    """True when `value` nests no deeper than `limit` (checked without recursion)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            return False
+        if isinstance(item, dict):
+            stack.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item)
+    return True
 
 
 class _Model(BaseModel):

@@ -46,6 +46,8 @@ class RunMeter:
     warnings: list[str] = field(default_factory=list)
     limit_hit: str | None = None  # e.g. "agent.max_tokens: 1,204 tokens, limit 1,000"
     fatal: FatalProviderError | None = None
+    refused: str | None = None  # every call is refused with this reason (a Python agent's config has no model)
+    provider_error: str | None = None  # a call failed for good on the provider's side (an outage, not the agent)
 
     estimated: bool = False  # a call's usage was not reported, so the counts are partly estimates
 
@@ -61,7 +63,7 @@ class RunMeter:
         """Why the next call may not be made, if it may not."""
         if self.deadline is not None and time.monotonic() > self.deadline:
             return "the run's deadline (--run-timeout) has passed"
-        return self.limit_hit
+        return self.refused or self.limit_hit
 
     def violations(self) -> tuple[CheckResult, ...]:
         """A hit per-run limit as a failed check, so the run fails and says why."""
@@ -128,6 +130,8 @@ class ModelCaller:
                 meter.fatal = exc
                 raise
             except CallFailed as exc:
+                if exc.decision.retryable or (exc.decision.status or 0) >= 500:
+                    meter.provider_error = meter.provider_error or exc.decision.message
                 meter.spans.append(model_span(request, None, provider=self.provider_name, start_ms=start,
                                               duration_ms=meter.clock.now_ms() - start,
                                               error=exc.decision.message))

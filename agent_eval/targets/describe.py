@@ -5,7 +5,7 @@ from __future__ import annotations
 from agent_eval.suite.loader import LoadedConfig
 from agent_eval.targets.base import TargetRun
 
-__all__ = ["describe_run", "target_label"]
+__all__ = ["describe_run", "names_model", "target_label"]
 
 _SHOWN = 300
 
@@ -14,13 +14,21 @@ def _cut(text: str) -> str:
     return text if len(text) <= _SHOWN else text[:_SHOWN] + "…"
 
 
+def names_model(config: LoadedConfig) -> bool:
+    """False when `model:` was left out (a custom agent's config got the `mock/<kind>-agent` stand-in)."""
+    model, agent = config.spec.model, config.spec.agent
+    return not (agent is not None and model.provider == "mock" and model.name == f"{agent.kind}-agent"
+                and model.mock is None)
+
+
 def target_label(config: LoadedConfig) -> str:
     """E.g. `openai/gpt-4o-mini-2024-07-18`, `loop agent on mock/m` or `http agent` (it calls its own models)."""
     spec = config.spec
     label = f"{spec.model.provider}/{spec.model.name}"
     if spec.agent is None:
         return label
-    return f"{spec.agent.kind} agent" + (f" on {label}" if spec.agent.kind in ("loop", "python") else "")
+    on = spec.agent.kind == "loop" or (spec.agent.kind == "python" and names_model(config))
+    return f"{spec.agent.kind} agent" + (f" on {label}" if on else "")
 
 
 def describe_run(config: LoadedConfig, run: TargetRun) -> str:
@@ -45,5 +53,6 @@ def describe_run(config: LoadedConfig, run: TargetRun) -> str:
         return f"{agent.http.method} {url} headers {sorted(headers)}: {_cut(body.decode())}"
     payload = _cut(agent_input(run).model_dump_json())
     if agent.python is not None:
-        return f"python {agent.python} (ctx calls go to {model}): {payload}"
+        goes = f"ctx calls go to {model}" if names_model(config) else "no model: ctx calls are refused"
+        return f"python {agent.python} ({goes}): {payload}"
     return f"command {' '.join(agent.command or ())} stdin: {payload}"

@@ -2,37 +2,58 @@
 
 `body` is a mapping whose string values are Jinja2 templates rendered with the case, then the
 whole is JSON-encoded (so quotes in an input cannot break it); without `body` the AgentInput JSON
-is sent. Header values may name environment variables (`${AGENT_TOKEN}`): substituted at send
-time, never written anywhere. A non-2xx answer or a reply without the `output` path is an
-errored run of kind `target`; a connection failure or timeout is kind `provider`.
+is sent. In `url` every value a template inserts is percent-encoded, so case text cannot add a
+query parameter or change the path. Header values may name environment variables
+(`${AGENT_TOKEN}`): substituted at send time, never written anywhere.
+
+`timeout_s` bounds the whole request (connecting, sending, every read); past it the run is a
+timeout. A 429, 502, 503 or 504 is retried with backoff, Retry-After honoured, and is kind
+`provider` when retries run out, like an unreachable service. A reply over 16 MiB or nested
+deeper than 200, a redirect (never followed, never scored), another non-2xx answer or a reply
+without the `output` path is an errored run of kind `target`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import functools
 import json
 import os
+import random
 import re
 import time
 from typing import Any
+from urllib.parse import quote
 
 import httpx2
 
+from agent_eval.calls.endpoint import RetryPolicy
 from agent_eval.calls.tracing import Clock
 from agent_eval.errors import ConfigError
 from agent_eval.jsonpath import InvalidJsonPath, JsonPath, RegexTimeout
 from agent_eval.jsonpath import parse as parse_jsonpath
+from agent_eval.providers.base import RetryDecision, RetryKind
+from agent_eval.providers.classify import parse_retry_after
 from agent_eval.records import RunError
 from agent_eval.suite.agent_schema import HttpAgentSpec
-from agent_eval.targets.agent_io import AgentResult, AgentToolCall, agent_input
+from agent_eval.targets.agent_io import (
+    JSON_DEPTH_LIMIT,
+    STREAM_LIMIT_BYTES,
+    AgentResult,
+    AgentToolCall,
+    agent_input,
+    json_depth,
+)
 from agent_eval.targets.base import TargetResult, TargetRun
 from agent_eval.targets.calling import RunMeter
 from agent_eval.targets.python_agent import build_result
 
-__all__ = ["HttpTarget", "env_names", "http_request", "render_body"]
+__all__ = ["HttpTarget", "env_names", "http_request", "render_body", "render_url"]
 
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_RETRIED = frozenset({429, 502, 503, 504})  # the service is busy or its own upstream failed: not the agent's answer
+_POLICY = RetryPolicy(max_attempts=4, max_wait_s=120.0)
 
 
 def env_names(spec: HttpAgentSpec) -> list[str]:
@@ -41,11 +62,17 @@ def env_names(spec: HttpAgentSpec) -> list[str]:
 
 
 @functools.lru_cache(maxsize=256)
-def _template(source: str) -> Any:
+def _template(source: str, url: bool = False) -> Any:
     from jinja2 import StrictUndefined
     from jinja2.sandbox import SandboxedEnvironment
 
-    return SandboxedEnvironment(undefined=StrictUndefined, autoescape=False).from_string(source)
+    finalize = (lambda value: quote(str(value), safe="")) if url else None
+    return SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, finalize=finalize).from_string(source)
+
+
+def render_url(source: str, variables: dict[str, Any]) -> str:
+    """The URL template rendered with every inserted value percent-encoded (`/` and `?` included)."""
+    return _template(source, True).render(**variables) if "{" in source else source
 
 
 def render_body(value: Any, variables: dict[str, Any]) -> Any:
@@ -70,7 +97,7 @@ def _variables(run: TargetRun) -> dict[str, Any]:
 def http_request(spec: HttpAgentSpec, run: TargetRun, *, secrets: bool = True) -> tuple[str, dict[str, str], bytes]:
     """(url, headers, JSON body) for one run; `secrets=False` leaves `${VAR}` unsubstituted (dry run)."""
     variables = _variables(run)
-    url = render_body(spec.url, variables)
+    url = render_url(spec.url, variables)
     body = render_body(spec.body, variables) if spec.body is not None else agent_input(run).model_dump(mode="json")
     headers = {k: _ENV.sub(lambda m: os.environ.get(m.group(1), ""), v) if secrets else v
                for k, v in spec.headers.items()}
@@ -99,31 +126,71 @@ class HttpTarget:
         start = meter.clock.now_ms()
         try:
             url, headers, body = http_request(self.spec, _new_turn(run) if self.spec.session == "stateful" else run)
-        except Exception as exc:  # a template error in url/body: this case cannot be sent
-            return _failed(run, "target", f"agent.http: cannot render the request: {exc}")
+            request = self._client.build_request(self.spec.method, url, headers=headers,
+                                                 content=None if self.spec.method == "GET" else body)
+        except Exception as exc:  # a template error, or a URL that is not one: this case cannot be sent
+            return _failed(run, "target", f"agent.http: cannot build the request: {type(exc).__name__}: {exc}")
         began = time.perf_counter()
-        try:
-            content = None if self.spec.method == "GET" else body
-            reply = await self._client.request(self.spec.method, url, headers=headers, content=content)
-        except httpx2.HTTPError as exc:
-            return _failed(run, "provider", f"agent.http: {type(exc).__name__}: {exc or 'no answer'} ({url})")
+        attempts, waited = 0, 0.0
+        rng = random.Random()
+        while True:
+            attempts += 1
+            try:
+                async with asyncio.timeout(self.spec.timeout_s):  # the whole exchange, not each read
+                    status, reply_headers, data = await self._send(request)
+            except TimeoutError:
+                return _failed(run, "timeout", f"agent.http: no whole answer within timeout_s={self.spec.timeout_s:g} s"
+                               f" ({url})", attempts=attempts)
+            except httpx2.HTTPError as exc:
+                return _failed(run, "provider", f"agent.http: {type(exc).__name__}: {exc or 'no answer'} ({url})",
+                               attempts=attempts)
+            if status not in _RETRIED:
+                break
+            kind = RetryKind.RATE_LIMIT if status == 429 else RetryKind.TRANSIENT
+            decision = RetryDecision(kind, f"HTTP {status}", status, parse_retry_after(reply_headers))
+            wait = _POLICY.wait_s(attempts, decision, rng)
+            late = run.deadline is not None and time.monotonic() + wait > run.deadline
+            if attempts >= _POLICY.max_attempts or waited + wait > _POLICY.max_wait_s or late \
+                    or (decision.retry_after_s or 0.0) > _POLICY.max_retry_wait_s:
+                return _failed(run, "provider", f"agent.http: HTTP {status} from {url} after {attempts} attempt(s)",
+                               _shown(data), status=status, attempts=attempts)
+            waited += wait
+            await asyncio.sleep(wait)
         latency = (time.perf_counter() - began) * 1000.0
-        if reply.status_code >= 400:
-            return _failed(run, "target", f"agent.http: HTTP {reply.status_code} from {url}", reply.text[:4000],
-                           status=reply.status_code)
+        if 300 <= status < 400:
+            where = reply_headers.get("location", "nowhere")
+            return _failed(run, "target", f"agent.http: HTTP {status} redirect to {where} from {url} (redirects are "
+                           "not followed: point agent.http.url at the final address)", _shown(data), status=status)
+        if status >= 400 or status < 200:
+            return _failed(run, "target", f"agent.http: HTTP {status} from {url}", _shown(data), status=status)
+        if data is None:
+            return _failed(run, "target", f"agent.http: the reply is larger than {STREAM_LIMIT_BYTES:,} bytes (cut, "
+                           "not read)", status=status)
         try:
-            result = self._parse(reply)
+            document = _document(data)
+            result = self._parse(document)
         except ValueError as exc:
-            return _failed(run, "target", f"agent.http: {exc}", reply.text[:4000])
+            return _failed(run, "target", f"agent.http: {exc}", _shown(data))
         done = build_result(result, run, meter, name=f"invoke_agent {self.spec.method} {url}", start_ms=start,
-                            extra={"http.response.status_code": reply.status_code})
-        return dataclasses.replace(done, latency_ms=latency, raw=_json_or_none(reply))
+                            extra={"http.response.status_code": status})
+        return dataclasses.replace(done, latency_ms=latency, raw=document, attempts=attempts)
 
-    def _parse(self, reply: httpx2.Response) -> AgentResult:
+    async def _send(self, request: httpx2.Request) -> tuple[int, httpx2.Headers, bytes | None]:
+        """(status, headers, body); the body is None when it is over the size limit."""
+        reply = await self._client.send(request, stream=True, follow_redirects=False)
         try:
-            document = reply.json()
-        except ValueError:
-            raise ValueError("the reply is not JSON") from None
+            chunks: list[bytes] = []
+            size = 0
+            async for chunk in reply.aiter_bytes():
+                size += len(chunk)
+                if size > STREAM_LIMIT_BYTES:
+                    return reply.status_code, reply.headers, None
+                chunks.append(chunk)
+            return reply.status_code, reply.headers, b"".join(chunks)
+        finally:
+            await reply.aclose()
+
+    def _parse(self, document: Any) -> AgentResult:
         found = _select(self._output, document)
         if not found:
             raise ValueError(f"the reply has no value at {self.spec.output}")
@@ -156,17 +223,25 @@ def _new_turn(run: TargetRun) -> TargetRun:
     return dataclasses.replace(run, messages=run.messages[last + 1:])
 
 
-def _json_or_none(reply: httpx2.Response) -> Any:
+def _document(data: bytes) -> Any:
+    """The reply's JSON; ValueError when it is not JSON or nests too deeply."""
     try:
-        return reply.json()
-    except ValueError:
-        return None
+        document = json.loads(data)
+    except (ValueError, RecursionError):
+        raise ValueError(f"the reply is not JSON (or nests deeper than {JSON_DEPTH_LIMIT})") from None
+    if not json_depth(document):
+        raise ValueError(f"the reply nests deeper than {JSON_DEPTH_LIMIT}")
+    return document
+
+
+def _shown(data: bytes | None) -> str | None:
+    return None if data is None else data[:4000].decode(errors="replace")
 
 
 def _failed(run: TargetRun, kind: str, message: str, detail: str | None = None,
-            status: int | None = None) -> TargetResult:
+            status: int | None = None, attempts: int = 1) -> TargetResult:
     error = RunError(kind=kind, message=message[:500], detail=detail, status=status)  # type: ignore[arg-type]
-    return TargetResult(messages=run.messages, error=error)
+    return TargetResult(messages=run.messages, error=error, attempts=attempts)
 
 
 def _select(path: JsonPath, document: Any) -> list[Any]:

@@ -109,9 +109,10 @@ class ToolBox:
                 return jsonable(await function(args, ctx)), None
             value = await asyncio.to_thread(function, args, ctx)
             return jsonable(await value if inspect.isawaitable(value) else value), None
-        except Exception as exc:
-            where = traceback.extract_tb(exc.__traceback__)[-1]
-            return None, f"{type(exc).__name__}: {exc} ({Path(where.filename).name}:{where.lineno})"
+        except (Exception, SystemExit, KeyboardInterrupt) as exc:  # a tool's exit is its error, not agent-eval's
+            frames = traceback.extract_tb(exc.__traceback__)
+            where = f" ({Path(frames[-1].filename).name}:{frames[-1].lineno})" if frames else ""
+            return None, f"{type(exc).__name__}: {exc}{where}"
 
 
 def _canned(name: str, entries: tuple[ToolResultSpec, ...], args: dict[str, Any]) -> tuple[Any, str | None]:
