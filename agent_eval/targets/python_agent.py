@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from agent_eval.calls.tracing import agent_span, tool_span
+from agent_eval.calls.tracing import agent_span
 from agent_eval.records import RunError, Span
 from agent_eval.targets.agent_io import (
     AgentContext,
@@ -29,7 +29,7 @@ from agent_eval.targets.agent_io import (
 )
 from agent_eval.targets.base import TargetResult, TargetRun
 from agent_eval.targets.calling import ModelCaller, RunMeter
-from agent_eval.targets.gateway import Gateway
+from agent_eval.targets.gateway import Gateway, wire_trajectory
 
 __all__ = ["PythonTarget", "as_result", "build_result"]
 
@@ -48,10 +48,9 @@ def as_result(value: Any) -> AgentResult:
 def build_result(result: AgentResult, run: TargetRun, meter: RunMeter, *, name: str, start_ms: float,
                  extra: dict[str, Any] | None = None) -> TargetResult:
     """The TargetResult of a custom agent: its transcript and tool calls, and the calls it made through us."""
-    calls = tool_calls_of(result.tool_calls)
     end = meter.clock.now_ms()
-    tools = [tool_span(c.name, c.parsed_arguments(), c.result, start_ms=end, duration_ms=None, error=c.error,
-                       call_id=c.id) for c in calls]
+    # with no report, the tool calls seen on the gateway are the trajectory; a report is checked against them
+    calls, tools, mismatch = wire_trajectory(meter.exchanges, tool_calls_of(result.tool_calls), end)
     span = agent_span(name, [*meter.spans, *tools], start_ms=start_ms, duration_ms=end - start_ms,
                       attributes=extra)
     messages = messages_of(result, run)
@@ -64,7 +63,7 @@ def build_result(result: AgentResult, run: TargetRun, meter: RunMeter, *, name: 
         trace=(span,), steps=steps, cached=meter.all_cached, attempts=meter.attempts or 1,
         context=tuple(c if isinstance(c, str) else str(c) for c in result.context), violations=meter.violations(),
         raw=result.model_dump(mode="json"),
-        warnings=tuple(meter.warnings),
+        warnings=(*meter.warnings, *((mismatch,) if mismatch else ())),
     )
 
 
