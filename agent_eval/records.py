@@ -219,7 +219,8 @@ class RunRecord(Record):
     simulated_user: SimulatorUsage | None = Field(None, description="The simulated user's calls and why it stopped.")
     escalated: bool | None = Field(None, description="Handed off to a human (None: no `escalation:` declared).")
     warnings: tuple[str, ...] = Field(
-        (), description="What was repaired to keep the run, e.g. invalid Unicode in the reply replaced by U+FFFD.")
+        (), description="What was repaired to keep the run, e.g. invalid Unicode in the reply replaced by U+FFFD, "
+                        "and what the gateway noticed of an agent's calls (another model, a translated request).")
 
 
 class CaseStats(Record):

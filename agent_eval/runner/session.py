@@ -119,8 +119,8 @@ async def run_suite(
     runs: dict[tuple[str, int], RunRecord] = {**previous, **{(r.case_id, r.index): r for r in outcome.records}}
     repaired = [w for r in outcome.records for w in (*r.warnings, *(x for g in r.rubrics for x in g.warnings))]
     if repaired:
-        warnings.append(f"{len(repaired)} repair(s) kept runs writable, e.g. {repaired[0]}; each run says what "
-                        f"under `warnings` in {runs_path}")
+        warnings.append(f"{len(repaired)} run warning(s) (repairs that kept runs writable, agents' calls), e.g. "
+                        f"{repaired[0]}; each run lists its own under `warnings` in {runs_path}")
     missing = sum(1 for c in cases for i in range(repeat) if (c.id, i) not in runs)
     reason = _incomplete_reason(outcome.stopped, missing)
     # the suite's judge, not the slice's: a shard or filter without rubric cases still names it
