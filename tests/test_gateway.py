@@ -135,6 +135,17 @@ async def default_model(inp, ctx):
     reply = await ctx.openai.chat.completions.create(model="default", messages=inp.messages)
     return reply.choices[0].message.content
 
+def no_calls(inp, ctx):
+    return "an answer from a model agent-eval never saw"
+
+async def exported(inp, ctx):
+    ok = await ctx.openai.chat.completions.create(model=ctx.model, messages=inp.messages, temperature=0)
+    try:
+        await ctx.openai.chat.completions.create(model=ctx.model, messages=[{{"role": "user", "content": "flag me"}}])
+    except openai.BadRequestError:
+        pass
+    return ok.choices[0].message.content
+
 async def concurrent(inp, ctx):
     async def branch(name):
         first = await ctx.openai.chat.completions.create(
@@ -341,3 +352,27 @@ def test_keep_alive_clients_left_open_end_without_tracebacks(tmp_path: Path, cle
         _, err = process.communicate(timeout=120)
     assert process.returncode == 0, err
     assert "CancelledError" not in err and "Traceback" not in err
+
+
+def test_exported_spans_type_temperature_and_errors(tmp_path: Path, capsys, clean_provider_env) -> None:
+    clean_provider_env.setenv("LOOPBACK_KEY", "sk-x")
+    with LoopbackServer(reject_containing="flag me") as server:
+        suite = _setup(tmp_path, "exported", base_url=server.openai_base_url)
+        r, _ = _run(capsys, suite, tmp_path / "out", "--no-cache", "--trace-export", tmp_path / "traces.json")
+    assert r.code == 0, r.text
+    document = json.loads((tmp_path / "traces.json").read_text())
+    spans = [span for resource in document["resourceSpans"] for scope in resource["scopeSpans"]
+             for span in scope["spans"]]
+    attributes = [{a["key"]: a["value"] for a in span["attributes"]} for span in spans]
+    (temperature,) = [a["gen_ai.request.temperature"] for a in attributes if "gen_ai.request.temperature" in a]
+    assert temperature == {"doubleValue": 0.0}
+    (failed,) = [(span, a) for span, a in zip(spans, attributes, strict=True) if span["status"]["code"] == 2]
+    assert failed[1]["error.type"] == {"stringValue": "400"}, failed
+
+
+def test_an_agent_without_calls_or_reported_usage_has_unknown_tokens(tmp_path: Path, capsys, clean_provider_env) -> None:
+    suite = _setup(tmp_path, "no_calls", provider="mock", checks="    checks: [{max_tokens: 100}]\n")
+    r, runs = _run(capsys, suite, tmp_path / "out", "--no-cache")
+    run = runs["order"]
+    assert r.code == 0 and run["status"] == "failed" and run["cost_usd"] is None
+    assert run["tokens"]["estimated"] is True and "output tokens unknown" in run["checks"][0]["reason"]

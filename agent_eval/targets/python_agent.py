@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agent_eval.calls.tracing import agent_span
-from agent_eval.records import RunError, Span
+from agent_eval.records import RunError, Span, Usage
 from agent_eval.targets.agent_io import (
     AgentContext,
     AgentResult,
@@ -54,8 +54,8 @@ def build_result(result: AgentResult, run: TargetRun, meter: RunMeter, *, name: 
     span = agent_span(name, [*meter.spans, *tools], start_ms=start_ms, duration_ms=end - start_ms,
                       attributes=extra)
     messages = messages_of(result, run)
-    reported = usage_of(result)
-    usage = meter.usage if meter.calls else reported
+    # no call through agent-eval and no usage reported: the tokens are unknown, not zero
+    usage = meter.usage if meter.calls else usage_of(result) if result.usage else Usage(estimated=True)
     steps = meter.calls or sum(1 for m in messages[len(run.messages):] if m.role == "assistant") + 1
     return TargetResult(
         output=result.output, messages=messages, tool_calls=calls, usage=usage,
