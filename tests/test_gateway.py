@@ -135,6 +135,48 @@ async def default_model(inp, ctx):
     reply = await ctx.openai.chat.completions.create(model="default", messages=inp.messages)
     return reply.choices[0].message.content
 
+async def chat_stream_tools(inp, ctx):
+    history = list(inp.messages)
+    for _ in range(4):
+        stream = await ctx.openai.chat.completions.create(model=ctx.model, messages=history, tools=CHAT_TOOLS,
+                                                          stream=True)
+        text, calls = "", {{}}
+        async for chunk in stream:
+            for choice in chunk.choices:
+                text += choice.delta.content or ""
+                for delta in choice.delta.tool_calls or ():
+                    call = calls.setdefault(delta.index, {{"id": "", "name": "", "arguments": ""}})
+                    call["id"] = delta.id or call["id"]
+                    if delta.function:
+                        call["name"] += delta.function.name or ""
+                        call["arguments"] += delta.function.arguments or ""
+        if not calls:
+            return text
+        history.append({{"role": "assistant", "content": None, "tool_calls": [
+            {{"id": c["id"], "type": "function", "function": {{"name": c["name"], "arguments": c["arguments"]}}}}
+            for c in calls.values()]}})
+        for c in calls.values():
+            result = ORDERS[json.loads(c["arguments"]).get("order_id", "1")]
+            history.append({{"role": "tool", "tool_call_id": c["id"], "content": json.dumps(result)}})
+    return "gave up"
+
+async def messages_stream_tools(inp, ctx):
+    tools = [{{"name": "lookup_order", "description": "Look up an order.",
+              "input_schema": CHAT_TOOLS[0]["function"]["parameters"]}}]
+    history = [{{"role": "user", "content": inp.input}}]
+    for _ in range(4):
+        async with ctx.anthropic.messages.stream(model=ctx.model, max_tokens=100, tools=tools,
+                                                 messages=history) as stream:
+            final = await stream.get_final_message()
+        uses = [block for block in final.content if block.type == "tool_use"]
+        if not uses:
+            return "".join(block.text for block in final.content if block.type == "text")
+        history += [{{"role": "assistant", "content": [b.model_dump(exclude_none=True) for b in final.content]}},
+                    {{"role": "user", "content": [
+                        {{"type": "tool_result", "tool_use_id": u.id,
+                         "content": json.dumps(ORDERS[u.input.get("order_id", "1")])}} for u in uses]}}]
+    return "gave up"
+
 def no_calls(inp, ctx):
     return "an answer from a model agent-eval never saw"
 
@@ -376,3 +418,30 @@ def test_an_agent_without_calls_or_reported_usage_has_unknown_tokens(tmp_path: P
     run = runs["order"]
     assert r.code == 0 and run["status"] == "failed" and run["cost_usd"] is None
     assert run["tokens"]["estimated"] is True and "output tokens unknown" in run["checks"][0]["reason"]
+
+
+MOCK_TOOLS = """, mock: {rules: [{match: "shipped", role: tool, answers: [{text: "Shipped."}]},
+                             {match: "order (?P<order>\\\\d+)",
+                              answers: [{tool_calls: [{name: lookup_order, arguments: {order_id: "{{ order }}"}}]}]}]}"""
+
+
+def test_streamed_tool_loops_in_every_format_and_provider(tmp_path: Path, capsys, clean_provider_env) -> None:
+    clean_provider_env.setenv("LOOPBACK_KEY", "sk-x")
+    with LoopbackServer(responder=TOOL_RULES) as server:
+        setups = [("chat_stream_tools", "openai", server.openai_base_url),
+                  ("messages_stream_tools", "anthropic", server.anthropic_base_url),
+                  ("messages_stream_tools", "openai", server.openai_base_url),  # translated
+                  ("chat_stream_tools", "mock", ""), ("messages_stream_tools", "mock", "")]
+        for i, (function, provider, url) in enumerate(setups):
+            suite = _setup(tmp_path, function, provider=provider, base_url=url, name=f"s{i}",
+                           mock=MOCK_TOOLS if provider == "mock" else "",
+                           checks="    checks: [{tool_called: {name: lookup_order, args: {order_id: '1'}}}]\n")
+            r, runs = _run(capsys, suite, tmp_path / f"out{i}", "--no-cache")
+            run = runs["order"]
+            assert r.code == 0 and run["status"] == "passed", (function, provider, run.get("error"), run["output"])
+            assert "hipped" in run["output"] and run["steps"] == 2, (function, provider, run["output"])
+            (call,) = run["tool_calls"]
+            assert json.loads(call["result"]) == {"status": "shipped"}
+            translated = any("translated" in w for w in run.get("warnings") or ())
+            assert translated == (i == 2), run.get("warnings")
+        assert all(body["stream"] is True for body in _bodies(server, "/chat/completions")[:2])
