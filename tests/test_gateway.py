@@ -332,7 +332,7 @@ def test_framework_agents_get_their_trajectory_from_the_wire(tmp_path: Path, cap
             assert call["name"] == "lookup_order" and json.loads(call["result"]) == {"status": "shipped"}
             (agent,) = run["trace"]
             kinds = [(c["kind"], c["duration_ms"] is not None) for c in agent["children"]]
-            assert kinds == [("model", True), ("model", True), ("tool", True)]  # stamped when it ran
+            assert kinds == [("model", True), ("tool", True), ("model", True)]  # stamped when it ran
 
 
 def test_the_model_rule(tmp_path: Path, capsys, clean_provider_env) -> None:

@@ -51,7 +51,8 @@ def build_result(result: AgentResult, run: TargetRun, meter: RunMeter, *, name: 
     end = meter.clock.now_ms()
     # with no report, the tool calls seen on the gateway are the trajectory; a report is checked against them
     calls, tools, mismatch = wire_trajectory(meter.exchanges, tool_calls_of(result.tool_calls), end)
-    span = agent_span(name, [*meter.spans, *tools], start_ms=start_ms, duration_ms=end - start_ms,
+    children = sorted([*meter.spans, *tools], key=lambda s: s.start_ms)  # a wire tool call between its steps
+    span = agent_span(name, children, start_ms=start_ms, duration_ms=end - start_ms,
                       attributes=extra)
     messages = messages_of(result, run)
     # no call through agent-eval and no usage reported: the tokens are unknown, not zero
