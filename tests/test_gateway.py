@@ -177,6 +177,11 @@ async def messages_stream_tools(inp, ctx):
                          "content": json.dumps(ORDERS[u.input.get("order_id", "1")])}} for u in uses]}}]
     return "gave up"
 
+async def misreported(inp, ctx):
+    from agent_eval.targets import AgentResult, AgentToolCall
+    text = await framework_async(inp, ctx)
+    return AgentResult(output=text, tool_calls=[AgentToolCall(name="refund_order", args={{"order_id": "1"}})])
+
 def no_calls(inp, ctx):
     return "an answer from a model agent-eval never saw"
 
@@ -445,3 +450,13 @@ def test_streamed_tool_loops_in_every_format_and_provider(tmp_path: Path, capsys
             translated = any("translated" in w for w in run.get("warnings") or ())
             assert translated == (i == 2), run.get("warnings")
         assert all(body["stream"] is True for body in _bodies(server, "/chat/completions")[:2])
+
+
+def test_a_report_that_differs_from_the_wire_is_a_warning(tmp_path: Path, capsys, clean_provider_env) -> None:
+    clean_provider_env.setenv("LOOPBACK_KEY", "sk-x")
+    with LoopbackServer(responder=TOOL_RULES) as server:
+        suite = _setup(tmp_path, "misreported", base_url=server.openai_base_url)
+        r, runs = _run(capsys, suite, tmp_path / "out", "--no-cache")
+    run = runs["order"]
+    assert r.code == 0 and [c["name"] for c in run["tool_calls"]] == ["refund_order"]  # the report is kept
+    assert any("reported tool calls (refund_order)" in w and "(lookup_order)" in w for w in run["warnings"])
