@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from clitools import run_cli, runs_lines, spawn_cli, write
 from loopback import LoopbackServer, Reply, Rule, rule_responder
 
@@ -460,3 +461,21 @@ def test_a_report_that_differs_from_the_wire_is_a_warning(tmp_path: Path, capsys
     run = runs["order"]
     assert r.code == 0 and [c["name"] for c in run["tool_calls"]] == ["refund_order"]  # the report is kept
     assert any("reported tool calls (refund_order)" in w and "(lookup_order)" in w for w in run["warnings"])
+
+
+FRAMEWORKS = Path(__file__).resolve().parent.parent / "suites" / "examples" / "frameworks"
+
+
+@pytest.mark.parametrize(("config", "modules"), [("agents-sdk", ("agents",)),
+                                                 ("langgraph", ("langgraph", "langchain_openai")),
+                                                 ("pydantic-ai", ("pydantic_ai",))])
+def test_framework_examples_pass_their_trajectory_checks(tmp_path: Path, capsys, config: str,
+                                                         modules: tuple[str, ...]) -> None:
+    for module in modules:
+        pytest.importorskip(module, reason=f"the frameworks extra is not installed ({module})")
+    r, runs = _run(capsys, FRAMEWORKS / "orders.yaml", tmp_path / "out", "--config", FRAMEWORKS / f"{config}.yaml",
+                   "--no-cache")
+    assert r.code == 0, r.text
+    for run in runs.values():
+        assert run["status"] == "passed" and run["score"] == 1.0, (run["case_id"], run.get("error"), run["checks"])
+        assert [c["name"] for c in run["tool_calls"]] == ["lookup_order"]
