@@ -7,6 +7,9 @@ Every draw comes from a `random.Random` seeded with a SHA-256 of (seed, case id,
 repetition, model), so answers are the same in every process and whatever the
 scheduling order. The error draw also counts the attempts for that key, so a
 retried call can succeed where the first one failed.
+
+An agent's request through the gateway is answered in its own wire format (chat completions
+with `n` choices, Responses, Messages), obeying its `tool_choice`.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import hashlib
 import json
 import random
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import regex
@@ -26,6 +29,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from agent_eval.errors import ConfigError
 from agent_eval.providers.base import Completion, CompletionRequest, RetryDecision
 from agent_eval.providers.classify import ErrorContext, classify_other, classify_status
+from agent_eval.providers.passthrough import render
 from agent_eval.records import Message, ToolCall, Usage
 from agent_eval.suite.schema import MockSpec, ModelSpec
 
@@ -128,10 +132,6 @@ class MockProvider:
                    for i in range(_choice_count(request))]
         if request.wire is None:
             return choices[0]
-        from dataclasses import replace
-
-        from agent_eval.providers.passthrough import render
-
         raw = render(request.wire.api, choices, f"mock{stable_seed(*key, len(request.messages)) % 10**12}")
         return replace(choices[0], raw=raw)
 
