@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from agent_eval.providers.base import Completion, CompletionRequest, Wire
@@ -27,7 +27,7 @@ _FORWARDED_HEADERS = ("anthropic-beta", "openai-beta")
 
 
 async def forward(client: Any, wire: Wire, request: CompletionRequest, api_name: str,
-                  parse_rate: Any) -> Completion:
+                  parse_rate: Callable[[Any, float], RateInfo | None]) -> Completion:
     """POST the agent's body unchanged through an official SDK client (its key, retries off, errors raised)."""
     import httpx2
 
