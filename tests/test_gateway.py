@@ -437,7 +437,8 @@ def test_streamed_tool_loops_in_every_format_and_provider(tmp_path: Path, capsys
         setups = [("chat_stream_tools", "openai", server.openai_base_url),
                   ("messages_stream_tools", "anthropic", server.anthropic_base_url),
                   ("messages_stream_tools", "openai", server.openai_base_url),  # translated
-                  ("chat_stream_tools", "mock", ""), ("messages_stream_tools", "mock", "")]
+                  ("chat_stream_tools", "mock", ""), ("messages_stream_tools", "mock", ""),
+                  ("responses", "anthropic", server.anthropic_base_url)]  # translated
         for i, (function, provider, url) in enumerate(setups):
             suite = _setup(tmp_path, function, provider=provider, base_url=url, name=f"s{i}",
                            mock=MOCK_TOOLS if provider == "mock" else "",
@@ -449,7 +450,7 @@ def test_streamed_tool_loops_in_every_format_and_provider(tmp_path: Path, capsys
             (call,) = run["tool_calls"]
             assert json.loads(call["result"]) == {"status": "shipped"}
             translated = any("translated" in w for w in run.get("warnings") or ())
-            assert translated == (i == 2), run.get("warnings")
+            assert translated == (i in (2, 5)), run.get("warnings")
         assert all(body["stream"] is True for body in _bodies(server, "/chat/completions")[:2])
 
 
