@@ -222,7 +222,8 @@ class RunRecord(Record):
         None, description="The reply reads as a refusal (a REFUSAL_PHRASES match), decided when the run was scored; "
         "None in files written before it was recorded: read from the output then.")
     warnings: tuple[str, ...] = Field(
-        (), description="What was repaired to keep the run, e.g. invalid Unicode in the reply replaced by U+FFFD.")
+        (), description="What was repaired to keep the run, e.g. invalid Unicode in the reply replaced by U+FFFD, "
+                        "and what the gateway noticed of an agent's calls (another model, a translated request).")
 
 
 class CaseStats(Record):

@@ -5,7 +5,7 @@ run it as a process (`python tests/loopback.py --port 0 --latency-ms 50`), which
 the OpenAI base URL on its first line and the Anthropic base URL on its second, serves
 until SIGTERM/SIGINT, then prints its stats as JSON on stderr.
 
-Routes: POST /v1/chat/completions, POST /v1/messages (both with `stream: true` as SSE),
+Routes: POST /v1/chat/completions, /v1/responses, /v1/messages (all with `stream: true` as SSE),
 GET /v1/models, POST /v1/embeddings and /v1/moderations (hashed bag of words, a tiny word list); and, to steer a server in another process, GET /_loopback/stats,
 POST /_loopback/reset, POST /_loopback/config (a JSON object of LoopbackConfig fields)
 and POST /_loopback/faults (a JSON list of fault specs such as ["429:1", "500", "hang", "html"]).
@@ -51,7 +51,10 @@ from loopback_wire import (
     openai_error,
     openai_models,
     openai_moderation,
+    openai_response,
+    openai_response_stream,
     openai_stream,
+    responses_as_chat,
     rule_responder,
 )
 
@@ -283,15 +286,21 @@ class LoopbackServer:
             traceback.print_exc(file=sys.stderr)
             error = (anthropic_error if anthropic else openai_error)(500, f"loopback: {type(exc).__name__}")
             return await send_json(writer, 500, error, extra, request.keep_alive)
+        if route == "responses":
+            stream_of, answer_of = openai_response_stream, openai_response
+        else:
+            stream_of = anthropic_stream if anthropic else openai_stream
+            answer_of = anthropic_message if anthropic else openai_completion
         if payload.get("stream"):
-            events = (anthropic_stream if anthropic else openai_stream)(payload, reply, serial)
-            return await send_stream(writer, events, extra, request.keep_alive)
-        body = (anthropic_message if anthropic else openai_completion)(payload, reply, serial)
+            return await send_stream(writer, stream_of(payload, reply, serial), extra, request.keep_alive)
+        body = answer_of(payload, reply, serial)
         if not self.config.usage:
             del body["usage"]
         return await send_json(writer, 200, body, extra, request.keep_alive)
 
     def _reply(self, payload: dict[str, Any]) -> Reply:
+        if "input" in payload and "messages" not in payload:  # the Responses API
+            payload = responses_as_chat(payload)
         responder = self.config.responder
         if responder is None:
             return Reply(f"echo: {last_user_text(payload)}")
@@ -373,6 +382,8 @@ def _route(method: str, path: str) -> str | None:
         return "chat"
     if method == "POST" and path.endswith("/messages"):
         return "messages"
+    if method == "POST" and path.endswith("/responses"):
+        return "responses"
     if method == "GET" and path.rstrip("/").endswith("/models"):
         return "models"
     if method == "POST" and path.endswith(("/embeddings", "/moderations")):

@@ -29,8 +29,11 @@ __all__ = [
     "openai_completion",
     "openai_error",
     "openai_models",
+    "openai_response",
+    "openai_response_stream",
     "openai_stream",
     "prompt_text",
+    "responses_as_chat",
     "rule_responder",
 ]
 
@@ -182,7 +185,8 @@ def openai_completion(body: Mapping[str, Any], reply: Reply, serial: int) -> dic
         "model": body.get("model", "loopback-model"),
         "system_fingerprint": "fp_loopback",
         "choices": [
-            {"index": 0, "message": message, "logprobs": None, "finish_reason": _openai_finish(reply, truncated)}
+            {"index": i, "message": message, "logprobs": None, "finish_reason": _openai_finish(reply, truncated)}
+            for i in range(body.get("n") or 1)
         ],
         "usage": {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion},
     }
@@ -218,6 +222,66 @@ def openai_stream(body: Mapping[str, Any], reply: Reply, serial: int) -> list[by
         events.append(f"data: {json.dumps({**base, 'choices': [], 'usage': usage})}\n\n".encode())
     events.append(b"data: [DONE]\n\n")
     return events
+
+
+def responses_as_chat(body: Mapping[str, Any]) -> dict[str, Any]:
+    """A Responses-API body with its `input` as chat `messages`, so responders read it like the others."""
+    items = body.get("input")
+    messages: list[dict[str, Any]] = [{"role": "system", "content": body["instructions"]}] if body.get("instructions") else []
+    if isinstance(items, str):
+        messages.append({"role": "user", "content": items})
+    for item in items if isinstance(items, list) else []:
+        kind = item.get("type", "message")
+        if kind == "message":
+            messages.append({"role": item.get("role"), "content": item.get("content")})
+        elif kind == "function_call_output":
+            messages.append({"role": "tool", "content": item.get("output"), "tool_call_id": item.get("call_id")})
+        elif kind == "function_call":
+            messages.append({"role": "assistant", "content": ""})
+    return {**body, "messages": messages}
+
+
+def openai_response(body: Mapping[str, Any], reply: Reply, serial: int) -> dict[str, Any]:
+    """A Responses-API `response` object."""
+    text, truncated = _limit(body, reply)
+    prompt, completion = _usage(body, reply, text)
+    output: list[dict[str, Any]] = []
+    if text or not reply.tool_calls:
+        output.append({"type": "message", "id": f"msg_loopback_{serial}", "status": "completed", "role": "assistant",
+                       "content": [{"type": "output_text", "text": text, "annotations": []}]})
+    for i, call in enumerate(_openai_tool_calls(reply, serial)):
+        output.append({"type": "function_call", "id": f"fc_loopback_{serial}_{i}", "call_id": call["id"],
+                       "name": call["function"]["name"], "arguments": call["function"]["arguments"],
+                       "status": "completed"})
+    return {
+        "id": f"resp_loopback_{serial}", "object": "response", "created_at": int(time.time()),
+        "status": "incomplete" if truncated else "completed", "model": body.get("model", "loopback-model"),
+        "output": output, "parallel_tool_calls": body.get("parallel_tool_calls", True),
+        "tool_choice": body.get("tool_choice", "auto"), "tools": body.get("tools", []), "error": None,
+        "incomplete_details": {"reason": "max_output_tokens"} if truncated else None,
+        "instructions": body.get("instructions"), "metadata": body.get("metadata") or {},
+        "temperature": body.get("temperature"), "top_p": body.get("top_p"),
+        "usage": {"input_tokens": prompt, "output_tokens": completion, "total_tokens": prompt + completion,
+                  "input_tokens_details": {"cached_tokens": 0}, "output_tokens_details": {"reasoning_tokens": 0}},
+    }
+
+
+def openai_response_stream(body: Mapping[str, Any], reply: Reply, serial: int) -> list[bytes]:
+    """SSE events of a streamed Responses-API response, from `response.created` to `response.completed`."""
+    final = openai_response(body, reply, serial)
+    started = {**final, "status": "in_progress", "output": [], "usage": None}
+    events: list[dict[str, Any]] = [{"type": "response.created", "response": started}]
+    for index, item in enumerate(final["output"]):
+        events.append({"type": "response.output_item.added", "output_index": index, "item": item})
+        if item["type"] == "message":
+            where = {"item_id": item["id"], "output_index": index, "content_index": 0}
+            events += [{"type": "response.output_text.delta", **where, "delta": p, "logprobs": []}
+                       for p in _pieces(item["content"][0]["text"])]
+            events.append({"type": "response.output_text.done", **where, "text": item["content"][0]["text"],
+                           "logprobs": []})
+        events.append({"type": "response.output_item.done", "output_index": index, "item": item})
+    events.append({"type": f"response.{final['status']}", "response": final})
+    return [_event(e["type"], {**e, "sequence_number": n}) for n, e in enumerate(events)]
 
 
 def openai_models(models: tuple[str, ...]) -> dict[str, Any]:

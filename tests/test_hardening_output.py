@@ -69,7 +69,7 @@ def test_a_lone_surrogate_is_replaced_recorded_cached_and_resumable(env: Path, c
     assert all(run["output"] == "ok \ufffd half an emoji" for run in runs)
     assert all(json.loads(run["tool_calls"][0]["arguments"]) == {"q": "x\ufffd"} for run in runs)
     assert all(any("invalid Unicode" in w for w in run["warnings"]) for run in runs)
-    assert "warning: 2 repair(s) kept runs writable" in r.err and "invalid Unicode" in r.err
+    assert "warning: 2 run warning(s) (repairs that kept runs writable" in r.err and "invalid Unicode" in r.err
     assert len(runs_lines(env / "out")) == 2
     r = run_cli(capsys, "run", "--resume", "out")  # the cached answer does not crash a resume either
     assert r.code == 0, r.text

@@ -96,3 +96,16 @@ def test_a_new_suite_whose_agent_crashes_on_every_run_fails_and_records_failed_r
 def test_a_new_suite_where_one_run_passes_is_not_failed_for_lack_of_a_baseline(repo: Path, capsys) -> None:
     r = run_cli(capsys, "run", "suites/top.yaml", "--out", "out")
     assert r.code == 0 and "PASS" in r.text, r.text
+
+
+def test_a_suite_whose_requires_are_missing_is_skipped_in_a_folder_and_refused_by_name(repo: Path, capsys) -> None:
+    text = _SUITE.format(name="needs", config="../c.yaml") + "requires: [no_such_package_here]\n"
+    _write(repo / "suites" / "needs.yaml", text)
+    r = run_cli(capsys, "run", "suites", "--out", "out", "--format", "json")
+    assert r.code == 0, r.text
+    assert "note: needs: needs no_such_package_here, not installed; skipped" in r.err
+    assert sorted(s["suite"] for s in json.loads(r.out)["suites"]) == ["nested", "top"]
+    named = run_cli(capsys, "run", "suites/needs.yaml", "--out", "named")
+    assert named.code == 2 and "needs the Python package(s) no_such_package_here" in named.err
+    _write(repo / "suites" / "needs.yaml", text.replace("no_such_package_here", "json"))
+    assert run_cli(capsys, "run", "suites/needs.yaml", "--out", "installed").code == 0

@@ -41,9 +41,18 @@ CREATE TABLE IF NOT EXISTS responses (
 
 
 def cache_key(provider: str, base_url: str | None, request: CompletionRequest) -> str:
-    """A hash of provider, endpoint, model, params, messages, tools, repetition and seed."""
+    """A hash of provider, endpoint, model, params, messages, tools, repetition and seed.
+
+    An agent's request through the gateway is keyed by its whole body as sent (every field) instead.
+    """
     from agent_eval._hashing import canonical_hash
 
+    if request.wire is not None:
+        return canonical_hash({
+            "provider": provider, "base_url": base_url or "", "api": request.wire.api,
+            "body": dict(request.wire.body), "headers": [list(h) for h in request.wire.headers],
+            "repetition": request.repetition, "seed": request.seed, "case": request.case_id,
+        })
     return canonical_hash({
         "provider": provider, "base_url": base_url or "", "model": request.model,
         "params": dict(request.params), "tools": list(request.tools),
@@ -128,7 +137,7 @@ def _encode(c: Completion) -> dict[str, Any]:
     return {
         "text": c.text, "model": c.model, "latency_ms": c.latency_ms, "finish_reason": c.finish_reason,
         "usage": c.usage.model_dump(), "tool_calls": [t.model_dump() for t in c.tool_calls],
-        "warnings": list(c.warnings),
+        "warnings": list(c.warnings), **({"raw": c.raw} if c.raw is not None else {}),
     }
 
 
@@ -136,5 +145,5 @@ def _decode(d: dict[str, Any]) -> Completion:
     return Completion(
         text=d["text"], model=d["model"], latency_ms=d["latency_ms"], finish_reason=d.get("finish_reason"),
         usage=Usage(**d["usage"]), tool_calls=tuple(ToolCall(**t) for t in d.get("tool_calls", [])),
-        warnings=tuple(d.get("warnings", ())),
+        warnings=tuple(d.get("warnings", ())), raw=d.get("raw"),
     )

@@ -53,8 +53,8 @@ def execute(request: RunRequest, out: Console, err: Console | None = None, *,
     """Plan, run, gate and report every suite × config of `request`; tables go to `out`, notes to `err`."""
     err = err or out
     plan = make_plan(request)
-    for name in plan.skipped:
-        say(err, "note", f"{name}: no case matches --filter/--shard; skipped")
+    for reason in plan.skipped:
+        say(err, "note", f"{reason}; skipped")
     for suite_plan in plan.suites:
         for arm in suite_plan.arms:
             for warning in model_warnings(suite_plan.suite, arm.config):

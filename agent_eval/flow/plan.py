@@ -55,7 +55,7 @@ class Plan:
     suites: tuple[SuitePlan, ...]
     root: Path
     resume: bool = False
-    skipped: tuple[str, ...] = ()  # suites --filter/--shard left without a case
+    skipped: tuple[str, ...] = ()  # why suites were left out: --filter/--shard, or a missing `requires:`
 
     @property
     def arm_count(self) -> int:
@@ -113,7 +113,7 @@ def make_plan(request: RunRequest) -> Plan:
     """Load and check every suite and config, choose folders and find baselines; nothing runs yet."""
     if request.resume is not None:
         return _resume_plan(request)
-    suites = [load_suite(path) for path in find_suites(request.suites)]
+    suites, unmet = _with_requirements([load_suite(path) for path in find_suites(request.suites)], request.suites)
     _unique_names(suites)
     configs = [load_config(p) for p in request.configs]
     reference_config = load_config(request.gate_against) if request.gate_against is not None else None
@@ -133,7 +133,7 @@ def make_plan(request: RunRequest) -> Plan:
             arms, reference = (Arm(config=config, options=options, folder=suite_root),), None
         plans.append(SuitePlan(suite=suite, arms=arms, root=suite_root, reference=reference))
     kept = _with_selected_cases(plans, request.options)
-    skipped = tuple(p.suite.name for p in plans if p not in kept)
+    skipped = (*unmet, *(f"{p.suite.name}: no case matches --filter/--shard" for p in plans if p not in kept))
     plans = kept
     if len(plans) == 1 and request.out is None:
         root = plans[0].root
@@ -142,6 +142,40 @@ def make_plan(request: RunRequest) -> Plan:
         baseline, path, looked_for = _baseline(request, plan)
         found.append(dataclasses.replace(plan, baseline=baseline, baseline_path=path, looked_for=looked_for))
     return Plan(suites=tuple(found), root=root, skipped=skipped)
+
+
+def missing_requirements(suite: LoadedSuite) -> list[str]:
+    """The packages in the suite's `requires:` that cannot be imported here."""
+    import importlib.util
+
+    missing = []
+    for name in suite.spec.requires:
+        try:
+            found = importlib.util.find_spec(name) is not None
+        except (ImportError, ValueError):
+            found = False
+        if not found:
+            missing.append(name)
+    return missing
+
+
+def _with_requirements(suites: list[LoadedSuite], given: Sequence[Path]) -> tuple[list[LoadedSuite], list[str]]:
+    """Suites found in a folder whose `requires:` are not installed are skipped (with a note); a suite file named
+    on the command line is an error instead."""
+    named = {p.resolve() for p in given if p.is_file()}
+    kept, notes = [], []
+    for suite in suites:
+        missing = missing_requirements(suite)
+        if not missing:
+            kept.append(suite)
+            continue
+        what = f"{suite.path}: needs the Python package(s) {', '.join(missing)} (its `requires:`), not installed"
+        if suite.path.resolve() in named:
+            raise UsageError(what)
+        notes.append(f"{suite.name}: needs {', '.join(missing)}, not installed")
+    if not kept:
+        raise UsageError(f"no suite left to run: {'; '.join(notes)}")
+    return kept, notes
 
 
 def _baseline(request: RunRequest, plan: SuitePlan) -> tuple[Baseline | None, Path | None, Path]:

@@ -60,6 +60,11 @@ class AnthropicProvider:
 
     async def complete(self, request: CompletionRequest) -> Completion:
         """One message; raises the SDK's exception on failure."""
+        if request.wire is not None and request.wire.api == "messages":
+            from agent_eval.providers.passthrough import forward
+
+            return await forward(self._client, request.wire, request, "Anthropic",
+                                 lambda headers, sent: parse_rate_headers(headers, now=sent))
         params = {k: v for k, v in request.params.items() if k not in _RESERVED}
         params.setdefault("max_tokens", DEFAULT_MAX_TOKENS)
         kwargs: dict[str, Any] = split_params(AsyncMessages.create, params)

@@ -22,7 +22,21 @@ __all__ = [
     "Provider",
     "RetryDecision",
     "RetryKind",
+    "Wire",
 ]
+
+
+@dataclass(frozen=True, slots=True)
+class Wire:
+    """A request exactly as an agent sent it to the gateway: forwarded unchanged when the provider speaks `api`."""
+
+    api: str  # "chat" (chat completions), "responses" or "messages" (Anthropic)
+    body: Mapping[str, Any]
+    headers: tuple[tuple[str, str], ...] = ()  # forwarded headers, e.g. anthropic-beta
+
+    @property
+    def stream(self) -> bool:
+        return bool(self.body.get("stream"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +51,7 @@ class CompletionRequest:
     case_id: str = ""
     repetition: int = 0
     timeout_s: float | None = None
+    wire: Wire | None = None  # set for an agent's call through the gateway: the request as sent
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +70,7 @@ class Completion:
     finish_reason: str | None = None
     warnings: tuple[str, ...] = ()
     rate: RateInfo | None = None  # the limits the server advertised with this reply
+    raw: Any = None  # for a wire request: the reply body as a JSON value, or the SSE text of a stream
 
     def __post_init__(self) -> None:
         text, replaced = clean_text(self.text)

@@ -7,6 +7,9 @@ Every draw comes from a `random.Random` seeded with a SHA-256 of (seed, case id,
 repetition, model), so answers are the same in every process and whatever the
 scheduling order. The error draw also counts the attempts for that key, so a
 retried call can succeed where the first one failed.
+
+An agent's request through the gateway is answered in its own wire format (chat completions
+with `n` choices, Responses, Messages), obeying its `tool_choice`.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import hashlib
 import json
 import random
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import regex
@@ -27,6 +30,7 @@ from agent_eval.errors import ConfigError
 from agent_eval.modelspec import MockSpec, ModelSpec
 from agent_eval.providers.base import Completion, CompletionRequest, RetryDecision
 from agent_eval.providers.classify import ErrorContext, classify_other, classify_status
+from agent_eval.providers.passthrough import render
 from agent_eval.records import Message, ToolCall, Usage
 
 __all__ = [
@@ -124,7 +128,17 @@ class MockProvider:
         rate = self._mock.error_rate
         if rate > 0 and random.Random(stable_seed("error", *key, attempt)).random() < rate:
             raise MockProviderError(500)
-        text, calls = self._answer(request.messages, random.Random(stable_seed(*key)))
+        choices = [self._choice(request, random.Random(stable_seed(*key, *((i,) if i else ()))), latency_ms)
+                   for i in range(_choice_count(request))]
+        if request.wire is None:
+            return choices[0]
+        raw = render(request.wire.api, choices, f"mock{stable_seed(*key, len(request.messages)) % 10**12}")
+        return replace(choices[0], raw=raw)
+
+    def _choice(self, request: CompletionRequest, rng: random.Random, latency_ms: float) -> Completion:
+        text, calls = self._answer(request.messages, rng)
+        if request.wire is not None:
+            calls = _obey_tool_choice(request.wire.api, request.wire.body, calls)
         prompt = "".join(message.content for message in request.messages)
         turn = sum(1 for message in request.messages if message.role == "assistant")
         tool_calls = tuple(
@@ -223,6 +237,40 @@ def _last_of(messages: tuple[Message, ...], role: str) -> str | None:
             start -= 1
         return "\n".join(message.content for message in messages[start:end + 1])
     return "" if role == "user" else None
+
+
+def _choice_count(request: CompletionRequest) -> int:
+    n = request.wire.body.get("n") if request.wire is not None and request.wire.api == "chat" else None
+    return max(1, min(n, 16)) if isinstance(n, int) else 1
+
+
+def _tool_names(api: str, body: Any) -> list[str]:
+    names = []
+    for tool in body.get("tools") or ():
+        if isinstance(tool, dict):
+            function = tool.get("function") if api == "chat" else tool
+            if isinstance(function, dict) and function.get("name"):
+                names.append(str(function["name"]))
+    return names
+
+
+def _obey_tool_choice(api: str, body: Any, calls: list[tuple[str, Any]]) -> list[tuple[str, Any]]:
+    """Calls as the request's `tool_choice` allows: none drops them, a forced tool is called (with {})."""
+    choice = body.get("tool_choice")
+    if choice is None or choice == "auto":
+        return calls
+    kind = choice.get("type") if isinstance(choice, dict) else choice
+    if kind == "none":
+        return []
+    names = _tool_names(api, body)
+    forced = None
+    if isinstance(choice, dict) and kind in ("function", "tool", "custom"):
+        forced = (choice.get("function") or {}).get("name") if api == "chat" else choice.get("name")
+    elif kind in ("required", "any") and names and not calls:
+        forced = names[0]
+    if forced is None or any(name == forced for name, _ in calls):
+        return calls
+    return [(forced, {})]
 
 
 def _compile(env: SandboxedEnvironment, value: Any) -> Any:

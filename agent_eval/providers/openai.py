@@ -57,6 +57,11 @@ class OpenAIProvider:
 
     async def complete(self, request: CompletionRequest) -> Completion:
         """One chat completion; raises the SDK's exception on failure."""
+        if request.wire is not None and request.wire.api in ("chat", "responses"):
+            from agent_eval.providers.passthrough import forward
+
+            return await forward(self._client, request.wire, request, "OpenAI-compatible",
+                                 lambda headers, _sent: parse_rate_headers(headers))
         params = {k: v for k, v in request.params.items() if k not in _RESERVED}
         kwargs: dict[str, Any] = split_params(AsyncCompletions.create, params)
         if request.tools:

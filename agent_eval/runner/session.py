@@ -135,8 +135,8 @@ async def run_suite(
         warnings.append(f"the escalation JSONPath could not be evaluated {len(unsure)} time(s), e.g. {unsure[0]}; "
                         f"each run says so under `warnings` in {runs_path}")
     if repaired:
-        warnings.append(f"{len(repaired)} repair(s) kept runs writable, e.g. {repaired[0]}; each run says what "
-                        f"under `warnings` in {runs_path}")
+        warnings.append(f"{len(repaired)} run warning(s) (repairs that kept runs writable, agents' calls), e.g. "
+                        f"{repaired[0]}; each run lists its own under `warnings` in {runs_path}")
     missing = sum(1 for c in cases for i in range(repeat) if (c.id, i) not in runs)
     reason = _incomplete_reason(outcome.stopped, missing)
     # the suite's judge, not the slice's: a shard or filter without rubric cases still names it

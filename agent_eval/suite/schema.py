@@ -395,6 +395,17 @@ class SuiteFile(Spec):
     gate: GateSpec = GateSpec()
     budget: BudgetSpec = BudgetSpec()
     report: ReportSpec = ReportSpec()
+    requires: tuple[str, ...] = Field(
+        (), description="Python packages the suite's agents need (import names, e.g. [langgraph]): a suite found in "
+        "a folder is skipped with a note when one is missing; named on its own, it is an error.")
+
+    @field_validator("requires")
+    @classmethod
+    def _import_names(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        bad = [v for v in value if not all(part.isidentifier() for part in v.split("."))]
+        if bad:
+            raise ValueError(f"expected importable module names, got {', '.join(map(repr, bad))}")
+        return value
 
     @field_validator("templated_inputs", mode="before")
     @classmethod

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,11 +20,21 @@ from agent_eval.modelspec import PriceSpec
 from agent_eval.providers.base import Completion, CompletionRequest
 from agent_eval.records import CheckResult, Span, Usage
 
-__all__ = ["CallRefused", "ModelCaller", "RunMeter"]
+__all__ = ["CallRefused", "Exchange", "ModelCaller", "RunMeter"]
 
 
 class CallRefused(Exception):
     """A model call the run may not make: past its deadline or over its per-run limit."""
+
+
+@dataclass(frozen=True, slots=True)
+class Exchange:
+    """One model call of an agent through the gateway: what it sent, what came back, and when."""
+
+    request: CompletionRequest
+    completion: Completion
+    start_ms: float
+    end_ms: float
 
 
 @dataclass(slots=True)
@@ -50,6 +61,8 @@ class RunMeter:
     provider_error: str | None = None  # a call failed for good on the provider's side (an outage, not the agent)
 
     estimated: bool = False  # a call's usage was not reported, so the counts are partly estimates
+    occurrences: Counter[str] = field(default_factory=Counter)  # cache keys asked for so far: the ordinal
+    exchanges: list[Exchange] = field(default_factory=list)  # the agent's calls seen by the gateway
 
     @property
     def usage(self) -> Usage:
@@ -118,7 +131,7 @@ class ModelCaller:
         refused = meter.refuse_reason()
         if refused is not None:
             raise CallRefused(refused)
-        key = self._key(request, meter.calls)
+        key = self._key(request, meter)
         completion = self.cache.get(key) if self.cache is not None and key else None
         cached = completion is not None
         start = meter.clock.now_ms()
@@ -138,23 +151,29 @@ class ModelCaller:
                 raise
             if self.cache is not None and key:
                 self.cache.put(key, completion)
-        cost = self._price(completion)
+        cost = self._price(completion, request.model)
         meter._record(completion, cost, cached=cached, attempts=attempts)
         meter.spans.append(model_span(request, completion, provider=self.provider_name, start_ms=start,
                                       duration_ms=meter.clock.now_ms() - start, cached=cached))
         return completion
 
-    def _key(self, request: CompletionRequest, ordinal: int) -> str | None:
-        """Today's key for a run's first call; later calls add their ordinal within the run."""
+    def _key(self, request: CompletionRequest, meter: RunMeter) -> str | None:
+        """The request's key; the same request again in one run adds its occurrence count.
+
+        Counted when asked, not when answered: concurrent calls of a run keep their keys on a rerun.
+        """
         if self.cache is None:
             return None
         key = cache_key(self.provider_name, self.base_url, request)
+        ordinal = meter.occurrences[key]
+        meter.occurrences[key] += 1
         return key if ordinal == 0 else f"{key}#{ordinal}"
 
-    def _price(self, completion: Completion) -> float | None:
+    def _price(self, completion: Completion, asked: str) -> float | None:
+        """As the model that answered; failing a price for it, as the model asked for (never another)."""
         from agent_eval.providers.pricing import cost_usd
 
-        cost = cost_usd(completion.model or self.model, completion.usage, self.pricing, provider=self.provider_name)
+        cost = cost_usd(completion.model or asked, completion.usage, self.pricing, provider=self.provider_name)
         if cost is None:
-            cost = cost_usd(self.model, completion.usage, self.pricing, provider=self.provider_name)
+            cost = cost_usd(asked, completion.usage, self.pricing, provider=self.provider_name)
         return cost

@@ -3,31 +3,50 @@
 `ctx.openai` / `ctx.anthropic` reach it through an in-process httpx transport (no socket);
 `ctx.base_url` through a loopback HTTP server on 127.0.0.1, for frameworks that build their own
 clients. Each run has a secret path prefix (`/run/<token>`), which ties a call to its run: its
-cache ordinal, its limits, its trace. Whatever format the agent speaks, the call goes to the
-config's model endpoint. Streaming is not offered: a `stream: true` request gets a 400.
+cache key, its limits, its trace.
+
+Chat completions, Responses and Messages requests are forwarded to the config's endpoint as
+sent, every field (streaming included), when the provider speaks that format (`openai`: chat
+and Responses, `anthropic`: Messages, `mock`: all three); to a provider of the other format they
+are translated (messages, tools and sampling parameters only) with a warning. A stream is
+relayed once the upstream stream has ended, and recorded as one call.
+
+Model rule: the config's model is called when the request names none, `default` or
+`agent-eval`; a request naming another model calls that model, which is recorded, priced as the
+model that answered, and warned about on the run.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import secrets
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import httpx2
 
 from agent_eval.calls.endpoint import CallFailed
+from agent_eval.calls.tracing import tool_span
 from agent_eval.errors import FatalProviderError
+from agent_eval.providers.base import Completion, Wire
+from agent_eval.providers.passthrough import aggregate_stream, render, to_sse
+from agent_eval.records import Message, Span, ToolCall
 from agent_eval.targets.base import TargetRun
-from agent_eval.targets.calling import CallRefused, ModelCaller, RunMeter
-from agent_eval.targets.wire import anthropic_response, from_anthropic, from_openai, openai_response
+from agent_eval.targets.calling import CallRefused, Exchange, ModelCaller, RunMeter
+from agent_eval.targets.wire import from_anthropic, from_openai, from_responses
 
-__all__ = ["Gateway"]
+__all__ = ["DEFAULT_MODEL_NAMES", "Gateway", "wire_trajectory"]
 
-_RESERVED = {"model", "messages", "tools", "system", "stream", "tool_choice", "stream_options"}
+DEFAULT_MODEL_NAMES = frozenset({"", "default", "agent-eval"})
 _MAX_BODY = 32 * 1024 * 1024
+_NATIVE = {"openai": {"chat", "responses"}, "anthropic": {"messages"}, "mock": {"chat", "responses", "messages"}}
+_PORTABLE = ("temperature", "top_p", "seed", "max_tokens")  # what a translated request keeps
+_FORWARDED_HEADERS = ("anthropic-beta", "openai-beta")
+_JSON = "application/json"
 
 
 @dataclass(slots=True)
@@ -41,6 +60,7 @@ class Gateway:
     _serial: int = 0
     _loop: asyncio.AbstractEventLoop | None = None
     _clients: dict[str, Any] = field(default_factory=dict)
+    _connections: set[asyncio.Task[None]] = field(default_factory=set)
 
     def register(self, meter: RunMeter, run: TargetRun) -> str:
         """A run's token; called on the engine's loop, which every call of the run is then served on."""
@@ -55,7 +75,7 @@ class Gateway:
     async def base_urls(self, token: str) -> tuple[str, str]:
         """(OpenAI-style base URL, Anthropic-style base URL) of a run on the loopback server."""
         if self._server is None:
-            self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+            self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
             self._port = self._server.sockets[0].getsockname()[1]
         root = f"http://127.0.0.1:{self._port}/run/{token}"
         return f"{root}/v1", root
@@ -79,77 +99,240 @@ class Gateway:
             self._clients[kind] = shared
         return shared.copy(base_url=base_url if kind == "openai" else anthropic_base_url)
 
-    async def handle(self, path: str, body: bytes) -> tuple[int, dict[str, Any]]:
-        """Answer one request to `/run/<token>/v1/chat/completions` or `/run/<token>/v1/messages`."""
-        parts = path.split("?", 1)[0].strip("/").split("/")
+    async def handle(self, method: str, path: str, body: bytes,
+                     headers: Mapping[str, str] | None = None) -> tuple[int, str, bytes]:
+        """Answer one request below `/run/<token>`: (status, content type, body)."""
+        headers = headers or {}
+        route = path.split("?", 1)[0].rstrip("/")
+        parts = route.strip("/").split("/")
         entry = self._runs.get(parts[1]) if len(parts) > 2 and parts[0] == "run" else None
-        anthropic = path.split("?", 1)[0].endswith("/messages")
-        if entry is None or not (anthropic or path.split("?", 1)[0].endswith("/chat/completions")):
-            return 404, _error(anthropic, "no such run or route (the run may have finished)", "not_found_error")
+        api = _api_of(route)
+        anthropic = api == "messages" or "anthropic-version" in headers
+        if entry is None or api is None:
+            return _error(404, anthropic, "no such run or route (the run may have finished); served: "
+                          "POST /v1/chat/completions, /v1/responses, /v1/messages, GET /v1/models", "not_found_error")
+        if api == "models":
+            return 200, _JSON, json.dumps(_models(self.caller.model, anthropic)).encode()
+        if method != "POST":
+            return _error(405, anthropic, f"{method} is not served here; use POST")
         meter, run = entry
         try:
             payload = json.loads(body or b"{}")
-            if not isinstance(payload, Mapping):
+            if not isinstance(payload, dict):
                 raise ValueError("the body is not a JSON object")  # noqa: TRY004 (answered as a 400)
-            if payload.get("stream"):
-                raise ValueError("streaming is not supported through agent-eval's call layer; set stream=False")
-            messages = (from_anthropic(payload.get("system"), payload.get("messages") or []) if anthropic
-                        else from_openai(payload.get("messages") or []))
-        except ValueError as exc:
-            return 400, _error(anthropic, f"agent-eval: {exc}", "invalid_request_error")
-        params = {k: v for k, v in payload.items() if k not in _RESERVED}
-        request = self.caller.request(run.case.id, run.index, messages, tools=payload.get("tools") or (),
-                                      model=payload.get("model") or None, params=params)
+            messages = _messages(api, payload)
+        except (ValueError, RecursionError) as exc:
+            return _error(400, anthropic, f"agent-eval: {exc}", "invalid_request_error")
+        model = self._model(payload.get("model"), meter)
+        wire = Wire(api=api, body={**payload, "model": model},
+                    headers=tuple((k, v) for k, v in headers.items() if k in _FORWARDED_HEADERS))
+        native = api in _NATIVE.get(self.caller.provider_name, set())
+        if not native:
+            _warn(meter, f"the agent's {_API_NAMES[api]} requests are translated for the {self.caller.provider_name} "
+                         "provider: only messages, function tools and sampling parameters are sent")
+        request = replace(self.caller.request(run.case.id, run.index, messages, tools=_tools(payload), model=model,
+                                              params=_portable(payload)), wire=wire)
+        start = meter.clock.now_ms()
         try:
             completion = await self.caller.complete(request, meter)
         except CallRefused as exc:
-            return 400, _error(anthropic, f"agent-eval refused the call: {exc}", "invalid_request_error")
+            return _error(400, anthropic, f"agent-eval refused the call: {exc}", "invalid_request_error")
         except CallFailed as exc:
             status = exc.decision.status if exc.decision.status and exc.decision.status >= 400 else 502
-            return status, _error(anthropic, f"agent-eval: {exc.decision.message}", "api_error")
+            return _error(status, anthropic, f"agent-eval: {exc.decision.message}", "api_error")
         except FatalProviderError as exc:
-            return 502, _error(anthropic, f"agent-eval: {exc}", "api_error")
-        self._serial += 1
-        return 200, (anthropic_response if anthropic else openai_response)(completion, self._serial)
+            return _error(502, anthropic, f"agent-eval: {exc}", "api_error")
+        meter.exchanges.append(Exchange(request, completion, start, meter.clock.now_ms()))
+        return self._reply(wire, completion)
+
+    def _model(self, asked: Any, meter: RunMeter) -> str:
+        """The model rule: the config's unless the request names another (then recorded and warned about)."""
+        if not isinstance(asked, str) or asked.strip() in DEFAULT_MODEL_NAMES:
+            return self.caller.model
+        if asked != self.caller.model:
+            _warn(meter, f"the agent called model '{asked}', not the config's '{self.caller.model}': recorded and "
+                         "priced as the model called")
+        return asked
+
+    def _reply(self, wire: Wire, completion: Completion) -> tuple[int, str, bytes]:
+        raw = completion.raw
+        if raw is None:  # translated from another provider's format
+            self._serial += 1
+            raw = render(wire.api, [completion], f"agent-eval-{self._serial}")
+        if wire.stream:
+            text = raw if isinstance(raw, str) else to_sse(wire.api, raw, wire.body)
+            return 200, "text/event-stream; charset=utf-8", text.encode()
+        if isinstance(raw, str):
+            raw = aggregate_stream(wire.api, raw)
+        return 200, _JSON, json.dumps(raw).encode()
 
     async def aclose(self) -> None:
         for client in self._clients.values():
             await client.close()
+        self._clients.clear()
         if self._server is not None:
             self._server.close()
             self._server = None
+        # keep-alive connections an agent left open: end them here, not as cancelled tasks at loop exit
+        for task in list(self._connections):
+            task.cancel()
+        if self._connections:
+            await asyncio.wait(list(self._connections), timeout=2.0)
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._connections.add(task)
+        try:
+            await self._serve(reader, writer)
+        except asyncio.CancelledError:
+            pass  # the gateway is closing; the agent's client sees the connection end
+        finally:
+            self._connections.discard(task)
+            writer.close()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        """A minimal HTTP/1.1 server: Content-Length bodies, keep-alive, JSON answers."""
-        try:
+        """A minimal HTTP/1.1 server: Content-Length or chunked bodies, keep-alive."""
+        with contextlib.suppress(asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError,
+                                 ValueError):
             while True:
                 head = await reader.readuntil(b"\r\n\r\n")
                 lines = head.decode("latin-1").split("\r\n")
                 method, path, _ = (lines[0].split(" ") + ["", ""])[:3]
                 headers = {k.strip().lower(): v.strip() for k, _, v in (ln.partition(":") for ln in lines[1:] if ln)}
-                length = int(headers.get("content-length", "0"))
-                if length > _MAX_BODY:
-                    break
-                body = await reader.readexactly(length) if length else b""
-                status, answer = await self.handle(path, body) if method == "POST" else (405, _error(False, "POST"))
-                data = json.dumps(answer).encode()
+                if headers.get("transfer-encoding", "").lower() == "chunked":
+                    body = await _read_chunked(reader)
+                else:
+                    length = int(headers.get("content-length", "0"))
+                    if length > _MAX_BODY:
+                        break
+                    body = await reader.readexactly(length) if length else b""
+                status, content_type, data = await self.handle(method, path, body, headers)
                 close = headers.get("connection", "").lower() == "close"
                 writer.write(f"HTTP/1.1 {status} {'OK' if status == 200 else 'Error'}\r\n"
-                             f"content-type: application/json\r\ncontent-length: {len(data)}\r\n"
+                             f"content-type: {content_type}\r\ncontent-length: {len(data)}\r\n"
                              f"connection: {'close' if close else 'keep-alive'}\r\n\r\n".encode() + data)
                 await writer.drain()
                 if close:
                     break
-        except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError, ValueError):
-            pass
-        finally:
-            writer.close()
 
 
-def _error(anthropic: bool, message: str, kind: str = "invalid_request_error") -> dict[str, Any]:
+async def _read_chunked(reader: asyncio.StreamReader) -> bytes:
+    chunks: list[bytes] = []
+    total = 0
+    while True:
+        size = int((await reader.readuntil(b"\r\n")).split(b";")[0].strip() or b"0", 16)
+        total += size
+        if total > _MAX_BODY:
+            raise ValueError("request body too large")
+        if size == 0:
+            await reader.readuntil(b"\r\n")
+            return b"".join(chunks)
+        chunks.append(await reader.readexactly(size))
+        await reader.readexactly(2)
+
+
+_API_NAMES = {"chat": "chat-completions", "responses": "Responses", "messages": "Messages"}
+
+
+def _api_of(route: str) -> str | None:
+    if route.endswith("/chat/completions"):
+        return "chat"
+    if route.endswith("/responses"):
+        return "responses"
+    if route.endswith("/messages"):
+        return "messages"
+    if route.endswith("/models"):
+        return "models"
+    return None
+
+
+def _messages(api: str, payload: Mapping[str, Any]) -> tuple[Message, ...]:
+    if api == "chat":
+        return from_openai(payload.get("messages") or [])
+    if api == "responses":
+        return from_responses(payload.get("instructions"), payload.get("input") or [])
+    return from_anthropic(payload.get("system"), payload.get("messages") or [])
+
+
+def _tools(payload: Mapping[str, Any]) -> tuple[Mapping[str, Any], ...]:
+    """Function tools in any format (hosted tools have no portable form)."""
+    from agent_eval.tooldefs import tool_parts
+
+    out = []
+    for tool in payload.get("tools") or ():
+        with contextlib.suppress(ValueError, KeyError, TypeError, AttributeError):
+            tool_parts(tool)
+            out.append(tool)
+    return tuple(out)
+
+
+def _portable(payload: Mapping[str, Any]) -> dict[str, Any]:
+    """The parameters a request keeps when translated to another provider's format."""
+    params = {k: payload[k] for k in _PORTABLE if payload.get(k) is not None}
+    for alias in ("max_completion_tokens", "max_output_tokens"):
+        if payload.get(alias) is not None:
+            params.setdefault("max_tokens", payload[alias])
+    stop = payload.get("stop", payload.get("stop_sequences"))
+    if stop:
+        params["stop"] = stop
+    return params
+
+
+def _models(model: str, anthropic: bool) -> dict[str, Any]:
     if anthropic:
-        return {"type": "error", "error": {"type": kind, "message": message}}
-    return {"error": {"message": message, "type": kind, "param": None, "code": None}}
+        return {"data": [{"type": "model", "id": model, "display_name": model, "created_at": "2025-01-01T00:00:00Z"}],
+                "has_more": False, "first_id": model, "last_id": model}
+    return {"object": "list", "data": [{"id": model, "object": "model", "created": 0, "owned_by": "agent-eval"}]}
+
+
+def _warn(meter: RunMeter, warning: str) -> None:
+    if warning not in meter.warnings:
+        meter.warnings.append(warning)
+
+
+def _error(status: int, anthropic: bool, message: str, kind: str = "invalid_request_error") -> tuple[int, str, bytes]:
+    if anthropic:
+        body: dict[str, Any] = {"type": "error", "error": {"type": kind, "message": message}}
+    else:
+        body = {"error": {"message": message, "type": kind, "param": None, "code": None}}
+    return status, _JSON, json.dumps(body).encode()
+
+
+def wire_trajectory(exchanges: Sequence[Exchange], reported: tuple[ToolCall, ...],
+                    end_ms: float) -> tuple[tuple[ToolCall, ...], list[Span], str | None]:
+    """The run's tool calls, their spans, and a warning when the agent's report and the wire disagree.
+
+    Seen on the wire: each call the model asked for (its first choice) and the result the agent sent
+    back for it in a later request. The agent's own report wins; with none, the wire's calls are the
+    trajectory. A tool span runs from the reply that asked for it to the request that carried its result.
+    """
+    asked: dict[str, tuple[ToolCall, float]] = {}
+    results: dict[str, tuple[str, float]] = {}
+    for exchange in exchanges:
+        for message in exchange.request.messages:
+            if message.role == "tool" and message.tool_call_id:
+                results.setdefault(message.tool_call_id, (message.content, exchange.start_ms))
+        for n, call in enumerate(exchange.completion.tool_calls):
+            asked.setdefault(call.id or f"#{len(asked)}.{n}", (call, exchange.end_ms))
+    seen = [call.model_copy(update={"result": results[key][0]}) if key in results else call
+            for key, (call, _) in asked.items()]
+    timing = {key: (at, results[key][1] - at if key in results else None) for key, (_, at) in asked.items()}
+    unmatched = list(asked)
+    warning = None
+    if reported and seen and Counter(c.name for c in reported) != Counter(c.name for c in seen):
+        warning = (f"the agent reported tool calls ({', '.join(c.name for c in reported)}) that differ from those "
+                   f"the model asked for through agent-eval ({', '.join(c.name for c in seen)})")
+    calls = reported or tuple(seen)
+    spans = []
+    for call in calls:  # a reported call takes the time of the wire call with its id, else of its name
+        key = call.id if call.id in unmatched else next((k for k in unmatched if asked[k][0].name == call.name), "")
+        if key:
+            unmatched.remove(key)
+        start, duration = timing.get(key, (end_ms, None))
+        spans.append(tool_span(call.name, call.parsed_arguments(), call.result, start_ms=start, duration_ms=duration,
+                               error=call.error, call_id=call.id))
+    return calls, spans, warning
 
 
 class _Transport(httpx2.AsyncBaseTransport):
@@ -162,9 +345,10 @@ class _Transport(httpx2.AsyncBaseTransport):
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         body = await request.aread()
         path = request.url.raw_path.decode("ascii")
-        work = self._gateway.handle(path, body)
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        work = self._gateway.handle(request.method, path, body, headers)
         if asyncio.get_running_loop() is self._loop:
-            status, answer = await work
+            status, content_type, data = await work
         else:  # a sync agent running its own event loop in a worker thread
-            status, answer = await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(work, self._loop))
-        return httpx2.Response(status, json=answer, request=request)
+            status, content_type, data = await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(work, self._loop))
+        return httpx2.Response(status, content=data, headers={"content-type": content_type}, request=request)

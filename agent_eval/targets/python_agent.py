@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agent_eval.calls.tracing import agent_span, tool_span
-from agent_eval.records import RunError
+from agent_eval.calls.tracing import agent_span
+from agent_eval.records import RunError, Usage
 from agent_eval.targets.agent_io import (
     OUTPUT_LIMIT_CHARS,
     PRINTED_LIMIT_CHARS,
@@ -36,7 +36,7 @@ from agent_eval.targets.agent_io import (
 )
 from agent_eval.targets.base import TargetResult, TargetRun
 from agent_eval.targets.calling import ModelCaller, RunMeter
-from agent_eval.targets.gateway import Gateway
+from agent_eval.targets.gateway import Gateway, wire_trajectory
 from agent_eval.targets.isolation import AgentWorkerPool, WorkerEnded
 
 __all__ = ["PythonTarget", "as_result", "build_result", "provider_failed"]
@@ -57,17 +57,16 @@ def build_result(result: AgentResult, run: TargetRun, meter: RunMeter, *, name: 
                  extra: dict[str, Any] | None = None) -> TargetResult:
     """The TargetResult of a custom agent: its transcript and tool calls, and the calls it made through us.
 
+    With no report, the tool calls seen on the gateway are the trajectory; a report is checked against them.
     A transcript that is not one (an unknown role, malformed `tool_calls`) is an errored run of kind `target`.
     """
     end = meter.clock.now_ms()
     output, _ = cut_text(result.output, OUTPUT_LIMIT_CHARS, "the agent's output")
     try:  # whatever the agent reported (nested 100,000 deep, an unknown role), it cannot crash the run
-        calls = tool_calls_of(result.tool_calls)
+        calls, tools, mismatch = wire_trajectory(meter.exchanges, tool_calls_of(result.tool_calls), end)
         messages = messages_of(result, run)
         context = tuple(c if isinstance(c, str) else str(c) for c in result.context)
         raw = {**result.model_dump(mode="json"), "output": output}
-        tools = [tool_span(c.name, c.parsed_arguments(), c.result, start_ms=end, duration_ms=None, error=c.error,
-                           call_id=c.id) for c in calls]
     except Exception as exc:
         span = agent_span(name, list(meter.spans), start_ms=start_ms, duration_ms=end - start_ms, attributes=extra,
                           error="unreadable AgentResult")
@@ -75,16 +74,17 @@ def build_result(result: AgentResult, run: TargetRun, meter: RunMeter, *, name: 
                          f"recorded (a malformed transcript?): {type(exc).__name__}: {exc}"[:500])
         return TargetResult(messages=run.messages, usage=meter.usage, cost_usd=meter.cost_usd if meter.calls else None,
                             trace=(span,), steps=meter.calls, error=error, model=meter.model)
-    span = agent_span(name, [*meter.spans, *tools], start_ms=start_ms, duration_ms=end - start_ms,
-                      attributes=extra)
-    reported = usage_of(result)
-    usage = meter.usage if meter.calls else reported
+    children = sorted([*meter.spans, *tools], key=lambda s: s.start_ms)  # a wire tool call between its steps
+    span = agent_span(name, children, start_ms=start_ms, duration_ms=end - start_ms, attributes=extra)
+    # no call through agent-eval and no usage reported: the tokens are unknown, not zero
+    usage = meter.usage if meter.calls else usage_of(result) if result.usage else Usage(estimated=True)
     steps = meter.calls or sum(1 for m in messages[len(run.messages):] if m.role == "assistant") + 1
     return TargetResult(
         output=output, messages=messages, tool_calls=calls, usage=usage,
         cost_usd=meter.cost_usd if meter.calls else None, latency_ms=end - start_ms, model=meter.model,
         trace=(span,), steps=steps, cached=meter.all_cached, attempts=meter.attempts or 1,
-        context=context, violations=meter.violations(), raw=raw, warnings=tuple(meter.warnings),
+        context=context, violations=meter.violations(), raw=raw,
+        warnings=(*meter.warnings, *((mismatch,) if mismatch else ())),
     )
 
 

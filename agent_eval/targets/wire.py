@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from agent_eval.providers.base import Completion
 from agent_eval.records import Message, ToolCall
 
 __all__ = [
-    "anthropic_response",
     "from_anthropic",
     "from_openai",
-    "openai_response",
+    "from_responses",
     "to_openai",
 ]
 
@@ -88,45 +85,30 @@ def from_anthropic(system: Any, messages: Sequence[Any]) -> tuple[Message, ...]:
     return tuple(out)
 
 
-def openai_response(completion: Completion, serial: int) -> dict[str, Any]:
-    """A chat.completion body."""
-    message: dict[str, Any] = {"role": "assistant", "content": completion.text or None}
-    if completion.tool_calls:
-        message["tool_calls"] = [
-            {"id": c.id or f"call_{serial}_{i}", "type": "function",
-             "function": {"name": c.name, "arguments": c.arguments or "{}"}}
-            for i, c in enumerate(completion.tool_calls)
-        ]
-    elif message["content"] is None:
-        message["content"] = ""
-    finish = "tool_calls" if completion.tool_calls else _openai_finish(completion.finish_reason)
-    usage = completion.usage
-    return {
-        "id": f"chatcmpl-agent-eval-{serial}", "object": "chat.completion", "created": int(time.time()),
-        "model": completion.model,
-        "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": finish}],
-        "usage": {"prompt_tokens": usage.input_tokens, "completion_tokens": usage.output_tokens,
-                  "total_tokens": usage.total},
-    }
-
-
-def _openai_finish(reason: str | None) -> str:
-    return {"end_turn": "stop", "max_tokens": "length", "tool_use": "tool_calls"}.get(reason or "stop", reason or "stop")
-
-
-def anthropic_response(completion: Completion, serial: int) -> dict[str, Any]:
-    """A messages-API message body."""
-    blocks: list[dict[str, Any]] = [{"type": "text", "text": completion.text}] if completion.text else []
-    for i, call in enumerate(completion.tool_calls):
-        arguments = call.parsed_arguments()
-        blocks.append({"type": "tool_use", "id": call.id or f"toolu_{serial}_{i}", "name": call.name,
-                       "input": arguments if isinstance(arguments, dict) else {"input": arguments}})
-    if not blocks:
-        blocks.append({"type": "text", "text": ""})
-    stop = "tool_use" if completion.tool_calls else {"length": "max_tokens"}.get(completion.finish_reason or "",
-                                                                                   "end_turn")
-    return {
-        "id": f"msg_agent_eval_{serial}", "type": "message", "role": "assistant", "model": completion.model,
-        "content": blocks, "stop_reason": stop, "stop_sequence": None,
-        "usage": {"input_tokens": completion.usage.input_tokens, "output_tokens": completion.usage.output_tokens},
-    }
+def from_responses(instructions: Any, items: Any) -> tuple[Message, ...]:
+    """A Responses-API `input` (a string or items) as records: function calls and their outputs included."""
+    out: list[Message] = [Message(role="system", content=_text(instructions))] if instructions else []
+    if isinstance(items, str):
+        return (*out, Message(role="user", content=items))
+    if not isinstance(items, list):
+        raise ValueError("`input` is neither text nor a list of items")  # noqa: TRY004 (answered as a 400)
+    for i, item in enumerate(items):
+        if not isinstance(item, Mapping):
+            raise ValueError(f"input item {i} is not an object")  # noqa: TRY004
+        kind = item.get("type", "message")
+        if kind == "message" and item.get("role") in (*_ROLES, "developer"):
+            role = "system" if item["role"] == "developer" else item["role"]
+            out.append(Message(role=role, content=_text(item.get("content"))))
+        elif kind in ("function_call", "custom_tool_call"):
+            arguments = item.get("arguments", item.get("input", ""))
+            call = ToolCall(id=str(item.get("call_id") or item.get("id") or ""), name=str(item.get("name") or ""),
+                            arguments=arguments if isinstance(arguments, str) else json.dumps(arguments))
+            if out and out[-1].role == "assistant" and not out[-1].content and out[-1].tool_calls:
+                out[-1] = Message(role="assistant", content="", tool_calls=(*out[-1].tool_calls, call))
+            else:
+                out.append(Message(role="assistant", content="", tool_calls=(call,)))
+        elif kind in ("function_call_output", "custom_tool_call_output"):
+            out.append(Message(role="tool", content=_text(item.get("output")), tool_call_id=str(item.get("call_id"))))
+        elif kind == "message":
+            raise ValueError(f"input item {i} is a message without a valid role")
+    return tuple(out)

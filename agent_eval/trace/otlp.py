@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -149,6 +150,7 @@ def _run_spans(results: Results, run: RunRecord, redact: bool, masks: tuple[str,
         "gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": results.config.name,
         "agent_eval.case_id": run.case_id, "agent_eval.run_index": run.index, "agent_eval.status": str(run.status),
         "agent_eval.score": run.score, "agent_eval.failure_kind": run.failure_kind, "agent_eval.steps": run.steps,
+        "error.type": run.error.kind if run.error else None,
     }
     root_attrs.update(_export_attributes(_conversation(run), redact))
     root = ExportedSpan(trace_id, _hex(seed + "/root", 16), "", f"invoke_agent {run.case_id}#{run.index + 1}",
@@ -210,6 +212,8 @@ def _export_attributes(attributes: dict[str, Any], redact: bool) -> dict[str, An
             out[key] = json.dumps(messages, ensure_ascii=False)
         elif key in _CONTENT_KEYS and redact:
             out[key] = REDACTED
+        elif key in _DOUBLE_KEYS and isinstance(value, int) and not isinstance(value, bool):
+            out[key] = float(value)  # the conventions type these as doubles: `temperature: 0` included
         else:
             out[key] = value
     return out
@@ -281,12 +285,29 @@ def _otlp_span(span: ExportedSpan) -> dict[str, Any]:
     out: dict[str, Any] = {
         "traceId": span.trace_id, "spanId": span.span_id, "name": span.name, "kind": _SPAN_KIND.get(span.kind, 1),
         "startTimeUnixNano": str(span.start_ns), "endTimeUnixNano": str(span.end_ns),
-        "attributes": _attributes({**span.attributes, "agent_eval.span_kind": span.kind}),
+        "attributes": _attributes({**span.attributes, "agent_eval.span_kind": span.kind,
+                                   **({"error.type": span.attributes.get("error.type") or _error_type(span.error)}
+                                      if span.error else {})}),
         "status": {"code": _STATUS_ERROR, "message": span.error} if span.error else {"code": 1},
     }
     if span.parent_id:
         out["parentSpanId"] = span.parent_id
     return out
+
+
+_DOUBLE_KEYS = frozenset({"gen_ai.request.temperature", "gen_ai.request.top_p", "gen_ai.request.frequency_penalty",
+                          "gen_ai.request.presence_penalty"})
+_ERROR_CLASS = re.compile(r"\b([A-Z]\w*(?:Error|Exception|Exit|Interrupt|Timeout))\b")
+_HTTP_STATUS = re.compile(r"\bHTTP ([1-5]\d\d)\b")
+
+
+def _error_type(error: str) -> str:
+    """A low-cardinality `error.type`: the exception class or HTTP status the message names, else `_OTHER`."""
+    if found := _ERROR_CLASS.search(error):
+        return found.group(1)
+    if found := _HTTP_STATUS.search(error):
+        return found.group(1)
+    return "timeout" if "timed out" in error or "no answer within" in error else "_OTHER"
 
 
 def _attributes(values: dict[str, Any]) -> list[dict[str, Any]]:
