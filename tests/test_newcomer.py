@@ -109,3 +109,15 @@ def test_a_suite_whose_requires_are_missing_is_skipped_in_a_folder_and_refused_b
     assert named.code == 2 and "needs the Python package(s) no_such_package_here" in named.err
     _write(repo / "suites" / "needs.yaml", text.replace("no_such_package_here", "json"))
     assert run_cli(capsys, "run", "suites/needs.yaml", "--out", "installed").code == 0
+
+
+def test_two_configs_with_identical_scores_are_not_significantly_different(repo: Path, capsys) -> None:
+    _write(repo / "c2.yaml", _CONFIG.replace("name: mock-1}", "name: mock-1, params: {temperature: 0.5}}"))
+    cases = "".join(f"  - {{id: c{i}, input: 'q{i}', checks: [{{contains: {'know' if i % 2 else 'nope'}}}]}}\n"
+                    for i in range(4))
+    _write(repo / "four.yaml", f"suite: four\nconfig: c.yaml\nrepeat: 2\ncases:\n{cases}")
+    r = run_cli(capsys, "run", "four.yaml", "--config", "c.yaml", "--config", "c2.yaml", "--out", "out")
+    assert r.code == 0, r.text
+    (pair,) = json.loads((repo / "out" / "matrix.json").read_text())["pairs"]
+    assert pair["diff"] == 0 and pair["p_value"] == 1.0 and pair["better"] is None
+    assert "p = 0" not in (repo / "out" / "summary.md").read_text()

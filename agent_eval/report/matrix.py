@@ -140,6 +140,8 @@ def _pair(a: ArmInput, b: ArmInput) -> PairComparison:
         half = t_quantile_975(test.n - 1) * test.se_diff
         ci = (test.mean_diff - half, test.mean_diff + half)
         p = min(1.0, 2 * min(test.p_value, 1 - test.p_value))
+        if test.se_diff == 0:  # every case scored the same difference: none at all is p = 1, not 0
+            p = 1.0 if test.mean_diff == 0 else 0.0
     return PairComparison(a=a.label, b=b.label, cases=test.n, mean_a=test.base_mean, mean_b=test.cand_mean,
                           diff=test.mean_diff, diff_ci=ci, p_value=p)
 
