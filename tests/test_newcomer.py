@@ -121,3 +121,20 @@ def test_two_configs_with_identical_scores_are_not_significantly_different(repo:
     (pair,) = json.loads((repo / "out" / "matrix.json").read_text())["pairs"]
     assert pair["diff"] == 0 and pair["p_value"] == 1.0 and pair["better"] is None
     assert "p = 0" not in (repo / "out" / "summary.md").read_text()
+
+
+def test_resuming_a_no_cache_run_does_not_use_the_cache(repo: Path, capsys, loopback_server, monkeypatch) -> None:
+    from tests.test_cli_faults import make_suite
+
+    monkeypatch.setenv("LOOP_KEY", "sk-loop")
+    suite = make_suite(repo / "loop", loopback_server, cases=2, k=2)
+    assert run_cli(capsys, "run", suite, "--out", "out", "--no-cache").code == 0
+    runs = (repo / "out" / "runs.jsonl").read_text().splitlines()
+    (repo / "out" / "runs.jsonl").write_text(runs[0] + "\n")  # as if interrupted after one run
+    r = run_cli(capsys, "run", "--resume", "out")
+    assert r.code == 0, r.text
+    assert len((repo / "out" / "runs.jsonl").read_text().splitlines()) == 4
+    cache = repo / ".agent-eval" / "cache"
+    assert not cache.exists() or not any(cache.iterdir()), list(cache.iterdir())
+    assert run_cli(capsys, "run", suite, "--out", "cached").code == 0
+    assert cache.exists() and any(cache.iterdir())  # the check above can fail: a cached run writes there

@@ -298,7 +298,8 @@ def _resume_plan(request: RunRequest) -> Plan:
             raise UsageError(f"--resume {folder}: the {what} changed since the run started "
                              f"(hash {old} -> {new}); start a new run instead")
     options = dataclasses.replace(request.options, seed=manifest.seed, repeat=manifest.repeat,
-                                  filters=manifest.filter, shard=manifest.shard)
+                                  filters=manifest.filter, shard=manifest.shard,
+                                  use_cache=manifest.use_cache and request.options.use_cache)
     plan = SuitePlan(suite=suite, arms=(Arm(config=config, options=options, folder=folder),), root=folder)
     baseline, path, looked_for = _baseline(request, plan)
     plan = dataclasses.replace(plan, baseline=baseline, baseline_path=path, looked_for=looked_for)

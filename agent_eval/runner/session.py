@@ -163,7 +163,7 @@ def _write_manifest(out_dir: Path, suite: LoadedSuite, config: LoadedConfig, opt
     manifest = Manifest(
         suite_path=str(suite.path.resolve()), suite_hash=suite.hash, config_path=str(config.path.resolve()),
         config_hash=config.hash, seed=options.seed, repeat=repeat, filter=options.filters,
-        shard=options.shard, started_at=started,
+        shard=options.shard, use_cache=options.use_cache, started_at=started,
     )
     write_atomic(out_dir / "manifest.json", manifest.model_dump_json(indent=2) + "\n")
 

@@ -35,6 +35,7 @@ class Manifest(BaseModel):
     repeat: int
     filter: tuple[str, ...] = ()
     shard: tuple[int, int] | None = None
+    use_cache: bool = True  # --no-cache: a resumed run neither reads nor writes the cache either
     started_at: str
 
 
