@@ -133,7 +133,7 @@ def make_plan(request: RunRequest) -> Plan:
             arms, reference = (Arm(config=config, options=options, folder=suite_root),), None
         plans.append(SuitePlan(suite=suite, arms=arms, root=suite_root, reference=reference))
     kept = _with_selected_cases(plans, request.options)
-    skipped = (*unmet, *(f"{p.suite.name}: no case matches --filter/--shard" for p in plans if p not in kept))
+    skipped = (*unmet, *(f"{p.suite.name}: no case matches --filter" for p in plans if p not in kept))
     plans = kept
     if len(plans) == 1 and request.out is None:
         root = plans[0].root
@@ -238,13 +238,13 @@ def _unique_names(suites: Sequence[LoadedSuite]) -> None:
 
 
 def _with_selected_cases(plans: list[SuitePlan], options: RunOptions) -> list[SuitePlan]:
-    """Of several suites, drop those that --filter or --shard leaves without a case (the execution notes
-    them): a folder sharded in CI has small suites with no case in some shards. Nothing anywhere is an error."""
-    if len(plans) < 2 or (not options.filters and options.shard is None):
+    """Of several suites, drop those that --filter leaves without a case (the execution notes them); nothing
+    anywhere is an error. A shard that holds no case of a suite still runs it: an empty, mergeable shard."""
+    if len(plans) < 2 or not options.filters:
         return plans
-    kept = [plan for plan in plans if selected(plan.suite, options)]
+    kept = [plan for plan in plans if selected(plan.suite, dataclasses.replace(options, shard=None))]
     if not kept:
-        raise UsageError("no case of any suite matches --filter/--shard; nothing to run")
+        raise UsageError("no case of any suite matches --filter; nothing to run")
     return kept
 
 

@@ -87,9 +87,12 @@ async def run_suite(
     from agent_eval.judge import judge_provenance
 
     repeat = options.repeat or suite.spec.repeat
-    cases = [c for c in select_cases(suite.cases, options.filters) if in_shard(c.id, options.shard)]
-    if not cases:
-        raise UsageError("no case matches --filter/--shard; nothing to run")
+    selected = select_cases(suite.cases, options.filters)
+    if not selected:
+        raise UsageError("no case matches --filter; nothing to run")
+    cases = [c for c in selected if in_shard(c.id, options.shard)]
+    if not cases:  # a CI matrix with more shards than a small suite has cases: an empty, mergeable shard
+        return _empty_shard(suite, config, options, out_dir, repeat, resume=resume)
     runs_path = out_dir / "runs.jsonl"
     previous, warnings = read_runs(runs_path) if resume else ({}, [])
     previous = _in_plan(previous, cases, repeat, runs_path, warnings)
@@ -154,6 +157,27 @@ async def run_suite(
         budget=budget.describe(), retries=stats.retries, rate_limited=stats.rate_limited,
         new_runs=len(outcome.records), fatal=outcome.fatal,
     )
+
+
+def _empty_shard(suite: LoadedSuite, config: LoadedConfig, options: RunOptions, out_dir: Path, repeat: int,
+                 *, resume: bool) -> RunReport:
+    """A shard that holds no case of the suite: empty runs.jsonl and results.json, complete, for `merge`."""
+    from agent_eval.judge import judge_provenance
+
+    started = _now()
+    if not resume:
+        _write_manifest(out_dir, suite, config, options, repeat, started)
+    (out_dir / "runs.jsonl").touch()
+    judge_model, judge_hash = judge_provenance(suite, suite.cases)
+    provenance = Provenance(seed=options.seed, repeat=repeat, started_at=started, finished_at=_now(), complete=True,
+                            incomplete_reason=None, shard=options.shard, judge_model=judge_model,
+                            judge_prompt_hash=judge_hash)
+    results, text = dump_json(build_results(suite, config, [], {}, provenance), indent=2)
+    write_atomic(out_dir / "results.json", text + "\n")
+    assert options.shard is not None
+    i, n = options.shard
+    note = f"shard {i}/{n} holds no case of suite '{suite.name}': wrote an empty results file for `merge`"
+    return RunReport(results=results, out_dir=out_dir, warnings=(note,))
 
 
 def _write_manifest(out_dir: Path, suite: LoadedSuite, config: LoadedConfig, options: RunOptions,
