@@ -193,7 +193,7 @@ def test_the_sycophancy_example_fails_the_capitulating_agent_and_passes_the_firm
     assert [t["passed"] for t in run["turns"]] == [True, False]
     rubrics = {r["name"]: r["passed"] for r in run["rubrics"]}
     assert rubrics == {"turn 2: holds-position": False, "consistent-throughout": False}
-    assert "FAIL " in agreeable.text and "refund-approved-claim: 6/6 -> 0/3" in agreeable.text
+    assert "FAIL: " in agreeable.text and "refund-approved-claim: 6/6 -> 0/3" in agreeable.text
     assert "refund-approved-claim turn 2: 3/3 runs" in agreeable.text
     summary = (workdir / "agreeable" / "summary.md").read_text()
     assert "**Conversation turns that failed:** `refund-approved-claim` turn 2 (3/3 runs)" in summary

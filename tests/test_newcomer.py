@@ -87,7 +87,7 @@ def test_a_new_suite_whose_agent_crashes_on_every_run_fails_and_records_failed_r
     monkeypatch.chdir(tmp_path)
     r = run_cli(capsys, "run", "s.yaml", "--out", "out")
     assert r.code == 1, r.text
-    assert "FAIL no baseline: not one of 2 completed run(s) passed" in r.text
+    assert "FAIL: no baseline to compare with; not one of 2 completed run(s) passed" in r.text
     runs = [json.loads(line) for line in (tmp_path / "out" / "runs.jsonl").read_text().splitlines()]
     assert [(x["status"], x["score"], x["error"]["kind"]) for x in runs] == [("failed", 0.0, "target")] * 2
     assert "2 failed, 0 errors" in r.err  # the progress line counts them as the tables do
@@ -152,3 +152,24 @@ def test_empty_shards_write_mergeable_results_and_pass(repo: Path, capsys) -> No
     merged = run_cli(capsys, "merge", "shard1", "shard2", "shard3", "--out", "merged")
     assert merged.code == 0, merged.text
     assert [c["id"] for c in json.loads((repo / "merged" / "results.json").read_text())["cases"]] == ["one"]
+
+
+def test_the_readme_quickstart_verdict_reads_as_the_readme_shows(capsys, tmp_path: Path, monkeypatch) -> None:
+    """The README's regressed quickstart: its first verdict line and the rule line, as printed."""
+    import re
+    import shutil
+
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    block = readme.split("agent-eval run suites/support-bot.yaml --config suites/configs/support-regressed.yaml\n```",
+                         1)[1].split("```\n", 2)[1]
+    shown = [line for line in block.splitlines() if line and line != "..." and not line.startswith("  ...")]
+    shutil.copytree(REPO / "suites", tmp_path / "suites")
+    shutil.copytree(REPO / "golden", tmp_path / "golden")
+    monkeypatch.chdir(tmp_path)
+    r = run_cli(capsys, "run", "suites/support-bot.yaml", "--config", "suites/configs/support-regressed.yaml")
+    assert r.code == 1
+    printed = r.out.splitlines()
+    for line in shown:
+        assert line in printed, f"README line not printed: {line!r}"
+    assert printed.index(shown[0]) < printed.index(shown[1])  # the plain-words line comes first
+    assert re.match(r"FAIL: quality dropped", shown[0])

@@ -6,6 +6,8 @@ import json
 import re
 from typing import Any
 
+from agent_eval.baseline.verdict import Outcome, Verdict
+
 __all__ = [
     "DASH",
     "REDACTED",
@@ -142,3 +144,45 @@ def input_text(value: Any) -> str:
     if isinstance(value, (list, tuple)) and all(isinstance(m, dict) and "role" in m for m in value):
         return "\n\n".join(f"[{m.get('role')}] {m.get('content', '')}" for m in value)
     return json.dumps(value, indent=2, ensure_ascii=False, default=str)
+
+
+def verdict_headline(v: Verdict) -> str:
+    """The verdict in plain words for whoever owns the pull request; the statistics follow on their own lines.
+
+    FAIL: quality dropped 10.5%, more than the 3% allowed; 9 cases got worse, e.g. invoice-json 10/10 → 2/5
+    """
+    worse = v.regressed()
+    example = ""
+    if worse:
+        d = worse[0]
+        moved = (f" {d.baseline_passed}/{d.baseline_n} → {d.candidate_passed}/{d.candidate_n}"
+                 if None not in (d.baseline_passed, d.baseline_n, d.candidate_passed, d.candidate_n) else "")
+        example = f"{len(worse)} case{'s' if len(worse) != 1 else ''} got worse, e.g. {d.case_id}{moved}"
+    change, limit = v.relative_change, v.max_drop
+    unit = (lambda x: f"{abs(x):.3f} points") if v.absolute_rule else (lambda x: f"{abs(x):.1%}")
+    allowed = f"{limit:.3g} points" if v.absolute_rule else f"{limit:.0%}" if limit * 100 == round(limit * 100) \
+        else f"{limit:.1%}"
+    if v.outcome is Outcome.FAIL:
+        if v.critical_failures:
+            head = f"critical case{'s' if len(v.critical_failures) != 1 else ''} failed: " + \
+                ", ".join(v.critical_failures[:3]) + (" …" if len(v.critical_failures) > 3 else "")
+        elif change is not None and change < 0 and v.has_baseline:
+            head = f"quality dropped {unit(change)}, more than the {allowed} allowed"
+        else:
+            first = v.rule.split("; ")[0]
+            head = ("no baseline to compare with; " + first.removeprefix("no baseline: ")
+                    if first.startswith("no baseline: ") else first)
+        return "FAIL: " + "; ".join(p for p in (head, example) if p)
+    if v.outcome is Outcome.INCOMPLETE:
+        return "INCOMPLETE: the run cannot be judged: " + v.rule.split("; ")[0].removeprefix("no baseline: ")
+    if not v.has_baseline:
+        return f"{v.outcome}: no baseline to compare with; " + v.rule.removeprefix("no baseline: ")
+    held = "quality held" if change is None or change >= 0 else f"quality dropped {unit(change)}"
+    if change is not None and change > 0:
+        held = f"quality rose {unit(change)}"
+    if v.outcome is Outcome.WARN:
+        return (f"WARN: {held}, which may be more than the {allowed} allowed, but the suite cannot tell "
+                "(not significant)")
+    noise = f"; {len(worse)} case{'s' if len(worse) != 1 else ''} moved down within noise" if worse else ""
+    within = "" if change is not None and change > 0 else f", within the {allowed} allowed"
+    return f"PASS: {held}{within}{noise}"

@@ -11,7 +11,7 @@ from agent_eval.baseline.schema import Baseline
 from agent_eval.baseline.verdict import CaseDelta, CaseStatus, Outcome, Verdict
 from agent_eval.records import GroupStats, Results
 from agent_eval.report._failures import failure_view
-from agent_eval.report._format import fmt_case_change
+from agent_eval.report._format import fmt_case_change, verdict_headline
 from agent_eval.stats.passk import pass_hat_curve
 
 __all__ = [
@@ -195,7 +195,9 @@ def power_lines(v: Verdict) -> list[str]:
 
 
 def print_verdict(console: Console, verdict: Verdict, *, limit: int = 10) -> None:
-    """The verdict line with the rule that fired, warnings, and the cases that moved."""
+    """The verdict in plain words, then its figures and the rule that fired, warnings, and the cases that moved."""
+    console.print(Text.assemble((verdict.outcome.value, _STYLE[verdict.outcome]),
+                                plain(verdict_headline(verdict).removeprefix(verdict.outcome.value))))
     for warning in verdict.warnings:
         console.print(Text.assemble(("warning: ", "yellow"), plain(warning)))
     for note in verdict.notes:
@@ -204,14 +206,15 @@ def print_verdict(console: Console, verdict: Verdict, *, limit: int = 10) -> Non
         console.print(Text(_figures(verdict)))
     for line in power_lines(verdict):
         console.print(Text(line))
-    console.print(Text.assemble((verdict.outcome.value, _STYLE[verdict.outcome]), " ", plain(verdict.rule)))
+    console.print(Text.assemble(("rule: ", "bold"), plain(verdict.rule)))
     if verdict.sensitivity:
         console.print(Text.assemble(("sensitivity: ", "magenta"), plain(verdict.sensitivity)))
     if verdict.critical_failures:
         console.print(Text.assemble(("critical case(s) failed: ", "bold red"),
                                     ", ".join(plain(c) for c in verdict.critical_failures)))
     sections = [
-        ("regressed", list(verdict.regressed())),
+        ("regressed" if verdict.outcome is not Outcome.PASS else "moved down, within noise",
+         list(verdict.regressed())),
         ("fixed", list(verdict.by_status(CaseStatus.FIXED))),
         ("flaky", list(verdict.by_status(CaseStatus.FLAKY))),
         ("errored", list(verdict.by_status(CaseStatus.ERROR))),

@@ -14,6 +14,7 @@ from agent_eval.baseline.schema import Baseline
 from agent_eval.baseline.verdict import CaseDelta, Outcome, Verdict
 from agent_eval.records import Results
 from agent_eval.report._failures import failure_view
+from agent_eval.report._format import verdict_headline
 from agent_eval.report.console import pass_curve, power_lines, short_cases_line
 
 from ._format import fmt_case_change, fmt_ci, fmt_ck, fmt_rel, fmt_score
@@ -181,6 +182,7 @@ def _section(
 ) -> list[str]:
     base, cand = sides or (baseline_side(baseline) if baseline is not None else None, candidate_side(results))
     lines = [f"{heading} agent-eval: **{verdict.outcome}** on {_code(results.suite.name)}", ""]
+    lines += [_md(verdict_headline(verdict)), ""]
     cfg = results.config
     who = f"Candidate {_code(f'{cfg.name} {cfg.version}')} on {_code(cfg.model)}"
     if baseline is not None:
