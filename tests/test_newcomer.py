@@ -173,3 +173,35 @@ def test_the_readme_quickstart_verdict_reads_as_the_readme_shows(capsys, tmp_pat
         assert line in printed, f"README line not printed: {line!r}"
     assert printed.index(shown[0]) < printed.index(shown[1])  # the plain-words line comes first
     assert re.match(r"FAIL: quality dropped", shown[0])
+
+
+def _readme_block(after: str, fence: str = "```yaml\n") -> str:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    return readme.split(after, 1)[1].split(fence, 1)[1].split("```\n", 1)[0]
+
+
+def test_the_readme_named_metrics_example_loads_and_computes(tmp_path: Path, monkeypatch, capsys) -> None:
+    block = _readme_block("## Named and derived metrics\n")
+    judge = "judge: {provider: mock, name: mock-judge-1, mock: {default: '{\"reasoning\": \"ok\", \"score\": 5}'}}\n"
+    _write(tmp_path / "s.yaml", "suite: spam\nconfig: c.yaml\n" + judge + block)
+    _write(tmp_path / "c.yaml", "name: c\nversion: 1.0.0\nmodel: {provider: mock, name: mock-1, mock: "
+                                "{rules: [{match: PRIZE, answers: [{text: SPAM}]}], default: HAM}}\n")
+    monkeypatch.chdir(tmp_path)
+    r = run_cli(capsys, "run", "s.yaml", "--out", "out")
+    assert r.code == 0, r.text
+    derived = json.loads((tmp_path / "out" / "results.json").read_text())["summary"]["derived"]
+    assert derived["precision"]["value"] == 1.0 and derived["recall"]["value"] == 1.0
+
+
+def test_the_readme_escalation_lines_are_what_the_conversation_example_prints(tmp_path: Path, monkeypatch,
+                                                                               capsys) -> None:
+    import shutil
+
+    block = _readme_block("that did):\n", "```\n")
+    shutil.copytree(REPO / "suites", tmp_path / "suites")
+    shutil.copytree(REPO / "golden", tmp_path / "golden")
+    monkeypatch.chdir(tmp_path)
+    r = run_cli(capsys, "run", "suites/support-conversations.yaml", "--out", "out")
+    assert r.code == 0, r.text
+    for line in block.splitlines():
+        assert line in r.out.splitlines(), line
