@@ -205,3 +205,23 @@ def test_the_readme_escalation_lines_are_what_the_conversation_example_prints(tm
     assert r.code == 0, r.text
     for line in block.splitlines():
         assert line in r.out.splitlines(), line
+
+
+def test_a_custom_judge_template_receives_the_documented_variables(tmp_path: Path, monkeypatch, capsys) -> None:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    documented = readme.split("**A custom judge template**", 1)[1].split("Start from a copy", 1)[0]
+    names = ["rubric_name", "criteria", "steps", "input", "expected", "output", "scale_min", "scale_max", "context"]
+    assert all(f"`{n}`" in documented for n in names)
+    shown = " ".join(f"{n}=[{{{{ {n} }}}}]" for n in names)
+    _write(tmp_path / "judge.j2", shown + '\nreply {"reasoning": "r", "score": 5}\n')
+    _write(tmp_path / "s.yaml", "suite: j\nconfig: c.yaml\njudge: {provider: mock, name: mock-judge-1, prompt: judge.j2, "
+                                "mock: {rules: [{match: 'rubric_name=\\[tone\\] criteria=\\[Polite\\] steps=\\[\\[\\]\\] input=\\[.*hi', "
+                                "answers: [{text: '{\"reasoning\": \"seen\", \"score\": 5}'}]}], "
+                                "default: '{\"reasoning\": \"unseen\", \"score\": 1}'}}\n"
+                                "cases:\n  - id: one\n    input: hi\n    rubrics: [{name: tone, criteria: Polite}]\n")
+    _write(tmp_path / "c.yaml", _CONFIG)
+    monkeypatch.chdir(tmp_path)
+    r = run_cli(capsys, "run", "s.yaml", "--out", "out")
+    assert r.code == 0, r.text
+    rubric = json.loads((tmp_path / "out" / "results.json").read_text())["cases"][0]["runs"][0]["rubrics"][0]
+    assert rubric["score"] == 5, rubric
