@@ -225,3 +225,29 @@ def test_a_custom_judge_template_receives_the_documented_variables(tmp_path: Pat
     assert r.code == 0, r.text
     rubric = json.loads((tmp_path / "out" / "results.json").read_text())["cases"][0]["runs"][0]["rubrics"][0]
     assert rubric["score"] == 5, rubric
+
+
+@pytest.mark.parametrize("workflow", [".github/workflows/agent-eval-example.yml", "agent_eval/scaffold/workflow.yml"])
+def test_a_fork_pull_request_fails_the_gate_unless_the_workflow_says_skip(tmp_path: Path, workflow: str) -> None:
+    import os
+
+    import yaml
+
+    steps = yaml.safe_load((REPO / workflow).read_text())["jobs"]["gate"]["steps"]
+    step = next(s for s in steps if s.get("id") == "secrets")
+    assert step["env"]["FORK_POLICY"] == "fail"  # the safe default: a required check blocks an ungated merge
+
+    def run(policy: str, key: str) -> tuple[int, str, str]:
+        out = tmp_path / f"out-{policy}-{bool(key)}"
+        out.write_text("")
+        env = {**os.environ, "FROM_FORK": "true", "OPENAI_API_KEY": key, "FORK_POLICY": policy,
+               "GITHUB_OUTPUT": str(out)}
+        done = subprocess.run(["bash", "-eo", "pipefail", "-c", step["run"]], env=env, capture_output=True, text=True,
+                              check=False)
+        return done.returncode, done.stdout, out.read_text()
+
+    code, printed, outputs = run("fail", "")
+    assert code == 1 and "::error" in printed and "run=true" not in outputs
+    code, printed, outputs = run("skip", "")
+    assert code == 0 and "::notice" in printed and "run=false" in outputs
+    assert run("fail", "sk-from-a-secret")[2].strip() == "run=true"
