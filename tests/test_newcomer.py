@@ -251,3 +251,10 @@ def test_a_fork_pull_request_fails_the_gate_unless_the_workflow_says_skip(tmp_pa
     code, printed, outputs = run("skip", "")
     assert code == 0 and "::notice" in printed and "run=false" in outputs
     assert run("fail", "sk-from-a-secret")[2].strip() == "run=true"
+
+
+def test_two_runs_in_the_same_second_get_their_own_default_folders(repo: Path, capsys) -> None:
+    first = run_cli(capsys, "run", "suites/top.yaml")
+    second = run_cli(capsys, "run", "suites/top.yaml")
+    assert first.code == 0 and second.code == 0, second.text
+    assert len([p for p in (repo / ".agent-eval" / "runs").iterdir() if p.is_dir()]) == 2

@@ -15,7 +15,7 @@ import yaml
 from tests.clitools import REPO, run_cli
 
 README = (REPO / "README.md").read_text(encoding="utf-8")
-BLOCKS = re.findall(r"```(bash|yaml)\n(.*?)```", README, re.S)
+BLOCKS = re.findall(r"```(bash|yaml)\n(.*?)```", README, re.DOTALL)
 # Set-up lines (pip, pytest) are what .ci/run itself runs; synopsis lines ([optional] flags) are not commands.
 COMMANDS = [line.strip() for kind, body in BLOCKS if kind == "bash" for line in body.splitlines()
             if line.strip().startswith("agent-eval ") and "[" not in line.split("#")[0]]

@@ -120,7 +120,7 @@ def make_plan(request: RunRequest) -> Plan:
     several_configs = len(configs) > 1 or reference_config is not None
     if several_configs and request.save_baseline:
         raise UsageError("--save-baseline takes one config; run the chosen config alone to save its baseline")
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    stamp = _free_stamp(datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ"), suites) if request.out is None else ""
     root = request.out if request.out is not None else Path(".agent-eval/runs") / stamp
     plans = []
     for suite in suites:
@@ -190,6 +190,19 @@ def _suite_config(suite: LoadedSuite) -> LoadedConfig:
     if config_path is None:
         raise UsageError(f"{suite.path}: no config; pass --config or set `config:` in the suite")
     return load_config(config_path)
+
+
+def _free_stamp(stamp: str, suites: Sequence[LoadedSuite]) -> str:
+    """The time stamp of the default results folders, with -2, -3, ... when a run in the same second took it."""
+    from agent_eval.baseline.store import safe_suite_name
+
+    base = Path(".agent-eval/runs")
+    names = [safe_suite_name(s.name, s.path) for s in suites]
+    candidate, n = stamp, 1
+    while (base / candidate).exists() or any((base / f"{candidate}-{name}").exists() for name in names):
+        n += 1
+        candidate = f"{stamp}-{n}"
+    return candidate
 
 
 def _suite_root(request: RunRequest, suite: LoadedSuite, *, many: bool, stamp: str) -> Path:
