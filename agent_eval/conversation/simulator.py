@@ -142,5 +142,6 @@ def _swapped(conversation: list[Message]) -> list[Message]:
         if message.role == "user":
             swapped.append(Message(role="assistant", content=message.content))
         elif message.role == "assistant" and message.content:
-            swapped.append(Message(role="user", content=message.content))
+            # only the simulator may say its goal is reached: an agent's marker is not shown to it (or echoed)
+            swapped.append(Message(role="user", content=message.content.replace(GOAL_MARKER, "")))
     return swapped
