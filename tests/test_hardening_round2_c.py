@@ -149,3 +149,47 @@ def test_an_agent_reply_carrying_the_goal_marker_does_not_end_the_conversation(w
     assert run["simulated_user"]["stop"] == "max_turns", r.text
     assert run["simulated_user"]["goal_reached"] is False and len(run["turns"]) == 2
     assert not any("[GOAL_REACHED]" in text for text in shown)
+
+
+# ---- budgets hold per call, the gateway's included -----------------------------------------------------
+
+MANY_CALLS = '''
+async def agent(inp, ctx):
+    words = []
+    for i in range(40):
+        reply = await ctx.openai.chat.completions.create(
+            model=ctx.model, max_tokens=16, messages=[{"role": "user", "content": f"{inp.input} step {i}"}])
+        words.append(reply.choices[0].message.content)
+    return " ".join(words)
+'''
+CALL_USD = 20 * 5 / 1e6  # 10 + 10 tokens a call at $5 per million
+
+
+def test_a_budget_holds_for_agents_making_many_calls_a_run(workdir: Path, capsys,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    from loopback import Reply
+
+    monkeypatch.setenv("LOOP_KEY", SECRET)
+    write(workdir / "many_calls.py", MANY_CALLS)
+    with LoopbackServer(responder=lambda body: Reply("ok", input_tokens=10, output_tokens=10)) as server:
+        write(workdir / "config.yaml", f"""\
+name: many
+version: 1.0.0
+agent: {{python: "many_calls:agent"}}
+model: {{provider: openai, name: loopback-model, base_url: "{server.openai_base_url}", api_key_env: LOOP_KEY,
+        params: {{max_tokens: 16}}}}
+pricing: {{loopback-model: {{input: 5.0, output: 5.0}}}}
+""")
+        cases = "".join(f"  - {{id: c{i}, input: question {i}}}\n" for i in range(8))
+        suite = write(workdir / "suite.yaml", f"suite: many\nconfig: config.yaml\ncases:\n{cases}")
+        r = run_cli(capsys, "run", suite, "--out", "out", "--no-cache", "-j", "4", "--budget-usd", "0.002")
+        calls = server.total
+    spent = calls * CALL_USD
+    assert r.code == 3, r.text
+    assert 0 < spent <= 0.002 + 4 * CALL_USD + 1e-12, (calls, r.text)  # at most the 4 calls in flight over
+    data = results(workdir / "out")
+    assert data["complete"] is False and "budget" in data["incomplete_reason"]
+    stopped = [run for run in runs_lines(workdir / "out") if run["status"] == "errored"]
+    assert stopped and all(run["error"]["kind"] == "budget" for run in stopped)
+    assert stopped[0]["error"]["message"].startswith("stopped by a budget")
+    assert "budget reached" in r.err and "Traceback" not in r.text
