@@ -17,9 +17,28 @@ charges only what its calls did not (`charge_run`).
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-__all__ = ["Budget", "Reservation"]
+if TYPE_CHECKING:
+    from agent_eval.modelspec import PriceSpec
+    from agent_eval.providers.base import CompletionRequest
+
+__all__ = ["Budget", "Reservation", "call_estimate"]
+
+
+def call_estimate(request: CompletionRequest, pricing: Mapping[str, PriceSpec],
+                  provider: str) -> tuple[float | None, int]:
+    """A call's cost and tokens before it is made: its prompt and its whole output allowance."""
+    from agent_eval.calls.endpoint import estimate_tokens
+    from agent_eval.providers.pricing import cost_usd
+    from agent_eval.records import Usage
+
+    tokens = estimate_tokens(request)
+    prompt = min(tokens, sum(len(m.content) for m in request.messages) // 4)
+    usage = Usage(input_tokens=prompt, output_tokens=tokens - prompt)
+    return cost_usd(request.model, usage, pricing, provider=provider), tokens
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +170,8 @@ class Budget:
                           cost_usd: float | None = None, tokens: int = 0) -> None:
         """Give a call's reservation back and charge what it cost (when it was made and answered)."""
         if not self.limited:
+            if made and run is None:  # a run's own calls are charged with the run when nothing is limited
+                self.spend(cost_usd, tokens)
             return
         async with self._changed:
             self.call_reserved_usd -= held.usd

@@ -261,7 +261,8 @@ class Engine:
                                                                                   self.failure_policy),
                                                       transcript=reported)
             except JudgeError as exc:  # the run has no verdict; its output and checks are kept
-                error = RunError(kind="judge", message=f"judge: {exc}")
+                stopped = (item.case.id, item.index) in self.budget.stopped_runs  # a judge call was refused
+                error = RunError(kind="budget" if stopped else "judge", message=f"judge: {exc}")
         score, passed = score_run(checks, rubrics)
         status = RunStatus.ERRORED if error else RunStatus.PASSED if passed else RunStatus.FAILED
         record = RunRecord(

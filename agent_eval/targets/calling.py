@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from agent_eval.calls.budget import Budget, Reservation
+from agent_eval.calls.budget import Budget, Reservation, call_estimate
 from agent_eval.calls.cache import ResponseCache, cache_key
 from agent_eval.calls.endpoint import CallFailed, Endpoint
 from agent_eval.calls.tracing import Clock, model_span
@@ -171,14 +171,7 @@ class ModelCaller:
         """Hold the call's expected spend under the budget; CallRefused when it would cross it."""
         if self.budget is None or not self.budget.limited:
             return None
-        from agent_eval.calls.endpoint import estimate_tokens
-        from agent_eval.providers.pricing import cost_usd
-
-        tokens = estimate_tokens(request)
-        prompt = min(tokens, sum(len(m.content) for m in request.messages) // 4)
-        usd = cost_usd(request.model, Usage(input_tokens=prompt, output_tokens=tokens - prompt), self.pricing,
-                       provider=self.provider_name)
-        held = await self.budget.reserve_call(usd, tokens)
+        held = await self.budget.reserve_call(*call_estimate(request, self.pricing, self.provider_name))
         if held is None:
             self.budget.stopped_runs.add((request.case_id, request.repetition))
             raise CallRefused(f"stopped by a budget: {self.budget.describe()}")
