@@ -193,3 +193,24 @@ pricing: {{loopback-model: {{input: 5.0, output: 5.0}}}}
     assert stopped and all(run["error"]["kind"] == "budget" for run in stopped)
     assert stopped[0]["error"]["message"].startswith("stopped by a budget")
     assert "budget reached" in r.err and "Traceback" not in r.text
+
+
+def test_a_budget_holds_for_simulated_users_calls_as_they_are_made(workdir: Path, capsys,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from loopback import Reply
+
+    monkeypatch.setenv("SIM_KEY", "sk-sim")
+    write(workdir / "config.yaml", MOCK_CONFIG.replace("[GOAL_REACHED]", "") +
+          "pricing: {sim-model: {input: 5.0, output: 5.0}}\n")
+    with LoopbackServer(responder=lambda body: Reply("and then?", input_tokens=10, output_tokens=10)) as server:
+        case = SIMULATED.split("cases:\n", 1)[1].format(phrases="[]", url=server.openai_base_url)
+        cases = "".join(case.replace("id: talk", f"id: talk{i}").replace("max_turns: 2", "max_turns: 10")
+                        for i in range(6))
+        suite = write(workdir / "suite.yaml", f"suite: sim\nconfig: config.yaml\ncases:\n{cases}")
+        r = run_cli(capsys, "run", suite, "--out", "out", "--no-cache", "-j", "4", "--budget-usd", "0.001")
+        calls = server.total
+    assert r.code == 3, r.text
+    assert 0 < calls * CALL_USD <= 0.001 + 4 * CALL_USD + 1e-12, (calls, r.text)
+    stopped = [run for run in runs_lines(workdir / "out") if run["status"] == "errored"]
+    assert stopped and all(run["error"]["kind"] == "budget" for run in stopped)
+    assert "stopped by a budget" in stopped[0]["error"]["message"]
