@@ -16,10 +16,19 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from agent_eval.checks._util import RawCheck, expect_keys, expect_str, expect_str_list, quote, type_name
+from agent_eval.checks._util import (
+    RawCheck,
+    closest,
+    expect_keys,
+    expect_str,
+    expect_str_list,
+    quote,
+    type_name,
+)
 from agent_eval.checks.base import CheckInput, CheckServiceError, CheckSpecError, Reason, Verdict
 
 __all__ = [
+    "MODERATION_CATEGORIES",
     "CheckServiceError",
     "ModerationSpec",
     "SimilarSpec",
@@ -32,6 +41,12 @@ __all__ = [
 ]
 
 DEFAULT_THRESHOLD = 0.8
+# OpenAI's moderation categories (omni-moderation and text-moderation), as its API spells them
+MODERATION_CATEGORIES = (
+    "harassment", "harassment/threatening", "hate", "hate/threatening", "illicit", "illicit/violent",
+    "self-harm", "self-harm/instructions", "self-harm/intent", "sexual", "sexual/minors", "violence",
+    "violence/graphic",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +100,12 @@ def compile_moderation(raw: RawCheck) -> ModerationSpec:
                              key=raw.name)
     expect_keys(value, ("categories", "model"), owner=raw.name)
     categories = expect_str_list(value["categories"], "categories") if "categories" in value else ()
+    for category in categories:  # a misspelt category never matches: the check would always pass
+        if category not in MODERATION_CATEGORIES:
+            near = closest(category, MODERATION_CATEGORIES)
+            hint = f'; did you mean "{near[0]}"?' if near else ""
+            raise CheckSpecError(f'unknown moderation category "{category}" (known: '
+                                 f'{", ".join(MODERATION_CATEGORIES)}){hint}', key="categories")
     model = expect_str(value["model"], "model") if "model" in value else None
     return ModerationSpec(categories=tuple(categories), model=model)
 

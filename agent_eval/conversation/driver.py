@@ -132,7 +132,7 @@ class Conversations:
             return stop, ""
         text = await self.simulators.next_message(sim, case.id, index, history, clock)
         done.trace.append(sim.spans[-1])
-        if GOAL_MARKER in text and sim.spec.stop.goal_reached:
+        if _simulator_marked(text, result.output) and sim.spec.stop.goal_reached:
             return "goal_reached", ""
         if number >= sim.spec.max_turns:
             return "max_turns", ""
@@ -153,6 +153,13 @@ class Conversations:
     async def aclose(self) -> None:
         if self.simulators is not None:
             await self.simulators.aclose()
+
+
+def _simulator_marked(text: str, reply: str) -> bool:
+    """The simulator wrote the goal marker itself, not only as a copy of the agent's reply that carried one."""
+    if GOAL_MARKER not in text:
+        return False
+    return GOAL_MARKER not in reply or bool(text.replace(reply, "").count(GOAL_MARKER))
 
 
 def _agent_stop(stop: StopSpec, result: TargetResult) -> str:

@@ -17,7 +17,7 @@ from agent_eval._hashing import canonical_hash
 from agent_eval.calls.endpoint import CallFailed, Endpoint
 from agent_eval.calls.tracing import Clock, model_span
 from agent_eval.modelspec import ModelSpec, PriceSpec
-from agent_eval.providers.base import CompletionRequest
+from agent_eval.providers.base import Completion, CompletionRequest
 from agent_eval.records import Message, RunError, SimulatorUsage, Span, Usage
 from agent_eval.suite.schema import SimulatedUserSpec
 
@@ -94,8 +94,8 @@ class SimulatorPool:
     async def next_message(self, sim: SimulatorRun, case_id: str, index: int,
                            conversation: list[Message], clock: Clock) -> str:
         """The simulated user's next message, given the conversation so far (agent's view, roles as sent)."""
+        from agent_eval.calls.budget import call_estimate
         from agent_eval.calls.cache import cache_key
-        from agent_eval.providers.pricing import cost_usd
 
         spec = sim.spec.model
         endpoint = self.endpoint(spec)
@@ -108,6 +108,11 @@ class SimulatorPool:
         cached = completion is not None
         start = clock.now_ms()
         if completion is None:
+            held = await self.budget.reserve_call(*call_estimate(request, self.pricing, spec.provider))
+            if held is None:  # held to the budget as it is made, like the agent's own calls
+                self.budget.stopped_runs.add((case_id, index))
+                raise SimulatorFailed(RunError(kind="budget", message="simulated user: stopped by a budget: "
+                                               f"{self.budget.describe()}"))
             try:
                 completion, _ = await endpoint.call(request)
             except CallFailed as exc:
@@ -115,13 +120,13 @@ class SimulatorPool:
                                             duration_ms=clock.now_ms() - start, error=exc.decision.message))
                 raise SimulatorFailed(RunError(kind="provider", message=f"simulated user: {exc.decision.message}",
                                                status=exc.decision.status, attempts=exc.attempts)) from None
+            finally:
+                made = completion is not None
+                await self.budget.settle_call(held, made=made, cost_usd=self._cost(spec, completion),
+                                              tokens=completion.usage.total if completion is not None else 0)
             if self.cache is not None and key:
                 self.cache.put(key, completion)
-        cost = cost_usd(completion.model or spec.name, completion.usage, self.pricing, provider=spec.provider)
-        if cost is None:
-            cost = cost_usd(spec.name, completion.usage, self.pricing, provider=spec.provider)
-        if not cached:
-            self.budget.spend(cost, completion.usage.total)
+        cost = self._cost(spec, completion)
         sim.calls += 1
         sim.input_tokens += completion.usage.input_tokens
         sim.output_tokens += completion.usage.output_tokens
@@ -129,6 +134,17 @@ class SimulatorPool:
         sim.spans.append(model_span(request, completion, provider=spec.provider, start_ms=start, kind="user",
                                     duration_ms=clock.now_ms() - start, cached=cached))
         return completion.text
+
+    def _cost(self, spec: ModelSpec, completion: Completion | None) -> float | None:
+        """As the model that answered; failing a price for it, as the model asked for."""
+        from agent_eval.providers.pricing import cost_usd
+
+        if completion is None:
+            return None
+        cost = cost_usd(completion.model or spec.name, completion.usage, self.pricing, provider=spec.provider)
+        if cost is None:
+            cost = cost_usd(spec.name, completion.usage, self.pricing, provider=spec.provider)
+        return cost
 
     async def aclose(self) -> None:
         for endpoint in self._endpoints.values():
@@ -142,5 +158,6 @@ def _swapped(conversation: list[Message]) -> list[Message]:
         if message.role == "user":
             swapped.append(Message(role="assistant", content=message.content))
         elif message.role == "assistant" and message.content:
-            swapped.append(Message(role="user", content=message.content))
+            # only the simulator may say its goal is reached: an agent's marker is not shown to it (or echoed)
+            swapped.append(Message(role="user", content=message.content.replace(GOAL_MARKER, "")))
     return swapped

@@ -117,7 +117,7 @@ class LLMJudge:
         tally = _Tally()
         for member in ensemble_members(spec):
             await self._ask(member, rubric, f"{case.id}/{rubric.name}", prompt, index, tally,
-                            label=member.name if spec.ensemble else None)
+                            label=member.name if spec.ensemble else None, run=(case.id, index))
         result = _result(rubric, ",".join(m.name for m in ensemble_members(spec)), tally)
         update: dict[str, object] = {"trace": tuple(tally.spans)}
         if tally.warnings:
@@ -125,8 +125,9 @@ class LLMJudge:
         return result.model_copy(update=update)
 
     async def _ask(self, spec: JudgeSpec, rubric: RubricSpec, key: str, prompt: str, index: int, tally: _Tally,
-                   *, label: str | None) -> None:
-        """`rubric.samples` calls to one judge, added to the tally."""
+                   *, label: str | None, run: tuple[str, int]) -> None:
+        """`rubric.samples` calls to one judge, added to the tally; each is held to the budget as it is made."""
+        from agent_eval.calls.budget import call_estimate
         from agent_eval.providers.pricing import cost_usd
 
         endpoint = self._endpoint(spec)
@@ -137,14 +138,22 @@ class LLMJudge:
                 seed=self.seed, case_id=key, repetition=index * 1000 + sample, timeout_s=endpoint.timeout_s,
             )
             start = clock.now_ms()
+            held = await self.budget.reserve_call(*call_estimate(request, {}, spec.provider))
+            if held is None:
+                self.budget.stopped_runs.add(run)
+                raise JudgeError(f"rubric '{rubric.name}': stopped by a budget: {self.budget.describe()}")
+            call_cost: float | None = None
+            completion = None
             try:
                 completion, _ = await endpoint.call(request)
+                call_cost = cost_usd(completion.model or spec.name, completion.usage, {}, provider=spec.provider)
             except CallFailed as exc:
                 raise JudgeError(f"rubric '{rubric.name}': call failed: {exc.decision.message}") from None
+            finally:
+                await self.budget.settle_call(held, made=completion is not None, cost_usd=call_cost,
+                                              tokens=completion.usage.total if completion is not None else 0)
             tally.spans.append(model_span(request, completion, provider=spec.provider, start_ms=start,
                                     duration_ms=completion.latency_ms, kind="judge"))
-            call_cost = cost_usd(completion.model or spec.name, completion.usage, {}, provider=spec.provider)
-            self.budget.spend(call_cost, completion.usage.total)
             tally.usage_in += completion.usage.input_tokens
             tally.usage_out += completion.usage.output_tokens
             tally.latency += completion.latency_ms

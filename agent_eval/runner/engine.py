@@ -166,6 +166,9 @@ class Engine:
             record = self.writer.append(record)  # as written: repaired if it held invalid Unicode
             outcome.records.append(record)
             self.progress.advance(record)
+            if record.error is not None and record.error.kind == "budget":  # a call of it was refused
+                outcome.stopped = outcome.stopped or "budget"
+                self._stop.set()
 
     async def _reserve(self, item: WorkItem) -> Reservation | None:
         """Hold the run's expected spend under a budget (waiting for runs in flight); None when it is spent."""
@@ -199,7 +202,14 @@ class Engine:
             message = f"the {self.target.kind} agent's result could not be read: {type(exc).__name__}: {exc}"
             return _errored(item, RunError(kind="target", message=message[:500],
                                            detail="".join(traceback.format_exception(exc))[-20000:]))
+        if (item.case.id, item.index) in self.budget.stopped_runs:  # whatever the agent made of the refusal
+            self.budget.forget((item.case.id, item.index))  # its calls were charged as they were made
+            error = RunError(kind="budget", message=f"stopped by a budget: a model call of this run was refused "
+                                                    f"({self.budget.describe()})")
+            record = _errored(item, error, attempts=result.attempts, result=result)
+            return record if played is None else record.model_copy(update={"simulated_user": played.simulator})
         if result.error is not None:
+            self.budget.forget((item.case.id, item.index))
             record = _errored(item, result.error, attempts=result.attempts, result=result)
             return record if played is None else record.model_copy(update={"simulated_user": played.simulator})
         return await self._score(item, result, played)
@@ -209,7 +219,8 @@ class Engine:
 
 
         if not result.cached:
-            self.budget.charge(result.cost_usd, result.usage.total, estimated=result.usage.estimated)
+            self.budget.charge_run((item.case.id, item.index), result.cost_usd, result.usage.total,
+                                   estimated=result.usage.estimated)
         if result.usage.estimated:  # the budget counted the estimate; the run's own cost is unknown
             result = dataclasses.replace(result, cost_usd=None)
         spec = self.conversations.escalation if self.conversations is not None else None
@@ -250,7 +261,8 @@ class Engine:
                                                                                   self.failure_policy),
                                                       transcript=reported)
             except JudgeError as exc:  # the run has no verdict; its output and checks are kept
-                error = RunError(kind="judge", message=f"judge: {exc}")
+                stopped = (item.case.id, item.index) in self.budget.stopped_runs  # a judge call was refused
+                error = RunError(kind="budget" if stopped else "judge", message=f"judge: {exc}")
         score, passed = score_run(checks, rubrics)
         status = RunStatus.ERRORED if error else RunStatus.PASSED if passed else RunStatus.FAILED
         record = RunRecord(

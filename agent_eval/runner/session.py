@@ -141,7 +141,8 @@ async def run_suite(
         warnings.append(f"{len(repaired)} run warning(s) (repairs that kept runs writable, agents' calls), e.g. "
                         f"{repaired[0]}; each run lists its own under `warnings` in {runs_path}")
     missing = sum(1 for c in cases for i in range(repeat) if (c.id, i) not in runs)
-    reason = _incomplete_reason(outcome.stopped, missing)
+    halted = sum(1 for r in outcome.records if r.error is not None and r.error.kind == "budget")
+    reason = _incomplete_reason(outcome.stopped, missing, halted)
     # the suite's judge, not the slice's: a shard or filter without rubric cases still names it
     judge_model, judge_hash = judge_provenance(suite, suite.cases)
     provenance = Provenance(
@@ -221,7 +222,7 @@ def _build_engine(suite: LoadedSuite, config: LoadedConfig, cases: list[Case], o
     )
     caller = ModelCaller(endpoint=endpoint, provider_name=model.provider, base_url=model.base_url,
                          model=model.name, params=model.params, tools=config.spec.tools, seed=options.seed,
-                         pricing=config.spec.pricing, cache=cache)
+                         pricing=config.spec.pricing, cache=cache, budget=budget)
     return Engine(
         target=build_target(config, caller, concurrency=concurrency), endpoint=endpoint, tools=config.spec.tools,
         writer=writer, progress=progress, budget=budget, concurrency=concurrency, cache=cache,
@@ -290,9 +291,9 @@ def _spend_estimate(config: LoadedConfig) -> Callable[[WorkItem], tuple[float | 
     return estimate
 
 
-def _incomplete_reason(stopped: str | None, missing: int) -> str | None:
+def _incomplete_reason(stopped: str | None, missing: int, halted: int = 0) -> str | None:
     if stopped == "budget":
-        return f"budget reached: {missing} runs not started"
+        return f"budget reached: {missing} runs not started" + (f", {halted} stopped by a budget" if halted else "")
     if stopped == "interrupted":
         return f"interrupted: {missing} runs not finished"
     if stopped == "fatal":

@@ -161,13 +161,22 @@ def chat_row(row: dict[str, Any], file: Path, line: int) -> dict[str, Any]:
     if not isinstance(messages, list) or not messages:
         raise InputError(file, "messages must be a non-empty list of {role, content}", line=line, field="messages")
     out = []
+    called: set[str] = set()
     for i, m in enumerate(messages):
         if not isinstance(m, dict) or m.get("role") not in ("system", "user", "assistant", "tool"):
             raise InputError(file, f"messages[{i}] needs a role of system, user, assistant or tool", line=line,
                              field=f"messages[{i}]")
-        entry = {"role": m["role"], "content": _content(m.get("content"))}
-        if m.get("tool_call_id"):
-            entry["tool_call_id"] = m["tool_call_id"]
+        entry: dict[str, Any] = {"role": m["role"], "content": _content(m.get("content"))}
+        if m["role"] == "assistant" and m.get("tool_calls"):
+            entry["tool_calls"] = _tool_calls(m["tool_calls"], file, line, i)
+            called.update(call["id"] for call in entry["tool_calls"])
+        if m["role"] == "tool":
+            # an API answers a tool message with 400 unless an earlier assistant message made that call
+            answered = m.get("tool_call_id")
+            if not isinstance(answered, str) or answered not in called:
+                raise InputError(file, f"messages[{i}] is a tool result for call {answered!r}, which no earlier "
+                                 "assistant message's tool_calls made", line=line, field=f"messages[{i}].tool_call_id")
+            entry["tool_call_id"] = answered
         out.append(entry)
     case = {k: v for k, v in row.items() if k != "messages"}
     if out[-1]["role"] == "assistant" and len(out) > 1:
@@ -176,6 +185,27 @@ def chat_row(row: dict[str, Any], file: Path, line: int) -> dict[str, Any]:
     case["input"] = out
     case.setdefault("id", stable_row_id(row))
     return case
+
+
+def _tool_calls(value: Any, file: Path, line: int, i: int) -> list[dict[str, Any]]:
+    """An assistant message's OpenAI `tool_calls` as the suite's {id, name, arguments}."""
+    field = f"messages[{i}].tool_calls"
+    if not isinstance(value, list):
+        raise InputError(file, f"{field} must be a list of tool calls", line=line, field=field)
+    calls = []
+    for j, call in enumerate(value):
+        function = call.get("function") if isinstance(call, dict) else None
+        name = function.get("name") if isinstance(function, dict) else None
+        if not isinstance(call, dict) or not isinstance(call.get("id"), str) or not call["id"] \
+                or not isinstance(name, str) or not name:
+            raise InputError(file, f"{field}[{j}] needs an id and a function with a name, as OpenAI writes "
+                             '{"id": "call_1", "type": "function", "function": {"name": ..., "arguments": ...}}',
+                             line=line, field=f"{field}[{j}]")
+        arguments = function.get("arguments", "") if isinstance(function, dict) else ""
+        if not isinstance(arguments, str):
+            arguments = json.dumps(arguments)
+        calls.append({"id": call["id"], "name": name, "arguments": arguments})
+    return calls
 
 
 def parquet_rows(file: Path) -> list[dict[str, Any]]:

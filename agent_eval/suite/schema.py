@@ -246,6 +246,15 @@ class StopSpec(Spec):
         (), description="When the agent's reply contains one of these (any case): the agent ended it.")
     tools: tuple[str, ...] = Field((), description="When the agent calls one of these tools (e.g. handoff_to_human).")
 
+    @field_validator("phrases")
+    @classmethod
+    def _not_blank(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        # an empty phrase is in every reply: it would end every conversation after the first turn
+        for i, phrase in enumerate(value):
+            if not phrase.strip():
+                raise ValueError(f"phrase {i + 1} is empty or whitespace; it would match every reply")
+        return value
+
 
 class SimulatedUserSpec(Spec):
     """A model playing the user: a persona with a goal and the facts it believes (possibly wrong)."""

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from agent_eval.calls.budget import Budget, Reservation, call_estimate
 from agent_eval.calls.cache import ResponseCache, cache_key
 from agent_eval.calls.endpoint import CallFailed, Endpoint
 from agent_eval.calls.tracing import Clock, model_span
@@ -116,6 +117,7 @@ class ModelCaller:
     seed: int
     pricing: Mapping[str, PriceSpec]
     cache: ResponseCache | None = None
+    budget: Budget | None = None  # the session's: each call is checked against it as it is made
 
     def request(self, case_id: str, repetition: int, messages: Any, *, tools: Any = None,
                 model: str | None = None, params: Mapping[str, Any] | None = None) -> CompletionRequest:
@@ -137,6 +139,7 @@ class ModelCaller:
         start = meter.clock.now_ms()
         attempts = 0
         if completion is None:
+            held = await self._reserve(request)
             try:
                 completion, attempts = await self.endpoint.call(request)
             except FatalProviderError as exc:
@@ -149,6 +152,13 @@ class ModelCaller:
                                               duration_ms=meter.clock.now_ms() - start,
                                               error=exc.decision.message))
                 raise
+            finally:
+                if held is not None and self.budget is not None:
+                    made = completion is not None
+                    await self.budget.settle_call(
+                        held, (request.case_id, request.repetition), made=made,
+                        cost_usd=self._price(completion, request.model) if completion is not None else None,
+                        tokens=completion.usage.total if completion is not None else 0)
             if self.cache is not None and key:
                 self.cache.put(key, completion)
         cost = self._price(completion, request.model)
@@ -156,6 +166,16 @@ class ModelCaller:
         meter.spans.append(model_span(request, completion, provider=self.provider_name, start_ms=start,
                                       duration_ms=meter.clock.now_ms() - start, cached=cached))
         return completion
+
+    async def _reserve(self, request: CompletionRequest) -> Reservation | None:
+        """Hold the call's expected spend under the budget; CallRefused when it would cross it."""
+        if self.budget is None or not self.budget.limited:
+            return None
+        held = await self.budget.reserve_call(*call_estimate(request, self.pricing, self.provider_name))
+        if held is None:
+            self.budget.stopped_runs.add((request.case_id, request.repetition))
+            raise CallRefused(f"stopped by a budget: {self.budget.describe()}")
+        return held
 
     def _key(self, request: CompletionRequest, meter: RunMeter) -> str | None:
         """The request's key; the same request again in one run adds its occurrence count.
