@@ -255,8 +255,12 @@ def _is_otlp(text: str) -> bool:
 
 
 def _read_text(file: Path) -> str:
+    from agent_eval._files import ReadRefused, read_limited
+
     try:
-        data = file.read_bytes()
+        data = read_limited(file)
+    except ReadRefused as exc:
+        raise InputError(file, str(exc)) from None
     except OSError as exc:
         raise InputError(file, f"cannot read file: {exc}") from None
     try:
