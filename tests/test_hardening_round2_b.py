@@ -88,14 +88,14 @@ def _review_csv(path: Path, **overrides: str) -> Path:
     return path
 
 
-@pytest.mark.parametrize("suite", ["../../escaped", "/tmp/agent-eval-escaped", "a/b"])
+@pytest.mark.parametrize("suite", ["../../../escaped", "{absolute}", "a/b"])
 def test_review_import_refuses_a_suite_column_that_is_a_path(here: Path, capsys, suite: str) -> None:
     (here / "deep/er").mkdir(parents=True)
-    _review_csv(here / "review.csv", suite=suite)
+    _review_csv(here / "review.csv", suite=suite.format(absolute=here / "absolute"))
     result = run_cli(capsys, "review", "import", "review.csv", "--to", "deep/er/labels")
     assert result.code == 2
     assert _one_error(result.err).startswith("error: review.csv:2: suite:")
-    assert not Path("/tmp/agent-eval-escaped.jsonl").exists() and not (here / "escaped.jsonl").exists()
+    assert not (here / "absolute.jsonl").exists() and not (here / "escaped.jsonl").exists()
     assert not (here / "deep/er/labels").exists()
 
 
