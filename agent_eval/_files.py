@@ -6,7 +6,29 @@ import os
 import tempfile
 from pathlib import Path
 
-__all__ = ["write_atomic"]
+__all__ = ["MAX_READ_BYTES", "ReadRefused", "read_limited", "write_atomic"]
+
+# The largest results, baseline or log file read whole: past it (or /dev/zero) a read would fill memory
+MAX_READ_BYTES = 256 * 1024 * 1024
+
+
+class ReadRefused(OSError):
+    """Not a regular file, or larger than the limit: the message says which."""
+
+
+def read_limited(path: Path, limit: int = MAX_READ_BYTES) -> bytes:
+    """The bytes of a regular file of at most `limit` bytes; ReadRefused otherwise (a device, a pipe, a folder)."""
+    import stat
+
+    info = path.stat()  # FileNotFoundError and PermissionError pass through to the caller
+    if not stat.S_ISREG(info.st_mode):
+        kind = "a folder" if stat.S_ISDIR(info.st_mode) else "not a regular file (a device, pipe or socket)"
+        raise ReadRefused(f"{kind}; expected a file")
+    with path.open("rb") as handle:
+        data = handle.read(limit + 1)
+    if len(data) > limit:
+        raise ReadRefused(f"larger than {limit // (1024 * 1024)} MB, the most agent-eval reads")
+    return data
 
 
 def write_atomic(path: Path, text: str) -> None:

@@ -21,9 +21,11 @@ _BINARY: dict[type[ast.operator], Callable[[float, float], float]] = {
     ast.Sub: lambda a, b: a - b,
     ast.Mult: lambda a, b: a * b,
     ast.Div: lambda a, b: a / b,
-    ast.Pow: lambda a, b: a**b,
+    ast.Pow: lambda a, b: _real(a**b),
 }
-_FUNCTIONS: dict[str, Callable[..., float]] = {"min": min, "max": max, "abs": abs, "sqrt": math.sqrt}
+_FUNCTIONS: dict[str, Callable[..., float]] = {"min": lambda *a: min(a), "max": lambda *a: max(a),
+                                               "abs": abs, "sqrt": math.sqrt}
+_ONE_ARGUMENT = ("abs", "sqrt")
 _MAX_LENGTH = 500
 
 
@@ -41,15 +43,32 @@ class Formula:
 
     def evaluate(self, values: Mapping[str, float | None]) -> float | None:
         """The value, or None when a name has no value or the arithmetic is undefined (x / 0)."""
+        return self.outcome(values)[0]
+
+    def outcome(self, values: Mapping[str, float | None]) -> tuple[float | None, str | None]:
+        """(value, None), or (None, why it has no value)."""
         try:
             result = _eval(self.tree, values)
-        except (ZeroDivisionError, OverflowError, ValueError, _Missing):
-            return None
-        return result if math.isfinite(result) else None
+        except ZeroDivisionError:
+            return None, "division by zero"
+        except OverflowError:
+            return None, "too large a number"
+        except ValueError:
+            return None, "not a real number (e.g. the root of a negative number)"
+        except _Missing as exc:
+            return None, f"{exc} has no value"
+        return (result, None) if math.isfinite(result) else (None, "not a finite number")
 
 
 class _Missing(Exception):
     pass
+
+
+def _real(value: complex) -> float:
+    """A power of a negative number to a fraction is complex in Python: undefined here."""
+    if isinstance(value, complex):
+        raise ValueError("complex result")  # noqa: TRY004  # evaluate() reads ValueError as "not a real number"
+    return value
 
 
 def parse_formula(text: str) -> Formula:
@@ -61,8 +80,10 @@ def parse_formula(text: str) -> Formula:
     except SyntaxError as exc:
         raise FormulaError(f"cannot parse {text!r}: {exc.msg}") from None
     names: set[str] = set()
+    functions = {id(node.func) for node in ast.walk(tree) if isinstance(node, ast.Call)}
     for node in ast.walk(tree):
-        _check(node, names)
+        if id(node) not in functions:  # min, max, abs, sqrt are not metrics
+            _check(node, names)
     return Formula(text=text, tree=tree, names=frozenset(names))
 
 
@@ -83,6 +104,10 @@ def _check(node: ast.AST, names: set[str]) -> None:
             raise FormulaError(f"only the functions {', '.join(_FUNCTIONS)} may be called")
         if not node.args:
             raise FormulaError(f"{node.func.id}() needs an argument")
+        if node.func.id in _ONE_ARGUMENT and len(node.args) != 1:
+            raise FormulaError(f"{node.func.id}() takes one argument")
+        if any(isinstance(arg, ast.Starred) for arg in node.args):
+            raise FormulaError("* is not allowed in a call")
     elif not isinstance(node, ast.expr_context | ast.operator | ast.unaryop):
         raise FormulaError(f"{type(node).__name__} is not allowed in a formula")
 

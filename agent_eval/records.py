@@ -255,6 +255,7 @@ class DerivedMetric(Record):
 
     formula: str
     value: float | None = Field(description="None when undefined (division by zero, a missing metric).")
+    note: str | None = Field(None, description="Why the value is None (e.g. division by zero, not a real number).")
 
 
 class GroupStats(Record):

@@ -209,11 +209,15 @@ def upgrade(
 
 
 def _read_json(path: Path) -> dict[str, Any]:
+    from agent_eval._files import ReadRefused, read_limited
+
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_limited(path).decode("utf-8")
     except FileNotFoundError:
         raise InputError(path, "file not found") from None
-    except (IsADirectoryError, PermissionError, UnicodeDecodeError) as exc:
+    except ReadRefused as exc:
+        raise InputError(path, str(exc)) from None
+    except (OSError, UnicodeDecodeError) as exc:
         raise InputError(path, f"cannot read: {exc}") from None
     try:
         raw = json.loads(text)

@@ -10,12 +10,13 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import math
 import random
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from pydantic import Field, ValidationError
+from pydantic import ConfigDict, Field, ValidationError
 
 from agent_eval.errors import InputError
 from agent_eval.records import Message, Record, Results
@@ -41,6 +42,8 @@ LABELS_SCHEMA_VERSION = 1
 
 class Label(Record):
     """One human score of one rubric on one output (a line of `golden/labels/<suite>.jsonl`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     schema_version: int = LABELS_SCHEMA_VERSION
     suite: str = Field(description="The suite the output came from.")
@@ -103,11 +106,26 @@ def read_labels(paths: Sequence[Path]) -> list[Label]:
                 raise InputError(file, f"labels schema_version {data['schema_version']} is newer than this "
                                  f"agent-eval reads ({LABELS_SCHEMA_VERSION}); upgrade agent-eval", line=n)
             try:
-                labels.append(Label.model_validate(data))
+                label = Label.model_validate(data)
             except ValidationError as exc:
                 first = exc.errors()[0]
                 raise InputError(file, first["msg"], line=n, field=".".join(map(str, first["loc"]))) from None
+            _check_scale(label, file, n)
+            labels.append(label)
     return labels
+
+
+def _check_scale(label: Label, path: Path, line: int) -> None:
+    """A hand-edited label must stay on its rubric's scale: calibration bins scores by scale point."""
+    low, high = label.scale
+    if low >= high:
+        raise InputError(path, f"scale {low}-{high} must run from low to high", line=line, field="scale")
+    if not low <= label.human_score <= high:
+        raise InputError(path, f"human_score {label.human_score:g} is outside the scale {low}-{high}", line=line,
+                         field="human_score")
+    if label.judge_score is not None and not low <= label.judge_score <= high:
+        raise InputError(path, f"judge_score {label.judge_score:g} is outside the scale {low}-{high}", line=line,
+                         field="judge_score")
 
 
 def write_labels(path: Path, new: Iterable[Label]) -> tuple[int, int]:
@@ -185,22 +203,42 @@ def write_review_csv(path: Path, rows: Sequence[ReviewRow]) -> None:
     writer.writeheader()
     for row in rows:
         label = row.label
-        writer.writerow({
+        writer.writerow({key: _cell(value) for key, value in {
             "case_id": label.case_id, "rubric": label.rubric, "why": row.why, "human_score": "", "reviewer": "",
             "notes": "", "judge_score": f"{label.judge_score:g}" if label.judge_score is not None else "",
             "threshold": f"{label.threshold:g}", "scale": f"{label.scale[0]}-{label.scale[1]}",
             "criteria": row.criteria, "conversation": _conversation(label.messages), "output": label.output,
             "suite": label.suite, "output_hash": label.output_hash, "judge_model": label.judge_model or "",
             "messages": json.dumps([m.model_dump(exclude_defaults=True) for m in label.messages], ensure_ascii=False),
-        })
+        }.items()})
     write_atomic(path, buffer.getvalue())
+
+
+# A spreadsheet runs a cell starting with one of these as a formula; "'" makes it text, and is taken off on import
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(text: str) -> str:
+    """`text` as a CSV cell a spreadsheet shows as text, never runs (undone by `_uncell`)."""
+    if text.startswith(_FORMULA_START) or (text.startswith("'") and text[1:2].startswith((*_FORMULA_START, "'"))):
+        return "'" + text
+    return text
+
+
+def _uncell(text: str) -> str:
+    if text.startswith("'") and text[1:2] and text[1:2].startswith((*_FORMULA_START, "'")):
+        return text[1:]
+    return text
 
 
 def _float(text: str, path: Path, line: int, field: str) -> float:
     try:
-        return float(text)
+        value = float(text)
     except ValueError:
         raise InputError(path, f"expected a number, got {text!r}", line=line, field=field) from None
+    if not math.isfinite(value):
+        raise InputError(path, f"expected a finite number, got {text!r}", line=line, field=field)
+    return value
 
 
 def read_review_csv(path: Path, reviewer: str | None = None) -> tuple[list[Label], int]:
@@ -209,27 +247,42 @@ def read_review_csv(path: Path, reviewer: str | None = None) -> tuple[list[Label
         raise InputError(path, "review file not found")
     labels: list[Label] = []
     blank = 0
-    with path.open(encoding="utf-8", newline="") as handle:
-        reader = csv.DictReader(handle)
-        missing = [c for c in ("case_id", "rubric", "human_score", "output", "suite", "threshold", "scale")
-                   if c not in (reader.fieldnames or ())]
-        if missing:
-            raise InputError(path, f"missing column(s): {', '.join(missing)}; expected the columns "
-                             "`agent-eval review export` writes", line=1)
-        for row in reader:
-            line = reader.line_num
-            if not (row.get("human_score") or "").strip():
-                blank += 1
-                continue
-            labels.append(_label(row, path, line, reviewer))
+    try:
+        with path.open(encoding="utf-8", newline="") as handle:
+            reader = csv.DictReader(handle)
+            missing = [c for c in ("case_id", "rubric", "human_score", "output", "suite", "threshold", "scale")
+                       if c not in (reader.fieldnames or ())]
+            if missing:
+                raise InputError(path, f"missing column(s): {', '.join(missing)}; expected the columns "
+                                 "`agent-eval review export` writes", line=1)
+            for raw in reader:
+                line = reader.line_num
+                row = {key: _uncell(value) if isinstance(value, str) else "" for key, value in raw.items()
+                       if key is not None}
+                if not row["human_score"].strip():
+                    blank += 1
+                    continue
+                labels.append(_label(row, path, line, reviewer))
+    except UnicodeDecodeError as exc:
+        raise InputError(path, f"not UTF-8 text (byte {exc.start}); save the CSV as UTF-8") from None
+    except csv.Error as exc:
+        raise InputError(path, f"not a CSV file: {exc}", line=reader.line_num) from None
     return labels, blank
 
 
 def _label(row: dict[str, str], path: Path, line: int, reviewer: str | None) -> Label:
+    from agent_eval.suite.schema import SUITE_NAME
+
+    # the suite names the labels file written under --to: a path here would write outside it
+    if not SUITE_NAME.match(row["suite"] or ""):
+        raise InputError(path, f"suite {row['suite']!r} is not a plain suite name (letters, digits, '.', '_', '-')",
+                         line=line, field="suite")
     try:
         low, high = (int(x) for x in row["scale"].split("-"))
     except ValueError:
         raise InputError(path, f"expected a scale like 1-5, got {row['scale']!r}", line=line, field="scale") from None
+    if low >= high:
+        raise InputError(path, f"expected a scale like 1-5, got {row['scale']!r}", line=line, field="scale")
     score = _float(row["human_score"], path, line, "human_score")
     if not low <= score <= high:
         raise InputError(path, f"human_score {score:g} is outside the scale {low}-{high}", line=line,

@@ -44,20 +44,41 @@ def _number(value: Any) -> float | None:
         return None
     try:
         number = float(value)
+    except OverflowError:  # an int past float's range (10**400): out of any range a score or count has
+        return math.inf if value > 0 else -math.inf
     except (TypeError, ValueError):
         return None
     return number
 
 
+def _show(value: Any) -> str:
+    """A returned value for a reason: short, and never failing (repr refuses ints past 4,300 digits)."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value).bit_length() > 256:
+        return f"an integer of about {int(abs(value).bit_length() * 0.30103) + 1} digits"
+    try:
+        text = repr(value)
+    except Exception:  # a user's object whose repr fails
+        return type(value).__name__
+    return text if len(text) <= 80 else text[:79] + "…"
+
+
 def _score(value: Any, ref: str) -> float | str:
     number = _number(value)
     if number is None or not math.isfinite(number) or not 0.0 <= number <= 1.0:
-        return f"{ref} returned score {value!r}; a score is a number in [0, 1]"
+        return f"{ref} returned score {_show(value)}; a score is a number in [0, 1]"
     return number
 
 
 def read_result(ref: str, value: Any, threshold: float | None) -> Graded:
     """The verdict a function's return value stands for; a malformed value fails with a reason saying why."""
+    try:
+        return _read(ref, value, threshold)
+    except Exception as exc:  # a user's value whose methods (__float__, __eq__, __iter__) raise: the check fails
+        return Graded(False, f"{ref} returned {type(value).__name__} that could not be read "
+                      f"({type(exc).__name__}); {_EXPECTED}")
+
+
+def _read(ref: str, value: Any, threshold: float | None) -> Graded:
     cut = DEFAULT_THRESHOLD if threshold is None else threshold
     reason = ""
     if isinstance(value, tuple) and len(value) == 2:
@@ -91,7 +112,7 @@ def _from_mapping(ref: str, value: Mapping[Any, Any], cut: float) -> Graded:
     raw_pass = value.get("pass", value.get("passed"))
     passed = _bool(raw_pass) if raw_pass is not None else None
     if raw_pass is not None and passed is None:
-        return Graded(False, f"{ref} returned pass={raw_pass!r}; pass is true or false")
+        return Graded(False, f"{ref} returned pass={_show(raw_pass)}; pass is true or false")
     if passed is None:
         if score is None:
             return Graded(False, f"{ref} returned neither pass nor score; {_EXPECTED}")
@@ -100,7 +121,8 @@ def _from_mapping(ref: str, value: Mapping[Any, Any], cut: float) -> Graded:
     for name, number in dict(value.get("named_scores") or value.get("namedScores") or {}).items():
         as_float = _number(number)
         if not isinstance(name, str) or not name.isidentifier() or as_float is None or not math.isfinite(as_float):
-            return Graded(False, f"{ref} returned named score {name!r}: {number!r}; names are words, values numbers")
+            return Graded(False, f"{ref} returned named score {_show(name)}: {_show(number)}; names are words, values "
+                          "finite numbers")
         named[name] = as_float
     reason = " ".join(str(value.get("reason") or "").split())
     shown = f"{ref} returned pass={passed}" + (f", score {score:.3g}" if score is not None else "")

@@ -98,7 +98,12 @@ class _Python:
             raise
         except BaseException as exc:  # the user's code is under test, not agent-eval's (sys.exit included)
             return None, f"{self.ref} raised {type(exc).__name__}: {str(exc)[:80]}"
-        return (None, f"{self.ref} returned None") if value is None else (as_text(value), "")
+        if value is None:
+            return None, f"{self.ref} returned None"
+        try:
+            return as_text(value), ""
+        except (TypeError, ValueError, RecursionError):  # bytes, an int past 4,300 digits, a cycle
+            return None, f"{self.ref} returned {type(value).__name__}, not text or JSON data"
 
 
 @dataclass(frozen=True, slots=True)

@@ -53,6 +53,11 @@ def execute(request: RunRequest, out: Console, err: Console | None = None, *,
     """Plan, run, gate and report every suite × config of `request`; tables go to `out`, notes to `err`."""
     err = err or out
     plan = make_plan(request)
+    if request.trace_export is not None:
+        from agent_eval.flow.traces import check_trace_path
+
+        folders = [plan.root, *(f for s in plan.suites for f in (s.root, *(a.folder for a in s.arms)))]
+        check_trace_path(request.trace_export, folders)
     for reason in plan.skipped:
         say(err, "note", f"{reason}; skipped")
     for suite_plan in plan.suites:

@@ -12,7 +12,27 @@ from agent_eval.flow._console import say
 from agent_eval.records import Results
 from agent_eval.suite.loader import LoadedConfig, LoadedSuite
 
-__all__ = ["export_traces", "secret_values"]
+__all__ = ["check_trace_path", "export_traces", "secret_values"]
+
+# What a run writes in a results folder: the trace file must not replace one of them
+_RESULT_FILES = frozenset({"runs.jsonl", "results.json", "manifest.json", "report.html", "junit.xml", "summary.md",
+                           "matrix.json", "matrix.html", ".agent-eval.lock"})
+
+
+def check_trace_path(path: Path, folders: Sequence[Path]) -> None:
+    """Refuse, before anything runs, a `--trace-export` path that is a folder or a file the run writes itself."""
+    from agent_eval.errors import UsageError
+
+    if path.is_dir():
+        raise UsageError(f"--trace-export {path} is a folder; give a file name, e.g. {path / 'traces.json'}")
+    target = path.resolve()
+    for folder in folders:
+        where = folder.resolve()
+        if target == where:
+            raise UsageError(f"--trace-export {path} is the results folder {folder}; give a file name")
+        if target.parent == where and target.name in _RESULT_FILES:
+            raise UsageError(f"--trace-export {path} would replace the run's own {target.name} in {folder}; "
+                             "choose another file name")
 
 
 def secret_values(pairs: Sequence[tuple[LoadedSuite, LoadedConfig | None]], environ: Mapping[str, str]) -> tuple[str, ...]:

@@ -90,10 +90,16 @@ def _existing(path: Path) -> set[str]:
     ids: set[str] = set()
     if not path.exists():
         return ids
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise InputError(path, "not valid UTF-8; expected a JSONL cases file") from None
+    for n, line in enumerate(text.splitlines(), start=1):
         if line.strip():
             try:
                 row = json.loads(line)
+            except RecursionError:
+                raise InputError(path, "invalid JSON: nested too deeply", line=n) from None
             except ValueError as exc:
                 raise InputError(path, f"invalid JSON: {exc}", line=n) from None
             if isinstance(row, dict) and "id" in row:

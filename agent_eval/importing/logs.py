@@ -10,8 +10,9 @@ topmost such span of each trace when they nest.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -49,12 +50,43 @@ def _text(content: Any) -> str:
     return json.dumps(content, ensure_ascii=False, default=str)
 
 
-def _messages(raw: Any) -> list[tuple[str, str]]:
+def _kind(value: Any) -> str:
+    return {dict: "an object", list: "a list", str: "a string", bool: "true/false", type(None): "null"}.get(
+        type(value), "a number")
+
+
+class _Shape(Exception):
+    """A log line of the wrong shape: what was expected where (turned into an InputError with file and line)."""
+
+    def __init__(self, field: str, expected: str, got: Any) -> None:
+        super().__init__(f"expected {expected}, got {_kind(got)}")
+        self.field = field
+
+
+def _obj(value: Any, field: str, *, optional: bool = False) -> dict[str, Any]:
+    if optional and value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise _Shape(field, "an object", value)
+    return value
+
+
+def _seq(value: Any, field: str, *, optional: bool = False) -> list[Any]:
+    if optional and value is None:
+        return []
+    if not isinstance(value, list):
+        raise _Shape(field, "a list", value)
+    return value
+
+
+def _messages(raw: Any, field: str = "messages") -> list[tuple[str, str]]:
     out = []
-    for message in raw if isinstance(raw, list) else ():
-        if isinstance(message, dict) and isinstance(message.get("role"), str):
-            body = message["parts"] if "parts" in message else message.get("content")
-            out.append((message["role"], _text(body)))
+    for i, message in enumerate(_seq(raw, field, optional=True)):
+        message = _obj(message, f"{field}[{i}]")
+        if not isinstance(message.get("role"), str):
+            raise _Shape(f"{field}[{i}].role", "a role string", message.get("role"))
+        body = message["parts"] if "parts" in message else message.get("content")
+        out.append((message["role"], _text(body)))
     return out
 
 
@@ -75,24 +107,29 @@ def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def _chat_line(row: Any, where: str, path: Path, line: int) -> Conversation:
-    if not isinstance(row, dict):
-        raise InputError(path, f"expected a JSON object per line, got {type(row).__name__}", line=line)
+def _chat_line(row: Any, where: str) -> Conversation:
+    row = _obj(row, "")
     if "messages" in row:
         messages, output = _split(_messages(row["messages"]))
         rest = {k: v for k, v in row.items() if k != "messages"}
     elif isinstance(row.get("request"), dict):
-        messages = _messages(row["request"].get("messages"))
-        choices = (row.get("response") or {}).get("choices") or [{}]
-        output = _text(((choices[0] or {}).get("message") or {}).get("content")) or None
+        messages = _messages(row["request"].get("messages"), "request.messages")
+        response = _obj(row.get("response"), "response", optional=True)
+        choices = _seq(response.get("choices"), "response.choices", optional=True) or [{}]
+        choice = _obj(choices[0], "response.choices[0]", optional=True)
+        message = _obj(choice.get("message"), "response.choices[0].message", optional=True)
+        output = _text(message.get("content")) or None
         rest = {k: v for k, v in row.items() if k not in ("request", "response")}
         rest["model"] = row["request"].get("model")
     else:
-        raise InputError(path, "expected `messages` (OpenAI chat format) or `request`/`response`", line=line,
-                         field="messages")
+        raise _Shape("messages", "`messages` (OpenAI chat format) or `request`/`response`", row.get("messages"))
     if isinstance(row.get("output"), str) and output is None:
         output = row["output"]
     return Conversation(tuple(messages), output, _flatten({k: v for k, v in rest.items() if k != "output"}), where)
+
+
+def _chat_lines(row: Any, where: str) -> list[Conversation]:
+    return [_chat_line(row, where)]
 
 
 def _any_value(value: Any) -> Any:
@@ -103,16 +140,26 @@ def _any_value(value: Any) -> Any:
         if kind in value:
             return value[kind]
     if "intValue" in value:
-        return int(value["intValue"])
+        try:
+            return int(value["intValue"])
+        except (TypeError, ValueError):
+            raise _Shape("intValue", "an integer", value["intValue"]) from None
     if "arrayValue" in value:
-        return [_any_value(v) for v in (value["arrayValue"] or {}).get("values", [])]
+        return [_any_value(v) for v in _seq(_obj(value["arrayValue"], "arrayValue", optional=True).get("values"),
+                                            "arrayValue.values", optional=True)]
     if "kvlistValue" in value:
-        return _attributes((value["kvlistValue"] or {}).get("values", []))
+        return _attributes(_obj(value["kvlistValue"], "kvlistValue", optional=True).get("values"))
     return None
 
 
-def _attributes(items: Any) -> dict[str, Any]:
-    return {a["key"]: _any_value(a.get("value")) for a in items or () if isinstance(a, dict) and "key" in a}
+def _attributes(items: Any, field: str = "attributes") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for i, item in enumerate(_seq(items, field, optional=True)):
+        item = _obj(item, f"{field}[{i}]")
+        if not isinstance(item.get("key"), str):
+            raise _Shape(f"{field}[{i}].key", "a key string", item.get("key"))
+        out[item["key"]] = _any_value(item.get("value"))
+    return out
 
 
 def _structured(value: Any) -> Any:
@@ -126,52 +173,102 @@ def _structured(value: Any) -> Any:
 
 def _otlp_document(doc: Any, path: Path, line: int) -> Iterator[Conversation]:
     if not isinstance(doc, dict) or not isinstance(doc.get("resourceSpans"), list):
-        raise InputError(path, "expected an OTLP/JSON document with `resourceSpans`", line=line, field="resourceSpans")
-    for resource_spans in doc["resourceSpans"]:
-        resource = _attributes(((resource_spans or {}).get("resource") or {}).get("attributes"))
-        spans = [s for scope in (resource_spans or {}).get("scopeSpans") or () for s in (scope or {}).get("spans") or ()]
-        with_input = {s.get("spanId") for s in spans if any(
-            a.get("key") == "gen_ai.input.messages" for a in s.get("attributes") or ())} - {None, ""}
-        for span in spans:
-            attrs = _attributes(span.get("attributes"))
+        raise _Shape("resourceSpans", "an OTLP/JSON document with a `resourceSpans` list", doc)
+    for r, resource_spans in enumerate(doc["resourceSpans"]):
+        where = f"resourceSpans[{r}]"
+        resource_spans = _obj(resource_spans, where)
+        resource = _attributes(_obj(resource_spans.get("resource"), f"{where}.resource", optional=True)
+                               .get("attributes"), f"{where}.resource.attributes")
+        spans: list[tuple[str, dict[str, Any]]] = []
+        for s, scope in enumerate(_seq(resource_spans.get("scopeSpans"), f"{where}.scopeSpans", optional=True)):
+            scope_where = f"{where}.scopeSpans[{s}]"
+            for k, span in enumerate(_seq(_obj(scope, scope_where).get("spans"), f"{scope_where}.spans",
+                                          optional=True)):
+                spans.append((f"{scope_where}.spans[{k}]", _obj(span, f"{scope_where}.spans[{k}]")))
+        parsed = [(span_where, span, _attributes(span.get("attributes"), f"{span_where}.attributes"))
+                  for span_where, span in spans]
+        with_input = {span.get("spanId") for _, span, attrs in parsed if "gen_ai.input.messages" in attrs}
+        with_input -= {None, ""}
+        for span_where, span, attrs in parsed:
             if "gen_ai.input.messages" not in attrs or span.get("parentSpanId") in with_input:
                 continue
-            messages = _messages(_structured(attrs.pop("gen_ai.input.messages")))
-            outputs = _messages(_structured(attrs.pop("gen_ai.output.messages", None)))
+            messages = _messages(_structured(attrs.pop("gen_ai.input.messages")),
+                                 f"{span_where}.gen_ai.input.messages")
+            outputs = _messages(_structured(attrs.pop("gen_ai.output.messages", None)),
+                                f"{span_where}.gen_ai.output.messages")
             output = "\n".join(text for role, text in outputs if role == "assistant") or None
             fields = {**resource, **{k: v for k, v in attrs.items() if not isinstance(v, list | dict)},
                       "span.name": span.get("name")}
             yield Conversation(tuple(messages), output, fields, f"{path}:{line}:span {span.get('spanId', '?')}")
 
 
+def _parse(text: str, path: Path, line: int) -> Any:
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise InputError(path, "invalid JSON: nested too deeply", line=line) from None
+    except ValueError as exc:
+        raise InputError(path, f"invalid JSON: {exc}", line=line) from None
+
+
+def _checked(read: Callable[[], Iterable[Conversation]], path: Path, line: int) -> list[Conversation]:
+    """The conversations of one document or line; a malformed one is an InputError naming file, line and field."""
+    from agent_eval.suite.yamlfile import find_invalid_text
+
+    try:
+        found = list(read())
+    except _Shape as exc:
+        raise InputError(path, str(exc), line=line, field=exc.field) from None
+    except RecursionError:
+        raise InputError(path, "nested too deeply", line=line) from None
+    for conversation in found:
+        bad = find_invalid_text([conversation.messages, conversation.output, conversation.fields])
+        if bad is not None:
+            raise InputError(path, bad[1], line=line)
+    return found
+
+
 def _read_otlp(path: Path, text: str) -> Iterator[Conversation]:
     try:
-        yield from _otlp_document(json.loads(text), path, 1)
+        whole = json.loads(text)
+    except (ValueError, RecursionError):
+        whole = None
+    if whole is not None:
+        yield from _checked(lambda: _otlp_document(whole, path, 1), path, 1)
         return
-    except ValueError:
-        pass
     for n, line in enumerate(text.splitlines(), start=1):
         if line.strip():
-            try:
-                doc = json.loads(line)
-            except ValueError as exc:
-                raise InputError(path, f"invalid JSON: {exc}", line=n) from None
-            yield from _otlp_document(doc, path, n)
+            doc = _parse(line, path, n)
+            yield from _checked(partial(_otlp_document, doc, path, n), path, n)
 
 
 def _read_chat(path: Path, text: str) -> Iterator[Conversation]:
     for n, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
-        try:
-            row = json.loads(line)
-        except ValueError as exc:
-            raise InputError(path, f"invalid JSON: {exc}", line=n) from None
-        yield _chat_line(row, f"{path}:{n}", path, n)
+        row = _parse(line, path, n)
+        yield from _checked(partial(_chat_lines, row, f"{path}:{n}"), path, n)
 
 
 def _is_otlp(text: str) -> bool:
     return '"resourceSpans"' in text[:4096]
+
+
+def _read_text(file: Path) -> str:
+    from agent_eval._files import ReadRefused, read_limited
+
+    try:
+        data = read_limited(file)
+    except ReadRefused as exc:
+        raise InputError(file, str(exc)) from None
+    except OSError as exc:
+        raise InputError(file, f"cannot read file: {exc}") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise InputError(file, f"not valid UTF-8 (byte {data[exc.start]:#04x}); expected UTF-8 JSON",
+                         line=line) from None
 
 
 def read_logs(paths: list[Path], fmt: str = "auto") -> Iterator[Conversation]:
@@ -185,6 +282,6 @@ def read_logs(paths: list[Path], fmt: str = "auto") -> Iterator[Conversation]:
         else:
             raise InputError(path, "file not found")
     for file in files:
-        text = file.read_text(encoding="utf-8")
+        text = _read_text(file)
         otlp = fmt == "otlp" or (fmt == "auto" and _is_otlp(text))
         yield from (_read_otlp(file, text) if otlp else _read_chat(file, text))

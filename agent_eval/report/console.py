@@ -145,6 +145,9 @@ def print_named_metrics(console: Console, results: Results, baseline: Baseline |
         cells = [label, row.candidate, row.ci or "-", row.total or "-", *((row.baseline, row.delta or "-") if baseline else ())]
         table.add_row(*cells, *(value for _, value in row.tags))
     console.print(table)
+    for name, derived in results.summary.derived.items():
+        if derived.value is None and derived.note:
+            console.print(Text.assemble(("warning: ", "yellow"), f"derived metric {plain(name)} is n/a: {derived.note}"))
 
 
 def _moved(delta: CaseDelta) -> str:

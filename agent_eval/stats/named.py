@@ -63,8 +63,8 @@ def _derived(cases: Sequence[_CaseRuns], metrics: Mapping[str, MetricStats],
     for name, text in formulas.items():
         formula = parse_formula(text)
         scope = {**{n: 0.0 for n in formula.names if n not in values}, **values}  # a metric never seen: 0 runs
-        value = formula.evaluate(scope)
-        out[name] = DerivedMetric(formula=text, value=value)
+        value, note = formula.outcome(scope)
+        out[name] = DerivedMetric(formula=text, value=value, note=note)
         values[name] = value  # later formulas may use earlier ones
     return out
 

@@ -18,6 +18,7 @@ __all__ = ["Design", "ab_sessions_per_arm", "cases_needed", "detectable_drop", "
 
 _MAX_CASES = 10_000_000
 _MAX_RUNS = 1000
+_MIN_EFFECT = 1e-9
 
 
 def _multiplier(n: int, alpha: float, power: float) -> float:
@@ -135,6 +136,8 @@ def ab_sessions_per_arm(baseline_rate: float, mde: float, *, alpha: float = 0.05
     p2 = p1 - mde if p1 - mde > 0 else p1 + mde
     if not 0 < p2 < 1:
         raise ValueError(f"a change of {mde} from {p1} leaves (0, 1)")
+    if mde < _MIN_EFFECT:  # far below this, p1 - mde rounds back to p1 in floating point
+        raise ValueError(f"a change of {mde:g} is too small to plan for (the smallest is {_MIN_EFFECT:g})")
     z = NormalDist().inv_cdf
     p = (p1 + p2) / 2
     num = z(1 - alpha / 2) * math.sqrt(2 * p * (1 - p)) + z(power) * math.sqrt(p1 * (1 - p1) + p2 * (1 - p2))

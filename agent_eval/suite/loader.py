@@ -361,11 +361,25 @@ def _sources(spec: SuiteFile) -> Iterator[tuple[str, str | None, tuple[str | int
             yield entry.path, entry.input_column, loc
 
 
+def _glob(path: Path, pattern: str, line: int | None) -> list[Path]:
+    """The files a `cases_from` glob matches, relative to the suite's folder or absolute."""
+    import glob
+
+    try:
+        if Path(pattern).is_absolute():  # Path.glob takes relative patterns only
+            found = [Path(p) for p in glob.glob(pattern, recursive=True)]
+        else:
+            found = list(path.parent.glob(pattern))
+    except (ValueError, NotImplementedError, OSError) as exc:
+        raise InputError(path, f"invalid glob '{pattern}': {exc}", line=line, field="cases_from") from None
+    return sorted(p for p in found if p.is_file())
+
+
 def _cases_from(spec: SuiteFile, path: Path, index: LineIndex) -> Iterator[CaseSource]:
     """Yield (case, file, line index, loc) for every case of every `cases_from` file."""
     for name, input_column, where in _sources(spec):
         if any(ch in name for ch in "*?["):
-            files = sorted(p for p in path.parent.glob(name) if p.is_file())
+            files = _glob(path, name, index.line_of(where))
             if not files:
                 raise InputError(path, f"no cases file matches '{name}' (in {path.parent})",
                                  line=index.line_of(where), field="cases_from")
@@ -434,6 +448,10 @@ def _rows(file: Path, input_column: str | None = None) -> Iterator[RowSource]:
                           else f"malformed CSV: {exc}")
                 raise InputError(file, detail, line=reader.line_num + 1) from None  # the line being read
             n = reader.line_num
+            extra: Any = row.get(None)  # type: ignore[call-overload]  # csv files surplus fields under None
+            if extra is not None:
+                raise InputError(file, f"this row has {len(row) - 1 + len(extra)} fields, the header names "
+                                 f"{len(row) - 1}; quote a field that holds a comma", line=n)
             yield _checked(flat_row(row, file, n, input_column), file, n), LineIndex({(): n}), ()
     elif suffix == ".parquet":
         for n, row in enumerate(parquet_rows(file), start=1):
