@@ -258,3 +258,18 @@ def test_two_runs_in_the_same_second_get_their_own_default_folders(repo: Path, c
     second = run_cli(capsys, "run", "suites/top.yaml")
     assert first.code == 0 and second.code == 0, second.text
     assert len([p for p in (repo / ".agent-eval" / "runs").iterdir() if p.is_dir()]) == 2
+
+
+def test_a_zero_budget_refuses_calls_but_not_a_fully_cached_rerun(repo: Path, capsys, loopback_server,
+                                                                   monkeypatch) -> None:
+    from tests.test_cli_faults import make_suite
+
+    monkeypatch.setenv("LOOP_KEY", "sk-loop")
+    suite = make_suite(repo / "loop", loopback_server, cases=2, k=2)
+    refused = run_cli(capsys, "run", suite, "--out", "refused", "--budget-usd", "0")
+    assert refused.code == 3 and loopback_server.total == 0, refused.text  # nothing cached yet: nothing spent
+    assert run_cli(capsys, "run", suite, "--out", "first").code == 0
+    sent = loopback_server.total
+    again = run_cli(capsys, "run", suite, "--out", "again", "--budget-usd", "0")
+    assert again.code == 0, again.text  # every answer from the cache: it costs nothing
+    assert loopback_server.total == sent

@@ -113,6 +113,10 @@ class Budget:
         """
         if not self.limited:
             return Reservation()
+        if self.usd == 0 and self.tokens is None and not self.exhausted:
+            # Nothing may be spent, but a cached answer costs nothing: the run starts, and each call that would
+            # reach the provider is refused (`reserve_call`), so a fully cached rerun still runs.
+            return Reservation()
         async with self._changed:
             while not self.exhausted:
                 usd, tokens = self._expected(usd_estimate, tokens_estimate)
