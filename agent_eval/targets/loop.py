@@ -120,5 +120,9 @@ class ToolLoopTarget:
         return _Step(calls=tuple(done), spans=tuple(spans))
 
 
+    async def prepare(self, runs: int) -> None:
+        """Start the tools' worker processes before any run's clock starts."""
+        await self.toolbox.prepare(runs)
+
     async def aclose(self) -> None:
         await self.toolbox.aclose()

@@ -102,6 +102,12 @@ class ToolBox:
 
             self._workers = AgentWorkerPool(workers)
 
+    async def prepare(self, runs: int) -> None:
+        """Start the workers the first runs need, a tool imported in each, before any run's clock starts."""
+        if self._workers is not None:
+            first = next(iter(self._refs.values()))
+            await self._workers.prestart(min(self._workers.size, runs), {"preload": first, "base_dir": self._base_dir})
+
     async def aclose(self) -> None:
         """End the tools' worker processes."""
         if self._workers is not None:
