@@ -277,6 +277,8 @@ class GroupStats(Record):
     latency_p99_ms: float | None = None
     cost_usd: float = 0.0
     mean_cost_usd: float | None = None
+    cost_unknown_runs: int = Field(0, description="Completed runs whose cost is unknown (no usage or no price): "
+                                   "`cost_usd` is a lower bound, or unknown when no run's cost is known.")
     tokens: int = 0
     refusal_rate: float | None = None
     output_chars_p50: float | None = None

@@ -11,7 +11,8 @@ against the loopback server in its own process (what a real endpoint adds around
 
 Then the cost of isolating Python agents: the same agent run in a worker process (the default)
 and in agent-eval's own process (AGENT_EVAL_ISOLATION=none), one run at a time, best of
---repeat; once an agent that only answers, once one that makes a `ctx.openai` call (mock model).
+--repeat; once an agent that only answers, once one that makes a `ctx.openai` call (mock model);
+and a call of a loop tool's implementation in a worker process against in agent-eval's process.
 
     python benchmarks/agent_loop.py [--runs 200] [--steps 8] [--repeat 5] [--only isolation]
 """
@@ -92,7 +93,40 @@ async def answers(inp, ctx):
 async def calls(inp, ctx):
     reply = await ctx.openai.chat.completions.create(model=ctx.model, messages=inp.messages)
     return reply.choices[0].message.content
+
+def lookup(args, ctx):
+    return {"q": args.get("q"), "status": "shipped"}
 """
+
+
+async def measure_tool_isolation(calls: int, repeat: int) -> None:
+    """Per call of an implemented tool of the loop: in a worker process minus in agent-eval's process."""
+    import tempfile
+
+    from agent_eval.records import ToolCall
+    from agent_eval.targets.toolbox import ToolContext
+
+    with tempfile.TemporaryDirectory() as folder:
+        (Path(folder) / "bench_tools.py").write_text(AGENTS)
+        tools = ({**TOOLS[0], "implementation": "bench_tools:lookup"},)
+        boxes = {workers: ToolBox(tools, Path(folder), workers=workers) for workers in (1, 0)}
+        call, case, ctx = ToolCall(id="c", name="lookup", arguments='{"q": "x"}'), Case(id="b", input="q"), ToolContext("b", 0)
+        timings: dict[int, list[float]] = {1: [], 0: []}
+        for box in boxes.values():
+            await box.prepare(1)
+            for _ in range(20):
+                await box.execute(call, case, ctx)
+        for _ in range(repeat):
+            for workers, box in boxes.items():
+                start = time.perf_counter()
+                for _ in range(calls):
+                    await box.execute(call, case, ctx)
+                timings[workers].append((time.perf_counter() - start) / calls)
+        isolated, own = min(timings[1]), min(timings[0])
+        print(f"loop tool implementation: in process {own * 1e3:6.3f} ms · in a worker {isolated * 1e3:6.3f} ms · "
+              f"isolation per call {(isolated - own) * 1e3:+.3f} ms")
+        for box in boxes.values():
+            await box.aclose()
 
 
 async def measure_isolation(runs: int, repeat: int) -> None:
@@ -131,6 +165,7 @@ def main() -> None:
     parser.add_argument("--only", choices=["isolation"], default=None)
     args = parser.parse_args()
     asyncio.run(measure_isolation(args.runs, args.repeat))
+    asyncio.run(measure_tool_isolation(args.runs, args.repeat))
     if args.only == "isolation":
         return
     mock = ModelSpec.model_validate({"provider": "mock", "name": "mock-bench", "mock": MOCK})

@@ -319,6 +319,37 @@ model:
     assert runs["b"]["output"] == "the tool failed"
 
 
+def test_a_tool_that_ends_its_process_errors_its_run_only(tmp_path: Path, capsys) -> None:
+    write(tmp_path / "crashing_tools.py", "import os, signal\n"
+          "def act(args, ctx):\n"
+          "    if ctx.case_id == 'osexit':\n        os._exit(3)\n"
+          "    if ctx.case_id == 'killed':\n        os.kill(os.getpid(), signal.SIGKILL)\n"
+          "    return {'pid': os.getpid(), 'case': ctx.case_id}\n")
+    write(tmp_path / "config.yaml", """schema_version: 1
+name: loop
+version: 1.0.0
+agent: {loop: {max_steps: 3}}
+tools: [{name: act, implementation: "crashing_tools:act"}]
+model:
+  provider: mock
+  name: m
+  mock:
+    rules:
+      - {role: tool, match: ".", answers: [{text: "done"}]}
+      - {match: ".", answers: [{tool_calls: [{name: act}]}]}
+""")
+    cases = "".join(f"  - {{id: {c}, input: go, checks: [{{contains: done}}]}}\n" for c in ("ok", "osexit", "killed"))
+    suite = write(tmp_path / "suite.yaml", f"schema_version: 1\nsuite: t\nconfig: config.yaml\ncases:\n{cases}")
+    r = run_cli(capsys, "run", suite, "--out", tmp_path / "out", "--no-cache")
+    assert r.code in (0, 1) and "Traceback" not in r.text, r.text
+    assert {c["id"] for c in results(tmp_path / "out")["cases"]} == {"ok", "osexit", "killed"}
+    runs = _runs(tmp_path / "out")
+    assert runs["ok"]["status"] == "passed" and runs["ok"]["tool_calls"][0]["result"]["pid"] != os.getpid()
+    assert runs["osexit"]["status"] == "failed" and runs["osexit"]["error"]["kind"] == "target"
+    assert "exited with status 3" in runs["osexit"]["error"]["message"]
+    assert "killed by SIGKILL" in runs["killed"]["error"]["message"]
+
+
 # command agents
 
 COMMAND = '''

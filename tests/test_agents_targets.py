@@ -311,3 +311,36 @@ def test_the_support_agent_as_a_command_passes_the_example_suite(workdir: Path, 
     runs = _runs(workdir / "cmd")
     assert all(run["status"] == "passed" for run in runs.values()), runs
     assert runs["refund-status-1234"]["output"] == "The refund for order 1234 is pending."  # vars filled in
+
+
+TIMED_AGENT = '''
+import json, sys, time
+json.load(sys.stdin)
+time.sleep(0.3)
+started = time.time()
+time.sleep(0.2)
+print(json.dumps({"output": "done", "tool_calls": [
+    {"name": "search", "args": {"q": "x"}, "result": "found", "started_at": started, "duration_ms": 200.0},
+    {"name": "notify", "args": {}, "result": "sent"}]}))
+time.sleep(0.3)
+'''
+
+
+def test_a_custom_agents_tool_spans_are_stamped_when_they_ran(tmp_path: Path, capsys) -> None:
+    write(tmp_path / "timed.py", TIMED_AGENT)
+    write(tmp_path / "config.yaml", "schema_version: 1\nname: cmd\nversion: 1.0.0\n"
+          f"agent: {{command: [{json.dumps(sys.executable)}, timed.py]}}\n")
+    suite = write(tmp_path / "suite.yaml", "schema_version: 1\nsuite: s\nconfig: config.yaml\n"
+                  "cases:\n  - {id: a, input: hi, checks: [{tool_called: search}]}\n")
+    r = run_cli(capsys, "run", suite, "--out", tmp_path / "out")
+    assert r.code == 0, r.text
+    run = _runs(tmp_path / "out")["a"]
+    (agent,) = run["trace"]
+    tools = {span["name"]: span for span in agent["children"] if span["kind"] == "tool"}
+    search, notify = tools["execute_tool search"], tools["execute_tool notify"]
+    # the call that said when it ran sits there (after ~0.3 s of the agent's run, for 200 ms)
+    assert 250 <= search["start_ms"] - agent["start_ms"] <= agent["duration_ms"] - 400, (search, agent)
+    assert search["duration_ms"] == 200.0
+    # one that did not is stamped at the end of the run
+    assert notify["start_ms"] == pytest.approx(agent["start_ms"] + agent["duration_ms"], abs=1.0)
+    assert notify["duration_ms"] is None

@@ -54,4 +54,7 @@ def import_logs(
     for stratum, count in sorted(summary.strata.items()) if stratify else ():
         out.print(f"  {stratify}={stratum}: {count}")
     out.print(f"wrote {summary.written} new case(s) tagged needs-review to {to}: add checks or rubrics to gate them")
+    if summary.not_kept:
+        parts = ", ".join(f"{count} {kind} part(s)" for kind, count in summary.not_kept.items())
+        out.print(f"{parts} not kept: cases hold text only (see metadata.parts_not_kept)")
     return 0

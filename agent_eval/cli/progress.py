@@ -11,6 +11,7 @@ from rich.console import Console
 
 from agent_eval.calls.endpoint import EndpointStats
 from agent_eval.records import RunRecord, RunStatus
+from agent_eval.report._format import unknown_runs
 
 __all__ = ["PlainProgress", "RichProgress", "make_progress"]
 
@@ -22,6 +23,8 @@ class _Tally:
     errors: int = 0
     cached: int = 0
     cost: float = 0.0
+    cost_known: int = 0  # runs with a known cost
+    cost_unknown: int = 0  # completed runs without one (no usage reported, no price)
 
     def add(self, record: RunRecord) -> None:
         self.done += 1
@@ -29,10 +32,20 @@ class _Tally:
         self.errors += record.status is RunStatus.ERRORED
         self.cached += record.cached
         self.cost += (record.cost_usd or 0.0) + sum(r.cost_usd or 0.0 for r in record.rubrics)
+        self.cost_known += record.cost_usd is not None
+        self.cost_unknown += record.cost_usd is None and record.status is not RunStatus.ERRORED
+
+    def spend(self) -> str:
+        """The spend so far: never `$0.0000` for runs whose cost nobody knows."""
+        if not self.cost_unknown:
+            return f"${self.cost:.4f}"
+        if not self.cost_known and not self.cost:
+            return "cost unknown"
+        return f"≥ ${self.cost:.4f} ({unknown_runs(self.cost_unknown)} cost unknown)"
 
     def line(self, total: int) -> str:
         return (f"{self.done}/{total} runs, {self.failed} failed, {self.errors} errors, "
-                f"{self.cached} cached, ${self.cost:.4f}")
+                f"{self.cached} cached, {self.spend()}")
 
 
 def _endpoint_text(stats: EndpointStats | None) -> str:
@@ -103,7 +116,7 @@ class RichProgress:
 
         class LiveText(ProgressColumn):
             def render(self, task: Task) -> Text:
-                return Text(f"{tally.failed} failed · {tally.errors} errors · ${tally.cost:.4f}"
+                return Text(f"{tally.failed} failed · {tally.errors} errors · {tally.spend()}"
                             + _endpoint_text(stats))
 
         self._total = total

@@ -31,6 +31,7 @@ def write_suite_matrix(root: Path, outcomes: Sequence[SuiteOutcome], *, alpha: f
 
 def print_matrix(console: Console, matrix: Matrix) -> None:
     """The arms' table and the pairwise comparisons."""
+    from agent_eval.report._format import fmt_cost
     from agent_eval.report.matrix import fmt_diff, fmt_p
 
     table = Table(title=f"{matrix.suite} · {len(matrix.arms)} configs · k={matrix.repeat}", title_justify="left")
@@ -39,7 +40,7 @@ def print_matrix(console: Console, matrix: Matrix) -> None:
     for a in matrix.arms:
         ci = f"[{a.score_ci[0]:.3f}, {a.score_ci[1]:.3f}]" if a.score_ci else "-"
         table.add_row(a.label, a.model, a.outcome, "-" if a.score is None else f"{a.score:.3f}", ci,
-                      "-" if a.pass_rate is None else f"{a.pass_rate:.1%}", str(a.errors), f"${a.cost_usd:.4f}",
+                      "-" if a.pass_rate is None else f"{a.pass_rate:.1%}", str(a.errors), fmt_cost(a),
                       "-" if a.latency_p50_ms is None else f"{a.latency_p50_ms:.0f}")
     console.print(table)
     pairs = Table(title="pairwise, paired over cases (B - A)", title_justify="left")

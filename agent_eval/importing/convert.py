@@ -1,7 +1,8 @@
 """`agent-eval import`: production conversations to golden cases tagged `needs-review`.
 
 Redact (optional), keep user and assistant text (the config brings its own system prompt, and the agent
-makes its own tool calls), key by the normalised input,
+makes its own tool calls; images, audio and files are counted, in the summary and the case's metadata
+`parts_not_kept`), key by the normalised input,
 deduplicate, sample deterministically (stratified when asked), skip ids already in the target file,
 and append the new cases. Cases carry no checks: the suite leaves them out of the gate until a
 reviewer adds checks or rubrics.
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,7 @@ class ImportSummary:
     existing: int  # sampled, but their id is already in the file
     written: int
     strata: dict[str, int]  # stratum -> cases written
+    not_kept: dict[str, int] = field(default_factory=dict)  # kind (image, audio, file) -> parts of written cases
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +59,7 @@ class _Candidate:
     output: str | None
     stratum: str
     source: str
+    not_kept: dict[str, int]
 
 
 def _prepare(conversation: Conversation, options: ImportOptions) -> _Candidate | None:
@@ -71,7 +74,8 @@ def _prepare(conversation: Conversation, options: ImportOptions) -> _Candidate |
     if options.stratify:
         value = conversation.fields.get(options.stratify)
         stratum = "(none)" if value is None else str(value)
-    return _Candidate(input_key([f"{r}: {t}" for r, t in messages]), messages, output, stratum, conversation.source)
+    return _Candidate(input_key([f"{r}: {t}" for r, t in messages]), messages, output, stratum, conversation.source,
+                      conversation.not_kept)
 
 
 def _input_key(case_input: Any) -> str | None:
@@ -114,6 +118,8 @@ def _case(candidate: _Candidate, options: ImportOptions) -> dict[str, Any]:
     metadata: dict[str, Any] = {"source": candidate.source, "production_output": candidate.output}
     if options.stratify:
         metadata.update(stratify=options.stratify, stratum=candidate.stratum)
+    if candidate.not_kept:  # the reviewer sees what the production conversation had that the case has not
+        metadata["parts_not_kept"] = dict(sorted(candidate.not_kept.items()))
     return {
         "id": f"prod-{candidate.key[:12]}",
         "tags": list(dict.fromkeys([NEEDS_REVIEW, "imported", *options.tags])),
@@ -145,8 +151,12 @@ def import_conversations(conversations: Iterable[Conversation], target: Path, op
         with target.open("a", encoding="utf-8") as handle:
             handle.write(prefix + "".join(json.dumps(c, ensure_ascii=False) + "\n" for c in new))
     strata: dict[str, int] = {}
+    not_kept: dict[str, int] = {}
     for c in chosen:
         if f"prod-{c.key[:12]}" not in have:
             strata[c.stratum] = strata.get(c.stratum, 0) + 1
+            for kind, count in c.not_kept.items():
+                not_kept[kind] = not_kept.get(kind, 0) + count
     return ImportSummary(read=read, skipped=skipped, unique=len(unique), sampled=len(chosen),
-                         existing=len(chosen) - len(new), written=len(new), strata=strata)
+                         existing=len(chosen) - len(new), written=len(new), strata=strata,
+                         not_kept=dict(sorted(not_kept.items())))

@@ -3,13 +3,19 @@
 Chat JSONL: one object per line with `messages` (OpenAI chat format; a final assistant message is the
 production output), or a logged call `{"request": {"messages": ...}, "response": {"choices": [...]}}`.
 OTLP/JSON: `{"resourceSpans": [{resource, scopeSpans: [{spans: [...]}]}]}`, one document per file or one
-per line; a span with `gen_ai.input.messages` (and `gen_ai.output.messages`) is one conversation, the
-topmost such span of each trace when they nest.
+per line. A conversation is a span with `gen_ai.input.messages` (and `gen_ai.output.messages`), an
+OpenInference LLM span (`llm.input_messages.N.message.*`, `llm.output_messages.N.message.*`, as Phoenix
+writes them) or an OpenInference AGENT/CHAIN span whose `input.value` holds a question; the topmost such
+span of each trace when they nest. Top-level conversation spans of one trace that start with the same
+user message (an agent's LLM calls exported without a parent span) are one conversation: the last call.
+Parts that cannot be kept as text (images, audio, files) are counted per conversation, never dropped silently.
 """
 
 from __future__ import annotations
 
 import json
+import re
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
@@ -29,10 +35,26 @@ class Conversation:
     output: str | None
     fields: dict[str, Any] = field(default_factory=dict)
     source: str = ""
+    not_kept: dict[str, int] = field(default_factory=dict)  # kind -> parts of user/assistant messages not kept
 
 
-def _text(content: Any) -> str:
-    """Message content as text: a string, OpenAI content parts, or GenAI semantic-convention parts."""
+# Parts that are not text, by the kind counted when a conversation is imported as text.
+_MEDIA = {"image_url": "image", "input_image": "image", "image": "image", "input_audio": "audio", "audio": "audio",
+          "file": "file", "input_file": "file", "video": "video", "document": "file"}
+_KEPT_ROLES = ("user", "assistant")
+
+
+def _media_kind(part: dict[str, Any]) -> str | None:
+    """The kind of a non-text part (OpenAI, Anthropic or GenAI convention), None for text and tool parts."""
+    kind = part.get("type", "text")
+    if kind in ("blob", "uri"):  # GenAI semantic conventions
+        return str(part.get("modality") or "file")
+    return _MEDIA.get(str(kind))
+
+
+def _text(content: Any, not_kept: Counter[str] | None = None) -> str:
+    """Message content as text: a string, OpenAI content parts, or GenAI semantic-convention parts; parts
+    that are not text are counted in `not_kept`."""
     if content is None:
         return ""
     if isinstance(content, str):
@@ -42,10 +64,12 @@ def _text(content: Any) -> str:
         for part in content:
             if isinstance(part, str):
                 pieces.append(part)
-            elif isinstance(part, dict) and part.get("type", "text") == "text":
+            elif isinstance(part, dict) and part.get("type", "text") in ("text", "input_text", "output_text"):
                 pieces.append(str(part.get("text", part.get("content", ""))))
             elif isinstance(part, dict) and part.get("type") == "tool_call_response":
                 pieces.append(json.dumps(part.get("response"), ensure_ascii=False, default=str))
+            elif isinstance(part, dict) and (kind := _media_kind(part)) is not None and not_kept is not None:
+                not_kept[kind] += 1
         return "\n".join(p for p in pieces if p)
     return json.dumps(content, ensure_ascii=False, default=str)
 
@@ -79,14 +103,22 @@ def _seq(value: Any, field: str, *, optional: bool = False) -> list[Any]:
     return value
 
 
-def _messages(raw: Any, field: str = "messages") -> list[tuple[str, str]]:
+_LANGCHAIN_ROLES = {"human": "user", "ai": "assistant", "system": "system", "tool": "tool"}
+
+
+def _messages(raw: Any, not_kept: Counter[str] | None = None, field: str = "messages") -> list[tuple[str, str]]:
     out = []
     for i, message in enumerate(_seq(raw, field, optional=True)):
+        if isinstance(message, dict) and not isinstance(message.get("role"), str) and "type" in message:
+            message = {**message, "role": _LANGCHAIN_ROLES.get(str(message["type"]), str(message["type"]))}
+        if isinstance(message, list | tuple) and len(message) == 2 and isinstance(message[0], str):
+            message = {"role": _LANGCHAIN_ROLES.get(message[0], message[0]), "content": message[1]}
         message = _obj(message, f"{field}[{i}]")
         if not isinstance(message.get("role"), str):
             raise _Shape(f"{field}[{i}].role", "a role string", message.get("role"))
         body = message["parts"] if "parts" in message else message.get("content")
-        out.append((message["role"], _text(body)))
+        counter = not_kept if message["role"] in _KEPT_ROLES else None
+        out.append((message["role"], _text(body, counter)))
     return out
 
 
@@ -109,23 +141,25 @@ def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 
 def _chat_line(row: Any, where: str) -> Conversation:
     row = _obj(row, "")
+    not_kept: Counter[str] = Counter()
     if "messages" in row:
-        messages, output = _split(_messages(row["messages"]))
+        messages, output = _split(_messages(row["messages"], not_kept))
         rest = {k: v for k, v in row.items() if k != "messages"}
     elif isinstance(row.get("request"), dict):
-        messages = _messages(row["request"].get("messages"), "request.messages")
+        messages = _messages(row["request"].get("messages"), not_kept, "request.messages")
         response = _obj(row.get("response"), "response", optional=True)
         choices = _seq(response.get("choices"), "response.choices", optional=True) or [{}]
         choice = _obj(choices[0], "response.choices[0]", optional=True)
         message = _obj(choice.get("message"), "response.choices[0].message", optional=True)
-        output = _text(message.get("content")) or None
+        output = _text(message.get("content"), not_kept) or None
         rest = {k: v for k, v in row.items() if k not in ("request", "response")}
         rest["model"] = row["request"].get("model")
     else:
         raise _Shape("messages", "`messages` (OpenAI chat format) or `request`/`response`", row.get("messages"))
     if isinstance(row.get("output"), str) and output is None:
         output = row["output"]
-    return Conversation(tuple(messages), output, _flatten({k: v for k, v in rest.items() if k != "output"}), where)
+    return Conversation(tuple(messages), output, _flatten({k: v for k, v in rest.items() if k != "output"}), where,
+                        dict(not_kept))
 
 
 def _chat_lines(row: Any, where: str) -> list[Conversation]:
@@ -171,35 +205,167 @@ def _structured(value: Any) -> Any:
     return value
 
 
+_OI_MESSAGE = re.compile(r"^llm\.(input|output)_messages\.(\d+)\.message\.(.+)$")
+_OI_CONTENT = re.compile(r"^contents\.(\d+)\.message_content\.(.+)$")
+_CONVERSATION_KEYS = ("gen_ai.input.messages", "gen_ai.output.messages", "input.value", "output.value",
+                      "input.mime_type", "output.mime_type")
+
+
+def _openinference_messages(attrs: dict[str, Any], side: str, not_kept: Counter[str]) -> list[tuple[str, str]]:
+    """`llm.<side>_messages.N.message.*` (flat OpenInference attributes) as (role, text), in order."""
+    found: dict[int, dict[str, Any]] = {}
+    for key, value in attrs.items():
+        match = _OI_MESSAGE.match(key)
+        if match and match.group(1) == side:
+            found.setdefault(int(match.group(2)), {})[match.group(3)] = value
+    out = []
+    for _, fields in sorted(found.items()):
+        role = str(fields.get("role") or "")
+        parts: dict[int, dict[str, Any]] = {}
+        for key, value in fields.items():
+            match = _OI_CONTENT.match(key)
+            if match:
+                parts.setdefault(int(match.group(1)), {})[match.group(2)] = value
+        pieces = [str(fields["content"])] if isinstance(fields.get("content"), str) else []
+        for _, part in sorted(parts.items()):
+            kind = str(part.get("type") or ("image" if any(k.startswith("image") for k in part) else "text"))
+            if kind == "text":
+                pieces.append(str(part.get("text") or ""))
+            elif role in _KEPT_ROLES:
+                not_kept[_MEDIA.get(kind, kind)] += 1
+        out.append((role, "\n".join(p for p in pieces if p)))
+    return out
+
+
+def _value_messages(value: Any, not_kept: Counter[str]) -> list[tuple[str, str]]:
+    """OpenInference `input.value`: a question as text, or JSON holding messages (or an `input`/`question`)."""
+    if not isinstance(value, str) or not value.strip():
+        return []
+    try:
+        data = json.loads(value)
+    except ValueError:
+        return [("user", value)]
+    if isinstance(data, str):
+        return [("user", data)]
+    if isinstance(data, dict):
+        if isinstance(data.get("messages"), list):
+            return _loose_messages(data["messages"], not_kept)
+        for key in ("input", "question", "query", "prompt"):
+            if isinstance(data.get(key), str):
+                return [("user", data[key])]
+        return []
+    return _loose_messages(data, not_kept)
+
+
+def _loose_messages(raw: Any, not_kept: Counter[str]) -> list[tuple[str, str]]:
+    """Messages from free-form JSON (`input.value`, `output.value`): what is not a message list is no message."""
+    try:
+        return _messages(raw, not_kept)
+    except _Shape:
+        return []
+
+
+def _value_output(value: Any, not_kept: Counter[str]) -> str | None:
+    """OpenInference `output.value`: the answer as text, or JSON holding it (messages, choices, `output`)."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        data = json.loads(value)
+    except ValueError:
+        return value
+    if isinstance(data, str):
+        return data
+    if isinstance(data, dict) and isinstance(data.get("choices"), list) and data["choices"]:
+        message = (data["choices"][0] or {}).get("message") or {}
+        return _text(message.get("content"), not_kept) or None
+    raw = data.get("messages") if isinstance(data, dict) else data
+    if isinstance(raw, list):
+        answers = [text for role, text in _loose_messages(raw, not_kept) if role == "assistant" and text]
+        return answers[-1] if answers else None
+    if isinstance(data, dict):
+        for key in ("output", "answer", "content", "text"):
+            if isinstance(data.get(key), str):
+                return str(data[key])
+    return value
+
+
+def _span_conversation(attrs: dict[str, Any]) -> tuple[list[tuple[str, str]], str | None, Counter[str]] | None:
+    """(messages, output, parts not kept) when the span holds a conversation, else None."""
+    not_kept: Counter[str] = Counter()
+    if "gen_ai.input.messages" in attrs:
+        messages = _messages(_structured(attrs["gen_ai.input.messages"]), not_kept)
+        outputs = _messages(_structured(attrs.get("gen_ai.output.messages")), not_kept)
+        output = "\n".join(text for role, text in outputs if role == "assistant") or None
+        return messages, output, not_kept
+    if any(key.startswith("llm.input_messages.") for key in attrs):
+        messages = _openinference_messages(attrs, "input", not_kept)
+        outputs = _openinference_messages(attrs, "output", not_kept)
+        output = "\n".join(text for role, text in outputs if role == "assistant" and text) or None
+        return messages, output or _value_output(attrs.get("output.value"), not_kept), not_kept
+    if str(attrs.get("openinference.span.kind", "")).upper() in ("AGENT", "CHAIN") and "input.value" in attrs:
+        messages = _value_messages(attrs["input.value"], not_kept)
+        if any(role == "user" and text.strip() for role, text in messages):
+            return messages, _value_output(attrs.get("output.value"), not_kept), not_kept
+    return None
+
+
+def _start(span: dict[str, Any]) -> int:
+    try:
+        return int(span.get("startTimeUnixNano") or 0)
+    except (TypeError, ValueError):
+        return 0
+
+
+def _is_conversation_field(key: str) -> bool:
+    return key in _CONVERSATION_KEYS or key.startswith(("llm.input_messages.", "llm.output_messages."))
+
+
 def _otlp_document(doc: Any, path: Path, line: int) -> Iterator[Conversation]:
     if not isinstance(doc, dict) or not isinstance(doc.get("resourceSpans"), list):
         raise _Shape("resourceSpans", "an OTLP/JSON document with a `resourceSpans` list", doc)
+    found: list[tuple[dict[str, Any], dict[str, Any], dict[str, Any], Any]] = []  # span, attrs, resource, conv
     for r, resource_spans in enumerate(doc["resourceSpans"]):
         where = f"resourceSpans[{r}]"
         resource_spans = _obj(resource_spans, where)
         resource = _attributes(_obj(resource_spans.get("resource"), f"{where}.resource", optional=True)
                                .get("attributes"), f"{where}.resource.attributes")
-        spans: list[tuple[str, dict[str, Any]]] = []
         for s, scope in enumerate(_seq(resource_spans.get("scopeSpans"), f"{where}.scopeSpans", optional=True)):
             scope_where = f"{where}.scopeSpans[{s}]"
             for k, span in enumerate(_seq(_obj(scope, scope_where).get("spans"), f"{scope_where}.spans",
                                           optional=True)):
-                spans.append((f"{scope_where}.spans[{k}]", _obj(span, f"{scope_where}.spans[{k}]")))
-        parsed = [(span_where, span, _attributes(span.get("attributes"), f"{span_where}.attributes"))
-                  for span_where, span in spans]
-        with_input = {span.get("spanId") for _, span, attrs in parsed if "gen_ai.input.messages" in attrs}
-        with_input -= {None, ""}
-        for span_where, span, attrs in parsed:
-            if "gen_ai.input.messages" not in attrs or span.get("parentSpanId") in with_input:
-                continue
-            messages = _messages(_structured(attrs.pop("gen_ai.input.messages")),
-                                 f"{span_where}.gen_ai.input.messages")
-            outputs = _messages(_structured(attrs.pop("gen_ai.output.messages", None)),
-                                f"{span_where}.gen_ai.output.messages")
-            output = "\n".join(text for role, text in outputs if role == "assistant") or None
-            fields = {**resource, **{k: v for k, v in attrs.items() if not isinstance(v, list | dict)},
-                      "span.name": span.get("name")}
-            yield Conversation(tuple(messages), output, fields, f"{path}:{line}:span {span.get('spanId', '?')}")
+                span_where = f"{scope_where}.spans[{k}]"
+                span = _obj(span, span_where)
+                attrs = _attributes(span.get("attributes"), f"{span_where}.attributes")
+                found.append((span, attrs, resource, _span_conversation(attrs)))
+    parents = {s.get("spanId"): s.get("parentSpanId") or None for s, _, _, _ in found if s.get("spanId")}
+    holding = {s.get("spanId") for s, _, _, conv in found if conv is not None and s.get("spanId")}
+
+    def nested(span: dict[str, Any]) -> bool:
+        """Whether an ancestor of the span holds a conversation (then it is part of that one)."""
+        seen: set[Any] = set()
+        parent = span.get("parentSpanId") or None
+        while parent is not None and parent not in seen:
+            if parent in holding:
+                return True
+            seen.add(parent)
+            parent = parents.get(parent)
+        return False
+
+    # top-level conversations of a trace that open with the same user message are one: its last call
+    last: dict[tuple[Any, str], int] = {}
+    tops = [item for item in found if item[3] is not None and not nested(item[0])]
+    for n, (span, _, _, conv) in enumerate(tops):
+        first_user = next((text for role, text in conv[0] if role == "user" and text.strip()), "")
+        key = (span.get("traceId") or f"#{n}", first_user)
+        if key not in last or _start(span) >= _start(tops[last[key]][0]):
+            last[key] = n
+    for n in sorted(last.values()):
+        span, attrs, resource, (messages, output, not_kept) = tops[n]
+        fields = {**resource, **{k: v for k, v in attrs.items()
+                                 if not isinstance(v, list | dict) and not _is_conversation_field(k)},
+                  "span.name": span.get("name")}
+        yield Conversation(tuple(messages), output, fields, f"{path}:{line}:span {span.get('spanId', '?')}",
+                           dict(not_kept))
 
 
 def _parse(text: str, path: Path, line: int) -> Any:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from typing import Any, Protocol
 
 from agent_eval.baseline.verdict import Outcome, Verdict
 
@@ -14,6 +14,7 @@ __all__ = [
     "fmt_case_change",
     "fmt_ci",
     "fmt_ck",
+    "fmt_cost",
     "fmt_count",
     "fmt_ms",
     "fmt_pct",
@@ -25,6 +26,7 @@ __all__ = [
     "input_text",
     "short_hash",
     "strip_illegal_xml",
+    "unknown_runs",
     "visible_controls",
 ]
 
@@ -121,6 +123,37 @@ def fmt_usd(value: float | None) -> str:
     if value is None:
         return DASH
     return f"${value:.4f}" if abs(value) < 1 else f"${value:,.2f}"
+
+
+class Costed(Protocol):
+    """A group of runs with a total cost (GroupStats, a matrix arm)."""
+
+    @property
+    def runs(self) -> int: ...
+    @property
+    def errors(self) -> int: ...
+    @property
+    def cost_usd(self) -> float: ...
+    @property
+    def cost_unknown_runs(self) -> int: ...
+
+
+def fmt_cost(stats: Costed, *, short: bool = False) -> str:
+    """A group's total cost: the sum; `unknown` when no run's cost is known (agents that report no usage,
+    unpriced models); `≥ $X (N runs' cost unknown)` when only some are (`≥ $X` when `short`)."""
+    unknown = stats.cost_unknown_runs
+    if not unknown:
+        return fmt_usd(stats.cost_usd)
+    if stats.runs - stats.errors - unknown <= 0 and not stats.cost_usd:
+        return "unknown"
+    if short:
+        return f"≥ {fmt_usd(stats.cost_usd)}"
+    return f"≥ {fmt_usd(stats.cost_usd)} ({unknown_runs(unknown)} cost unknown)"
+
+
+def unknown_runs(count: int) -> str:
+    """`1 run's` or `N runs'`, before "cost unknown"."""
+    return "1 run's" if count == 1 else f"{count} runs'"
 
 
 def fmt_ck(passed: int | None, n: int | None) -> str:

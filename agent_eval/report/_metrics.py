@@ -12,6 +12,7 @@ from agent_eval.records import GroupStats
 from ._format import (
     DASH,
     fmt_ci,
+    fmt_cost,
     fmt_count,
     fmt_ms,
     fmt_pct,
@@ -54,6 +55,7 @@ class _Metric:
     judged: bool = True  # False: a change is news, but neither good nor bad (output length)
 
 
+_COST_TOTAL = "Cost (total)"
 _METRICS: tuple[_Metric, ...] = (
     _Metric("Pass rate", lambda s: s.pass_rate, fmt_pct, "rate", True),
     _Metric("pass^k (all k pass)", lambda s: s.pass_hat_k, fmt_pct, "rate", True),
@@ -65,7 +67,7 @@ _METRICS: tuple[_Metric, ...] = (
     _Metric("Latency p50", lambda s: s.latency_p50_ms, fmt_ms, "relative", False),
     _Metric("Latency p95", lambda s: s.latency_p95_ms, fmt_ms, "relative", False),
     _Metric("Latency p99", lambda s: s.latency_p99_ms, fmt_ms, "relative", False),
-    _Metric("Cost (total)", lambda s: s.cost_usd if s.runs else None, fmt_usd, "relative", False, cost=True),
+    _Metric(_COST_TOTAL, lambda s: s.cost_usd if s.runs else None, fmt_usd, "relative", False, cost=True),
     _Metric("Cost per run", lambda s: s.mean_cost_usd, fmt_usd, "relative", False, cost=True),
     _Metric("Output length p50 (chars)", lambda s: s.output_chars_p50, lambda v: fmt_count(None if v is None else round(v)), "relative", False, judged=False),
 )
@@ -117,9 +119,15 @@ def metric_rows(verdict: Verdict, base: Side | None, cand: Side) -> list[MetricR
     for m in _METRICS:
         b = m.get(base.stats) if base is not None and (base.costs_known or not m.cost) else None
         c = m.get(cand.stats)
+        b_text, c_text = m.fmt(b) if base is not None else DASH, m.fmt(c)
+        if m.label == _COST_TOTAL:  # a lower bound, or unknown, when some runs' cost is
+            c_text = fmt_cost(cand.stats)
+            b_text = fmt_cost(base.stats) if base is not None and b is not None else b_text
+            if cand.stats.cost_unknown_runs or (base is not None and base.stats.cost_unknown_runs):
+                b = c = None
         delta, tone = _delta(m, b, c)
         tone = tone if m.judged else "neutral"
-        rows.append(MetricRow(m.label, m.fmt(b) if base is not None else DASH, m.fmt(c), delta, tone))
+        rows.append(MetricRow(m.label, b_text, c_text, delta, tone))
     rows.insert(1, MetricRow("Cases", fmt_count(base.stats.cases) if base else DASH, fmt_count(cand.stats.cases), DASH, "neutral"))
     steps = (base.mean_steps() if base is not None else None, cand.mean_steps())
     if any(v is not None and v != 1 for v in steps):  # agents: a plain prompt call is always one step

@@ -11,7 +11,7 @@ from agent_eval.baseline.schema import Baseline
 from agent_eval.baseline.verdict import CaseDelta, CaseStatus, Outcome, Verdict
 from agent_eval.records import GroupStats, Results
 from agent_eval.report._failures import failure_view
-from agent_eval.report._format import fmt_case_change, verdict_headline
+from agent_eval.report._format import fmt_case_change, fmt_cost, verdict_headline
 from agent_eval.stats.passk import pass_hat_curve
 
 __all__ = [
@@ -39,7 +39,7 @@ def _ci(group: GroupStats) -> str:
 def _row(name: str, g: GroupStats) -> list[str]:
     return [name, str(g.cases), _pct(g.pass_rate), _pct(g.pass_hat_k), _pct(g.pass_at_k), _num(g.score), _ci(g),
             str(g.flaky), str(g.errors), _num(g.latency_p50_ms, 0), _num(g.latency_p95_ms, 0),
-            f"${g.cost_usd:.4f}"]
+            fmt_cost(g)]
 
 
 # Columns left out, in this order, when the terminal is too narrow for all of them (the tag stays readable)

@@ -40,6 +40,7 @@ class Arm(Record):
     runs: int
     cost_usd: float
     mean_cost_usd: float | None
+    cost_unknown_runs: int = Field(0, description="Completed runs whose cost is unknown: `cost_usd` is a lower bound.")
     latency_p50_ms: float | None
     latency_p95_ms: float | None
     tokens: int
@@ -120,7 +121,7 @@ def _arm(item: ArmInput) -> Arm:
     return Arm(label=item.label, config_name=cfg.name, config_version=cfg.version, model=cfg.model,
                results=item.folder, outcome=item.outcome, exit_code=item.exit_code, score=s.score,
                score_ci=s.score_ci, pass_rate=s.pass_rate, errors=s.errors, runs=s.runs, cost_usd=s.cost_usd,
-               mean_cost_usd=s.mean_cost_usd, latency_p50_ms=s.latency_p50_ms, latency_p95_ms=s.latency_p95_ms,
+               mean_cost_usd=s.mean_cost_usd, cost_unknown_runs=s.cost_unknown_runs, latency_p50_ms=s.latency_p50_ms, latency_p95_ms=s.latency_p95_ms,
                tokens=s.tokens, metrics={**{n: m.mean for n, m in s.metrics.items()},
                                          **{n: d.value for n, d in s.derived.items()}})
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from agent_eval._files import write_atomic
-from agent_eval.report._format import REDACTED
+from agent_eval.report._format import REDACTED, fmt_cost
 from agent_eval.report.matrix import Matrix, fmt_diff, fmt_p
 
 __all__ = ["matrix_markdown", "redact_matrix", "write_matrix"]
@@ -47,7 +47,7 @@ def matrix_html(matrix: Matrix, *, redact: bool = False) -> str:
     env = jinja2.Environment(loader=jinja2.PackageLoader("agent_eval.report", "templates"), autoescape=True,
                              undefined=jinja2.StrictUndefined)
     return env.get_template("matrix.html.j2").render(
-        m=matrix, redact=redact, best=_best(matrix), metric_names=_metric_names(matrix), num=_num, pct=_pct, ci=_ci, usd=_usd, ms=_ms,
+        m=matrix, redact=redact, best=_best(matrix), metric_names=_metric_names(matrix), num=_num, pct=_pct, ci=_ci, usd=_usd, cost=fmt_cost, ms=_ms,
         diff=fmt_diff, fp=fmt_p,
     )
 
@@ -59,7 +59,7 @@ def matrix_markdown(matrix: Matrix) -> str:
              "| --- | --- | --- | ---: | ---: | ---: | ---: |"]
     for a in matrix.arms:
         lines.append(f"| `{a.label}` | `{a.model}` | **{a.outcome}** | {_num(a.score)} {_ci(a.score_ci)} | "
-                     f"{_pct(a.pass_rate)} | {_usd(a.cost_usd)} | {_ms(a.latency_p50_ms)} |")
+                     f"{_pct(a.pass_rate)} | {fmt_cost(a)} | {_ms(a.latency_p50_ms)} |")
     names = _metric_names(matrix)
     if names:
         lines += ["", "| Config | " + " | ".join(f"`{n}`" for n in names) + " |", "| --- |" + " ---: |" * len(names)]

@@ -231,6 +231,7 @@ def group_stats(cases: Sequence[GroupCase]) -> GroupStats:
         latency_p99_ms=percentile(latencies, 99),
         cost_usd=math.fsum(r.cost_usd for r in runs if r.cost_usd is not None),
         mean_cost_usd=mean(costs),
+        cost_unknown_runs=len(done) - len(costs),
         tokens=sum(r.tokens.total for r in records),
         refusal_rate=mean([float(refused(r)) for r in done]),
         output_chars_p50=percentile(lengths, 50),

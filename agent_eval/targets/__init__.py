@@ -76,10 +76,12 @@ def _build(config: LoadedConfig, caller: ModelCaller, concurrency: int) -> Targe
 
         return PromptTarget(caller)
     if agent.loop is not None:
+        from agent_eval.targets.isolation import isolated
         from agent_eval.targets.loop import ToolLoopTarget
         from agent_eval.targets.toolbox import ToolBox
 
-        return ToolLoopTarget(caller, ToolBox(config.spec.tools, base_dir), agent.loop.max_steps,
+        toolbox = ToolBox(config.spec.tools, base_dir, workers=concurrency if isolated() else 0)
+        return ToolLoopTarget(caller, toolbox, agent.loop.max_steps,
                               max_tokens=agent.max_tokens, max_cost_usd=agent.max_cost_usd)
     if agent.python is not None:
         import contextlib

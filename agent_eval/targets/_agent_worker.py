@@ -126,6 +126,21 @@ def _run(loop: asyncio.AbstractEventLoop, function: Callable[..., Any], request:
                 loop.run_until_complete(client.close())
 
 
+def _tool(loop: asyncio.AbstractEventLoop, function: Callable[..., Any], request: dict[str, Any]) -> dict[str, Any]:
+    """One tool call of the built-in loop: {"result": its value as JSON data} or {"error": (message, where)}."""
+    from agent_eval.targets.toolbox import ToolContext, jsonable
+
+    try:
+        value = function(request["args"], ToolContext(**request["ctx"]))
+        if inspect.isawaitable(value):
+            value = loop.run_until_complete(value)
+        return {"result": jsonable(value)}
+    except BaseException as exc:  # a tool's exit is its error, as in-process
+        frames = traceback.extract_tb(exc.__traceback__)
+        where = f" ({Path(frames[-1].filename).name}:{frames[-1].lineno})" if frames else ""
+        return {"error": (f"{type(exc).__name__}: {exc}{where}", "")}
+
+
 def _send(answers: Any, answer: dict[str, Any]) -> None:
     """The answer; a result that does not pickle goes as its JSON or text, one that cannot go at all is an error."""
     from agent_eval.targets.toolbox import jsonable
@@ -191,7 +206,7 @@ def main() -> None:
             answer: dict[str, Any] = {"error": (f"cannot import {request['ref']}: {type(exc).__name__}: {exc}",
                                                 "".join(traceback.format_exception(exc)))}
         else:
-            answer = _run(loop, function, request)
+            answer = _tool(loop, function, request) if "tool" in request else _run(loop, function, request)
         sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
         answer["printed"] = capture.text()
         answer["threads"] = _left_threads()

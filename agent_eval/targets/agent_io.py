@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -89,6 +90,10 @@ class AgentToolCall(_Model):
     result: Any = None
     error: str | None = None
     id: str = ""
+    started_at: datetime | None = Field(
+        None, description="When the tool started (Unix seconds or ISO 8601): its span's start. "
+        "Without it a call not seen through agent-eval is stamped at the end of the run.")
+    duration_ms: float | None = Field(None, ge=0, description="How long the tool ran.")
 
 
 class AgentUsage(_Model):

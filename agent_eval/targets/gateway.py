@@ -299,13 +299,16 @@ def _error(status: int, anthropic: bool, message: str, kind: str = "invalid_requ
     return status, _JSON, json.dumps(body).encode()
 
 
-def wire_trajectory(exchanges: Sequence[Exchange], reported: tuple[ToolCall, ...],
-                    end_ms: float) -> tuple[tuple[ToolCall, ...], list[Span], str | None]:
+def wire_trajectory(exchanges: Sequence[Exchange], reported: tuple[ToolCall, ...], end_ms: float,
+                    stamps: Sequence[tuple[float | None, float | None]] = ()) -> tuple[
+                        tuple[ToolCall, ...], list[Span], str | None]:
     """The run's tool calls, their spans, and a warning when the agent's report and the wire disagree.
 
     Seen on the wire: each call the model asked for (its first choice) and the result the agent sent
     back for it in a later request. The agent's own report wins; with none, the wire's calls are the
-    trajectory. A tool span runs from the reply that asked for it to the request that carried its result.
+    trajectory. A tool span runs from the reply that asked for it to the request that carried its result;
+    `stamps` (start ms on the run's clock, duration ms) of reported calls, when the agent gave them, win;
+    a reported call with neither is stamped at `end_ms`.
     """
     asked: dict[str, tuple[ToolCall, float]] = {}
     results: dict[str, tuple[str, float]] = {}
@@ -325,11 +328,15 @@ def wire_trajectory(exchanges: Sequence[Exchange], reported: tuple[ToolCall, ...
                    f"the model asked for through agent-eval ({', '.join(c.name for c in seen)})")
     calls = reported or tuple(seen)
     spans = []
-    for call in calls:  # a reported call takes the time of the wire call with its id, else of its name
+    for n, call in enumerate(calls):  # a reported call takes the time of the wire call with its id, else of its name
         key = call.id if call.id in unmatched else next((k for k in unmatched if asked[k][0].name == call.name), "")
         if key:
             unmatched.remove(key)
         start, duration = timing.get(key, (end_ms, None))
+        if reported and n < len(stamps):
+            given_start, given_duration = stamps[n]
+            start = given_start if given_start is not None else start
+            duration = given_duration if given_duration is not None else duration
         spans.append(tool_span(call.name, call.parsed_arguments(), call.result, start_ms=start, duration_ms=duration,
                                error=call.error, call_id=call.id))
     return calls, spans, warning

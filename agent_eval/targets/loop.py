@@ -14,11 +14,11 @@ from typing import Any
 
 from agent_eval.calls.endpoint import CallFailed
 from agent_eval.calls.tracing import agent_span, tool_span
-from agent_eval.records import CheckResult, Message, Span, ToolCall
+from agent_eval.records import CheckResult, Message, RunError, Span, ToolCall
 from agent_eval.targets.base import TargetResult, TargetRun
 from agent_eval.targets.calling import CallRefused, ModelCaller, RunMeter
 from agent_eval.targets.prompt import call_failed
-from agent_eval.targets.toolbox import ToolBox, ToolContext
+from agent_eval.targets.toolbox import ToolBox, ToolContext, ToolCrashed
 
 __all__ = ["ToolLoopTarget", "tool_message_content"]
 
@@ -81,7 +81,14 @@ class ToolLoopTarget:
                                         duration_ms=meter.clock.now_ms() - start))
                 break
             messages.append(Message(role="assistant", content=completion.text, tool_calls=completion.tool_calls))
-            result = await self._run_tools(completion.tool_calls, run, ctx, meter)
+            try:
+                result = await self._run_tools(completion.tool_calls, run, ctx, meter)
+            except ToolCrashed as crashed:
+                trace.append(agent_span(f"step {step}", (model,), start_ms=start,
+                                        duration_ms=meter.clock.now_ms() - start, error=str(crashed)[:500]))
+                return TargetResult(messages=tuple(messages), usage=meter.usage, cost_usd=meter.cost_usd,
+                                    trace=tuple(trace), steps=meter.calls,
+                                    error=RunError(kind="target", message=str(crashed)[:500]))
             messages.extend(Message(role="tool", content=tool_message_content(c.result, c.error), tool_call_id=c.id)
                             for c in result.calls)
             executed.extend(result.calls)
@@ -113,5 +120,9 @@ class ToolLoopTarget:
         return _Step(calls=tuple(done), spans=tuple(spans))
 
 
+    async def prepare(self, runs: int) -> None:
+        """Start the tools' worker processes before any run's clock starts."""
+        await self.toolbox.prepare(runs)
+
     async def aclose(self) -> None:
-        return None
+        await self.toolbox.aclose()

@@ -63,7 +63,8 @@ def build_result(result: AgentResult, run: TargetRun, meter: RunMeter, *, name: 
     end = meter.clock.now_ms()
     output, _ = cut_text(result.output, OUTPUT_LIMIT_CHARS, "the agent's output")
     try:  # whatever the agent reported (nested 100,000 deep, an unknown role), it cannot crash the run
-        calls, tools, mismatch = wire_trajectory(meter.exchanges, tool_calls_of(result.tool_calls), end)
+        calls, tools, mismatch = wire_trajectory(meter.exchanges, tool_calls_of(result.tool_calls), end,
+                                                 _stamps(result, meter, start_ms, end))
         messages = messages_of(result, run)
         context = tuple(c if isinstance(c, str) else str(c) for c in result.context)
         raw = {**result.model_dump(mode="json"), "output": output}
@@ -86,6 +87,18 @@ def build_result(result: AgentResult, run: TargetRun, meter: RunMeter, *, name: 
         context=context, violations=meter.violations(), raw=raw,
         warnings=(*meter.warnings, *((mismatch,) if mismatch else ())),
     )
+
+
+def _stamps(result: AgentResult, meter: RunMeter, start_ms: float, end_ms: float) -> list[tuple[float | None, float | None]]:
+    """(start, duration) in ms on the run's clock of each reported tool call that says when it ran."""
+    origin = time.time() - meter.clock.now_ms() / 1000.0  # the wall-clock time of the run clock's zero
+    out: list[tuple[float | None, float | None]] = []
+    for call in result.tool_calls:
+        start = None
+        if call.started_at is not None:  # kept within the agent's own span
+            start = min(max((call.started_at.timestamp() - origin) * 1000.0, start_ms), end_ms)
+        out.append((start, call.duration_ms))
+    return out
 
 
 def provider_failed(run: TargetRun, meter: RunMeter, name: str, start_ms: float) -> TargetResult | None:
