@@ -4,7 +4,12 @@ masked in every file and `--redact` leaves no input or output text anywhere (thr
 from __future__ import annotations
 
 import json
+import os
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 from clitools import run_cli, write
@@ -97,3 +102,134 @@ def test_a_local_ref_still_works(workdir: Path, capsys) -> None:
     path = setup(workdir, 'suite: s\nconfig: config.yaml\ncases:\n  - id: a\n    input: hi\n    checks:\n'
                           '      - {json: {schema: {"$defs": {s: {type: string}}, "$ref": "#/$defs/s"}}}\n')
     assert run_cli(capsys, "validate", path).code == 0
+
+
+# --- 3. template bounds -------------------------------------------------------------------------------------
+
+NESTED = "{% for a in range(10000) %}{% for b in range(10000) %}{% for c in range(10000) %}{% endfor %}{% endfor %}{% endfor %}"
+HOSTILE = [
+    NESTED,
+    "{% set r = range(10000) %}{% for a in r %}{% for b in r %}{% for c in r %}{% endfor %}{% endfor %}{% endfor %}",
+    "{{ '{:>1000000000}'.format(x) }}",
+    "{{ x.ljust(1000000000) }}",
+    "{{ x|center(1000000000) }}",
+    "{{ '%1000000000s'|format(x) }}",
+    "{{ (x * 100000)|join(',') }}",
+    "{{ ','.join([x] * 1000000) }}",
+    "{% set ns = namespace(s=x) %}{% for i in range(40) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}{{ ns.s }}",
+]
+
+
+@pytest.mark.parametrize("template", HOSTILE)
+def test_a_hostile_input_template_is_a_clean_error_within_the_time_bound(workdir: Path, capsys,
+                                                                          template: str) -> None:
+    path = setup(workdir, "suite: s\nconfig: config.yaml\ncases:\n  - id: a\n    vars: {x: abcdefghij}\n"
+                          f"    input: {json.dumps(template)}\n")
+    import time
+    start = time.monotonic()
+    r = run_cli(capsys, "validate", path)
+    assert time.monotonic() - start < 20
+    assert_input_error(r, f"{path}", "case 'a'", "cannot render template", "limit")
+
+
+def test_a_hostile_template_in_the_config_prompt_is_refused_too(workdir: Path, capsys) -> None:
+    config = CONFIG.replace('user: "{{ input }}"', f"user: {json.dumps(NESTED)}")
+    path = setup(workdir, "suite: s\nconfig: config.yaml\ncases:\n  - {id: a, input: hi}\n", config)
+    assert_input_error(run_cli(capsys, "validate", path), "config.yaml", "prompt.user", "limit")
+
+
+def test_a_mock_answer_too_large_errors_the_run_and_the_results_are_written(workdir: Path, capsys) -> None:
+    config = CONFIG.replace("  name: mock-2025-01-01\n", "  name: mock-2025-01-01\n  mock:\n"
+                            "    default: \"{{ 'x'.ljust(2000000000) }}\"\n")
+    path = setup(workdir, "suite: s\nconfig: config.yaml\ncases:\n  - id: a\n    input: hi\n"
+                          "    checks: [{contains: x}]\n", config)
+    r = run_cli(capsys, "run", path, "--out", workdir / "out")
+    assert "Traceback" not in r.text and r.code == 3, r.text  # incomplete: every run errored
+    assert (workdir / "out" / "results.json").exists()
+    runs = [json.loads(line) for line in (workdir / "out" / "runs.jsonl").read_text().splitlines()]
+    assert runs and all(run["status"] == "errored" and "over the limit" in json.dumps(run) for run in runs), runs
+
+
+# --- 4. secrets masked in every file ------------------------------------------------------------------------
+
+class _Echo(BaseHTTPRequestHandler):
+    """An agent endpoint that echoes its Authorization header, and a key it was told, back in every field."""
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers["content-length"])))
+        said = f"{self.headers.get('authorization')} and {os.environ.get('SIM_KEY')} for {body.get('question')}"
+        answer = {"answer": said, "calls": [{"name": "lookup", "args": {"token": said}, "result": said}]}
+        data = json.dumps(answer).encode()
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args: Any) -> None:
+        return None
+
+
+@pytest.fixture
+def echo_agent() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Echo)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def _echo_setup(workdir: Path, url: str, monkeypatch: pytest.MonkeyPatch, name: str = "config.yaml") -> Path:
+    monkeypatch.setenv("AGENT_TOKEN", "tok-hardening-secret-1")
+    monkeypatch.setenv("SIM_KEY", "sk-simulator-secret-2")
+    write(workdir / "t" / name, f"""\
+name: echo
+version: 1.0.0
+agent:
+  http:
+    url: "{url}/chat"
+    headers: {{Authorization: "Bearer ${{AGENT_TOKEN}}"}}
+    body: {{question: "{{{{ input }}}}"}}
+    output: "$.answer"
+    tool_calls: "$.calls"
+""")
+    return write(workdir / "t" / "suite.yaml", f"""\
+suite: s
+config: {name}
+similarity_model: {{provider: openai, name: text-embedding-3-small, api_key_env: SIM_KEY}}
+cases:
+  - id: a
+    input: hello there
+    checks: [{{contains: "nothing like this"}}, {{equals: "x"}}]
+  - id: b
+    input: second case
+    checks: [{{contains: "Bearer"}}]
+""")
+
+
+SECRETS = ("tok-hardening-secret-1", "sk-simulator-secret-2")
+
+
+def test_a_secret_echoed_by_an_endpoint_is_masked_in_every_file_and_on_the_console(
+        workdir: Path, capsys, echo_agent: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = _echo_setup(workdir, echo_agent, monkeypatch)
+    r = run_cli(capsys, "run", path, "--out", workdir / "out", "--trace-export", workdir / "traces.json",
+                "-v")
+    assert r.code == 0, r.text  # case a fails its checks, b passes: no baseline, PASS
+    runs = [json.loads(line) for line in (workdir / "out" / "runs.jsonl").read_text().splitlines()]
+    assert all("***" in run["output"] for run in runs), runs  # the echo came back, masked
+    assert files_containing(workdir / "out", SECRETS) == []
+    assert files_containing(workdir, SECRETS) == []
+    assert not any(s in r.text for s in SECRETS), r.text
+
+
+def test_secrets_are_masked_in_the_files_of_a_two_config_run(workdir: Path, capsys, echo_agent: str,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    path = _echo_setup(workdir, echo_agent, monkeypatch)
+    write(workdir / "t" / "other.yaml", (workdir / "t" / "config.yaml").read_text().replace("version: 1.0.0", "version: 2.0.0").replace("/chat", "/chat2"))
+    r = run_cli(capsys, "run", path, "--config", workdir / "t" / "config.yaml", "--config", workdir / "t" / "other.yaml",
+                "--out", workdir / "out")
+    assert r.code in (0, 1), r.text
+    assert files_containing(workdir, SECRETS) == []
+    assert not any(s in r.text for s in SECRETS), r.text

@@ -20,7 +20,7 @@ REF_KEYS = ("$ref", "$dynamicRef", "$recursiveRef")
 def _refuse(uri: str) -> Any:
     from referencing.exceptions import NoSuchResource
 
-    raise NoSuchResource(ref=uri)
+    raise NoSuchResource(ref=uri)  # type: ignore[call-arg]
 
 
 def offline_registry() -> Any:
@@ -45,7 +45,8 @@ def _walk(value: Any, path: str) -> Iterator[tuple[str, str, Any]]:
 def check_refs(schema: Mapping[str, Any], key: str) -> None:
     """Every `$ref` points inside the schema (a `#` fragment or an `$id` it defines); anything else would be
     fetched, so it is a CheckSpecError naming `key` and the ref."""
-    root = schema.get("$id") if isinstance(schema.get("$id"), str) else ""
+    found = schema.get("$id")
+    root = found if isinstance(found, str) else ""
     ids = {urldefrag(urljoin(root, v))[0] for _, k, v in _walk(schema, "$") if k == "$id" and isinstance(v, str)}
     ids.add(urldefrag(root)[0])
     for where, k, value in _walk(schema, "$"):

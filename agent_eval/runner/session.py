@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -19,6 +20,7 @@ from agent_eval.records import Results, RunRecord, RunStatus, Usage
 from agent_eval.runner.engine import Engine, Progress, WorkItem
 from agent_eval.runner.plan import in_shard, plan_items, select_cases
 from agent_eval.runner.results import Provenance, build_results
+from agent_eval.runner.secrets import secret_values
 from agent_eval.runner.store import Manifest, RunsWriter, read_runs
 from agent_eval.scoring.escalation import ESCALATION_WARNING
 from agent_eval.suite.case import Case
@@ -103,7 +105,7 @@ async def run_suite(
     cache, cache_warning = _open_cache(config, options)
     if cache_warning:
         warnings.append(cache_warning)
-    writer = RunsWriter(runs_path)
+    writer = RunsWriter(runs_path, secrets=secret_values([(suite, config)], os.environ))
     try:
         engine = _build_engine(suite, config, cases, options, writer, progress, budget, cache)
     except BaseException:  # e.g. the agent does not import: leave nothing that blocks the next run
