@@ -157,6 +157,13 @@ class _Echo(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["content-length"])))
+        if "zebrabroken" in self.path:
+            data = f"no such page: {self.path}".encode()
+            self.send_response(404)
+            self.send_header("content-length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+            return
         said = f"{self.headers.get('authorization')} and {os.environ.get('SIM_KEY')} for {body.get('question')}"
         answer = {"answer": said, "calls": [{"name": "lookup", "args": {"token": said}, "result": said}]}
         data = json.dumps(answer).encode()
@@ -233,3 +240,77 @@ def test_secrets_are_masked_in_the_files_of_a_two_config_run(workdir: Path, caps
     assert r.code in (0, 1), r.text
     assert files_containing(workdir, SECRETS) == []
     assert not any(s in r.text for s in SECRETS), r.text
+
+
+# --- 5. --redact leaves no input or output text in any file -------------------------------------------------
+
+CHAT_CONFIG = """\
+name: chat
+version: 1.0.0
+tools:
+  - {name: lookup_order, parameters: {type: object, properties: {order: {type: string}}}}
+model:
+  provider: mock
+  name: mock-2025-01-01
+  mock:
+    rules:
+      - {match: "zebrafirst", answers: [{text: "Quokkareply alpha"}]}
+      - {match: "zebrasecond", answers: [{tool_calls: [{name: lookup_order, arguments: {order: "Wombatarg 77"}}]}]}
+      - {match: "zebrathird", answers: [{text: "Quokkareply gamma"}]}
+    default: "Quokkadefault reply"
+prompt:
+  user: "{{ input }}"
+"""
+CHAT_SUITE = """\
+suite: chats
+config: config.yaml
+cases:
+  - id: talk
+    conversation:
+      - user: zebrafirst words of the user
+        checks: [{contains: "Quokkareply"}]
+      - user: zebrasecond words of the user
+      - user: zebrathird words of the user
+        checks: [{contains: "never said"}]
+  - id: single
+    input: zebrasingle input text
+    expected: Platypusexpected answer
+    checks: [{equals: "Platypusexpected answer"}]
+  - id: broken
+    input: "zebrabroken {{ x.ljust(2000000000) }}"
+    vars: {x: "y"}
+"""
+TEXTS = ("zebrafirst", "zebrasecond", "zebrathird", "zebrasingle", "Quokka", "Wombatarg", "Platypusexpected",
+         "words of the user")
+
+
+def test_redact_leaves_no_turn_tool_argument_or_error_text_in_any_file(workdir: Path, capsys) -> None:
+    suite = CHAT_SUITE.replace('''  - id: broken
+    input: "zebrabroken {{ x.ljust(2000000000) }}"
+    vars: {x: "y"}
+''', "")
+    path = setup(workdir, suite, CHAT_CONFIG)
+    r = run_cli(capsys, "run", path, "--out", workdir / "out", "--redact", "--trace-export", workdir / "traces.json")
+    assert r.code in (0, 1), r.text
+    assert files_containing(workdir / "out", TEXTS) == [], "\n".join(files_containing(workdir / "out", TEXTS))
+    traces = (workdir / "traces.json").read_text()
+    assert [t for t in TEXTS if t in traces] == []
+    # without --redact the same texts are there: the check above can fail
+    plain = run_cli(capsys, "run", path, "--out", workdir / "raw")
+    assert plain.code in (0, 1) and len(files_containing(workdir / "raw", TEXTS)) > 5
+
+
+def test_redact_leaves_no_input_in_http_span_names_or_error_messages(workdir: Path, capsys, echo_agent: str,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    path = _echo_setup(workdir, echo_agent, monkeypatch)
+    config = workdir / "t" / "config.yaml"
+    config.write_text(config.read_text().replace("/chat", "/chat/{{ input }}"))
+    path.write_text(path.read_text().replace("second case", "zebrabroken case"))
+    texts = ("hello", "zebrabroken", "Bearer")
+    r = run_cli(capsys, "run", path, "--out", workdir / "out", "--redact", "--trace-export", workdir / "traces.json")
+    assert r.code in (0, 1, 3), r.text
+    runs = {run["case_id"]: run for run in map(json.loads, (workdir / "out" / "runs.jsonl").read_text().splitlines())}
+    assert runs["b"]["error"]["message"], runs["b"]  # the 404 is recorded, its text is not
+    found = files_containing(workdir / "out", texts)
+    traces = (workdir / "traces.json").read_text()
+    assert found == [] and [t for t in texts if t in traces] == [], (found, traces[:3000])

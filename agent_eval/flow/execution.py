@@ -136,6 +136,13 @@ def _run_suite(out: Console, err: Console, request: RunRequest, plan: Plan, suit
             if (arm.folder / "runs.jsonl").exists():
                 say(err, "note", f"the runs so far are in {arm.folder}; finish them with --resume {arm.folder}")
             raise report.fatal
+    if request.gate.redact or suite.spec.report.redact:
+        from dataclasses import replace
+
+        from agent_eval.runner.redact import redact_results
+
+        # every file (reports, matrix, traces, baseline) is written from the redacted results, not only the raw two
+        reports = [replace(r, results=redact_results(r.results)) for r in reports]
     by_label = {arm.label: report for arm, report in zip(suite_plan.arms, reports, strict=True)}
     outcomes = []
     for arm, report in zip(suite_plan.arms, reports, strict=True):
