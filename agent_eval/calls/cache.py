@@ -9,9 +9,11 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from agent_eval.masking import mask_text, usable_secrets
 from agent_eval.providers.base import Completion, CompletionRequest
 from agent_eval.records import ToolCall, Usage
 
@@ -64,8 +66,9 @@ def cache_key(provider: str, base_url: str | None, request: CompletionRequest) -
 class ResponseCache:
     """get/put of completions by key; one connection per process."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, secrets: Sequence[str] = ()) -> None:
         folder.mkdir(parents=True, exist_ok=True)
+        self._secrets = tuple(json.dumps(s)[1:-1] for s in usable_secrets(secrets))  # as they appear in JSON text
         self.path = folder / "responses.sqlite"
         for attempt in range(_OPEN_ATTEMPTS):
             try:
@@ -114,7 +117,7 @@ class ResponseCache:
     def put(self, key: str, completion: Completion) -> None:
         try:
             self._db.execute("INSERT OR REPLACE INTO responses (key, value) VALUES (?, ?)",
-                             (key, json.dumps(_encode(completion))))
+                             (key, mask_text(json.dumps(_encode(completion)), self._secrets)))
         except sqlite3.DatabaseError:
             pass  # not cached this time; the answer itself is kept in runs.jsonl
 
@@ -127,7 +130,8 @@ class ResponseCache:
             return None
 
     def put_value(self, key: str, value: Any) -> None:
-        self._db.execute("INSERT OR REPLACE INTO responses (key, value) VALUES (?, ?)", (key, json.dumps(value)))
+        self._db.execute("INSERT OR REPLACE INTO responses (key, value) VALUES (?, ?)",
+                         (key, mask_text(json.dumps(value), self._secrets)))
 
     def close(self) -> None:
         self._db.close()

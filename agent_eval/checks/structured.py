@@ -25,6 +25,7 @@ from typing import Any
 
 import yaml
 
+from agent_eval.checks._schemas import check_refs, offline_registry
 from agent_eval.checks._util import (
     RawCheck,
     expect_keys,
@@ -108,8 +109,10 @@ def compile_json(raw: RawCheck) -> JsonSpec:
     except SchemaError as exc:
         where = exc.json_path if exc.path else "$"
         raise CheckSpecError(f"invalid JSON Schema at {where}: {exc.message}", key=key) from exc
+    check_refs(schema, key)
     bounded = validators.extend(cls, {"pattern": _pattern, "patternProperties": _pattern_properties})
-    return JsonSpec(validator=bounded(schema, format_checker=cls.FORMAT_CHECKER), source=source, extract=extract)
+    validator = bounded(schema, format_checker=cls.FORMAT_CHECKER, registry=offline_registry())
+    return JsonSpec(validator=validator, source=source, extract=extract)
 
 
 def compile_contains_json(raw: RawCheck) -> JsonSpec:

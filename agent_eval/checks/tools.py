@@ -85,7 +85,10 @@ def _schema(schema: Any) -> Any:
         Draft202012Validator.check_schema(schema)
     except SchemaError as exc:
         raise CheckSpecError(f"args_schema is not a valid JSON Schema: {exc.message}", key="args_schema") from None
-    return Draft202012Validator(schema)
+    from agent_eval.checks._schemas import check_refs, offline_registry
+
+    check_refs(schema, "args_schema")
+    return Draft202012Validator(schema, registry=offline_registry())
 
 
 def _subset(expected: Any, actual: Any) -> bool:

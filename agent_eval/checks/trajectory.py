@@ -108,6 +108,7 @@ def eval_args_valid(enabled: bool, run: CheckInput) -> tuple[bool, str]:
     """Every call names a configured tool and its arguments validate against that tool's schema."""
     from jsonschema import Draft202012Validator
 
+    from agent_eval.checks._schemas import offline_registry
     from agent_eval.tooldefs import tool_parts
 
     if not enabled:
@@ -116,7 +117,8 @@ def eval_args_valid(enabled: bool, run: CheckInput) -> tuple[bool, str]:
     for call in run.tool_calls:
         if call.name not in schemas:
             return False, f"{call.name} is not a tool of the config ({', '.join(schemas) or 'none'})"
-        errors = sorted(Draft202012Validator(schemas[call.name]).iter_errors(call.parsed_arguments()),
+        validator = Draft202012Validator(schemas[call.name], registry=offline_registry())
+        errors = sorted(validator.iter_errors(call.parsed_arguments()),
                         key=lambda e: list(e.absolute_path))
         if errors:
             where = "/".join(str(p) for p in errors[0].absolute_path) or "arguments"

@@ -141,6 +141,14 @@ def _run_suite(out: Console, err: Console, request: RunRequest, plan: Plan, suit
             if (arm.folder / "runs.jsonl").exists():
                 say(err, "note", f"the runs so far are in {arm.folder}; finish them with --resume {arm.folder}")
             raise report.fatal
+    raw = {arm.label: r.results for arm, r in zip(suite_plan.arms, reports, strict=True)}  # --save-baseline's
+    if request.gate.redact or suite.spec.report.redact:
+        from dataclasses import replace
+
+        from agent_eval.runner.redact import redact_results
+
+        # every file (reports, matrix, traces) is written from the redacted results, not only the raw two
+        reports = [replace(r, results=redact_results(r.results)) for r in reports]
     by_label = {arm.label: report for arm, report in zip(suite_plan.arms, reports, strict=True)}
     outcomes = []
     for arm, report in zip(suite_plan.arms, reports, strict=True):
@@ -155,7 +163,7 @@ def _run_suite(out: Console, err: Console, request: RunRequest, plan: Plan, suit
             err.print(Text.assemble(("budget reached", "magenta"), f": {report.budget}; "
                                     f"{report.results.incomplete_reason}"))
         if request.save_baseline:
-            _save_baseline(out, report.results, suite_plan, outcome.verdict.outcome)
+            _save_baseline(out, raw[arm.label], suite_plan, outcome.verdict.outcome)
         outcomes.append(outcome)
     return outcomes
 

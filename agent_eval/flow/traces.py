@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from rich.console import Console
 
 from agent_eval.flow._console import say
 from agent_eval.records import Results
-from agent_eval.suite.loader import LoadedConfig, LoadedSuite
+from agent_eval.runner.secrets import secret_values
 
 __all__ = ["check_trace_path", "export_traces", "secret_values"]
 
@@ -33,21 +33,6 @@ def check_trace_path(path: Path, folders: Sequence[Path]) -> None:
         if target.parent == where and target.name in _RESULT_FILES:
             raise UsageError(f"--trace-export {path} would replace the run's own {target.name} in {folder}; "
                              "choose another file name")
-
-
-def secret_values(pairs: Sequence[tuple[LoadedSuite, LoadedConfig | None]], environ: Mapping[str, str]) -> tuple[str, ...]:
-    """Values that must never reach a file: the key of every model in use and every `${VAR}` the files refer to.
-
-    Longest first, so a key that contains another is masked whole.
-    """
-    from agent_eval.providers.registry import key_env
-    from agent_eval.suite.inventory import env_references, models_in_use
-
-    names: set[str] = set()
-    for suite, config in pairs:
-        names.update(v for v in (key_env(use.spec) for use in models_in_use(suite, config)) if v)
-        names.update(env_references(suite, config))
-    return tuple(sorted({environ[n] for n in names if environ.get(n)}, key=len, reverse=True))
 
 
 def export_traces(err: Console, path: Path, results: Sequence[Results], *, redact: bool,

@@ -46,13 +46,14 @@ def template_path(name: str, base_dir: Path) -> Path:
 def load_template(path: Path) -> tuple[Template, str]:
     """The judge template and the hash of its source (stored with results and baselines)."""
     from jinja2 import StrictUndefined, TemplateSyntaxError
-    from jinja2.sandbox import SandboxedEnvironment
+
+    from agent_eval.templating import bounded_environment
 
     try:
         source = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise InputError(path, f"cannot read judge prompt template: {exc}") from None
-    env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
+    env = bounded_environment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
     try:
         return env.from_string(source), canonical_hash(source)
     except TemplateSyntaxError as exc:

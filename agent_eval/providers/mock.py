@@ -32,6 +32,7 @@ from agent_eval.providers.base import Completion, CompletionRequest, RetryDecisi
 from agent_eval.providers.classify import ErrorContext, classify_other, classify_status
 from agent_eval.providers.passthrough import render
 from agent_eval.records import Message, ToolCall, Usage
+from agent_eval.templating import bounded_environment
 
 __all__ = [
     "MockProvider",
@@ -96,7 +97,7 @@ class MockProvider:
 
     def __init__(self, spec: ModelSpec) -> None:
         self._mock = spec.mock or MockSpec()
-        env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
+        env = bounded_environment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
         try:
             self._rules = tuple(
                 _Rule(
@@ -305,5 +306,5 @@ def _weighted_index(weights: tuple[float, ...], rng: random.Random) -> int:
 def _render(template: Template, variables: dict[str, Any]) -> str:
     try:
         return template.render(**variables)
-    except TemplateError as exc:
+    except (TemplateError, OverflowError) as exc:  # OverflowError: over the time or size bound of a render
         raise MockTemplateError(f"mock answer template failed: {exc}") from None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -19,6 +20,7 @@ from agent_eval.records import Results, RunRecord, RunStatus, Usage
 from agent_eval.runner.engine import Engine, Progress, WorkItem
 from agent_eval.runner.plan import in_shard, plan_items, select_cases
 from agent_eval.runner.results import Provenance, build_results
+from agent_eval.runner.secrets import secret_values
 from agent_eval.runner.store import Manifest, RunsWriter, read_runs
 from agent_eval.scoring.escalation import ESCALATION_WARNING
 from agent_eval.suite.case import Case
@@ -103,10 +105,11 @@ async def run_suite(
         _write_manifest(out_dir, suite, config, options, repeat, started)
     budget = Budget(usd=options.budget_usd if options.budget_usd is not None else suite.spec.budget.usd,
                     tokens=options.budget_tokens if options.budget_tokens is not None else suite.spec.budget.tokens)
-    cache, cache_warning = _open_cache(config, options)
+    secrets = secret_values([(suite, config)], os.environ)
+    cache, cache_warning = _open_cache(config, options, secrets)
     if cache_warning:
         warnings.append(cache_warning)
-    writer = RunsWriter(runs_path)
+    writer = RunsWriter(runs_path, secrets=secrets)
     try:
         engine = _build_engine(suite, config, cases, options, writer, progress, budget, cache)
     except BaseException:  # e.g. the agent does not import: leave nothing that blocks the next run
@@ -228,9 +231,9 @@ def _build_engine(suite: LoadedSuite, config: LoadedConfig, cases: list[Case], o
         writer=writer, progress=progress, budget=budget, concurrency=concurrency, cache=cache,
         judge=_build_judge(suite, cases, options, budget) if any(_judged(c) for c in cases) else None,
         run_timeout_s=options.run_timeout_s, grace_s=options.grace_s,
-        conversations=_conversations(config, cases, options, budget),
+        conversations=_conversations(config, cases, options, budget, writer.secrets),
         checks=CheckRunner(timeout_s=suite.spec.check_timeout_s), spend_estimate=_spend_estimate(config),
-        services=_check_services(suite, config, cases, options),
+        services=_check_services(suite, config, cases, options, writer.secrets),
     )
 
 
@@ -238,7 +241,8 @@ def _judged(case: Case) -> bool:
     return bool(case.rubrics) or any(turn.rubrics for turn in case.conversation or ())
 
 
-def _conversations(config: LoadedConfig, cases: list[Case], options: RunOptions, budget: Budget) -> Conversations:
+def _conversations(config: LoadedConfig, cases: list[Case], options: RunOptions, budget: Budget,
+                   secrets: tuple[str, ...] = ()) -> Conversations:
     """What conversation cases need: the config, its `escalation:`, simulated users' endpoints (credentials
     checked here, before any run) and a cache for their replies."""
     from agent_eval.conversation import Conversations, SimulatorPool
@@ -248,12 +252,13 @@ def _conversations(config: LoadedConfig, cases: list[Case], options: RunOptions,
     if specs:
         cached = options.use_cache and any(spec.provider != "mock" for spec in specs)
         pool = SimulatorPool(budget=budget, seed=options.seed, max_retries=options.max_retries,
-                             timeout_s=options.timeout_s, cache=ResponseCache(options.cache_dir) if cached else None,
+                             timeout_s=options.timeout_s, cache=ResponseCache(options.cache_dir, secrets) if cached else None,
                              pricing=config.spec.pricing)
         for spec in specs:
             pool.endpoint(spec)
     return Conversations(config=config, tools=config.spec.tools, escalation=config.spec.escalation, simulators=pool)
-def _check_services(suite: LoadedSuite, config: LoadedConfig, cases: list[Case], options: RunOptions) -> Any:
+def _check_services(suite: LoadedSuite, config: LoadedConfig, cases: list[Case], options: RunOptions,
+                    secrets: tuple[str, ...] = ()) -> Any:
     """Embeddings/moderation endpoints, only when a case has a check that calls a model."""
     from agent_eval.checks.groups import walk_checks
     from agent_eval.scoring.check_services import ModelServices
@@ -270,7 +275,7 @@ def _check_services(suite: LoadedSuite, config: LoadedConfig, cases: list[Case],
                              f"provider is {spec.provider}; set `{field_name}:` in the suite")
     remote = {services.embed_spec.provider, services.moderate_spec.provider} != {"mock"}
     if options.use_cache and remote:  # the mock is not cached, as for completions
-        services.cache = ResponseCache(options.cache_dir)
+        services.cache = ResponseCache(options.cache_dir, secrets)
     return services
 
 
@@ -303,13 +308,14 @@ def _incomplete_reason(stopped: str | None, missing: int, halted: int = 0) -> st
     return None  # a shard that ran all its pairs is complete; `merge` combines the shards
 
 
-def _open_cache(config: LoadedConfig, options: RunOptions) -> tuple[ResponseCache | None, str | None]:
+def _open_cache(config: LoadedConfig, options: RunOptions,
+                secrets: tuple[str, ...] = ()) -> tuple[ResponseCache | None, str | None]:
     """The response cache, and a warning when it was unreadable (moved aside; the run goes on without it).
     The mock provider is not cached (it is the model's own rules)."""
     if not options.use_cache or config.spec.model.provider == "mock":
         return None, None
     try:
-        return ResponseCache(options.cache_dir), None
+        return ResponseCache(options.cache_dir, secrets), None
     except CacheUnavailableError as exc:
         return None, str(exc)
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import IO
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 from pydantic_core import PydanticSerializationError
 
+from agent_eval.masking import mask_model, usable_secrets
 from agent_eval.records import RunRecord, RunStatus
 from agent_eval.untrusted import clean_model, invalid_unicode_warning
 
@@ -40,10 +42,11 @@ class Manifest(BaseModel):
 
 
 class RunsWriter:
-    """Appends one JSON line per finished run and flushes it at once."""
+    """Appends one JSON line per finished run and flushes it at once, every known secret value masked."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, secrets: Sequence[str] = ()) -> None:
         self.path = path
+        self.secrets = usable_secrets(secrets)
         self._handle: IO[str] = path.open("a", encoding="utf-8")
         if _ends_mid_line(path):  # a line cut by kill -9 or a full disk: the next record starts on its own line
             self._handle.write("\n")
@@ -53,6 +56,7 @@ class RunsWriter:
 
         Returns the record as written.
         """
+        record = mask_model(record, self.secrets)  # an endpoint that echoes a key back: masked here, for every file
         try:
             line = record.model_dump_json()
         except PydanticSerializationError:

@@ -390,7 +390,38 @@ def _cases_from(spec: SuiteFile, path: Path, index: LineIndex) -> Iterator[CaseS
                                  line=index.line_of(where), field="cases_from")
         for file in files:
             for row, row_index, loc in _rows(file, input_column):
-                yield validate(CaseSpec, row, file, row_index, root=loc), file, row_index, loc
+                case = validate(CaseSpec, row, file, row_index, root=loc)
+                _no_code(case, file, row_index, loc)
+                yield case, file, row_index, loc
+
+
+def _code_key(value: Any, loc: tuple[str | int, ...]) -> tuple[str | int, ...] | None:
+    """Where a `python:` (or `not_python:`) key sits in a check item, at any depth (transform, group member)."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key in ("python", "not_python"):
+                return (*loc, key)
+            found = _code_key(item, (*loc, key))
+            if found is not None:
+                return found
+    elif isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            found = _code_key(item, (*loc, i))
+            if found is not None:
+                return found
+    return None
+
+
+def _no_code(case: CaseSpec, file: Path, index: LineIndex, loc: tuple[str | int, ...]) -> None:
+    """A case from a data file names no code: only the suite and the config, which the user wrote, choose functions."""
+    items: list[tuple[Any, tuple[str | int, ...]]] = [(list(case.checks), (*loc, "checks"))]
+    items += [(list(turn.checks), (*loc, "conversation", t, "checks")) for t, turn in enumerate(case.conversation or ())]
+    for value, where in items:
+        found = _code_key(value, where)
+        if found is not None:
+            raise InputError(file, "a cases_from file cannot name code (python:): a data file never chooses what "
+                             "runs; write the python: check in the suite file (e.g. defaults.checks) instead",
+                             line=index.line_of(found), field=_dotted(found))
 
 
 # csv's own field limit (128 KiB); a longer field is refused with its line, not a traceback

@@ -1,7 +1,8 @@
 """Render a case into the messages sent to the model (Jinja2 sandbox, StrictUndefined).
 
 Whether a case's own text is a template is decided once, by `renders_templates` (the suite's
-`templated_inputs`); config prompts are always templates.
+`templated_inputs`); config prompts are always templates. Every render is bounded in time and size
+(`agent_eval.templating`).
 """
 
 from __future__ import annotations
@@ -22,8 +23,6 @@ if TYPE_CHECKING:
 __all__ = ["TemplatedMode", "render_input", "render_messages", "render_text", "render_user_turn", "renders_templates"]
 
 TemplatedMode = Literal["auto"] | bool
-MAX_RANGE = 10_000  # jinja's sandbox allows 100,000; a nested loop of two would still never end
-MAX_SIZE = 1_000_000  # characters or items a `*` or `**` may produce in a template
 
 
 def renders_templates(mode: TemplatedMode, variables: Mapping[str, Any] | None) -> bool:
@@ -37,36 +36,14 @@ def renders_templates(mode: TemplatedMode, variables: Mapping[str, Any] | None) 
     return bool(mode)
 
 
-def _limited_range(*args: int) -> range:
-    span = range(*args)
-    if len(span) > MAX_RANGE:
-        raise OverflowError(f"range of {len(span):,} items is over the limit of {MAX_RANGE:,}")
-    return span
-
-
 @lru_cache(maxsize=1024)
 def _template(source: str) -> Template:
     from jinja2 import StrictUndefined
-    from jinja2.sandbox import SandboxedEnvironment
 
-    class _Bounded(SandboxedEnvironment):
-        """The sandbox, with `range`, `*` and `**` bounded so a template cannot exhaust memory or time."""
+    from agent_eval.templating import bounded_environment
 
-        intercepted_binops = frozenset({"*", "**"})
-
-        def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
-            if operator == "**" and isinstance(right, int | float) and abs(right) > 64:
-                raise OverflowError(f"exponent {right} is over the limit of 64")
-            if operator == "*":
-                sizes = [len(x) for x in (left, right) if isinstance(x, str | list | tuple)]
-                counts = [x for x in (left, right) if isinstance(x, int) and not isinstance(x, bool)]
-                if sizes and counts and sizes[0] * abs(counts[0]) > MAX_SIZE:
-                    raise OverflowError(f"repetition longer than {MAX_SIZE:,} items")
-            return super().call_binop(context, operator, left, right)
-
-    env = _Bounded(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
-    env.globals["range"] = _limited_range
-    return env.from_string(source)
+    env = bounded_environment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
+    return env.from_string(source)  # type: ignore[no-any-return]
 
 
 def render_text(source: str, variables: Mapping[str, object], *, where: str, field: str, what: str) -> str:

@@ -64,10 +64,11 @@ def env_names(spec: HttpAgentSpec) -> list[str]:
 @functools.lru_cache(maxsize=256)
 def _template(source: str, url: bool = False) -> Any:
     from jinja2 import StrictUndefined
-    from jinja2.sandbox import SandboxedEnvironment
+
+    from agent_eval.templating import bounded_environment
 
     finalize = (lambda value: quote(str(value), safe="")) if url else None
-    return SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, finalize=finalize).from_string(source)
+    return bounded_environment(undefined=StrictUndefined, autoescape=False, finalize=finalize).from_string(source)
 
 
 def render_url(source: str, variables: dict[str, Any]) -> str:

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from agent_eval._files import write_atomic
+from agent_eval.masking import SAFE_SPAN_KEYS, redact_error_text, redact_span_name
 from agent_eval.records import Results, RunRecord, Span
 from agent_eval.trace.trajectory import iter_spans
 
@@ -155,7 +156,7 @@ def _run_spans(results: Results, run: RunRecord, redact: bool, masks: tuple[str,
     root_attrs.update(_export_attributes(_conversation(run), redact))
     root = ExportedSpan(trace_id, _hex(seed + "/root", 16), "", f"invoke_agent {run.case_id}#{run.index + 1}",
                         "agent", start_ns, run_end_ns, {k: v for k, v in root_attrs.items() if v is not None},
-                        run.error.message if run.error else None)
+                        _error_text(run.error.message if run.error else None, redact))
     out = [root, *_children(run.trace, trace_id, root.span_id, start_ns, seed, redact, masks)]
     cursor = run_end_ns
     for rubric in (r for r in run.rubrics if r.trace):
@@ -166,10 +167,14 @@ def _run_spans(results: Results, run: RunRecord, redact: bool, masks: tuple[str,
                  "agent_eval.case_id": run.case_id, "agent_eval.run_index": run.index,
                  "agent_eval.rubric": rubric.name, "agent_eval.judge_for": trace_id}
         jroot = ExportedSpan(jtrace, _hex(jseed + "/root", 16), "", f"judge {rubric.name}", "judge", cursor, jend,
-                             attrs, rubric.error)
+                             attrs, _error_text(rubric.error, redact))
         out += [jroot, *_children(rubric.trace, jtrace, jroot.span_id, cursor, jseed, redact, masks)]
         cursor = jend
     return [_masked(s, masks) for s in out]
+
+
+def _error_text(text: str | None, redact: bool) -> str | None:
+    return redact_error_text(text) if redact else text
 
 
 def _conversation(run: RunRecord) -> dict[str, Any]:
@@ -192,7 +197,9 @@ def _children(spans: Sequence[Span], trace_id: str, parent: str, base_ns: int, s
         start = base_ns + int(span.start_ms * 1e6)
         end = base_ns + int(_end_ms(span) * 1e6)
         attrs = _export_attributes(span.attributes, redact)
-        yield ExportedSpan(trace_id, span_id, parent, span.name, span.kind, start, end, attrs, span.error)
+        name = redact_span_name(span.name, span.kind) if redact else span.name
+        error = redact_error_text(span.error) if redact else span.error
+        yield ExportedSpan(trace_id, span_id, parent, name, span.kind, start, end, attrs, error)
         yield from _children(span.children, trace_id, span_id, base_ns, path, redact, masks)
 
 
@@ -210,13 +217,17 @@ def _export_attributes(attributes: dict[str, Any], redact: bool) -> dict[str, An
             if key == "gen_ai.output.messages" and reasons[0]:
                 messages = [{**m, "finish_reason": reasons[0]} for m in messages]
             out[key] = json.dumps(messages, ensure_ascii=False)
-        elif key in _CONTENT_KEYS and redact:
+        elif redact and (key in _CONTENT_KEYS or (key not in SAFE_SPAN_KEYS and not _plain_number(value))):
             out[key] = REDACTED
         elif key in _DOUBLE_KEYS and isinstance(value, int) and not isinstance(value, bool):
             out[key] = float(value)  # the conventions type these as doubles: `temperature: 0` included
         else:
             out[key] = value
     return out
+
+
+def _plain_number(value: Any) -> bool:
+    return value is None or isinstance(value, bool | int | float)
 
 
 def _semconv_message(message: dict[str, Any], redact: bool) -> dict[str, Any]:
