@@ -256,7 +256,7 @@ def run_action(
 @pytest.fixture
 def scaffolded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, clean_provider_env: pytest.MonkeyPatch) -> Path:
     """A repository made by `agent-eval init`, as the current folder."""
-    write_scaffold(tmp_path)
+    write_scaffold(tmp_path, action="acme/agent-eval@v9")
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
     return tmp_path
@@ -484,7 +484,7 @@ def test_the_scaffolded_workflow_is_the_example_with_the_published_action() -> N
 
 def _lint_targets(tmp_path: Path) -> list[Path]:
     scaffold = tmp_path / "scaffold"
-    write_scaffold(scaffold)
+    write_scaffold(scaffold, action="acme/agent-eval@v9")
     return [*WORKFLOWS, scaffold / ".github/workflows/agent-eval.yml"]
 
 

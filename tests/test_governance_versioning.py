@@ -229,7 +229,7 @@ def test_the_scaffolded_versioning_hook_stops_an_unversioned_change_under_pre_co
     pre_commit = shutil.which("pre-commit")
     if pre_commit is None:
         pytest.skip("pre-commit not found (`pip install pre-commit`): the versioning hook is not run")
-    write_scaffold(tmp_path)
+    write_scaffold(tmp_path, action="acme/agent-eval@v9")
     env = {**os.environ, "PRE_COMMIT_HOME": str(tmp_path / ".pre-commit-home"), "GIT_AUTHOR_NAME": "t",
            "GIT_AUTHOR_EMAIL": "t@example.com", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com",
            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}

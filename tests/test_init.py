@@ -18,7 +18,6 @@ EXPECTED = [
     "suites/configs/shop-regressed.yaml",
     "golden/shop-assistant-cases.yaml",
     "golden/baselines/shop-assistant.json",
-    ".github/workflows/agent-eval.yml",
     ".pre-commit-config.yaml",
     ".agent-eval/.gitignore",
 ]
@@ -45,9 +44,9 @@ def test_init_writes_the_scaffold_and_prints_what_to_try(repo: Path, capsys) -> 
     assert f"agent-eval run {SUITE}" in r.out and REGRESSED in r.out and "pre-commit install" in r.out
     for rel in EXPECTED:
         assert not re.search(r"__[A-Z]+__", (repo / rel).read_text()), f"placeholder left in {rel}"
-    workflow = yaml.safe_load((repo / ".github/workflows/agent-eval.yml").read_text())
-    uses = [s["uses"] for job in workflow["jobs"].values() for s in job["steps"] if "uses" in s]
-    assert "agent-eval/agent-eval@v1" in uses
+    # this agent-eval is an editable install of a checkout with no GitHub remote: nothing to pin a workflow to
+    assert not (repo / ".github").exists()
+    assert "no .github/workflows/agent-eval.yml written" in r.out and "--action OWNER/REPO@REF" in r.out
     hook = yaml.safe_load((repo / ".pre-commit-config.yaml").read_text())["repos"][0]["hooks"][0]
     assert hook["id"] == "agent-eval" and hook["entry"] == "python -m agent_eval.ci.precommit"
     assert (repo / ".agent-eval/.gitignore").read_text().splitlines()[-1] == "*"
@@ -116,5 +115,37 @@ def test_init_into_a_folder_with_another_action(repo: Path, capsys) -> None:
     workflow = (repo / "sub/dir/.github/workflows/agent-eval.yml").read_text()
     assert "uses: acme/agent-eval@v2" in workflow
     assert "git+https://github.com/acme/agent-eval@v2" in workflow
+    assert "no .github/workflows" not in r.out and "gates it" in r.out
     assert run_cli(capsys, "init", "other", "--action", "not-a-ref").code == 2
     assert not (repo / "other").exists()
+
+
+def test_the_workflow_pins_the_github_source_this_agent_eval_was_installed_from(tmp_path: Path) -> None:
+    import subprocess
+
+    from agent_eval.scaffold.source import action_from_direct_url, github_repo
+
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    git_install = {"url": "https://github.com/acme/agent-eval.git", "vcs_info": {"vcs": "git", "commit_id": commit}}
+    assert action_from_direct_url(git_install) == f"acme/agent-eval@{commit}"
+    assert action_from_direct_url({"url": "https://example.com/agent_eval_gate-0.1.0.tar.gz",
+                                   "archive_info": {}}) is None
+    assert github_repo("git@github.com:acme/agent-eval.git") == "acme/agent-eval"
+    # a local checkout: pinned only when its HEAD is on a branch of its GitHub remote (a CI runner can fetch it)
+    checkout = tmp_path / "checkout"
+    checkout.mkdir()
+    env = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@e", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@e",
+           "PATH": __import__("os").environ["PATH"]}
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", "-C", str(checkout), *args], check=True, capture_output=True, text=True,
+                              env=env).stdout.strip()
+
+    git("init", "-q")
+    git("commit", "-q", "--allow-empty", "-m", "one")
+    git("remote", "add", "origin", "https://github.com/acme/agent-eval.git")
+    local = {"url": checkout.as_uri(), "dir_info": {"editable": True}}
+    assert action_from_direct_url(local) is None  # not pushed
+    head = git("rev-parse", "HEAD")
+    git("update-ref", "refs/remotes/origin/main", head)
+    assert action_from_direct_url(local) == f"acme/agent-eval@{head}"

@@ -16,11 +16,10 @@ from pathlib import Path, PurePosixPath
 
 from agent_eval.errors import UsageError
 
-__all__ = ["DEFAULT_ACTION", "EXAMPLE_SUITE", "ScaffoldFile", "scaffold_files", "write_scaffold"]
+__all__ = ["EXAMPLE_SUITE", "WORKFLOW", "ScaffoldFile", "scaffold_files", "write_scaffold"]
 
 EXAMPLE_SUITE = "shop-assistant"
-# The GitHub repository of agent-eval and the release tag the scaffolded workflow uses.
-DEFAULT_ACTION = "agent-eval/agent-eval@v1"
+WORKFLOW = ".github/workflows/agent-eval.yml"
 
 # (where it goes in the user's repository, the template in this package)
 _FILES: tuple[tuple[str, str], ...] = (
@@ -29,7 +28,7 @@ _FILES: tuple[tuple[str, str], ...] = (
     ("suites/configs/shop-regressed.yaml", "config-regressed.yaml"),
     (f"golden/{EXAMPLE_SUITE}-cases.yaml", "cases.yaml"),
     (f"golden/baselines/{EXAMPLE_SUITE}.json", "baseline.json"),
-    (".github/workflows/agent-eval.yml", "workflow.yml"),
+    (WORKFLOW, "workflow.yml"),
     (".pre-commit-config.yaml", "pre-commit-config.yaml"),
 )
 # Keeps results and the response cache out of git, as .pytest_cache does.
@@ -47,18 +46,20 @@ class ScaffoldFile:
 def _split_action(action: str) -> tuple[str, str]:
     repo, sep, ref = action.partition("@")
     if not sep or repo.count("/") != 1 or not ref or any(c.isspace() for c in action):
-        raise UsageError(f"--action expects OWNER/REPO@REF (e.g. {DEFAULT_ACTION}), got {action!r}")
+        raise UsageError(f"--action expects OWNER/REPO@REF (e.g. acme/agent-eval@v0.1.0), got {action!r}")
     return repo, ref
 
 
-def scaffold_files(action: str = DEFAULT_ACTION) -> list[ScaffoldFile]:
-    """Every file of the scaffold, the workflow pointing at `action` (OWNER/REPO@REF)."""
-    repo, ref = _split_action(action)
+def scaffold_files(action: str | None) -> list[ScaffoldFile]:
+    """Every file of the scaffold, the workflow pointing at `action` (OWNER/REPO@REF); no workflow when None."""
+    repo, ref = _split_action(action) if action else ("<owner>/<repo>", "<tag or commit>")
     package = resources.files(__name__)
-    substitutions = {"__ACTION__": action, "__PIP__": f"agent-eval-gate @ git+https://github.com/{repo}@{ref}",
+    substitutions = {"__ACTION__": action or "", "__PIP__": f"agent-eval-gate @ git+https://github.com/{repo}@{ref}",
                      "__REPO__": repo, "__REV__": ref}
     files = []
     for dest, template in _FILES:
+        if dest == WORKFLOW and action is None:
+            continue
         text = package.joinpath(template).read_text(encoding="utf-8")
         for placeholder, value in substitutions.items():
             text = text.replace(placeholder, value)
@@ -67,7 +68,7 @@ def scaffold_files(action: str = DEFAULT_ACTION) -> list[ScaffoldFile]:
     return files
 
 
-def write_scaffold(folder: Path, *, force: bool = False, action: str = DEFAULT_ACTION) -> list[Path]:
+def write_scaffold(folder: Path, *, force: bool = False, action: str | None) -> list[Path]:
     """Write the scaffold into `folder`; refuses (UsageError, nothing written) when a file exists, unless `force`."""
     files = scaffold_files(action)
     targets = [(folder / Path(f.path), f) for f in files]
