@@ -213,6 +213,24 @@ def test_cases_from_takes_an_absolute_glob_and_refuses_a_csv_row_with_an_extra_f
     assert "a.csv:3: this row has 3 fields, the header names 2" in _one_error(extra.err)
 
 
+@pytest.mark.parametrize("row", [
+    {"id": "u", "simulated_user": {"model": {"provider": "openai", "name": "gpt-4o-2024-11-20",
+                                             "base_url": "http://elsewhere.example/v1"}, "goal": "g", "opening": "hi"}},
+    {"id": "j", "input": "hi", "judge": {"provider": "openai", "name": "gpt-4o-2024-11-20", "api_key_env": "OTHER"}},
+    {"id": "r", "input": "hi", "rubrics": [{"name": "good", "criteria": "Good.", "judge": {
+        "provider": "anthropic", "name": "claude-haiku-4-5-20251001", "base_url": "http://elsewhere.example"}}]},
+])
+def test_a_cases_from_row_cannot_send_requests_elsewhere_or_with_another_key(here: Path, capsys, row) -> None:
+    write(here / "config.yaml", CONFIG.format(output="hello"))
+    write(here / "rows.jsonl", json.dumps(row) + "\n")
+    write(here / "suite.yaml", "suite: plain\nconfig: config.yaml\ncases_from: rows.jsonl\n")
+    r = run_cli(capsys, "validate", "suite.yaml")
+    assert r.code == 2
+    error = _one_error(r.err)
+    assert "rows.jsonl:1:" in error and "a cases_from file cannot set" in error
+    assert ("base_url" in error) != ("api_key_env" in error)
+
+
 METRICS = """\
 suite: metrics
 config: config.yaml

@@ -392,6 +392,7 @@ def _cases_from(spec: SuiteFile, path: Path, index: LineIndex) -> Iterator[CaseS
             for row, row_index, loc in _rows(file, input_column):
                 case = validate(CaseSpec, row, file, row_index, root=loc)
                 _no_code(case, file, row_index, loc)
+                _no_endpoints(case, file, row_index, loc)
                 yield case, file, row_index, loc
 
 
@@ -422,6 +423,23 @@ def _no_code(case: CaseSpec, file: Path, index: LineIndex, loc: tuple[str | int,
             raise InputError(file, "a cases_from file cannot name code (python:): a data file never chooses what "
                              "runs; write the python: check in the suite file (e.g. defaults.checks) instead",
                              line=index.line_of(found), field=_dotted(found))
+
+
+def _no_endpoints(case: CaseSpec, file: Path, index: LineIndex, loc: tuple[str | int, ...]) -> None:
+    """A case from a data file cannot send a request elsewhere or with another key than the suite says."""
+    specs: list[tuple[Any, tuple[str | int, ...]]] = []
+    if case.simulated_user is not None:
+        specs.append((case.simulated_user.model, (*loc, "simulated_user", "model")))
+    if case.judge is not None:
+        specs += [(case.judge, (*loc, "judge"))]
+        specs += [(m, (*loc, "judge", i)) for i, m in enumerate(case.judge.ensemble)]
+    specs += [(r.judge, (*loc, "rubrics", i, "judge")) for i, r in enumerate(case.rubrics) if r.judge is not None]
+    for spec, where in specs:
+        for key in ("base_url", "api_key_env"):
+            if getattr(spec, key, None) is not None:
+                raise InputError(file, f"a cases_from file cannot set {key}: a data file never chooses where "
+                                 "requests go or which key they carry; set it in the suite file",
+                                 line=index.line_of((*where, key)), field=_dotted((*where, key)))
 
 
 # csv's own field limit (128 KiB); a longer field is refused with its line, not a traceback
