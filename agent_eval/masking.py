@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 
-__all__ = ["REDACTED", "SAFE_SPAN_KEYS", "SECRET_MASK", "mask_model", "mask_text", "redact_error_text", "redact_span_name", "usable_secrets"]
+__all__ = ["REDACTED", "SAFE_SPAN_KEYS", "SECRET_MASK", "environment_secrets", "mask_model", "mask_text",
+           "redact_error_text", "redact_span_name", "usable_secrets"]
 
 SECRET_MASK = "***"
 _MIN_LENGTH = 4  # shorter values ("1", "dev") would mask ordinary words
@@ -22,6 +23,15 @@ M = TypeVar("M")
 def usable_secrets(secrets: Sequence[str]) -> tuple[str, ...]:
     """The values worth masking, longest first (a key that contains another is masked whole)."""
     return tuple(sorted({s for s in secrets if s and len(s) >= _MIN_LENGTH}, key=len, reverse=True))
+
+
+_SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|AUTH", re.IGNORECASE)
+
+
+def environment_secrets(environ: Mapping[str, str]) -> tuple[str, ...]:
+    """Values of the environment variables whose names say they are secret (`*_API_KEY`, `*TOKEN*`, ...): what a
+    message printed before the run's own secrets are known (a crash, a bad-input error) must not show."""
+    return usable_secrets([value for name, value in environ.items() if _SECRET_NAME.search(name) and len(value) >= 8])
 
 
 def mask_text(text: str, secrets: Sequence[str]) -> str:

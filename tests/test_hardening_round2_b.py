@@ -345,3 +345,11 @@ def test_results_and_baselines_are_read_only_from_regular_files_of_bounded_size(
     assert code == 2, err
     error = _one_error(err)
     assert ("/dev/zero: not a regular file" in error) or ("big.json: larger than 256 MB" in error), error
+
+
+def test_an_error_message_never_shows_a_key_from_the_environment(here: Path, capsys,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    key = "sk-test-0123456789abcdef"
+    monkeypatch.setenv("OPENAI_API_KEY", key)
+    r = run_cli(capsys, "run", f"{key}.yaml")
+    assert r.code == 2 and "***.yaml" in r.err and key not in r.text

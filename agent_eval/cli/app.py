@@ -6,6 +6,7 @@ Exit codes: 0 pass, 1 quality gate failed, 2 invalid input or usage, 3 run incom
 from __future__ import annotations
 
 import gc
+import os
 import sys
 import traceback
 from typing import Any
@@ -80,7 +81,7 @@ def main(argv: list[str] | None = None) -> None:
     except AgentEvalError as exc:
         from agent_eval._plain import plain
 
-        print(f"error: {plain(str(exc))}", file=sys.stderr)
+        print(f"error: {_masked(plain(str(exc)))}", file=sys.stderr)
         code = exc.exit_code
     except (typer.Exit, typer.Abort) as exc:
         code = getattr(exc, "exit_code", 3)
@@ -113,6 +114,13 @@ def _tidy_help(command: Any) -> None:
         _tidy_help(sub)
 
 
+def _masked(text: str) -> str:
+    """`text` without the values of secret-named environment variables (a key quoted by an error or a traceback)."""
+    from agent_eval.masking import environment_secrets, mask_text
+
+    return mask_text(text, environment_secrets(os.environ))
+
+
 def _usage_or_bug(exc: Exception) -> int:
     """A command-line usage error (click's interface: `show()` and `exit_code`) exits 2; a bug exits 3."""
     if callable(getattr(exc, "show", None)) and hasattr(exc, "exit_code"):
@@ -122,6 +130,6 @@ def _usage_or_bug(exc: Exception) -> int:
         print("aborted", file=sys.stderr)
         return 3
     # A bug of ours: show it, but never as exit 1 ("quality gate failed").
-    traceback.print_exc()
+    print(_masked(traceback.format_exc()), end="", file=sys.stderr)
     print("internal error in agent-eval (the traceback above); the run is incomplete", file=sys.stderr)
     return 3
