@@ -113,6 +113,8 @@ class LoopbackServer:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._stop_event: asyncio.Event | None = None
+        self._in_flight = 0
+        self.peak_in_flight = 0  # API requests being answered at once, at most (concurrency seen by the server)
 
     # ---- addresses and control ------------------------------------------------------------
 
@@ -171,6 +173,7 @@ class LoopbackServer:
         """Forget requests, counts, scripted faults and the rate-limit window."""
         self._policy.reset()
         self.requests.clear()
+        self.peak_in_flight = 0
 
     # ---- HTTP ------------------------------------------------------------------------------
 
@@ -201,6 +204,15 @@ class LoopbackServer:
         if route is None:
             error = openai_error(404, f"no route {request.method} {path}")
             return await send_json(writer, 404, error, (), request.keep_alive)
+        self._in_flight += 1
+        self.peak_in_flight = max(self.peak_in_flight, self._in_flight)
+        try:
+            return await self._serve_api(route, request, reader, writer)
+        finally:
+            self._in_flight -= 1
+
+    async def _serve_api(self, route: str, request: HttpRequest, reader: asyncio.StreamReader,
+                         writer: asyncio.StreamWriter) -> bool:
         anthropic = route == "messages" or (route == "models" and "anthropic-version" in request.headers)
         outcome = self._policy.decide(request.headers, anthropic)
         if self.config.record:

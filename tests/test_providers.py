@@ -228,14 +228,13 @@ def test_fatal_messages_name_the_key_variable_or_the_model(loopback_server, clea
 def test_hang_times_out_and_is_transient(loopback_server, clean_provider_env, provider_name):
     _with_keys(clean_provider_env)
     loopback_server.add_faults("hang")
-    provider = create_provider(_spec(provider_name, loopback_server, timeout_s=5.0), max_connections=1)
-    started = time.perf_counter()
+    # the spec's timeout is an hour: had it won over the request's 0.3 s, the test would hang (pytest-timeout)
+    provider = create_provider(_spec(provider_name, loopback_server, timeout_s=3600.0), max_connections=1)
 
     exc, decision = asyncio.run(_fail(provider, _request("m", timeout_s=0.3)))
 
     assert "Timeout" in type(exc).__name__
     assert decision.kind is RetryKind.TRANSIENT
-    assert time.perf_counter() - started < 3.0  # the per-request timeout won over the spec's 5 s
     assert loopback_server.total == 1
 
 
@@ -271,16 +270,14 @@ def test_connection_pool_is_sized_to_max_connections(loopback_server, clean_prov
     loopback_server.configure(latency_ms=60)
     provider = create_provider(_spec("openai", loopback_server), max_connections=2)
 
-    async def burst() -> float:
-        started = time.perf_counter()
+    async def burst() -> None:
         try:
             await asyncio.gather(*(provider.complete(_request("gpt-test")) for _ in range(6)))
         finally:
             await provider.aclose()
-        return time.perf_counter() - started
 
-    elapsed = asyncio.run(burst())
-    assert elapsed >= 0.17  # 6 calls through 2 connections: at least 3 rounds of 60 ms
+    asyncio.run(burst())
+    assert loopback_server.peak_in_flight == 2  # 6 calls at once, through 2 connections
     assert len({r.peer for r in loopback_server.requests}) <= 2
 
 

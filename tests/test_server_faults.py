@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import pytest
@@ -164,10 +163,8 @@ def test_a_429_that_says_when_uses_no_attempt(env: Path, capsys, loopback_server
 def test_max_wait_bounds_the_waiting_of_one_run(env: Path, capsys, loopback_server: LoopbackServer) -> None:
     suite = make_suite(env / "s", loopback_server, cases=1, k=1)
     loopback_server.add_faults(*["429:ms=200"] * 20)
-    started = time.monotonic()
     r = run_cli(capsys, "run", suite, "--out", "out", "--no-cache", "--max-wait", "0.5")
     assert r.code == 3, r.text
-    assert time.monotonic() - started < 5
     run = all_runs(env / "out")[0]
     assert run["status"] == "errored" and "--max-wait" in run["error"]["message"] and 2 <= run["attempts"] <= 4
 
@@ -176,9 +173,8 @@ def test_a_huge_retry_after_errors_the_run_instead_of_stalling(env: Path, capsys
                                                                loopback_server: LoopbackServer) -> None:
     suite = make_suite(env / "s", loopback_server, cases=2, k=1)
     loopback_server.add_faults("429:1e9")
-    started = time.monotonic()
-    r = run_cli(capsys, "run", suite, "--out", "out", "-j", "1", "--no-cache", "--run-timeout", "8")
-    assert time.monotonic() - started < 6
+    # a run timeout of an hour: the run errors because the wait asked for is too long, not by timing out
+    r = run_cli(capsys, "run", suite, "--out", "out", "-j", "1", "--no-cache", "--run-timeout", "3600")
     errored = [run for run in all_runs(env / "out") if run["status"] == "errored"]
     assert len(errored) == 1 and "--max-retry-wait 120 s" in errored[0]["error"]["message"], r.text
     assert "1e+09 s" in errored[0]["error"]["message"]
