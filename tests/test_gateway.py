@@ -431,27 +431,27 @@ MOCK_TOOLS = """, mock: {rules: [{match: "shipped", role: tool, answers: [{text:
                               answers: [{tool_calls: [{name: lookup_order, arguments: {order_id: "{{ order }}"}}]}]}]}"""
 
 
-def test_streamed_tool_loops_in_every_format_and_provider(tmp_path: Path, capsys, clean_provider_env) -> None:
+@pytest.mark.parametrize(("function", "provider", "translated"), [
+    ("chat_stream_tools", "openai", False), ("messages_stream_tools", "anthropic", False),
+    ("messages_stream_tools", "openai", True), ("chat_stream_tools", "mock", False),
+    ("messages_stream_tools", "mock", False), ("responses", "anthropic", True)])
+def test_streamed_tool_loops_in_every_format_and_provider(tmp_path: Path, capsys, clean_provider_env, function: str,
+                                                          provider: str, translated: bool) -> None:
     clean_provider_env.setenv("LOOPBACK_KEY", "sk-x")
     with LoopbackServer(responder=TOOL_RULES) as server:
-        setups = [("chat_stream_tools", "openai", server.openai_base_url),
-                  ("messages_stream_tools", "anthropic", server.anthropic_base_url),
-                  ("messages_stream_tools", "openai", server.openai_base_url),  # translated
-                  ("chat_stream_tools", "mock", ""), ("messages_stream_tools", "mock", ""),
-                  ("responses", "anthropic", server.anthropic_base_url)]  # translated
-        for i, (function, provider, url) in enumerate(setups):
-            suite = _setup(tmp_path, function, provider=provider, base_url=url, name=f"s{i}",
-                           mock=MOCK_TOOLS if provider == "mock" else "",
-                           checks="    checks: [{tool_called: {name: lookup_order, args: {order_id: '1'}}}]\n")
-            r, runs = _run(capsys, suite, tmp_path / f"out{i}", "--no-cache")
-            run = runs["order"]
-            assert r.code == 0 and run["status"] == "passed", (function, provider, run.get("error"), run["output"])
-            assert "hipped" in run["output"] and run["steps"] == 2, (function, provider, run["output"])
-            (call,) = run["tool_calls"]
-            assert json.loads(call["result"]) == {"status": "shipped"}
-            translated = any("translated" in w for w in run.get("warnings") or ())
-            assert translated == (i in (2, 5)), run.get("warnings")
-        assert all(body["stream"] is True for body in _bodies(server, "/chat/completions")[:2])
+        url = {"openai": server.openai_base_url, "anthropic": server.anthropic_base_url}.get(provider, "")
+        suite = _setup(tmp_path, function, provider=provider, base_url=url, name="s",
+                       mock=MOCK_TOOLS if provider == "mock" else "",
+                       checks="    checks: [{tool_called: {name: lookup_order, args: {order_id: '1'}}}]\n")
+        r, runs = _run(capsys, suite, tmp_path / "out", "--no-cache")
+        run = runs["order"]
+        assert r.code == 0 and run["status"] == "passed", (function, provider, run.get("error"), run["output"])
+        assert "hipped" in run["output"] and run["steps"] == 2, (function, provider, run["output"])
+        (call,) = run["tool_calls"]
+        assert json.loads(call["result"]) == {"status": "shipped"}
+        assert any("translated" in w for w in run.get("warnings") or ()) == translated, run.get("warnings")
+        if provider == "openai" and function == "chat_stream_tools":
+            assert all(body["stream"] is True for body in _bodies(server, "/chat/completions"))
 
 
 def test_a_report_that_differs_from_the_wire_is_a_warning(tmp_path: Path, capsys, clean_provider_env) -> None:
