@@ -19,6 +19,7 @@ from typing import Any
 
 from agent_eval.checks import (
     escalation,
+    expression,
     groups,
     metrics,
     python,
@@ -32,7 +33,7 @@ from agent_eval.checks import (
 from agent_eval.checks._util import RawCheck, closest, expect_keys, positive_number, type_name
 from agent_eval.checks.base import AsyncEvaluate, Check, CheckSpecError, Evaluate
 
-__all__ = ["CHECKS", "NEGATION_PREFIX", "SCOPES", "Family", "check_names", "compile_check"]
+__all__ = ["CHECKS", "NEGATION_PREFIX", "SCOPES", "Family", "check_item_schema", "check_names", "compile_check"]
 
 NEGATION_PREFIX = "not_"
 COMMON_OPTIONS = ("weight", "metric", "transform")
@@ -54,6 +55,7 @@ class Family:
     aevaluate: AsyncEvaluate | None = None  # for checks that call a model
     uses_model: Callable[[Any], bool] | None = None  # when aevaluate applies only to some arguments
     isolated: bool = False  # runs user code: in a worker process (checks.runtime)
+    value_schema: Mapping[str, Any] | None = None  # the JSON Schema of the check's value, when it is a simple one
 
 
 CHECKS: dict[str, Family] = {
@@ -71,6 +73,9 @@ CHECKS: dict[str, Family] = {
                             summary="JSON embedded in the output"),
     "json_path": Family(structured.compile_json_path, structured.eval_json_path, True, (_TIMEOUT,),
                         summary="JSONPath value equals/matches"),
+    "expr": Family(expression.compile_expr, expression.eval_expr, True, options=("threshold",),
+                   summary='an expression, e.g. "output.json.score >= 0.8"',
+                   value_schema={"type": "string", "maxLength": expression.MAX_LENGTH}),
     "max_latency_ms": Family(metrics.compile_limit, metrics.eval_max_latency_ms, summary="latency <= limit"),
     "max_tokens": Family(metrics.compile_token_limit, metrics.eval_max_tokens, summary="output tokens <= n"),
     "max_cost_usd": Family(metrics.compile_limit, metrics.eval_max_cost_usd, summary="cost <= limit"),
@@ -106,6 +111,31 @@ def check_names() -> tuple[str, ...]:
     """Every valid check key, `not_` forms included."""
     negated = [NEGATION_PREFIX + name for name, family in CHECKS.items() if family.negatable]
     return (*CHECKS, *negated)
+
+
+_OPTION_DOCS = {
+    "weight": "A number >= 0 (default 1; 0: informational).",
+    "metric": "The named metric this check feeds.",
+    "transform": "What part of the output the check sees: {json_path}, {regex, group} or {python}.",
+    "scope": "Conversations: last, all_turns or any_turn.",
+    "timeout_s": "This check's own time limit in seconds.",
+    "threshold": "The score a graded check must reach.",
+}
+
+
+def check_item_schema() -> dict[str, Any]:
+    """The JSON Schema of one check item: one check key (listed with its summary) and its options."""
+    properties: dict[str, Any] = {}
+    for name, family in CHECKS.items():
+        entry = {**(family.value_schema or {}), "description": family.summary}
+        properties[name] = entry
+        if family.negatable:
+            properties[NEGATION_PREFIX + name] = {**entry, "description": f"not: {family.summary}"}
+    options = {option for family in CHECKS.values() for option in family.options}
+    for option in sorted(options | {*COMMON_OPTIONS, _SCOPE}):
+        properties.setdefault(option, {"description": _OPTION_DOCS.get(option, f"An option of some checks ({option}).")})
+    return {"type": "object", "description": "One check: exactly one check key, with its options.",
+            "properties": properties, "minProperties": 1}
 
 
 def _is_check_key(key: str) -> bool:

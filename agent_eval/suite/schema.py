@@ -10,9 +10,19 @@ import math
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import InitErrorDetails
 
+from agent_eval.checks.registry import check_item_schema
 from agent_eval.modelspec import ModelSpec, PriceSpec
 from agent_eval.suite.agent_schema import AgentSpec, ToolCallSpec, ToolResultSpec, check_ref
 
@@ -53,6 +63,10 @@ _SEMVER = re.compile(r"^\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$"
 def _unset(value: Any) -> bool:
     """Fields added after a format shipped are left out of dumps while unset, so content hashes stay stable."""
     return value is None or value == {}
+
+
+# A check item as written (compiled and validated by checks.compile_check); its schema lists the check names.
+CheckItem = Annotated[dict[str, Any], WithJsonSchema(check_item_schema())]
 
 
 class Spec(BaseModel):
@@ -234,7 +248,7 @@ class TurnSpec(Spec):
     """One user turn of a scripted conversation, with the checks and rubrics its reply must pass."""
 
     user: str = Field(min_length=1, description="What the user says (a template, like `input`).")
-    checks: tuple[dict[str, Any], ...] = Field((), description="Checks on this turn's reply.")
+    checks: tuple[CheckItem, ...] = Field((), description="Checks on this turn's reply.")
     rubrics: tuple[RubricSpec, ...] = Field((), description="Rubrics on this turn's reply, the history as context.")
 
 
@@ -291,7 +305,7 @@ class CaseSpec(Spec):
     expected: str | None = None
     critical: bool | CriticalSpec | None = Field(
         None, description="true, or {min_pass_rate: 0.8}; unset takes defaults.critical.")
-    checks: tuple[dict[str, Any], ...] = ()
+    checks: tuple[CheckItem, ...] = ()
     rubrics: tuple[RubricSpec, ...] = ()
     judge: Judge = None
     metadata: dict[str, Any] = Field(default_factory=dict)
@@ -326,7 +340,7 @@ class CaseSpec(Spec):
 class DefaultsSpec(Spec):
     """Merged into every case."""
 
-    checks: tuple[dict[str, Any], ...] = ()
+    checks: tuple[CheckItem, ...] = ()
     rubrics: tuple[RubricSpec, ...] = ()
     tags: tuple[str, ...] = ()
     critical: bool | CriticalSpec = Field(False, description="Every case's `critical` unless it sets its own.")

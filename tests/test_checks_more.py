@@ -1,0 +1,161 @@
+"""Checks that say what peers' suites say (issue 23): `expr:` expressions, normalised equals/contains,
+tool-call arguments as data, promptfoo rubric metrics in `__expected`, and turn thresholds."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from clitools import results, run_cli, write
+
+CONFIG = """\
+name: cand
+version: 1.0.0
+model:
+  provider: mock
+  name: mock-2025-01-01
+  mock:
+    rules:
+      - match: ticket
+        answers: [{text: '{"status": "pending", "score": 0.6, "labels": ["billing"], "reply": "We will look into it."}'}]
+      - match: capital
+        answers: [{text: "  The capital of France is PARIS!  "}]
+      - match: prose
+        answers: [{text: "one two three four five six"}]
+prompt:
+  user: "{{ input }}"
+"""
+
+
+@pytest.fixture
+def folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path / "config.yaml", CONFIG)
+    return tmp_path
+
+
+def suite(folder: Path, body: str, head: str = "") -> Path:
+    return write(folder / "suite.yaml", f"suite: more\nconfig: config.yaml\n{head}cases:\n{body}")
+
+
+def checks_of(out: Path, case_id: str) -> list[dict[str, Any]]:
+    case = next(c for c in results(out)["cases"] if c["id"] == case_id)
+    return list(case["runs"][0]["checks"])
+
+
+def test_expressions_read_json_fields_counts_and_membership(folder: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = suite(folder, """\
+  - id: t
+    input: a ticket
+    vars: {floor: 0.5}
+    checks:
+      - expr: "output.json.score >= 0.8"
+      - expr: "output.json.score >= vars.floor"
+      - expr: 'output.json.status in ["open", "closed"]'
+      - expr: 'output.json.status not in ["open", "closed"] and "billing" in output.json.labels'
+      - expr: "output.json.missing == 1"
+      - expr: "output.json.score"
+        threshold: 0.5
+  - id: p
+    input: some prose
+    checks:
+      - expr: "len(output.split()) <= 5"
+      - expr: "len(words(output)) == 6 and output.upper().startswith('ONE')"
+      - expr: "output.json.x"
+""")
+    result = run_cli(capsys, "run", path, "--out", "out")
+    assert result.code == 1, result.text  # runs fail: no baseline, not every run passed
+    t = [(c["passed"], c["reason"]) for c in checks_of(folder / "out", "t")]
+    assert t[0] == (False, "output.json.score >= 0.8 is false (output.json.score = 0.6)")
+    assert t[1][0] is True and "vars.floor = 0.5" in t[1][1]
+    assert t[2] == (False, 'output.json.status in ["open", "closed"] is false (output.json.status = "pending")')
+    assert t[3][0] is True
+    missing = "output.json.missing == 1: output.json.missing is missing (output.json has no field 'missing')"
+    assert t[4] == (False, missing)
+    score = checks_of(folder / "out", "t")[5]
+    assert score["passed"] is True and score["score"] == pytest.approx(0.6)
+    p = [(c["passed"], c["reason"]) for c in checks_of(folder / "out", "p")]
+    assert p[0] == (False, "len(output.split()) <= 5 is false (len(output.split()) = 6)")
+    assert p[1][0] is True
+    assert p[2] == (False, "output.json.x: output is not JSON")
+
+
+@pytest.mark.parametrize(("expr", "message"), [
+    ("__import__('os').system('x')", "unknown function"),
+    ("output.__class__", "field '__class__' is not allowed"),
+    ("[c for c in output]", "a comprehension is not allowed"),
+    ("lambda: 1", "lambda is not allowed"),
+    ("open('f')", "unknown function 'open'"),
+    ("secret > 1", "unknown name 'secret'"),
+    ("len(output", "invalid syntax"),
+    ("len(output, 2)", "len() takes 1 argument, got 2"),
+    ("output.json.a >= 0.8 and f'x'", "an f-string is not allowed"),
+])
+def test_a_bad_expression_is_a_load_error_with_file_line_and_column(
+        folder: Path, capsys: pytest.CaptureFixture[str], expr: str, message: str) -> None:
+    path = suite(folder, f"  - id: a\n    input: hi\n    checks:\n      - contains: x\n      - expr: {json.dumps(expr)}\n")
+    result = run_cli(capsys, "validate", path)
+    assert result.code == 2, result.text
+    assert message in result.text and "column" in result.text and "Traceback" not in result.text
+    assert "suite.yaml:8:" in result.text and "expr:" in result.text
+
+
+def test_expression_values_are_bounded_like_templates(folder: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = suite(folder, """\
+  - id: p
+    input: some prose
+    checks:
+      - expr: "len(output * 1000000) > 0"
+      - expr: "9 ** 9 ** 9 > 0"
+      - expr: 'len(replace(output * 100000, " ", output * 20)) > 0'
+""")
+    assert run_cli(capsys, "run", path, "--out", "out").code == 1
+    reasons = [c["reason"] for c in checks_of(folder / "out", "p")]
+    assert "would build more than 1,000,000" in reasons[0]
+    assert "too large" in reasons[1]
+    assert "would build more than 1,000,000" in reasons[2]
+
+
+def test_the_suite_schema_lists_the_new_checks(capsys: pytest.CaptureFixture[str]) -> None:
+    result = run_cli(capsys, "schema", "suite")
+    assert result.code == 0
+    item = json.loads(result.out)["$defs"]["CaseSpec"]["properties"]["checks"]["items"]
+    assert item["properties"]["expr"]["type"] == "string"
+
+
+def test_the_expressions_example_runs_offline(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    result = run_cli(capsys, "run", "suites/examples/expressions.yaml", "--out", "out")
+    assert result.code == 0, result.text
+    names = {c["name"] for case in results(workdir / "out")["cases"] for c in case["runs"][0]["checks"]}
+    assert names == {"expr"}
+
+
+def test_promptfoo_code_one_liners_become_expressions_and_rubric_types_map_to_templates(
+        folder: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write(folder / "data.csv",
+          "q,__expected1,__expected2,__expected3,__expected4,__expected5\n"
+          "\"a ticket\",\"javascript:JSON.parse(output).score >= 0.5 && !output.includes('sorry')\","
+          "\"python:len(output.split()) <= 3\",\"factuality(0.5):The status is pending\","
+          "context-faithfulness,\"javascript:/^\\{/.test(output.trim())\"\n")
+    path = write(folder / "suite.yaml", """\
+suite: ds
+config: config.yaml
+judge:
+  provider: mock
+  name: mock-judge
+  mock: {rules: [{match: "(?s)Candidate answer.*pending|pending", answers: [{text: '{"reasoning": "ok", "score": 5}'}]}]}
+cases_from: data.csv
+""")
+    result = run_cli(capsys, "run", path, "--out", "out")
+    assert result.code == 1, result.text  # the word count fails
+    [case] = results(folder / "out")["cases"]
+    [run] = case["runs"][:1]
+    checks = [(c["name"], c["passed"]) for c in run["checks"]]
+    assert checks == [("expr", True), ("expr", False), ("expr", True)]
+    assert "JSON" not in run["checks"][0]["reason"] and run["checks"][0]["reason"].startswith(
+        "json(output).score >= 0.5 and not output.contains('sorry') is true")
+    rubrics = {r["name"]: r for r in run["rubrics"]}
+    assert set(rubrics) == {"factuality", "context_faithfulness"}
+    assert rubrics["factuality"]["passed"] is True and rubrics["factuality"]["threshold"] == 3.0
