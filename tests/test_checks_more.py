@@ -159,3 +159,47 @@ cases_from: data.csv
     rubrics = {r["name"]: r for r in run["rubrics"]}
     assert set(rubrics) == {"factuality", "context_faithfulness"}
     assert rubrics["factuality"]["passed"] is True and rubrics["factuality"]["threshold"] == 3.0
+
+
+def test_normalised_equals_and_contains(folder: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = suite(folder, """\
+  - id: c
+    input: the capital?
+    checks:
+      - equals: "capital of France is Paris"
+        normalize: true
+      - equals: "capital of France is Paris"
+      - equals: "the capital of france is paris!"
+        normalize: [case, whitespace]
+      - contains: "france is paris"
+        normalize: [case]
+      - not_contains_any: ["paris"]
+        normalize: [case]
+      - contains_all: ["CAPITAL", "PARIS"]
+        normalize: [case, punctuation]
+""")
+    assert run_cli(capsys, "run", path, "--out", "out").code == 1
+    checks = checks_of(folder / "out", "c")
+    assert [c["passed"] for c in checks] == [True, False, True, True, False, True]
+    assert checks[0]["reason"] == ('output equals "capital of france is paris" '
+                                   "(normalised: case, punctuation, articles, whitespace)")
+
+
+@pytest.mark.parametrize(("item", "message"), [
+    ({"equals": "a", "normalize": ["case", "accents"]}, "normalize is true or a list of case, punctuation"),
+    ({"regex": "a", "normalize": True}, 'unknown option "normalize" for regex'),
+])
+def test_bad_normalize_options_are_load_errors(folder: Path, capsys: pytest.CaptureFixture[str],
+                                               item: dict[str, Any], message: str) -> None:
+    path = suite(folder, f"  - id: a\n    input: hi\n    checks:\n      - {json.dumps(item)}\n")
+    result = run_cli(capsys, "validate", path)
+    assert result.code == 2 and message in result.text and "suite.yaml:" in result.text
+
+
+def test_the_answers_example_runs_offline(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    result = run_cli(capsys, "run", "suites/examples/answers.yaml", "--out", "out")
+    assert result.code == 0, result.text
+    cases = results(workdir / "out")["cases"]
+    rubrics = {r["name"] for case in cases for r in case["runs"][0]["rubrics"]}
+    assert rubrics == {"factuality", "answer_relevance", "context_faithfulness"}
+    assert all(run["passed"] for case in cases for run in case["runs"])

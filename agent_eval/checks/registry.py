@@ -41,6 +41,7 @@ _METRIC_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 SCOPES = ("last", "all_turns", "any_turn")  # `scope:` of a conversation case's check
 _SCOPE = "scope"
 _TIMEOUT = "timeout_s"
+_NORMALIZE = ("normalize",)  # text checks: compare after normalising case, punctuation, articles, whitespace
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,12 +60,15 @@ class Family:
 
 
 CHECKS: dict[str, Family] = {
-    "equals": Family(text.compile_str, text.eval_equals, True, summary="output == text (stripped)"),
-    "contains": Family(text.compile_str, text.eval_contains, True, summary="text in output"),
-    "icontains": Family(text.compile_str, text.eval_icontains, True, summary="text in output, any case"),
-    "contains_any": Family(text.compile_str_list, text.eval_contains_any, True, summary="one of the texts"),
-    "contains_all": Family(text.compile_str_list, text.eval_contains_all, True, summary="all of the texts"),
-    "starts_with": Family(text.compile_str, text.eval_starts_with, True, summary="output starts with text"),
+    "equals": Family(text.compile_str, text.eval_equals, True, _NORMALIZE, summary="output == text (stripped)"),
+    "contains": Family(text.compile_str, text.eval_contains, True, _NORMALIZE, summary="text in output"),
+    "icontains": Family(text.compile_str, text.eval_icontains, True, _NORMALIZE, summary="text in output, any case"),
+    "contains_any": Family(text.compile_str_list, text.eval_contains_any, True, _NORMALIZE,
+                           summary="one of the texts"),
+    "contains_all": Family(text.compile_str_list, text.eval_contains_all, True, _NORMALIZE,
+                           summary="all of the texts"),
+    "starts_with": Family(text.compile_str, text.eval_starts_with, True, _NORMALIZE,
+                          summary="output starts with text"),
     "regex": Family(text.compile_regex, text.eval_regex, True, ("flags", _TIMEOUT), summary="pattern found"),
     "length": Family(text.compile_length, text.eval_length, summary="min/max chars and words"),
     "json": Family(structured.compile_json, structured.eval_json, options=(_TIMEOUT,),
@@ -120,6 +124,7 @@ _OPTION_DOCS = {
     "scope": "Conversations: last, all_turns or any_turn.",
     "timeout_s": "This check's own time limit in seconds.",
     "threshold": "The score a graded check must reach.",
+    "normalize": "Text checks: true, or a list of case, punctuation, articles, whitespace (both sides).",
 }
 
 
