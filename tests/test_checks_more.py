@@ -203,3 +203,93 @@ def test_the_answers_example_runs_offline(workdir: Path, capsys: pytest.CaptureF
     rubrics = {r["name"] for case in cases for r in case["runs"][0]["rubrics"]}
     assert rubrics == {"factuality", "answer_relevance", "context_faithfulness"}
     assert all(run["passed"] for case in cases for run in case["runs"])
+
+
+AGENT = """\
+name: agent
+version: 1.0.0
+agent:
+  loop: {max_steps: 4}
+tools:
+  - name: lookup
+    parameters: {type: object, properties: {id: {type: string}, note: {type: string}}}
+model:
+  provider: mock
+  name: mock-2025-01-01
+  mock:
+    rules:
+      - role: tool
+        match: "^error: "
+        answers: [{text: "Lookup failed."}]
+      - role: tool
+        match: '"status": "(?P<s>\\w+)"'
+        answers: [{text: "It is {{ s }}."}]
+      - match: "order (?P<id>\\\\d+)"
+        answers: [{tool_calls: [{name: lookup, arguments: {id: "{{ id }}", note: "the customer wants a refund"}}]}]
+prompt:
+  user: "{{ input }}"
+"""
+
+
+def test_checks_on_tool_call_arguments_results_and_errors(folder: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write(folder / "agent.yaml", AGENT)
+    path = write(folder / "suite.yaml", """\
+suite: tools
+config: agent.yaml
+cases:
+  - id: ok
+    input: where is order 42
+    tool_results: {lookup: [{result: {status: shipped}}]}
+    checks:
+      - equals: "42"
+        tool_args: {name: lookup, path: "$.id"}
+      - equals: "7"
+        tool_args: {name: lookup, path: "$.id"}
+      - expr: 'output.json.id == "42" and "refund" in output.json.note'
+        tool_args: lookup
+      - icontains: refund
+        transform: [{tool_args: {name: lookup, call: first}}, {json_path: "$.note"}]
+      - equals: shipped
+        transform: {tool_result: {name: lookup, path: "$.status"}}
+      - equals: x
+        tool_args: {name: other}
+      - not_tool_error: true
+      - tool_error: true
+  - id: failed
+    input: where is order 9
+    tool_results: {lookup: [{error: "order 9 not found"}]}
+    checks:
+      - tool_error: {name: lookup, contains: NOT FOUND}
+      - tool_error: {name: lookup, contains: timeout}
+      - equals: x
+        transform: {tool_result: lookup}
+""")
+    assert run_cli(capsys, "run", path, "--out", "out").code == 1
+    ok = [(c["passed"], c["reason"]) for c in checks_of(folder / "out", "ok")]
+    assert [p for p, _ in ok] == [True, False, True, True, True, False, True, False]
+    assert ok[5][1] == "transform: tool_args: no call to other"
+    assert ok[7][1].startswith("expected a failed tool call; got lookup(")
+    failed = [(c["passed"], c["reason"]) for c in checks_of(folder / "out", "failed")]
+    assert failed[0] == (True, "lookup failed: 'order 9 not found'")
+    assert failed[1][0] is False and "other errors: lookup: 'order 9 not found'" in failed[1][1]
+    assert failed[2] == (False, "transform: tool_result: the call to lookup failed: order 9 not found")
+
+
+@pytest.mark.parametrize(("item", "message"), [
+    ({"equals": "a", "tool_args": {"name": "x", "paht": "$.a"}}, 'unknown option "paht" for tool_args'),
+    ({"equals": "a", "tool_args": {"path": "$..["}}, "invalid JSONPath"),
+    ({"equals": "a", "transform": {"tool_result": {"call": "middle"}}}, "call is last, first or an index"),
+    ({"tool_error": 3}, "expected true, a tool name or a mapping"),
+])
+def test_bad_tool_call_options_are_load_errors(folder: Path, capsys: pytest.CaptureFixture[str],
+                                               item: dict[str, Any], message: str) -> None:
+    path = suite(folder, f"  - id: a\n    input: hi\n    checks:\n      - {json.dumps(item)}\n")
+    result = run_cli(capsys, "validate", path)
+    assert result.code == 2 and message in result.text and "suite.yaml:" in result.text, result.text
+
+
+def test_the_tool_args_example_runs_offline(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    result = run_cli(capsys, "run", "suites/examples/tool-args.yaml", "--out", "out")
+    assert result.code == 0, result.text
+    cases = results(workdir / "out")["cases"]
+    assert all(run["passed"] for case in cases for run in case["runs"])

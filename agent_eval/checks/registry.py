@@ -36,7 +36,7 @@ from agent_eval.checks.base import AsyncEvaluate, Check, CheckSpecError, Evaluat
 __all__ = ["CHECKS", "NEGATION_PREFIX", "SCOPES", "Family", "check_item_schema", "check_names", "compile_check"]
 
 NEGATION_PREFIX = "not_"
-COMMON_OPTIONS = ("weight", "metric", "transform")
+COMMON_OPTIONS = ("weight", "metric", "transform", "tool_args")
 _METRIC_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 SCOPES = ("last", "all_turns", "any_turn")  # `scope:` of a conversation case's check
 _SCOPE = "scope"
@@ -87,6 +87,8 @@ CHECKS: dict[str, Family] = {
     "python": Family(python.compile_python, python.eval_python, options=(_TIMEOUT, "config", "threshold"),
                      isolated=True, summary='user function "module:function", graded'),
     "tool_called": Family(tools.compile_tool_called, tools.eval_tool_called, True, summary="tool call made"),
+    "tool_error": Family(tools.compile_tool_error, tools.eval_tool_error, True,
+                         summary="a tool call failed (with the name, an error containing a text)"),
     "tool_sequence": Family(trajectory.compile_sequence, trajectory.eval_sequence, summary="tools called in order"),
     "tool_args_valid": Family(trajectory.compile_true, trajectory.eval_args_valid,
                               summary="arguments valid against the tools' schemas"),
@@ -120,7 +122,9 @@ def check_names() -> tuple[str, ...]:
 _OPTION_DOCS = {
     "weight": "A number >= 0 (default 1; 0: informational).",
     "metric": "The named metric this check feeds.",
-    "transform": "What part of the output the check sees: {json_path}, {regex, group} or {python}.",
+    "transform": "What part of the output the check sees: {json_path}, {regex, group}, {python}, {tool_args} "
+                 "or {tool_result}.",
+    "tool_args": "The check sees a tool call's arguments: {name, path, call} (short for a first transform step).",
     "scope": "Conversations: last, all_turns or any_turn.",
     "timeout_s": "This check's own time limit in seconds.",
     "threshold": "The score a graded check must reach.",
@@ -223,7 +227,9 @@ def compile_check(raw: Mapping[str, Any], *, base_dir: Path, nested: bool = Fals
         raise CheckSpecError(f"scope must be one of {', '.join(SCOPES)}, got {scope!r}", key=_SCOPE)
     check_raw = RawCheck(name=name, value=raw[name], options=options, base_dir=base_dir)
     arg = family.compile(check_raw)
-    transform = compile_transform(raw["transform"], check_raw) if "transform" in raw else None
+    transform = None
+    if "transform" in raw or "tool_args" in raw:
+        transform = compile_transform(raw.get("transform"), check_raw, raw.get("tool_args"))
     aevaluate = family.aevaluate
     if aevaluate is not None and family.uses_model is not None and not family.uses_model(arg):
         aevaluate = None
