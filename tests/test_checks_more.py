@@ -293,3 +293,47 @@ def test_the_tool_args_example_runs_offline(workdir: Path, capsys: pytest.Captur
     assert result.code == 0, result.text
     cases = results(workdir / "out")["cases"]
     assert all(run["passed"] for case in cases for run in case["runs"])
+
+
+def test_simulated_turns_are_graded_and_turn_thresholds_count_replies(
+        workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    result = run_cli(capsys, "run", "suites/examples/turns.yaml", "--out", "out")
+    assert result.code == 0, result.text
+    [case] = results(workdir / "out")["cases"]
+    run = case["runs"][0]
+    assert [t["checks"][0]["name"] for t in run["turns"]] == ["not_icontains", "not_icontains"]
+    assert [r["name"] for r in run["rubrics"]] == ["turn 1: relevant-reply", "turn 2: relevant-reply"]
+    by_name = {c["name"]: c for c in run["checks"]}
+    assert by_name["icontains"]["reason"] == "2 of 2 replies passed, at least 2 needed"
+    # stricter thresholds: 3 replies (there are 2) and "relevant" on every reply fail with the counts
+    suite = workdir / "suites/examples/turns.yaml"
+    text = suite.read_text().replace("scope: {at_least: 2}", "scope: {at_least: 3}")
+    text = text.replace('- expr: "len(output) < 300"', '- expr: "len(output) < 100"')
+    suite.write_text(text)
+    assert run_cli(capsys, "run", suite, "--out", "out2").code == 1
+    checks = {c["name"]: c for c in results(workdir / "out2")["cases"][0]["runs"][0]["checks"]}
+    assert checks["icontains"]["passed"] is False
+    assert checks["icontains"]["reason"] == "2 of 2 replies passed, at least 3 needed"
+    assert checks["expr"]["passed"] is False and checks["expr"]["score"] == 0.5
+    assert checks["expr"]["reason"].startswith("1 of 2 replies passed, at least 2 needed; turn 2: len(output) < 100")
+
+
+@pytest.mark.parametrize(("scope", "message"), [
+    ("{at_least: 0}", "scope must be one of last, all_turns, any_turn, {at_least: 3} or {at_least_share: 0.8}"),
+    ("{at_least_share: 1.5}", "at_least_share: in (0, 1]"),
+    ("{turns: 2}", "scope must be"),
+])
+def test_bad_turn_thresholds_are_load_errors(folder: Path, capsys: pytest.CaptureFixture[str], scope: str,
+                                             message: str) -> None:
+    path = suite(folder, f"  - id: a\n    conversation: [{{user: hi}}]\n    checks:\n      - contains: x\n"
+                         f"        scope: {scope}\n")
+    result = run_cli(capsys, "validate", path)
+    assert result.code == 2 and message in result.text and "suite.yaml:" in result.text, result.text
+
+
+def test_the_suite_schema_has_turn_checks_and_tool_options(capsys: pytest.CaptureFixture[str]) -> None:
+    document = json.loads(run_cli(capsys, "schema", "suite").out)
+    simulated = document["$defs"]["SimulatedUserSpec"]["properties"]
+    assert {"turn_checks", "turn_rubrics"} <= set(simulated)
+    item = document["$defs"]["CaseSpec"]["properties"]["checks"]["items"]["properties"]
+    assert {"expr", "not_expr", "tool_error", "tool_args", "normalize", "scope"} <= set(item)

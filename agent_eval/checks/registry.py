@@ -125,7 +125,7 @@ _OPTION_DOCS = {
     "transform": "What part of the output the check sees: {json_path}, {regex, group}, {python}, {tool_args} "
                  "or {tool_result}.",
     "tool_args": "The check sees a tool call's arguments: {name, path, call} (short for a first transform step).",
-    "scope": "Conversations: last, all_turns or any_turn.",
+    "scope": "Conversations: last, all_turns, any_turn, {at_least: n} or {at_least_share: 0.8} of the replies.",
     "timeout_s": "This check's own time limit in seconds.",
     "threshold": "The score a graded check must reach.",
     "normalize": "Text checks: true, or a list of case, punctuation, articles, whitespace (both sides).",
@@ -222,9 +222,7 @@ def compile_check(raw: Mapping[str, Any], *, base_dir: Path, nested: bool = Fals
     options = {key: value for key, value in extra.items() if key != _TIMEOUT}
     weight = _weight(raw)
     timeout = positive_number(raw[_TIMEOUT], _TIMEOUT, what="a time limit in seconds > 0") if _TIMEOUT in raw else None
-    scope = raw.get(_SCOPE, "last")
-    if scope not in SCOPES:
-        raise CheckSpecError(f"scope must be one of {', '.join(SCOPES)}, got {scope!r}", key=_SCOPE)
+    scope, min_turns, min_share = _scope(raw.get(_SCOPE, "last"))
     check_raw = RawCheck(name=name, value=raw[name], options=options, base_dir=base_dir)
     arg = family.compile(check_raw)
     transform = None
@@ -235,4 +233,21 @@ def compile_check(raw: Mapping[str, Any], *, base_dir: Path, nested: bool = Fals
         aevaluate = None
     return Check(name=name, arg=arg, evaluate=family.evaluate, negate=negate, weight=weight,
                  isolated=family.isolated, timeout_s=timeout, metric=_metric(raw, nested), transform=transform,
-                 aevaluate=aevaluate, scope=scope)
+                 aevaluate=aevaluate, scope=scope, min_turns=min_turns, min_share=min_share)
+
+
+def _scope(value: Any) -> tuple[str, int | None, float | None]:
+    """`last`, `all_turns`, `any_turn`, `{at_least: n}` (replies) or `{at_least_share: 0.8}` (of the replies)."""
+    hint = f"one of {', '.join(SCOPES)}, {{at_least: 3}} or {{at_least_share: 0.8}}"
+    if isinstance(value, str) and value in SCOPES:
+        return value, None, None
+    if not isinstance(value, Mapping) or len(value) != 1:
+        raise CheckSpecError(f"scope must be {hint}, got {value!r}", key=_SCOPE)
+    [(key, number)] = value.items()
+    plain = isinstance(number, int | float) and not isinstance(number, bool)
+    if key == "at_least" and plain and isinstance(number, int) and number >= 1:
+        return "at_least", number, None
+    if key == "at_least_share" and plain and 0 < number <= 1:
+        return "at_least", None, float(number)
+    raise CheckSpecError(f"scope must be {hint} (at_least: a whole number >= 1; at_least_share: in (0, 1]), "
+                         f"got {value!r}", key=_SCOPE)

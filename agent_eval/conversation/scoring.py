@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -44,6 +45,9 @@ async def case_checks(case: Case, view: CheckInput, played: Played, run_checks: 
             results.extend(await run_checks((check,), view))
             continue
         per_turn = [(t.index, (await run_checks((check,), _turn_view(t, view)))[0]) for t in played.turns]
+        if check.scope == "at_least":
+            results.append(_at_least(check, per_turn))
+            continue
         if check.scope == "all_turns":
             failed = next(((n, r) for n, r in per_turn if not r.passed), None)
             passed = failed is None
@@ -56,6 +60,19 @@ async def case_checks(case: Case, view: CheckInput, played: Played, run_checks: 
                       else f"no reply of {len(per_turn)} passed; last: {per_turn[-1][1].reason}")
         results.append(CheckResult(name=check.name, passed=passed, weight=check.weight, reason=reason))
     return tuple(results)
+
+
+def _at_least(check: Check, per_turn: list[tuple[int, CheckResult]]) -> CheckResult:
+    """`scope: {at_least: n}` or `{at_least_share: s}`: enough replies pass; scored by the share that did."""
+    hits = [n for n, r in per_turn if r.passed]
+    total = len(per_turn)
+    needed = check.min_turns if check.min_turns is not None else math.ceil((check.min_share or 1.0) * total - 1e-9)
+    passed = len(hits) >= needed
+    failed = next(((n, r) for n, r in per_turn if not r.passed), None)
+    detail = f"; turn {failed[0]}: {failed[1].reason}" if failed is not None else ""
+    reason = f"{len(hits)} of {total} replies passed, at least {needed} needed{detail}"
+    return CheckResult(name=check.name, passed=passed, weight=check.weight, reason=reason,
+                       score=len(hits) / total, metric=check.metric)
 
 
 async def grade_turns(judge: Judge | None, case: Case, played: Played, index: int) -> dict[int, tuple[RubricResult, ...]]:

@@ -60,6 +60,11 @@ SUITE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 _SEMVER = re.compile(r"^\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$")
 
 
+def _empty(value: Any) -> bool:
+    """An empty list added after a format shipped: left out of dumps, so content hashes stay stable."""
+    return not value
+
+
 def _unset(value: Any) -> bool:
     """Fields added after a format shipped are left out of dumps while unset, so content hashes stay stable."""
     return value is None or value == {}
@@ -280,6 +285,10 @@ class SimulatedUserSpec(Spec):
     opening: str = Field(min_length=1, description="The first user message (a template, like `input`).")
     stop: StopSpec = StopSpec()
     max_turns: int = Field(6, ge=1, le=100, description="User turns at most; reaching it without the goal fails.")
+    turn_checks: tuple[CheckItem, ...] = Field(
+        (), exclude_if=_empty, description="Checks on every reply of the agent (each named \"turn N: ...\").")
+    turn_rubrics: tuple[RubricSpec, ...] = Field(
+        (), exclude_if=_empty, description="Rubrics graded on every reply of the agent, the history as context.")
 
 
 _CASE_INPUTS = ("input", "conversation", "simulated_user")
