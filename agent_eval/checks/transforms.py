@@ -204,7 +204,8 @@ def _step(item: Any, raw: RawCheck) -> _JsonPath | _Regex | _Python | _ToolCallP
         raise CheckSpecError(f"expected a transform like {_HINT}, got {type_name(item)}", key="transform")
     kinds = [k for k in _KINDS if k in item]
     if len(kinds) != 1:
-        raise CheckSpecError(f"a transform has one of {', '.join(_KINDS)}; like {_HINT}", key="transform")
+        raise CheckSpecError('a transform has one of json_path, regex or python (or tool_args, tool_result); '
+                             'like {json_path: "$.a"}', key="transform")
     kind = kinds[0]
     expect_keys(item, (kind, "group") if kind == "regex" else (kind,), owner="transform")
     if kind in ("tool_args", "tool_result"):
