@@ -110,12 +110,16 @@ def test_expression_values_are_bounded_like_templates(folder: Path, capsys: pyte
       - expr: "len(output * 1000000) > 0"
       - expr: "9 ** 9 ** 9 > 0"
       - expr: 'len(replace(output * 100000, " ", output * 20)) > 0'
+      - expr: 'len([output * 30000, output * 30000, output * 30000, output * 30000, output * 30000, output * 30000,
+              output * 30000, output * 30000, output * 30000, output * 30000, output * 30000, output * 30000,
+              output * 30000]) > 0'
 """)
     assert run_cli(capsys, "run", path, "--out", "out").code == 1
     reasons = [c["reason"] for c in checks_of(folder / "out", "p")]
     assert "would build more than 1,000,000" in reasons[0]
     assert "too large" in reasons[1]
     assert "would build more than 1,000,000" in reasons[2]
+    assert "built more than 10,000,000 characters or items in all" in reasons[3]
 
 
 def test_the_suite_schema_lists_the_new_checks(capsys: pytest.CaptureFixture[str]) -> None:

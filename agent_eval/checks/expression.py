@@ -37,6 +37,7 @@ _CONSTANTS = {"true": True, "false": False, "null": None, "True": True, "False":
 MAX_LENGTH = 2_000  # characters of one expression
 MAX_NODES = 400  # syntax nodes of one expression
 _MAX_INT_BITS = 10_000
+_MAX_BUILT = 10 * MAX_OUTPUT  # characters or items all the texts and lists one evaluation builds may hold
 
 
 class ExpressionError(ValueError):
@@ -343,11 +344,16 @@ class _Evaluator:
         self.text = text
         self.deadline = deadline
         self.seen: dict[int, Any] = {}
+        self.built = 0
 
     def eval(self, node: ast.expr) -> Any:
         if time.monotonic() > self.deadline:
             raise _Failed(f"the expression went over the time limit of {TIME_LIMIT_S:g} s")
         value = _size(self._eval(node))
+        if isinstance(node, ast.BinOp | ast.Call) and isinstance(value, str | list):
+            self.built += len(value)  # what one evaluation builds in all, not only each value, is bounded
+            if self.built > _MAX_BUILT:
+                raise _Failed(f"the expression built more than {_MAX_BUILT:,} characters or items in all")
         if isinstance(node, ast.Attribute | ast.Subscript | ast.Call | ast.Name):
             self.seen[id(node)] = value
         return value
