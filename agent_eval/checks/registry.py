@@ -2,10 +2,12 @@
 
 A check item is a mapping with exactly one check key, an optional `weight` (a number >= 0,
 default 1; 0 makes the check informational), an optional `metric` (a named metric the check
-feeds), an optional `transform` (see checks/transforms.py) and, for some checks, sibling option
-keys (`flags` next to `regex`, `timeout_s`, the check's own time limit, next to the checks that
-run user patterns or code, `config` and `threshold` next to `python`). A check whose family is
-negatable is also available as `not_<name>`.
+feeds), an optional `transform` (see checks/transforms.py), an optional `tool_args` (the check
+sees a tool call's arguments: a first transform step), in a conversation an optional `scope`
+and, for some checks, sibling option keys (`flags` next to `regex`, `timeout_s`, the check's own
+time limit, next to the checks that run user patterns or code, `config` and `threshold` next to
+`python`, `normalize` next to the text checks). A check whose family is negatable is also
+available as `not_<name>`.
 """
 
 from __future__ import annotations
