@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from agent_eval.checks.base import Check, CheckInput
 from agent_eval.conversation.driver import Played, TurnPlayed
-from agent_eval.records import CheckResult, RubricResult, TurnResult
+from agent_eval.records import CheckResult, RubricResult, TurnResult, Usage
 from agent_eval.scoring.score import score_run
 from agent_eval.suite.case import Case
 
@@ -22,9 +22,42 @@ __all__ = ["RunChecks", "case_checks", "grade_turns", "named", "record_fields", 
 RunChecks = Callable[[Sequence[Check], CheckInput], Awaitable[tuple[CheckResult, ...]]]
 
 
-def named(per_turn: Mapping[int, Sequence[CheckResult | RubricResult]]) -> tuple[Any, ...]:
-    """Turn results as the run's own, named after their turn ("turn 2: contains"); a failed one fails the run."""
-    return tuple(r.model_copy(update={"name": f"turn {n}: {r.name}"}) for n, rs in per_turn.items() for r in rs)
+def named(per_turn: Mapping[int, Sequence[CheckResult | RubricResult]], case: Case | None = None) -> tuple[Any, ...]:
+    """Turn results as the run's own, named after their turn ("turn 2: contains"); a failed one fails the run.
+    With a simulated user's `turn_threshold`, one result per check or rubric ("turns: contains") counts replies."""
+    threshold = case.simulated_user.turn_threshold if case is not None and case.simulated_user is not None else None
+    if threshold is None or not per_turn:
+        return tuple(r.model_copy(update={"name": f"turn {n}: {r.name}"}) for n, rs in per_turn.items() for r in rs)
+    by_position: dict[int, list[tuple[int, Any]]] = {}
+    for n, rs in per_turn.items():
+        for position, result in enumerate(rs):
+            by_position.setdefault(position, []).append((n, result))
+    return tuple(_over_turns(results, threshold.needed(len(results))) for results in by_position.values())
+
+
+def _over_turns(results: list[tuple[int, Any]], needed: int) -> Any:
+    """One turn check's or rubric's results over the replies as one result: enough of them passed."""
+    hits = sum(1 for _, r in results if r.passed)
+    failed = next(((n, r) for n, r in results if not r.passed), None)
+    first = results[0][1]
+    summary = f"{hits} of {len(results)} replies passed, at least {needed} needed"
+    if isinstance(first, RubricResult):
+        scores = [r.score for _, r in results if r.score is not None]
+        normalized = [r.normalized for _, r in results if r.normalized is not None]
+        detail = f"; turn {failed[0]}: {failed[1].reasoning or failed[1].error or ''}" if failed is not None else ""
+        return first.model_copy(update={
+            "name": f"turns: {first.name}", "passed": hits >= needed, "reasoning": (summary + detail)[:2000],
+            "score": sum(scores) / len(scores) if scores else None,
+            "normalized": sum(normalized) / len(normalized) if normalized else None,
+            "samples": (), "trace": (),  # the turns' records keep theirs; spreads across turns are no disagreement
+            "tokens": Usage(input_tokens=sum(r.tokens.input_tokens for _, r in results),
+                            output_tokens=sum(r.tokens.output_tokens for _, r in results),
+                            estimated=any(r.tokens.estimated for _, r in results)),
+            "cost_usd": None if any(r.cost_usd is None for _, r in results) else sum(r.cost_usd for _, r in results),
+            "latency_ms": sum(r.latency_ms or 0.0 for _, r in results)})
+    detail = f"; turn {failed[0]}: {failed[1].reason}" if failed is not None else ""
+    return first.model_copy(update={"name": f"turns: {first.name}", "passed": hits >= needed,
+                                    "reason": summary + detail, "score": hits / len(results)})
 
 
 def _turn_view(turn: TurnPlayed, run: CheckInput) -> CheckInput:

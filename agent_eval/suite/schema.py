@@ -275,6 +275,25 @@ class StopSpec(Spec):
         return value
 
 
+class TurnThresholdSpec(Spec):
+    """How many replies must pass each turn check or rubric: a count or a share (exactly one)."""
+
+    at_least: int | None = Field(None, ge=1, description="At least this many replies.")
+    at_least_share: float | None = Field(None, gt=0, le=1, description="At least this share of the replies.")
+
+    @model_validator(mode="after")
+    def _one(self) -> TurnThresholdSpec:
+        if (self.at_least is None) == (self.at_least_share is None):
+            raise ValueError("give one of at_least (replies) or at_least_share (in (0, 1])")
+        return self
+
+    def needed(self, replies: int) -> int:
+        """Replies that must pass out of `replies`."""
+        if self.at_least is not None:
+            return self.at_least
+        return math.ceil((self.at_least_share or 1.0) * replies - 1e-9)
+
+
 class SimulatedUserSpec(Spec):
     """A model playing the user: a persona with a goal and the facts it believes (possibly wrong)."""
 
@@ -289,6 +308,9 @@ class SimulatedUserSpec(Spec):
         (), exclude_if=_empty, description="Checks on every reply of the agent (each named \"turn N: ...\").")
     turn_rubrics: tuple[RubricSpec, ...] = Field(
         (), exclude_if=_empty, description="Rubrics graded on every reply of the agent, the history as context.")
+    turn_threshold: TurnThresholdSpec | None = Field(
+        None, exclude_if=_unset, description="Each turn check and rubric is one result that passes when this many "
+        "replies pass it (DeepEval's turn share); unset: every reply must pass, one result per turn.")
 
 
 _CASE_INPUTS = ("input", "conversation", "simulated_user")
