@@ -415,12 +415,12 @@ def test_registry_names() -> None:
         "json_path", "length", "max_latency_ms", "max_tokens", "max_cost_usd", "refusal", "python", "tool_called",
         "contains_json", "similar", "moderation", "any", "all", "at_least",
         "tool_sequence", "tool_args_valid", "max_steps", "max_tool_calls", "final_answer_after_tool",
-        "escalated", "not_escalated", "expr", "tool_error",
+        "escalated", "not_escalated", "expr", "tool_error", "ends_with",
     }
     negated = {name[4:] for name in check_names() if name.startswith("not_")}
     assert negated == {
         "equals", "contains", "icontains", "contains_any", "contains_all", "starts_with", "regex", "json_path",
-        "tool_called", "contains_json", "similar", "moderation", "expr", "tool_error",
+        "tool_called", "contains_json", "similar", "moderation", "expr", "tool_error", "ends_with",
         "escalated",  # not_escalated is a check of its own (it fails when nothing is declared)
     }
 

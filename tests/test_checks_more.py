@@ -181,10 +181,14 @@ def test_normalised_equals_and_contains(folder: Path, capsys: pytest.CaptureFixt
         normalize: [case]
       - contains_all: ["CAPITAL", "PARIS"]
         normalize: [case, punctuation]
+      - ends_with: "Paris"
+        normalize: true
+      - ends_with: "PARIS"
 """)
     assert run_cli(capsys, "run", path, "--out", "out").code == 1
     checks = checks_of(folder / "out", "c")
-    assert [c["passed"] for c in checks] == [True, False, True, True, False, True]
+    assert [c["passed"] for c in checks] == [True, False, True, True, False, True, True, False]
+    assert checks[7]["reason"] == 'expected output to end with "PARIS"; it ends "  The capital of France is PARIS!"'
     assert checks[0]["reason"] == ('output equals "capital of france is paris" '
                                    "(normalised: case, punctuation, articles, whitespace)")
 

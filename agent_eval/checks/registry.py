@@ -71,6 +71,8 @@ CHECKS: dict[str, Family] = {
                            summary="all of the texts"),
     "starts_with": Family(text.compile_str, text.eval_starts_with, True, _NORMALIZE,
                           summary="output starts with text"),
+    "ends_with": Family(text.compile_str, text.eval_ends_with, True, _NORMALIZE,
+                        summary="output ends with text (Inspect's match())"),
     "regex": Family(text.compile_regex, text.eval_regex, True, ("flags", _TIMEOUT), summary="pattern found"),
     "length": Family(text.compile_length, text.eval_length, summary="min/max chars and words"),
     "json": Family(structured.compile_json, structured.eval_json, options=(_TIMEOUT,),

@@ -3,7 +3,8 @@ starts_with, regex and length.
 
 `equals` compares with surrounding whitespace stripped from both sides and `starts_with`
 ignores leading whitespace of the output; the other checks look at the output as it is.
-`equals`, `contains`, `icontains`, `starts_with`, `contains_any` and `contains_all` take `normalize:`
+`ends_with` ignores trailing whitespace.
+`equals`, `contains`, `icontains`, `starts_with`, `ends_with`, `contains_any` and `contains_all` take `normalize:`
 (true, or a list of `case`, `punctuation`, `articles`, `whitespace`, applied in that order to both sides: Inspect's
 exact()/match() normalisation). `regex` searches with Python `re` syntax, run by the `regex` package so that a pattern that
 backtracks without end is stopped at the check's time limit (see `agent_eval.userregex`); its primary form is
@@ -23,6 +24,7 @@ from typing import Any
 import regex
 
 from agent_eval.checks._util import (
+    QUOTE_LIMIT,
     RawCheck,
     around,
     expect_keys,
@@ -48,6 +50,7 @@ __all__ = [
     "eval_contains",
     "eval_contains_all",
     "eval_contains_any",
+    "eval_ends_with",
     "eval_equals",
     "eval_icontains",
     "eval_length",
@@ -221,6 +224,18 @@ def eval_contains_all(needles: tuple[str, ...], run: CheckInput) -> tuple[bool, 
         f"expected all of {_list(needles)} in output; missing {_list(missing)}",
         f"not all of {_list(needles)} in output; missing {_list(missing)}",
     )
+
+
+@_normalizing
+def eval_ends_with(suffix: str, run: CheckInput) -> tuple[bool, str]:
+    """The output, trailing whitespace ignored, ends with the text (Inspect's match(), its default location)."""
+    text = run.output.rstrip()
+    if text.endswith(suffix):
+        return True, Reason(f"output ends with {quote(suffix)}",
+                            f"expected output not to end with {quote(suffix)}; it does")
+    tail = quote(text[-QUOTE_LIMIT:]) if text else "output is empty"
+    return False, Reason(f"expected output to end with {quote(suffix)}; it ends {tail}",
+                         f"output does not end with {quote(suffix)}")
 
 
 @_normalizing
