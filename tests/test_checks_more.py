@@ -58,6 +58,7 @@ def test_expressions_read_json_fields_counts_and_membership(folder: Path, capsys
       - expr: "output.json.missing == 1"
       - expr: "output.json.score"
         threshold: 0.5
+      - expr: "JSON.parse(output).score >= 0.5 && !output.includes('sorry')"
   - id: p
     input: some prose
     checks:
@@ -76,6 +77,9 @@ def test_expressions_read_json_fields_counts_and_membership(folder: Path, capsys
     assert t[4] == (False, missing)
     score = checks_of(folder / "out", "t")[5]
     assert score["passed"] is True and score["score"] == pytest.approx(0.6)
+    pasted = checks_of(folder / "out", "t")[6]  # a promptfoo one-liner pasted as it was: read in translation
+    assert pasted["passed"] is True
+    assert pasted["reason"].startswith("json(output).score >= 0.5 and not output.contains('sorry') is true")
     p = [(c["passed"], c["reason"]) for c in checks_of(folder / "out", "p")]
     assert p[0] == (False, "len(output.split()) <= 5 is false (len(output.split()) = 6)")
     assert p[1][0] is True

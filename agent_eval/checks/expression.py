@@ -13,7 +13,8 @@ A field is read with a dot or brackets (`output.json.items[0].qty`); `.json` on 
 FUNCTIONS only, written `lower(output)` or `output.lower()`. Every value built is bounded like a
 template render (`templating.MAX_OUTPUT`) and an evaluation stops at `templating.TIME_LIMIT_S`.
 A boolean result passes or fails; a number is a score in [0, 1] that passes above 0, or at
-`threshold` when one is given.
+`threshold` when one is given. A text that does not parse but is a promptfoo `javascript` one-liner
+(`JSON.parse(output).score >= 0.8 && ...`) is read through `checks.snippets`' translation.
 """
 
 from __future__ import annotations
@@ -536,6 +537,11 @@ def compile_expr(raw: RawCheck) -> Expression:
     try:
         expression = parse_expression(text)
     except ExpressionError as exc:
+        from agent_eval.checks.snippets import snippet_to_expression
+
+        translated = snippet_to_expression("javascript", text)  # a promptfoo one-liner pasted as it was
+        if translated is not None:
+            return compile_expr(RawCheck(name=raw.name, value=translated, options=raw.options, base_dir=raw.base_dir))
         shown = " ".join(text.strip().splitlines())
         shown = shown if len(shown) <= 60 else shown[:59] + "…"
         raise CheckSpecError(f"{exc} (at column {exc.column} of {shown!r})", key=raw.name) from None
