@@ -59,6 +59,7 @@ def test_expressions_read_json_fields_counts_and_membership(folder: Path, capsys
       - expr: "output.json.score"
         threshold: 0.5
       - expr: "JSON.parse(output).score >= 0.5 && !output.includes('sorry')"
+      - expr: "output.match(/PENDING/i) && Object.keys(JSON.parse(output)).length === 4"
   - id: p
     input: some prose
     checks:
@@ -80,6 +81,9 @@ def test_expressions_read_json_fields_counts_and_membership(folder: Path, capsys
     pasted = checks_of(folder / "out", "t")[6]  # a promptfoo one-liner pasted as it was: read in translation
     assert pasted["passed"] is True
     assert pasted["reason"].startswith("json(output).score >= 0.5 and not output.contains('sorry') is true")
+    regex = checks_of(folder / "out", "t")[7]
+    assert regex["passed"] is True, regex["reason"]
+    assert regex["reason"].startswith('matches(output, "(?i)PENDING") and keys(json(output)).length == 4 is true')
     p = [(c["passed"], c["reason"]) for c in checks_of(folder / "out", "p")]
     assert p[0] == (False, "len(output.split()) <= 5 is false (len(output.split()) = 6)")
     assert p[1][0] is True

@@ -17,6 +17,7 @@ __all__ = ["snippet_to_expression"]
 
 _STRING = re.compile(r"""("(?:\\.|[^"\\])*"|'(?:\\.|[^'\\])*')""")
 _REGEX_TEST = re.compile(r"/((?:\\.|[^/\\\n])+)/([gimsuy]*)\.test\(((?:[^()]|\([^()]*\))*)\)")
+_REGEX_MATCH = re.compile(r"([A-Za-z_][\w.]*(?:\(\))?(?:\.\w+(?:\(\))?)*)\.match\(/((?:\\.|[^/\\\n])+)/([gimsuy]*)\)")
 _JS_STATEMENT = re.compile(r"=>|[{};`]|\b(?:let|const|var|function|new|if|for|while)\b|(?<![=!<>])=(?!=)")
 _PY_STATEMENT = re.compile(r"[;:]\s*$|\b(?:import|lambda|def|for|while|if\s.*:)\b|(?<![=!<>])=(?!=)")
 _JS_WORDS = [
@@ -24,7 +25,7 @@ _JS_WORDS = [
     (re.compile(r"\|\|"), " or "), (re.compile(r"!(?!=)"), " not "),
     (re.compile(r"\bJSON\.parse\("), "json("), (re.compile(r"\bMath\.(min|max|abs|round)\("), r"\1("),
     (re.compile(r"\bparseFloat\(|\bNumber\("), "float("), (re.compile(r"\bparseInt\("), "int("),
-    (re.compile(r"\bString\("), "str("), (re.compile(r"\bBoolean\("), "bool("),
+    (re.compile(r"\bString\("), "str("), (re.compile(r"\bObject\.keys\("), "keys("), (re.compile(r"\bBoolean\("), "bool("),
     (re.compile(r"\.toLowerCase\(\)"), ".lower()"), (re.compile(r"\.toUpperCase\(\)"), ".upper()"),
     (re.compile(r"\.trim\(\)"), ".strip()"), (re.compile(r"\.startsWith\("), ".startswith("),
     (re.compile(r"\.endsWith\("), ".endswith("), (re.compile(r"\.includes\("), ".contains("),
@@ -43,10 +44,13 @@ def _outside_strings(code: str, rules: list[tuple[re.Pattern[str], str]]) -> str
     return "".join(parts)
 
 
-def _regex_test(match: re.Match[str]) -> str:
-    pattern, flags, subject = match.group(1), match.group(2), match.group(3)
+def _regex_call(subject: str, pattern: str, flags: str) -> str:
     inline = "".join(f for f in flags if f in "ims")
     return f"matches({subject}, {json.dumps(f'(?{inline})' + pattern if inline else pattern)})"
+
+
+def _regex_test(match: re.Match[str]) -> str:
+    return _regex_call(match.group(3), match.group(1), match.group(2))
 
 
 def snippet_to_expression(kind: str, code: str) -> str | None:
@@ -57,6 +61,7 @@ def snippet_to_expression(kind: str, code: str) -> str | None:
         return None
     if kind == "javascript":
         text = _REGEX_TEST.sub(_regex_test, text)
+        text = _REGEX_MATCH.sub(lambda m: _regex_call(m.group(1), m.group(2), m.group(3)), text)
         if _JS_STATEMENT.search(_STRING.sub('""', text)):
             return None
         text = _outside_strings(text, _JS_WORDS)
