@@ -415,12 +415,12 @@ def test_registry_names() -> None:
         "json_path", "length", "max_latency_ms", "max_tokens", "max_cost_usd", "refusal", "python", "tool_called",
         "contains_json", "similar", "moderation", "any", "all", "at_least",
         "tool_sequence", "tool_args_valid", "max_steps", "max_tool_calls", "final_answer_after_tool",
-        "escalated", "not_escalated",
+        "escalated", "not_escalated", "expr", "tool_error", "ends_with",
     }
     negated = {name[4:] for name in check_names() if name.startswith("not_")}
     assert negated == {
         "equals", "contains", "icontains", "contains_any", "contains_all", "starts_with", "regex", "json_path",
-        "tool_called", "contains_json", "similar", "moderation",
+        "tool_called", "contains_json", "similar", "moderation", "expr", "tool_error", "ends_with",
         "escalated",  # not_escalated is a check of its own (it fails when nothing is declared)
     }
 
@@ -463,7 +463,7 @@ SPEC_ERRORS: list[tuple[Any, str, str | None]] = [
     ({"regex": {"flags": "i"}}, "missing pattern", "regex"),
     ({"regex": "a", "timeout_s": 0}, "expected a time limit in seconds > 0, got 0", "timeout_s"),
     ({"python": "m:f", "timeout_s": "10"}, "expected a time limit in seconds > 0, got a string", "timeout_s"),
-    ({"contains": "a", "timeout_s": 1}, 'unknown option "timeout_s" for contains (options: weight, metric, transform)', "timeout_s"),
+    ({"contains": "a", "timeout_s": 1}, 'unknown option "timeout_s" for contains (options: normalize, weight, metric, transform, tool_args)', "timeout_s"),
     ({"regex": {"pattern": "a", "flag": "i"}}, ('unknown option "flag" for regex (options: pattern, flags); '
      'did you mean "flags"?'), "flag"),
     ({"regex": "a", "flags": "iq"}, 'unknown regex flag "q"; use letters from "imsxa"', "flags"),
@@ -500,8 +500,8 @@ SPEC_ERRORS: list[tuple[Any, str, str | None]] = [
     ({"tool_called": {"args": {}}}, "missing name: the tool that must be called", "tool_called"),
     ({"tool_called": {"name": "x", "args": ["a"]}}, "expected args to be a mapping, got a list", "args"),
     ({"tool_called": {"name": "x", "arguments": {}}}, 'unknown option "arguments" for tool_called', "arguments"),
-    ({"contains": "a", "flags": "i"}, 'unknown option "flags" for contains (options: weight, metric, transform)', "flags"),
-    ({"contains": "a", "wieght": 2}, 'unknown option "wieght" for contains (options: weight, metric, transform); did you mean "weight"?',
+    ({"contains": "a", "flags": "i"}, 'unknown option "flags" for contains (options: normalize, weight, metric, transform, tool_args)', "flags"),
+    ({"contains": "a", "wieght": 2}, 'unknown option "wieght" for contains (options: normalize, weight, metric, transform, tool_args); did you mean "weight"?',
      "wieght"),
     ({"contains": "a", "weight": -1}, "weight must be a number >= 0 (0: informational), got -1", "weight"),
     ({"contains": "a", "weight": "2"}, "weight must be a number >= 0 (0: informational), got a string", "weight"),

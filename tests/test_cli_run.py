@@ -138,7 +138,7 @@ def test_several_suites_give_one_combined_verdict(workdir: Path, capsys) -> None
     for name in ("support-bot", "support-smoke", "support-agent", "support-conversations", "triage", "support-docs"):
         assert (workdir / "all" / name / "results.json").is_file()  # sub-folders too: examples/, retrieval/
     junit = (workdir / "all" / "junit.xml").read_text()
-    assert junit.count("<testsuite ") == 6 and junit.count("<testcase ") == 58  # 20 + 20 + 6 + 6 + 3 + 3
+    assert junit.count("<testsuite ") == 10 and junit.count("<testcase ") == 67  # 20 + 20 + 6 + 6 + 3 + 3 + 2 + 3 + 2 + 2
     assert "support-smoke" in (workdir / "all" / "summary.md").read_text()
     (workdir / "golden/baselines/support-smoke.json").write_text(
         (workdir / "golden/baselines/support-bot.json").read_text().replace('"support-bot"', '"support-smoke"'))

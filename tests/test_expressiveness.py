@@ -199,8 +199,8 @@ def test_csv_without_id_or_input_with_promptfoo_expected_columns(folder: Path,
 
 
 @pytest.mark.parametrize(("value", "message"), [
-    ("python:output == 'x'", "holds python code; a dataset never runs code"),
-    ("javascript:output.length > 3", "holds javascript code"),
+    ("python:import os", "holds python code that is not a simple expression; a dataset never runs code"),
+    ("javascript:output.length > 3 ? 1 : 0", "holds javascript code that is not a simple expression"),
     ("levenshtein:hello", "promptfoo assertion 'levenshtein' has no agent-eval form"),
 ])
 def test_code_and_unknown_promptfoo_types_in_data_are_refused(folder: Path, capsys: pytest.CaptureFixture[str],

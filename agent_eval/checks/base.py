@@ -141,7 +141,9 @@ class Check:
     evaluate: Evaluate
     negate: bool = False
     weight: float = 1.0
-    scope: str = "last"  # conversations: "last" reply, "all_turns" (every reply passes) or "any_turn"
+    scope: str = "last"  # conversations: "last" reply, "all_turns" (every reply passes), "any_turn" or "at_least"
+    min_turns: int | None = None  # scope "at_least": this many replies pass ...
+    min_share: float | None = None  # ... or this share of them
     isolated: bool = False  # user code: evaluated in a worker process (checks.runtime), never by `run`
     timeout_s: float | None = None  # this check's own limit; None: the suite's check_timeout_s
     metric: str | None = None

@@ -3,7 +3,10 @@ starts_with, regex and length.
 
 `equals` compares with surrounding whitespace stripped from both sides and `starts_with`
 ignores leading whitespace of the output; the other checks look at the output as it is.
-`regex` searches with Python `re` syntax, run by the `regex` package so that a pattern that
+`ends_with` ignores trailing whitespace.
+`equals`, `contains`, `icontains`, `starts_with`, `ends_with`, `contains_any` and `contains_all` take `normalize:`
+(true, or a list of `case`, `punctuation`, `articles`, `whitespace`, applied in that order to both sides: Inspect's
+exact()/match() normalisation). `regex` searches with Python `re` syntax, run by the `regex` package so that a pattern that
 backtracks without end is stopped at the check's time limit (see `agent_eval.userregex`); its primary form is
 `regex: {pattern: "...", flags: "im"}` (the short form `regex: "..."` and a sibling `flags:` key
 are also accepted).
@@ -11,13 +14,17 @@ are also accepted).
 
 from __future__ import annotations
 
+import dataclasses
 import re
-from collections.abc import Mapping
+import string
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import regex
 
 from agent_eval.checks._util import (
+    QUOTE_LIMIT,
     RawCheck,
     around,
     expect_keys,
@@ -32,8 +39,10 @@ from agent_eval.checks.base import CheckInput, CheckSpecError, Reason
 from agent_eval.userregex import Pattern, compile_user_regex, regex_error, search
 
 __all__ = [
+    "NORMALIZE_STEPS",
     "REGEX_FLAGS",
     "Limits",
+    "Normalized",
     "compile_length",
     "compile_regex",
     "compile_str",
@@ -41,6 +50,7 @@ __all__ = [
     "eval_contains",
     "eval_contains_all",
     "eval_contains_any",
+    "eval_ends_with",
     "eval_equals",
     "eval_icontains",
     "eval_length",
@@ -58,16 +68,82 @@ REGEX_FLAGS: dict[str, int] = {
 }
 
 
-def compile_str(raw: RawCheck) -> str:
-    """The argument of equals, contains, icontains and starts_with: a non-empty string."""
-    return expect_str(raw.value, raw.name)
+NORMALIZE_STEPS = ("case", "punctuation", "articles", "whitespace")
+_ARTICLES = re.compile(r"\b(?:a|an|the)\b", re.IGNORECASE)
+_PUNCTUATION = str.maketrans("", "", string.punctuation + "\u2018\u2019\u201c\u201d\u2013\u2014\u2026\u00bf\u00a1")
 
 
-def compile_str_list(raw: RawCheck) -> tuple[str, ...]:
-    """The argument of contains_any and contains_all: a non-empty list of strings."""
-    return expect_str_list(raw.value, raw.name)
+@dataclass(frozen=True, slots=True)
+class Normalized:
+    """A text check's argument with the normalisation steps applied to it and to the output."""
+
+    value: str | tuple[str, ...]
+    steps: tuple[str, ...]
 
 
+def normalize(text: str, steps: tuple[str, ...]) -> str:
+    """The text lower-cased, without punctuation or articles, whitespace collapsed (the steps given, in order)."""
+    if "case" in steps:
+        text = text.casefold()
+    if "punctuation" in steps:
+        text = text.translate(_PUNCTUATION)
+    if "articles" in steps:
+        text = _ARTICLES.sub(" ", text)
+    if "whitespace" in steps:
+        text = " ".join(text.split())
+    return text
+
+
+def _normalize_option(raw: RawCheck) -> tuple[str, ...]:
+    value = raw.options.get("normalize", False)
+    if value is True:
+        return NORMALIZE_STEPS
+    if value is False:
+        return ()
+    steps = value if isinstance(value, list) else [value]
+    for step in steps:
+        if step not in NORMALIZE_STEPS:
+            raise CheckSpecError(f"normalize is true or a list of {', '.join(NORMALIZE_STEPS)}; got {step!r}",
+                                 key="normalize")
+    if not steps:
+        raise CheckSpecError(f"normalize is true or a list of {', '.join(NORMALIZE_STEPS)}; got []", key="normalize")
+    return tuple(step for step in NORMALIZE_STEPS if step in steps)
+
+
+def compile_str(raw: RawCheck) -> str | Normalized:
+    """The argument of equals, contains, icontains and starts_with: a non-empty string (and `normalize:`)."""
+    value = expect_str(raw.value, raw.name)
+    steps = _normalize_option(raw)
+    return Normalized(normalize(value, steps), steps) if steps else value
+
+
+def compile_str_list(raw: RawCheck) -> tuple[str, ...] | Normalized:
+    """The argument of contains_any and contains_all: a non-empty list of strings (and `normalize:`)."""
+    values = expect_str_list(raw.value, raw.name)
+    steps = _normalize_option(raw)
+    return Normalized(tuple(normalize(v, steps) for v in values), steps) if steps else values
+
+
+Evaluator = Callable[[Any, CheckInput], tuple[bool, str]]
+
+
+def _normalizing(evaluate: Evaluator) -> Evaluator:
+    """Evaluate on the normalised output when the argument says so; the reason names the steps."""
+
+    def wrapper(arg: Any, run: CheckInput) -> tuple[bool, str]:
+        if not isinstance(arg, Normalized):
+            return evaluate(arg, run)
+        passed, reason = evaluate(arg.value, dataclasses.replace(run, output=normalize(run.output, arg.steps)))
+        note = f" (normalised: {', '.join(arg.steps)})"
+        if isinstance(reason, Reason):
+            return passed, Reason(reason + note, reason.negated + note)
+        return passed, reason + note
+
+    wrapper.__doc__ = evaluate.__doc__
+    return wrapper
+
+
+@_normalizing
 def eval_equals(expected: str, run: CheckInput) -> tuple[bool, str]:
     """The output equals the text, surrounding whitespace ignored."""
     got = run.output.strip()
@@ -99,11 +175,13 @@ def _find(needle: str, run: CheckInput, *, ignore_case: bool) -> tuple[bool, str
     )
 
 
+@_normalizing
 def eval_contains(needle: str, run: CheckInput) -> tuple[bool, str]:
     """The output contains the text (case-sensitive)."""
     return _find(needle, run, ignore_case=False)
 
 
+@_normalizing
 def eval_icontains(needle: str, run: CheckInput) -> tuple[bool, str]:
     """The output contains the text, ignoring case."""
     return _find(needle, run, ignore_case=True)
@@ -115,6 +193,7 @@ def _list(items: tuple[str, ...]) -> str:
     return f"[{shown}{more}]"
 
 
+@_normalizing
 def eval_contains_any(needles: tuple[str, ...], run: CheckInput) -> tuple[bool, str]:
     """At least one of the texts is in the output."""
     text = run.output
@@ -132,6 +211,7 @@ def eval_contains_any(needles: tuple[str, ...], run: CheckInput) -> tuple[bool, 
     )
 
 
+@_normalizing
 def eval_contains_all(needles: tuple[str, ...], run: CheckInput) -> tuple[bool, str]:
     """Every one of the texts is in the output."""
     missing = tuple(needle for needle in needles if needle not in run.output)
@@ -146,6 +226,19 @@ def eval_contains_all(needles: tuple[str, ...], run: CheckInput) -> tuple[bool, 
     )
 
 
+@_normalizing
+def eval_ends_with(suffix: str, run: CheckInput) -> tuple[bool, str]:
+    """The output, trailing whitespace ignored, ends with the text (Inspect's match(), its default location)."""
+    text = run.output.rstrip()
+    if text.endswith(suffix):
+        return True, Reason(f"output ends with {quote(suffix)}",
+                            f"expected output not to end with {quote(suffix)}; it does")
+    tail = quote(text[-QUOTE_LIMIT:]) if text else "output is empty"
+    return False, Reason(f"expected output to end with {quote(suffix)}; it ends {tail}",
+                         f"output does not end with {quote(suffix)}")
+
+
+@_normalizing
 def eval_starts_with(prefix: str, run: CheckInput) -> tuple[bool, str]:
     """The output, leading whitespace ignored, starts with the text."""
     text = run.output.lstrip()

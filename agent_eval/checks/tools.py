@@ -1,4 +1,5 @@
-"""Tool-call checks: `tool_called: {name, args, match, args_schema, times}` and not_tool_called.
+"""Tool-call checks: `tool_called: {name, args, match, args_schema, times}` and not_tool_called;
+`tool_error: true | name | {name, contains}` and not_tool_error.
 
 A call matches when its name is equal and every expected argument is present with a
 JSON-equal value (`match: subset`, the default: recursive into nested mappings; lists compare
@@ -26,7 +27,8 @@ from agent_eval.checks._util import (
 from agent_eval.checks.base import CheckInput, CheckSpecError, Reason
 from agent_eval.records import ToolCall
 
-__all__ = ["ToolSpec", "compile_tool_called", "eval_tool_called"]
+__all__ = ["ToolErrorSpec", "ToolSpec", "compile_tool_called", "compile_tool_error", "eval_tool_called",
+           "eval_tool_error"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,3 +144,44 @@ def eval_tool_called(spec: ToolSpec, run: CheckInput) -> tuple[bool, str]:
         f"called {_show(match)}",
         f"expected no call to {spec.describe()}; called {_show(match)}",
     )
+
+
+@dataclass(frozen=True, slots=True)
+class ToolErrorSpec:
+    """A tool call that failed: of any tool or the named one, its error containing a text (any case)."""
+
+    name: str | None = None
+    contains: str | None = None
+
+    def describe(self) -> str:
+        text = f"a failed call to {self.name}" if self.name else "a failed tool call"
+        return text + (f" with an error containing {self.contains!r}" if self.contains else "")
+
+
+def compile_tool_error(raw: RawCheck) -> ToolErrorSpec:
+    """`tool_error: true` (some call failed), a tool name, or `{name, contains}`."""
+    value = raw.value
+    if value is True:
+        return ToolErrorSpec()
+    if isinstance(value, str):
+        return ToolErrorSpec(name=expect_str(value, raw.name))
+    if not isinstance(value, Mapping):
+        hint = '{name: lookup_order, contains: "not found"}'
+        raise CheckSpecError(f"expected true, a tool name or a mapping like {hint}, got {type_name(value)}",
+                             key=raw.name)
+    expect_keys(value, ("name", "contains"), owner=raw.name)
+    name = expect_str(value["name"], "name") if "name" in value else None
+    contains = expect_str(value["contains"], "contains") if "contains" in value else None
+    return ToolErrorSpec(name=name, contains=contains)
+
+
+def eval_tool_error(spec: ToolErrorSpec, run: CheckInput) -> tuple[bool, str]:
+    """Some tool call of the run failed (the named tool; its error containing the text)."""
+    failed = [call for call in run.tool_calls if call.error is not None and (spec.name is None or call.name == spec.name)]
+    hits = [call for call in failed if spec.contains is None or spec.contains.lower() in (call.error or "").lower()]
+    if hits:
+        shown = f"{hits[0].name} failed: {(hits[0].error or '')[:80]!r}"
+        return True, Reason(shown, f"expected no {spec.describe()}; {shown}")
+    others = f"; other errors: {failed[0].name}: {(failed[0].error or '')[:60]!r}" if failed else ""
+    return False, Reason(f"expected {spec.describe()}; got {_calls(run.tool_calls)}{others}",
+                         spec.describe().replace("a failed", "no failed", 1))

@@ -114,7 +114,7 @@ class Conversations:
         view = CheckInput(output=result.output, case=case, messages=result.messages, tool_calls=result.tool_calls,
                           tokens=result.usage, latency_ms=result.latency_ms, cost_usd=result.cost_usd,
                           steps=result.steps, tools=self.tools, escalated=escalated)
-        turn = case.conversation[number - 1] if case.conversation is not None else None
+        turn = case.conversation[number - 1] if case.conversation is not None else case.every_turn
         done.turns.append(TurnPlayed(index=number, user=words, view=view, checks=turn.checks if turn else (),
                                      rubrics=turn.rubrics if turn is not None else ()))
 

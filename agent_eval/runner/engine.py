@@ -243,7 +243,7 @@ class Engine:
                 checks = result.violations + await self.checks.run(item.case.checks, view)
             else:
                 turn_checks = await conversation.turn_checks(played, self.checks.run, view)
-                checks = result.violations + conversation.named(turn_checks) + await conversation.case_checks(
+                checks = result.violations + conversation.named(turn_checks, item.case) + await conversation.case_checks(
                     item.case, view, played, self.checks.run)
         except CheckServiceError as exc:  # an embeddings/moderation endpoint failed: missing data, not a fail
             checks, error = (), RunError(kind="provider", message=str(exc))
@@ -253,7 +253,7 @@ class Engine:
             try:
                 if played is not None:
                     graded = await conversation.grade_turns(self.judge, item.case, played, item.index)
-                    rubrics = conversation.named(graded)
+                    rubrics = conversation.named(graded, item.case)
                 if item.case.rubrics:
                     asked, reported = _judged_conversation(self.target.kind, item.messages, result.messages)
                     rubrics += await self.judge.grade(item.case, asked, result.output, item.index,

@@ -238,7 +238,7 @@ def _build_engine(suite: LoadedSuite, config: LoadedConfig, cases: list[Case], o
 
 
 def _judged(case: Case) -> bool:
-    return bool(case.rubrics) or any(turn.rubrics for turn in case.conversation or ())
+    return bool(case.rubrics) or any(turn.rubrics for turn in case.graded_turns)
 
 
 def _conversations(config: LoadedConfig, cases: list[Case], options: RunOptions, budget: Budget,
@@ -264,7 +264,7 @@ def _check_services(suite: LoadedSuite, config: LoadedConfig, cases: list[Case],
     from agent_eval.scoring.check_services import ModelServices
 
     names = {check.name.removeprefix("not_") for case in cases
-             for check in walk_checks(case.checks + tuple(c for t in case.conversation or () for c in t.checks))}
+             for check in walk_checks(case.checks + tuple(c for t in case.graded_turns for c in t.checks))}
     if not names & {"similar", "moderation"}:
         return None
     services = ModelServices.build(config.spec.model, suite.spec.similarity_model, suite.spec.moderation_model, None)

@@ -44,6 +44,7 @@ class Case:
     metadata: dict[str, Any] = field(default_factory=dict)
     conversation: tuple[Turn, ...] | None = None  # scripted user turns; `input` holds the first
     simulated_user: SimulatedUserSpec | None = None  # a model plays the user; `input` holds the opening
+    every_turn: Turn | None = None  # a simulated user's `turn_checks` and `turn_rubrics`, on each reply
 
     @property
     def is_conversation(self) -> bool:
@@ -52,7 +53,12 @@ class Case:
     @property
     def all_rubrics(self) -> tuple[RubricSpec, ...]:
         """The case's rubrics and its turns' (for judge provenance and credential checks)."""
-        return self.rubrics + tuple(r for turn in self.conversation or () for r in turn.rubrics)
+        return self.rubrics + tuple(r for turn in self.graded_turns for r in turn.rubrics)
+
+    @property
+    def graded_turns(self) -> tuple[Turn, ...]:
+        """The scripted turns, and what a simulated user's every turn is graded by."""
+        return (*(self.conversation or ()), *((self.every_turn,) if self.every_turn is not None else ()))
 
     @property
     def first_tag(self) -> str | None:

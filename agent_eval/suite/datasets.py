@@ -4,8 +4,9 @@ columns, and OpenAI chat-format JSONL (`messages`).
 A flat row needs neither `id` nor `input`: the input is `input_column` (default: `input` when
 present, else the first column), every ordinary column is also a var, and the id is derived from
 the row's content (`row-<hash>`), so it is stable across runs and reorderings. promptfoo's
-`__expected`, `__expected1`, ... columns hold checks in its `type:value` form; `python:` and
-`javascript:` values are code and are refused: a dataset never runs code.
+`__expected`, `__expected1`, ... columns hold checks in its `type:value` form; a `python:` or
+`javascript:` one-liner becomes an `expr:` check when it is a simple expression (checks.snippets), other
+code is refused: a dataset never runs code. Its model-graded types become rubrics on the shipped templates.
 """
 
 from __future__ import annotations
@@ -36,10 +37,21 @@ _TYPES: dict[str, tuple[str, str]] = {
 }
 _CODE_TYPES = ("python", "javascript", "ruby", "file")
 # promptfoo types that exist but have no agent-eval spelling: refused rather than misread as equals
+# promptfoo's model-graded types -> (shipped judge template, the criterion; {value} is the column's value)
+_FACTUAL = "The answer is factually consistent with this reference and contradicts none of it: {value}"
+_RUBRIC_TYPES: dict[str, tuple[str | None, str]] = {
+    "factuality": (None, _FACTUAL),
+    "model-graded-factuality": (None, _FACTUAL),
+    "model-graded-closedqa": (None, "{value}"),
+    "g-eval": (None, "{value}"),
+    "answer-relevance": (None, "The answer addresses what the user asked, directly and without unrelated content."),
+    "context-faithfulness": ("faithfulness", ""),
+    "context-relevance": ("context_relevance", ""),
+    "context-recall": ("context_relevance", "The retrieved context holds the information in this reference: {value}"),
+}
 _UNSUPPORTED = frozenset({
-    "levenshtein", "rouge-n", "bleu", "gleu", "meteor", "perplexity", "perplexity-score", "answer-relevance",
-    "context-faithfulness", "context-recall", "context-relevance", "factuality", "model-graded-closedqa",
-    "model-graded-factuality", "g-eval", "select-best", "human", "webhook", "classifier", "is-xml", "contains-xml",
+    "levenshtein", "rouge-n", "bleu", "gleu", "meteor", "perplexity", "perplexity-score",
+    "select-best", "human", "webhook", "classifier", "is-xml", "contains-xml",
     "is-sql", "contains-sql", "is-html", "contains-html", "is-valid-openai-tools-call",
     "is-valid-openai-function-call", "is-valid-function-call", "finish-reason", "word-count", "guardrails", "pi",
     "trace-span-count", "trace-span-duration", "trace-error-spans", "conversation-relevance", "max-score",
@@ -58,8 +70,16 @@ def promptfoo_check(text: str, file: Path, line: int, column: str) -> tuple[str,
     match = _TYPED.match(text)
     kind = match["type"] if match else ""
     if kind in _CODE_TYPES and match is not None and match["value"] is not None:
-        raise InputError(file, f"column '{column}' holds {kind} code; a dataset never runs code: "
-                         "write a `python:` check in the suite instead", line=line, field=column)
+        from agent_eval.checks.snippets import snippet_to_expression
+
+        expression = snippet_to_expression(kind, match["value"])
+        if expression is None:
+            raise InputError(file, f"column '{column}' holds {kind} code that is not a simple expression; a dataset "
+                             "never runs code: write an `expr:` or `python:` check in the suite instead",
+                             line=line, field=column)
+        return "check", {"not_expr" if match["not"] else "expr": expression}
+    if kind in _RUBRIC_TYPES and match is not None:
+        return "rubric", _promptfoo_rubric(kind, match["value"] or "", match["arg"], column)
     if kind in _UNSUPPORTED:
         known = ", ".join(sorted(_TYPES))
         raise InputError(file, f"column '{column}': promptfoo assertion '{kind}' has no agent-eval form; "
@@ -91,6 +111,17 @@ def promptfoo_check(text: str, file: Path, line: int, column: str) -> tuple[str,
             spec["threshold"] = float(match["arg"])
         return "check", {negate + name: spec}
     return "check", {negate + name: value}
+
+
+def _promptfoo_rubric(kind: str, value: str, threshold: str | None, column: str) -> dict[str, Any]:
+    """A model-graded promptfoo type as a rubric; its threshold in [0, 1] is placed on the 1-5 scale."""
+    template, criteria = _RUBRIC_TYPES[kind]
+    rubric: dict[str, Any] = {"name": kind.replace("-", "_"), "criteria": criteria.format(value=value.strip())}
+    if template is not None:
+        rubric["template"] = template
+    if threshold is not None and 0 <= float(threshold) <= 1:
+        rubric["threshold"] = 1 + 4 * float(threshold)
+    return rubric
 
 
 def flat_row(row: dict[str, Any], file: Path, line: int, input_column: str | None) -> dict[str, Any]:

@@ -221,6 +221,7 @@ def _compile_case(
     graded_rubrics = rubrics if render is None else _rendered_rubrics(rubrics, render, case, loc, file, index)
     judged = case.judge is not None or suite.judge is not None
     turns = _compile_turns(case, judged, file, index, loc, suite_path.parent, render)
+    every_turn = _compile_every_turn(case, judged, file, index, loc, suite_path.parent, render)
     message_input: str | tuple[Message, ...]
     if case.conversation is not None:
         message_input = case.conversation[0].user
@@ -249,7 +250,7 @@ def _compile_case(
         definition_hash=canonical_hash(definition),
         source=f"{file}:{index.line_of(loc) or 1}", tool_results=dict(case.tool_results),
         metadata=dict(case.metadata), templated=renders_templates(suite.templated_inputs, case.vars),
-        conversation=turns, simulated_user=case.simulated_user,
+        conversation=turns, simulated_user=case.simulated_user, every_turn=every_turn,
     )
 
 
@@ -299,6 +300,19 @@ def _compile_turns(case: CaseSpec, judged: bool, file: Path, index: LineIndex, l
         turns.append(Turn(user=spec.user, checks=tuple(_compile_checks(raw, base_dir, render, turn=True)),
                           rubrics=spec.rubrics))
     return tuple(turns)
+
+
+def _compile_every_turn(case: CaseSpec, judged: bool, file: Path, index: LineIndex, loc: tuple[str | int, ...],
+                        base_dir: Path, render: Any) -> Turn | None:
+    """A simulated user's `turn_checks` and `turn_rubrics`, compiled like a scripted turn's."""
+    sim = case.simulated_user
+    if sim is None or not (sim.turn_checks or sim.turn_rubrics):
+        return None
+    sloc = (*loc, "simulated_user")
+    raw = [(item, file, index, (*sloc, "turn_checks", j)) for j, item in enumerate(sim.turn_checks)]
+    for j, rubric in enumerate(sim.turn_rubrics):
+        _needs_judge(rubric.judge is not None or judged, rubric.name, file, index, (*sloc, "turn_rubrics", j))
+    return Turn(user="", checks=tuple(_compile_checks(raw, base_dir, render, turn=True)), rubrics=sim.turn_rubrics)
 
 
 def _rendered_rubrics(rubrics: tuple[RubricSpec, ...], render: Any, case: CaseSpec, loc: tuple[str | int, ...],

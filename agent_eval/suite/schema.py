@@ -10,9 +10,19 @@ import math
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import InitErrorDetails
 
+from agent_eval.checks.registry import check_item_schema
 from agent_eval.modelspec import ModelSpec, PriceSpec
 from agent_eval.suite.agent_schema import AgentSpec, ToolCallSpec, ToolResultSpec, check_ref
 
@@ -50,9 +60,18 @@ SUITE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 _SEMVER = re.compile(r"^\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$")
 
 
+def _empty(value: Any) -> bool:
+    """An empty list added after a format shipped: left out of dumps, so content hashes stay stable."""
+    return not value
+
+
 def _unset(value: Any) -> bool:
     """Fields added after a format shipped are left out of dumps while unset, so content hashes stay stable."""
     return value is None or value == {}
+
+
+# A check item as written (compiled and validated by checks.compile_check); its schema lists the check names.
+CheckItem = Annotated[dict[str, Any], WithJsonSchema(check_item_schema())]
 
 
 class Spec(BaseModel):
@@ -234,7 +253,7 @@ class TurnSpec(Spec):
     """One user turn of a scripted conversation, with the checks and rubrics its reply must pass."""
 
     user: str = Field(min_length=1, description="What the user says (a template, like `input`).")
-    checks: tuple[dict[str, Any], ...] = Field((), description="Checks on this turn's reply.")
+    checks: tuple[CheckItem, ...] = Field((), description="Checks on this turn's reply.")
     rubrics: tuple[RubricSpec, ...] = Field((), description="Rubrics on this turn's reply, the history as context.")
 
 
@@ -256,6 +275,25 @@ class StopSpec(Spec):
         return value
 
 
+class TurnThresholdSpec(Spec):
+    """How many replies must pass each turn check or rubric: a count or a share (exactly one)."""
+
+    at_least: int | None = Field(None, ge=1, description="At least this many replies.")
+    at_least_share: float | None = Field(None, gt=0, le=1, description="At least this share of the replies.")
+
+    @model_validator(mode="after")
+    def _one(self) -> TurnThresholdSpec:
+        if (self.at_least is None) == (self.at_least_share is None):
+            raise ValueError("give one of at_least (replies) or at_least_share (in (0, 1])")
+        return self
+
+    def needed(self, replies: int) -> int:
+        """Replies that must pass out of `replies`."""
+        if self.at_least is not None:
+            return self.at_least
+        return math.ceil((self.at_least_share or 1.0) * replies - 1e-9)
+
+
 class SimulatedUserSpec(Spec):
     """A model playing the user: a persona with a goal and the facts it believes (possibly wrong)."""
 
@@ -266,6 +304,13 @@ class SimulatedUserSpec(Spec):
     opening: str = Field(min_length=1, description="The first user message (a template, like `input`).")
     stop: StopSpec = StopSpec()
     max_turns: int = Field(6, ge=1, le=100, description="User turns at most; reaching it without the goal fails.")
+    turn_checks: tuple[CheckItem, ...] = Field(
+        (), exclude_if=_empty, description="Checks on every reply of the agent (each named \"turn N: ...\").")
+    turn_rubrics: tuple[RubricSpec, ...] = Field(
+        (), exclude_if=_empty, description="Rubrics graded on every reply of the agent, the history as context.")
+    turn_threshold: TurnThresholdSpec | None = Field(
+        None, exclude_if=_unset, description="Each turn check and rubric is one result that passes when this many "
+        "replies pass it (DeepEval's turn share); unset: every reply must pass, one result per turn.")
 
 
 _CASE_INPUTS = ("input", "conversation", "simulated_user")
@@ -291,7 +336,7 @@ class CaseSpec(Spec):
     expected: str | None = None
     critical: bool | CriticalSpec | None = Field(
         None, description="true, or {min_pass_rate: 0.8}; unset takes defaults.critical.")
-    checks: tuple[dict[str, Any], ...] = ()
+    checks: tuple[CheckItem, ...] = ()
     rubrics: tuple[RubricSpec, ...] = ()
     judge: Judge = None
     metadata: dict[str, Any] = Field(default_factory=dict)
@@ -326,7 +371,7 @@ class CaseSpec(Spec):
 class DefaultsSpec(Spec):
     """Merged into every case."""
 
-    checks: tuple[dict[str, Any], ...] = ()
+    checks: tuple[CheckItem, ...] = ()
     rubrics: tuple[RubricSpec, ...] = ()
     tags: tuple[str, ...] = ()
     critical: bool | CriticalSpec = Field(False, description="Every case's `critical` unless it sets its own.")
