@@ -80,6 +80,15 @@ _NEEDS_A_PROVIDER = re.compile(r"provider: (openai|anthropic)|'provider': '(open
                                r"\bmoderation\b|\bhttp\b|\bsimulated_user\b")
 
 
+def _first_simulated_user() -> dict[str, object]:
+    for kind, body in BLOCKS:
+        document = yaml.safe_load(body) if kind == "yaml" else None
+        for case in document if isinstance(document, list) else ():
+            if isinstance(case, dict) and isinstance(case.get("simulated_user"), dict):
+                return dict(case["simulated_user"])
+    raise AssertionError("the README shows no complete simulated user")
+
+
 def _fields(model: type) -> set[str]:
     return set(model.model_fields)  # type: ignore[attr-defined]
 
@@ -99,7 +108,9 @@ def _assemble(document: object, root: Path) -> tuple[str, Path | None]:
         return "pre-commit", None
     if isinstance(document, dict) and {"steps", "permissions"} & set(document):
         return "workflow", None
-    if isinstance(document, list):  # cases
+    if isinstance(document, list) and all(isinstance(d, dict) and "id" not in d for d in document):  # checks
+        case["checks"] = document
+    elif isinstance(document, list):  # cases
         suite["cases"] = document
     elif isinstance(document, dict) and set(document) <= _fields(SuiteFile) and "suite" not in document:
         suite.update(document)
@@ -118,12 +129,18 @@ def _assemble(document: object, root: Path) -> tuple[str, Path | None]:
         suite["config"] = "readme-config.yaml"
     elif isinstance(document, dict) and set(document) <= _fields(CaseSpec):
         case.update(document)
+        if {"conversation", "simulated_user"} & set(document):
+            del case["input"]
     else:
         raise AssertionError(f"a README YAML example this test cannot place: keys {document}")
     assert set(_fields(ModelSpec)) >= {"provider", "name"}
     inputs = ("input", "conversation", "simulated_user")
     # a fragment's case that only adds to the README's running example (id, rubrics) takes its input and vars
     suite["cases"] = [c if any(k in c for k in inputs) else {**case, **c} for c in suite["cases"]]  # type: ignore
+    for c in suite["cases"]:  # type: ignore[attr-defined]
+        # "# ... persona, goal, opening, model as above": the README's first simulated user fills in the rest
+        if isinstance(c.get("simulated_user"), dict):
+            c["simulated_user"] = {**_first_simulated_user(), **c["simulated_user"]}
     path = root / "readme-suite.yaml"
     path.write_text(yaml.safe_dump(suite, sort_keys=False))
     return "suite", path
