@@ -39,7 +39,7 @@ def test_a_200_holding_an_error_or_no_choices_is_an_errored_run(env: Path, capsy
                                                                  provider: str, kind: str, needle: str) -> None:
     suite = make_suite(env / "s", loopback_server, cases=2, k=1, provider=provider)
     loopback_server.add_faults(kind)
-    r = run_cli(capsys, "run", suite, "--out", "out", "-j", "1", "--no-cache")
+    r = run_cli(capsys, "run", suite, "--out", "out", "-j", "1", "--no-cache", "--no-rerun-errors")
     errored = [run for run in all_runs(env / "out") if run["status"] == "errored"]
     assert len(errored) == 1 and errored[0]["error"]["kind"] == "provider", r.text
     assert needle in errored[0]["error"]["message"] and errored[0]["error"]["status"] == 200
@@ -177,7 +177,8 @@ def test_a_huge_retry_after_errors_the_run_instead_of_stalling(env: Path, capsys
     suite = make_suite(env / "s", loopback_server, cases=2, k=1)
     loopback_server.add_faults("429:1e9")
     started = time.monotonic()
-    r = run_cli(capsys, "run", suite, "--out", "out", "-j", "1", "--no-cache", "--run-timeout", "8")
+    r = run_cli(capsys, "run", suite, "--out", "out", "-j", "1", "--no-cache", "--run-timeout", "8",
+                "--no-rerun-errors")
     assert time.monotonic() - started < 6
     errored = [run for run in all_runs(env / "out") if run["status"] == "errored"]
     assert len(errored) == 1 and "--max-retry-wait 120 s" in errored[0]["error"]["message"], r.text
