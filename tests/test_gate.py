@@ -157,11 +157,11 @@ def test_drop_past_the_limit_without_significance_warns_with_the_power_figures()
     assert v.outcome is Outcome.WARN and v.exit_code == 0
     assert -0.08 < v.relative_change < -0.03  # type: ignore[operator]
     assert "not significant" in v.rule
-    # the drop that FAILs with 80% power: max_drop + (t_{1-a', n-1} + t_{0.8, n-1}) x SE, a' = alpha / 2 routes
+    # the drop that FAILs with 80% power: max_drop + (t_{1-a', n-1} + t_{0.8, n-1}) x SE, a' = alpha / 2^0.75 (2 routes)
     bs = np.array([np.mean(x.scores) for x in b])  # type: ignore[arg-type]
     cs = np.array([np.mean(x.scores) for x in cand])  # type: ignore[arg-type]
     se = float(np.std(cs - 0.97 * bs, ddof=1) / math.sqrt(5) / bs.mean())
-    assert v.min_detectable_drop == pytest.approx(0.03 + (t_quantile(1 - 0.025, 4) + t_quantile(0.8, 4)) * se)
+    assert v.min_detectable_drop == pytest.approx(0.03 + (t_quantile(1 - 0.05 / 2**0.75, 4) + t_quantile(0.8, 4)) * se)
     assert v.cases_needed is not None and v.cases_needed > 5
 
 

@@ -94,3 +94,70 @@ def test_a_pinned_seed_is_warned_about(env: Path, capsys, loopback_server: Loopb
     config.write_text(config.read_text().replace("max_tokens: 64}", "max_tokens: 64, seed: 7}"))
     r = run_cli(capsys, "run", suite, "--out", "seeded", "--no-cache")
     assert "pins seed 7 at temperature 0" in r.err and "k identical runs count as one run" in r.err, r.text
+
+
+# ---- power that keeps its word -------------------------------------------------------------------
+
+def _binary_suite(folder: Path, cases: int, k: int) -> Path:
+    """A pass/fail suite on the mock: case i passes each run with probability 0.8 + 0.2 i / (cases - 1)."""
+    rules = "".join(
+        f"      - match: '^case {i}$'\n        answers: [{{text: 'yes', weight: {80 + 20 * i / (cases - 1):.3f}}}, "
+        f"{{text: 'no', weight: {20 - 20 * i / (cases - 1) + 1e-6:.6f}}}]\n" for i in range(cases))
+    (folder / "config.yaml").parent.mkdir(parents=True, exist_ok=True)
+    (folder / "config.yaml").write_text(
+        "name: coin\nversion: 1.0.0\nmodel:\n  provider: mock\n  name: mock-coin-2025-01-01\n  mock:\n    rules:\n"
+        + rules + "prompt:\n  user: '{{ input }}'\n")
+    body = "".join(f"  - id: c{i}\n    input: case {i}\n    checks: [{{equals: 'yes'}}]\n" for i in range(cases))
+    suite = folder / "suite.yaml"
+    suite.write_text(f"suite: coin\nconfig: config.yaml\nrepeat: {k}\ncases:\n{body}")
+    return suite
+
+
+def _figures(text: str) -> tuple[float, float]:
+    import re
+
+    drop = re.search(r"a true drop of ([\d.]+)% would FAIL with 80% power", text)
+    sim = re.search(r"FAILed a true drop of [\d.]+% in (\d+)% of (\d+) trials", text)
+    assert drop and sim, text
+    return float(drop.group(1)) / 100, float(sim.group(1)) / 100
+
+
+@pytest.mark.parametrize("k", [1, 5])
+def test_power_on_pass_fail_runs_keeps_its_word_in_simulation(workdir: Path, capsys, k: int) -> None:
+    suite = _binary_suite(workdir / "coin", 40, k)
+    assert run_cli(capsys, "run", suite, "--out", "run").code == 0
+    r = run_cli(capsys, "power", "run", "--trials", "200")
+    assert r.code == 0, r.text
+    drop, rate = _figures(r.out)
+    assert "p(1-d)(1-p(1-d))" in r.out
+    assert 0.70 <= rate <= 0.92, r.out  # the whole gate, simulated through decide_sides at the printed drop
+    if k == 1:  # one run per case used to read as no run noise at all: "3.0%" (truth ~14% at 100 cases)
+        assert "one run per case" in r.out and drop > 0.15, r.out
+
+
+def test_the_printed_bound_is_at_the_tested_level_so_a_bound_past_the_limit_always_fails() -> None:
+    import random
+
+    from agent_eval.baseline.gate import GateOptions, decide_sides
+    from agent_eval.baseline.pairing import make_side
+    from agent_eval.baseline.verdict import Outcome
+
+    rng = random.Random(3)
+    past = fails_at_95 = 0
+    for _ in range(300):
+        drop = rng.uniform(0.0, 0.15)
+        base, cand = {}, {}
+        for i in range(30):
+            p = rng.uniform(0.7, 1.0)
+            b = [float(rng.random() < p) for _ in range(6)]
+            c = [float(rng.random() < p * (1 - drop)) for _ in range(3)]
+            base[f"c{i}"] = make_side(f"c{i}", b, [x > 0 for x in b], k=3, definition_hash="h")
+            cand[f"c{i}"] = make_side(f"c{i}", c, [x > 0 for x in c], k=3, definition_hash="h")
+        v = decide_sides(cand, base, GateOptions())
+        assert v.relative_change_ci is not None and v.bound_alpha is not None and v.bound_alpha < 0.05
+        if v.relative_change_ci[1] < -0.03:
+            past += 1
+            assert v.outcome is Outcome.FAIL, v.rule
+        elif v.p_value is not None and v.p_value < 0.05:
+            fails_at_95 += 1  # would have printed a 95% bound past the limit
+    assert past > 20 and fails_at_95 > 0
