@@ -161,3 +161,25 @@ def test_the_printed_bound_is_at_the_tested_level_so_a_bound_past_the_limit_alwa
         elif v.p_value is not None and v.p_value < 0.05:
             fails_at_95 += 1  # would have printed a 95% bound past the limit
     assert past > 20 and fails_at_95 > 0
+
+
+# ---- strict versioning: a margin, and a behaviour change under an unchanged version ---------------
+
+def test_a_changed_config_under_the_same_version_is_a_versioning_finding(workdir: Path, capsys) -> None:
+    config = workdir / "suites/configs/support-good.yaml"
+    config.write_text(config.read_text().replace("max_tokens: 512}", "max_tokens: 500}"))  # same version 1.4.0
+    strict = run_cli(capsys, "run", "suites/support-bot.yaml", "--out", "strict", "--strict-versioning")
+    assert strict.code == 2, strict.text
+    assert "behaviour changed under an unchanged version 1.4.0" in strict.text and "9d5e1fb2494a" in strict.text
+    lenient = run_cli(capsys, "run", "suites/support-bot.yaml", "--out", "lenient")
+    assert lenient.code == 0 and "behaviour changed under an unchanged version" in lenient.text
+
+
+def test_strict_versioning_needs_a_move_of_at_least_one_percent() -> None:
+    from agent_eval.baseline.versioning import version_change_warning
+
+    assert version_change_warning("1.0.0", "1.0.1", p_moved=1e-6, change=-0.004) is None  # significant, tiny
+    moved = version_change_warning("1.0.0", "1.0.1", p_moved=1e-6, change=-0.012)
+    assert moved is not None and "dropped 1.2%" in moved and "at least 1%" in moved
+    assert version_change_warning("1.0.0", "1.0.0", p_moved=1e-6, change=-0.2, baseline_hash="a" * 64,
+                                  candidate_hash="a" * 64) is None  # same version, same behaviour: the gate's job

@@ -84,7 +84,8 @@ def _versioning(candidate: Results, baseline: Baseline | None, verdict: Verdict)
     pairs = [(c.baseline_score, c.candidate_score) for c in verdict.cases if c.status not in skip
              and c.baseline_score is not None and c.candidate_score is not None]
     return version_change_warning(baseline.provenance.config_version, candidate.config.version,
-                                  p_moved=moved_p(pairs), change=verdict.relative_change, alpha=verdict.alpha)
+                                  p_moved=moved_p(pairs), change=verdict.relative_change, alpha=verdict.alpha,
+                                  baseline_hash=baseline.provenance.config_hash, candidate_hash=candidate.config.hash)
 
 
 def decide_sides(
