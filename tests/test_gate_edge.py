@@ -183,3 +183,30 @@ def test_strict_versioning_needs_a_move_of_at_least_one_percent() -> None:
     assert moved is not None and "dropped 1.2%" in moved and "at least 1%" in moved
     assert version_change_warning("1.0.0", "1.0.0", p_moved=1e-6, change=-0.2, baseline_hash="a" * 64,
                                   candidate_hash="a" * 64) is None  # same version, same behaviour: the gate's job
+
+
+# ---- escalation precision and recall: intervals with the case as the unit -----------------------
+
+def test_escalation_intervals_cover_when_runs_of_a_case_move_together() -> None:
+    import random
+
+    from agent_eval.stats.escalation import clustered_ratio_ci
+
+    rng = random.Random(5)
+    covered = naive_covered = 0
+    trials = 400
+    for _ in range(trials):  # 12 cases x 5 runs; each case's recall is 0.9 or 0.15
+        cases = []
+        for _ in range(12):
+            p = 0.9 if rng.random() < 0.75 else 0.15
+            cases.append((sum(rng.random() < p for _ in range(5)), 5))
+        truth = 0.75 * 0.9 + 0.25 * 0.15
+        ci = clustered_ratio_ci(cases)
+        assert ci is not None
+        covered += ci[0] <= truth <= ci[1]
+        runs = [(hit, 1) for hits, n in cases for hit in [1] * hits + [0] * (n - hits)]
+        naive = clustered_ratio_ci(runs)  # every run its own case: the interval a run-level count would give
+        assert naive is not None
+        naive_covered += naive[0] <= truth <= naive[1]
+    assert covered / trials >= 0.90 > naive_covered / trials
+    assert clustered_ratio_ci([(3, 3)]) == pytest.approx((0.2065, 1.0), abs=1e-3)  # one case: one unit
