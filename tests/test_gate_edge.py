@@ -210,3 +210,69 @@ def test_escalation_intervals_cover_when_runs_of_a_case_move_together() -> None:
         naive_covered += naive[0] <= truth <= naive[1]
     assert covered / trials >= 0.90 > naive_covered / trials
     assert clustered_ratio_ci([(3, 3)]) == pytest.approx((0.2065, 1.0), abs=1e-3)  # one case: one unit
+
+
+# ---- calibrate: intervals that cover, and borderline labels weighted back to the population -------
+
+def test_borderline_labels_are_weighted_back_so_a_good_judge_is_not_told_to_fix_the_rubric(tmp_path: Path, capsys,
+                                                                                         monkeypatch) -> None:
+    from test_governance_calibration import CONFIG, SUITE, _label
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "config.yaml").write_text(CONFIG)
+    (tmp_path / "suite.yaml").write_text(SUITE)
+
+    def weighted(output: str, human: float, weight: float) -> str:
+        import json
+
+        row = json.loads(_label(output, human))
+        return json.dumps({**row, "weight": weight}) + "\n"
+
+    # the mock judge scores A 1, B 2, C 3; 10 random labels (each standing for 10 outputs) it gets right, and
+    # 10 borderline ones (all there were) it mostly gets wrong
+    clear = [("A", 1)] * 4 + [("C", 3)] * 4 + [("B", 2)] * 2
+    border = [("B", 3)] * 4 + [("C", 2)] * 4 + [("A", 3)] * 2
+    lines = [weighted(f"{o} {i}", h, 10.0) for i, (o, h) in enumerate(clear)]
+    lines += [weighted(f"{o} b{i}", h, 1.0) for i, (o, h) in enumerate(border)]
+    labels = tmp_path / "golden/labels/cal.jsonl"
+    labels.parent.mkdir(parents=True)
+    labels.write_text("".join(lines))
+    r = run_cli(capsys, "calibrate", "suite.yaml")
+    assert r.code == 0 and "fix rubric" not in r.text, r.text
+    import json
+
+    (rubric,) = json.loads((tmp_path / "golden/labels/cal.calibration.json").read_text())["rubrics"]
+    assert rubric["kappa"] == pytest.approx(0.9069, abs=1e-3) and rubric["kappa_ci"][0] >= 0.6
+    labels.write_text("".join(line.replace('"weight": 10.0', '"weight": 1.0') for line in lines))  # unweighted
+    r = run_cli(capsys, "calibrate", "suite.yaml")
+    assert r.code == 1 and "fix rubric 'good'" in r.text  # the borderline-heavy sample read as the population
+
+
+def test_kappa_intervals_cover_on_pass_fail_rubrics_at_small_n() -> None:
+    import random
+
+    from agent_eval.calibration.agreement import kappa_interval
+
+    rng = random.Random(2)
+    for accuracy, truth in ((0.8, 0.6), (0.95, 0.9)):  # balanced classes: kappa = 2 accuracy - 1
+        covered = tried = 0
+        for _ in range(400):
+            human = [int(rng.random() < 0.5) for _ in range(12)]
+            judge = [h if rng.random() < accuracy else 1 - h for h in human]
+            ci = kappa_interval(judge, human, 0, 1)
+            if ci is not None:
+                tried += 1
+                covered += ci[0] <= truth <= ci[1]
+        assert covered / tried >= 0.93, (accuracy, covered / tried)  # the z jackknife covered .39-.87 here
+
+
+def test_review_export_writes_each_random_row_s_weight(workdir: Path, capsys) -> None:
+    import csv
+
+    assert run_cli(capsys, "run", "suites/support-bot.yaml", "--config", "suites/configs/support-regressed.yaml",
+                   "--out", "reg").code == 1
+    assert run_cli(capsys, "review", "export", "reg", "--to", "review.csv", "--random", "1").code == 0
+    with open(workdir / "review.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    (row,) = rows  # 1 picked at random of the 2 distinct outputs that were neither borderline nor split
+    assert row["why"] == "random sample" and float(row["weight"]) == 2.0
