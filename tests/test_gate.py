@@ -109,7 +109,7 @@ def test_a_a_passes_and_names_the_change() -> None:
     v = decide(results(cases), base(cases))
     assert v.outcome is Outcome.PASS and v.exit_code == 0
     assert v.relative_change == 0.0 and v.p_value == 1.0
-    assert v.rule.startswith("score changed +0.0%, within the 3.0% limit (one-sided 95% upper bound")
+    assert v.rule.startswith("score changed +0.0%, within the 3.0% limit (p=")
     assert v.paired_cases == 50 and v.warnings == ()
     assert {c.status for c in v.cases} <= {CaseStatus.UNCHANGED, CaseStatus.FLAKY}
     assert [r.name for r in v.routes] == ["overall score", "run-level"]
@@ -122,7 +122,7 @@ def test_clear_ten_percent_drop_on_100_cases_fails_and_the_bound_agrees_with_the
     v = decide(results(cand), base(b))
     assert v.outcome is Outcome.FAIL and v.exit_code == 1
     assert v.relative_change is not None and v.relative_change < -0.05
-    assert v.rule.startswith(f"score dropped {-v.relative_change:.1%}, past the 3.0% limit (one-sided 95% upper bound")
+    assert v.rule.startswith(f"score dropped {-v.relative_change:.1%}, past the 3.0% limit (p=")
     lo, hi = v.relative_change_ci  # type: ignore[misc]
     assert lo < v.relative_change < hi < -0.03
     assert v.min_detectable_drop is None and v.cases_needed is None  # no power figures on a FAIL
