@@ -27,7 +27,7 @@ def _errored(folder: Path) -> list[dict]:
 def test_an_outage_at_the_start_is_re_run_at_the_end_and_recovered(env: Path, capsys,
                                                                     loopback_server: LoopbackServer) -> None:
     suite = make_suite(env / "s", loopback_server, cases=5, k=2)
-    loopback_server.add_faults("500", "503", "500", "hang")  # the first four calls; each is one run (no retry)
+    loopback_server.add_faults("500", "503", "500", "drop")  # the first four calls; each is one run (no retry)
     r = run_cli(capsys, "run", suite, "--out", "out", "-j", "1", "--no-cache", "--max-retries", "1",
                 "--timeout", "0.5")
     assert r.code == 0, r.text
