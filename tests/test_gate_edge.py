@@ -276,3 +276,13 @@ def test_review_export_writes_each_random_row_s_weight(workdir: Path, capsys) ->
         rows = list(csv.DictReader(handle))
     (row,) = rows  # 1 picked at random of the 2 distinct outputs that were neither borderline nor split
     assert row["why"] == "random sample" and float(row["weight"]) == 2.0
+
+
+def test_a_run_past_run_timeout_is_re_run_too(env: Path, capsys, loopback_server: LoopbackServer) -> None:
+    suite = make_suite(env / "s", loopback_server, cases=2, k=1)
+    loopback_server.add_faults("hang")
+    r = run_cli(capsys, "run", suite, "--out", "out", "-j", "1", "--no-cache", "--run-timeout", "0.5")
+    rerun = [run for c in results(env / "out")["cases"] for run in c["runs"] if run["rerun"]]
+    assert len(rerun) == 1 and rerun[0]["status"] == "passed" and r.code == 0, r.text
+    first = [line for line in runs_lines(env / "out") if line["status"] == "errored"]
+    assert len(first) == 1 and first[0]["error"]["kind"] == "timeout"
