@@ -224,6 +224,8 @@ class RunRecord(Record):
     warnings: tuple[str, ...] = Field(
         (), description="What was repaired to keep the run, e.g. invalid Unicode in the reply replaced by U+FFFD, "
                         "and what the gateway noticed of an agent's calls (another model, a translated request).")
+    rerun: bool = Field(False, description="This record is the end-of-run re-run of a run that a provider, timeout "
+                        "or judge error left without a verdict (the first record stays in runs.jsonl).")
 
 
 class CaseStats(Record):
@@ -357,6 +359,8 @@ class Results(Record):
     incomplete_reason: str | None = None
     ungated: tuple[str, ...] = Field((), description="Cases tagged needs-review with no checks or rubrics yet: "
                                      "listed, not run, never in the verdict.")
+    reruns: int = Field(0, description="Runs re-run once at the end of the run after a provider, timeout or judge "
+                        "error (each re-run's record says `rerun: true`); 0 with --no-rerun-errors.")
     shard: tuple[int, int] | None = None
     cases: tuple[CaseResult, ...]
     summary: Summary

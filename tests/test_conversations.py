@@ -207,7 +207,8 @@ def test_escalation_rates_in_the_console_and_the_report(workdir: Path, capsys) -
     r = run_cli(capsys, "run", "suites/support-conversations.yaml", "--out", "out")
     assert r.code == 0, r.text
     line = "escalation rate: 16.7% (3/18) · baseline 16.7% (6/36)"  # the baseline keeps 2 x k runs
-    assert line in r.text and "precision 100%, recall 100% (cases tagged should-escalate)" in r.text
+    assert line in r.text and "precision 100% [21%, 100%], recall 100% [21%, 100%] (cases tagged should-escalate; " \
+        "95% intervals with the case as the unit)" in r.text  # one labelled case: its 3 runs count as one
     assert "  should-escalate: 100.0% (3/3) · baseline 100.0% (6/6)" in r.text
     html = (workdir / "out" / "report.html").read_text()
     assert "<b>Escalation</b>" in html and line in html

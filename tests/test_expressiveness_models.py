@@ -130,7 +130,7 @@ def test_a_failing_embeddings_endpoint_errors_the_run(folder: Path, capsys: pyte
     path = write(folder / "suite.yaml", "suite: sem\nconfig: loop.yaml\ncases:\n  - id: a\n    input: hi\n"
                  "    checks: [{similar: {value: hi}}]\n")
     loopback_server.add_faults(200, 400)  # the completion succeeds, the embeddings call is rejected
-    result = run_cli(capsys, "run", path, "--out", "out", "--no-cache")
+    result = run_cli(capsys, "run", path, "--out", "out", "--no-cache", "--no-rerun-errors")
     assert result.code == 3, result.text
     [run] = results(folder / "out")["cases"][0]["runs"]
     assert run["status"] == "errored" and run["error"]["kind"] == "provider" and "embed" in run["error"]["message"]

@@ -109,7 +109,7 @@ def test_a_a_passes_and_names_the_change() -> None:
     v = decide(results(cases), base(cases))
     assert v.outcome is Outcome.PASS and v.exit_code == 0
     assert v.relative_change == 0.0 and v.p_value == 1.0
-    assert v.rule.startswith("score changed +0.0%, within the 3.0% limit (one-sided 95% upper bound")
+    assert v.rule.startswith("score changed +0.0%, within the 3.0% limit (p=")
     assert v.paired_cases == 50 and v.warnings == ()
     assert {c.status for c in v.cases} <= {CaseStatus.UNCHANGED, CaseStatus.FLAKY}
     assert [r.name for r in v.routes] == ["overall score", "run-level"]
@@ -122,7 +122,7 @@ def test_clear_ten_percent_drop_on_100_cases_fails_and_the_bound_agrees_with_the
     v = decide(results(cand), base(b))
     assert v.outcome is Outcome.FAIL and v.exit_code == 1
     assert v.relative_change is not None and v.relative_change < -0.05
-    assert v.rule.startswith(f"score dropped {-v.relative_change:.1%}, past the 3.0% limit (one-sided 95% upper bound")
+    assert v.rule.startswith(f"score dropped {-v.relative_change:.1%}, past the 3.0% limit (p=")
     lo, hi = v.relative_change_ci  # type: ignore[misc]
     assert lo < v.relative_change < hi < -0.03
     assert v.min_detectable_drop is None and v.cases_needed is None  # no power figures on a FAIL
@@ -157,11 +157,11 @@ def test_drop_past_the_limit_without_significance_warns_with_the_power_figures()
     assert v.outcome is Outcome.WARN and v.exit_code == 0
     assert -0.08 < v.relative_change < -0.03  # type: ignore[operator]
     assert "not significant" in v.rule
-    # the drop that FAILs with 80% power: max_drop + (t_{1-a', n-1} + t_{0.8, n-1}) x SE, a' = alpha / 2 routes
+    # the drop that FAILs with 80% power: max_drop + (t_{1-a', n-1} + t_{0.8, n-1}) x SE, a' = alpha / 2^0.75 (2 routes)
     bs = np.array([np.mean(x.scores) for x in b])  # type: ignore[arg-type]
     cs = np.array([np.mean(x.scores) for x in cand])  # type: ignore[arg-type]
     se = float(np.std(cs - 0.97 * bs, ddof=1) / math.sqrt(5) / bs.mean())
-    assert v.min_detectable_drop == pytest.approx(0.03 + (t_quantile(1 - 0.025, 4) + t_quantile(0.8, 4)) * se)
+    assert v.min_detectable_drop == pytest.approx(0.03 + (t_quantile(1 - 0.05 / 2**0.75, 4) + t_quantile(0.8, 4)) * se)
     assert v.cases_needed is not None and v.cases_needed > 5
 
 

@@ -70,7 +70,7 @@ def test_weighted_kappa_bias_and_false_pass_match_hand_computed_values(cal: Path
     assert "weighted kappa 0.80" in result.out
 
 
-def test_kappa_interval_is_the_jackknife_and_spearman_matches_scipy(cal: Path, capsys) -> None:
+def test_kappa_interval_is_the_jackknife_with_t_and_spearman_matches_scipy(cal: Path, capsys) -> None:
     import numpy as np
     from scipy.stats import spearmanr
 
@@ -95,7 +95,8 @@ def test_kappa_interval_is_the_jackknife_and_spearman_matches_scipy(cal: Path, c
     loo = np.array([kappa(np.delete(judge, i), np.delete(human, i)) for i in range(len(judge))])
     se = math.sqrt((len(loo) - 1) / len(loo) * ((loo - loo.mean()) ** 2).sum())
     assert rubric["kappa"] == pytest.approx(full)
-    assert rubric["kappa_ci"] == pytest.approx([full - 1.959964 * se, min(1.0, full + 1.959964 * se)], abs=1e-5)
+    t = 2.200985  # t_{0.975, 11}: the jackknife with a t quantile (a 1-3 scale: no Wilson widening)
+    assert rubric["kappa_ci"] == pytest.approx([full - t * se, min(1.0, full + t * se)], abs=1e-5)
     assert rubric["spearman"] == pytest.approx(spearmanr(judge, human).statistic)
     lengths = [len(f"{o} {i}") for i, o in enumerate(outputs)]
     assert rubric["length_judge"] == pytest.approx(spearmanr(lengths, judge).statistic)
@@ -239,5 +240,7 @@ def test_perfect_agreement_on_three_labels_is_not_yet_trustworthy(cal: Path, cap
     result = run_cli(capsys, "calibrate", "suite.yaml")
     assert result.code == 1
     (rubric,) = json.loads((cal / "golden/labels/cal.calibration.json").read_text())["rubrics"]
-    assert rubric["kappa"] == 1.0 and rubric["kappa_ci"] == [1.0, 1.0]
-    assert rubric["more_labels"] == 7 and "about 7 more label(s)" in rubric["advice"]
+    assert rubric["kappa"] == 1.0 and rubric["kappa_ci"][1] == 1.0
+    assert rubric["kappa_ci"][0] < 0.6  # 3 of 3 agreeing is no longer read as [1, 1] (the jackknife's)
+    n = rubric["more_labels"]
+    assert n >= 7 and f"about {n} more label(s)" in rubric["advice"]

@@ -38,7 +38,7 @@ def test_a_200_holding_an_error_or_no_choices_is_an_errored_run(env: Path, capsy
                                                                  provider: str, kind: str, needle: str) -> None:
     suite = make_suite(env / "s", loopback_server, cases=2, k=1, provider=provider)
     loopback_server.add_faults(kind)
-    r = run_cli(capsys, "run", suite, "--out", "out", "-j", "1", "--no-cache")
+    r = run_cli(capsys, "run", suite, "--out", "out", "-j", "1", "--no-cache", "--no-rerun-errors")
     errored = [run for run in all_runs(env / "out") if run["status"] == "errored"]
     assert len(errored) == 1 and errored[0]["error"]["kind"] == "provider", r.text
     assert needle in errored[0]["error"]["message"] and errored[0]["error"]["status"] == 200
@@ -174,7 +174,8 @@ def test_a_huge_retry_after_errors_the_run_instead_of_stalling(env: Path, capsys
     suite = make_suite(env / "s", loopback_server, cases=2, k=1)
     loopback_server.add_faults("429:1e9")
     # a run timeout of an hour: the run errors because the wait asked for is too long, not by timing out
-    r = run_cli(capsys, "run", suite, "--out", "out", "-j", "1", "--no-cache", "--run-timeout", "3600")
+    r = run_cli(capsys, "run", suite, "--out", "out", "-j", "1", "--no-cache", "--run-timeout", "3600",
+                "--no-rerun-errors")
     errored = [run for run in all_runs(env / "out") if run["status"] == "errored"]
     assert len(errored) == 1 and "--max-retry-wait 120 s" in errored[0]["error"]["message"], r.text
     assert "1e+09 s" in errored[0]["error"]["message"]

@@ -44,7 +44,7 @@ from agent_eval.baseline.signals import (
 from agent_eval.baseline.verdict import Outcome, Route, Verdict
 from agent_eval.records import Results
 from agent_eval.stats.describe import mean, mean_ci
-from agent_eval.stats.hypotheses import MarginTest, holm
+from agent_eval.stats.hypotheses import MarginTest, holm, t_quantile
 
 __all__ = ["Floors", "GateOptions", "RunInfo", "TagRule", "decide", "decide_sides"]
 
@@ -84,7 +84,8 @@ def _versioning(candidate: Results, baseline: Baseline | None, verdict: Verdict)
     pairs = [(c.baseline_score, c.candidate_score) for c in verdict.cases if c.status not in skip
              and c.baseline_score is not None and c.candidate_score is not None]
     return version_change_warning(baseline.provenance.config_version, candidate.config.version,
-                                  p_moved=moved_p(pairs), change=verdict.relative_change, alpha=verdict.alpha)
+                                  p_moved=moved_p(pairs), change=verdict.relative_change, alpha=verdict.alpha,
+                                  baseline_hash=baseline.provenance.config_hash, candidate_hash=candidate.config.hash)
 
 
 def decide_sides(
@@ -156,7 +157,7 @@ def _decide(cand: Mapping[str, Side], base: Mapping[str, Side] | None, opts: Gat
         candidate_score=test.cand_mean if test else mean(scored),
         candidate_ci=mean_ci(sc.cand if sc is not None else scored, lower=0.0, upper=1.0),
         relative_change=test.change if test else None,
-        relative_change_ci=_interval(test),
+        relative_change_ci=_interval(test, opts.alpha / _family(routes)), bound_alpha=opts.alpha / _family(routes),
         p_value=test.p_value if test else None,
         min_detectable_drop=mdd, cases_needed=needed, repeats_needed=reps,
         cases=case_deltas(pairing) if pairing is not None else (),
@@ -184,11 +185,12 @@ def _score_routes(test: MarginTest | None, sc: Scored | None, opts: GateOptions)
     return routes, notes
 
 
-def _interval(test: MarginTest | None) -> tuple[float, float] | None:
-    """The two-sided 1 - 2 alpha interval whose top is the test's one-sided bound."""
-    if test is None or test.upper is None:
+def _interval(test: MarginTest | None, level: float) -> tuple[float, float] | None:
+    """The two-sided 1 - 2 level interval whose top is the one-sided bound at `level` (Holm's strictest step)."""
+    if test is None or test.upper is None or test.se is None:
         return None
-    return (2 * test.change - test.upper, test.upper)
+    half = t_quantile(1 - level, test.n - 1) * test.se
+    return (test.change - half, test.change + half)
 
 
 def _tag_routes(sc: Scored | None, cand: Mapping[str, Side], opts: GateOptions) -> list[Route]:

@@ -11,7 +11,7 @@ from agent_eval.baseline.routes import amount, ids, score_test
 from agent_eval.baseline.verdict import TagDelta
 from agent_eval.stats.hypotheses import TOL, MarginTest, fisher_fewer, margin_test
 from agent_eval.stats.paired import benjamini_hochberg
-from agent_eval.stats.power import Design, cases_needed, fail_drop, runs_needed
+from agent_eval.stats.power import PLANNING_EXPONENT, Design, cases_needed, paired_fail_drop, runs_needed
 
 __all__ = ["baseline_se", "incomplete_reasons", "power_figures", "tag_deltas", "tag_warnings"]
 
@@ -137,8 +137,10 @@ def power_figures(
     the observed drop is past the limit without a FAIL, the cases or runs per case that would FAIL it."""
     if test is None or sc is None or test.se is None or test.se <= 0 or test.sd_e is None:
         return None, None, None
-    alpha = opts.alpha / family
-    mdd = fail_drop(test.se, test.n, max_drop=test.margin, alpha=alpha, power=opts.power)
+    alpha = opts.alpha / family**PLANNING_EXPONENT
+    mdd = paired_fail_drop([b.scores for b, _ in sc.pairs], [c.scores for _, c in sc.pairs], sd_e=test.sd_e,
+                           base_mean=test.base_mean, max_drop=test.margin, alpha=alpha, power=opts.power,
+                           absolute=test.absolute)
     drop = -test.change
     if drop <= test.margin:
         return mdd, None, None

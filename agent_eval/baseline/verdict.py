@@ -119,7 +119,8 @@ class Verdict:
     candidate_score: float | None = None
     candidate_ci: tuple[float, float] | None = None
     relative_change: float | None = None  # r = Q_cand / Q_base - 1 (or the point drop if absolute)
-    relative_change_ci: tuple[float, float] | None = None  # 1 - 2 alpha two-sided; its top is the test's bound
+    relative_change_ci: tuple[float, float] | None = None  # 1 - 2 a two-sided; its top is the test's bound at a
+    bound_alpha: float | None = None  # a: alpha / the Holm family, so a top below -max_drop always FAILs
     p_value: float | None = None  # of the overall margin test
     min_detectable_drop: float | None = None  # the true drop that would FAIL at 80% power (WARN/PASS only)
     cases_needed: int | None = None  # cases at which the observed drop would FAIL at 80% power (WARN only)

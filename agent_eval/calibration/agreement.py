@@ -1,7 +1,12 @@
 """Judge against human: agreement figures on one rubric's labelled outputs. Pure; no I/O.
 
 - Cohen's kappa, quadratic-weighted (w_ij = (i - j)^2 / (K - 1)^2; on a two-point scale it is plain
-  kappa), with a 95% jackknife interval (kappa ± 1.96 × jackknife SE, clipped to [-1, 1]).
+  kappa), with a 95% interval that covers at small n and on pass/fail rubrics: the jackknife with a t
+  quantile (kappa ± t_{n-1} × jackknife SE), widened on a pass/fail scale, or whenever every label agrees
+  (the jackknife is then [1, 1]), to a Wilson interval on the observed disagreement mapped through
+  kappa = 1 - D_o / D_e. Labels carry sampling
+  weights (`review export` picks every borderline output and a sample of the rest): kappa and its
+  interval are weighted back to the population, the Wilson one at Kish's effective size.
 - Spearman's rank correlation, the confusion matrix (rows human, columns judge), the bias (mean judge
   minus human) and the false-pass rate (judge passes what the human fails).
 - Length bias: Spearman of output length with the judge's score, with the human's, and with their
@@ -45,40 +50,68 @@ def confusion(judge: Sequence[int], human: Sequence[int], low: int, high: int) -
     return matrix
 
 
-def weighted_kappa(judge: Sequence[int], human: Sequence[int], low: int, high: int) -> float | None:
-    """Quadratic-weighted Cohen's kappa; None when it is undefined (no expected disagreement)."""
-    n = len(judge)
-    if n == 0:
+def _disagreement(judge: Sequence[int], human: Sequence[int], low: int, high: int,
+                  weights: Sequence[float] | None = None) -> tuple[float, float] | None:
+    """(observed, chance) mean quadratic disagreement, each in [0, 1]; None without labels."""
+    w = list(weights) if weights is not None else [1.0] * len(judge)
+    total = math.fsum(w)
+    if not judge or total <= 0:
         return None
     k = high - low + 1
-    matrix = confusion(judge, human, low, high)
-    rows = [sum(r) for r in matrix]
-    cols = [sum(matrix[i][j] for i in range(k)) for j in range(k)]
-    observed = expected = 0.0
-    for i in range(k):
-        for j in range(k):
-            weight = (i - j) ** 2 / (k - 1) ** 2
-            observed += weight * matrix[i][j]
-            expected += weight * rows[i] * cols[j] / n
-    if expected == 0:
+    rows = [0.0] * k
+    cols = [0.0] * k
+    observed = 0.0
+    for j, h, x in zip(judge, human, w, strict=True):
+        rows[h - low] += x
+        cols[j - low] += x
+        observed += x * (j - h) ** 2 / (k - 1) ** 2
+    expected = math.fsum((i - m) ** 2 / (k - 1) ** 2 * rows[i] * cols[m] for i in range(k) for m in range(k))
+    return observed / total, expected / total**2
+
+
+def weighted_kappa(judge: Sequence[int], human: Sequence[int], low: int, high: int,
+                   weights: Sequence[float] | None = None) -> float | None:
+    """Quadratic-weighted Cohen's kappa (with sampling weights, the population's); None when it is undefined
+    (no expected disagreement)."""
+    found = _disagreement(judge, human, low, high, weights)
+    if found is None or found[1] == 0:
         return None
-    return 1.0 - observed / expected
+    return 1.0 - found[0] / found[1]
 
 
-def kappa_interval(judge: Sequence[int], human: Sequence[int], low: int, high: int) -> tuple[float, float] | None:
-    """The 95% jackknife interval of the weighted kappa; None with fewer than 3 items or when undefined."""
+def kappa_interval(judge: Sequence[int], human: Sequence[int], low: int, high: int,
+                   weights: Sequence[float] | None = None) -> tuple[float, float] | None:
+    """The 95% interval of the weighted kappa (see the module); None with fewer than 3 items or when undefined."""
+    from agent_eval.stats.hypotheses import t_quantile
+
     n = len(judge)
-    full = weighted_kappa(judge, human, low, high)
-    if full is None or n < 3:
+    w = list(weights) if weights is not None else [1.0] * n
+    full = weighted_kappa(judge, human, low, high, w)
+    found = _disagreement(judge, human, low, high, w)
+    if full is None or found is None or n < 3:
         return None
-    leave_out = [weighted_kappa([*judge[:i], *judge[i + 1:]], [*human[:i], *human[i + 1:]], low, high)
-                 for i in range(n)]
+    leave_out = [weighted_kappa([*judge[:i], *judge[i + 1:]], [*human[:i], *human[i + 1:]], low, high,
+                                [*w[:i], *w[i + 1:]]) for i in range(n)]
     values = [v for v in leave_out if v is not None]
     if len(values) < 2:
         return None
     mean = sum(values) / len(values)
     se = math.sqrt((len(values) - 1) / len(values) * sum((v - mean) ** 2 for v in values))
-    return max(-1.0, full - _Z * se), min(1.0, full + _Z * se)
+    half = t_quantile(0.975, n - 1) * se
+    observed, chance = found
+    if high - low > 1 and se > 0:  # on a longer scale the Wilson bound (disagreements weigh 0 or 1) is far too wide
+        return max(-1.0, full - half), min(1.0, full + half)
+    n_eff = math.fsum(w) ** 2 / math.fsum(x * x for x in w)  # Kish: weights cost precision
+    low_d, high_d = _wilson(observed, n_eff)
+    low_k, high_k = 1.0 - high_d / chance, 1.0 - low_d / chance
+    return max(-1.0, min(full - half, low_k)), min(1.0, max(full + half, high_k))
+
+
+def _wilson(p: float, n: float) -> tuple[float, float]:
+    z2 = _Z * _Z
+    centre = (p + z2 / (2 * n)) / (1 + z2 / n)
+    half = _Z / (1 + z2 / n) * math.sqrt(max(p * (1 - p), 0.0) / n + z2 / (4 * n * n))
+    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 def _ranks(values: Sequence[float]) -> list[float]:
@@ -153,8 +186,9 @@ def _rate(hits: int, total: int) -> float | None:
 
 
 def agreement(judge: Sequence[float], human: Sequence[float], lengths: Sequence[int], scale: tuple[int, int],
-              threshold: float) -> Agreement:
-    """Every figure for paired judge and human scores on one scale, with the outputs' lengths."""
+              threshold: float, weights: Sequence[float] | None = None) -> Agreement:
+    """Every figure for paired judge and human scores on one scale, with the outputs' lengths; kappa and its
+    interval use the labels' sampling weights (the rest are plain counts of the labels)."""
     low, high = scale
     j_cat = [_category(s, low, high) for s in judge]
     h_cat = [_category(s, low, high) for s in human]
@@ -163,8 +197,8 @@ def agreement(judge: Sequence[float], human: Sequence[float], lengths: Sequence[
     diffs = [j - h for j, h in zip(judge, human, strict=True)]
     lens = [float(x) for x in lengths]
     return Agreement(
-        n=len(judge), scale=scale, kappa=weighted_kappa(j_cat, h_cat, low, high),
-        kappa_ci=kappa_interval(j_cat, h_cat, low, high), spearman=spearman(judge, human),
+        n=len(judge), scale=scale, kappa=weighted_kappa(j_cat, h_cat, low, high, weights),
+        kappa_ci=kappa_interval(j_cat, h_cat, low, high, weights), spearman=spearman(judge, human),
         confusion=confusion(j_cat, h_cat, low, high), bias=sum(diffs) / len(diffs) if diffs else 0.0,
         false_pass_rate=_rate(sum(human_fail), len(human_fail)),
         false_fail_rate=_rate(sum(human_pass), len(human_pass)),

@@ -101,7 +101,8 @@ def build_calibration(suite: str, judged: Sequence[Judged], labels: int, *, judg
     for name, items in sorted(by_rubric.items()):
         scale, threshold = items[0].label.scale, items[0].label.threshold
         fig = agreement([j.score for j in items], [j.label.human_score for j in items],
-                        [len(j.label.output) for j in items], scale, threshold)
+                        [len(j.label.output) for j in items], scale, threshold,
+                        [j.label.weight for j in items])
         spread, split = _ensemble(items, scale, threshold)
         rubrics.append(RubricCalibration(
             rubric=name, n=fig.n, scale=scale, kappa=fig.kappa, kappa_ci=fig.kappa_ci, spearman=fig.spearman,

@@ -59,6 +59,8 @@ class Label(Record):
     judge_model: str | None = None
     reviewer: str | None = None
     notes: str | None = None
+    weight: float = Field(1.0, gt=0, description="Outputs of the population this label stands for: 1 for "
+                          "borderline and split outputs (all exported), N / n for a random sample of n of N others.")
 
 
 def output_hash(output: str) -> str:
@@ -153,7 +155,8 @@ class ReviewRow:
 
 
 REVIEW_COLUMNS = ("case_id", "rubric", "why", "human_score", "reviewer", "notes", "judge_score", "threshold",
-                  "scale", "criteria", "conversation", "output", "suite", "output_hash", "judge_model", "messages")
+                  "scale", "criteria", "conversation", "output", "suite", "output_hash", "judge_model", "messages",
+                  "weight")
 
 
 def _conversation(messages: Sequence[Message]) -> str:
@@ -190,6 +193,8 @@ def review_rows(results: Results, *, margin: float, spread: float, random_n: int
                 else:
                     rest.append(ReviewRow("random sample", label, text))
     picked = random.Random(seed).sample(rest, min(random_n, len(rest)))
+    weight = len(rest) / len(picked) if picked else 1.0  # each random label stands for this many outputs
+    picked = [ReviewRow(r.why, r.label.model_copy(update={"weight": weight}), r.criteria) for r in picked]
     return near + split + picked
 
 
@@ -210,6 +215,7 @@ def write_review_csv(path: Path, rows: Sequence[ReviewRow]) -> None:
             "criteria": row.criteria, "conversation": _conversation(label.messages), "output": label.output,
             "suite": label.suite, "output_hash": label.output_hash, "judge_model": label.judge_model or "",
             "messages": json.dumps([m.model_dump(exclude_defaults=True) for m in label.messages], ensure_ascii=False),
+            "weight": f"{label.weight:.6g}",
         }.items()})
     write_atomic(path, buffer.getvalue())
 
@@ -293,11 +299,14 @@ def _label(row: dict[str, str], path: Path, line: int, reviewer: str | None) -> 
         raise InputError(path, "the messages column must hold the JSON the export wrote", line=line,
                          field="messages") from None
     judge = (row.get("judge_score") or "").strip()
+    weight = _float(row["weight"], path, line, "weight") if (row.get("weight") or "").strip() else 1.0
+    if weight <= 0:
+        raise InputError(path, f"weight must be above 0, got {weight:g}", line=line, field="weight")
     return Label(
         suite=row["suite"], case_id=row["case_id"], rubric=row["rubric"], output=row["output"],
         output_hash=output_hash(row["output"]), messages=messages, scale=(low, high),
         threshold=_float(row["threshold"], path, line, "threshold"), human_score=score,
         judge_score=_float(judge, path, line, "judge_score") if judge else None,
         judge_model=row.get("judge_model") or None, reviewer=(row.get("reviewer") or "").strip() or reviewer,
-        notes=(row.get("notes") or "").strip() or None,
+        notes=(row.get("notes") or "").strip() or None, weight=weight,
     )

@@ -51,6 +51,7 @@ def run(
     budget_usd: float | None = typer.Option(None, "--budget-usd", min=0, help="Stop starting runs past this spend.", rich_help_panel="Budget, cache, resume, shards"),
     max_tokens_total: int | None = typer.Option(None, "--max-tokens-total", min=1, help="Token budget for the run.", rich_help_panel="Budget, cache, resume, shards"),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print what would be sent, call nothing.", rich_help_panel="Budget, cache, resume, shards"),
+    no_rerun_errors: bool = typer.Option(False, "--no-rerun-errors", help="Do not re-run provider, timeout and judge errors once at the end of the run.", rich_help_panel="Limits and retries"),
     no_cache: bool = typer.Option(False, "--no-cache", help="Neither read nor write the response cache.", rich_help_panel="Budget, cache, resume, shards"),
     cache_dir: Path = typer.Option(Path(".agent-eval/cache"), "--cache-dir", help="Response cache folder.", rich_help_panel="Budget, cache, resume, shards"),
     resume: Path | None = typer.Option(None, "--resume", help="Finish an interrupted run in this folder.", rich_help_panel="Budget, cache, resume, shards"),
@@ -80,6 +81,7 @@ def run(
         max_wait_s=max_wait, max_retry_wait_s=max_retry_wait,
         timeout_s=timeout, run_timeout_s=run_timeout, budget_usd=budget_usd, budget_tokens=max_tokens_total,
         use_cache=not no_cache, cache_dir=cache_dir, filters=tuple(filters or ()), shard=parse_shard(shard),
+        rerun_errors=not no_rerun_errors,
     )
     request = RunRequest(
         suites=tuple(suites or ()), configs=tuple(config or ()), gate_against=gate_against, options=options,

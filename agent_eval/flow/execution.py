@@ -133,9 +133,14 @@ def _run_suite(out: Console, err: Console, request: RunRequest, plan: Plan, suit
     shared = _SharedProgress(WarmingProgress(progress(err), gate=suite_plan.baseline is not None), total,
                              len(suite_plan.arms))
     reports = asyncio.run(_run_arms(suite_plan, shared, resume=plan.resume))
-    for report in reports:
+    for arm, report in zip(suite_plan.arms, reports, strict=True):
         for warning in report.warnings:
             say(err, "warning", warning)
+        if report.reruns:
+            who = f"{arm.label}: " if suite_plan.several else ""
+            say(err, "note", f"{who}re-ran {report.reruns} run(s) that a provider, timeout or judge error left "
+                             f"without a verdict, once at the end of the run: {report.recovered} recovered, "
+                             f"{report.reruns - report.recovered} still errored (--no-rerun-errors turns this off)")
     for arm, report in zip(suite_plan.arms, reports, strict=True):
         if report.fatal is not None:
             if (arm.folder / "runs.jsonl").exists():

@@ -85,6 +85,7 @@ def _suite_json(outcome: SuiteOutcome) -> dict[str, Any]:
         "versioning": v.versioning,
         "results": _existing(outcome.out_dir / "results.json"), "report": _existing(outcome.out_dir / "report.html"),
         "runs": outcome.results.summary.runs, "errors": outcome.results.summary.errors,
+        "reruns": outcome.results.reruns, "relative_change_bound_alpha": v.bound_alpha,
         "top_errors": [{"kind": r.kind, "message": r.message, "count": r.count} for r in reasons],
     }
     if outcome.arm is not None:

@@ -97,7 +97,21 @@ def model_warnings(suite: LoadedSuite, config: LoadedConfig | None) -> list[str]
         seen.add((use.role, use.spec.name))
         warnings.append(f"{use.source}: {use.role} model '{use.spec.name}' is an alias that can change under you; "
                         "pin a dated version (e.g. gpt-4o-2024-11-20)")
+    if config is not None:
+        warnings += _seed_warning(config)
     return warnings
+
+
+def _seed_warning(config: LoadedConfig) -> list[str]:
+    """A pinned `seed` makes a case's k runs near-identical: k identical runs are one run, not k."""
+    params = config.spec.model.params
+    if params.get("seed") is None:
+        return []
+    temperature = params.get("temperature")
+    at = f"temperature {temperature}" if temperature is not None else "the provider's default temperature"
+    return [(f"{config.path}: model.params pins seed {params['seed']} at {at}: a case's k runs are near-identical, "
+             "so k identical runs count as one run and the gate's run-to-run noise is understated; "
+             "remove `seed` to sample k independent runs")]
 
 
 def check_credentials(suite: LoadedSuite, config: LoadedConfig) -> None:

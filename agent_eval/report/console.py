@@ -174,11 +174,16 @@ def _figures(v: Verdict) -> str:
     if v.relative_change is not None:
         unit = " points" if absolute else ""
         ci = v.relative_change_ci
-        bound = f" (one-sided {1 - v.alpha:.0%} upper bound {fmt(ci[1])})" if ci else ""
+        bound = f" (one-sided {_level(v)} upper bound {fmt(ci[1])})" if ci else ""
         parts.append(f"change {fmt(v.relative_change)}{unit}{bound}")
     if v.p_value is not None:
         parts.append(f"p={v.p_value:.3g}")
     return " · ".join(parts)
+
+
+def _level(v: Verdict) -> str:
+    """The bound's confidence: 1 - alpha / the Holm family, the level at which a bound below the limit FAILs."""
+    return f"{(1 - (v.bound_alpha or v.alpha)) * 100:.4g}%"
 
 
 def power_lines(v: Verdict) -> list[str]:

@@ -37,10 +37,13 @@ def escalation_lines(stats: EscalationStats) -> list[str]:
     if stats.baseline is not None:
         line += f" · baseline {rate_text(stats.baseline)}"
     if stats.labelled:
-        def pct(x: float | None) -> str:
-            return "-" if x is None else f"{x:.0%}"
+        def pct(x: float | None, ci: tuple[float, float] | None) -> str:
+            if x is None:
+                return "-"
+            return f"{x:.0%}" + (f" [{ci[0]:.0%}, {ci[1]:.0%}]" if ci is not None else "")
 
-        line += f" · precision {pct(stats.precision)}, recall {pct(stats.recall)} (cases tagged should-escalate)"
+        line += (f" · precision {pct(stats.precision, stats.precision_ci)}, recall {pct(stats.recall, stats.recall_ci)}"
+                 " (cases tagged should-escalate; 95% intervals with the case as the unit)")
     lines = [line]
     band = stats.production_band()
     if band is not None:
@@ -77,9 +80,9 @@ def print_conversations(console: Console, results: Results, baseline: Baseline |
 
 def side_escalation_lines(cand: Side, base: Side | None) -> list[str]:
     """The escalation lines from the report's sides (the HTML report)."""
-    def rows(side: Side) -> list[tuple[tuple[str, ...], bool]]:
-        return [(tuple(case.tags), run.escalated) for case in side.cases.values() for run in case.runs
-                if run.escalated is not None and run.status != "errored"]
+    def rows(side: Side) -> list[tuple[tuple[str, ...], bool, str]]:
+        return [(tuple(case.tags), run.escalated, case_id) for case_id, case in side.cases.items()
+                for run in case.runs if run.escalated is not None and run.status != "errored"]
 
     stats = escalation_stats(rows(cand), rows(base) if base is not None else None)
     return escalation_lines(stats) if stats is not None else []

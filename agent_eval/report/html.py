@@ -93,13 +93,14 @@ def _stats_line(verdict: Verdict) -> list[str]:
         return [f"score {fmt_score(verdict.candidate_score)} {fmt_ci(verdict.candidate_ci)}".strip()]
     out = [f"score {fmt_score(verdict.baseline_score)} → {fmt_score(verdict.candidate_score)}"]
     absolute = verdict.absolute_rule
+    level = f"{(1 - (verdict.bound_alpha or verdict.alpha)) * 100:.4g}%"
     if verdict.relative_change is not None:
         ci = verdict.relative_change_ci
         if absolute:
-            top = f" (one-sided {1 - verdict.alpha:.0%} upper bound {ci[1]:+.3f})" if ci else ""
+            top = f" (one-sided {level} upper bound {ci[1]:+.3f})" if ci else ""
             out.append(f"change {verdict.relative_change:+.3f} points{top}")
         else:
-            top = f" (one-sided {1 - verdict.alpha:.0%} upper bound {fmt_rel(ci[1])})" if ci else ""
+            top = f" (one-sided {level} upper bound {fmt_rel(ci[1])})" if ci else ""
             out.append(f"r = {fmt_rel(verdict.relative_change)}{top}")
     if verdict.p_value is not None:
         out.append(f"p = {verdict.p_value:.3g}")

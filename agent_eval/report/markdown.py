@@ -85,7 +85,7 @@ def _stats(verdict: Verdict) -> str:
         bound = ""
         if ci is not None:
             top = f"{ci[1]:+.3f} points" if absolute else fmt_rel(ci[1])
-            bound = f" (one-sided {1 - verdict.alpha:.0%} upper bound {top})"
+            bound = f" (one-sided {(1 - (verdict.bound_alpha or verdict.alpha)) * 100:.4g}% upper bound {top})"
         parts.append(f"change {unit}{bound}")
     if verdict.p_value is not None:
         parts.append(f"p = {verdict.p_value:.3g}")

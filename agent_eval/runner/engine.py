@@ -83,6 +83,7 @@ class Engine:
     spend_estimate: Callable[[WorkItem], tuple[float | None, int]] | None = None  # (USD, tokens) before a run
     failure_policy: FailurePolicy = field(default_factory=FailurePolicy)
     services: CheckServices | None = None  # embeddings and moderation for checks that call a model
+    rerun: bool = False  # records made now are end-of-run re-runs (runner.rerun): marked `rerun`
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _in_flight: int = 0
 
@@ -163,6 +164,8 @@ class Engine:
             finally:
                 self._in_flight -= 1
                 await self.budget.release(held)
+            if self.rerun:
+                record = record.model_copy(update={"rerun": True})
             record = self.writer.append(record)  # as written: repaired if it held invalid Unicode
             outcome.records.append(record)
             self.progress.advance(record)

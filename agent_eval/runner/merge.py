@@ -57,6 +57,6 @@ def merge_results(shards: Sequence[tuple[Path, Results]]) -> Results:
         "cases": cases, "config": config, "shard": None,
         "summary": with_named_metrics(summarize(cases, rng_seed=first.seed), cases,
                                       {n: d.formula for n, d in first.summary.derived.items()}),
-        "complete": not reasons, "incomplete_reason": "; ".join(reasons) or None,
+        "complete": not reasons, "reruns": sum(r.reruns for _, r in shards), "incomplete_reason": "; ".join(reasons) or None,
         "started_at": min(r.started_at for _, r in shards), "finished_at": max(r.finished_at for _, r in shards),
     })

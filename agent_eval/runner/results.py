@@ -29,6 +29,7 @@ class Provenance:
     shard: tuple[int, int] | None = None
     judge_model: str | None = None
     judge_prompt_hash: str | None = None
+    reruns: int = 0  # runs re-run at the end after a provider, timeout or judge error
 
 
 def git_state(folder: Path) -> tuple[str | None, bool | None]:
@@ -89,7 +90,7 @@ def build_results(
         config=config_info(config, provenance), seed=provenance.seed, git_commit=commit, git_dirty=dirty,
         started_at=provenance.started_at, finished_at=provenance.finished_at, complete=provenance.complete,
         incomplete_reason=provenance.incomplete_reason, shard=provenance.shard, cases=case_results,
-        ungated=suite.ungated,
+        ungated=suite.ungated, reruns=provenance.reruns,
         summary=with_named_metrics(summarize(case_results, rng_seed=provenance.seed), case_results,
                                    suite.spec.derived_metrics),
     )

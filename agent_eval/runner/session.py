@@ -19,6 +19,7 @@ from agent_eval.errors import UsageError
 from agent_eval.records import Results, RunRecord, RunStatus, Usage
 from agent_eval.runner.engine import Engine, Progress, WorkItem
 from agent_eval.runner.plan import in_shard, plan_items, select_cases
+from agent_eval.runner.rerun import Rerun, rerun_errors
 from agent_eval.runner.results import Provenance, build_results
 from agent_eval.runner.secrets import secret_values
 from agent_eval.runner.store import Manifest, RunsWriter, read_runs
@@ -56,6 +57,7 @@ class RunOptions:
     filters: tuple[str, ...] = ()
     shard: tuple[int, int] | None = None
     grace_s: float = 5.0
+    rerun_errors: bool = True  # re-run provider, timeout and judge errors once at the end of the run
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +73,8 @@ class RunReport:
     rate_limited: int = 0
     new_runs: int = 0
     fatal: Exception | None = field(default=None)
+    reruns: int = 0  # runs re-run at the end after a provider, timeout or judge error
+    recovered: int = 0  # of those, the ones that completed
 
 
 def _now() -> str:
@@ -128,12 +132,17 @@ async def run_suite(
     if stop is not None:  # several configs in one run: one Ctrl-C stops them all
         engine._stop = stop
     progress.start(len(items), engine.endpoint.stats)
+    rerun = Rerun()
     try:
         outcome = await engine.execute(items)
+        if options.rerun_errors and outcome.stopped is None:
+            rerun = await rerun_errors(engine, items, outcome.records)
+            outcome.fatal = outcome.fatal or rerun.fatal
     finally:
         progress.close()
         await engine.aclose()
-    runs: dict[tuple[str, int], RunRecord] = {**previous, **{(r.case_id, r.index): r for r in outcome.records}}
+    runs: dict[tuple[str, int], RunRecord] = {**previous, **{(r.case_id, r.index): r for r in outcome.records},
+                                              **{(r.case_id, r.index): r for r in rerun.records}}
     notes = [w for r in outcome.records for w in (*r.warnings, *(x for g in r.rubrics for x in g.warnings))]
     unsure = [w for w in notes if ESCALATION_WARNING in w]
     repaired = [w for w in notes if ESCALATION_WARNING not in w]
@@ -151,7 +160,7 @@ async def run_suite(
     provenance = Provenance(
         seed=options.seed, repeat=repeat, started_at=started, finished_at=_now(),
         complete=reason is None, incomplete_reason=reason, shard=options.shard,
-        judge_model=judge_model, judge_prompt_hash=judge_hash,
+        judge_model=judge_model, judge_prompt_hash=judge_hash, reruns=rerun.tried,
     )
     results, text = dump_json(build_results(suite, config, cases, runs, provenance), indent=2)
     write_atomic(out_dir / "results.json", text + "\n")
@@ -159,7 +168,7 @@ async def run_suite(
     return RunReport(
         results=results, out_dir=out_dir, warnings=tuple(warnings), stopped=outcome.stopped,
         budget=budget.describe(), retries=stats.retries, rate_limited=stats.rate_limited,
-        new_runs=len(outcome.records), fatal=outcome.fatal,
+        new_runs=len(outcome.records), fatal=outcome.fatal, reruns=rerun.tried, recovered=rerun.recovered,
     )
 
 

@@ -3,14 +3,16 @@ cases tagged `should-escalate`; conversations' turn failures. Computed from the 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from statistics import NormalDist
 from typing import Any, Protocol
 
 from agent_eval.records import Results, RunStatus
 
 __all__ = [
-    "HEALTHY_BAND", "MISCALIBRATED_ABOVE", "PRODUCTION_TAG", "SHOULD_ESCALATE", "EscalationStats", "Rate", "Rows", "TurnFailure", "escalation_stats", "rows_from_baseline",
+    "HEALTHY_BAND", "MISCALIBRATED_ABOVE", "PRODUCTION_TAG", "SHOULD_ESCALATE", "EscalationStats", "Rate", "Rows", "TurnFailure", "clustered_ratio_ci", "escalation_stats", "rows_from_baseline",
     "rows_from_results", "turn_failures",
 ]
 
@@ -43,6 +45,8 @@ class EscalationStats:
     precision: float | None = None  # of escalated runs, the share whose case is tagged should-escalate
     recall: float | None = None  # of should-escalate runs, the share that escalated
     labelled: bool = False  # some case is tagged should-escalate
+    precision_ci: tuple[float, float] | None = None  # 95%, with the case as the unit (runs of a case move together)
+    recall_ci: tuple[float, float] | None = None
 
     @property
     def production(self) -> Rate | None:
@@ -63,10 +67,10 @@ class EscalationStats:
         return None
 
 
-def _rates(rows: Iterable[tuple[tuple[str, ...], bool]]) -> tuple[Rate, dict[str, Rate]]:
+def _rates(rows: Iterable[tuple[tuple[str, ...], bool, str]]) -> tuple[Rate, dict[str, Rate]]:
     total = [0, 0]
     tags: dict[str, list[int]] = {}
-    for case_tags, escalated in rows:
+    for case_tags, escalated, _ in rows:
         total[0] += escalated
         total[1] += 1
         for tag in case_tags:
@@ -76,11 +80,11 @@ def _rates(rows: Iterable[tuple[tuple[str, ...], bool]]) -> tuple[Rate, dict[str
     return Rate(*total), {tag: Rate(*counts) for tag, counts in sorted(tags.items())}
 
 
-Rows = list[tuple[tuple[str, ...], bool]]  # (the case's tags, whether the run escalated), per completed run
+Rows = list[tuple[tuple[str, ...], bool, str]]  # (the case's tags, whether the run escalated, case id) per completed run
 
 
 def rows_from_results(results: Results) -> Rows:
-    return [(tuple(case.tags), bool(run.escalated)) for case in results.cases for run in case.runs
+    return [(tuple(case.tags), bool(run.escalated), case.id) for case in results.cases for run in case.runs
             if run.escalated is not None and run.status is not RunStatus.ERRORED]
 
 
@@ -105,7 +109,7 @@ def rows_from_baseline(baseline: PastEscalations) -> Rows:
         for run in case.runs:
             recorded: Any = getattr(run, "escalation", None)  # schema 2 keeps {"escalated": bool}
             if isinstance(recorded, dict) and isinstance(recorded.get("escalated"), bool):
-                rows.append((tuple(case.tags), recorded["escalated"]))
+                rows.append((tuple(case.tags), recorded["escalated"], str(getattr(case, "id", ""))))
     return rows
 
 
@@ -115,15 +119,46 @@ def escalation_stats(rows: Rows, base_rows: Rows | None = None) -> EscalationSta
         return None
     overall, tags = _rates(rows)
     base, base_tags = _rates(base_rows) if base_rows else (None, {})
-    should = [SHOULD_ESCALATE in t for t, _ in rows]
+    should = [SHOULD_ESCALATE in t for t, _, _ in rows]
     labelled = any(should)
-    true_pos = sum(1 for (_, e), s in zip(rows, should, strict=True) if e and s)
-    escalated = sum(1 for _, e in rows if e)
+    true_pos = sum(1 for (_, e, _), s in zip(rows, should, strict=True) if e and s)
+    escalated = sum(1 for _, e, _ in rows if e)
+    by_case: dict[str, list[int]] = {}  # case id -> [true positives, escalated runs, should-escalate runs]
+    for (_, e, case), s in zip(rows, should, strict=True):
+        counts = by_case.setdefault(case, [0, 0, 0])
+        counts[0] += e and s
+        counts[1] += e
+        counts[2] += s
     return EscalationStats(
         overall=overall, tags=tags, baseline=base, baseline_tags=base_tags, labelled=labelled,
         precision=(true_pos / escalated if escalated else None) if labelled else None,
         recall=(true_pos / sum(should)) if labelled else None,
+        precision_ci=clustered_ratio_ci([(c[0], c[1]) for c in by_case.values()]) if labelled else None,
+        recall_ci=clustered_ratio_ci([(c[0], c[2]) for c in by_case.values()]) if labelled else None,
     )
+
+
+def clustered_ratio_ci(cases: Sequence[tuple[int, int]], level: float = 0.95) -> tuple[float, float] | None:
+    """A Wilson interval for sum(hits) / sum(trials) with the case as the unit: the runs of one case are not
+    independent, so the binomial count is shrunk by the design effect of the cluster-robust (ratio) variance to
+    an effective number of runs, at least the number of cases that count and at most the runs. None when no
+    case has a trial."""
+    used = [(h, t) for h, t in cases if t > 0]
+    trials = sum(t for _, t in used)
+    if not used:
+        return None
+    p = sum(h for h, _ in used) / trials
+    m = len(used)
+    if 0 < p < 1 and m > 1:
+        robust = m / (m - 1) * math.fsum((h - p * t) ** 2 for h, t in used) / trials**2
+        n_eff = p * (1 - p) / robust if robust > 0 else float(trials)
+        n_eff = min(max(n_eff, float(m)), float(trials))
+    else:  # no spread to measure: count each case once
+        n_eff = float(m)
+    z = NormalDist().inv_cdf(0.5 + level / 2)
+    centre = (p + z * z / (2 * n_eff)) / (1 + z * z / n_eff)
+    half = z / (1 + z * z / n_eff) * math.sqrt(p * (1 - p) / n_eff + z * z / (4 * n_eff * n_eff))
+    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 @dataclass(frozen=True, slots=True)
