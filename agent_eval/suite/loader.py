@@ -63,6 +63,24 @@ class LoadedConfig:
     opaque: bool = False  # an HTTP or command agent without `agent.version`
     sources: tuple[tuple[str, str], ...] = ()  # ("pkg.mod:fn", source hash) the hash covers
     warnings: tuple[str, ...] = ()
+    prompt_file: PromptFile | None = None  # `prompt.file`, read once at load
+
+    @property
+    def user_template(self) -> str:
+        """The user template: a text prompt file's contents, or `prompt.user`."""
+        if self.prompt_file is not None and not self.prompt_file.chat:
+            return self.prompt_file.source
+        return self.spec.prompt.user
+
+
+@dataclass(frozen=True, slots=True)
+class PromptFile:
+    """A prompt read from a file: a user template, or (`chat`) a chat template of {role, content} messages."""
+
+    name: str
+    source: str
+    chat: bool
+    sha256: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,16 +113,45 @@ def load_config(path: Path) -> LoadedConfig:
         version_gate(path, data, SCHEMA_VERSION, index)
     spec = validate(ConfigFile, data, path, index)
     _check_provider(spec.model.provider, path, index, ("model", "provider"))
-    return _hashed(spec, path, data)
+    prompt_file = _prompt_file(spec, path, index)
+    return _hashed(spec, path, data, prompt_file)
 
 
-def _hashed(spec: ConfigFile, path: Path, raw: Any) -> LoadedConfig:
-    """The config with its behaviour hash (labels, comments and key order excluded; module sources included)."""
+def _prompt_file(spec: ConfigFile, path: Path, index: LineIndex) -> PromptFile | None:
+    """`prompt.file` read (inside the config's folder); a chat template's messages are checked when it parses
+    before rendering (a template that loops over vars is checked when each case renders it)."""
+    from agent_eval.suite.files import read_named_file
+    from agent_eval.suite.render import chat_template_messages
+
+    name = spec.prompt.file
+    if name is None:
+        return None
+    loc = ("prompt", "file")
+    found = read_named_file(path.parent, name, where=path, line=index.line_of(loc), field="prompt.file",
+                            text_only=True)
+    text = found.text
+    chat = name.lower().endswith((".yaml", ".yml", ".json"))
+    if not chat and text.endswith("\n"):  # an editor's final newline is not part of the prompt
+        text = text[:-1].removesuffix("\r")
+    prompt = PromptFile(name=name, source=text, chat=chat,
+                        sha256=found.sha256)
+    if prompt.chat:
+        chat_template_messages(prompt.source, None, where=str(path.parent / name), what="prompt file")
+    return prompt
+
+
+def _hashed(spec: ConfigFile, path: Path, raw: Any, prompt_file: PromptFile | None = None) -> LoadedConfig:
+    """The config with its behaviour hash (labels, comments and key order excluded; module sources and the
+    prompt file's contents included)."""
     from agent_eval.suite.confighash import behaviour_hash, with_defaults
 
-    found = behaviour_hash(with_defaults(raw), path.parent)
+    view = with_defaults(raw)
+    if prompt_file is not None and isinstance(view.get("prompt"), dict):  # the contents, not the file's name
+        view["prompt"] = {**view["prompt"], "file": {"sha256": prompt_file.sha256, "chat": prompt_file.chat}}
+    found = behaviour_hash(view, path.parent)
     return LoadedConfig(spec=spec, path=path, hash=found.hash, opaque=found.opaque,
-                        sources=tuple(sorted(found.sources.items())), warnings=found.warnings)
+                        sources=tuple(sorted(found.sources.items())), warnings=found.warnings,
+                        prompt_file=prompt_file)
 
 
 def _check_provider(name: str, path: Path, index: LineIndex, loc: tuple[str | int, ...]) -> None:

@@ -62,10 +62,25 @@ class Spec(BaseModel):
 
 
 class PromptSpec(Spec):
-    """The prompt templates (Jinja2, StrictUndefined)."""
+    """The prompt templates (Jinja2, StrictUndefined), written here or read from a file beside the config."""
 
     system: str | None = None
-    user: str = Field(description="Rendered with `input` and the case's vars.")
+    user: str = Field("{{ input }}", description="Rendered with `input` and the case's vars.")
+    file: str | None = Field(
+        None, exclude_if=_unset, description="A prompt file relative to the config (inside its folder): .txt, .md "
+        "or .j2 is the user template; .yaml, .yml or .json is a chat template, a list of {role, content} messages "
+        "rendered with `input` and the case's vars (the whole file may be a template: loops over vars). The config "
+        "hash covers the file's contents.")
+
+    @model_validator(mode="after")
+    def _file_or_inline(self) -> PromptSpec:
+        if self.file is not None:
+            chat = self.file.lower().endswith((".yaml", ".yml", ".json"))
+            clash = [k for k in (("system", "user") if chat else ("user",)) if k in self.model_fields_set]
+            if clash:
+                kind = "a chat template brings its own messages" if chat else "a text prompt file is the user template"
+                raise ValueError(f"prompt.file and prompt.{clash[0]} together: {kind}; keep one")
+        return self
 
 
 class EscalationSpec(Spec):
