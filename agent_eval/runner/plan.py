@@ -9,7 +9,7 @@ from collections.abc import Collection, Sequence
 from agent_eval.runner.engine import WorkItem
 from agent_eval.suite.case import Case
 from agent_eval.suite.loader import LoadedConfig
-from agent_eval.suite.render import render_messages, render_user_turn
+from agent_eval.suite.render import recorded_history, render_messages, render_user_turn
 
 __all__ = ["in_shard", "plan_items", "select_cases"]
 
@@ -38,7 +38,8 @@ def plan_items(
     Repetitions are interleaved (all cases' first run, then all second runs) so an
     interrupted run still covers every case.
     """
-    rendered = [(case, render_messages(case, config)) for case in cases]
+    rendered = [(case, render_messages(case, config) if case.recorded is None else recorded_history(case))
+                for case in cases]
     for case in cases:  # a conversation's later turns too, so their template errors come before any call
         for turn in (case.conversation or ())[1:]:
             render_user_turn(case, config, turn.user)

@@ -20,7 +20,7 @@ from agent_eval.errors import InputError
 
 __all__ = ["chat_row", "flat_row", "parquet_rows", "promptfoo_check", "stable_row_id"]
 
-_JSON_COLUMNS = ("checks", "rubrics", "vars", "metadata")
+_JSON_COLUMNS = ("checks", "rubrics", "vars", "metadata", "recorded")
 _CASE_COLUMNS = ("id", "input", "expected", "tags", "critical", "description")
 _EXPECTED = re.compile(r"^__expected\d*$")
 _TYPED = re.compile(r"^(?P<not>not-)?(?P<type>[a-z][a-z-]*)(?:\((?P<arg>[0-9.]+)\))?(?::(?P<value>.*))?$", re.DOTALL)
@@ -156,7 +156,8 @@ def _content(value: Any) -> str:
 
 
 def chat_row(row: dict[str, Any], file: Path, line: int) -> dict[str, Any]:
-    """A JSONL row in OpenAI chat format: `messages` become the input; a final assistant message, the expected."""
+    """A JSONL row in OpenAI chat format: `messages` become the input; a final assistant message, the expected
+(with `"recorded": true`, the answer graded with no target called)."""
     messages = row["messages"]
     if not isinstance(messages, list) or not messages:
         raise InputError(file, "messages must be a non-empty list of {role, content}", line=line, field="messages")
@@ -179,6 +180,10 @@ def chat_row(row: dict[str, Any], file: Path, line: int) -> dict[str, Any]:
             entry["tool_call_id"] = answered
         out.append(entry)
     case = {k: v for k, v in row.items() if k != "messages"}
+    if row.get("recorded") is True:  # a logged conversation: its last assistant message is graded as it is
+        case["recorded"] = {"messages": out}
+        case.setdefault("id", stable_row_id(row))
+        return case
     if out[-1]["role"] == "assistant" and len(out) > 1:
         last = out.pop()
         case.setdefault("expected", last["content"])

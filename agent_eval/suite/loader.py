@@ -15,7 +15,7 @@ from agent_eval._hashing import canonical_hash
 from agent_eval.errors import InputError
 from agent_eval.modelspec import PROVIDER_NAMES
 from agent_eval.records import Message, ToolCall
-from agent_eval.suite.case import Case, Turn
+from agent_eval.suite.case import Case, Recorded, Turn
 from agent_eval.suite.render import renders_templates
 from agent_eval.suite.schema import (
     SCHEMA_VERSION,
@@ -23,12 +23,13 @@ from agent_eval.suite.schema import (
     ConfigFile,
     CriticalSpec,
     MessageSpec,
+    RecordedSpec,
     RubricSpec,
     SuiteFile,
 )
 from agent_eval.suite.yamlfile import LineIndex, find_invalid_text, read_yaml, validate, version_gate
 
-__all__ = ["LoadedConfig", "LoadedSuite", "load_config", "load_suite"]
+__all__ = ["LoadedConfig", "LoadedSuite", "load_config", "load_suite", "recorded_config"]
 
 
 CaseSource = tuple[CaseSpec, Path, LineIndex, tuple[str | int, ...]]
@@ -154,6 +155,15 @@ def _hashed(spec: ConfigFile, path: Path, raw: Any, prompt_file: PromptFile | No
                         prompt_file=prompt_file)
 
 
+def recorded_config(suite: LoadedSuite) -> LoadedConfig:
+    """The config of a suite whose every case is recorded: it calls nothing, and labels the results `recorded`."""
+    from agent_eval.modelspec import ModelSpec
+
+    spec = ConfigFile(name="recorded", version="1.0.0", model=ModelSpec(provider="mock", name="recorded"),
+                      description="Recorded outputs: no target is called.")
+    return LoadedConfig(spec=spec, path=suite.path, hash=canonical_hash({"recorded": suite.name}))
+
+
 def _check_provider(name: str, path: Path, index: LineIndex, loc: tuple[str | int, ...]) -> None:
     if name not in PROVIDER_NAMES:
         raise InputError(path, f"unknown provider '{name}'; expected one of: {', '.join(PROVIDER_NAMES)}",
@@ -274,8 +284,10 @@ def _compile_case(
     elif case.simulated_user is not None:
         message_input = case.simulated_user.opening
         _check_provider(case.simulated_user.model.provider, file, index, (*loc, "simulated_user", "model", "provider"))
-    elif isinstance(case.input, str):
-        message_input = case.input
+    elif case.recorded is not None and case.recorded.messages is not None:
+        message_input = tuple(_message(m) for m in case.recorded.messages[:-1])
+    elif isinstance(case.input, str) or (case.recorded is not None and case.input is None):
+        message_input = case.input or ""
     else:
         message_input = tuple(_message(m) for m in case.input or ())
     dumped = case.model_dump(mode="json")
@@ -284,7 +296,7 @@ def _compile_case(
         "checks": [*case.checks, *suite.defaults.checks],
         "rubrics": [stable_dump(_rubric_definition(r)) for r in rubrics],
     }
-    for key in ("tool_results", "conversation", "simulated_user"):  # only when present: existing hashes stay
+    for key in ("tool_results", "conversation", "simulated_user", "recorded"):  # only when present: hashes stay
         if getattr(case, key):
             definition[key] = dumped[key]
     critical = case.critical if case.critical is not None else suite.defaults.critical
@@ -296,8 +308,24 @@ def _compile_case(
         definition_hash=canonical_hash(definition),
         source=f"{file}:{index.line_of(loc) or 1}", tool_results=dict(case.tool_results),
         metadata=dict(case.metadata), templated=renders_templates(suite.templated_inputs, case.vars),
-        conversation=turns, simulated_user=case.simulated_user,
+        conversation=turns, simulated_user=case.simulated_user, recorded=_recorded(case.recorded),
     )
+
+
+def _recorded(spec: RecordedSpec | None) -> Recorded | None:
+    """A recorded answer: the output, the history before it and every tool call in it (with its tool result)."""
+    if spec is None:
+        return None
+    calls = [ToolCall(id=c.id, name=c.name,
+                      arguments=c.arguments if isinstance(c.arguments, str) else json.dumps(c.arguments))
+             for c in spec.tool_calls]
+    if spec.messages is None:
+        return Recorded(output=spec.output or "", tool_calls=tuple(calls))
+    history = tuple(_message(m) for m in spec.messages)
+    results = {m.tool_call_id: m.content for m in history if m.role == "tool"}
+    made = [c.model_copy(update={"result": results[c.id]}) if c.id in results else c
+            for m in history for c in m.tool_calls]
+    return Recorded(output=history[-1].content, messages=history[:-1], tool_calls=(*made, *calls))
 
 
 def _needs_judge(has_judge: bool, name: str, where: Path, where_index: LineIndex,

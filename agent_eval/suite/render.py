@@ -20,7 +20,8 @@ if TYPE_CHECKING:
     from agent_eval.suite.case import Case
     from agent_eval.suite.loader import LoadedConfig
 
-__all__ = ["TemplatedMode", "render_input", "render_messages", "render_text", "render_user_turn", "renders_templates"]
+__all__ = ["TemplatedMode", "recorded_history", "render_input", "render_messages", "render_text", "render_user_turn",
+           "renders_templates"]
 
 TemplatedMode = Literal["auto"] | bool
 
@@ -166,3 +167,14 @@ def render_input(case: Case) -> str:
     if not case.templated or case.is_conversation:
         return case.input
     return _render(case.input, dict(case.vars), where=case.source.rsplit(":", 1)[0], field="input", case=case)
+
+
+def recorded_history(case: Case) -> tuple[Message, ...]:
+    """What a recorded answer answered: its conversation's earlier turns, else the case's input (no config prompt:
+    the answer was produced elsewhere)."""
+    assert case.recorded is not None
+    if case.recorded.messages:
+        return case.recorded.messages
+    if isinstance(case.input, str):
+        return (Message(role="user", content=render_input(case)),) if case.input else ()
+    return case.input

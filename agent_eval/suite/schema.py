@@ -32,6 +32,7 @@ __all__ = [
     "JudgeSpec",
     "MessageSpec",
     "PromptSpec",
+    "RecordedSpec",
     "ReportSpec",
     "RubricSpec",
     "SimulatedUserSpec",
@@ -286,11 +287,33 @@ class SimulatedUserSpec(Spec):
 _CASE_INPUTS = ("input", "conversation", "simulated_user")
 
 
+class RecordedSpec(Spec):
+    """An output (or a whole conversation) produced elsewhere, graded by the case's checks and rubrics with no
+    target called: production logs, another tool's outputs."""
+
+    output: str | None = Field(None, description="The answer to grade; the case's `input` (optional) is the question.")
+    messages: tuple[MessageSpec, ...] | None = Field(
+        None, min_length=1, description="A whole conversation: its last message is the assistant's answer to grade, "
+        "the messages before it the history (the judge's question). The case has no `input` then.")
+    tool_calls: tuple[ToolCallSpec, ...] = Field(
+        (), description="Tool calls the recorded answer made (with the other recorded calls of `messages`).")
+
+    @model_validator(mode="after")
+    def _one_output(self) -> RecordedSpec:
+        if (self.output is None) == (self.messages is None):
+            raise ValueError("recorded needs exactly one of output or messages")
+        if self.messages is not None and self.messages[-1].role != "assistant":
+            raise ValueError(f"recorded messages end with the assistant's answer to grade; the last one is "
+                             f"{self.messages[-1].role}")
+        return self
+
+
 class CaseSpec(Spec):
     """One golden case."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra={
-        "oneOf": [{"required": [key]} for key in ("input", "conversation", "simulated_user")]})
+        "oneOf": [{"required": ["input"]}, {"required": ["conversation"]}, {"required": ["simulated_user"]},
+                  {"required": ["recorded"], "not": {"required": ["input"]}}]})
 
     id: str = Field(min_length=1, description="Unique and stable: the join key with a baseline.")
     description: str | None = None
@@ -313,6 +336,9 @@ class CaseSpec(Spec):
     tool_results: dict[str, tuple[ToolResultSpec, ...]] = Field(
         default_factory=dict, description="Canned results per tool name, for the tool loop: the first whose "
         "`when` is a subset of the call's arguments.")
+    recorded: RecordedSpec | None = Field(
+        None, exclude_if=_unset, description="Grade this output ({output}) or conversation ({messages}) instead of "
+        "calling the target; `input` is optional with an output and absent with messages.")
 
     @field_validator("id", mode="before")
     @classmethod
@@ -326,6 +352,13 @@ class CaseSpec(Spec):
         if not isinstance(data, dict):
             return data
         given = [key for key in _CASE_INPUTS if data.get(key) is not None]
+        recorded = data.get("recorded")
+        if recorded is not None:
+            clash = [k for k in given if k != "input" or (isinstance(recorded, dict) and recorded.get("messages"))]
+            if clash:
+                raise ValueError(f"a recorded case has no {clash[0]}: recorded messages hold the whole conversation"
+                                 if clash[0] == "input" else f"a recorded case has no {clash[0]}: nothing is called")
+            return data
         if not given and set(data) <= set(cls.model_fields):  # (an unknown key is reported instead: a typo)
             raise ValidationError.from_exception_data(
                 cls.__name__, [InitErrorDetails(type="missing", loc=("input",), input=data)])
