@@ -99,3 +99,118 @@ def test_a_link_out_of_the_folder_is_refused(folder: Path, capsys: pytest.Captur
     suite = write(folder / "s.yaml", "suite: s\nconfig: cfg/c.yaml\ncases:\n  - {id: a, input: hi}\n")
     result = run_cli(capsys, "validate", suite)
     assert result.code == 2 and "leads outside" in result.text, result.text
+
+
+# --- values from files, default vars, from_json, vars_transform ---
+
+ECHO_SUITE = "suite: s\nconfig: c.yaml\n"
+
+
+def _echo(folder: Path) -> None:
+    write(folder / "c.yaml", MOCK)
+
+
+def test_the_shipped_file_vars_example_passes(folder: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    result = run_cli(capsys, "run", REPO / "suites" / "examples" / "file-vars" / "suite.yaml", "--out", "out",
+                     "--no-cache")
+    assert result.code == 0, result.text
+    runs = {c["id"]: c["runs"][0] for c in results(folder / "out")["cases"]}
+    assert runs["refund"]["passed"] and runs["csv-shipping"]["passed"]
+    assert "Exchanges: unopened items" in runs["refund"]["messages"][1]["content"]  # the file's text, via defaults
+    assert "Question: When does" in runs["csv-shipping"]["messages"][1]["content"]  # the transform capitalised it
+
+
+def test_a_file_value_is_read_and_editing_the_file_redefines_its_cases(
+        folder: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from agent_eval.suite.loader import load_suite
+
+    _echo(folder)
+    write(folder / "docs" / "a.md", "Alpha text")
+    suite = write(folder / "s.yaml", ECHO_SUITE + "defaults:\n  vars: {who: all}\ncases:\n"
+                  "  - id: reads\n    input: '{{ doc }} for {{ who }}'\n    vars: {doc: 'file:docs/a.md'}\n"
+                  "    checks: [{equals: Alpha text for all}]\n"
+                  "  - id: own\n    input: '{{ who }}'\n    vars: {who: me}\n    checks: [{equals: me}]\n")
+    result = run_cli(capsys, "run", suite, "--out", "out", "--no-cache")
+    assert result.code == 0, result.text
+    before = {c.id: c.definition_hash for c in load_suite(suite).cases}
+    write(folder / "docs" / "a.md", "Alpha text, edited")
+    after = {c.id: c.definition_hash for c in load_suite(suite).cases}
+    assert after["reads"] != before["reads"] and after["own"] == before["own"]
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    ("file:../outside.md", "must be a relative path inside"),
+    ("file:/etc/hostname", "must be a relative path inside"),
+    ("file:docs/none.md", "not found"),
+    ("file:docs/big.md", "larger than 5 MB"),
+    ("file:docs/pic.png", "a text file is expected"),
+    ("file:link.md", "leads outside"),
+])
+def test_a_bad_file_value_is_a_load_error(folder: Path, capsys: pytest.CaptureFixture[str], value: str,
+                                          message: str) -> None:
+    _echo(folder)
+    write(folder / "outside.md", "x")
+    write(folder / "suite" / "docs" / "big.md", "x" * (5 * 1024 * 1024 + 1))
+    (folder / "suite" / "docs" / "pic.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    (folder / "suite" / "link.md").symlink_to(folder / "outside.md")
+    suite = write(folder / "suite" / "s.yaml", "suite: s\nconfig: ../c.yaml\ncases:\n  - id: a\n    input: x\n"
+                  f"    vars:\n      doc: '{value}'\n")
+    result = run_cli(capsys, "validate", suite)
+    assert result.code == 2, result.text
+    assert message in result.text and "s.yaml:7: cases[0].vars.doc:" in result.text, result.text
+
+
+def test_dataset_rows_read_files_only_when_the_suite_opts_in(folder: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _echo(folder)
+    write(folder / "d.md", "from a file")
+    write(folder / "rows.csv", "id,input,doc\nr1,hi,file:d.md\n")
+    suite = write(folder / "s.yaml", ECHO_SUITE + "cases_from: rows.csv\n")
+    refused = run_cli(capsys, "validate", suite)
+    assert refused.code == 2 and "rows.csv:2" in refused.text and "allow_files" in refused.text, refused.text
+    write(folder / "s.yaml", ECHO_SUITE + "dataset: {allow_files: true}\ncases_from: rows.csv\n"
+          "defaults:\n  checks: [{equals: 'from a file'}]\n")
+    write(folder / "rows.csv", "id,input,doc\nr1,{{ doc }},file:d.md\n")
+    result = run_cli(capsys, "run", suite, "--out", "out", "--no-cache")
+    assert result.code == 0 and results(folder / "out")["cases"][0]["runs"][0]["output"] == "from a file", result.text
+
+
+def test_from_json_reads_a_var_holding_json(folder: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _echo(folder)
+    suite = write(folder / "s.yaml", ECHO_SUITE + "cases:\n  - id: a\n    input: '{{ (row | from_json).names | "
+                  "join(\"+\") }}'\n    vars: {row: '{\"names\": [\"x\", \"y\"]}'}\n    checks: [{equals: x+y}]\n")
+    assert run_cli(capsys, "run", suite, "--out", "out", "--no-cache").code == 0
+    write(folder / "s.yaml", ECHO_SUITE + "cases:\n  - id: a\n    input: '{{ (row | from_json).x }}'\n"
+          "    vars: {row: 'not json'}\n")
+    bad = run_cli(capsys, "validate", suite)
+    assert bad.code == 2 and "from_json: not valid JSON" in bad.text, bad.text
+
+
+def test_vars_transform_is_named_in_the_suite_and_hashed(folder: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from agent_eval.suite.loader import load_suite
+
+    _echo(folder)
+    write(folder / "tf_a.py", "def shout(v, case_id):\n    return {**v, 'name': v['name'].upper() + case_id}\n")
+    suite = write(folder / "s.yaml", ECHO_SUITE + "vars_transform: tf_a:shout\ncases:\n"
+                  "  - {id: a, input: 'hi {{ name }}', vars: {name: ann}, checks: [{equals: hi ANNa}]}\n")
+    assert run_cli(capsys, "run", suite, "--out", "out", "--no-cache").code == 0
+    before = load_suite(suite).hash
+    write(folder / "tf_a.py", "def shout(v, case_id):\n    return {**v, 'name': v['name'].upper() + '!'}\n")
+    assert load_suite(suite).hash != before  # the transform's source is part of the suite
+    write(folder / "tf_b.py", "def shout(v):\n    return None\n")
+    write(folder / "s.yaml", ECHO_SUITE + "vars_transform: tf_b:shout\ncases:\n  - {id: a, input: x}\n")
+    bad = run_cli(capsys, "validate", suite)
+    assert bad.code == 2 and "tf_b:shout returned NoneType for case 'a'" in bad.text, bad.text
+    write(folder / "rows.jsonl", '{"id": "r", "input": "x", "vars_transform": "tf_a:shout"}\n')
+    write(folder / "s.yaml", ECHO_SUITE + "cases_from: rows.jsonl\n")
+    row = run_cli(capsys, "validate", suite)  # a data file never names a function: not a case field
+    assert row.code == 2 and "rows.jsonl:1" in row.text and "vars_transform" in row.text, row.text
+
+
+def test_the_suite_schema_publishes_the_new_fields(capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    schema = json.loads(run_cli(capsys, "schema", "suite").out)
+    assert {"vars_transform", "dataset"} <= set(schema["properties"])
+    assert "vars" in schema["$defs"]["DefaultsSpec"]["properties"]
+    config = json.loads(run_cli(capsys, "schema", "config").out)
+    assert "file" in config["$defs"]["PromptSpec"]["properties"]

@@ -224,6 +224,8 @@ def _check_sources(cases: Sequence[CaseSpec], spec: SuiteFile, base_dir: Path) -
 
     raw = [list(c.checks) for c in cases] + [list(spec.defaults.checks)]
     found: dict[str, str] = {}
+    if spec.vars_transform:
+        raw.append([{"python": spec.vars_transform}])
     for key, reference in find_references(raw):
         path = module_file(reference, [base_dir]) if key == "python" else None
         if path is not None:
@@ -268,7 +270,8 @@ def _compile_case(
 ) -> Case:
     from agent_eval.suite.check_values import case_renderer
 
-    render = case_renderer(suite.templated_inputs, case.vars, case.expected)  # case vars in check values
+    variables, var_sources = _case_vars(case, suite, (file, index, loc), (suite_path, suite_index))
+    render = case_renderer(suite.templated_inputs, variables, case.expected)  # case vars in check values
     raw_checks = [(raw, file, index, (*loc, "checks", j)) for j, raw in enumerate(case.checks)]
     raw_checks += [(raw, suite_path, suite_index, ("defaults", "checks", j))
                    for j, raw in enumerate(suite.defaults.checks)]
@@ -296,20 +299,78 @@ def _compile_case(
         "checks": [*case.checks, *suite.defaults.checks],
         "rubrics": [stable_dump(_rubric_definition(r)) for r in rubrics],
     }
+    if var_sources:  # files read and defaults merged: what the vars came from (only then: hashes stay)
+        definition["var_sources"] = var_sources
     for key in ("tool_results", "conversation", "simulated_user", "recorded"):  # only when present: hashes stay
         if getattr(case, key):
             definition[key] = dumped[key]
     critical = case.critical if case.critical is not None else suite.defaults.critical
     return Case(
         id=case.id, input=message_input, tags=tuple(dict.fromkeys(case.tags + suite.defaults.tags)),
-        vars=dict(case.vars), expected=case.expected, critical=bool(critical),
+        vars=variables, expected=case.expected, critical=bool(critical),
         critical_min_pass_rate=critical.min_pass_rate if isinstance(critical, CriticalSpec) else None,
         checks=tuple(checks), rubrics=graded_rubrics, judge=case.judge or suite.judge,
         definition_hash=canonical_hash(definition),
         source=f"{file}:{index.line_of(loc) or 1}", tool_results=dict(case.tool_results),
-        metadata=dict(case.metadata), templated=renders_templates(suite.templated_inputs, case.vars),
+        metadata=dict(case.metadata), templated=renders_templates(suite.templated_inputs, variables),
         conversation=turns, simulated_user=case.simulated_user, recorded=_recorded(case.recorded),
     )
+
+
+def _case_vars(case: CaseSpec, suite: SuiteFile, at: tuple[Path, LineIndex, tuple[str | int, ...]],
+               suite_at: tuple[Path, LineIndex]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(the vars a case uses, what they came from for its definition hash): `defaults.vars` under the case's own,
+    `file:` values read inside the suite's folder, then the suite's `vars_transform`."""
+    from agent_eval.suite.files import FILE_PREFIX, read_named_file
+
+    file, index, loc = at
+    suite_path = suite_at[0]
+    variables = {**suite.defaults.vars, **case.vars}
+    sources: dict[str, Any] = {"defaults": suite.defaults.vars} if suite.defaults.vars else {}
+    from_data = file != suite_path
+    for name, value in variables.items():
+        if not isinstance(value, str) or not value.startswith(FILE_PREFIX):
+            continue
+        vloc = (*loc, "vars", name) if name in case.vars else ("defaults", "vars", name)
+        where, where_index = (file, index) if name in case.vars else suite_at
+        if from_data and name in case.vars and not (suite.dataset and suite.dataset.allow_files):
+            raise InputError(file, f"var '{name}' names a file ({value}); a dataset row reads files only when the "
+                             "suite opts in with `dataset: {allow_files: true}`",
+                             line=where_index.line_of(vloc), field=_dotted(vloc))
+        found = read_named_file(suite_path.parent, value[len(FILE_PREFIX):], where=where,
+                                line=where_index.line_of(vloc), field=_dotted(vloc), text_only=True)
+        variables[name] = found.text
+        sources.setdefault("files", {})[name] = found.sha256
+    if suite.vars_transform:
+        variables = _transformed(suite.vars_transform, variables, case.id, suite_path)
+        sources["transformed"] = canonical_hash(variables)  # what the function made of them, not just its name
+    return variables, sources
+
+
+def _transformed(ref: str, variables: dict[str, Any], case_id: str, suite_path: Path) -> dict[str, Any]:
+    """The suite's `vars_transform` applied to one case's vars; what it raises is a load error naming the case."""
+    import inspect
+
+    from agent_eval.checks import CheckSpecError
+    from agent_eval.checks.python import import_function
+
+    try:
+        function = import_function(ref, suite_path.parent.resolve())
+    except CheckSpecError as exc:
+        raise InputError(suite_path, str(exc), field="vars_transform") from None
+    try:
+        takes_id = len(inspect.signature(function).parameters) >= 2
+    except (TypeError, ValueError):
+        takes_id = False
+    try:
+        result = function(dict(variables), case_id) if takes_id else function(dict(variables))
+    except Exception as exc:
+        raise InputError(suite_path, f"{ref} raised {type(exc).__name__}: {exc} on case '{case_id}'",
+                         field="vars_transform") from None
+    if not isinstance(result, dict) or not all(isinstance(k, str) for k in result):
+        raise InputError(suite_path, f"{ref} returned {type(result).__name__} for case '{case_id}'; expected a "
+                         "mapping of var names to values", field="vars_transform")
+    return result
 
 
 def _recorded(spec: RecordedSpec | None) -> Recorded | None:

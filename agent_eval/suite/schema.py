@@ -26,6 +26,7 @@ __all__ = [
     "CasesFromSpec",
     "ConfigFile",
     "CriticalSpec",
+    "DatasetOptionsSpec",
     "DefaultsSpec",
     "EscalationSpec",
     "GateSpec",
@@ -378,6 +379,9 @@ class DefaultsSpec(Spec):
     rubrics: tuple[RubricSpec, ...] = ()
     tags: tuple[str, ...] = ()
     critical: bool | CriticalSpec = Field(False, description="Every case's `critical` unless it sets its own.")
+    vars: dict[str, Any] = Field(
+        default_factory=dict, exclude_if=_unset, description="Vars every case starts from; a case's own vars of "
+        "the same name win.")
 
 
 class TagLimitSpec(Spec):
@@ -433,6 +437,14 @@ class CasesFromSpec(Spec):
     input_column: str | None = Field(None, description="Column sent as the input; default `input`, else the first.")
 
 
+class DatasetOptionsSpec(Spec):
+    """What rows of `cases_from` files may do."""
+
+    allow_files: bool = Field(
+        False, description="Rows may name `file:` values in their vars (read inside the suite's folder); off, a "
+        "dataset row never reads a file.")
+
+
 class SuiteFile(Spec):
     """A suite: the golden dataset for one agent."""
 
@@ -485,6 +497,12 @@ class SuiteFile(Spec):
     derived_metrics: dict[str, str] = Field(
         default_factory=dict, exclude_if=_unset,
         description="name -> formula over named metrics (sums over runs), runs and cases; e.g. tp / (tp + fp).")
+    dataset: DatasetOptionsSpec | None = Field(None, exclude_if=_unset, description="Options of `cases_from` rows.")
+    vars_transform: str | None = Field(
+        None, exclude_if=_unset, pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$",
+        description='A Python function ("module:function", beside the suite) called with each case\'s vars (and '
+        "its id when it takes two arguments) at load; it returns the vars the case uses. Named here only, never "
+        "in a data file; its source is in the suite hash.")
     similarity_model: ModelSpec | None = Field(
         None, exclude_if=_unset, description="Embeddings endpoint for `similar` checks; default: the candidate's endpoint.")
     moderation_model: ModelSpec | None = Field(
