@@ -17,6 +17,7 @@ from agent_eval.cli import (
     baseline,
     calibrate,
     compare,
+    dataset,
     import_,
     init,
     merge,
@@ -69,6 +70,7 @@ power.register(app)
 import_.register(app)
 review.register(app)
 calibrate.register(app)
+dataset.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:

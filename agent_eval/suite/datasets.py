@@ -18,7 +18,7 @@ from typing import Any
 
 from agent_eval.errors import InputError
 
-__all__ = ["chat_row", "flat_row", "parquet_rows", "promptfoo_check", "stable_row_id"]
+__all__ = ["chat_row", "flat_row", "mapped_row", "parquet_rows", "promptfoo_check", "stable_row_id"]
 
 _JSON_COLUMNS = ("checks", "rubrics", "vars", "metadata", "recorded")
 _CASE_COLUMNS = ("id", "input", "expected", "tags", "critical", "description")
@@ -91,6 +91,42 @@ def promptfoo_check(text: str, file: Path, line: int, column: str) -> tuple[str,
             spec["threshold"] = float(match["arg"])
         return "check", {negate + name: spec}
     return "check", {negate + name: value}
+
+
+_CASE_KEYS = frozenset({"id", "description", "tags", "input", "conversation", "simulated_user", "vars", "expected",
+                        "critical", "checks", "rubrics", "judge", "metadata", "tool_results", "recorded", "messages"})
+
+
+def mapped_row(row: dict[str, Any], fields: dict[str, str], file: Path, line: int, *, flat: bool) -> dict[str, Any]:
+    """A row with `fields` applied: each mapped key renamed to its case field (`output` becomes a recorded
+    output). A JSON row's other keys that are not case fields become vars (Inspect's `choices`, ...), and a row
+    without an id gets one from its content."""
+    if not fields:
+        return row
+    out = dict(row)
+    for case_key, column in fields.items():
+        if column not in out:
+            raise InputError(file, f"fields.{case_key} names '{column}', which this row does not have; it has: "
+                             f"{', '.join(map(str, row))}", line=line, field=f"fields.{case_key}")
+        value = out.pop(column)
+        if case_key == "output":
+            recorded = {"output": value if isinstance(value, str) else json.dumps(value)}
+            out["recorded"] = json.dumps(recorded) if flat else recorded
+        elif case_key == "expected" and isinstance(value, list):  # Inspect: several acceptable targets
+            if not value or not all(isinstance(v, str) for v in value):
+                raise InputError(file, f"'{column}' must be text or a non-empty list of texts", line=line,
+                                 field=column)
+            out["expected"] = value[0]
+            if not flat:
+                out.setdefault("vars", {})[column] = value
+        else:
+            out[case_key] = value
+    if not flat:
+        extra = {k: out.pop(k) for k in list(out) if k not in _CASE_KEYS}
+        if extra:
+            out["vars"] = {**extra, **out.get("vars", {})}
+        out.setdefault("id", stable_row_id(row))  # as a table row: a dataset's rows seldom carry ids
+    return out
 
 
 def flat_row(row: dict[str, Any], file: Path, line: int, input_column: str | None) -> dict[str, Any]:

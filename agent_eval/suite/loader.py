@@ -19,6 +19,7 @@ from agent_eval.suite.case import Case, Recorded, Turn
 from agent_eval.suite.render import renders_templates
 from agent_eval.suite.schema import (
     SCHEMA_VERSION,
+    CasesFromSpec,
     CaseSpec,
     ConfigFile,
     CriticalSpec,
@@ -484,17 +485,14 @@ def _message(spec: MessageSpec) -> Message:
     return Message(role=spec.role, content=spec.content, tool_calls=calls, tool_call_id=spec.tool_call_id)
 
 
-def _sources(spec: SuiteFile) -> Iterator[tuple[str, str | None, tuple[str | int, ...]]]:
-    """(file or glob, input column, loc) for each `cases_from` entry."""
+def _sources(spec: SuiteFile) -> Iterator[tuple[str, CasesFromSpec, tuple[str | int, ...]]]:
+    """(file or glob, its options, loc) for each `cases_from` entry."""
     entries = spec.cases_from if isinstance(spec.cases_from, tuple) else (spec.cases_from,)
     for i, entry in enumerate(entries):
         if entry is None:
             continue
         loc: tuple[str | int, ...] = ("cases_from", i) if isinstance(spec.cases_from, tuple) else ("cases_from",)
-        if isinstance(entry, str):
-            yield entry, None, loc
-        else:
-            yield entry.path, entry.input_column, loc
+        yield (entry, CasesFromSpec(path=entry), loc) if isinstance(entry, str) else (entry.path, entry, loc)
 
 
 def _glob(path: Path, pattern: str, line: int | None) -> list[Path]:
@@ -513,7 +511,7 @@ def _glob(path: Path, pattern: str, line: int | None) -> list[Path]:
 
 def _cases_from(spec: SuiteFile, path: Path, index: LineIndex) -> Iterator[CaseSource]:
     """Yield (case, file, line index, loc) for every case of every `cases_from` file."""
-    for name, input_column, where in _sources(spec):
+    for name, options, where in _sources(spec):
         if any(ch in name for ch in "*?["):
             files = _glob(path, name, index.line_of(where))
             if not files:
@@ -525,7 +523,8 @@ def _cases_from(spec: SuiteFile, path: Path, index: LineIndex) -> Iterator[CaseS
                 raise InputError(path, f"cases file '{name}' not found (looked for {files[0]})",
                                  line=index.line_of(where), field="cases_from")
         for file in files:
-            for row, row_index, loc in _rows(file, input_column):
+            fields = {str(key): column for key, column in options.fields.items()}
+            for row, row_index, loc in _rows(file, options.input_column, fields):
                 case = validate(CaseSpec, row, file, row_index, root=loc)
                 _no_code(case, file, row_index, loc)
                 yield case, file, row_index, loc
@@ -586,23 +585,19 @@ def _checked(row: dict[str, Any], file: Path, line: int) -> dict[str, Any]:
     return row
 
 
-def _rows(file: Path, input_column: str | None = None) -> Iterator[RowSource]:
-    """Rows of a JSONL, CSV, Parquet or YAML cases file, each with its line and a location."""
-    from agent_eval.suite.datasets import chat_row, flat_row, parquet_rows
+def _rows(file: Path, input_column: str | None = None, fields: dict[str, str] | None = None) -> Iterator[RowSource]:
+    """Rows of a JSONL, JSON, CSV, Parquet or YAML cases file, each with its line and a location; `fields` says
+    which key holds each case field."""
+    from agent_eval.suite.datasets import chat_row, flat_row, mapped_row, parquet_rows
 
+    fields = fields or {}
     suffix = file.suffix.lower()
-    if suffix == ".jsonl":
-        for n, text in enumerate(_text_of(file).splitlines(), start=1):
-            if not text.strip():
-                continue
-            try:
-                row = _as_row(json.loads(text), file, n)
-            except (ValueError, RecursionError) as exc:
-                detail = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
-                raise InputError(file, f"invalid JSON: {detail}", line=n) from None
+    if suffix in (".jsonl", ".json"):
+        for row, n, loc in _json_rows(file):
+            row = mapped_row(row, fields, file, n, flat=False)
             if "messages" in row and "input" not in row:
                 row = chat_row(row, file, n)
-            yield _checked(row, file, n), LineIndex({(): n}), ()
+            yield _checked(row, file, n), LineIndex({loc: n}), loc
     elif suffix == ".csv":
         reader = csv.DictReader(io.StringIO(_text_of(file), newline=""))
         while True:
@@ -619,9 +614,11 @@ def _rows(file: Path, input_column: str | None = None) -> Iterator[RowSource]:
             if extra is not None:
                 raise InputError(file, f"this row has {len(row) - 1 + len(extra)} fields, the header names "
                                  f"{len(row) - 1}; quote a field that holds a comma", line=n)
+            row = mapped_row(row, fields, file, n, flat=True)
             yield _checked(flat_row(row, file, n, input_column), file, n), LineIndex({(): n}), ()
     elif suffix == ".parquet":
         for n, row in enumerate(parquet_rows(file), start=1):
+            row = mapped_row(row, fields, file, n, flat=True)
             yield _checked(flat_row(row, file, n, input_column), file, n), LineIndex({(): n}), ()
     elif suffix in (".yaml", ".yml"):
         data, yindex = read_yaml(file)
@@ -630,9 +627,51 @@ def _rows(file: Path, input_column: str | None = None) -> Iterator[RowSource]:
             raise InputError(file, "expected a list of cases (or a mapping with `cases:`)", line=1)
         prefix: tuple[str | int, ...] = ("cases",) if isinstance(data, dict) else ()
         for i, row in enumerate(items):
-            yield _as_row(row, file, yindex.line_of((*prefix, i)) or 1), yindex, (*prefix, i)
+            line = yindex.line_of((*prefix, i)) or 1
+            yield mapped_row(_as_row(row, file, line), fields, file, line, flat=False), yindex, (*prefix, i)
     else:
-        raise InputError(file, f"unsupported cases file type '{suffix}'; expected .jsonl, .csv, .parquet or .yaml")
+        raise InputError(file, f"unsupported cases file type '{suffix}'; expected .jsonl, .json, .csv, .parquet "
+                         "or .yaml")
+
+
+def _json_rows(file: Path) -> Iterator[tuple[dict[str, Any], int, tuple[str | int, ...]]]:
+    """(row, line, loc) of a JSONL file, or of a JSON file holding an array of rows (or {cases: [...]})."""
+    text = _text_of(file)
+    if file.suffix.lower() == ".jsonl":
+        for n, line in enumerate(text.splitlines(), start=1):
+            if line.strip():
+                yield _as_row(_json(line, file, n), file, n), n, ()
+        return
+    data = _json(text, file, None)
+    items = data.get("cases") if isinstance(data, dict) else data
+    if not isinstance(items, list):
+        raise InputError(file, "expected a JSON array of cases (or an object with `cases`)", line=1)
+    starts = _element_lines(text, len(items))
+    for i, item in enumerate(items):
+        yield _as_row(item, file, starts[i]), starts[i], (i,)
+
+
+def _json(text: str, file: Path, line: int | None) -> Any:
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise InputError(file, "invalid JSON: nested too deeply", line=line) from None
+    except json.JSONDecodeError as exc:
+        detail = str(exc) if line is not None else f"{exc.msg} (column {exc.colno})"
+        raise InputError(file, f"invalid JSON: {detail}", line=line or exc.lineno) from None
+
+
+def _element_lines(text: str, count: int) -> list[int]:
+    """The line each top-level array element starts on (the array may sit under `cases`)."""
+    decoder = json.JSONDecoder()
+    start = text.index("[", text.index('"cases"') if text.lstrip().startswith("{") else 0) + 1
+    lines, pos = [], start
+    for _ in range(count):
+        while pos < len(text) and text[pos] in " \t\r\n,":
+            pos += 1
+        lines.append(text.count("\n", 0, pos) + 1)
+        _, pos = decoder.raw_decode(text, pos)
+    return lines
 
 
 def _as_row(row: Any, file: Path, line: int) -> dict[str, Any]:

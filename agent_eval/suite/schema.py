@@ -435,6 +435,11 @@ class CasesFromSpec(Spec):
 
     path: str = Field(min_length=1, description="File or glob (data/*.csv), relative to the suite.")
     input_column: str | None = Field(None, description="Column sent as the input; default `input`, else the first.")
+    fields: dict[Literal["id", "input", "expected", "metadata", "tags", "output"], str] = Field(
+        default_factory=dict, exclude_if=_unset,
+        description="Which key or column holds each case field, e.g. {input: question, expected: target, id: qid} "
+        "(Inspect: {expected: target}); `output` is a recorded output, graded with no target called. With a "
+        "mapping, a JSON or JSONL row's other keys that are not case fields become vars.")
 
 
 class DatasetOptionsSpec(Spec):
@@ -458,7 +463,8 @@ class SuiteFile(Spec):
         "auto", description="Render case inputs as Jinja2: auto (only a case with non-empty `vars`), true, false.")
     defaults: DefaultsSpec = DefaultsSpec()
     cases_from: str | CasesFromSpec | tuple[str | CasesFromSpec, ...] | None = Field(
-        None, description="JSONL (case rows or OpenAI `messages`), CSV, Parquet or YAML files of cases; globs allowed.")
+        None, description="JSONL (case rows or OpenAI `messages`), JSON arrays, CSV, Parquet or YAML files of cases; "
+        "globs allowed.")
     cases: tuple[CaseSpec, ...] = ()
     judge: Judge = None
     gate: GateSpec = GateSpec()
