@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from agent_eval.records import Message, ToolCall
+from agent_eval.records import ContentPart, Message, ToolCall
 from agent_eval.suite.schema import JudgeSpec, RubricSpec, SimulatedUserSpec, ToolResultSpec
 
 if TYPE_CHECKING:
@@ -54,6 +54,7 @@ class Case:
     conversation: tuple[Turn, ...] | None = None  # scripted user turns; `input` holds the first
     simulated_user: SimulatedUserSpec | None = None  # a model plays the user; `input` holds the opening
     recorded: Recorded | None = None  # graded as it is; the target is not called
+    attachments: tuple[ContentPart, ...] = ()  # images, PDFs or audio its `file:` vars name: sent with the user turn
 
     @property
     def is_conversation(self) -> bool:

@@ -203,7 +203,10 @@ def chat_row(row: dict[str, Any], file: Path, line: int) -> dict[str, Any]:
         if not isinstance(m, dict) or m.get("role") not in ("system", "user", "assistant", "tool"):
             raise InputError(file, f"messages[{i}] needs a role of system, user, assistant or tool", line=line,
                              field=f"messages[{i}]")
-        entry: dict[str, Any] = {"role": m["role"], "content": _content(m.get("content"))}
+        raw = m.get("content")
+        kept = m["role"] == "user" and isinstance(raw, list) and any(
+            isinstance(part, dict) and part.get("type") != "text" for part in raw)  # images, files, audio: kept
+        entry: dict[str, Any] = {"role": m["role"], "content": raw if kept else _content(raw)}
         if m["role"] == "assistant" and m.get("tool_calls"):
             entry["tool_calls"] = _tool_calls(m["tool_calls"], file, line, i)
             called.update(call["id"] for call in entry["tool_calls"])

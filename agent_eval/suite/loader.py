@@ -14,8 +14,10 @@ from typing import Any
 from agent_eval._hashing import canonical_hash
 from agent_eval.errors import InputError
 from agent_eval.modelspec import PROVIDER_NAMES
-from agent_eval.records import Message, ToolCall
+from agent_eval.records import ContentPart, Message, ToolCall
 from agent_eval.suite.case import Case, Recorded, Turn
+from agent_eval.suite.files import NamedFile
+from agent_eval.suite.parts import ReadFile
 from agent_eval.suite.render import renders_templates
 from agent_eval.suite.schema import (
     SCHEMA_VERSION,
@@ -271,7 +273,7 @@ def _compile_case(
 ) -> Case:
     from agent_eval.suite.check_values import case_renderer
 
-    variables, var_sources = _case_vars(case, suite, (file, index, loc), (suite_path, suite_index))
+    variables, var_sources, attachments = _case_vars(case, suite, (file, index, loc), (suite_path, suite_index))
     render = case_renderer(suite.templated_inputs, variables, case.expected)  # case vars in check values
     raw_checks = [(raw, file, index, (*loc, "checks", j)) for j, raw in enumerate(case.checks)]
     raw_checks += [(raw, suite_path, suite_index, ("defaults", "checks", j))
@@ -282,18 +284,17 @@ def _compile_case(
     graded_rubrics = rubrics if render is None else _rendered_rubrics(rubrics, render, case, loc, file, index)
     judged = case.judge is not None or suite.judge is not None
     turns = _compile_turns(case, judged, file, index, loc, suite_path.parent, render)
-    message_input: str | tuple[Message, ...]
-    if case.conversation is not None:
-        message_input = case.conversation[0].user
-    elif case.simulated_user is not None:
-        message_input = case.simulated_user.opening
+    read_files: dict[str, str] = {}
+    read = _part_reader(suite, (file, index, loc), suite_path, read_files)
+    try:
+        message_input, recorded = _inputs(case, read)
+    except ValueError as exc:
+        iloc = (*loc, "recorded") if case.recorded is not None else (*loc, "input")
+        raise InputError(file, f"case '{case.id}': {exc}", line=index.line_of(iloc), field=_dotted(iloc)) from None
+    if case.simulated_user is not None:
         _check_provider(case.simulated_user.model.provider, file, index, (*loc, "simulated_user", "model", "provider"))
-    elif case.recorded is not None and case.recorded.messages is not None:
-        message_input = tuple(_message(m) for m in case.recorded.messages[:-1])
-    elif isinstance(case.input, str) or (case.recorded is not None and case.input is None):
-        message_input = case.input or ""
-    else:
-        message_input = tuple(_message(m) for m in case.input or ())
+    if read_files:
+        var_sources = {**var_sources, "part_files": read_files}
     dumped = case.model_dump(mode="json")
     definition = {
         "input": stable_dump(dumped["input"]), "vars": case.vars, "expected": case.expected,
@@ -314,18 +315,35 @@ def _compile_case(
         definition_hash=canonical_hash(definition),
         source=f"{file}:{index.line_of(loc) or 1}", tool_results=dict(case.tool_results),
         metadata=dict(case.metadata), templated=renders_templates(suite.templated_inputs, variables),
-        conversation=turns, simulated_user=case.simulated_user, recorded=_recorded(case.recorded),
+        conversation=turns, simulated_user=case.simulated_user, recorded=recorded, attachments=attachments,
     )
 
 
+def _inputs(case: CaseSpec, read: ReadFile | None) -> tuple[str | tuple[Message, ...], Recorded | None]:
+    """(what the case sends first, its recorded answer); ValueError when a content part is malformed."""
+    recorded = _recorded(case.recorded, read)
+    if case.conversation is not None:
+        return case.conversation[0].user, recorded
+    if case.simulated_user is not None:
+        return case.simulated_user.opening, recorded
+    if recorded is not None and recorded.messages:
+        return recorded.messages, recorded
+    if isinstance(case.input, str) or case.input is None:
+        return case.input or "", recorded
+    return tuple(_message(m, read) for m in case.input), recorded
+
+
 def _case_vars(case: CaseSpec, suite: SuiteFile, at: tuple[Path, LineIndex, tuple[str | int, ...]],
-               suite_at: tuple[Path, LineIndex]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(the vars a case uses, what they came from for its definition hash): `defaults.vars` under the case's own,
-    `file:` values read inside the suite's folder, then the suite's `vars_transform`."""
+               suite_at: tuple[Path, LineIndex]) -> tuple[dict[str, Any], dict[str, Any], tuple[ContentPart, ...]]:
+    """(the vars a case uses, what they came from for its definition hash, the images, PDFs or audio its `file:`
+    vars name): `defaults.vars` under the case's own, `file:` values read inside the suite's folder, then the
+    suite's `vars_transform`."""
     from agent_eval.suite.files import FILE_PREFIX, read_named_file
+    from agent_eval.suite.parts import file_part
 
     file, index, loc = at
     suite_path = suite_at[0]
+    attachments: list[ContentPart] = []
     variables = {**suite.defaults.vars, **case.vars}
     sources: dict[str, Any] = {"defaults": suite.defaults.vars} if suite.defaults.vars else {}
     from_data = file != suite_path
@@ -339,13 +357,17 @@ def _case_vars(case: CaseSpec, suite: SuiteFile, at: tuple[Path, LineIndex, tupl
                              "suite opts in with `dataset: {allow_files: true}`",
                              line=where_index.line_of(vloc), field=_dotted(vloc))
         found = read_named_file(suite_path.parent, value[len(FILE_PREFIX):], where=where,
-                                line=where_index.line_of(vloc), field=_dotted(vloc), text_only=True)
-        variables[name] = found.text
+                                line=where_index.line_of(vloc), field=_dotted(vloc))
+        if found.kind == "text":
+            variables[name] = found.text
+        else:  # an image, PDF or audio clip goes with the user message; the var reads as its file name
+            attachments.append(file_part(found))
+            variables[name] = found.name
         sources.setdefault("files", {})[name] = found.sha256
     if suite.vars_transform:
         variables = _transformed(suite.vars_transform, variables, case.id, suite_path)
         sources["transformed"] = canonical_hash(variables)  # what the function made of them, not just its name
-    return variables, sources
+    return variables, sources, tuple(attachments)
 
 
 def _transformed(ref: str, variables: dict[str, Any], case_id: str, suite_path: Path) -> dict[str, Any]:
@@ -374,7 +396,7 @@ def _transformed(ref: str, variables: dict[str, Any], case_id: str, suite_path: 
     return result
 
 
-def _recorded(spec: RecordedSpec | None) -> Recorded | None:
+def _recorded(spec: RecordedSpec | None, read: ReadFile | None = None) -> Recorded | None:
     """A recorded answer: the output, the history before it and every tool call in it (with its tool result)."""
     if spec is None:
         return None
@@ -383,7 +405,7 @@ def _recorded(spec: RecordedSpec | None) -> Recorded | None:
              for c in spec.tool_calls]
     if spec.messages is None:
         return Recorded(output=spec.output or "", tool_calls=tuple(calls))
-    history = tuple(_message(m) for m in spec.messages)
+    history = tuple(_message(m, read) for m in spec.messages)
     results = {m.tool_call_id: m.content for m in history if m.role == "tool"}
     made = [c.model_copy(update={"result": results[c.id]}) if c.id in results else c
             for m in history for c in m.tool_calls]
@@ -475,14 +497,36 @@ def _rubric_definition(rubric: RubricSpec) -> dict[str, Any]:
     return rubric.model_dump(mode="json", exclude={"template"} if rubric.template is None else None)
 
 
-def _message(spec: MessageSpec) -> Message:
-    """A scripted message, its tool calls' arguments as JSON text (as a model writes them)."""
+def _message(spec: MessageSpec, read: ReadFile | None = None) -> Message:
+    """A scripted message, its tool calls' arguments as JSON text (as a model writes them), its content parts read
+    (ValueError: a part is malformed)."""
+    from agent_eval.suite.parts import read_content
+
     calls = tuple(
         ToolCall(id=c.id, name=c.name,
                  arguments=c.arguments if isinstance(c.arguments, str) else json.dumps(c.arguments))
         for c in spec.tool_calls
     )
-    return Message(role=spec.role, content=spec.content, tool_calls=calls, tool_call_id=spec.tool_call_id)
+    text, parts = read_content(spec.content, read)
+    return Message(role=spec.role, content=text, tool_calls=calls, tool_call_id=spec.tool_call_id, parts=parts)
+
+
+def _part_reader(suite: SuiteFile, at: tuple[Path, LineIndex, tuple[str | int, ...]], suite_path: Path,
+                 read_files: dict[str, str]) -> ReadFile | None:
+    """How a case's content parts read files: inside the suite's folder, and for a dataset row only when the suite
+    allows it; each file's hash is noted in `read_files` (for the case's definition hash)."""
+    from agent_eval.suite.files import read_named_file
+
+    file, index, loc = at
+    if file != suite_path and not (suite.dataset and suite.dataset.allow_files):
+        return None
+
+    def read(name: str) -> NamedFile:
+        found = read_named_file(suite_path.parent, name, where=file, line=index.line_of(loc), field=_dotted(loc))
+        read_files[name] = found.sha256
+        return found
+
+    return read
 
 
 def _sources(spec: SuiteFile) -> Iterator[tuple[str, CasesFromSpec, tuple[str | int, ...]]]:

@@ -124,7 +124,7 @@ def render_messages(case: Case, config: LoadedConfig) -> tuple[Message, ...]:
         what = f"case '{case.id}' ({case.source})"
         found = chat_template_messages(chat.source, {**variables, "input": text},
                                        where=str(config.path.parent / chat.name), what=what)
-        return (*(found or ()), *(() if isinstance(case.input, str) else case.input))
+        return _attached((*(found or ()), *(() if isinstance(case.input, str) else case.input)), case)
     if prompt.system:
         system = _render(prompt.system, variables, where=where, field="prompt.system", case=case)
         messages.append(Message(role="system", content=system))
@@ -137,7 +137,18 @@ def render_messages(case: Case, config: LoadedConfig) -> tuple[Message, ...]:
         messages.append(Message(role="user", content=user))
     else:
         messages.extend(case.input)
-    return tuple(messages)
+    return _attached(tuple(messages), case)
+
+
+def _attached(messages: tuple[Message, ...], case: Case) -> tuple[Message, ...]:
+    """The messages with the case's `file:` attachments added to the last user message."""
+    if not case.attachments:
+        return messages
+    last = max((i for i, m in enumerate(messages) if m.role == "user"), default=None)
+    if last is None:
+        return (*messages, Message(role="user", parts=case.attachments))
+    updated = messages[last].model_copy(update={"parts": (*messages[last].parts, *case.attachments)})
+    return (*messages[:last], updated, *messages[last + 1:])
 
 
 def _template_file(config: LoadedConfig) -> str:
@@ -174,7 +185,7 @@ def recorded_history(case: Case) -> tuple[Message, ...]:
     the answer was produced elsewhere)."""
     assert case.recorded is not None
     if case.recorded.messages:
-        return case.recorded.messages
+        return _attached(case.recorded.messages, case)
     if isinstance(case.input, str):
-        return (Message(role="user", content=render_input(case)),) if case.input else ()
-    return case.input
+        return _attached((Message(role="user", content=render_input(case)),) if case.input else (), case)
+    return _attached(case.input, case)

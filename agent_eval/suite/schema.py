@@ -228,7 +228,9 @@ class MessageSpec(Spec):
     """One chat message of a conversation input."""
 
     role: Literal["system", "user", "assistant", "tool"]
-    content: str = ""
+    content: str | tuple[dict[str, Any], ...] = Field(
+        "", description="Text, or a list of parts: {type: text, text}, {type: image, file: photo.png} (or pdf, audio; "
+        "a file beside the suite), {type: image, url: https://...}, or OpenAI's image_url, file and input_audio parts.")
     tool_calls: tuple[ToolCallSpec, ...] = Field((), description="Tool calls of a scripted assistant message.")
     tool_call_id: str | None = Field(None, description="The call a `tool` message answers.")
 
