@@ -138,8 +138,8 @@ def test_several_suites_give_one_combined_verdict(workdir: Path, capsys) -> None
     for name in ("support-bot", "support-smoke", "support-agent", "support-conversations", "triage", "support-docs"):
         assert (workdir / "all" / name / "results.json").is_file()  # sub-folders too: examples/, retrieval/
     junit = (workdir / "all" / "junit.xml").read_text()
-    # 20 + 20 + 6 + 6 + 3 + 3, and the inputs examples: prompt-files 2 + 1, recorded 4, file-vars 2, datasets 5
-    assert junit.count("<testsuite ") == 11 and junit.count("<testcase ") == 72
+    # 20 + 20 + 6 + 6 + 3 + 3, and the inputs examples: prompt-files 2 + 1, recorded 4, file-vars 2, datasets 5, multimodal 4
+    assert junit.count("<testsuite ") == 12 and junit.count("<testcase ") == 76
     assert "support-smoke" in (workdir / "all" / "summary.md").read_text()
     (workdir / "golden/baselines/support-smoke.json").write_text(
         (workdir / "golden/baselines/support-bot.json").read_text().replace('"support-bot"', '"support-smoke"'))

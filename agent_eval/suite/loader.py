@@ -520,9 +520,10 @@ def _part_reader(suite: SuiteFile, at: tuple[Path, LineIndex, tuple[str | int, .
     file, index, loc = at
     if file != suite_path and not (suite.dataset and suite.dataset.allow_files):
         return None
+    where = (*loc, "input")
 
     def read(name: str) -> NamedFile:
-        found = read_named_file(suite_path.parent, name, where=file, line=index.line_of(loc), field=_dotted(loc))
+        found = read_named_file(suite_path.parent, name, where=file, line=index.line_of(where), field=_dotted(where))
         read_files[name] = found.sha256
         return found
 
