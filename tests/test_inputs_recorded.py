@@ -106,3 +106,18 @@ def test_the_suite_schema_publishes_recorded(capsys: pytest.CaptureFixture[str])
     example["cases"][1]["conversation"] = [{"user": "hi"}]
     with pytest.raises(jsonschema.ValidationError):  # ...and flags a recorded case that also has a conversation
         jsonschema.validate(example, schema)
+
+
+def test_recorded_cases_call_nothing_and_spend_nothing(folder: Path, capsys: pytest.CaptureFixture[str],
+                                                       clean_provider_env: pytest.MonkeyPatch) -> None:
+    # an endpoint where nothing listens: any call would fail the run; a zero budget would refuse any priced call
+    write(folder / "c.yaml", "name: o\nversion: 1.0.0\nmodel:\n  provider: openai\n  name: gpt-4o-2024-08-06\n"
+          "  base_url: http://127.0.0.1:9/v1\n")
+    suite = write(folder / "s.yaml", "suite: s\nconfig: c.yaml\nrepeat: 3\ncases:\n"
+                  "  - {id: a, input: q, recorded: {output: fine}, checks: [{equals: fine}]}\n")
+    dry = run_cli(capsys, "run", suite, "--dry-run")
+    assert dry.code == 0 and "$0.0000" in dry.text, dry.text
+    result = run_cli(capsys, "run", suite, "--out", "out", "--budget-usd", "0", "--no-cache")
+    assert result.code == 0, result.text
+    runs = results(folder / "out")["cases"][0]["runs"]
+    assert [r["status"] for r in runs] == ["passed"] * 3 and all(r["model"] == "recorded" for r in runs)
