@@ -143,7 +143,7 @@ def test_a_file_value_is_read_and_editing_the_file_redefines_its_cases(
     ("file:/etc/hostname", "must be a relative path inside"),
     ("file:docs/none.md", "not found"),
     ("file:docs/big.md", "larger than 5 MB"),
-    ("file:docs/pic.png", "a text file is expected"),
+    ("file:docs/blob.txt", "is not UTF-8 text"),
     ("file:link.md", "leads outside"),
 ])
 def test_a_bad_file_value_is_a_load_error(folder: Path, capsys: pytest.CaptureFixture[str], value: str,
@@ -151,7 +151,7 @@ def test_a_bad_file_value_is_a_load_error(folder: Path, capsys: pytest.CaptureFi
     _echo(folder)
     write(folder / "outside.md", "x")
     write(folder / "suite" / "docs" / "big.md", "x" * (5 * 1024 * 1024 + 1))
-    (folder / "suite" / "docs" / "pic.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    (folder / "suite" / "docs" / "blob.txt").write_bytes(b"\xff\xfe\x00bad")
     (folder / "suite" / "link.md").symlink_to(folder / "outside.md")
     suite = write(folder / "suite" / "s.yaml", "suite: s\nconfig: ../c.yaml\ncases:\n  - id: a\n    input: x\n"
                   f"    vars:\n      doc: '{value}'\n")
