@@ -106,3 +106,14 @@ def test_a_dataset_row_reads_a_part_file_only_when_allowed(folder: Path, capsys:
     write(folder / "mm" / "rows.yaml", "suite: r\nconfig: config.yaml\ncases_from: rows.jsonl\n")
     refused = run_cli(capsys, "validate", folder / "mm" / "rows.yaml")
     assert refused.code == 2 and "allow_files" in refused.text and "rows.jsonl:1" in refused.text, refused.text
+
+
+def test_a_part_url_is_escaped_in_the_report(folder: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write(folder / "mm" / "url.yaml", "suite: u\nconfig: config.yaml\ncases:\n  - id: u\n    input:\n"
+          "      - role: user\n        content: [{type: text, text: hi}, "
+          "{type: image, url: 'https://x.test/a.png?\"><script>alert(1)</script>'}]\n")
+    result = run_cli(capsys, "run", folder / "mm" / "url.yaml", "--out", "out", "--no-cache")
+    assert result.code in (0, 1), result.text
+    html = (folder / "out" / "report.html").read_text()
+    assert "<script>alert(1)" not in html and "alert(1)" in html  # shown, as text
+    assert 'class=\\"part\\" href=\\"https://x.test/a.png?&#34;&gt;&lt;script&gt;' in html, html[-3000:]
