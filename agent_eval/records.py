@@ -20,6 +20,7 @@ __all__ = [
     "CaseStats",
     "CheckResult",
     "ConfigInfo",
+    "ContentPart",
     "DerivedMetric",
     "FailureKind",
     "GroupStats",
@@ -74,6 +75,24 @@ class ToolCall(Record):
             return self.arguments
 
 
+class ContentPart(Record):
+    """An image, PDF or audio clip sent with a message's text: inline (base64 `data`) or by `url`."""
+
+    type: Literal["image", "pdf", "audio"]
+    media_type: str = Field(description="e.g. image/png, application/pdf, audio/wav.")
+    data: str | None = Field(None, description="Base64 of the bytes.")
+    url: str | None = Field(None, description="An http(s) URL the provider fetches (images only).")
+    name: str | None = Field(None, description="The file it was read from, or a label.")
+
+    @property
+    def label(self) -> str:
+        """How the part reads in text (the mock's matching, judges): `[image: receipt.png]`."""
+        return f"[{self.type}: {self.name or self.url or self.media_type}]"
+
+    def data_url(self) -> str:
+        return self.url if self.url is not None else f"data:{self.media_type};base64,{self.data or ''}"
+
+
 class Message(Record):
     """One chat message, as sent to or received from a model."""
 
@@ -81,6 +100,8 @@ class Message(Record):
     content: str = ""
     tool_calls: tuple[ToolCall, ...] = ()
     tool_call_id: str | None = None
+    parts: tuple[ContentPart, ...] = Field(
+        (), exclude_if=lambda value: not value, description="Images, PDFs or audio sent after the text (user turns).")
 
 
 class Usage(Record):

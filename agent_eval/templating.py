@@ -222,6 +222,7 @@ def _classes() -> tuple[type, type]:
             super().__init__(**options)
             self.globals["range"] = _limited_range
             self.filters = {name: _bounded_filter(name, f) for name, f in self.filters.items()}
+            self.filters["from_json"] = _from_json
             self.guard_iter = _guard_iter
             self.concat = _bounded_concat  # type: ignore[assignment]
 
@@ -253,6 +254,21 @@ def _classes() -> tuple[type, type]:
             return super().getattr(obj, attribute)
 
     return _Bounded, _Template
+
+
+def _from_json(text: Any) -> Any:
+    """The `from_json` filter: a var holding JSON text as the value it encodes (`{{ (row | from_json).name }}`)."""
+    import json
+
+    if not isinstance(text, str | bytes):
+        raise TypeError(f"from_json expects JSON text, got {type(text).__name__}")
+    _size(len(text), "from_json input")
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise ValueError("from_json: nested too deeply") from None
+    except ValueError as exc:
+        raise ValueError(f"from_json: not valid JSON: {exc}") from None
 
 
 def bounded_environment(**options: Any) -> Any:

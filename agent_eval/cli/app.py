@@ -18,6 +18,7 @@ from agent_eval.cli import (
     baseline,
     calibrate,
     compare,
+    dataset,
     import_,
     init,
     merge,
@@ -70,6 +71,7 @@ power.register(app)
 import_.register(app)
 review.register(app)
 calibrate.register(app)
+dataset.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from agent_eval.errors import InputError, UsageError
 from agent_eval.flow.request import RunRequest
 from agent_eval.runner.session import RunOptions
-from agent_eval.suite.loader import LoadedConfig, LoadedSuite, load_config, load_suite
+from agent_eval.suite.loader import LoadedConfig, LoadedSuite, load_config, load_suite, recorded_config
 
 if TYPE_CHECKING:
     from agent_eval.baseline.schema import Baseline
@@ -201,6 +201,8 @@ def _baseline(request: RunRequest, plan: SuitePlan) -> tuple[Baseline | None, Pa
 
 def _suite_config(suite: LoadedSuite) -> LoadedConfig:
     config_path = suite.config_path()
+    if config_path is None and all(case.recorded is not None for case in suite.cases):
+        return recorded_config(suite)  # nothing is called: the config only labels the results
     if config_path is None:
         raise UsageError(f"{suite.path}: no config; pass --config or set `config:` in the suite")
     return load_config(config_path)

@@ -26,7 +26,7 @@ from agent_eval.providers.params import split_params
 from agent_eval.providers.ratelimits import RateInfo, parse_rate_headers
 from agent_eval.providers.registry import NO_KEY_PLACEHOLDER, endpoint_label, key_env
 from agent_eval.providers.replies import InvalidReply, body_error, estimated_usage, is_json, not_an_api
-from agent_eval.records import Message, ToolCall, Usage
+from agent_eval.records import ContentPart, Message, ToolCall, Usage
 from agent_eval.tooldefs import to_anthropic_tool
 
 __all__ = ["DEFAULT_MAX_TOKENS", "AnthropicProvider", "create", "to_anthropic_messages"]
@@ -131,9 +131,19 @@ def to_anthropic_messages(messages: tuple[Message, ...]) -> tuple[str, list[dict
                 for call in message.tool_calls
             ]
             out.append({"role": "assistant", "content": blocks})
+        elif message.parts:
+            text = [{"type": "text", "text": message.content}] if message.content else []
+            out.append({"role": message.role, "content": text + [_anthropic_part(p) for p in message.parts]})
         else:
             out.append({"role": message.role, "content": message.content})
     return system, out
+
+
+def _anthropic_part(part: ContentPart) -> dict[str, Any]:
+    """An image or PDF part as a Messages-API block (audio is refused before any call: see `PART_TYPES`)."""
+    source: dict[str, Any] = ({"type": "url", "url": part.url} if part.url is not None else
+                              {"type": "base64", "media_type": part.media_type, "data": part.data or ""})
+    return {"type": "image" if part.type == "image" else "document", "source": source}
 
 
 def _is_tool_results(content: Any) -> bool:

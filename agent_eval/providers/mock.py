@@ -231,8 +231,8 @@ def _last_of(messages: tuple[Message, ...], role: str) -> str | None:
             return None
         if messages[end].role != role:
             continue
-        if role != "tool":
-            return messages[end].content
+        if role != "tool":  # images and documents read as their labels: a rule can see what was attached
+            return "\n".join([messages[end].content, *(part.label for part in messages[end].parts)])
         start = end
         while start > 0 and messages[start - 1].role == "tool":
             start -= 1

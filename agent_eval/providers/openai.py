@@ -25,7 +25,7 @@ from agent_eval.providers.params import split_params
 from agent_eval.providers.ratelimits import RateInfo, parse_rate_headers
 from agent_eval.providers.registry import NO_KEY_PLACEHOLDER, endpoint_label, key_env
 from agent_eval.providers.replies import InvalidReply, body_error, estimated_usage, is_json, not_an_api
-from agent_eval.records import Message, ToolCall, Usage
+from agent_eval.records import ContentPart, Message, ToolCall, Usage
 from agent_eval.tooldefs import to_openai_tool
 
 __all__ = ["OpenAIProvider", "create", "to_openai_messages"]
@@ -127,8 +127,21 @@ def to_openai_messages(messages: tuple[Message, ...]) -> list[dict[str, Any]]:
             ]
         if message.role == "tool":
             entry["tool_call_id"] = message.tool_call_id or ""
+        if message.parts:
+            entry["content"] = [{"type": "text", "text": message.content}] * bool(message.content) + [
+                _openai_part(part) for part in message.parts]
         out.append(entry)
     return out
+
+
+def _openai_part(part: ContentPart) -> dict[str, Any]:
+    """An image, PDF or audio part as chat-completions content (image_url, file, input_audio)."""
+    if part.type == "image":
+        return {"type": "image_url", "image_url": {"url": part.data_url()}}
+    if part.type == "pdf":
+        return {"type": "file", "file": {"filename": part.name or "document.pdf", "file_data": part.data_url()}}
+    audio_format = "mp3" if part.media_type == "audio/mpeg" else "wav"
+    return {"type": "input_audio", "input_audio": {"data": part.data or "", "format": audio_format}}
 
 
 def _completion(response: Any, latency_ms: float, request: CompletionRequest, rate: RateInfo | None) -> Completion:

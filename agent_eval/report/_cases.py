@@ -11,6 +11,7 @@ from agent_eval.baseline.verdict import CaseDelta, Verdict
 from agent_eval.records import (
     CaseResult,
     CheckResult,
+    ContentPart,
     Message,
     Results,
     RubricResult,
@@ -65,6 +66,29 @@ class MessageView:
     content: str
     tool_calls: tuple[ToolCall, ...]
     from_config: bool
+    parts: tuple[PartView, ...] = ()
+
+
+# Inline images shown as thumbnails (the report's CSP allows data: images only); anything else is a label or a link
+_THUMBNAIL_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
+
+
+@dataclass(frozen=True, slots=True)
+class PartView:
+    """An image, PDF or audio part of a message: a thumbnail (`src`, a data: URL), a link (`href`) or a label."""
+
+    label: str
+    src: str | None = None
+    href: str | None = None
+
+
+def _part_view(part: ContentPart, redact: bool) -> PartView:
+    if redact:
+        return PartView(label=f"[{part.type}]")
+    if part.data is not None and part.type == "image" and part.media_type in _THUMBNAIL_TYPES:
+        return PartView(label=part.label, src=part.data_url())
+    url = part.url if part.url is not None and part.url.startswith(("https://", "http://")) else None
+    return PartView(label=part.label, href=url)
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,7 +157,7 @@ def _messages(msgs: Sequence[Message], system_prompt: str | None, redact: bool) 
         from_config = m.role == "system" and system_prompt is not None and m.content == system_prompt
         content = "" if from_config else (REDACTED if redact and m.content else m.content)
         calls = tuple(ToolCall(id=t.id, name=t.name, arguments=REDACTED) for t in m.tool_calls) if redact else m.tool_calls
-        out.append(MessageView(m.role, content, calls, from_config))
+        out.append(MessageView(m.role, content, calls, from_config, tuple(_part_view(p, redact) for p in m.parts)))
     return tuple(out)
 
 

@@ -59,9 +59,10 @@ def estimate(suite: LoadedSuite, config: LoadedConfig, options: RunOptions) -> D
         if cache is not None and cache.get(cache_key(model.provider, model.base_url, request)) is not None:
             cached += 1
             continue
-        tokens_in += prompt
-        run_cost = cost_usd(model.name, Usage(input_tokens=prompt, output_tokens=max_out), config.spec.pricing,
-                            provider=model.provider)
+        recorded = item.case.recorded is not None  # graded as it is: no target call, only its judges
+        tokens_in += 0 if recorded else prompt
+        run_cost = 0.0 if recorded else cost_usd(model.name, Usage(input_tokens=prompt, output_tokens=max_out),
+                                                 config.spec.pricing, provider=model.provider)
         for rubric in item.case.all_rubrics:
             judge = rubric.judge or item.case.judge
             judge_calls += rubric.samples
@@ -71,7 +72,7 @@ def estimate(suite: LoadedSuite, config: LoadedConfig, options: RunOptions) -> D
         cost = None if cost is None or run_cost is None else cost + run_cost
     if cache is not None:
         cache.close()
-    fresh = len(items) - cached
+    fresh = sum(1 for item in items if item.case.recorded is None) - cached
     return DryRun(cases=len(cases), runs=len(items), cached=cached, judge_calls=judge_calls,
                   input_tokens=tokens_in, output_tokens=fresh * max_out, cost_usd=cost)
 

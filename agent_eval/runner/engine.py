@@ -27,6 +27,7 @@ from agent_eval.scoring.escalation import detect_escalation
 from agent_eval.scoring.score import score_run
 from agent_eval.suite.case import Case
 from agent_eval.targets.base import Target, TargetResult, TargetRun
+from agent_eval.targets.recorded import RecordedTarget
 from agent_eval.trace.failure import FailurePolicy, classify_failure, retrieved_documents, with_context
 
 if TYPE_CHECKING:
@@ -195,8 +196,9 @@ class Engine:
                 played = await self.conversations.play(self.target, item.case, item.index, item.messages, deadline)
                 result = played.result
             else:
-                result = await self.target.run(TargetRun(case=item.case, index=item.index, messages=item.messages,
-                                                         deadline=deadline))
+                target = self.target if item.case.recorded is None else _RECORDED
+                result = await target.run(TargetRun(case=item.case, index=item.index, messages=item.messages,
+                                                    deadline=deadline))
         except FatalProviderError:
             raise
         except Exception as exc:  # a custom agent's result we failed to read: its run errs, the others go on
@@ -258,7 +260,8 @@ class Engine:
                     graded = await conversation.grade_turns(self.judge, item.case, played, item.index)
                     rubrics = conversation.named(graded, item.case)
                 if item.case.rubrics:
-                    asked, reported = _judged_conversation(self.target.kind, item.messages, result.messages)
+                    target_kind = self.target.kind if item.case.recorded is None else _RECORDED.kind
+                    asked, reported = _judged_conversation(target_kind, item.messages, result.messages)
                     rubrics += await self.judge.grade(item.case, asked, result.output, item.index,
                                                       context=retrieved_documents(result.trace, result.context,
                                                                                   self.failure_policy),
@@ -281,6 +284,9 @@ class Engine:
         return record.model_copy(update={"failure_kind": kind, "trace": with_context(result.trace, result.context)})
 
 
+_RECORDED = RecordedTarget()
+
+
 def _judged_conversation(kind: str, asked: tuple[Message, ...],
                          messages: tuple[Message, ...]) -> tuple[tuple[Message, ...], tuple[Message, ...]]:
     """(the conversation the judge reads as the question, the turns it reads as the candidate's own).
@@ -288,6 +294,9 @@ def _judged_conversation(kind: str, asked: tuple[Message, ...],
     A custom agent's transcript is its own text: the case's input stays the question and the rest, or all
     of it when it rewrote the input, is fenced like its answer.
     """
+    if kind == "recorded":  # its history's assistant turns were written by a model too: fenced like the answer
+        first = next((i for i, m in enumerate(messages) if m.role == "user"), len(messages) - 1)
+        return messages[:first + 1], messages[first + 1:]
     if kind not in ("python", "http", "command"):
         return messages, ()
     return asked, messages[len(asked):] if messages[:len(asked)] == asked else messages

@@ -87,7 +87,8 @@ def _call(t: ToolCall) -> ToolCall:
 
 def _message(m: Message) -> Message:
     calls = tuple(_call(t) for t in m.tool_calls)
-    return m.model_copy(update={"content": _mask(m.content) or "", "tool_calls": calls})
+    parts = tuple(part.model_copy(update={"data": None, "url": None, "name": None}) for part in m.parts)
+    return m.model_copy(update={"content": _mask(m.content) or "", "tool_calls": calls, "parts": parts})
 
 
 def redact_run(run: RunRecord) -> RunRecord:

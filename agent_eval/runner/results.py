@@ -49,7 +49,7 @@ def config_info(config: LoadedConfig, provenance: Provenance) -> ConfigInfo:
     return ConfigInfo(
         name=spec.name, version=spec.version, hash=config.hash, path=str(config.path),
         provider=spec.model.provider, model=spec.model.name, params=dict(spec.model.params),
-        system_prompt=spec.prompt.system, user_template=spec.prompt.user, author=spec.author,
+        system_prompt=spec.prompt.system, user_template=config.prompt_file.source if config.prompt_file is not None else spec.prompt.user, author=spec.author,
         rationale=spec.rationale, judge_model=provenance.judge_model,
         judge_prompt_hash=provenance.judge_prompt_hash, opaque=config.opaque, sources=dict(config.sources),
     )

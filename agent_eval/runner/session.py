@@ -297,6 +297,8 @@ def _spend_estimate(config: LoadedConfig) -> Callable[[WorkItem], tuple[float | 
     model, pricing = config.spec.model, config.spec.pricing
 
     def estimate(item: WorkItem) -> tuple[float | None, int]:
+        if item.case.recorded is not None:  # nothing is called for it
+            return 0.0, 0
         tokens = estimate_tokens(CompletionRequest(model=model.name, messages=item.messages, params=model.params))
         prompt = sum(len(m.content) for m in item.messages) // 4
         usage = Usage(input_tokens=prompt, output_tokens=tokens - prompt)

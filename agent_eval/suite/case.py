@@ -5,13 +5,22 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from agent_eval.records import Message
+from agent_eval.records import ContentPart, Message, ToolCall
 from agent_eval.suite.schema import JudgeSpec, RubricSpec, SimulatedUserSpec, ToolResultSpec
 
 if TYPE_CHECKING:
     from agent_eval.checks.base import Check
 
-__all__ = ["Case", "Turn"]
+__all__ = ["Case", "Recorded", "Turn"]
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    """An answer produced elsewhere, graded as the run's output: no target is called."""
+
+    output: str
+    messages: tuple[Message, ...] = ()  # the history the answer follows (a recorded conversation's earlier turns)
+    tool_calls: tuple[ToolCall, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +54,8 @@ class Case:
     conversation: tuple[Turn, ...] | None = None  # scripted user turns; `input` holds the first
     simulated_user: SimulatedUserSpec | None = None  # a model plays the user; `input` holds the opening
     every_turn: Turn | None = None  # a simulated user's `turn_checks` and `turn_rubrics`, on each reply
+    recorded: Recorded | None = None  # graded as it is; the target is not called
+    attachments: tuple[ContentPart, ...] = ()  # images, PDFs or audio its `file:` vars name: sent with the user turn
 
     @property
     def is_conversation(self) -> bool:

@@ -19,9 +19,9 @@ from typing import Any
 
 from agent_eval.errors import InputError
 
-__all__ = ["chat_row", "flat_row", "parquet_rows", "promptfoo_check", "stable_row_id"]
+__all__ = ["chat_row", "flat_row", "mapped_row", "parquet_rows", "promptfoo_check", "stable_row_id"]
 
-_JSON_COLUMNS = ("checks", "rubrics", "vars", "metadata")
+_JSON_COLUMNS = ("checks", "rubrics", "vars", "metadata", "recorded")
 _CASE_COLUMNS = ("id", "input", "expected", "tags", "critical", "description")
 _EXPECTED = re.compile(r"^__expected\d*$")
 _TYPED = re.compile(r"^(?P<not>not-)?(?P<type>[a-z][a-z-]*)(?:\((?P<arg>[0-9.]+)\))?(?::(?P<value>.*))?$", re.DOTALL)
@@ -122,6 +122,40 @@ def _promptfoo_rubric(kind: str, value: str, threshold: str | None, column: str)
     if threshold is not None and 0 <= float(threshold) <= 1:
         rubric["threshold"] = 1 + 4 * float(threshold)
     return rubric
+_CASE_KEYS = frozenset({"id", "description", "tags", "input", "conversation", "simulated_user", "vars", "expected",
+                        "critical", "checks", "rubrics", "judge", "metadata", "tool_results", "recorded", "messages"})
+
+
+def mapped_row(row: dict[str, Any], fields: dict[str, str], file: Path, line: int, *, flat: bool) -> dict[str, Any]:
+    """A row with `fields` applied: each mapped key renamed to its case field (`output` becomes a recorded
+    output). A JSON row's other keys that are not case fields become vars (Inspect's `choices`, ...), and a row
+    without an id gets one from its content."""
+    if not fields:
+        return row
+    out = dict(row)
+    for case_key, column in fields.items():
+        if column not in out:
+            raise InputError(file, f"fields.{case_key} names '{column}', which this row does not have; it has: "
+                             f"{', '.join(map(str, row))}", line=line, field=f"fields.{case_key}")
+        value = out.pop(column)
+        if case_key == "output":
+            recorded = {"output": value if isinstance(value, str) else json.dumps(value)}
+            out["recorded"] = json.dumps(recorded) if flat else recorded
+        elif case_key == "expected" and isinstance(value, list):  # Inspect: several acceptable targets
+            if not value or not all(isinstance(v, str) for v in value):
+                raise InputError(file, f"'{column}' must be text or a non-empty list of texts", line=line,
+                                 field=column)
+            out["expected"] = value[0]
+            if not flat:
+                out.setdefault("vars", {})[column] = value
+        else:
+            out[case_key] = value
+    if not flat:
+        extra = {k: out.pop(k) for k in list(out) if k not in _CASE_KEYS}
+        if extra:
+            out["vars"] = {**extra, **out.get("vars", {})}
+        out.setdefault("id", stable_row_id(row))  # as a table row: a dataset's rows seldom carry ids
+    return out
 
 
 def flat_row(row: dict[str, Any], file: Path, line: int, input_column: str | None) -> dict[str, Any]:
@@ -187,7 +221,8 @@ def _content(value: Any) -> str:
 
 
 def chat_row(row: dict[str, Any], file: Path, line: int) -> dict[str, Any]:
-    """A JSONL row in OpenAI chat format: `messages` become the input; a final assistant message, the expected."""
+    """A JSONL row in OpenAI chat format: `messages` become the input; a final assistant message, the expected
+(with `"recorded": true`, the answer graded with no target called)."""
     messages = row["messages"]
     if not isinstance(messages, list) or not messages:
         raise InputError(file, "messages must be a non-empty list of {role, content}", line=line, field="messages")
@@ -197,7 +232,10 @@ def chat_row(row: dict[str, Any], file: Path, line: int) -> dict[str, Any]:
         if not isinstance(m, dict) or m.get("role") not in ("system", "user", "assistant", "tool"):
             raise InputError(file, f"messages[{i}] needs a role of system, user, assistant or tool", line=line,
                              field=f"messages[{i}]")
-        entry: dict[str, Any] = {"role": m["role"], "content": _content(m.get("content"))}
+        raw = m.get("content")
+        kept = m["role"] == "user" and isinstance(raw, list) and any(
+            isinstance(part, dict) and part.get("type") != "text" for part in raw)  # images, files, audio: kept
+        entry: dict[str, Any] = {"role": m["role"], "content": raw if kept else _content(raw)}
         if m["role"] == "assistant" and m.get("tool_calls"):
             entry["tool_calls"] = _tool_calls(m["tool_calls"], file, line, i)
             called.update(call["id"] for call in entry["tool_calls"])
@@ -210,6 +248,10 @@ def chat_row(row: dict[str, Any], file: Path, line: int) -> dict[str, Any]:
             entry["tool_call_id"] = answered
         out.append(entry)
     case = {k: v for k, v in row.items() if k != "messages"}
+    if row.get("recorded") is True:  # a logged conversation: its last assistant message is graded as it is
+        case["recorded"] = {"messages": out}
+        case.setdefault("id", stable_row_id(row))
+        return case
     if out[-1]["role"] == "assistant" and len(out) > 1:
         last = out.pop()
         case.setdefault("expected", last["content"])

@@ -14,21 +14,25 @@ from typing import Any
 from agent_eval._hashing import canonical_hash
 from agent_eval.errors import InputError
 from agent_eval.modelspec import PROVIDER_NAMES
-from agent_eval.records import Message, ToolCall
-from agent_eval.suite.case import Case, Turn
+from agent_eval.records import ContentPart, Message, ToolCall
+from agent_eval.suite.case import Case, Recorded, Turn
+from agent_eval.suite.files import NamedFile
+from agent_eval.suite.parts import ReadFile
 from agent_eval.suite.render import renders_templates
 from agent_eval.suite.schema import (
     SCHEMA_VERSION,
+    CasesFromSpec,
     CaseSpec,
     ConfigFile,
     CriticalSpec,
     MessageSpec,
+    RecordedSpec,
     RubricSpec,
     SuiteFile,
 )
 from agent_eval.suite.yamlfile import LineIndex, find_invalid_text, read_yaml, validate, version_gate
 
-__all__ = ["LoadedConfig", "LoadedSuite", "load_config", "load_suite"]
+__all__ = ["LoadedConfig", "LoadedSuite", "load_config", "load_suite", "recorded_config"]
 
 
 CaseSource = tuple[CaseSpec, Path, LineIndex, tuple[str | int, ...]]
@@ -63,6 +67,24 @@ class LoadedConfig:
     opaque: bool = False  # an HTTP or command agent without `agent.version`
     sources: tuple[tuple[str, str], ...] = ()  # ("pkg.mod:fn", source hash) the hash covers
     warnings: tuple[str, ...] = ()
+    prompt_file: PromptFile | None = None  # `prompt.file`, read once at load
+
+    @property
+    def user_template(self) -> str:
+        """The user template: a text prompt file's contents, or `prompt.user`."""
+        if self.prompt_file is not None and not self.prompt_file.chat:
+            return self.prompt_file.source
+        return self.spec.prompt.user
+
+
+@dataclass(frozen=True, slots=True)
+class PromptFile:
+    """A prompt read from a file: a user template, or (`chat`) a chat template of {role, content} messages."""
+
+    name: str
+    source: str
+    chat: bool
+    sha256: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,16 +117,54 @@ def load_config(path: Path) -> LoadedConfig:
         version_gate(path, data, SCHEMA_VERSION, index)
     spec = validate(ConfigFile, data, path, index)
     _check_provider(spec.model.provider, path, index, ("model", "provider"))
-    return _hashed(spec, path, data)
+    prompt_file = _prompt_file(spec, path, index)
+    return _hashed(spec, path, data, prompt_file)
 
 
-def _hashed(spec: ConfigFile, path: Path, raw: Any) -> LoadedConfig:
-    """The config with its behaviour hash (labels, comments and key order excluded; module sources included)."""
+def _prompt_file(spec: ConfigFile, path: Path, index: LineIndex) -> PromptFile | None:
+    """`prompt.file` read (inside the config's folder); a chat template's messages are checked when it parses
+    before rendering (a template that loops over vars is checked when each case renders it)."""
+    from agent_eval.suite.files import read_named_file
+    from agent_eval.suite.render import chat_template_messages
+
+    name = spec.prompt.file
+    if name is None:
+        return None
+    loc = ("prompt", "file")
+    found = read_named_file(path.parent, name, where=path, line=index.line_of(loc), field="prompt.file",
+                            text_only=True)
+    text = found.text
+    chat = name.lower().endswith((".yaml", ".yml", ".json"))
+    if not chat and text.endswith("\n"):  # an editor's final newline is not part of the prompt
+        text = text[:-1].removesuffix("\r")
+    prompt = PromptFile(name=name, source=text, chat=chat,
+                        sha256=found.sha256)
+    if prompt.chat:
+        chat_template_messages(prompt.source, None, where=str(path.parent / name), what="prompt file")
+    return prompt
+
+
+def _hashed(spec: ConfigFile, path: Path, raw: Any, prompt_file: PromptFile | None = None) -> LoadedConfig:
+    """The config with its behaviour hash (labels, comments and key order excluded; module sources and the
+    prompt file's contents included)."""
     from agent_eval.suite.confighash import behaviour_hash, with_defaults
 
-    found = behaviour_hash(with_defaults(raw), path.parent)
+    view = with_defaults(raw)
+    if prompt_file is not None and isinstance(view.get("prompt"), dict):  # the contents, not the file's name
+        view["prompt"] = {**view["prompt"], "file": {"sha256": prompt_file.sha256, "chat": prompt_file.chat}}
+    found = behaviour_hash(view, path.parent)
     return LoadedConfig(spec=spec, path=path, hash=found.hash, opaque=found.opaque,
-                        sources=tuple(sorted(found.sources.items())), warnings=found.warnings)
+                        sources=tuple(sorted(found.sources.items())), warnings=found.warnings,
+                        prompt_file=prompt_file)
+
+
+def recorded_config(suite: LoadedSuite) -> LoadedConfig:
+    """The config of a suite whose every case is recorded: it calls nothing, and labels the results `recorded`."""
+    from agent_eval.modelspec import ModelSpec
+
+    spec = ConfigFile(name="recorded", version="1.0.0", model=ModelSpec(provider="mock", name="recorded"),
+                      description="Recorded outputs: no target is called.")
+    return LoadedConfig(spec=spec, path=suite.path, hash=canonical_hash({"recorded": suite.name}))
 
 
 def _check_provider(name: str, path: Path, index: LineIndex, loc: tuple[str | int, ...]) -> None:
@@ -167,6 +227,8 @@ def _check_sources(cases: Sequence[CaseSpec], spec: SuiteFile, base_dir: Path) -
 
     raw = [list(c.checks) for c in cases] + [list(spec.defaults.checks)]
     found: dict[str, str] = {}
+    if spec.vars_transform:
+        raw.append([{"python": spec.vars_transform}])
     for key, reference in find_references(raw):
         path = module_file(reference, [base_dir]) if key == "python" else None
         if path is not None:
@@ -211,7 +273,8 @@ def _compile_case(
 ) -> Case:
     from agent_eval.suite.check_values import case_renderer
 
-    render = case_renderer(suite.templated_inputs, case.vars, case.expected)  # case vars in check values
+    variables, var_sources, attachments = _case_vars(case, suite, (file, index, loc), (suite_path, suite_index))
+    render = case_renderer(suite.templated_inputs, variables, case.expected)  # case vars in check values
     raw_checks = [(raw, file, index, (*loc, "checks", j)) for j, raw in enumerate(case.checks)]
     raw_checks += [(raw, suite_path, suite_index, ("defaults", "checks", j))
                    for j, raw in enumerate(suite.defaults.checks)]
@@ -222,36 +285,133 @@ def _compile_case(
     judged = case.judge is not None or suite.judge is not None
     turns = _compile_turns(case, judged, file, index, loc, suite_path.parent, render)
     every_turn = _compile_every_turn(case, judged, file, index, loc, suite_path.parent, render)
-    message_input: str | tuple[Message, ...]
-    if case.conversation is not None:
-        message_input = case.conversation[0].user
-    elif case.simulated_user is not None:
-        message_input = case.simulated_user.opening
+    read_files: dict[str, str] = {}
+    read = _part_reader(suite, (file, index, loc), suite_path, read_files)
+    try:
+        message_input, recorded = _inputs(case, read)
+    except ValueError as exc:
+        iloc = (*loc, "recorded") if case.recorded is not None else (*loc, "input")
+        raise InputError(file, f"case '{case.id}': {exc}", line=index.line_of(iloc), field=_dotted(iloc)) from None
+    if case.simulated_user is not None:
         _check_provider(case.simulated_user.model.provider, file, index, (*loc, "simulated_user", "model", "provider"))
-    elif isinstance(case.input, str):
-        message_input = case.input
-    else:
-        message_input = tuple(_message(m) for m in case.input or ())
+    if read_files:
+        var_sources = {**var_sources, "part_files": read_files}
     dumped = case.model_dump(mode="json")
     definition = {
         "input": stable_dump(dumped["input"]), "vars": case.vars, "expected": case.expected,
         "checks": [*case.checks, *suite.defaults.checks],
         "rubrics": [stable_dump(_rubric_definition(r)) for r in rubrics],
     }
-    for key in ("tool_results", "conversation", "simulated_user"):  # only when present: existing hashes stay
+    if var_sources:  # files read and defaults merged: what the vars came from (only then: hashes stay)
+        definition["var_sources"] = var_sources
+    for key in ("tool_results", "conversation", "simulated_user", "recorded"):  # only when present: hashes stay
         if getattr(case, key):
             definition[key] = dumped[key]
     critical = case.critical if case.critical is not None else suite.defaults.critical
     return Case(
         id=case.id, input=message_input, tags=tuple(dict.fromkeys(case.tags + suite.defaults.tags)),
-        vars=dict(case.vars), expected=case.expected, critical=bool(critical),
+        vars=variables, expected=case.expected, critical=bool(critical),
         critical_min_pass_rate=critical.min_pass_rate if isinstance(critical, CriticalSpec) else None,
         checks=tuple(checks), rubrics=graded_rubrics, judge=case.judge or suite.judge,
         definition_hash=canonical_hash(definition),
         source=f"{file}:{index.line_of(loc) or 1}", tool_results=dict(case.tool_results),
-        metadata=dict(case.metadata), templated=renders_templates(suite.templated_inputs, case.vars),
-        conversation=turns, simulated_user=case.simulated_user, every_turn=every_turn,
+        metadata=dict(case.metadata), templated=renders_templates(suite.templated_inputs, variables),
+        conversation=turns, simulated_user=case.simulated_user, every_turn=every_turn, recorded=recorded,
+        attachments=attachments,
     )
+
+
+def _inputs(case: CaseSpec, read: ReadFile | None) -> tuple[str | tuple[Message, ...], Recorded | None]:
+    """(what the case sends first, its recorded answer); ValueError when a content part is malformed."""
+    recorded = _recorded(case.recorded, read)
+    if case.conversation is not None:
+        return case.conversation[0].user, recorded
+    if case.simulated_user is not None:
+        return case.simulated_user.opening, recorded
+    if recorded is not None and recorded.messages:
+        return recorded.messages, recorded
+    if isinstance(case.input, str) or case.input is None:
+        return case.input or "", recorded
+    return tuple(_message(m, read) for m in case.input), recorded
+
+
+def _case_vars(case: CaseSpec, suite: SuiteFile, at: tuple[Path, LineIndex, tuple[str | int, ...]],
+               suite_at: tuple[Path, LineIndex]) -> tuple[dict[str, Any], dict[str, Any], tuple[ContentPart, ...]]:
+    """(the vars a case uses, what they came from for its definition hash, the images, PDFs or audio its `file:`
+    vars name): `defaults.vars` under the case's own, `file:` values read inside the suite's folder, then the
+    suite's `vars_transform`."""
+    from agent_eval.suite.files import FILE_PREFIX, read_named_file
+    from agent_eval.suite.parts import file_part
+
+    file, index, loc = at
+    suite_path = suite_at[0]
+    attachments: list[ContentPart] = []
+    variables = {**suite.defaults.vars, **case.vars}
+    sources: dict[str, Any] = {"defaults": suite.defaults.vars} if suite.defaults.vars else {}
+    from_data = file != suite_path
+    for name, value in variables.items():
+        if not isinstance(value, str) or not value.startswith(FILE_PREFIX):
+            continue
+        vloc = (*loc, "vars", name) if name in case.vars else ("defaults", "vars", name)
+        where, where_index = (file, index) if name in case.vars else suite_at
+        if from_data and name in case.vars and not (suite.dataset and suite.dataset.allow_files):
+            raise InputError(file, f"var '{name}' names a file ({value}); a dataset row reads files only when the "
+                             "suite opts in with `dataset: {allow_files: true}`",
+                             line=where_index.line_of(vloc), field=_dotted(vloc))
+        found = read_named_file(suite_path.parent, value[len(FILE_PREFIX):], where=where,
+                                line=where_index.line_of(vloc), field=_dotted(vloc))
+        if found.kind == "text":
+            variables[name] = found.text
+        else:  # an image, PDF or audio clip goes with the user message; the var reads as its file name
+            attachments.append(file_part(found))
+            variables[name] = found.name
+        sources.setdefault("files", {})[name] = found.sha256
+    if suite.vars_transform:
+        variables = _transformed(suite.vars_transform, variables, case.id, suite_path)
+        sources["transformed"] = canonical_hash(variables)  # what the function made of them, not just its name
+    return variables, sources, tuple(attachments)
+
+
+def _transformed(ref: str, variables: dict[str, Any], case_id: str, suite_path: Path) -> dict[str, Any]:
+    """The suite's `vars_transform` applied to one case's vars; what it raises is a load error naming the case."""
+    import inspect
+
+    from agent_eval.checks import CheckSpecError
+    from agent_eval.checks.python import import_function
+
+    try:
+        function = import_function(ref, suite_path.parent.resolve())
+    except CheckSpecError as exc:
+        raise InputError(suite_path, str(exc), field="vars_transform") from None
+    try:
+        takes_id = len(inspect.signature(function).parameters) >= 2
+    except (TypeError, ValueError):
+        takes_id = False
+    try:
+        result = function(dict(variables), case_id) if takes_id else function(dict(variables))
+    except Exception as exc:
+        raise InputError(suite_path, f"{ref} raised {type(exc).__name__}: {exc} on case '{case_id}'",
+                         field="vars_transform") from None
+    if not isinstance(result, dict) or not all(isinstance(k, str) for k in result):
+        raise InputError(suite_path, f"{ref} returned {type(result).__name__} for case '{case_id}'; expected a "
+                         "mapping of var names to values", field="vars_transform")
+    return result
+
+
+def _recorded(spec: RecordedSpec | None, read: ReadFile | None = None) -> Recorded | None:
+    """A recorded answer: the output, the history before it and every tool call in it (with its tool result)."""
+    if spec is None:
+        return None
+    calls = [ToolCall(id=c.id, name=c.name,
+                      arguments=c.arguments if isinstance(c.arguments, str) else json.dumps(c.arguments))
+             for c in spec.tool_calls]
+    if spec.messages is None:
+        return Recorded(output=spec.output or "", tool_calls=tuple(calls))
+    history = tuple(_message(m, read) for m in spec.messages)
+    results = {m.tool_call_id: m.content for m in history if m.role == "tool"}
+    made = [c.model_copy(update={"result": results[c.id]}) if c.id in results else c
+            for m in history for c in m.tool_calls]
+    return Recorded(output=history[-1].content, messages=history[:-1], tool_calls=(*made, *calls))
 
 
 def _needs_judge(has_judge: bool, name: str, where: Path, where_index: LineIndex,
@@ -352,27 +512,47 @@ def _rubric_definition(rubric: RubricSpec) -> dict[str, Any]:
     return rubric.model_dump(mode="json", exclude={"template"} if rubric.template is None else None)
 
 
-def _message(spec: MessageSpec) -> Message:
-    """A scripted message, its tool calls' arguments as JSON text (as a model writes them)."""
+def _message(spec: MessageSpec, read: ReadFile | None = None) -> Message:
+    """A scripted message, its tool calls' arguments as JSON text (as a model writes them), its content parts read
+    (ValueError: a part is malformed)."""
+    from agent_eval.suite.parts import read_content
+
     calls = tuple(
         ToolCall(id=c.id, name=c.name,
                  arguments=c.arguments if isinstance(c.arguments, str) else json.dumps(c.arguments))
         for c in spec.tool_calls
     )
-    return Message(role=spec.role, content=spec.content, tool_calls=calls, tool_call_id=spec.tool_call_id)
+    text, parts = read_content(spec.content, read)
+    return Message(role=spec.role, content=text, tool_calls=calls, tool_call_id=spec.tool_call_id, parts=parts)
 
 
-def _sources(spec: SuiteFile) -> Iterator[tuple[str, str | None, tuple[str | int, ...]]]:
-    """(file or glob, input column, loc) for each `cases_from` entry."""
+def _part_reader(suite: SuiteFile, at: tuple[Path, LineIndex, tuple[str | int, ...]], suite_path: Path,
+                 read_files: dict[str, str]) -> ReadFile | None:
+    """How a case's content parts read files: inside the suite's folder, and for a dataset row only when the suite
+    allows it; each file's hash is noted in `read_files` (for the case's definition hash)."""
+    from agent_eval.suite.files import read_named_file
+
+    file, index, loc = at
+    if file != suite_path and not (suite.dataset and suite.dataset.allow_files):
+        return None
+    where = (*loc, "input")
+
+    def read(name: str) -> NamedFile:
+        found = read_named_file(suite_path.parent, name, where=file, line=index.line_of(where), field=_dotted(where))
+        read_files[name] = found.sha256
+        return found
+
+    return read
+
+
+def _sources(spec: SuiteFile) -> Iterator[tuple[str, CasesFromSpec, tuple[str | int, ...]]]:
+    """(file or glob, its options, loc) for each `cases_from` entry."""
     entries = spec.cases_from if isinstance(spec.cases_from, tuple) else (spec.cases_from,)
     for i, entry in enumerate(entries):
         if entry is None:
             continue
         loc: tuple[str | int, ...] = ("cases_from", i) if isinstance(spec.cases_from, tuple) else ("cases_from",)
-        if isinstance(entry, str):
-            yield entry, None, loc
-        else:
-            yield entry.path, entry.input_column, loc
+        yield (entry, CasesFromSpec(path=entry), loc) if isinstance(entry, str) else (entry.path, entry, loc)
 
 
 def _glob(path: Path, pattern: str, line: int | None) -> list[Path]:
@@ -391,7 +571,7 @@ def _glob(path: Path, pattern: str, line: int | None) -> list[Path]:
 
 def _cases_from(spec: SuiteFile, path: Path, index: LineIndex) -> Iterator[CaseSource]:
     """Yield (case, file, line index, loc) for every case of every `cases_from` file."""
-    for name, input_column, where in _sources(spec):
+    for name, options, where in _sources(spec):
         if any(ch in name for ch in "*?["):
             files = _glob(path, name, index.line_of(where))
             if not files:
@@ -403,7 +583,8 @@ def _cases_from(spec: SuiteFile, path: Path, index: LineIndex) -> Iterator[CaseS
                 raise InputError(path, f"cases file '{name}' not found (looked for {files[0]})",
                                  line=index.line_of(where), field="cases_from")
         for file in files:
-            for row, row_index, loc in _rows(file, input_column):
+            fields = {str(key): column for key, column in options.fields.items()}
+            for row, row_index, loc in _rows(file, options.input_column, fields):
                 case = validate(CaseSpec, row, file, row_index, root=loc)
                 _no_code(case, file, row_index, loc)
                 _no_endpoints(case, file, row_index, loc)
@@ -482,23 +663,19 @@ def _checked(row: dict[str, Any], file: Path, line: int) -> dict[str, Any]:
     return row
 
 
-def _rows(file: Path, input_column: str | None = None) -> Iterator[RowSource]:
-    """Rows of a JSONL, CSV, Parquet or YAML cases file, each with its line and a location."""
-    from agent_eval.suite.datasets import chat_row, flat_row, parquet_rows
+def _rows(file: Path, input_column: str | None = None, fields: dict[str, str] | None = None) -> Iterator[RowSource]:
+    """Rows of a JSONL, JSON, CSV, Parquet or YAML cases file, each with its line and a location; `fields` says
+    which key holds each case field."""
+    from agent_eval.suite.datasets import chat_row, flat_row, mapped_row, parquet_rows
 
+    fields = fields or {}
     suffix = file.suffix.lower()
-    if suffix == ".jsonl":
-        for n, text in enumerate(_text_of(file).splitlines(), start=1):
-            if not text.strip():
-                continue
-            try:
-                row = _as_row(json.loads(text), file, n)
-            except (ValueError, RecursionError) as exc:
-                detail = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
-                raise InputError(file, f"invalid JSON: {detail}", line=n) from None
+    if suffix in (".jsonl", ".json"):
+        for row, n, loc in _json_rows(file):
+            row = mapped_row(row, fields, file, n, flat=False)
             if "messages" in row and "input" not in row:
                 row = chat_row(row, file, n)
-            yield _checked(row, file, n), LineIndex({(): n}), ()
+            yield _checked(row, file, n), LineIndex({loc: n}), loc
     elif suffix == ".csv":
         reader = csv.DictReader(io.StringIO(_text_of(file), newline=""))
         while True:
@@ -515,9 +692,11 @@ def _rows(file: Path, input_column: str | None = None) -> Iterator[RowSource]:
             if extra is not None:
                 raise InputError(file, f"this row has {len(row) - 1 + len(extra)} fields, the header names "
                                  f"{len(row) - 1}; quote a field that holds a comma", line=n)
+            row = mapped_row(row, fields, file, n, flat=True)
             yield _checked(flat_row(row, file, n, input_column), file, n), LineIndex({(): n}), ()
     elif suffix == ".parquet":
         for n, row in enumerate(parquet_rows(file), start=1):
+            row = mapped_row(row, fields, file, n, flat=True)
             yield _checked(flat_row(row, file, n, input_column), file, n), LineIndex({(): n}), ()
     elif suffix in (".yaml", ".yml"):
         data, yindex = read_yaml(file)
@@ -526,9 +705,51 @@ def _rows(file: Path, input_column: str | None = None) -> Iterator[RowSource]:
             raise InputError(file, "expected a list of cases (or a mapping with `cases:`)", line=1)
         prefix: tuple[str | int, ...] = ("cases",) if isinstance(data, dict) else ()
         for i, row in enumerate(items):
-            yield _as_row(row, file, yindex.line_of((*prefix, i)) or 1), yindex, (*prefix, i)
+            line = yindex.line_of((*prefix, i)) or 1
+            yield mapped_row(_as_row(row, file, line), fields, file, line, flat=False), yindex, (*prefix, i)
     else:
-        raise InputError(file, f"unsupported cases file type '{suffix}'; expected .jsonl, .csv, .parquet or .yaml")
+        raise InputError(file, f"unsupported cases file type '{suffix}'; expected .jsonl, .json, .csv, .parquet "
+                         "or .yaml")
+
+
+def _json_rows(file: Path) -> Iterator[tuple[dict[str, Any], int, tuple[str | int, ...]]]:
+    """(row, line, loc) of a JSONL file, or of a JSON file holding an array of rows (or {cases: [...]})."""
+    text = _text_of(file)
+    if file.suffix.lower() == ".jsonl":
+        for n, line in enumerate(text.splitlines(), start=1):
+            if line.strip():
+                yield _as_row(_json(line, file, n), file, n), n, ()
+        return
+    data = _json(text, file, None)
+    items = data.get("cases") if isinstance(data, dict) else data
+    if not isinstance(items, list):
+        raise InputError(file, "expected a JSON array of cases (or an object with `cases`)", line=1)
+    starts = _element_lines(text, len(items))
+    for i, item in enumerate(items):
+        yield _as_row(item, file, starts[i]), starts[i], (i,)
+
+
+def _json(text: str, file: Path, line: int | None) -> Any:
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise InputError(file, "invalid JSON: nested too deeply", line=line) from None
+    except json.JSONDecodeError as exc:
+        detail = str(exc) if line is not None else f"{exc.msg} (column {exc.colno})"
+        raise InputError(file, f"invalid JSON: {detail}", line=line or exc.lineno) from None
+
+
+def _element_lines(text: str, count: int) -> list[int]:
+    """The line each top-level array element starts on (the array may sit under `cases`)."""
+    decoder = json.JSONDecoder()
+    start = text.index("[", text.index('"cases"') if text.lstrip().startswith("{") else 0) + 1
+    lines, pos = [], start
+    for _ in range(count):
+        while pos < len(text) and text[pos] in " \t\r\n,":
+            pos += 1
+        lines.append(text.count("\n", 0, pos) + 1)
+        _, pos = decoder.raw_decode(text, pos)
+    return lines
 
 
 def _as_row(row: Any, file: Path, line: int) -> dict[str, Any]:

@@ -36,12 +36,14 @@ __all__ = [
     "CasesFromSpec",
     "ConfigFile",
     "CriticalSpec",
+    "DatasetOptionsSpec",
     "DefaultsSpec",
     "EscalationSpec",
     "GateSpec",
     "JudgeSpec",
     "MessageSpec",
     "PromptSpec",
+    "RecordedSpec",
     "ReportSpec",
     "RubricSpec",
     "SimulatedUserSpec",
@@ -81,10 +83,25 @@ class Spec(BaseModel):
 
 
 class PromptSpec(Spec):
-    """The prompt templates (Jinja2, StrictUndefined)."""
+    """The prompt templates (Jinja2, StrictUndefined), written here or read from a file beside the config."""
 
     system: str | None = None
-    user: str = Field(description="Rendered with `input` and the case's vars.")
+    user: str = Field("{{ input }}", description="Rendered with `input` and the case's vars.")
+    file: str | None = Field(
+        None, exclude_if=_unset, description="A prompt file relative to the config (inside its folder): .txt, .md "
+        "or .j2 is the user template; .yaml, .yml or .json is a chat template, a list of {role, content} messages "
+        "rendered with `input` and the case's vars (the whole file may be a template: loops over vars). The config "
+        "hash covers the file's contents.")
+
+    @model_validator(mode="after")
+    def _file_or_inline(self) -> PromptSpec:
+        if self.file is not None:
+            chat = self.file.lower().endswith((".yaml", ".yml", ".json"))
+            clash = [k for k in (("system", "user") if chat else ("user",)) if k in self.model_fields_set]
+            if clash:
+                kind = "a chat template brings its own messages" if chat else "a text prompt file is the user template"
+                raise ValueError(f"prompt.file and prompt.{clash[0]} together: {kind}; keep one")
+        return self
 
 
 class EscalationSpec(Spec):
@@ -230,7 +247,9 @@ class MessageSpec(Spec):
     """One chat message of a conversation input."""
 
     role: Literal["system", "user", "assistant", "tool"]
-    content: str = ""
+    content: str | tuple[dict[str, Any], ...] = Field(
+        "", description="Text, or a list of parts: {type: text, text}, {type: image, file: photo.png} (or pdf, audio; "
+        "a file beside the suite), {type: image, url: https://...}, or OpenAI's image_url, file and input_audio parts.")
     tool_calls: tuple[ToolCallSpec, ...] = Field((), description="Tool calls of a scripted assistant message.")
     tool_call_id: str | None = Field(None, description="The call a `tool` message answers.")
 
@@ -316,11 +335,33 @@ class SimulatedUserSpec(Spec):
 _CASE_INPUTS = ("input", "conversation", "simulated_user")
 
 
+class RecordedSpec(Spec):
+    """An output (or a whole conversation) produced elsewhere, graded by the case's checks and rubrics with no
+    target called: production logs, another tool's outputs."""
+
+    output: str | None = Field(None, description="The answer to grade; the case's `input` (optional) is the question.")
+    messages: tuple[MessageSpec, ...] | None = Field(
+        None, min_length=1, description="A whole conversation: its last message is the assistant's answer to grade, "
+        "the messages before it the history (the judge's question). The case has no `input` then.")
+    tool_calls: tuple[ToolCallSpec, ...] = Field(
+        (), description="Tool calls the recorded answer made (with the other recorded calls of `messages`).")
+
+    @model_validator(mode="after")
+    def _one_output(self) -> RecordedSpec:
+        if (self.output is None) == (self.messages is None):
+            raise ValueError("recorded needs exactly one of output or messages")
+        if self.messages is not None and self.messages[-1].role != "assistant":
+            raise ValueError(f"recorded messages end with the assistant's answer to grade; the last one is "
+                             f"{self.messages[-1].role}")
+        return self
+
+
 class CaseSpec(Spec):
     """One golden case."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra={
-        "oneOf": [{"required": [key]} for key in ("input", "conversation", "simulated_user")]})
+        "oneOf": [{"required": ["input"]}, {"required": ["conversation"]}, {"required": ["simulated_user"]},
+                  {"required": ["recorded"], "not": {"required": ["input"]}}]})
 
     id: str = Field(min_length=1, description="Unique and stable: the join key with a baseline.")
     description: str | None = None
@@ -343,6 +384,9 @@ class CaseSpec(Spec):
     tool_results: dict[str, tuple[ToolResultSpec, ...]] = Field(
         default_factory=dict, description="Canned results per tool name, for the tool loop: the first whose "
         "`when` is a subset of the call's arguments.")
+    recorded: RecordedSpec | None = Field(
+        None, exclude_if=_unset, description="Grade this output ({output}) or conversation ({messages}) instead of "
+        "calling the target; `input` is optional with an output and absent with messages.")
 
     @field_validator("id", mode="before")
     @classmethod
@@ -356,6 +400,13 @@ class CaseSpec(Spec):
         if not isinstance(data, dict):
             return data
         given = [key for key in _CASE_INPUTS if data.get(key) is not None]
+        recorded = data.get("recorded")
+        if recorded is not None:
+            clash = [k for k in given if k != "input" or (isinstance(recorded, dict) and recorded.get("messages"))]
+            if clash:
+                raise ValueError(f"a recorded case has no {clash[0]}: recorded messages hold the whole conversation"
+                                 if clash[0] == "input" else f"a recorded case has no {clash[0]}: nothing is called")
+            return data
         if not given and set(data) <= set(cls.model_fields):  # (an unknown key is reported instead: a typo)
             raise ValidationError.from_exception_data(
                 cls.__name__, [InitErrorDetails(type="missing", loc=("input",), input=data)])
@@ -375,6 +426,9 @@ class DefaultsSpec(Spec):
     rubrics: tuple[RubricSpec, ...] = ()
     tags: tuple[str, ...] = ()
     critical: bool | CriticalSpec = Field(False, description="Every case's `critical` unless it sets its own.")
+    vars: dict[str, Any] = Field(
+        default_factory=dict, exclude_if=_unset, description="Vars every case starts from; a case's own vars of "
+        "the same name win.")
 
 
 class TagLimitSpec(Spec):
@@ -428,6 +482,19 @@ class CasesFromSpec(Spec):
 
     path: str = Field(min_length=1, description="File or glob (data/*.csv), relative to the suite.")
     input_column: str | None = Field(None, description="Column sent as the input; default `input`, else the first.")
+    fields: dict[Literal["id", "input", "expected", "metadata", "tags", "output"], str] = Field(
+        default_factory=dict, exclude_if=_unset,
+        description="Which key or column holds each case field, e.g. {input: question, expected: target, id: qid} "
+        "(Inspect: {expected: target}); `output` is a recorded output, graded with no target called. With a "
+        "mapping, a JSON or JSONL row's other keys that are not case fields become vars.")
+
+
+class DatasetOptionsSpec(Spec):
+    """What rows of `cases_from` files may do."""
+
+    allow_files: bool = Field(
+        False, description="Rows may name `file:` values in their vars (read inside the suite's folder); off, a "
+        "dataset row never reads a file.")
 
 
 class SuiteFile(Spec):
@@ -443,7 +510,8 @@ class SuiteFile(Spec):
         "auto", description="Render case inputs as Jinja2: auto (only a case with non-empty `vars`), true, false.")
     defaults: DefaultsSpec = DefaultsSpec()
     cases_from: str | CasesFromSpec | tuple[str | CasesFromSpec, ...] | None = Field(
-        None, description="JSONL (case rows or OpenAI `messages`), CSV, Parquet or YAML files of cases; globs allowed.")
+        None, description="JSONL (case rows or OpenAI `messages`), JSON arrays, CSV, Parquet or YAML files of cases; "
+        "globs allowed.")
     cases: tuple[CaseSpec, ...] = ()
     judge: Judge = None
     gate: GateSpec = GateSpec()
@@ -482,6 +550,12 @@ class SuiteFile(Spec):
     derived_metrics: dict[str, str] = Field(
         default_factory=dict, exclude_if=_unset,
         description="name -> formula over named metrics (sums over runs), runs and cases; e.g. tp / (tp + fp).")
+    dataset: DatasetOptionsSpec | None = Field(None, exclude_if=_unset, description="Options of `cases_from` rows.")
+    vars_transform: str | None = Field(
+        None, exclude_if=_unset, pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$",
+        description='A Python function ("module:function", beside the suite) called with each case\'s vars (and '
+        "its id when it takes two arguments) at load; it returns the vars the case uses. Named here only, never "
+        "in a data file; its source is in the suite hash.")
     similarity_model: ModelSpec | None = Field(
         None, exclude_if=_unset, description="Embeddings endpoint for `similar` checks; default: the candidate's endpoint.")
     moderation_model: ModelSpec | None = Field(
