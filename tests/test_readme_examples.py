@@ -99,7 +99,9 @@ def _assemble(document: object, root: Path) -> tuple[str, Path | None]:
     from agent_eval.suite.schema import CaseSpec, ConfigFile, SuiteFile
 
     config = yaml.safe_load((root / CONFIG).read_text())
-    case: dict[str, object] = {"id": "readme", "input": "Where is the refund for order 1234?", "vars": {"order": 1234}}
+    # vars: the running example's order, and the product prompts/support.txt names
+    case: dict[str, object] = {"id": "readme", "input": "Where is the refund for order 1234?",
+                               "vars": {"order": 1234, "product": "Acme Cloud"}}
     # the support bot's offline mock judge, for rubrics
     judge = yaml.safe_load((root / "suites/support-bot.yaml").read_text())["judge"]
     judge["mock"]["rules"].append({"match": ".", "answers": [{"text": '{"reasoning": "any other rubric", "score": 4}'}]})
@@ -134,7 +136,7 @@ def _assemble(document: object, root: Path) -> tuple[str, Path | None]:
     else:
         raise AssertionError(f"a README YAML example this test cannot place: keys {document}")
     assert set(_fields(ModelSpec)) >= {"provider", "name"}
-    inputs = ("input", "conversation", "simulated_user")
+    inputs = ("input", "conversation", "simulated_user", "recorded")
     # a fragment's case that only adds to the README's running example (id, rubrics) takes its input and vars
     suite["cases"] = [c if any(k in c for k in inputs) else {**case, **c} for c in suite["cases"]]  # type: ignore
     for c in suite["cases"]:  # type: ignore[attr-defined]
@@ -160,6 +162,14 @@ def test_every_yaml_example_runs(index: int, tmp_path: Path, monkeypatch: pytest
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / rel).write_text(text)
     (tmp_path / "checks.py").write_text(next(b for b in PYTHON_BLOCKS if b.startswith("# checks.py")))
+    # the prompt, document, image and dataset files the README's examples name: the example folders' own
+    for folder in ("prompt-files", "multimodal", "file-vars", "datasets"):
+        source = REPO / "suites" / "examples" / folder
+        for file in source.rglob("*"):
+            rel = file.relative_to(source)
+            if file.is_file() and not (len(rel.parts) == 1 and file.suffix == ".yaml"):
+                (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy(file, tmp_path / rel)
     # The complete suite example names its config and dataset relative to itself.
     (tmp_path / "configs").mkdir()
     shutil.copy(tmp_path / CONFIG, tmp_path / "configs" / "support.yaml")
