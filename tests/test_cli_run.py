@@ -102,7 +102,7 @@ def test_save_baseline_then_compare_offline(workdir: Path, capsys) -> None:
     assert run_cli(capsys, "run", SUITE, "--out", "good", "--save-baseline").code == 0
     baseline = workdir / "golden/baselines/support-bot.json"
     saved = json.loads(baseline.read_text())
-    assert saved["schema_version"] == 2 and len(saved["cases"]) == 20
+    assert saved["schema_version"] == 3 and len(saved["cases"]) == 20
     assert all(r["steps"] == 1 for c in saved["cases"] for r in c["runs"])
     assert run_cli(capsys, "run", SUITE, "--config", REGRESSED, "--out", "bad").code == 1
     r = run_cli(capsys, "compare", baseline, "bad")
@@ -135,10 +135,11 @@ def test_several_suites_give_one_combined_verdict(workdir: Path, capsys) -> None
     (suites / "smoke.yaml").write_text(smoke.replace("configs/support-good.yaml", "configs/support-regressed.yaml"))
     r = run_cli(capsys, "run", suites, "--out", "all")
     assert r.code == 0, r.text  # support-smoke has no baseline: nothing to compare, no critical failure
-    for name in ("support-bot", "support-smoke", "support-agent", "support-conversations", "triage", "support-docs"):
+    for name in ("support-bot", "support-smoke", "support-agent", "support-conversations", "triage", "support-docs",
+                 "head-to-head"):
         assert (workdir / "all" / name / "results.json").is_file()  # sub-folders too: examples/, retrieval/
     junit = (workdir / "all" / "junit.xml").read_text()
-    assert junit.count("<testsuite ") == 6 and junit.count("<testcase ") == 58  # 20 + 20 + 6 + 6 + 3 + 3
+    assert junit.count("<testsuite ") == 7 and junit.count("<testcase ") == 64  # 20 + 20 + 6 + 6 + 3 + 3 + 6
     assert "support-smoke" in (workdir / "all" / "summary.md").read_text()
     (workdir / "golden/baselines/support-smoke.json").write_text(
         (workdir / "golden/baselines/support-bot.json").read_text().replace('"support-bot"', '"support-smoke"'))

@@ -20,10 +20,10 @@ from agent_eval.flow._console import say
 from agent_eval.flow.outcome import RunOutcome, SuiteOutcome
 from agent_eval.flow.plan import Arm, Plan, SuitePlan, check_credentials, make_plan, model_warnings
 from agent_eval.flow.request import RunRequest
+from agent_eval.records import Results
 
 if TYPE_CHECKING:
     from agent_eval.baseline.verdict import Outcome
-    from agent_eval.records import Results
     from agent_eval.runner.engine import Progress
     from agent_eval.runner.session import RunReport
     from agent_eval.runner.store import FolderLock
@@ -66,6 +66,10 @@ def execute(request: RunRequest, out: Console, err: Console | None = None, *,
                 say(err, "warning", warning)
             if not request.dry_run:
                 check_credentials(suite_plan.suite, arm.config)
+        if suite_plan.reference is None:
+            from agent_eval.flow.head_to_head import check_head_to_head_baseline
+
+            check_head_to_head_baseline(suite_plan.suite, suite_plan.baseline, suite_plan.baseline_path)
     if request.dry_run:
         from agent_eval.runner.dryrun import print_dry_run
 
@@ -153,6 +157,7 @@ def _run_suite(out: Console, err: Console, request: RunRequest, plan: Plan, suit
     outcomes = []
     for arm, report in zip(suite_plan.arms, reports, strict=True):
         outcome = _gate_arm(out, request, plan, suite_plan, arm, report, by_label)
+        outcome = _head_to_head(out, request, suite_plan, arm, outcome, raw)
         if request.verbose:
             _print_target_details(err, report.results)
         if request.gate.redact or suite.spec.report.redact:
@@ -237,6 +242,38 @@ def _gate_arm(out: Console, request: RunRequest, plan: Plan, suite_plan: SuitePl
     return gate_and_report(out, report.results, baseline, baseline_path, request.gate, suite.spec.gate, arm.folder,
                            redact_default=suite.spec.report.redact, step_summary=plan.arm_count == 1,
                            critical_rates=rates, looked_for=looked_for, arm=arm.label)
+
+
+def _head_to_head(out: Console, request: RunRequest, suite_plan: SuitePlan, arm: Arm, outcome: SuiteOutcome,
+                  raw: dict[str | None, Results]) -> SuiteOutcome:
+    """Judge the arm's `head_to_head` rubrics against its baseline (stored, or the --gate-against arm's runs)."""
+    from dataclasses import replace
+
+    from agent_eval.flow.head_to_head import head_to_head_cases, run_head_to_head
+    from agent_eval.report.head_to_head import print_head_to_head, render_head_to_head
+
+    suite = suite_plan.suite
+    if not head_to_head_cases(suite.cases) or (suite_plan.reference is not None and arm.label == suite_plan.reference):
+        return outcome
+    baseline = suite_plan.baseline
+    if suite_plan.reference is not None:
+        from agent_eval.baseline.schema import baseline_from_results
+
+        baseline = baseline_from_results(raw[suite_plan.reference])
+    if baseline is None:
+        say(out, "note", "head_to_head rubrics need a baseline to compare with; none here, so none was judged")
+        return outcome
+    judged = run_head_to_head(suite, raw[arm.label], baseline, arm.options,
+                              redact=request.gate.redact or suite.spec.report.redact)
+    if judged is None:
+        return outcome
+    h2h, skipped = judged
+    print_head_to_head(out, h2h)
+    if skipped:
+        say(out, "note", f"{skipped} head-to-head case(s) not compared: new or edited since the baseline")
+    _, html = render_head_to_head(h2h, arm.folder, "head_to_head")
+    out.print(f"head-to-head: {html}", markup=False, highlight=False)
+    return replace(outcome, head_to_head=h2h)
 
 
 def _write_matrix(out: Console, request: RunRequest, suite_plan: SuitePlan, outcomes: Sequence[SuiteOutcome]) -> Path:

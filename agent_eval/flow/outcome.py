@@ -12,6 +12,7 @@ from agent_eval.records import Results
 
 if TYPE_CHECKING:
     from agent_eval.baseline.schema import Baseline
+    from agent_eval.report.head_to_head import HeadToHead
 
 __all__ = ["JSON_SCHEMA_VERSION", "RunOutcome", "SuiteOutcome", "outcome_json"]
 
@@ -29,6 +30,7 @@ class SuiteOutcome:
     baseline_path: Path | None
     baseline: Baseline | None = None
     arm: str | None = None  # the config's label when several configs ran
+    head_to_head: HeadToHead | None = None  # the `head_to_head: true` rubrics' win rates, when any ran
 
     @property
     def exit_code(self) -> int:
@@ -89,6 +91,9 @@ def _suite_json(outcome: SuiteOutcome) -> dict[str, Any]:
     }
     if outcome.arm is not None:
         entry["arm"] = outcome.arm
+    if outcome.head_to_head is not None:
+        h2h = outcome.head_to_head.model_dump(mode="json", exclude={"pairs"})
+        entry["head_to_head"] = {**h2h, "file": _existing(outcome.out_dir / "head_to_head.json")}
     return entry
 
 

@@ -55,6 +55,11 @@ def _unset(value: Any) -> bool:
     return value is None or value == {}
 
 
+def _off(value: Any) -> bool:
+    """A flag added after the format shipped: left out of dumps while false (stable content hashes)."""
+    return value is False
+
+
 class Spec(BaseModel):
     """Base of every user-written model: immutable, unknown keys are errors."""
 
@@ -188,6 +193,9 @@ class RubricSpec(Spec):
     use_expected: bool = False
     samples: int = Field(1, ge=1, le=20, description="Judge calls averaged (self-consistency).")
     judge: Judge = None
+    head_to_head: bool = Field(
+        False, exclude_if=_off, description="Judged against the baseline's output for the same case, in both "
+        "orders (win, tie or loss), instead of on the scale; needs a baseline that kept its outputs.")
 
     @property
     def pass_threshold(self) -> float:
