@@ -25,6 +25,7 @@ from agent_eval.cli import (
     review,
     run,
     schema,
+    shadow,
     validate,
 )
 from agent_eval.errors import AgentEvalError
@@ -69,6 +70,7 @@ power.register(app)
 import_.register(app)
 review.register(app)
 calibrate.register(app)
+shadow.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -9,7 +9,7 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from agent_eval.errors import UsageError
 from agent_eval.records import Message, Results, RunStatus
@@ -115,7 +115,7 @@ async def judge_pairs(tasks: Sequence[PairTask], judge: HeadToHeadJudge,
         await judge.aclose()
 
 
-def summarize_pairs(judged: Sequence[tuple[PairTask, Judgment | str]], *, kind: str, suite: str, candidate: str,
+def summarize_pairs(judged: Sequence[tuple[PairTask, Judgment | str]], *, kind: Literal["head_to_head", "shadow"], suite: str, candidate: str,
                     reference: str, grouped_by: str, redact: bool, cost_usd: float | None = 0.0,
                     calls: int = 0) -> HeadToHead:
     """Win rates overall and per group, the judge's position bias, and every pair (texts masked with `redact`)."""

@@ -7,6 +7,7 @@ production reply a shadow replay compares with. Outputs are untrusted: escaped i
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import jinja2
 from pydantic import Field
@@ -66,7 +67,8 @@ class HeadToHead(Record):
     """The whole comparison of one candidate with its reference answers."""
 
     schema_version: int = HEAD_TO_HEAD_SCHEMA_VERSION
-    kind: str = Field(description="head_to_head (against a baseline) or shadow (against production replies).")
+    kind: Literal["head_to_head", "shadow"] = Field(
+        description="head_to_head (against a baseline) or shadow (against production replies).")
     suite: str
     candidate: str = Field(description="The candidate config's name and version.")
     reference: str = Field(description="The baseline's config, or the production log(s).")
