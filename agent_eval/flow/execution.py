@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.text import Text
 
 from agent_eval._plain import plain
+from agent_eval.baseline.options import gate_options
 from agent_eval.errors import UsageError
 from agent_eval.flow._console import say
 from agent_eval.flow.outcome import RunOutcome, SuiteOutcome
@@ -170,7 +171,43 @@ def _run_suite(out: Console, err: Console, request: RunRequest, plan: Plan, suit
         if request.save_baseline:
             _save_baseline(out, raw[arm.label], suite_plan, outcome.verdict.outcome)
         outcomes.append(outcome)
+    if suite_plan.reference is not None and suite_plan.baseline is not None:
+        _provider_drift(out, request, suite_plan, raw)
     return outcomes
+
+
+def _provider_drift(out: Console, request: RunRequest, suite_plan: SuitePlan, raw: dict[str | None, Results]) -> None:
+    """With --gate-against and a stored baseline: each arm against the stored baseline too, and provider drift when
+    the live reference arm itself differs significantly from it (both directions, at the gate's alpha)."""
+    from agent_eval.baseline.gate import decide
+    from agent_eval.stats.paired import paired_test
+
+    baseline = suite_plan.baseline
+    assert baseline is not None and suite_plan.reference is not None
+    rates = {c.id: c.critical_min_pass_rate for c in suite_plan.suite.cases if c.critical_min_pass_rate is not None}
+    out.rule("against the stored baseline")
+    for label, results in raw.items():
+        options = gate_options(request.gate, suite_plan.suite.spec.gate, repeat=results.suite.repeat,
+                               critical_rates=rates, seed=results.seed)
+        verdict = decide(results, baseline, options)
+        change = "" if verdict.relative_change is None else f" (change {verdict.relative_change:+.1%})"
+        role = " (live reference)" if label == suite_plan.reference else ""
+        out.print(f"{label}{role}: {verdict.outcome.value}{change}", markup=False, highlight=False)
+    reference = raw[suite_plan.reference]
+    pairs = [(b.stats.score, c.stats.score) for c in reference.cases
+             if (b := baseline.case(c.id)) is not None and b.definition_hash == c.definition_hash
+             and b.stats.score is not None and c.stats.score is not None]
+    if len(pairs) < 2:
+        return
+    test = paired_test([b for b, _ in pairs], [c for _, c in pairs])
+    if test.p_value is None:
+        return
+    two_sided = min(1.0, 2 * min(test.p_value, 1 - test.p_value))
+    if two_sided < request.gate.alpha and abs(test.mean_diff) > 1e-12:
+        say(out, "warning", f"provider drift: the live reference arm {suite_plan.reference} scores "
+            f"{test.cand_mean:.3f} against the stored baseline's {test.base_mean:.3f} on the same {test.n} cases "
+            f"(two-sided p={two_sided:.3g}): the model or provider changed under an unchanged config; the live "
+            "comparison above absorbs it, the stored-baseline gate does not")
 
 
 def _heading(suite_plan: SuitePlan) -> Text:
@@ -192,13 +229,25 @@ def _planned(suite_plan: SuitePlan, arm: Arm) -> int:
 
 
 async def _run_arms(suite_plan: SuitePlan, progress: Progress, *, resume: bool) -> list[RunReport]:
-    """Every arm at once on one event loop, so drift and rate limits hit them alike; one stop for all."""
+    """Every arm at once on one event loop, in step by case and repetition (`runner.interleave`), so drift,
+    slowdowns and rate limits hit them alike; one stop for all."""
+    from agent_eval.runner.interleave import Interleaver
     from agent_eval.runner.session import run_suite
 
     stop = asyncio.Event()
-    return list(await asyncio.gather(*(
-        run_suite(suite_plan.suite, arm.config, arm.options, arm.folder, progress, resume=resume, stop=stop)
-        for arm in suite_plan.arms)))
+    labels = [arm.label or str(i) for i, arm in enumerate(suite_plan.arms)]
+    step = Interleaver(labels, [c.id for c in suite_plan.suite.cases]) if suite_plan.several else None
+
+    async def one(arm: Arm, label: str) -> RunReport:
+        pacer = step.pacer(label) if step is not None else None
+        try:
+            return await run_suite(suite_plan.suite, arm.config, arm.options, arm.folder, progress, resume=resume,
+                                   stop=stop, pacer=pacer)
+        finally:
+            if pacer is not None:
+                await pacer.finish()
+
+    return list(await asyncio.gather(*(one(arm, label) for arm, label in zip(suite_plan.arms, labels, strict=True))))
 
 
 class _SharedProgress:

@@ -31,6 +31,7 @@ from agent_eval.untrusted import dump_json
 if TYPE_CHECKING:
     from agent_eval.conversation import Conversations
     from agent_eval.judge.protocol import Judge
+    from agent_eval.runner.interleave import ArmPacer
 
 __all__ = ["RunOptions", "RunReport", "run_suite"]
 
@@ -79,7 +80,7 @@ def _now() -> str:
 
 async def run_suite(
     suite: LoadedSuite, config: LoadedConfig, options: RunOptions, out_dir: Path, progress: Progress,
-    *, resume: bool = False, stop: asyncio.Event | None = None,
+    *, resume: bool = False, stop: asyncio.Event | None = None, pacer: ArmPacer | None = None,
 ) -> RunReport:
     """Execute the suite k times per case and write `runs.jsonl` and `results.json` into `out_dir`.
 
@@ -127,10 +128,13 @@ async def run_suite(
     )
     if stop is not None:  # several configs in one run: one Ctrl-C stops them all
         engine._stop = stop
+    engine.pacer = pacer
     progress.start(len(items), engine.endpoint.stats)
     try:
         outcome = await engine.execute(items)
     finally:
+        if pacer is not None:  # this arm holds the others back no longer
+            await pacer.finish()
         progress.close()
         await engine.aclose()
     runs: dict[tuple[str, int], RunRecord] = {**previous, **{(r.case_id, r.index): r for r in outcome.records}}
