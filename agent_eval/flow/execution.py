@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -67,6 +68,9 @@ def execute(request: RunRequest, out: Console, err: Console | None = None, *,
                 say(err, "warning", warning)
             if not request.dry_run:
                 check_credentials(suite_plan.suite, arm.config)
+        from agent_eval.flow.adaptive import check_adaptive
+
+        check_adaptive(request, suite_plan)
         if suite_plan.reference is None:
             from agent_eval.flow.head_to_head import check_head_to_head_baseline
 
@@ -137,7 +141,17 @@ def _run_suite(out: Console, err: Console, request: RunRequest, plan: Plan, suit
     total = sum(_planned(suite_plan, arm) for arm in suite_plan.arms)
     shared = _SharedProgress(WarmingProgress(progress(err), gate=suite_plan.baseline is not None), total,
                              len(suite_plan.arms))
-    reports = asyncio.run(_run_arms(suite_plan, shared, resume=plan.resume))
+    from agent_eval.flow.adaptive import adaptive_wanted, run_adaptive
+
+    adaptive = None
+    if adaptive_wanted(request, suite_plan):
+        report, adaptive, flags = run_adaptive(
+            err, request, suite_plan, lambda: WarmingProgress(progress(err), gate=suite_plan.baseline is not None),
+            resume=plan.resume)
+        reports = [report]
+        request = replace(request, gate=flags)
+    else:
+        reports = asyncio.run(_run_arms(suite_plan, shared, resume=plan.resume))
     for report in reports:
         for warning in report.warnings:
             say(err, "warning", warning)
@@ -148,8 +162,6 @@ def _run_suite(out: Console, err: Console, request: RunRequest, plan: Plan, suit
             raise report.fatal
     raw = {arm.label: r.results for arm, r in zip(suite_plan.arms, reports, strict=True)}  # --save-baseline's
     if request.gate.redact or suite.spec.report.redact:
-        from dataclasses import replace
-
         from agent_eval.runner.redact import redact_results
 
         # every file (reports, matrix, traces) is written from the redacted results, not only the raw two
@@ -159,6 +171,8 @@ def _run_suite(out: Console, err: Console, request: RunRequest, plan: Plan, suit
     for arm, report in zip(suite_plan.arms, reports, strict=True):
         outcome = _gate_arm(out, request, plan, suite_plan, arm, report, by_label)
         outcome = _head_to_head(out, request, suite_plan, arm, outcome, raw)
+        if adaptive is not None:
+            out.print(adaptive.line(), markup=False, highlight=False)
         if request.verbose:
             _print_target_details(err, report.results)
         if request.gate.redact or suite.spec.report.redact:
@@ -296,7 +310,6 @@ def _gate_arm(out: Console, request: RunRequest, plan: Plan, suite_plan: SuitePl
 def _head_to_head(out: Console, request: RunRequest, suite_plan: SuitePlan, arm: Arm, outcome: SuiteOutcome,
                   raw: dict[str | None, Results]) -> SuiteOutcome:
     """Judge the arm's `head_to_head` rubrics against its baseline (stored, or the --gate-against arm's runs)."""
-    from dataclasses import replace
 
     from agent_eval.flow.head_to_head import head_to_head_cases, run_head_to_head
     from agent_eval.report.head_to_head import print_head_to_head, render_head_to_head

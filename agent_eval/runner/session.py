@@ -57,6 +57,7 @@ class RunOptions:
     filters: tuple[str, ...] = ()
     shard: tuple[int, int] | None = None
     grace_s: float = 5.0
+    targets: tuple[tuple[str, int], ...] = ()  # --adaptive: runs per case below `repeat` (unlisted cases: repeat)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +101,9 @@ async def run_suite(
     previous, warnings = read_runs(runs_path) if resume else ({}, [])
     previous = _in_plan(previous, cases, repeat, runs_path, warnings)
     done = {key for key, record in previous.items() if record.status is not RunStatus.ERRORED}
-    items = plan_items(cases, config, repeat, done)  # renders every template: errors before any call
+    wanted = dict(options.targets)
+    later = {(c.id, i) for c in cases for i in range(min(repeat, wanted.get(c.id, repeat)), repeat)}
+    items = plan_items(cases, config, repeat, done | later)  # renders every template: errors before any call
     started = _now()
     if not resume:
         _write_manifest(out_dir, suite, config, options, repeat, started)
@@ -147,7 +150,7 @@ async def run_suite(
     if repaired:
         warnings.append(f"{len(repaired)} run warning(s) (repairs that kept runs writable, agents' calls), e.g. "
                         f"{repaired[0]}; each run lists its own under `warnings` in {runs_path}")
-    missing = sum(1 for c in cases for i in range(repeat) if (c.id, i) not in runs)
+    missing = sum(1 for c in cases for i in range(repeat) if (c.id, i) not in runs and (c.id, i) not in later)
     halted = sum(1 for r in outcome.records if r.error is not None and r.error.kind == "budget")
     reason = _incomplete_reason(outcome.stopped, missing, halted)
     # the suite's judge, not the slice's: a shard or filter without rubric cases still names it

@@ -361,6 +361,10 @@ class GateSpec(Spec):
     case_collapse: Literal["fail", "warn", "off"] = Field(
         "fail", description="A case that passed every baseline run and no candidate run (k >= 3 both sides).")
     require_baseline: bool = Field(False, description="No baseline found is an error (exit 2), not a PASS.")
+    adaptive: bool = Field(False, exclude_if=_off, description="Sequential testing (`--adaptive`): start every "
+                           "case at `adaptive_k_min` runs and add runs only until the verdict is decided.")
+    adaptive_k_min: int | None = Field(None, ge=1, exclude_if=_unset,
+                                       description="Runs per case at the first look of `adaptive` (default 2).")
     baseline_repeat: int | None = Field(
         None, ge=1, le=1000, description="Runs per case of --save-baseline; default twice the suite's repeat.")
 
