@@ -3,6 +3,7 @@ one FAILs early, cases that differ from the baseline get all k runs, and sharded
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,14 @@ def test_an_unchanged_agent_stops_at_k_min_runs(suite: Path, capsys, loopback_se
     assert "adaptive: PASS decided early" in r.out and "24 candidate runs of the fixed-k design's 60 (60% fewer)" \
         in r.out
     assert sum(len(c["runs"]) for c in results(Path("ad"))["cases"]) == CASES * 2
+    before = len(loopback_server.requests)
+    again = run_cli(capsys, "run", suite, "--adaptive", "--out", "cached", "--format", "json")
+    again_too = run_cli(capsys, "run", suite, "--adaptive", "--out", "cached2", "--format", "json")
+    assert again.code == again_too.code == 0
+    assert len(loopback_server.requests) - before == CASES * 2  # the second cached run made no call at all
+    verdict = json.loads(again_too.out)["suites"][0]["adaptive"]
+    assert verdict == {"decision": "pass", "looks": 1, "runs": CASES * 2, "fixed_k_runs": CASES * K,
+                       "last_alpha": 0.05}
 
 
 def test_a_broken_agent_fails_early_and_cases_that_differ_get_every_run(

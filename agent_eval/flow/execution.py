@@ -173,6 +173,9 @@ def _run_suite(out: Console, err: Console, request: RunRequest, plan: Plan, suit
         outcome = _head_to_head(out, request, suite_plan, arm, outcome, raw)
         if adaptive is not None:
             out.print(adaptive.line(), markup=False, highlight=False)
+            outcome = replace(outcome, adaptive={"decision": adaptive.decision, "looks": adaptive.looks,
+                                                 "runs": adaptive.runs, "fixed_k_runs": adaptive.fixed_runs,
+                                                 "last_alpha": adaptive.alpha})
         if request.verbose:
             _print_target_details(err, report.results)
         if request.gate.redact or suite.spec.report.redact:
