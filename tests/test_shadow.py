@@ -71,8 +71,11 @@ def test_replaying_the_same_log_samples_the_same_conversations_as_import(env: Pa
     imported = {json.loads(line)["id"] for line in (env / "golden/s.jsonl").read_text().splitlines()}
     assert set(ids[0]) <= imported  # the same hash decides; import also keeps conversations without a reply
     two = run_cli(capsys, "shadow", LOG, "--config", "cand.yaml", "--suite", "shadow.yaml", "--sample", "2",
-                  "--out", "c")
+                  "--out", "c", "--redact")
     assert two.code in (0, 1) and len(results(env / "c")["cases"]) == 2
+    for name in ("shadow.json", "shadow.html", "results.json", "runs.jsonl"):  # customer text masked everywhere
+        text = (env / "c" / name).read_text()
+        assert "[redacted]" in text and not any(w in text for w in ("8812", "GBP", "jane.doe", "late fee", "billing"))
 
 
 def test_shadow_refuses_logs_without_replies_and_a_missing_config(env: Path, capsys) -> None:

@@ -119,7 +119,7 @@ def summarize_pairs(judged: Sequence[tuple[PairTask, Judgment | str]], *, kind: 
                     reference: str, grouped_by: str, redact: bool, cost_usd: float | None = 0.0,
                     calls: int = 0) -> HeadToHead:
     """Win rates overall and per group, the judge's position bias, and every pair (texts masked with `redact`)."""
-    from agent_eval.masking import REDACTED
+    from agent_eval.masking import REDACTED, redact_error_text
     from agent_eval.report.head_to_head import ComparedPair, HeadToHead, PositionBiasEntry, WinRateEntry
     from agent_eval.stats.head_to_head import PairVerdict, pair_outcome, position_bias, win_rate
 
@@ -135,7 +135,8 @@ def summarize_pairs(judged: Sequence[tuple[PairTask, Judgment | str]], *, kind: 
                   "reference_output": text(task.reference), "candidate_output": text(task.candidate)}
         if isinstance(result, str):
             errors += 1
-            pairs.append(ComparedPair(outcome="error", error=result, **common))  # type: ignore[arg-type]
+            error = redact_error_text(result) if redact else result
+            pairs.append(ComparedPair(outcome="error", error=error, **common))  # type: ignore[arg-type]
             continue
         verdict = pair_outcome(result.baseline_first, result.candidate_first)
         outcomes.append((task, verdict))

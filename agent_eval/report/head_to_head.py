@@ -101,7 +101,9 @@ def print_head_to_head(console: Console, h2h: HeadToHead) -> None:
         console.print(f"  the candidate wins on: {', '.join(wins) or '-'}; loses on: {', '.join(losses) or '-'}",
                       markup=False, highlight=False)
     if h2h.errors:
-        console.print(f"  {h2h.errors} pair(s) not compared (judge errors)", markup=False, highlight=False)
+        first = next((p.error for p in h2h.pairs if p.error), "")
+        console.print(f"  {h2h.errors} pair(s) not compared (judge errors), e.g. {plain(first or '')[:200]}",
+                      markup=False, highlight=False)
 
 
 def _line(w: WinRateEntry) -> str:
