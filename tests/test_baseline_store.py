@@ -63,11 +63,11 @@ def test_incomplete_runs_are_refused(tmp_path: Path) -> None:
 
 def test_newer_schema_is_refused_before_validation(tmp_path: Path) -> None:
     path = tmp_path / "b.json"
-    path.write_text(json.dumps({"schema_version": 3, "something": "unknown"}))
+    path.write_text(json.dumps({"schema_version": 4, "something": "unknown"}))
     with pytest.raises(InputError) as err:
         load_baseline(path)
     assert str(err.value) == (
-        f"{path}: schema_version: baseline schema_version 3 is newer than this agent-eval supports (2); "
+        f"{path}: schema_version: baseline schema_version 4 is newer than this agent-eval supports (3); "
         "upgrade agent-eval"
     )
 

@@ -102,7 +102,7 @@ def test_save_baseline_then_compare_offline(workdir: Path, capsys) -> None:
     assert run_cli(capsys, "run", SUITE, "--out", "good", "--save-baseline").code == 0
     baseline = workdir / "golden/baselines/support-bot.json"
     saved = json.loads(baseline.read_text())
-    assert saved["schema_version"] == 2 and len(saved["cases"]) == 20
+    assert saved["schema_version"] == 3 and len(saved["cases"]) == 20
     assert all(r["steps"] == 1 for c in saved["cases"] for r in c["runs"])
     assert run_cli(capsys, "run", SUITE, "--config", REGRESSED, "--out", "bad").code == 1
     r = run_cli(capsys, "compare", baseline, "bad")
@@ -135,12 +135,13 @@ def test_several_suites_give_one_combined_verdict(workdir: Path, capsys) -> None
     (suites / "smoke.yaml").write_text(smoke.replace("configs/support-good.yaml", "configs/support-regressed.yaml"))
     r = run_cli(capsys, "run", suites, "--out", "all")
     assert r.code == 0, r.text  # support-smoke has no baseline: nothing to compare, no critical failure
-    for name in ("support-bot", "support-smoke", "support-agent", "support-conversations", "triage", "support-docs"):
+    for name in ("support-bot", "support-smoke", "support-agent", "support-conversations", "triage", "support-docs",
+                 "head-to-head"):
         assert (workdir / "all" / name / "results.json").is_file()  # sub-folders too: examples/, retrieval/
     junit = (workdir / "all" / "junit.xml").read_text()
     # 20 + 20 + 6 + 6 + 3 + 3; the expression, answer, tool-args and turns examples 2 + 3 + 2 + 2; the inputs
-    # examples: prompt-files 2 + 1, recorded 4, file-vars 2, datasets 5, multimodal 4
-    assert junit.count("<testsuite ") == 16 and junit.count("<testcase ") == 85
+    # examples: prompt-files 2 + 1, recorded 4, file-vars 2, datasets 5, multimodal 4; head-to-head 6
+    assert junit.count("<testsuite ") == 17 and junit.count("<testcase ") == 91
     assert "support-smoke" in (workdir / "all" / "summary.md").read_text()
     (workdir / "golden/baselines/support-smoke.json").write_text(
         (workdir / "golden/baselines/support-bot.json").read_text().replace('"support-bot"', '"support-smoke"'))

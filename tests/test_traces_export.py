@@ -214,7 +214,7 @@ def test_version_1_baselines_are_migrated_in_memory(workdir: Path, capsys) -> No
     assert run["steps"] == 1 and run["tool_calls"] == [] and run["failure_kind"] is None
     path.write_text(json.dumps(v1))
     baseline = load_baseline(path)
-    assert baseline.schema_version == 2 and baseline.cases[0].runs[0].steps == 1
+    assert baseline.schema_version == 3 and baseline.cases[0].runs[0].steps == 1
     assert json.loads(path.read_text())["schema_version"] == 1  # read, not rewritten
     assert run_cli(capsys, "run", BOT_SUITE, "--out", "good").code == 0
     assert run_cli(capsys, "run", BOT_SUITE, "--config", "suites/configs/support-regressed.yaml", "--out", "bad").code == 1

@@ -126,7 +126,7 @@ def test_failure_kinds_are_compared_with_the_baseline(kinds_suite: Path, capsys)
 
     save_baseline(Results.model_validate(data), Path("golden/baselines/kinds.json"))
     saved = json.loads(Path("golden/baselines/kinds.json").read_text())
-    assert saved["schema_version"] == 2
+    assert saved["schema_version"] == 3
     tool_run = next(c for c in saved["cases"] if c["id"] == "tool-error")["runs"][0]
     assert tool_run["failure_kind"] == "tool" and tool_run["steps"] == 2
     assert tool_run["tool_calls"] == [{"step": 0, "name": "lookup_order", "arguments": {"order_id": "1"},

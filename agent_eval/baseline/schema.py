@@ -4,7 +4,8 @@ It stores the provenance of the run and, per case, the reduced statistics and ea
 score, verdict, status, output and trajectory (steps and tool calls), with the failure kind of a
 failed run: enough to gate and to show what changed, without the full traces.
 Version 2 added the trajectory, the failure kind and the optional slots for later features;
-`store.migrate_v1_to_v2` reads version 1 files.
+`store.migrate_v1_to_v2` reads version 1 files. Version 3 says whether the outputs are kept whole for a
+head-to-head judge (`outputs_for_head_to_head`); older files read as not.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ __all__ = [
     "baseline_run",
 ]
 
-BASELINE_SCHEMA_VERSION = 2
+BASELINE_SCHEMA_VERSION = 3
 
 
 class Provenance(Record):
@@ -91,6 +92,9 @@ class Baseline(Record):
     schema_version: int = BASELINE_SCHEMA_VERSION
     provenance: Provenance
     cases: tuple[BaselineCase, ...]
+    outputs_for_head_to_head: bool = Field(
+        False, description="Every run's output is kept whole (not redacted), so `head_to_head: true` rubrics can "
+        "compare a candidate with it; false for a redacted baseline and one older than version 3.")
 
     def case(self, case_id: str) -> BaselineCase | None:
         """The case with this id, or None."""
@@ -133,7 +137,10 @@ def baseline_from_results(results: Results, *, k: int | None = None) -> Baseline
         )
         for c in sorted(results.cases, key=lambda c: c.id)
     )
-    return Baseline(provenance=provenance, cases=cases)
+    from agent_eval.masking import REDACTED
+
+    kept = not any(r.output == REDACTED for c in cases for r in c.runs)
+    return Baseline(provenance=provenance, cases=cases, outputs_for_head_to_head=kept)
 
 
 def baseline_run(run: RunRecord) -> BaselineRun:

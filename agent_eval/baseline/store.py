@@ -34,6 +34,7 @@ __all__ = [
     "load_baseline",
     "load_results",
     "migrate_v1_to_v2",
+    "migrate_v2_to_v3",
     "safe_suite_name",
     "save_baseline",
     "upgrade",
@@ -65,8 +66,14 @@ def _run_v1_to_v2(run: dict[str, Any]) -> dict[str, Any]:
     return {**run, "steps": 1 if completed else None, "tool_calls": [], "failure_kind": None}
 
 
+def migrate_v2_to_v3(data: dict[str, Any]) -> dict[str, Any]:
+    """A version 2 baseline as version 3: whether its outputs are whole is not known, so a head-to-head judge
+    refuses it (re-record the baseline)."""
+    return {**data, "outputs_for_head_to_head": False, "schema_version": 3}
+
+
 # MIGRATIONS[n] turns a version-n document into a version-(n + 1) one.
-MIGRATIONS: dict[int, Migration] = {1: migrate_v1_to_v2}
+MIGRATIONS: dict[int, Migration] = {1: migrate_v1_to_v2, 2: migrate_v2_to_v3}
 RESULTS_MIGRATIONS: dict[int, Migration] = {}
 
 

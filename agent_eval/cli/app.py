@@ -27,6 +27,7 @@ from agent_eval.cli import (
     review,
     run,
     schema,
+    shadow,
     validate,
 )
 from agent_eval.errors import AgentEvalError
@@ -72,6 +73,7 @@ import_.register(app)
 review.register(app)
 calibrate.register(app)
 dataset.register(app)
+shadow.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -59,6 +59,8 @@ def run(
     output_format: str = typer.Option("text", "--format", help="text, or json for a machine-readable verdict on stdout.", rich_help_panel="Output"),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Print the traceback or stderr of each crashed agent run.", rich_help_panel="Output"),
     redact: bool = typer.Option(False, "--redact", help="Leave inputs and outputs out of summary.md, mask them in HTML, JUnit and traces, and redact results.json and runs.jsonl.", rich_help_panel="Output"),
+    adaptive: bool = typer.Option(False, "--adaptive", help="Sequential testing: start every case at --k-min runs and add runs only until the gate's verdict is decided (needs a baseline).", rich_help_panel="Gate"),
+    k_min: int | None = typer.Option(None, "--k-min", min=1, help="Runs per case at the first look of --adaptive.", show_default="2", rich_help_panel="Gate"),
     trace_export: Path | None = typer.Option(None, "--trace-export", help="Write every run's trace as OTLP/JSON (GenAI semantic conventions); also sent to OTEL_EXPORTER_OTLP_ENDPOINT when set and the otel extra is installed.", rich_help_panel="Output"),
 ) -> int:
     from agent_eval.baseline.options import GateFlags
@@ -86,7 +88,7 @@ def run(
     request = RunRequest(
         suites=tuple(suites or ()), configs=tuple(config or ()), gate_against=gate_against, options=options,
         out=out, overwrite=overwrite, baseline=baseline, save_baseline=save_baseline, dry_run=dry_run,
-        resume=resume, verbose=verbose, trace_export=trace_export,
+        resume=resume, verbose=verbose, trace_export=trace_export, adaptive=adaptive, k_min=k_min,
         gate=GateFlags(max_drop=max_drop, alpha=alpha, strict=strict, absolute=absolute, redact=redact,
                        errors_as_failures=errors_as_failures, require_baseline=require_baseline,
                        new_suites=tuple(new_suite or ()), strict_versioning=strict_versioning),

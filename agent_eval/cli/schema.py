@@ -9,7 +9,7 @@ import typer
 __all__ = ["register"]
 
 _FORMATS = ("suite", "config", "results", "baseline", "matrix", "agent-input", "agent-result", "labels",
-            "calibration")
+            "calibration", "head-to-head")
 
 
 def register(app: typer.Typer) -> None:
@@ -17,7 +17,8 @@ def register(app: typer.Typer) -> None:
 
 
 def schema(kind: str = typer.Argument(..., help="suite, config, results, baseline, matrix, agent-input, agent-result, "
-                                  "labels (one line of golden/labels/<suite>.jsonl) or calibration.")) -> int:
+                                  "labels (one line of golden/labels/<suite>.jsonl), calibration or "
+                                  "head-to-head (head_to_head.json, shadow.json).")) -> int:
     """Print the JSON Schema of a file format (generated from agent-eval's own models)."""
     from agent_eval.errors import UsageError
 
@@ -39,6 +40,8 @@ def schema(kind: str = typer.Argument(..., help="suite, config, results, baselin
         from agent_eval.calibration.labels import Label as model  # type: ignore[assignment]
     elif kind == "calibration":
         from agent_eval.calibration.calibration_file import Calibration as model  # type: ignore[assignment]
+    elif kind == "head-to-head":  # head_to_head.json and shadow.json
+        from agent_eval.report.head_to_head import HeadToHead as model  # type: ignore[assignment]
     else:
         raise UsageError(f"unknown format {kind!r}; expected one of: {', '.join(_FORMATS)}")
     document = model.model_json_schema()

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -15,15 +16,16 @@ from rich.console import Console
 from rich.text import Text
 
 from agent_eval._plain import plain
+from agent_eval.baseline.options import gate_options
 from agent_eval.errors import UsageError
 from agent_eval.flow._console import say
 from agent_eval.flow.outcome import RunOutcome, SuiteOutcome
 from agent_eval.flow.plan import Arm, Plan, SuitePlan, check_credentials, make_plan, model_warnings
 from agent_eval.flow.request import RunRequest
+from agent_eval.records import Results
 
 if TYPE_CHECKING:
     from agent_eval.baseline.verdict import Outcome
-    from agent_eval.records import Results
     from agent_eval.runner.engine import Progress
     from agent_eval.runner.session import RunReport
     from agent_eval.runner.store import FolderLock
@@ -66,6 +68,13 @@ def execute(request: RunRequest, out: Console, err: Console | None = None, *,
                 say(err, "warning", warning)
             if not request.dry_run:
                 check_credentials(suite_plan.suite, arm.config)
+        from agent_eval.flow.adaptive import check_adaptive
+
+        check_adaptive(request, suite_plan)
+        if suite_plan.reference is None:
+            from agent_eval.flow.head_to_head import check_head_to_head_baseline
+
+            check_head_to_head_baseline(suite_plan.suite, suite_plan.baseline, suite_plan.baseline_path)
     if request.dry_run:
         from agent_eval.runner.dryrun import print_dry_run
 
@@ -132,7 +141,17 @@ def _run_suite(out: Console, err: Console, request: RunRequest, plan: Plan, suit
     total = sum(_planned(suite_plan, arm) for arm in suite_plan.arms)
     shared = _SharedProgress(WarmingProgress(progress(err), gate=suite_plan.baseline is not None), total,
                              len(suite_plan.arms))
-    reports = asyncio.run(_run_arms(suite_plan, shared, resume=plan.resume))
+    from agent_eval.flow.adaptive import adaptive_wanted, run_adaptive
+
+    adaptive = None
+    if adaptive_wanted(request, suite_plan):
+        report, adaptive, flags = run_adaptive(
+            err, request, suite_plan, lambda: WarmingProgress(progress(err), gate=suite_plan.baseline is not None),
+            resume=plan.resume)
+        reports = [report]
+        request = replace(request, gate=flags)
+    else:
+        reports = asyncio.run(_run_arms(suite_plan, shared, resume=plan.resume))
     for arm, report in zip(suite_plan.arms, reports, strict=True):
         for warning in report.warnings:
             say(err, "warning", warning)
@@ -148,8 +167,6 @@ def _run_suite(out: Console, err: Console, request: RunRequest, plan: Plan, suit
             raise report.fatal
     raw = {arm.label: r.results for arm, r in zip(suite_plan.arms, reports, strict=True)}  # --save-baseline's
     if request.gate.redact or suite.spec.report.redact:
-        from dataclasses import replace
-
         from agent_eval.runner.redact import redact_results
 
         # every file (reports, matrix, traces) is written from the redacted results, not only the raw two
@@ -158,6 +175,12 @@ def _run_suite(out: Console, err: Console, request: RunRequest, plan: Plan, suit
     outcomes = []
     for arm, report in zip(suite_plan.arms, reports, strict=True):
         outcome = _gate_arm(out, request, plan, suite_plan, arm, report, by_label)
+        outcome = _head_to_head(out, request, suite_plan, arm, outcome, raw)
+        if adaptive is not None:
+            out.print(adaptive.line(), markup=False, highlight=False)
+            outcome = replace(outcome, adaptive={"decision": adaptive.decision, "looks": adaptive.looks,
+                                                 "runs": adaptive.runs, "fixed_k_runs": adaptive.fixed_runs,
+                                                 "last_alpha": adaptive.alpha})
         if request.verbose:
             _print_target_details(err, report.results)
         if request.gate.redact or suite.spec.report.redact:
@@ -170,7 +193,43 @@ def _run_suite(out: Console, err: Console, request: RunRequest, plan: Plan, suit
         if request.save_baseline:
             _save_baseline(out, raw[arm.label], suite_plan, outcome.verdict.outcome)
         outcomes.append(outcome)
+    if suite_plan.reference is not None and suite_plan.baseline is not None:
+        _provider_drift(out, request, suite_plan, raw)
     return outcomes
+
+
+def _provider_drift(out: Console, request: RunRequest, suite_plan: SuitePlan, raw: dict[str | None, Results]) -> None:
+    """With --gate-against and a stored baseline: each arm against the stored baseline too, and provider drift when
+    the live reference arm itself differs significantly from it (both directions, at the gate's alpha)."""
+    from agent_eval.baseline.gate import decide
+    from agent_eval.stats.paired import paired_test
+
+    baseline = suite_plan.baseline
+    assert baseline is not None and suite_plan.reference is not None
+    rates = {c.id: c.critical_min_pass_rate for c in suite_plan.suite.cases if c.critical_min_pass_rate is not None}
+    out.rule("against the stored baseline")
+    for label, results in raw.items():
+        options = gate_options(request.gate, suite_plan.suite.spec.gate, repeat=results.suite.repeat,
+                               critical_rates=rates, seed=results.seed)
+        verdict = decide(results, baseline, options)
+        change = "" if verdict.relative_change is None else f" (change {verdict.relative_change:+.1%})"
+        role = " (live reference)" if label == suite_plan.reference else ""
+        out.print(f"{label}{role}: {verdict.outcome.value}{change}", markup=False, highlight=False)
+    reference = raw[suite_plan.reference]
+    pairs = [(b.stats.score, c.stats.score) for c in reference.cases
+             if (b := baseline.case(c.id)) is not None and b.definition_hash == c.definition_hash
+             and b.stats.score is not None and c.stats.score is not None]
+    if len(pairs) < 2:
+        return
+    test = paired_test([b for b, _ in pairs], [c for _, c in pairs])
+    if test.p_value is None:
+        return
+    two_sided = min(1.0, 2 * min(test.p_value, 1 - test.p_value))
+    if two_sided < request.gate.alpha and abs(test.mean_diff) > 1e-12:
+        say(out, "warning", f"provider drift: the live reference arm {suite_plan.reference} scores "
+            f"{test.cand_mean:.3f} against the stored baseline's {test.base_mean:.3f} on the same {test.n} cases "
+            f"(two-sided p={two_sided:.3g}): the model or provider changed under an unchanged config; the live "
+            "comparison above absorbs it, the stored-baseline gate does not")
 
 
 def _heading(suite_plan: SuitePlan) -> Text:
@@ -192,13 +251,25 @@ def _planned(suite_plan: SuitePlan, arm: Arm) -> int:
 
 
 async def _run_arms(suite_plan: SuitePlan, progress: Progress, *, resume: bool) -> list[RunReport]:
-    """Every arm at once on one event loop, so drift and rate limits hit them alike; one stop for all."""
+    """Every arm at once on one event loop, in step by case and repetition (`runner.interleave`), so drift,
+    slowdowns and rate limits hit them alike; one stop for all."""
+    from agent_eval.runner.interleave import Interleaver
     from agent_eval.runner.session import run_suite
 
     stop = asyncio.Event()
-    return list(await asyncio.gather(*(
-        run_suite(suite_plan.suite, arm.config, arm.options, arm.folder, progress, resume=resume, stop=stop)
-        for arm in suite_plan.arms)))
+    labels = [arm.label or str(i) for i, arm in enumerate(suite_plan.arms)]
+    step = Interleaver(labels, [c.id for c in suite_plan.suite.cases]) if suite_plan.several else None
+
+    async def one(arm: Arm, label: str) -> RunReport:
+        pacer = step.pacer(label) if step is not None else None
+        try:
+            return await run_suite(suite_plan.suite, arm.config, arm.options, arm.folder, progress, resume=resume,
+                                   stop=stop, pacer=pacer)
+        finally:
+            if pacer is not None:
+                await pacer.finish()
+
+    return list(await asyncio.gather(*(one(arm, label) for arm, label in zip(suite_plan.arms, labels, strict=True))))
 
 
 class _SharedProgress:
@@ -242,6 +313,37 @@ def _gate_arm(out: Console, request: RunRequest, plan: Plan, suite_plan: SuitePl
     return gate_and_report(out, report.results, baseline, baseline_path, request.gate, suite.spec.gate, arm.folder,
                            redact_default=suite.spec.report.redact, step_summary=plan.arm_count == 1,
                            critical_rates=rates, looked_for=looked_for, arm=arm.label)
+
+
+def _head_to_head(out: Console, request: RunRequest, suite_plan: SuitePlan, arm: Arm, outcome: SuiteOutcome,
+                  raw: dict[str | None, Results]) -> SuiteOutcome:
+    """Judge the arm's `head_to_head` rubrics against its baseline (stored, or the --gate-against arm's runs)."""
+
+    from agent_eval.flow.head_to_head import head_to_head_cases, run_head_to_head
+    from agent_eval.report.head_to_head import print_head_to_head, render_head_to_head
+
+    suite = suite_plan.suite
+    if not head_to_head_cases(suite.cases) or (suite_plan.reference is not None and arm.label == suite_plan.reference):
+        return outcome
+    baseline = suite_plan.baseline
+    if suite_plan.reference is not None:
+        from agent_eval.baseline.schema import baseline_from_results
+
+        baseline = baseline_from_results(raw[suite_plan.reference])
+    if baseline is None:
+        say(out, "note", "head_to_head rubrics need a baseline to compare with; none here, so none was judged")
+        return outcome
+    judged = run_head_to_head(suite, raw[arm.label], baseline, arm.options,
+                              redact=request.gate.redact or suite.spec.report.redact)
+    if judged is None:
+        return outcome
+    h2h, skipped = judged
+    print_head_to_head(out, h2h)
+    if skipped:
+        say(out, "note", f"{skipped} head-to-head case(s) not compared: new or edited since the baseline")
+    _, html = render_head_to_head(h2h, arm.folder, "head_to_head")
+    out.print(f"head-to-head: {html}", markup=False, highlight=False)
+    return replace(outcome, head_to_head=h2h)
 
 
 def _write_matrix(out: Console, request: RunRequest, suite_plan: SuitePlan, outcomes: Sequence[SuiteOutcome]) -> Path:

@@ -12,6 +12,7 @@ from agent_eval.records import Results
 
 if TYPE_CHECKING:
     from agent_eval.baseline.schema import Baseline
+    from agent_eval.report.head_to_head import HeadToHead
 
 __all__ = ["JSON_SCHEMA_VERSION", "RunOutcome", "SuiteOutcome", "outcome_json"]
 
@@ -29,6 +30,8 @@ class SuiteOutcome:
     baseline_path: Path | None
     baseline: Baseline | None = None
     arm: str | None = None  # the config's label when several configs ran
+    head_to_head: HeadToHead | None = None  # the `head_to_head: true` rubrics' win rates, when any ran
+    adaptive: dict[str, Any] | None = None  # --adaptive: how the sequential run stopped, runs against fixed k
 
     @property
     def exit_code(self) -> int:
@@ -90,6 +93,11 @@ def _suite_json(outcome: SuiteOutcome) -> dict[str, Any]:
     }
     if outcome.arm is not None:
         entry["arm"] = outcome.arm
+    if outcome.adaptive is not None:
+        entry["adaptive"] = outcome.adaptive
+    if outcome.head_to_head is not None:
+        h2h = outcome.head_to_head.model_dump(mode="json", exclude={"pairs"})
+        entry["head_to_head"] = {**h2h, "file": _existing(outcome.out_dir / "head_to_head.json")}
     return entry
 
 

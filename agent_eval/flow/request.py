@@ -32,6 +32,8 @@ class RunRequest:
     resume: Path | None = None
     verbose: bool = False
     trace_export: Path | None = None
+    adaptive: bool = False  # sequential testing (flow.adaptive); the suite's `gate.adaptive` turns it on too
+    k_min: int | None = None
 
     @property
     def redact(self) -> bool:

@@ -20,7 +20,8 @@ from agent_eval.errors import InputError
 from agent_eval.importing.logs import Conversation
 from agent_eval.importing.sampling import input_key, redact, sample
 
-__all__ = ["NEEDS_REVIEW", "ImportOptions", "ImportSummary", "import_conversations"]
+__all__ = ["NEEDS_REVIEW", "ImportOptions", "ImportSummary", "Sampled", "case_id", "import_conversations",
+           "sample_conversations"]
 
 NEEDS_REVIEW = "needs-review"
 # Tool results need the assistant tool call they answer, which a replay would make anew: user and assistant text only.
@@ -54,6 +55,8 @@ class ImportSummary:
 
 @dataclass(frozen=True, slots=True)
 class _Candidate:
+    """A conversation as imported: its input key, user and assistant text, the production reply, its stratum."""
+
     key: str
     messages: tuple[tuple[str, str], ...]
     output: str | None
@@ -128,8 +131,13 @@ def _case(candidate: _Candidate, options: ImportOptions) -> dict[str, Any]:
     }
 
 
-def import_conversations(conversations: Iterable[Conversation], target: Path, options: ImportOptions) -> ImportSummary:
-    """Append the sampled, deduplicated conversations to `target` (JSONL cases) and say what happened."""
+Sampled = _Candidate  # what `agent-eval shadow` replays: the same conversations `import` would keep
+
+
+def sample_conversations(conversations: Iterable[Conversation],
+                         options: ImportOptions) -> tuple[list[_Candidate], int, int, int]:
+    """The deduplicated conversations the hash sampling keeps, in log order; and how many were read, skipped
+    (no user message) and unique. The same log and options always give the same sample."""
     read = skipped = 0
     unique: dict[str, _Candidate] = {}
     for conversation in conversations:
@@ -142,6 +150,17 @@ def import_conversations(conversations: Iterable[Conversation], target: Path, op
     chosen = sample(list(unique.values()), lambda c: c.key, options.rate,
                     stratum=(lambda c: c.stratum) if options.stratify else None,
                     min_per_stratum=options.min_per_stratum if options.stratify else 0)
+    return chosen, read, skipped, len(unique)
+
+
+def case_id(candidate: _Candidate) -> str:
+    """The case id an imported conversation gets: `prod-` and 12 hex digits of its input key."""
+    return f"prod-{candidate.key[:12]}"
+
+
+def import_conversations(conversations: Iterable[Conversation], target: Path, options: ImportOptions) -> ImportSummary:
+    """Append the sampled, deduplicated conversations to `target` (JSONL cases) and say what happened."""
+    chosen, read, skipped, unique_count = sample_conversations(conversations, options)
     have = _existing(target)
     new = [_case(c, options) for c in chosen if f"prod-{c.key[:12]}" not in have]
     if new:
@@ -157,6 +176,6 @@ def import_conversations(conversations: Iterable[Conversation], target: Path, op
             strata[c.stratum] = strata.get(c.stratum, 0) + 1
             for kind, count in c.not_kept.items():
                 not_kept[kind] = not_kept.get(kind, 0) + count
-    return ImportSummary(read=read, skipped=skipped, unique=len(unique), sampled=len(chosen),
+    return ImportSummary(read=read, skipped=skipped, unique=unique_count, sampled=len(chosen),
                          existing=len(chosen) - len(new), written=len(new), strata=strata,
                          not_kept=dict(sorted(not_kept.items())))

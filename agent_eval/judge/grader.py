@@ -102,7 +102,8 @@ class LLMJudge:
         `transcript` the steps a custom agent reported, shown after the conversation inside the untrusted fence.
         """
         conversation = _conversation(messages) + _steps(transcript)
-        return tuple([await self._rubric(case, r, conversation, output, index, context) for r in case.rubrics])
+        return tuple([await self._rubric(case, r, conversation, output, index, context)
+                      for r in case.rubrics if not r.head_to_head])  # those are judged against the baseline
 
     async def _rubric(self, case: Case, rubric: RubricSpec, conversation: str, output: str,
                       index: int, context: Sequence[str]) -> RubricResult:

@@ -32,6 +32,7 @@ from agent_eval.trace.failure import FailurePolicy, classify_failure, retrieved_
 
 if TYPE_CHECKING:
     from agent_eval.conversation.driver import Conversations, Played
+    from agent_eval.runner.interleave import ArmPacer
 
 __all__ = ["Engine", "Outcome", "Progress", "WorkItem"]
 
@@ -85,6 +86,7 @@ class Engine:
     failure_policy: FailurePolicy = field(default_factory=FailurePolicy)
     services: CheckServices | None = None  # embeddings and moderation for checks that call a model
     rerun: bool = False  # records made now are end-of-run re-runs (runner.rerun): marked `rerun`
+    pacer: ArmPacer | None = None  # several arms in one run: start each run in step with the other arms
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _in_flight: int = 0
 
@@ -149,6 +151,8 @@ class Engine:
         for item in queue:  # a shared iterator: each item is taken by one worker
             if self._stop.is_set():
                 return
+            if self.pacer is not None:
+                await self.pacer.wait(item.case.id, item.index)
             held = await self._reserve(item)
             if held is None:
                 outcome.stopped = outcome.stopped or "budget"

@@ -32,6 +32,7 @@ from agent_eval.untrusted import dump_json
 if TYPE_CHECKING:
     from agent_eval.conversation import Conversations
     from agent_eval.judge.protocol import Judge
+    from agent_eval.runner.interleave import ArmPacer
 
 __all__ = ["RunOptions", "RunReport", "run_suite"]
 
@@ -58,6 +59,7 @@ class RunOptions:
     shard: tuple[int, int] | None = None
     grace_s: float = 5.0
     rerun_errors: bool = True  # re-run provider, timeout and judge errors once at the end of the run
+    targets: tuple[tuple[str, int], ...] = ()  # --adaptive: runs per case below `repeat` (unlisted cases: repeat)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +85,7 @@ def _now() -> str:
 
 async def run_suite(
     suite: LoadedSuite, config: LoadedConfig, options: RunOptions, out_dir: Path, progress: Progress,
-    *, resume: bool = False, stop: asyncio.Event | None = None,
+    *, resume: bool = False, stop: asyncio.Event | None = None, pacer: ArmPacer | None = None,
 ) -> RunReport:
     """Execute the suite k times per case and write `runs.jsonl` and `results.json` into `out_dir`.
 
@@ -103,7 +105,9 @@ async def run_suite(
     previous, warnings = read_runs(runs_path) if resume else ({}, [])
     previous = _in_plan(previous, cases, repeat, runs_path, warnings)
     done = {key for key, record in previous.items() if record.status is not RunStatus.ERRORED}
-    items = plan_items(cases, config, repeat, done)  # renders every template: errors before any call
+    wanted = dict(options.targets)
+    later = {(c.id, i) for c in cases for i in range(min(repeat, wanted.get(c.id, repeat)), repeat)}
+    items = plan_items(cases, config, repeat, done | later)  # renders every template: errors before any call
     started = _now()
     if not resume:
         _write_manifest(out_dir, suite, config, options, repeat, started)
@@ -131,6 +135,7 @@ async def run_suite(
     )
     if stop is not None:  # several configs in one run: one Ctrl-C stops them all
         engine._stop = stop
+    engine.pacer = pacer
     progress.start(len(items), engine.endpoint.stats)
     rerun = Rerun()
     try:
@@ -139,6 +144,8 @@ async def run_suite(
             rerun = await rerun_errors(engine, items, outcome.records)
             outcome.fatal = outcome.fatal or rerun.fatal
     finally:
+        if pacer is not None:  # this arm holds the others back no longer
+            await pacer.finish()
         progress.close()
         await engine.aclose()
     runs: dict[tuple[str, int], RunRecord] = {**previous, **{(r.case_id, r.index): r for r in outcome.records},
@@ -152,7 +159,7 @@ async def run_suite(
     if repaired:
         warnings.append(f"{len(repaired)} run warning(s) (repairs that kept runs writable, agents' calls), e.g. "
                         f"{repaired[0]}; each run lists its own under `warnings` in {runs_path}")
-    missing = sum(1 for c in cases for i in range(repeat) if (c.id, i) not in runs)
+    missing = sum(1 for c in cases for i in range(repeat) if (c.id, i) not in runs and (c.id, i) not in later)
     halted = sum(1 for r in outcome.records if r.error is not None and r.error.kind == "budget")
     reason = _incomplete_reason(outcome.stopped, missing, halted)
     # the suite's judge, not the slice's: a shard or filter without rubric cases still names it

@@ -32,7 +32,7 @@ from agent_eval.suite.schema import (
 )
 from agent_eval.suite.yamlfile import LineIndex, find_invalid_text, read_yaml, validate, version_gate
 
-__all__ = ["LoadedConfig", "LoadedSuite", "load_config", "load_suite", "recorded_config"]
+__all__ = ["LoadedConfig", "LoadedSuite", "compile_cases", "load_config", "load_suite", "recorded_config"]
 
 
 CaseSource = tuple[CaseSpec, Path, LineIndex, tuple[str | int, ...]]
@@ -219,6 +219,14 @@ def load_suite(path: Path) -> LoadedSuite:
         hashed["sources"] = check_code
     suite_hash = canonical_hash(hashed)
     return LoadedSuite(spec=spec, path=path, cases=tuple(cases), hash=suite_hash, ungated=tuple(ungated))
+
+
+def compile_cases(spec: SuiteFile, suite_path: Path, cases: Sequence[CaseSpec], source: Path) -> tuple[Case, ...]:
+    """Cases made outside a suite file (a shadow replay's conversations, read from `source`), compiled with the
+    suite's defaults, checks and judge as its own cases are."""
+    empty = LineIndex({})
+    return tuple(_compile_case(case, spec, source, empty, ("cases", i), suite_path, empty)
+                 for i, case in enumerate(cases))
 
 
 def _check_sources(cases: Sequence[CaseSpec], spec: SuiteFile, base_dir: Path) -> dict[str, str]:

@@ -76,6 +76,11 @@ def _unset(value: Any) -> bool:
 CheckItem = Annotated[dict[str, Any], WithJsonSchema(check_item_schema())]
 
 
+def _off(value: Any) -> bool:
+    """A flag added after the format shipped: left out of dumps while false (stable content hashes)."""
+    return value is False
+
+
 class Spec(BaseModel):
     """Base of every user-written model: immutable, unknown keys are errors."""
 
@@ -224,6 +229,9 @@ class RubricSpec(Spec):
     use_expected: bool = False
     samples: int = Field(1, ge=1, le=20, description="Judge calls averaged (self-consistency).")
     judge: Judge = None
+    head_to_head: bool = Field(
+        False, exclude_if=_off, description="Judged against the baseline's output for the same case, in both "
+        "orders (win, tie or loss), instead of on the scale; needs a baseline that kept its outputs.")
 
     @property
     def pass_threshold(self) -> float:
@@ -452,6 +460,10 @@ class GateSpec(Spec):
     case_collapse: Literal["fail", "warn", "off"] = Field(
         "fail", description="A case that passed every baseline run and no candidate run (k >= 3 both sides).")
     require_baseline: bool = Field(False, description="No baseline found is an error (exit 2), not a PASS.")
+    adaptive: bool = Field(False, exclude_if=_off, description="Sequential testing (`--adaptive`): start every "
+                           "case at `adaptive_k_min` runs and add runs only until the verdict is decided.")
+    adaptive_k_min: int | None = Field(None, ge=1, exclude_if=_unset,
+                                       description="Runs per case at the first look of `adaptive` (default 2).")
     baseline_repeat: int | None = Field(
         None, ge=1, le=1000, description="Runs per case of --save-baseline; default twice the suite's repeat.")
 
