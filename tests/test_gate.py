@@ -287,11 +287,24 @@ def test_a_target_crash_is_a_failed_run_not_missing_data() -> None:
     assert (stats.n, stats.passed, stats.errors, stats.score) == (5, 0, 0, 0.0)
 
 
-def test_baseline_and_incomplete_runs_are_incomplete_and_beat_fail() -> None:
+def test_an_incomplete_run_is_incomplete_unless_what_completed_already_fails() -> None:
     b = [C(f"c{i}", [1.0, 1.0]) for i in range(10)]
-    cand = [C(f"c{i}", [0.0, 0.0], critical=True) for i in range(10)]
-    v = decide(results(cand, complete=False), base(b))
+    v = decide(results(b, complete=False), base(b))
     assert v.outcome is Outcome.INCOMPLETE and v.rule == "the candidate run is incomplete (interrupted)"
+    cand = [C(f"c{i}", [0.0, 0.0]) for i in range(10)]
+    v = decide(results(cand, complete=False), base(b))
+    assert v.outcome is Outcome.FAIL and v.exit_code == 1
+    assert v.rule.endswith("also incomplete: the candidate run is incomplete (interrupted)")
+
+
+def test_a_significant_drop_on_the_completed_cases_fails_and_names_the_lost_case() -> None:
+    rng = np.random.default_rng(5)
+    b = [C(f"c{i:03d}", [1.0] * 10) for i in range(100)]
+    cand = [C(f"c{i:03d}", [float(x) for x in rng.random(5) < 0.85]) for i in range(99)]
+    cand.append(C("c099", [None] * 5))
+    v = decide(results(cand, repeat=5), base(b, repeat=10))
+    assert v.outcome is Outcome.FAIL and v.exit_code == 1
+    assert "also incomplete: 1 gated case(s) have no completed candidate run but have baseline runs: c099" in v.rule
 
 
 # --- tags, critical cases, absolute floors --------------------------------------------------
@@ -322,24 +335,47 @@ def test_unlimited_tag_drop_is_a_warning_after_benjamini_hochberg() -> None:
     assert any(w.startswith("tag 'x' dropped 16.7% (BH-adjusted p=") and "no limit" in w for w in v.warnings)
 
 
-def test_critical_cases_with_a_baseline_use_fisher_and_their_own_rate() -> None:
+def test_a_critical_case_fails_on_any_failed_run_with_or_without_a_baseline() -> None:
     cases = [C(f"c{i}", [1.0] * 5) for i in range(20)]
-    slip = cases + [C("pay", [1.0] * 4 + [0.0], critical=True)]
-    v = decide(results(slip), base(cases + [C("pay", [1.0] * 5, critical=True)]))
-    assert v.outcome is Outcome.PASS  # one failed run in 5 is no evidence (Fisher p = 0.5)
-    gone = cases + [C("pay", [1.0, 0.0, 0.0, 0.0, 0.0], critical=True)]
+    slip = cases + [C("pay", [1.0, 0.0, 1.0, 1.0, 0.0], critical=True)]
     ten = base(cases + [C("pay", [1.0] * 10, critical=True)], repeat=5)
-    v = decide(results(gone, repeat=5), ten, GateOptions(case_collapse="off"))
-    assert v.outcome is Outcome.FAIL and v.critical_failures == ("pay",) and "one-sided Fisher" in v.rule
-    rate = GateOptions(critical_min_pass_rate={"pay": 0.9})
-    assert decide(results(slip), base(cases + [C("pay", [1.0] * 5, critical=True)]), rate).outcome is Outcome.PASS
+    for baseline in (ten, None):
+        v = decide(results(slip), baseline)
+        assert v.outcome is Outcome.FAIL and v.exit_code == 1 and v.critical_failures == ("pay",)
+        assert "critical case 'pay' passed 3/5 runs (run(s) 2, 5 failed; every run must pass)" in v.rule
+        assert any("FAIL 5% of the time, by design (1 - 0.99^5;" in n for n in v.notes)
+    assert all(r.p_value is None for r in decide(results(slip), ten).routes if r.kind == "critical")
+    same = cases + [C("pay", [1.0] * 5, critical=True)]
+    assert decide(results(same), ten).outcome is Outcome.PASS
+
+
+def test_critical_min_pass_rate_fails_when_the_upper_bound_is_below_it() -> None:
+    cases = [C(f"c{i}", [1.0] * 10) for i in range(20)]
+    one = cases + [C("pay", [1.0] * 9 + [0.0], critical=True)]
+    rate = GateOptions(critical_min_pass_rate={"pay": 0.8})
+    assert decide(results(one), None, rate).outcome is Outcome.PASS  # 9/10: the bound is far above 0.8
+    low = cases + [C("pay", [1.0] * 3 + [0.0] * 7, critical=True)]
+    v = decide(results(low), base(one), rate)
+    assert v.outcome is Outcome.FAIL and v.critical_failures == ("pay",)
+    assert "one-sided 95% upper bound 61% against min_pass_rate 80%" in v.rule
+
+
+def test_critical_cases_outside_holm_leave_the_overall_power_unchanged() -> None:
+    rng = np.random.default_rng(2)
+    b = noisy(100, 10, [1.0] * 50 + [0.9] * 50, rng)
+    cand = noisy(100, 5, [1.0] * 50 + [0.75] * 50, rng)
+    flagged = [C(c.id, c.scores, critical=i < 50) for i, c in enumerate(cand)]
+    flagged_base = [C(c.id, c.scores, critical=i < 50) for i, c in enumerate(b)]
+    plain = decide(results(cand), base(b))
+    marked = decide(results(flagged), base(flagged_base))
+    assert [r.text for r in plain.routes if r.kind == "score"] == [r.text for r in marked.routes if r.kind == "score"]
 
 
 def test_critical_cases_without_a_baseline_keep_the_every_run_rule_and_print_its_false_fail_rate() -> None:
     cases = [C("ok", [1.0, 1.0]), C("pay", [1.0, 0.0], critical=True)]
     v = decide(results(cases), None)
     assert v.outcome is Outcome.FAIL and v.critical_failures == ("pay",)
-    assert v.rule.startswith("no baseline: critical case(s) failed a run")
+    assert v.rule.startswith("no baseline: critical case 'pay' passed 1/2 runs")
     assert any("would still FAIL 2% of the time" in n for n in v.notes)  # 1 - 0.99^2
 
 
@@ -404,7 +440,7 @@ def test_verdict_is_deterministic_and_order_independent() -> None:
 
 def _simulated_outcome(rng: np.random.Generator, opts: GateOptions, scale: float) -> Outcome:
     p = rng.uniform(0.8, 1.0, 100)
-    p[-5:] = 0.99  # five critical cases
+    p[-5:] = 1.0  # five critical cases (at 0.99 the every-run rule FAILs 1 - 0.99^25 by design)
     tags = ("billing", "account", "format", "safety", "smoke")
 
     def sides(q: np.ndarray, runs: int) -> dict[str, object]:

@@ -118,27 +118,24 @@ def _decide(cand: Mapping[str, Side], base: Mapping[str, Side] | None, opts: Gat
     routes, notes = _score_routes(test, sc, opts)
     tags = tag_deltas(sc, cand, opts) if sc is not None else ()
     routes += _tag_routes(sc, cand, opts)
-    crit, every_run = critical_routes(cand.values(), base, opts)
-    routes += crit
+    crit = critical_routes(cand.values(), opts)
     routes += floor_routes([s for s in cand.values() if s.stats.n > 0], opts.floors, opts)
     collapse, collapsed = collapse_route(pairing, opts) if pairing is not None else (None, [])
     if collapse is not None and opts.case_collapse == "fail":
         routes.append(collapse)
-    routes = _holm(routes, opts.alpha)
+    routes = [*_holm(routes, opts.alpha), *crit]
     fails = [r.text for r in routes if r.failed]
-    critical_note = _every_run_note(cand, base, opts)
+    critical_note = _every_run_note(cand, opts)
     if critical_note:
         notes.append(critical_note)
-    none_done = [i for i in every_run if cand[i].stats.n == 0]
-    failed_run = [i for i in every_run if cand[i].stats.n > 0]
-    if failed_run:
-        fails.append(f"critical case(s) failed a run ({'no baseline' if base is None else 'not in the baseline'}; "
-                     f"every run must pass): {ids(failed_run)}")
+    none_done = [s.id for s in cand.values() if s.critical and s.stats.n == 0]
+    failed_critical = [r.case_id for r in crit if r.failed and r.case_id]
+    missing_only: list[str] = []
     if none_done:
-        fails.append(f"critical case(s) completed no run (every run must pass): {ids(none_done)}")
+        missing_only.append(f"critical case(s) completed no run (every run must pass): {ids(none_done)}")
     if base is None:
         fails += _nothing_passed(cand)
-    outcome, rule = _resolve(incomplete, fails, routes, test is not None or base is None, base is None)
+    outcome, rule = _resolve(incomplete, fails, missing_only, routes, test is not None or base is None, base is None)
     warnings = [*info.warnings, *error_warnings, *_pairing_warnings(pairing)]
     if collapse is not None and opts.case_collapse != "off" and not _failed(routes, "collapse"):
         warnings.append(f"{len(collapsed)} case(s) passed every baseline run and no candidate run: {ids(collapsed)}")
@@ -161,8 +158,7 @@ def _decide(cand: Mapping[str, Side], base: Mapping[str, Side] | None, opts: Gat
         min_detectable_drop=mdd, cases_needed=needed, repeats_needed=reps,
         cases=case_deltas(pairing) if pairing is not None else (),
         tags=tags,
-        critical_failures=tuple(sorted({*every_run, *(r.case_id for r in routes
-                                                      if r.failed and r.kind in ("critical", "critical-rate") and r.case_id)})),
+        critical_failures=tuple(sorted({*none_done, *failed_critical})),
         routes=tuple(routes), baseline_se=se, baseline_runs=runs, notes=tuple(notes),
         errored_runs=sum(s.errors for s in cand.values()),
         absolute_rule=bool(test and test.absolute),
@@ -227,15 +223,19 @@ def _family(routes: list[Route]) -> int:
 
 
 def _resolve(
-    incomplete: list[str], fails: list[str], routes: list[Route], compared: bool, no_baseline: bool
+    incomplete: list[str], fails: list[str], missing_only: list[str], routes: list[Route], compared: bool,
+    no_baseline: bool,
 ) -> tuple[Outcome, str]:
+    """INCOMPLETE beats FAIL unless a route fired on what completed: a significant drop there is a FAIL, and the
+    lost cases are named after it."""
     prefix = "no baseline: " if no_baseline else ""
-    if incomplete:
+    if incomplete and not fails:
         return Outcome.INCOMPLETE, prefix + "; ".join(incomplete)
-    if fails:
+    if fails or missing_only:
         overall = next((r for r in routes if r.kind == "score" and r.warn), None)
         context = [f"{overall.text}, not significant alone at its Holm level"] if overall is not None else []
-        return Outcome.FAIL, prefix + "; ".join([*context, *fails])
+        lost = [f"also incomplete: {why}" for why in incomplete]
+        return Outcome.FAIL, prefix + "; ".join([*context, *fails, *missing_only, *lost])
     warns = [r.text for r in routes if r.warn]
     if warns:
         return Outcome.WARN, prefix + "; ".join(warns) + ": not significant, the suite may be underpowered"
@@ -256,15 +256,15 @@ def _nothing_passed(cand: Mapping[str, Side]) -> list[str]:
     return [f"not one of {completed} completed run(s) passed"]
 
 
-def _every_run_note(cand: Mapping[str, Side], base: Mapping[str, Side] | None, opts: GateOptions) -> str | None:
-    """The every-run rule's expected false-FAIL rate, printed with every verdict that uses it."""
-    runs = sum(s.stats.n for s in cand.values() if s.critical and s.id not in opts.critical_min_pass_rate
-               and (base is None or s.id not in base))
+def _every_run_note(cand: Mapping[str, Side], opts: GateOptions) -> str | None:
+    """The every-run rule's false-FAIL rate by design (1 - p^runs), printed with every verdict that uses it."""
+    runs = sum(s.stats.n for s in cand.values() if s.critical and s.id not in opts.critical_min_pass_rate)
     if not runs:
         return None
     rate = 1 - 0.99**runs
-    return (f"critical cases without a baseline use the every-run rule ({runs} runs must all pass): "
-            f"if each run truly passed 99% of the time it would still FAIL {rate:.0%} of the time")
+    return (f"critical cases use the every-run rule ({runs} runs must all pass, outside the Holm family): "
+            f"if each run truly passed 99% of the time it would still FAIL {rate:.0%} of the time, by design "
+            f"(1 - 0.99^{runs}; set critical: {{min_pass_rate: x}} to tolerate failures)")
 
 
 def _pairing_warnings(pairing: Pairing | None) -> list[str]:

@@ -6,7 +6,7 @@ Overall score (margin test), run-level test, tag limits, critical cases and abso
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from math import comb
 
 from agent_eval.baseline.options import BASELINE_FLOOR, Floors, GateOptions
@@ -17,12 +17,10 @@ from agent_eval.stats.hypotheses import (
     MarginTest,
     at_least,
     binomial_at_most,
-    fisher_fewer,
     limit_test,
     margin_test,
     run_level_test,
 )
-from agent_eval.stats.reduce import critical_failed
 
 __all__ = [
     "amount",
@@ -31,6 +29,7 @@ __all__ = [
     "floor_routes",
     "ids",
     "p_text",
+    "pass_rate_upper",
     "run_level_route",
     "score_test",
     "test_route",
@@ -120,37 +119,40 @@ def collapse_route(pairing: Pairing, opts: GateOptions) -> tuple[Route | None, l
     return Route("collapse", text, p, kind="collapse"), collapsed
 
 
-def critical_routes(
-    cand: Iterable[Side], base: Mapping[str, Side] | None, opts: GateOptions
-) -> tuple[list[Route], list[str]]:
-    """Routes of the critical cases, and the ids that failed the every-run rule (no baseline to compare, or no
-    completed run at all: a case that completed none passed nothing, whatever its baseline)."""
+def critical_routes(cand: Iterable[Side], opts: GateOptions) -> list[Route]:
+    """The rule of each critical case with a completed run, outside the Holm family, with or without a baseline.
+
+    `critical: true`: FAIL when any completed run failed. `critical: {min_pass_rate: x}`: FAIL when the exact
+    one-sided (1 - alpha) upper bound of its pass rate is below x (the binomial p of "rate >= x" under alpha).
+    A case that completed no run is handled by the caller (missing data, or the every-run rule without one).
+    """
     routes: list[Route] = []
-    every_run: list[str] = []
     for c in cand:
-        if not c.critical:
+        if not c.critical or c.stats.n == 0:
             continue
-        if c.stats.n == 0:
-            every_run.append(c.id)
-            continue
+        n, passed = c.stats.n, c.stats.passed
         floor = opts.critical_min_pass_rate.get(c.id)
-        b = base.get(c.id) if base is not None else None
-        if floor is not None:
-            p = binomial_at_most(c.stats.passed, c.stats.n, floor)
-            text = f"critical case '{c.id}' passed {c.stats.passed}/{c.stats.n} runs (min_pass_rate {floor:.0%}, {p_text(p)})"
-            failed = opts.strict and c.stats.passed < floor * c.stats.n
-            routes.append(Route(f"critical '{c.id}' rate", text, None if opts.strict else p, failed,
-                                kind="critical-rate", case_id=c.id))
-        if b is not None and b.stats.n > 0 and b.definition_hash == c.definition_hash:
-            p = fisher_fewer(c.stats.passed, c.stats.n, b.stats.passed, b.stats.n)
-            text = (f"critical case '{c.id}' passed {b.stats.passed}/{b.stats.n} -> {c.stats.passed}/{c.stats.n} runs "
-                    f"(one-sided Fisher {p_text(p)})")
-            failed = opts.strict and c.stats.passed * b.stats.n < b.stats.passed * c.stats.n
-            routes.append(Route(f"critical '{c.id}'", text, None if opts.strict else p, failed,
-                                kind="critical", case_id=c.id))
-        elif floor is None and critical_failed(c):
-            every_run.append(c.id)
-    return routes, sorted(every_run)
+        failed_runs = f"run(s) {', '.join(map(str, c.failed_runs))} failed" if c.failed_runs else "no run failed"
+        if floor is None:
+            text = f"critical case '{c.id}' passed {passed}/{n} runs ({failed_runs}; every run must pass)"
+            routes.append(Route(f"critical '{c.id}'", text, None, passed < n, kind="critical", case_id=c.id))
+            continue
+        p = binomial_at_most(passed, n, floor)
+        upper = pass_rate_upper(passed, n, opts.alpha)
+        failed = passed < floor * n - TOL if opts.strict else p < opts.alpha
+        text = (f"critical case '{c.id}' passed {passed}/{n} runs ({failed_runs}; one-sided {1 - opts.alpha:.0%} "
+                f"upper bound {upper:.0%} against min_pass_rate {floor:.0%}, {p_text(p)})")
+        routes.append(Route(f"critical '{c.id}' rate", text, None, failed, kind="critical-rate", case_id=c.id))
+    return routes
+
+
+def pass_rate_upper(passed: int, n: int, alpha: float) -> float:
+    """The exact (Clopper-Pearson) one-sided 1 - alpha upper bound of a pass rate."""
+    if passed >= n:
+        return 1.0
+    from scipy.special import betaincinv
+
+    return float(betaincinv(passed + 1, n - passed, 1 - alpha))
 
 
 _FLOOR_VALUES = {
