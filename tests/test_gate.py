@@ -157,17 +157,17 @@ def test_drop_past_the_limit_without_significance_warns_with_the_power_figures()
     assert v.outcome is Outcome.WARN and v.exit_code == 0
     assert -0.08 < v.relative_change < -0.03  # type: ignore[operator]
     assert "not significant" in v.rule
-    # the drop that FAILs with 80% power: max_drop + (t_{1-a', n-1} + t_{0.8, n-1}) x SE, a' = alpha / 2 routes
+    # the drop that FAILs with 80% power: max_drop + (t_{1-a', n-1} + t_{0.8, n-1}) x SE, a' = alpha / 3 routes
     bs = np.array([np.mean(x.scores) for x in b])  # type: ignore[arg-type]
     cs = np.array([np.mean(x.scores) for x in cand])  # type: ignore[arg-type]
     se = float(np.std(cs - 0.97 * bs, ddof=1) / math.sqrt(5) / bs.mean())
-    assert v.min_detectable_drop == pytest.approx(0.03 + (t_quantile(1 - 0.025, 4) + t_quantile(0.8, 4)) * se)
+    assert v.min_detectable_drop == pytest.approx(0.03 + (t_quantile(1 - 0.05 / 3, 4) + t_quantile(0.8, 4)) * se)
     assert v.cases_needed is not None and v.cases_needed > 5
 
 
 def test_zero_variance_uses_the_exact_sign_flip_p_and_float_noise_is_no_drop() -> None:
-    b = [C("a", [1.0, 1.0]), C("b", [1.0, 1.0])]
-    tiny = decide(results([C("a", [1.0 - 1e-9] * 2), C("b", [1.0 - 1e-9] * 2)]), base(b))
+    b = [C("a", [0.5, 0.5]), C("b", [0.5, 0.5])]
+    tiny = decide(results([C("a", [0.5 - 1e-10] * 2), C("b", [0.5 - 1e-10] * 2)]), base(b))
     assert tiny.outcome is Outcome.PASS
     three = [C(x, [0.5, 0.5]) for x in "abc"]
     v = decide(results([C(x, [0.4, 0.4]) for x in "abc"]), base(three))
@@ -250,6 +250,21 @@ def test_case_statuses_and_order() -> None:
         "nearly": CaseStatus.REGRESSED,  # 5/5 -> 4/5 is not a "new failure"
     }  # fmt: skip
     assert [c.case_id for c in v.regressed()] == ["newfail", "nearly", "reg"]  # most regressed first
+
+
+def test_the_pass_rate_is_gated_beside_the_score_so_checks_that_always_pass_cannot_dilute_a_drop() -> None:
+    rng = np.random.default_rng(8)
+    p = rng.uniform(0.8, 1.0, 100)
+
+    def diluted(q: np.ndarray, k: int) -> list[C]:  # a failed run still passes 2 of its 3 checks: score 2/3
+        return [C(f"c{i:03d}", [1.0 if x else 2 / 3 for x in rng.random(k) < q[i]]) for i in range(100)]
+
+    b = diluted(p, 10)
+    v = decide(results(diluted(p * 0.9, 5)), base(b))
+    assert v.outcome is Outcome.FAIL and "pass rate dropped" in v.rule
+    assert [r.name for r in v.routes][:2] == ["overall score", "overall pass rate"]
+    same = decide(results(diluted(p, 5)), base(b))
+    assert same.outcome is not Outcome.FAIL
 
 
 # --- errors ---------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ from agent_eval.baseline.routes import (
     critical_routes,
     floor_routes,
     ids,
+    pass_rate_test,
     run_level_route,
     score_test,
     test_route,
@@ -170,6 +171,9 @@ def _score_routes(test: MarginTest | None, sc: Scored | None, opts: GateOptions)
     if test is None or sc is None:
         return [], []
     routes = [test_route("overall score", "score", test, opts)]
+    rates = pass_rate_test(sc, opts)
+    if rates is not None:
+        routes.append(test_route("overall pass rate", "pass rate", rates, opts, kind="pass-rate"))
     level = run_level_route(sc, opts.max_drop, test.absolute)
     if level is not None and not opts.strict:
         routes.append(level)

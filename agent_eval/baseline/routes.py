@@ -29,6 +29,7 @@ __all__ = [
     "floor_routes",
     "ids",
     "p_text",
+    "pass_rate_test",
     "pass_rate_upper",
     "run_level_route",
     "score_test",
@@ -45,6 +46,21 @@ def uses_absolute(base_mean: float, opts: GateOptions) -> bool:
 def score_test(sc: Scored, margin: float, opts: GateOptions) -> MarginTest:
     absolute = uses_absolute(math.fsum(sc.base) / len(sc.base), opts)
     return margin_test(sc.base, sc.cand, margin=margin, alpha=opts.alpha, absolute=absolute)
+
+
+def pass_rate_test(sc: Scored, opts: GateOptions) -> MarginTest | None:
+    """The margin test on the paired cases' pass rates, beside the score's; None when every run's score is its
+    pass (1 or 0), where it would repeat the score test."""
+    base = [b.stats.pass_rate for b, _ in sc.pairs]
+    cand = [c.stats.pass_rate for _, c in sc.pairs]
+    if None in base or None in cand or not sc.pairs:
+        return None
+    if all(abs(x - y) < TOL for x, y in zip((*base, *cand), (*sc.base, *sc.cand), strict=True)):
+        return None
+    b = [x for x in base if x is not None]
+    c = [x for x in cand if x is not None]
+    absolute = uses_absolute(math.fsum(b) / len(b), opts)
+    return margin_test(b, c, margin=opts.max_drop, alpha=opts.alpha, absolute=absolute)
 
 
 def amount(x: float | None, absolute: bool, *, signed: bool = False) -> str:
