@@ -51,14 +51,12 @@ def score_test(sc: Scored, margin: float, opts: GateOptions) -> MarginTest:
 def pass_rate_test(sc: Scored, opts: GateOptions) -> MarginTest | None:
     """The margin test on the paired cases' pass rates, beside the score's; None when every run's score is its
     pass (1 or 0), where it would repeat the score test."""
-    base = [b.stats.pass_rate for b, _ in sc.pairs]
-    cand = [c.stats.pass_rate for _, c in sc.pairs]
-    if None in base or None in cand or not sc.pairs:
+    b = [x for s, _ in sc.pairs if (x := s.stats.pass_rate) is not None]
+    c = [x for _, s in sc.pairs if (x := s.stats.pass_rate) is not None]
+    if not sc.pairs or len(b) != len(sc.pairs) or len(c) != len(sc.pairs):
         return None
-    if all(abs(x - y) < TOL for x, y in zip((*base, *cand), (*sc.base, *sc.cand), strict=True)):
+    if all(abs(x - y) < TOL for x, y in zip((*b, *c), (*sc.base, *sc.cand), strict=True)):
         return None
-    b = [x for x in base if x is not None]
-    c = [x for x in cand if x is not None]
     absolute = uses_absolute(math.fsum(b) / len(b), opts)
     return margin_test(b, c, margin=opts.max_drop, alpha=opts.alpha, absolute=absolute)
 
