@@ -409,16 +409,25 @@ def test_absolute_floors_without_a_baseline_fail_on_the_upper_bound_and_warn_on_
 # --- comparability, pass^k, determinism -----------------------------------------------------
 
 
-def test_new_missing_and_changed_cases_are_listed_not_gated() -> None:
+def test_removed_or_edited_passing_cases_fail_as_unpaired_unless_accepted() -> None:
     b = [C(f"c{i}", [1.0] * 3) for i in range(10)] + [C("gone", [1.0] * 3), C("edited", [1.0] * 3)]
+    b += [C("never", [0.0] * 3)]  # a baseline case that never passed hides nothing when removed
     cand = [C(f"c{i}", [1.0] * 3) for i in range(10)]
     cand += [C("fresh", [0.0] * 3), C("edited", [0.0] * 3, definition="v2")]
     v = decide(results(cand), base(b))
-    assert v.outcome is Outcome.PASS and v.paired_cases == 10
+    assert v.outcome is Outcome.FAIL and v.exit_code == 1 and v.paired_cases == 10
+    assert v.rule.startswith("unpaired cases: 1 passing baseline case(s) missing from the candidate: gone; "
+                             "1 passing baseline case(s) changed definition: edited")
+    assert [r.kind for r in v.routes if r.failed] == ["unpaired"]
     assert [c.case_id for c in v.by_status(CaseStatus.NEW)] == ["fresh"]
-    assert [c.case_id for c in v.by_status(CaseStatus.MISSING)] == ["gone"]
+    assert [c.case_id for c in v.by_status(CaseStatus.MISSING)] == ["gone", "never"]
     assert [c.case_id for c in v.by_status(CaseStatus.CHANGED)] == ["edited"]
-    assert any("missing from the candidate (not gated): gone" in w for w in v.warnings)
+    accepted = decide(results(cand), base(b), GateOptions(accept_unpaired=frozenset({"gone", "edited"})))
+    assert accepted.outcome is Outcome.PASS
+    assert any("missing from the candidate (not gated): gone" in w for w in accepted.warnings)
+    filtered = decide(results(cand), base(b), GateOptions(accept_unpaired=frozenset({"edited"}),
+                                                          suite_cases=frozenset({"gone", "edited"})))
+    assert filtered.outcome is Outcome.PASS  # still in the suite, left out by --filter: not removed
 
 
 def test_judge_and_k_mismatch_warn_but_a_baseline_with_2k_runs_does_not() -> None:

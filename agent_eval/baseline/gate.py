@@ -33,6 +33,7 @@ from agent_eval.baseline.routes import (
     run_level_route,
     score_test,
     test_route,
+    unpaired_route,
 )
 from agent_eval.baseline.schema import Baseline
 from agent_eval.baseline.signals import (
@@ -57,6 +58,7 @@ class RunInfo:
     complete: bool = True
     incomplete_reason: str | None = None
     warnings: tuple[str, ...] = ()  # comparability: judge, k
+    ungated: tuple[str, ...] = ()  # cases the run left out on purpose (needs-review): not missing
 
 
 def decide(candidate: Results, baseline: Baseline | None, options: GateOptions | None = None) -> Verdict:
@@ -65,7 +67,8 @@ def decide(candidate: Results, baseline: Baseline | None, options: GateOptions |
     k = candidate.suite.repeat
     cand = sides_from_results(candidate, errors_as_failures=opts.errors_as_failures)
     base = sides_from_baseline(baseline, k, errors_as_failures=opts.errors_as_failures) if baseline else None
-    info = RunInfo(candidate.complete, candidate.incomplete_reason, _comparability(candidate, baseline, opts))
+    info = RunInfo(candidate.complete, candidate.incomplete_reason, _comparability(candidate, baseline, opts),
+                   tuple(candidate.ungated))
     verdict = decide_sides(cand, base, opts, info)
     versioning = _versioning(candidate, baseline, verdict)
     if versioning is None:
@@ -125,6 +128,9 @@ def _decide(cand: Mapping[str, Side], base: Mapping[str, Side] | None, opts: Gat
     if collapse is not None and opts.case_collapse == "fail":
         routes.append(collapse)
     routes = [*_holm(routes, opts.alpha), *crit]
+    unpaired = unpaired_route(pairing, opts, info.ungated) if pairing is not None else None
+    if unpaired is not None:
+        routes.append(unpaired)
     fails = [r.text for r in routes if r.failed]
     critical_note = _every_run_note(cand, opts)
     if critical_note:

@@ -6,7 +6,7 @@ Overall score (margin test), run-level test, tag limits, critical cases and abso
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from math import comb
 
 from agent_eval.baseline.options import BASELINE_FLOOR, Floors, GateOptions
@@ -34,6 +34,7 @@ __all__ = [
     "run_level_route",
     "score_test",
     "test_route",
+    "unpaired_route",
     "uses_absolute",
 ]
 
@@ -158,6 +159,26 @@ def critical_routes(cand: Iterable[Side], opts: GateOptions) -> list[Route]:
                 f"upper bound {upper:.0%} against min_pass_rate {floor:.0%}, {p_text(p)})")
         routes.append(Route(f"critical '{c.id}' rate", text, None, failed, kind="critical-rate", case_id=c.id))
     return routes
+
+
+def unpaired_route(pairing: Pairing, opts: GateOptions, ungated: Collection[str] = ()) -> Route | None:
+    """Baseline cases that passed a run and are now missing (removed or renamed) or changed definition, unless
+    accepted by id: a PR cannot hide a broken case by removing or editing it. None when there is none."""
+    defined = opts.suite_cases
+    gone = [b.id for b in pairing.missing if b.stats.passed > 0 and b.id not in ungated
+            and (defined is None or b.id not in defined)]
+    edited = [b.id for b, _ in pairing.changed if b.stats.passed > 0]
+    hidden = sorted(i for i in (*gone, *edited) if i not in opts.accept_unpaired)
+    if not hidden:
+        return None
+    parts = []
+    if gone_now := [i for i in hidden if i in gone]:
+        parts.append(f"{len(gone_now)} passing baseline case(s) missing from the candidate: {ids(gone_now, 20)}")
+    if edited_now := [i for i in hidden if i in edited]:
+        parts.append(f"{len(edited_now)} passing baseline case(s) changed definition: {ids(edited_now, 20)}")
+    text = (f"unpaired cases: {'; '.join(parts)} (accept each with --accept-unpaired ID, or re-record them with "
+            f"`agent-eval baseline update --cases ID...`)")
+    return Route("unpaired cases", text, None, True, kind="unpaired")
 
 
 def pass_rate_upper(passed: int, n: int, alpha: float) -> float:
