@@ -41,9 +41,9 @@ class C:
 
 
 def run(case_id: str, i: int, score: float | str | None) -> RunRecord:
-    """A run: a score, None (a provider error) or "target" (the agent crashed)."""
-    if score is None or score == "target":
-        kind = "target" if score == "target" else "provider"
+    """A run: a score, None (a provider error), "target" (the agent crashed) or "timeout" (it ran out of time)."""
+    if score is None or score in ("target", "timeout"):
+        kind = score if isinstance(score, str) else "provider"
         return RunRecord(
             case_id=case_id, index=i, status=RunStatus.ERRORED, passed=False,
             error=RunError(kind=kind, message="boom" if kind == "target" else "HTTP 500", status=None),
@@ -290,6 +290,41 @@ def test_spread_out_errors_are_a_warning_unless_their_rate_rose() -> None:
     clean = [C(f"c{i}", [1.0] * 5) for i in range(100)]
     worse = decide(results(cand), base(clean))
     assert worse.outcome is Outcome.INCOMPLETE and "infrastructure errors rose" in worse.rule
+
+
+def test_timeouts_that_concentrate_where_runs_would_fail_fail_the_gate_naming_the_cases() -> None:
+    rng = np.random.default_rng(6)
+    p = rng.uniform(0.8, 1.0, 100)
+    p[:20] = 1.0
+    b = [C(f"c{i:03d}", [None if x < 0.05 else float(y < p[i]) for x, y in rng.random((10, 2))]) for i in range(100)]
+    # 20 always-passing cases now fail 30% of their runs, and those failures surface as timeouts
+    cand = [C(f"c{i:03d}", ["timeout" if x < 0.3 else 1.0 for x in rng.random(5)]) for i in range(20)]
+    cand += [C(f"c{i:03d}", [float(x < p[i]) for x in rng.random(5)]) for i in range(20, 100)]
+    v = decide(results(cand), base(b, repeat=10))
+    assert v.outcome is Outcome.FAIL and v.exit_code == 1
+    assert "the candidate's timeouts concentrate where runs would fail" in v.rule and "c000" in v.rule
+    spread = [C(c.id, ["timeout" if i % 25 == 0 and j == 0 else s for j, s in enumerate(c.scores)])
+              for i, c in enumerate(noisy(100, 5, p, rng))]  # 4 timeouts, one per 25 cases: no concentration
+    assert decide(results(spread), base(b, repeat=10)).outcome is not Outcome.FAIL
+
+
+def test_an_outage_is_one_error_cluster_not_25_independent_errors() -> None:
+    from agent_eval.baseline.signals import error_clusters
+
+    def arm(k: int, outage: range) -> dict[str, object]:
+        out = {}
+        for i in range(100):
+            calls = [j * 100 + i for j in range(k)]  # one call per second, run by run as the runner orders them
+            down = [c for c in calls if c in outage]
+            out[f"c{i}"] = make_side(f"c{i}", [1.0] * (k - len(down)), [True] * (k - len(down)), k=k,
+                                     errors=len(down), error_times=[float(c) for c in down])
+        return out
+
+    cand, clean = arm(5, range(200, 230)), arm(10, range(0))
+    assert error_clusters(cand.values()) == 1  # type: ignore[arg-type]
+    v = decide_sides(cand, clean, GateOptions())  # type: ignore[arg-type]
+    assert v.outcome is not Outcome.INCOMPLETE
+    assert any("in 1 cluster(s): missing data" in w for w in v.warnings)
 
 
 def test_a_target_crash_is_a_failed_run_not_missing_data() -> None:

@@ -27,6 +27,7 @@ from agent_eval.baseline.pairing import (
 from agent_eval.baseline.routes import (
     collapse_route,
     critical_routes,
+    error_concentration_route,
     floor_routes,
     ids,
     pass_rate_test,
@@ -127,6 +128,9 @@ def _decide(cand: Mapping[str, Side], base: Mapping[str, Side] | None, opts: Gat
     collapse, collapsed = collapse_route(pairing, opts) if pairing is not None else (None, [])
     if collapse is not None and opts.case_collapse == "fail":
         routes.append(collapse)
+    concentrated = error_concentration_route(pairing, opts) if pairing is not None else None
+    if concentrated is not None:
+        routes.append(concentrated)
     routes = [*_holm(routes, opts.alpha), *crit]
     unpaired = unpaired_route(pairing, opts, info.ungated) if pairing is not None else None
     if unpaired is not None:

@@ -26,7 +26,9 @@ __all__ = [
     "amount",
     "collapse_route",
     "critical_routes",
+    "error_concentration_route",
     "floor_routes",
+    "hypergeom_at_least",
     "ids",
     "p_text",
     "pass_rate_test",
@@ -159,6 +161,35 @@ def critical_routes(cand: Iterable[Side], opts: GateOptions) -> list[Route]:
                 f"upper bound {upper:.0%} against min_pass_rate {floor:.0%}, {p_text(p)})")
         routes.append(Route(f"critical '{c.id}' rate", text, None, failed, kind="critical-rate", case_id=c.id))
     return routes
+
+
+def error_concentration_route(pairing: Pairing, opts: GateOptions) -> Route | None:
+    """Do the candidate's timeouts concentrate where runs would fail? Timeouts of the system under test may be
+    failures in disguise: under "they are missing at random", the cases with a timed-out candidate run are a random
+    draw of the paired cases, so how many of them passed every completed baseline run is hypergeometric. The
+    baseline's own errors are left out of its runs (they cannot cover the candidate's). None without a timeout."""
+    cases = [(b, c) for b, c in pairing.paired if b.stats.n > 0 and c.runs > 0]
+    always = {c.id for b, c in cases if b.stats.passed == b.stats.n}
+    timed_out = [c.id for _, c in cases if c.timeouts > 0]
+    if not timed_out:
+        return None
+    hit = [i for i in timed_out if i in always]
+    p = hypergeom_at_least(len(hit), len(cases), len(always), len(timed_out))
+    text = (f"the candidate's timeouts concentrate where runs would fail: {len(hit)} of the {len(timed_out)} case(s) "
+            f"with a timed-out run passed every baseline run, against {len(always)} of {len(cases)} cases: "
+            f"{ids(sorted(hit))} (hypergeometric {p_text(p)})")
+    if opts.strict:
+        return Route("errors", text, None, False, kind="errors")
+    return Route("errors", text, p, kind="errors")
+
+
+def hypergeom_at_least(hits: int, total: int, successes: int, draws: int) -> float:
+    """P(X >= hits) for X hypergeometric: `draws` from `total` of which `successes` count."""
+    if hits <= 0:
+        return 1.0
+    top = min(successes, draws)
+    return min(1.0, math.fsum(comb(successes, x) * comb(total - successes, draws - x)
+                              for x in range(hits, top + 1)) / comb(total, draws))
 
 
 def unpaired_route(pairing: Pairing, opts: GateOptions, ungated: Collection[str] = ()) -> Route | None:
