@@ -376,13 +376,38 @@ def test_tag_limit_fails_when_a_tag_drops_significantly() -> None:
     assert "tag 'billing' min_pass_rate" in decide(results(cand), base(b), floor).rule
 
 
-def test_unlimited_tag_drop_is_a_warning_after_benjamini_hochberg() -> None:
+def test_every_tag_of_5_cases_is_tested_in_its_own_budget_and_small_tags_are_warned() -> None:
     b = [C(f"a{i}", [1.0] * 3, tags=("x",)) for i in range(30)] + [C(f"o{i}", [1.0] * 3, tags=("y",)) for i in range(170)]
+    b += [C(f"s{i}", [1.0] * 3, tags=("small",)) for i in range(3)]
     cand = [C(f"a{i}", [1.0, 1.0, 0.0] if i % 2 else [1.0] * 3, tags=("x",)) for i in range(30)]
     cand += [C(f"o{i}", [1.0] * 3, tags=("y",)) for i in range(170)]
-    v = decide(results(cand), base(b), GateOptions(max_drop=0.05))
-    assert v.outcome is Outcome.PASS
-    assert any(w.startswith("tag 'x' dropped 16.7% (BH-adjusted p=") and "no limit" in w for w in v.warnings)
+    cand += [C(f"s{i}", [0.0] * 3, tags=("small",)) for i in range(3)]
+    v = decide(results(cand), base(b), GateOptions(max_drop=0.05, case_collapse="off"))
+    assert -v.relative_change < 0.05  # type: ignore[operator]  # the overall rule alone would pass
+    assert v.outcome is Outcome.FAIL and v.rule.startswith("tag 'x' dropped 16.7%, past the 5.0% limit")
+    assert "in the tag budget)" in v.rule
+    assert [t.tag for t in v.tags if t.failed] == ["x"]
+    assert any(w.startswith("tag 'small' dropped 100.0% on 3 case(s), fewer than 5: not tested") for w in v.warnings)
+    assert [r.name for r in v.routes if r.kind == "tag"] == ["tag 'x'", "tag 'y'"]
+
+
+def test_tags_keep_a_a_false_fails_low_and_find_one_regressed_tag() -> None:
+    rng = np.random.default_rng(9)
+    tags = ("t0", "t1", "t2", "t3", "t4")
+
+    def sides(q: np.ndarray, runs: int) -> dict[str, object]:
+        rows = (rng.random((100, runs)) < q[:, None]).tolist()
+        return {f"c{i}": make_side(f"c{i}", [float(x) for x in row], row, k=5, tags=(tags[i % 5],))
+                for i, row in enumerate(rows)}
+
+    aa = fell = 0
+    for _ in range(300):
+        p = rng.uniform(0.8, 1.0, 100)
+        aa += decide_sides(sides(p, 5), sides(p, 10), GateOptions()).outcome is Outcome.FAIL  # type: ignore[arg-type]
+        q = p.copy()
+        q[::5] *= 0.85  # tag t0 drops 15%, the suite 3%
+        fell += decide_sides(sides(q, 5), sides(p, 10), GateOptions()).outcome is Outcome.FAIL  # type: ignore[arg-type]
+    assert aa / 300 <= 0.02 and fell / 300 >= 0.2
 
 
 def test_a_critical_case_fails_on_any_failed_run_with_or_without_a_baseline() -> None:

@@ -13,7 +13,7 @@ import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from agent_eval.baseline.options import Floors, GateOptions, TagRule
+from agent_eval.baseline.options import TAG_MIN_CASES, Floors, GateOptions, TagRule
 from agent_eval.baseline.pairing import (
     Pairing,
     Scored,
@@ -47,7 +47,7 @@ from agent_eval.baseline.signals import (
 from agent_eval.baseline.verdict import Outcome, Route, Verdict
 from agent_eval.records import Results
 from agent_eval.stats.describe import mean, mean_ci
-from agent_eval.stats.hypotheses import MarginTest, holm
+from agent_eval.stats.hypotheses import MarginTest, holm, margin_test
 
 __all__ = ["Floors", "GateOptions", "RunInfo", "TagRule", "decide", "decide_sides"]
 
@@ -122,7 +122,8 @@ def _decide(cand: Mapping[str, Side], base: Mapping[str, Side] | None, opts: Gat
     test = score_test(sc, opts.max_drop, opts) if sc is not None and sc.pairs else None
     routes, notes = _score_routes(test, sc, opts)
     tags = tag_deltas(sc, cand, opts) if sc is not None else ()
-    routes += _tag_routes(sc, cand, opts)
+    tag_tests, tag_floors = _tag_routes(sc, cand, opts)
+    routes += tag_floors
     crit = critical_routes(cand.values(), opts)
     routes += floor_routes([s for s in cand.values() if s.stats.n > 0], opts.floors, opts)
     collapse, collapsed = collapse_route(pairing, opts) if pairing is not None else (None, [])
@@ -131,7 +132,7 @@ def _decide(cand: Mapping[str, Side], base: Mapping[str, Side] | None, opts: Gat
     concentrated = error_concentration_route(pairing, opts) if pairing is not None else None
     if concentrated is not None:
         routes.append(concentrated)
-    routes = [*_holm(routes, opts.alpha), *crit]
+    routes = [*_holm(routes, opts.alpha), *tag_tests, *crit]
     unpaired = unpaired_route(pairing, opts, info.ungated) if pairing is not None else None
     if unpaired is not None:
         routes.append(unpaired)
@@ -151,6 +152,8 @@ def _decide(cand: Mapping[str, Side], base: Mapping[str, Side] | None, opts: Gat
     if collapse is not None and opts.case_collapse != "off" and not _failed(routes, "collapse"):
         warnings.append(f"{len(collapsed)} case(s) passed every baseline run and no candidate run: {ids(collapsed)}")
     warnings += tag_warnings(tags, opts)
+    fell = {r.tag for r in routes if r.failed and r.kind == "tag"}
+    tags = tuple(dataclasses.replace(t, failed=True) if t.tag in fell else t for t in tags)
     mdd, needed, reps = power_figures(test, sc, opts, _family(routes)) if outcome in (Outcome.PASS, Outcome.WARN) \
         else (None, None, None)
     se, runs = baseline_se(sc) if sc is not None else (None, None)
@@ -201,21 +204,47 @@ def _interval(test: MarginTest | None) -> tuple[float, float] | None:
     return (2 * test.change - test.upper, test.upper)
 
 
-def _tag_routes(sc: Scored | None, cand: Mapping[str, Side], opts: GateOptions) -> list[Route]:
-    routes = []
-    for tag, rule in sorted(opts.tag_limits.items()):
-        assert isinstance(rule, TagRule)
-        if rule.max_drop is not None and sc is not None:
-            sub = sc.with_tag(tag)
-            if sub.pairs:
-                t = score_test(sub, rule.max_drop, opts)
-                routes.append(test_route(f"tag '{tag}'", f"tag '{tag}'", t, opts, warn=False, kind="tag", tag=tag))
-        tagged = [s for s in cand.values() if tag in s.tags and s.stats.n > 0]
-        routes += floor_routes(tagged, rule.floors, opts, where=f"tag '{tag}' ", tag=tag)
-    return routes
+def _tag_routes(sc: Scored | None, cand: Mapping[str, Side], opts: GateOptions) -> tuple[list[Route], list[Route]]:
+    """(the tags' margin tests, Holm'd within a tag budget of alpha of their own; their absolute floors, for the
+    main family). Every tag of at least 5 paired cases is tested at its own max_drop or gate.max_drop."""
+    tests: list[Route] = []
+    floors: list[Route] = []
+    names = sorted({t for _, c in (sc.pairs if sc is not None else ()) for t in c.tags} | set(opts.tag_limits))
+    for tag in names:
+        rule = opts.tag_rule(tag)
+        limit = rule.max_drop if rule is not None and rule.max_drop is not None else None
+        sub = sc.with_tag(tag) if sc is not None else None
+        if sub is not None and sub.pairs and (limit is not None or len(sub) >= TAG_MIN_CASES):
+            t = score_test(sub, opts.max_drop if limit is None else limit, opts)
+            tests.append(test_route(f"tag '{tag}'", f"tag '{tag}'", t, opts, warn=False, kind="tag", tag=tag))
+        if rule is not None:
+            tagged = [s for s in cand.values() if tag in s.tags and s.stats.n > 0]
+            floors += floor_routes(tagged, rule.floors, opts, where=f"tag '{tag}' ", tag=tag)
+    return tarone_holm(tests, sc, opts), floors
 
 
-def _holm(routes: list[Route], alpha: float) -> list[Route]:
+def tarone_holm(tests: list[Route], sc: Scored | None, opts: GateOptions) -> list[Route]:
+    """Holm within the tag budget, over the tests that can reach their level (Tarone): a tag whose smallest
+    attainable p-value (every candidate score 0) is not below alpha / K is left out of the K tests counted."""
+    if sc is None or opts.strict or not tests:
+        return tests
+    floor_p = {}
+    for r in tests:
+        sub = sc.with_tag(r.tag or "")
+        worst = margin_test(sub.base, [0.0] * len(sub), margin=opts.max_drop, alpha=opts.alpha,
+                            absolute=score_test(sub, opts.max_drop, opts).absolute)
+        floor_p[r.name] = worst.p_value if worst.p_value is not None else 1.0
+    count = len(tests)
+    while count > 1 and sum(1 for p in floor_p.values() if p < opts.alpha / count) < count:
+        count -= 1
+    reachable = [r for r in tests if floor_p[r.name] < opts.alpha / max(count, 1)]
+    tested = _holm(reachable, opts.alpha, family_name="tag budget")
+    by_name = {r.name: r for r in tested}
+    return [by_name.get(r.name, dataclasses.replace(r, p_value=None, text=r.text + " (cannot reach its level: "
+                                                        "left out by Tarone's rule)")) for r in tests]
+
+
+def _holm(routes: list[Route], alpha: float, family_name: str = "") -> list[Route]:
     tested = [i for i, r in enumerate(routes) if r.p_value is not None]
     levels = holm([routes[i].p_value for i in tested], alpha)  # type: ignore[misc]
     out = list(routes)
@@ -223,6 +252,7 @@ def _holm(routes: list[Route], alpha: float) -> list[Route]:
         if level is not None:
             r = routes[i]
             family = f"Holm level of {len(tested)} tests" if len(tested) > 1 else "alpha"
+            family += f" in the {family_name}" if family_name else ""
             text = r.text[:-1] + f" < {level:.3g}, {family})" if r.text.endswith(")") else r.text
             out[i] = dataclasses.replace(r, failed=True, warn=False, text=text)
     return out
@@ -233,7 +263,7 @@ def _failed(routes: list[Route], kind: str) -> bool:
 
 
 def _family(routes: list[Route]) -> int:
-    return max(1, sum(1 for r in routes if r.p_value is not None))
+    return max(1, sum(1 for r in routes if r.p_value is not None and r.kind != "tag"))
 
 
 def _resolve(

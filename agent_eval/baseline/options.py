@@ -11,10 +11,12 @@ from agent_eval.errors import UsageError
 if TYPE_CHECKING:
     from agent_eval.suite.schema import GateSpec
 
-__all__ = ["BASELINE_FLOOR", "Floors", "GateFlags", "GateOptions", "TagRule", "gate_options"]
+__all__ = ["BASELINE_FLOOR", "TAG_MIN_CASES", "Floors", "GateFlags", "GateOptions", "TagRule", "gate_options"]
 
 # Below this baseline score a relative drop means little (0.0067 -> 0 is -100%): the absolute rule applies.
 BASELINE_FLOOR = 0.05
+# Tags of at least this many paired cases are tested at gate.max_drop in their own budget; smaller ones are warned.
+TAG_MIN_CASES = 5
 
 
 @dataclass(frozen=True, slots=True)

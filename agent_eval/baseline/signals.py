@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 
-from agent_eval.baseline.options import GateOptions
+from agent_eval.baseline.options import TAG_MIN_CASES, GateOptions
 from agent_eval.baseline.pairing import Pairing, Scored, Side
 from agent_eval.baseline.routes import amount, ids, score_test
 from agent_eval.baseline.verdict import TagDelta
@@ -133,15 +133,20 @@ def _tag_order(t: TagDelta) -> tuple[float, str]:
 
 
 def tag_warnings(tags: Sequence[TagDelta], opts: GateOptions) -> list[str]:
-    """Significant drops (after Benjamini-Hochberg) in tags without a limit; limits with no case."""
+    """Drops in tags too small to test (under 5 cases, no limit of their own); limits with no case."""
     out = []
     for t in tags:
         if t.tag in opts.tag_limits and t.cases == 0:
             out.append(f"tag '{t.tag}' has a limit in gate.tags but no paired case")
         dropped = t.relative_change is not None and t.relative_change < -TOL
-        if t.limit is None and dropped and t.p_adjusted is not None and t.p_adjusted < opts.alpha:
+        untested = t.limit is None and 0 < t.cases < TAG_MIN_CASES
+        if untested and dropped and t.p_adjusted is not None and t.p_adjusted < opts.alpha:
             out.append(f"tag '{t.tag}' dropped {amount(t.relative_change, opts.absolute)} "
-                       f"(BH-adjusted p={t.p_adjusted:.3g} < {opts.alpha:g}) and has no limit in gate.tags")
+                       f"(BH-adjusted p={t.p_adjusted:.3g} < {opts.alpha:g}) on {t.cases} case(s), fewer than "
+                       f"{TAG_MIN_CASES}: not tested")
+        elif untested and t.relative_change is not None and t.relative_change < -opts.max_drop - TOL:
+            out.append(f"tag '{t.tag}' dropped {amount(t.relative_change, opts.absolute)} on {t.cases} case(s), "
+                       f"fewer than {TAG_MIN_CASES}: not tested")
     return out
 
 
