@@ -252,6 +252,28 @@ def test_case_statuses_and_order() -> None:
     assert [c.case_id for c in v.regressed()] == ["newfail", "nearly", "reg"]  # most regressed first
 
 
+def test_between_session_drift_does_not_fail_an_unchanged_agent_and_a_pinned_seed_is_one_run() -> None:
+    rng = np.random.default_rng(12)
+
+    def arm(p: np.ndarray, runs: int, icc: float) -> dict[str, object]:
+        a, b = p * (1 - icc) / icc, (1 - p) * (1 - icc) / icc
+        session = rng.beta(a, b)  # the session's pass probability of each case wanders around p
+        rows = (rng.random((100, runs)) < session[:, None]).tolist()
+        return {f"c{i}": make_side(f"c{i}", [float(x) for x in row], row, k=5) for i, row in enumerate(rows)}
+
+    fails = 0
+    for _ in range(150):
+        p = rng.uniform(0.8, 0.999, 100)
+        fails += decide_sides(arm(p, 5, 0.2), arm(p, 10, 0.2), GateOptions()).outcome is Outcome.FAIL  # type: ignore[arg-type]
+    assert fails / 150 <= 0.06  # 17% before the dispersion was estimated
+    p = rng.uniform(0.8, 1.0, 100)
+    draw = rng.random(100) < p
+    pinned = {f"c{i}": make_side(f"c{i}", [float(draw[i])] * 5, [bool(draw[i])] * 5, k=5) for i in range(100)}
+    v = decide_sides(pinned, arm(p, 10, 0.001), GateOptions())  # type: ignore[arg-type]
+    assert v.outcome is not Outcome.FAIL
+    assert any("runs are identical in every case" in w and "k identical runs are one run" in w for w in v.warnings)
+
+
 def test_the_pass_rate_is_gated_beside_the_score_so_checks_that_always_pass_cannot_dilute_a_drop() -> None:
     rng = np.random.default_rng(8)
     p = rng.uniform(0.8, 1.0, 100)

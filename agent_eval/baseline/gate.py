@@ -47,7 +47,7 @@ from agent_eval.baseline.signals import (
 from agent_eval.baseline.verdict import Outcome, Route, Verdict
 from agent_eval.records import Results
 from agent_eval.stats.describe import mean, mean_ci
-from agent_eval.stats.hypotheses import MarginTest, holm, margin_test
+from agent_eval.stats.hypotheses import MarginTest, holm, margin_test, session_dispersion
 
 __all__ = ["Floors", "GateOptions", "RunInfo", "TagRule", "decide", "decide_sides"]
 
@@ -115,18 +115,48 @@ def _passes(side: Side) -> list[bool]:
     return [True] * side.stats.passed + [False] * (side.stats.n - side.stats.passed)
 
 
+def _pinned(cand: Mapping[str, Side], base: Mapping[str, Side] | None) -> bool:
+    """The candidate's runs are identical within every case while the baseline's pass rates say at least 5 cases
+    should differ (a pinned seed at temperature 0): its k runs are one run."""
+    if base is None:
+        return False
+    expected = 0.0
+    for c in cand.values():
+        if c.stats.n < 2:
+            continue
+        if len(set(c.scores)) > 1 or 0 < c.stats.passed < c.stats.n:
+            return False
+        b = base.get(c.id)
+        if b is not None and b.stats.pass_rate is not None:
+            expected += 1 - b.stats.pass_rate**c.stats.n - (1 - b.stats.pass_rate) ** c.stats.n
+    return expected >= 5
+
+
+def _one_run(side: Side) -> Side:
+    return make_side(side.id, side.scores[:1], _passes(side)[:1], errors=side.errors, k=side.stats.k, tags=side.tags,
+                     critical=side.critical, definition_hash=side.definition_hash, timeouts=side.timeouts,
+                     error_times=side.error_times)
+
+
 def _decide(cand: Mapping[str, Side], base: Mapping[str, Side] | None, opts: GateOptions, info: RunInfo) -> Verdict:
+    if _pinned(cand, base):
+        k = max(s.stats.n for s in cand.values())
+        cand = {i: _one_run(s) for i, s in cand.items()}
+        pinned = (f"the candidate's {k} runs are identical in every case (a pinned seed at temperature 0?): k identical "
+                  f"runs are one run, so each case counts as one run; unpin the seed for {k} independent runs")
+        info = dataclasses.replace(info, warnings=(*info.warnings, pinned))
     pairing = pair(base, cand) if base is not None else None
     incomplete, error_warnings = incomplete_reasons(cand, base, pairing, opts, info)
     sc = pairing.comparable if pairing is not None else None
     test = score_test(sc, opts.max_drop, opts) if sc is not None and sc.pairs else None
-    routes, notes = _score_routes(test, sc, opts)
+    dispersion = session_dispersion([(b.scores, c.scores) for b, c in sc.pairs]) if sc is not None else 1.0
+    routes, notes = _score_routes(test, sc, opts, dispersion)
     tags = tag_deltas(sc, cand, opts) if sc is not None else ()
     tag_tests, tag_floors = _tag_routes(sc, cand, opts)
     routes += tag_floors
     crit = critical_routes(cand.values(), opts)
     routes += floor_routes([s for s in cand.values() if s.stats.n > 0], opts.floors, opts)
-    collapse, collapsed = collapse_route(pairing, opts) if pairing is not None else (None, [])
+    collapse, collapsed = collapse_route(pairing, opts, dispersion) if pairing is not None else (None, [])
     if collapse is not None and opts.case_collapse == "fail":
         routes.append(collapse)
     concentrated = error_concentration_route(pairing, opts) if pairing is not None else None
@@ -179,7 +209,8 @@ def _decide(cand: Mapping[str, Side], base: Mapping[str, Side] | None, opts: Gat
     )
 
 
-def _score_routes(test: MarginTest | None, sc: Scored | None, opts: GateOptions) -> tuple[list[Route], list[str]]:
+def _score_routes(test: MarginTest | None, sc: Scored | None, opts: GateOptions,
+                  dispersion: float = 1.0) -> tuple[list[Route], list[str]]:
     """The overall margin test and the run-level test, and a note when the absolute rule stood in."""
     if test is None or sc is None:
         return [], []
@@ -187,7 +218,7 @@ def _score_routes(test: MarginTest | None, sc: Scored | None, opts: GateOptions)
     rates = pass_rate_test(sc, opts)
     if rates is not None:
         routes.append(test_route("overall pass rate", "pass rate", rates, opts, kind="pass-rate"))
-    level = run_level_route(sc, opts.max_drop, test.absolute)
+    level = run_level_route(sc, opts.max_drop, test.absolute, dispersion)
     if level is not None and not opts.strict:
         routes.append(level)
     notes = []

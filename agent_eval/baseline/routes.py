@@ -17,6 +17,8 @@ from agent_eval.stats.hypotheses import (
     MarginTest,
     at_least,
     binomial_at_most,
+    effective_runs,
+    icc_from_dispersion,
     limit_test,
     margin_test,
     run_level_test,
@@ -100,22 +102,25 @@ def test_route(name: str, what: str, t: MarginTest, opts: GateOptions, *, warn: 
     return Route(name, text, t.p_value, False, warn=warn and t.change < -t.margin - TOL, kind=kind, tag=tag)
 
 
-def run_level_route(sc: Scored, margin: float, absolute: bool) -> Route | None:
+def run_level_route(sc: Scored, margin: float, absolute: bool, dispersion: float = 1.0) -> Route | None:
     """The run-level test within cases (see `run_level_test`); None without runs on both sides."""
-    p = run_level_test([(b.scores, c.scores) for b, c in sc.pairs], margin=margin, absolute=absolute)
+    p = run_level_test([(b.scores, c.scores) for b, c in sc.pairs], margin=margin, absolute=absolute,
+                       dispersion=dispersion)
     if p is None:
         return None
+    widened = f", variance x{dispersion:.2f} for between-session drift" if dispersion > 1 else ""
     return Route("run-level", f"runs within cases dropped past the {amount(margin, absolute)} limit "
-                 f"(run-level permutation test, {p_text(p)})", p, kind="run-level")
+                 f"(run-level permutation test{widened}, {p_text(p)})", p, kind="run-level")
 
 
-def collapse_route(pairing: Pairing, opts: GateOptions) -> tuple[Route | None, list[str]]:
+def collapse_route(pairing: Pairing, opts: GateOptions, dispersion: float = 1.0) -> tuple[Route | None, list[str]]:
     """Cases that passed every baseline run and no candidate run (at least 3 runs each side), and their test.
 
     Under "nothing changed" the runs of a case are exchangeable between the arms, so a case whose runs passed
     exactly as often as it has baseline runs collapses by chance with probability 1 / C(n_b + n_c, n_c); the
     p-value is the chance of at least as many collapses (exact, over every such case). A case that always
-    passed and broke stands out; a flaky suite's chance collapses do not FAIL it.
+    passed and broke stands out; a flaky suite's chance collapses do not FAIL it. When runs of one session are
+    correlated (`dispersion` > 1), each arm counts as its effective number of independent runs.
     """
     chances, collapsed = [], []
     for b, c in pairing.paired:
@@ -123,7 +128,8 @@ def collapse_route(pairing: Pairing, opts: GateOptions) -> tuple[Route | None, l
         if nb < 3 or nc < 3:
             continue
         if b.stats.passed + c.stats.passed == nb:
-            chances.append(1 / comb(nb + nc, nc))
+            icc = icc_from_dispersion(dispersion, nb, nc)
+            chances.append(_one_in(effective_runs(nb, icc), effective_runs(nc, icc)))
         if b.stats.passed == nb and c.stats.passed == 0:
             collapsed.append(c.id)
     if not collapsed:
@@ -134,6 +140,11 @@ def collapse_route(pairing: Pairing, opts: GateOptions) -> tuple[Route | None, l
     if opts.strict:
         return Route("collapse", text, None, True, kind="collapse"), collapsed
     return Route("collapse", text, p, kind="collapse"), collapsed
+
+
+def _one_in(nb: float, nc: float) -> float:
+    """1 / C(nb + nc, nc), for effective (fractional) run counts too."""
+    return math.exp(math.lgamma(nb + 1) + math.lgamma(nc + 1) - math.lgamma(nb + nc + 1))
 
 
 def critical_routes(cand: Iterable[Side], opts: GateOptions) -> list[Route]:
