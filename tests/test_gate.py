@@ -110,7 +110,11 @@ def test_a_a_passes_and_names_the_change() -> None:
     assert v.outcome is Outcome.PASS and v.exit_code == 0
     assert v.relative_change == 0.0 and v.p_value == 1.0
     assert v.rule.startswith("score changed +0.0%, within the 3.0% limit (one-sided 95% upper bound")
-    assert v.paired_cases == 50 and v.warnings == ()
+    assert v.paired_cases == 50
+    reach = ("the collapse test cannot fire with a 3-run baseline and k=3 (one always-passing case that broke gives "
+             "p >= 1/20 = 0.05, not below its Holm level 0.0167): it needs k >= 3 with a 2k-run baseline, or a "
+             "baseline of 6 runs at k=3 (gate.baseline_repeat)")
+    assert v.warnings == (reach,)
     assert {c.status for c in v.cases} <= {CaseStatus.UNCHANGED, CaseStatus.FLAKY}
     assert [r.name for r in v.routes] == ["overall score", "run-level"]
 
@@ -514,7 +518,7 @@ def test_removed_or_edited_passing_cases_fail_as_unpaired_unless_accepted() -> N
 
 def test_judge_and_k_mismatch_warn_but_a_baseline_with_2k_runs_does_not() -> None:
     cases = [C(f"c{i}", [1.0] * 3) for i in range(5)]
-    assert decide(results(cases, model="model-b"), base(cases)).warnings == ()
+    assert not any("differs" in w for w in decide(results(cases, model="model-b"), base(cases)).warnings)
     cand = [C(f"c{i}", [1.0] * 5) for i in range(5)]
     v = decide(results(cand, judge_model="judge-2", judge_prompt_hash="jp2"), base(cases))
     assert v.warnings[:3] == (
@@ -525,6 +529,9 @@ def test_judge_and_k_mismatch_warn_but_a_baseline_with_2k_runs_does_not() -> Non
     double = [C(f"c{i}", [1.0] * 6) for i in range(5)]
     v = decide(results(cases), base(double))
     assert v.warnings == () and v.baseline_runs == 6 and v.baseline_se == 0.0
+    one = decide(results([C(f"c{i}", [1.0]) for i in range(5)]), base([C(f"c{i}", [1.0] * 2) for i in range(5)]))
+    assert any(w.startswith("the collapse test cannot fire with a 2-run baseline and k=1 (it needs at least 3 runs "
+                            "per case on both sides): it needs k >= 3") for w in one.warnings)
 
 
 def test_pass_hat_k_is_only_reported_with_k_completed_runs() -> None:

@@ -10,6 +10,7 @@ deterministic: the same inputs and options give the same verdict.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -182,6 +183,10 @@ def _decide(cand: Mapping[str, Side], base: Mapping[str, Side] | None, opts: Gat
     if collapse is not None and opts.case_collapse != "off" and not _failed(routes, "collapse"):
         warnings.append(f"{len(collapsed)} case(s) passed every baseline run and no candidate run: {ids(collapsed)}")
     warnings += tag_warnings(tags, opts)
+    with_collapse = _family(routes) + (0 if any(r.kind == "collapse" and r.p_value is not None for r in routes) else 1)
+    unreachable = _collapse_reach(pairing, opts, with_collapse) if pairing is not None and not opts.strict else None
+    if unreachable is not None and not _failed(routes, "collapse"):
+        warnings.append(unreachable)
     fell = {r.tag for r in routes if r.failed and r.kind == "tag"}
     tags = tuple(dataclasses.replace(t, failed=True) if t.tag in fell else t for t in tags)
     mdd, needed, reps = power_figures(test, sc, opts, _family(routes)) if outcome in (Outcome.PASS, Outcome.WARN) \
@@ -291,6 +296,26 @@ def _holm(routes: list[Route], alpha: float, family_name: str = "") -> list[Rout
 
 def _failed(routes: list[Route], kind: str) -> bool:
     return any(r.failed for r in routes if r.kind == kind)
+
+
+def _collapse_reach(pairing: Pairing, opts: GateOptions, family: int) -> str | None:
+    """A warning when the collapse test cannot fire at this suite's runs per case: one always-passing case that
+    broke gives at best p = 1 / C(n_b + n_c, n_c), which must be below its Holm level alpha / family."""
+    sized = [(b.stats.n, c.stats.n) for b, c in pairing.paired if b.stats.n and c.stats.n]
+    if not sized or not any(b.stats.n and b.stats.passed == b.stats.n for b, _ in pairing.paired):
+        return None
+    nb = sorted(n for n, _ in sized)[len(sized) // 2]
+    nc = sorted(n for _, n in sized)[len(sized) // 2]
+    level = opts.alpha / max(1, family)
+    best = 1 / math.comb(nb + nc, nc)
+    if nb >= 3 and nc >= 3 and best < level:
+        return None
+    k = next(k for k in range(3, 64) if 1 / math.comb(3 * k, k) < level)
+    base_runs = next(n for n in range(3, 10_000) if 1 / math.comb(n + max(nc, 3), max(nc, 3)) < level)
+    why = (f"one always-passing case that broke gives p >= 1/{math.comb(nb + nc, nc)} = {best:.3g}, not below its "
+           f"Holm level {level:.3g}" if nb >= 3 and nc >= 3 else "it needs at least 3 runs per case on both sides")
+    return (f"the collapse test cannot fire with a {nb}-run baseline and k={nc} ({why}): it needs k >= {k} with a "
+            f"2k-run baseline, or a baseline of {base_runs} runs at k={max(nc, 3)} (gate.baseline_repeat)")
 
 
 def _family(routes: list[Route]) -> int:
