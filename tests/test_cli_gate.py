@@ -48,6 +48,25 @@ def test_one_case_from_5_of_5_to_0_of_5_among_100_fails(tmp_path: Path, capsys) 
     assert verdict["regressed"] == ["c099"] and verdict["new_failures"] == ["c099"]
 
 
+def test_removed_cases_fail_until_accepted_or_re_recorded_with_baseline_update(tmp_path: Path, capsys) -> None:
+    good = [C(f"c{i:02d}", [1.0] * 5) for i in range(20)]
+    cand = [*good[:18], C("c19", [0.0] * 5, definition="v2")]  # c18 removed, c19 edited (and broken)
+    bl, res = _files(tmp_path, cand, good)
+    r = run_cli(capsys, "compare", bl, res, "--format", "json")
+    verdict = json.loads(r.out)["suites"][0]
+    assert r.code == 1 and verdict["rule"].startswith("unpaired cases: 1 passing baseline case(s) missing from the "
+                                                     "candidate: c18; 1 passing baseline case(s) changed definition: c19")
+    assert run_cli(capsys, "compare", bl, res, "--accept-unpaired", "c18", "--accept-unpaired", "c19").code == 0
+    r = run_cli(capsys, "baseline", "update", res, "--cases", "c18,c19", "--to", bl)
+    assert r.code == 0 and "re-recorded: c19; removed: c18" in r.out
+    stored = json.loads(bl.read_text())
+    assert [c["id"] for c in stored["cases"]] == [f"c{i:02d}" for i in range(18)] + ["c19"]
+    assert stored["cases"][-1]["stats"]["passed"] == 0 and stored["cases"][-1]["definition_hash"] == "v2"
+    assert run_cli(capsys, "compare", bl, res).code == 0
+    r = run_cli(capsys, "baseline", "update", res, "--cases", "nope", "--to", bl)
+    assert r.code == 2 and "nope is in neither the baseline nor the results" in r.err
+
+
 def test_a_run_from_a_subfolder_finds_the_baseline_and_prints_where(workdir: Path, capsys, monkeypatch) -> None:
     monkeypatch.chdir(workdir / "suites")
     r = run_cli(capsys, "run", "support-bot.yaml", "--config", "configs/support-regressed.yaml", "--out", "out")

@@ -82,7 +82,7 @@ def test_a_critical_case_id_with_a_quote_is_reported_whole(here: Path, capsys) -
     r = run_cli(capsys, "run", suite, "--out", "out")
     assert r.code == 1, r.text
     assert "critical case(s) failed: it's-critical" in r.out
-    assert "every run must pass): it's-critical" in r.out
+    assert "critical case 'it's-critical' passed 0/3 runs (run(s) 1, 2, 3 failed; every run must pass)" in r.out
     r = run_cli(capsys, "run", suite, "--out", "again", "--format", "json")
     verdict = json.loads(r.out)["suites"][0]
     assert r.code == 1 and verdict["critical_failures"] == ["it's-critical"]

@@ -10,10 +10,11 @@ deterministic: the same inputs and options give the same verdict.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from agent_eval.baseline.options import Floors, GateOptions, TagRule
+from agent_eval.baseline.options import TAG_MIN_CASES, Floors, GateOptions, TagRule
 from agent_eval.baseline.pairing import (
     Pairing,
     Scored,
@@ -27,11 +28,14 @@ from agent_eval.baseline.pairing import (
 from agent_eval.baseline.routes import (
     collapse_route,
     critical_routes,
+    error_concentration_route,
     floor_routes,
     ids,
+    pass_rate_test,
     run_level_route,
     score_test,
     test_route,
+    unpaired_route,
 )
 from agent_eval.baseline.schema import Baseline
 from agent_eval.baseline.signals import (
@@ -44,7 +48,7 @@ from agent_eval.baseline.signals import (
 from agent_eval.baseline.verdict import Outcome, Route, Verdict
 from agent_eval.records import Results
 from agent_eval.stats.describe import mean, mean_ci
-from agent_eval.stats.hypotheses import MarginTest, holm, t_quantile
+from agent_eval.stats.hypotheses import MarginTest, holm, margin_test, session_dispersion, t_quantile
 
 __all__ = ["Floors", "GateOptions", "RunInfo", "TagRule", "decide", "decide_sides"]
 
@@ -56,6 +60,7 @@ class RunInfo:
     complete: bool = True
     incomplete_reason: str | None = None
     warnings: tuple[str, ...] = ()  # comparability: judge, k
+    ungated: tuple[str, ...] = ()  # cases the run left out on purpose (needs-review): not missing
 
 
 def decide(candidate: Results, baseline: Baseline | None, options: GateOptions | None = None) -> Verdict:
@@ -64,7 +69,8 @@ def decide(candidate: Results, baseline: Baseline | None, options: GateOptions |
     k = candidate.suite.repeat
     cand = sides_from_results(candidate, errors_as_failures=opts.errors_as_failures)
     base = sides_from_baseline(baseline, k, errors_as_failures=opts.errors_as_failures) if baseline else None
-    info = RunInfo(candidate.complete, candidate.incomplete_reason, _comparability(candidate, baseline, opts))
+    info = RunInfo(candidate.complete, candidate.incomplete_reason, _comparability(candidate, baseline, opts),
+                   tuple(candidate.ungated))
     verdict = decide_sides(cand, base, opts, info)
     versioning = _versioning(candidate, baseline, verdict)
     if versioning is None:
@@ -111,39 +117,79 @@ def _passes(side: Side) -> list[bool]:
     return [True] * side.stats.passed + [False] * (side.stats.n - side.stats.passed)
 
 
+def _pinned(cand: Mapping[str, Side], base: Mapping[str, Side] | None) -> bool:
+    """The candidate's runs are identical within every case while the baseline's pass rates say at least 5 cases
+    should differ (a pinned seed at temperature 0): its k runs are one run."""
+    if base is None:
+        return False
+    expected = 0.0
+    for c in cand.values():
+        if c.stats.n < 2:
+            continue
+        if len(set(c.scores)) > 1 or 0 < c.stats.passed < c.stats.n:
+            return False
+        b = base.get(c.id)
+        if b is not None and b.stats.pass_rate is not None:
+            expected += 1 - b.stats.pass_rate**c.stats.n - (1 - b.stats.pass_rate) ** c.stats.n
+    return expected >= 5
+
+
+def _one_run(side: Side) -> Side:
+    return make_side(side.id, side.scores[:1], _passes(side)[:1], errors=side.errors, k=side.stats.k, tags=side.tags,
+                     critical=side.critical, definition_hash=side.definition_hash, timeouts=side.timeouts,
+                     error_times=side.error_times)
+
+
 def _decide(cand: Mapping[str, Side], base: Mapping[str, Side] | None, opts: GateOptions, info: RunInfo) -> Verdict:
+    if _pinned(cand, base):
+        k = max(s.stats.n for s in cand.values())
+        cand = {i: _one_run(s) for i, s in cand.items()}
+        pinned = (f"the candidate's {k} runs are identical in every case (a pinned seed at temperature 0?): k identical "
+                  f"runs are one run, so each case counts as one run; unpin the seed for {k} independent runs")
+        info = dataclasses.replace(info, warnings=(*info.warnings, pinned))
     pairing = pair(base, cand) if base is not None else None
     incomplete, error_warnings = incomplete_reasons(cand, base, pairing, opts, info)
     sc = pairing.comparable if pairing is not None else None
     test = score_test(sc, opts.max_drop, opts) if sc is not None and sc.pairs else None
-    routes, notes = _score_routes(test, sc, opts)
+    dispersion = session_dispersion([(b.scores, c.scores) for b, c in sc.pairs]) if sc is not None else 1.0
+    routes, notes = _score_routes(test, sc, opts, dispersion)
     tags = tag_deltas(sc, cand, opts) if sc is not None else ()
-    routes += _tag_routes(sc, cand, opts)
-    crit, every_run = critical_routes(cand.values(), base, opts)
-    routes += crit
+    tag_tests, tag_floors = _tag_routes(sc, cand, opts)
+    routes += tag_floors
+    crit = critical_routes(cand.values(), opts)
     routes += floor_routes([s for s in cand.values() if s.stats.n > 0], opts.floors, opts)
-    collapse, collapsed = collapse_route(pairing, opts) if pairing is not None else (None, [])
+    collapse, collapsed = collapse_route(pairing, opts, dispersion) if pairing is not None else (None, [])
     if collapse is not None and opts.case_collapse == "fail":
         routes.append(collapse)
-    routes = _holm(routes, opts.alpha)
+    concentrated = error_concentration_route(pairing, opts) if pairing is not None else None
+    if concentrated is not None:
+        routes.append(concentrated)
+    routes = [*_holm(routes, opts.alpha), *tag_tests, *crit]
+    unpaired = unpaired_route(pairing, opts, info.ungated) if pairing is not None else None
+    if unpaired is not None:
+        routes.append(unpaired)
     fails = [r.text for r in routes if r.failed]
-    critical_note = _every_run_note(cand, base, opts)
+    critical_note = _every_run_note(cand, opts)
     if critical_note:
         notes.append(critical_note)
-    none_done = [i for i in every_run if cand[i].stats.n == 0]
-    failed_run = [i for i in every_run if cand[i].stats.n > 0]
-    if failed_run:
-        fails.append(f"critical case(s) failed a run ({'no baseline' if base is None else 'not in the baseline'}; "
-                     f"every run must pass): {ids(failed_run)}")
+    none_done = [s.id for s in cand.values() if s.critical and s.stats.n == 0]
+    failed_critical = [r.case_id for r in crit if r.failed and r.case_id]
+    missing_only: list[str] = []
     if none_done:
-        fails.append(f"critical case(s) completed no run (every run must pass): {ids(none_done)}")
+        missing_only.append(f"critical case(s) completed no run (every run must pass): {ids(none_done)}")
     if base is None:
         fails += _nothing_passed(cand)
-    outcome, rule = _resolve(incomplete, fails, routes, test is not None or base is None, base is None)
+    outcome, rule = _resolve(incomplete, fails, missing_only, routes, test is not None or base is None, base is None)
     warnings = [*info.warnings, *error_warnings, *_pairing_warnings(pairing)]
     if collapse is not None and opts.case_collapse != "off" and not _failed(routes, "collapse"):
         warnings.append(f"{len(collapsed)} case(s) passed every baseline run and no candidate run: {ids(collapsed)}")
     warnings += tag_warnings(tags, opts)
+    with_collapse = _family(routes) + (0 if any(r.kind == "collapse" and r.p_value is not None for r in routes) else 1)
+    unreachable = _collapse_reach(pairing, opts, with_collapse) if pairing is not None and not opts.strict else None
+    if unreachable is not None and not _failed(routes, "collapse"):
+        warnings.append(unreachable)
+    fell = {r.tag for r in routes if r.failed and r.kind == "tag"}
+    tags = tuple(dataclasses.replace(t, failed=True) if t.tag in fell else t for t in tags)
     mdd, needed, reps = power_figures(test, sc, opts, _family(routes)) if outcome in (Outcome.PASS, Outcome.WARN) \
         else (None, None, None)
     se, runs = baseline_se(sc) if sc is not None else (None, None)
@@ -162,20 +208,23 @@ def _decide(cand: Mapping[str, Side], base: Mapping[str, Side] | None, opts: Gat
         min_detectable_drop=mdd, cases_needed=needed, repeats_needed=reps,
         cases=case_deltas(pairing) if pairing is not None else (),
         tags=tags,
-        critical_failures=tuple(sorted({*every_run, *(r.case_id for r in routes
-                                                      if r.failed and r.kind in ("critical", "critical-rate") and r.case_id)})),
+        critical_failures=tuple(sorted({*none_done, *failed_critical})),
         routes=tuple(routes), baseline_se=se, baseline_runs=runs, notes=tuple(notes),
         errored_runs=sum(s.errors for s in cand.values()),
         absolute_rule=bool(test and test.absolute),
     )
 
 
-def _score_routes(test: MarginTest | None, sc: Scored | None, opts: GateOptions) -> tuple[list[Route], list[str]]:
+def _score_routes(test: MarginTest | None, sc: Scored | None, opts: GateOptions,
+                  dispersion: float = 1.0) -> tuple[list[Route], list[str]]:
     """The overall margin test and the run-level test, and a note when the absolute rule stood in."""
     if test is None or sc is None:
         return [], []
     routes = [test_route("overall score", "score", test, opts)]
-    level = run_level_route(sc, opts.max_drop, test.absolute)
+    rates = pass_rate_test(sc, opts)
+    if rates is not None:
+        routes.append(test_route("overall pass rate", "pass rate", rates, opts, kind="pass-rate"))
+    level = run_level_route(sc, opts.max_drop, test.absolute, dispersion)
     if level is not None and not opts.strict:
         routes.append(level)
     notes = []
@@ -193,21 +242,47 @@ def _interval(test: MarginTest | None, level: float) -> tuple[float, float] | No
     return (test.change - half, test.change + half)
 
 
-def _tag_routes(sc: Scored | None, cand: Mapping[str, Side], opts: GateOptions) -> list[Route]:
-    routes = []
-    for tag, rule in sorted(opts.tag_limits.items()):
-        assert isinstance(rule, TagRule)
-        if rule.max_drop is not None and sc is not None:
-            sub = sc.with_tag(tag)
-            if sub.pairs:
-                t = score_test(sub, rule.max_drop, opts)
-                routes.append(test_route(f"tag '{tag}'", f"tag '{tag}'", t, opts, warn=False, kind="tag", tag=tag))
-        tagged = [s for s in cand.values() if tag in s.tags and s.stats.n > 0]
-        routes += floor_routes(tagged, rule.floors, opts, where=f"tag '{tag}' ", tag=tag)
-    return routes
+def _tag_routes(sc: Scored | None, cand: Mapping[str, Side], opts: GateOptions) -> tuple[list[Route], list[Route]]:
+    """(the tags' margin tests, Holm'd within a tag budget of alpha of their own; their absolute floors, for the
+    main family). Every tag of at least 5 paired cases is tested at its own max_drop or gate.max_drop."""
+    tests: list[Route] = []
+    floors: list[Route] = []
+    names = sorted({t for _, c in (sc.pairs if sc is not None else ()) for t in c.tags} | set(opts.tag_limits))
+    for tag in names:
+        rule = opts.tag_rule(tag)
+        limit = rule.max_drop if rule is not None and rule.max_drop is not None else None
+        sub = sc.with_tag(tag) if sc is not None else None
+        if sub is not None and sub.pairs and (limit is not None or len(sub) >= TAG_MIN_CASES):
+            t = score_test(sub, opts.max_drop if limit is None else limit, opts)
+            tests.append(test_route(f"tag '{tag}'", f"tag '{tag}'", t, opts, warn=False, kind="tag", tag=tag))
+        if rule is not None:
+            tagged = [s for s in cand.values() if tag in s.tags and s.stats.n > 0]
+            floors += floor_routes(tagged, rule.floors, opts, where=f"tag '{tag}' ", tag=tag)
+    return tarone_holm(tests, sc, opts), floors
 
 
-def _holm(routes: list[Route], alpha: float) -> list[Route]:
+def tarone_holm(tests: list[Route], sc: Scored | None, opts: GateOptions) -> list[Route]:
+    """Holm within the tag budget, over the tests that can reach their level (Tarone): a tag whose smallest
+    attainable p-value (every candidate score 0) is not below alpha / K is left out of the K tests counted."""
+    if sc is None or opts.strict or not tests:
+        return tests
+    floor_p = {}
+    for r in tests:
+        sub = sc.with_tag(r.tag or "")
+        worst = margin_test(sub.base, [0.0] * len(sub), margin=opts.max_drop, alpha=opts.alpha,
+                            absolute=score_test(sub, opts.max_drop, opts).absolute)
+        floor_p[r.name] = worst.p_value if worst.p_value is not None else 1.0
+    count = len(tests)
+    while count > 1 and sum(1 for p in floor_p.values() if p < opts.alpha / count) < count:
+        count -= 1
+    reachable = [r for r in tests if floor_p[r.name] < opts.alpha / max(count, 1)]
+    tested = _holm(reachable, opts.alpha, family_name="tag budget")
+    by_name = {r.name: r for r in tested}
+    return [by_name.get(r.name, dataclasses.replace(r, p_value=None, text=r.text + " (cannot reach its level: "
+                                                        "left out by Tarone's rule)")) for r in tests]
+
+
+def _holm(routes: list[Route], alpha: float, family_name: str = "") -> list[Route]:
     tested = [i for i, r in enumerate(routes) if r.p_value is not None]
     levels = holm([routes[i].p_value for i in tested], alpha)  # type: ignore[misc]
     out = list(routes)
@@ -215,6 +290,7 @@ def _holm(routes: list[Route], alpha: float) -> list[Route]:
         if level is not None:
             r = routes[i]
             family = f"Holm level of {len(tested)} tests" if len(tested) > 1 else "alpha"
+            family += f" in the {family_name}" if family_name else ""
             text = r.text[:-1] + f" < {level:.3g}, {family})" if r.text.endswith(")") else r.text
             out[i] = dataclasses.replace(r, failed=True, warn=False, text=text)
     return out
@@ -224,20 +300,44 @@ def _failed(routes: list[Route], kind: str) -> bool:
     return any(r.failed for r in routes if r.kind == kind)
 
 
+def _collapse_reach(pairing: Pairing, opts: GateOptions, family: int) -> str | None:
+    """A warning when the collapse test cannot fire at this suite's runs per case: one always-passing case that
+    broke gives at best p = 1 / C(n_b + n_c, n_c), which must be below its Holm level alpha / family."""
+    sized = [(b.stats.n, c.stats.n) for b, c in pairing.paired if b.stats.n and c.stats.n]
+    if not sized or not any(b.stats.n and b.stats.passed == b.stats.n for b, _ in pairing.paired):
+        return None
+    nb = sorted(n for n, _ in sized)[len(sized) // 2]
+    nc = sorted(n for _, n in sized)[len(sized) // 2]
+    level = opts.alpha / max(1, family)
+    best = 1 / math.comb(nb + nc, nc)
+    if nb >= 3 and nc >= 3 and best < level:
+        return None
+    k = next(k for k in range(3, 64) if 1 / math.comb(3 * k, k) < level)
+    base_runs = next(n for n in range(3, 10_000) if 1 / math.comb(n + max(nc, 3), max(nc, 3)) < level)
+    why = (f"one always-passing case that broke gives p >= 1/{math.comb(nb + nc, nc)} = {best:.3g}, not below its "
+           f"Holm level {level:.3g}" if nb >= 3 and nc >= 3 else "it needs at least 3 runs per case on both sides")
+    return (f"the collapse test cannot fire with a {nb}-run baseline and k={nc} ({why}): it needs k >= {k} with a "
+            f"2k-run baseline, or a baseline of {base_runs} runs at k={max(nc, 3)} (gate.baseline_repeat)")
+
+
 def _family(routes: list[Route]) -> int:
-    return max(1, sum(1 for r in routes if r.p_value is not None))
+    return max(1, sum(1 for r in routes if r.p_value is not None and r.kind != "tag"))
 
 
 def _resolve(
-    incomplete: list[str], fails: list[str], routes: list[Route], compared: bool, no_baseline: bool
+    incomplete: list[str], fails: list[str], missing_only: list[str], routes: list[Route], compared: bool,
+    no_baseline: bool,
 ) -> tuple[Outcome, str]:
+    """INCOMPLETE beats FAIL unless a route fired on what completed: a significant drop there is a FAIL, and the
+    lost cases are named after it."""
     prefix = "no baseline: " if no_baseline else ""
-    if incomplete:
+    if incomplete and not fails:
         return Outcome.INCOMPLETE, prefix + "; ".join(incomplete)
-    if fails:
+    if fails or missing_only:
         overall = next((r for r in routes if r.kind == "score" and r.warn), None)
         context = [f"{overall.text}, not significant alone at its Holm level"] if overall is not None else []
-        return Outcome.FAIL, prefix + "; ".join([*context, *fails])
+        lost = [f"also incomplete: {why}" for why in incomplete]
+        return Outcome.FAIL, prefix + "; ".join([*context, *fails, *missing_only, *lost])
     warns = [r.text for r in routes if r.warn]
     if warns:
         return Outcome.WARN, prefix + "; ".join(warns) + ": not significant, the suite may be underpowered"
@@ -258,15 +358,15 @@ def _nothing_passed(cand: Mapping[str, Side]) -> list[str]:
     return [f"not one of {completed} completed run(s) passed"]
 
 
-def _every_run_note(cand: Mapping[str, Side], base: Mapping[str, Side] | None, opts: GateOptions) -> str | None:
-    """The every-run rule's expected false-FAIL rate, printed with every verdict that uses it."""
-    runs = sum(s.stats.n for s in cand.values() if s.critical and s.id not in opts.critical_min_pass_rate
-               and (base is None or s.id not in base))
+def _every_run_note(cand: Mapping[str, Side], opts: GateOptions) -> str | None:
+    """The every-run rule's false-FAIL rate by design (1 - p^runs), printed with every verdict that uses it."""
+    runs = sum(s.stats.n for s in cand.values() if s.critical and s.id not in opts.critical_min_pass_rate)
     if not runs:
         return None
     rate = 1 - 0.99**runs
-    return (f"critical cases without a baseline use the every-run rule ({runs} runs must all pass): "
-            f"if each run truly passed 99% of the time it would still FAIL {rate:.0%} of the time")
+    return (f"critical cases use the every-run rule ({runs} runs must all pass, outside the Holm family): "
+            f"if each run truly passed 99% of the time it would still FAIL {rate:.0%} of the time, by design "
+            f"(1 - 0.99^{runs}; set critical: {{min_pass_rate: x}} to tolerate failures)")
 
 
 def _pairing_warnings(pairing: Pairing | None) -> list[str]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
@@ -11,10 +11,12 @@ from agent_eval.errors import UsageError
 if TYPE_CHECKING:
     from agent_eval.suite.schema import GateSpec
 
-__all__ = ["BASELINE_FLOOR", "Floors", "GateFlags", "GateOptions", "TagRule", "gate_options"]
+__all__ = ["BASELINE_FLOOR", "TAG_MIN_CASES", "Floors", "GateFlags", "GateOptions", "TagRule", "gate_options"]
 
 # Below this baseline score a relative drop means little (0.0067 -> 0 is -100%): the absolute rule applies.
 BASELINE_FLOOR = 0.05
+# Tags of at least this many paired cases are tested at gate.max_drop in their own budget; smaller ones are warned.
+TAG_MIN_CASES = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,8 +63,11 @@ class GateOptions:
     power: float = 0.8  # for the drop that would FAIL and the cases or runs needed
     seed: int = 0  # kept for callers; the gate uses no randomness
     strict_versioning: bool = False  # a patch/minor bump that moved the score significantly exits 2
+    accept_unpaired: frozenset[str] = frozenset()  # passing baseline cases allowed to be missing or changed
+    suite_cases: frozenset[str] | None = None  # ids the suite still defines (a --filter run leaves some out)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "accept_unpaired", frozenset(self.accept_unpaired))
         if self.max_drop < 0:
             raise UsageError("drop limits must be >= 0")
         if not 0 < self.alpha < 1 or not 0 < self.power < 1:
@@ -93,10 +98,12 @@ class GateFlags:
     require_baseline: bool = False
     new_suites: tuple[str, ...] = ()  # suites exempt from --require-baseline (new in this change)
     strict_versioning: bool = False  # a patch/minor bump that moved the score significantly exits 2
+    accept_unpaired: tuple[str, ...] = ()  # baseline case ids allowed to be removed, renamed or edited
 
 
 def gate_options(flags: GateFlags, gate_spec: GateSpec | None, *, repeat: int,
-                 critical_rates: Mapping[str, float] | None = None, seed: int = 0) -> GateOptions:
+                 critical_rates: Mapping[str, float] | None = None, seed: int = 0,
+                 suite_cases: Collection[str] | None = None) -> GateOptions:
     """The gate's options: the flags over the suite's `gate:` block over the defaults, plus its critical cases."""
     spec = gate_spec
     tags: dict[str, float | TagRule] = {}
@@ -113,5 +120,6 @@ def gate_options(flags: GateFlags, gate_spec: GateSpec | None, *, repeat: int,
         critical_min_pass_rate=dict(critical_rates or {}),
         case_collapse=spec.case_collapse if spec else "fail", errors_as_failures=flags.errors_as_failures,
         baseline_repeat=(spec.baseline_repeat if spec and spec.baseline_repeat else 2 * repeat), seed=seed,
-        strict_versioning=flags.strict_versioning,
+        strict_versioning=flags.strict_versioning, accept_unpaired=frozenset(flags.accept_unpaired),
+        suite_cases=frozenset(suite_cases) if suite_cases is not None else None,
     )

@@ -77,6 +77,9 @@ class Side:
     scores: tuple[float, ...]  # completed runs; a run without a score counts 1.0 if passed
     runs: int
     errors: int  # infrastructure errors: missing data
+    failed_runs: tuple[int, ...] = ()  # 1-based numbers of the completed runs that failed, in run order
+    timeouts: int = 0  # errors that are timeouts of the system under test (tested for information)
+    error_times: tuple[float | None, ...] = ()  # per errored run, seconds since the epoch when known (clusters)
 
     @property
     def score(self) -> float | None:
@@ -103,23 +106,44 @@ class _Case(Protocol):
 def make_side(
     case_id: str, scores: Sequence[float], passed: Sequence[bool], *, errors: int = 0, k: int,
     tags: tuple[str, ...] = (), critical: bool = False, definition_hash: str = "",
+    run_numbers: Sequence[int] | None = None, timeouts: int = 0, error_times: Sequence[float | None] = (),
 ) -> Side:
-    """A `Side` from completed run scores and verdicts (what `decide_sides` and simulations use)."""
+    """A `Side` from completed run scores and verdicts (what `decide_sides` and simulations use).
+
+    `run_numbers` are the completed runs' 1-based numbers (default 1..n); `timeouts` of the `errors` are timeouts
+    of the system under test; `error_times` place errored runs in time for the error clusters.
+    """
     n = len(scores)
     stats = SideStats(n, sum(passed), errors, k, math.fsum(scores) / n if n else None)
-    return Side(case_id, tags, critical, definition_hash, stats, tuple(scores), n + errors, errors)
+    numbers = list(run_numbers) if run_numbers is not None else list(range(1, n + 1))
+    failed = tuple(numbers[i] for i, ok in enumerate(passed) if not ok)
+    return Side(case_id, tags, critical, definition_hash, stats, tuple(scores), n + errors, errors, failed,
+                timeouts, tuple(error_times))
 
 
 def _side(case: _Case, k: int, errors_as_failures: bool) -> Side:
-    scores, passed, errors = [], [], 0
-    for r in case.runs:
+    scores, passed, numbers, times = [], [], [], []
+    timeouts = 0
+    for number, r in enumerate(case.runs, start=1):
         if completed(r) or errors_as_failures:
             scores.append(run_score(r))
             passed.append(r.passed)
+            numbers.append(number)
         else:
-            errors += 1
-    return make_side(case.id, scores, passed, errors=errors, k=k, tags=tuple(case.tags), critical=case.critical,
-                     definition_hash=case.definition_hash)
+            timeouts += error_kind(r) == "timeout"
+            times.append(_epoch(getattr(r, "finished_at", "")))
+    return make_side(case.id, scores, passed, errors=len(times), k=k, tags=tuple(case.tags), critical=case.critical,
+                     definition_hash=case.definition_hash, run_numbers=numbers, timeouts=timeouts, error_times=times)
+
+
+def _epoch(stamp: str) -> float | None:
+    """An ISO 8601 time as seconds since the epoch; None when absent or unreadable."""
+    from datetime import datetime
+
+    try:
+        return datetime.fromisoformat(stamp).timestamp() if stamp else None
+    except ValueError:
+        return None
 
 
 def sides_from_results(results: Results, *, errors_as_failures: bool = False) -> dict[str, Side]:

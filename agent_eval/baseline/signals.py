@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
-from agent_eval.baseline.options import GateOptions
+from agent_eval.baseline.options import TAG_MIN_CASES, GateOptions
 from agent_eval.baseline.pairing import Pairing, Scored, Side
 from agent_eval.baseline.routes import amount, ids, score_test
 from agent_eval.baseline.verdict import TagDelta
@@ -13,7 +13,7 @@ from agent_eval.stats.hypotheses import TOL, MarginTest, fisher_fewer, margin_te
 from agent_eval.stats.paired import benjamini_hochberg
 from agent_eval.stats.power import PLANNING_EXPONENT, Design, cases_needed, paired_fail_drop, runs_needed
 
-__all__ = ["baseline_se", "incomplete_reasons", "power_figures", "tag_deltas", "tag_warnings"]
+__all__ = ["baseline_se", "error_clusters", "incomplete_reasons", "power_figures", "tag_deltas", "tag_warnings"]
 
 
 def incomplete_reasons(
@@ -41,18 +41,55 @@ def incomplete_reasons(
     rose = False
     if base is not None:
         b_err, b_runs = _errors(base.values())
-        p = fisher_fewer(c_runs - c_err, c_runs, b_runs - b_err, b_runs) if c_err else 1.0
+        c_clusters, b_clusters = error_clusters(cand.values()), error_clusters(base.values())
+        # errors of one case or one 60-second window are one cluster (an outage is one event, not 25): the
+        # counts are divided by the pooled mean cluster size before the exact test (a quasi-binomial dispersion)
+        size = max(1.0, (c_err + b_err) / max(1, c_clusters + b_clusters))
+        p = fisher_fewer(*_scaled(c_runs - c_err, c_runs, size), *_scaled(b_runs - b_err, b_runs, size)) \
+            if c_err else 1.0
         rose = p < opts.alpha
         if rose:
-            reasons.append(f"infrastructure errors rose: {_share(c_err, c_runs)} of candidate runs against "
-                           f"{_share(b_err, b_runs)} of baseline runs (one-sided Fisher p={p:.2g} < {opts.alpha:g})")
+            reasons.append(f"infrastructure errors rose: {_share(c_err, c_runs)} of candidate runs in {c_clusters} "
+                           f"cluster(s) against {_share(b_err, b_runs)} of baseline runs in {b_clusters} (one-sided "
+                           f"Fisher on clusters p={p:.2g} < {opts.alpha:g})")
         elif b_err:
             warnings.append(f"{_share(b_err, b_runs)} of baseline runs errored (missing data)")
     if c_err and not rose:
         cases = sum(1 for s in cand.values() if s.errors)
-        warnings.append(f"{_share(c_err, c_runs)} of candidate runs errored, spread over {cases} case(s): "
-                        "missing data, not failures (see the sensitivity line)")
+        warnings.append(f"{_share(c_err, c_runs)} of candidate runs errored, spread over {cases} case(s) in "
+                        f"{error_clusters(cand.values())} cluster(s): missing data, not failures (see the sensitivity "
+                        "line)")
     return reasons, warnings
+
+
+def _scaled(ok: int, runs: int, size: float) -> tuple[int, int]:
+    errors = round((runs - ok) / size)
+    n = max(errors, round(runs / size))
+    return n - errors, n
+
+
+WINDOW_S = 60.0
+
+
+def error_clusters(sides: Iterable[Side]) -> int:
+    """Errored runs grouped into clusters: errors of one case are one cluster, and so are errors within one
+    60-second window (when their time is known); the number of connected groups."""
+    parent: dict[object, object] = {}
+
+    def find(x: object) -> object:
+        while parent.setdefault(x, x) != x:
+            x = parent[x]
+        return x
+
+    for s in sides:
+        if not s.errors:
+            continue
+        find(("case", s.id))
+        for t in s.error_times:
+            if t is not None:
+                a, b = find(("case", s.id)), find(("window", math.floor(t / WINDOW_S)))
+                parent[a] = b
+    return sum(1 for x in parent if find(x) == x)
 
 
 def _errors(sides: object) -> tuple[int, int]:
@@ -96,15 +133,20 @@ def _tag_order(t: TagDelta) -> tuple[float, str]:
 
 
 def tag_warnings(tags: Sequence[TagDelta], opts: GateOptions) -> list[str]:
-    """Significant drops (after Benjamini-Hochberg) in tags without a limit; limits with no case."""
+    """Drops in tags too small to test (under 5 cases, no limit of their own); limits with no case."""
     out = []
     for t in tags:
         if t.tag in opts.tag_limits and t.cases == 0:
             out.append(f"tag '{t.tag}' has a limit in gate.tags but no paired case")
         dropped = t.relative_change is not None and t.relative_change < -TOL
-        if t.limit is None and dropped and t.p_adjusted is not None and t.p_adjusted < opts.alpha:
+        untested = t.limit is None and 0 < t.cases < TAG_MIN_CASES
+        if untested and dropped and t.p_adjusted is not None and t.p_adjusted < opts.alpha:
             out.append(f"tag '{t.tag}' dropped {amount(t.relative_change, opts.absolute)} "
-                       f"(BH-adjusted p={t.p_adjusted:.3g} < {opts.alpha:g}) and has no limit in gate.tags")
+                       f"(BH-adjusted p={t.p_adjusted:.3g} < {opts.alpha:g}) on {t.cases} case(s), fewer than "
+                       f"{TAG_MIN_CASES}: not tested")
+        elif untested and t.relative_change is not None and t.relative_change < -opts.max_drop - TOL:
+            out.append(f"tag '{t.tag}' dropped {amount(t.relative_change, opts.absolute)} on {t.cases} case(s), "
+                       f"fewer than {TAG_MIN_CASES}: not tested")
     return out
 
 

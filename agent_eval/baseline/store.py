@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -37,6 +37,7 @@ __all__ = [
     "migrate_v2_to_v3",
     "safe_suite_name",
     "save_baseline",
+    "update_cases",
     "upgrade",
 ]
 
@@ -126,6 +127,28 @@ def save_baseline(results: Results, path: Path, *, k: int | None = None) -> Base
     baseline = baseline_from_results(results, k=k)
     write_atomic(Path(path), dump_json(baseline))
     return baseline
+
+
+def update_cases(baseline: Baseline, results: Results, case_ids: Sequence[str]) -> tuple[Baseline, list[str], list[str]]:
+    """`baseline` with just `case_ids` re-recorded from `results`: a case the results ran replaces (or adds) the
+    baseline's, a case they did not run is removed (renamed or deleted). Returns it, the re-recorded and the
+    removed ids; an id in neither file is a usage error."""
+    ran = {c.id: c for c in results.cases}
+    known = {c.id for c in baseline.cases}
+    unknown = sorted(i for i in set(case_ids) if i not in ran and i not in known)
+    if unknown:
+        raise UsageError(f"--cases: {', '.join(unknown)} is in neither the baseline nor the results; nothing was saved")
+    k = baseline.cases[0].stats.k if baseline.cases else results.suite.repeat
+    wanted = set(case_ids)
+    fresh = baseline_from_results(results.model_copy(update={"cases": tuple(c for c in results.cases if c.id in wanted)}),
+                                  k=k).cases
+    for case in fresh:
+        if not any(r.status.value != "errored" or r.error_kind == "target" for r in case.runs):
+            raise UsageError(f"--cases: case '{case.id}' has no completed run in the results; nothing was saved")
+    kept = [c for c in baseline.cases if c.id not in wanted]
+    cases = tuple(sorted((*kept, *fresh), key=lambda c: c.id))
+    removed = sorted(wanted - set(ran))
+    return baseline.model_copy(update={"cases": cases}), sorted(c.id for c in fresh), removed
 
 
 def load_baseline(path: Path) -> Baseline:

@@ -11,7 +11,10 @@ __all__ = ["CaseDelta", "CaseStatus", "Outcome", "Route", "RouteKind", "TagDelta
 
 # score: the overall margin test; tag: a tag's margin test; critical: a critical case against its baseline runs;
 # critical-rate: a critical case's min_pass_rate; floor: an absolute floor (overall or a tag's)
-RouteKind = Literal["score", "run-level", "collapse", "tag", "critical", "critical-rate", "floor"]
+# pass-rate: the overall margin test on pass rates; errors: the candidate's errors concentrate where runs would fail;
+# unpaired: passing baseline cases missing from the candidate or changed
+RouteKind = Literal["score", "run-level", "collapse", "tag", "critical", "critical-rate", "floor", "pass-rate",
+                    "errors", "unpaired"]
 
 
 class Outcome(StrEnum):

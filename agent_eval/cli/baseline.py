@@ -1,4 +1,4 @@
-"""`agent-eval baseline save|show`: the committed reference a pull request is gated against."""
+"""`agent-eval baseline save|update|show`: the committed reference a pull request is gated against."""
 
 from __future__ import annotations
 
@@ -51,6 +51,28 @@ def _incomplete_rule(results: Results) -> str | None:
         return "every run errored"
     return None
 
+
+
+@baseline_app.command("update")
+def update(
+    results: Path = typer.Argument(..., help="results.json, or the results folder, of a run of those cases."),
+    cases: list[str] = typer.Option(..., "--cases", metavar="ID", help="Case id to re-record (or remove when the "
+                                    "results do not have it); repeatable, or comma-separated."),
+    to: Path | None = typer.Option(None, "--to", help="Baseline file.", show_default="golden/baselines/<suite>.json, found from the suite's folder as `run` finds it"),
+) -> int:
+    """Re-record just these cases in the stored baseline (removed, renamed or edited cases), keeping the rest."""
+    from agent_eval._files import write_atomic
+    from agent_eval.baseline.store import dump_json, load_baseline, load_results, update_cases
+    from agent_eval.flow.gating import baseline_location
+
+    loaded = load_results(results)
+    path = to or baseline_location(loaded.suite.name, loaded.suite.path)
+    ids = [i.strip() for item in cases for i in item.split(",") if i.strip()]
+    updated, recorded, removed = update_cases(load_baseline(path), loaded, ids)
+    write_atomic(path, dump_json(updated))
+    typer.echo(f"baseline updated: {path} (re-recorded: {', '.join(recorded) or 'none'}; "
+               f"removed: {', '.join(removed) or 'none'})")
+    return 0
 
 
 @baseline_app.command("show")

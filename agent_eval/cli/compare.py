@@ -27,6 +27,8 @@ def compare(
                                            help="Exit 2 when a patch or minor bump moved the score significantly."),
     output_format: str = typer.Option("text", "--format", help="text, or json for a machine-readable verdict."),
     errors_as_failures: bool = typer.Option(False, "--errors-as-failures", help="Score every errored run 0 (a failure), not missing data."),
+    accept_unpaired: list[str] | None = typer.Option(None, "--accept-unpaired", metavar="ID",
+                                                     help="Baseline case id that may be missing or changed; repeatable."),
 ) -> int:
     """Decide PASS / WARN / FAIL / INCOMPLETE for RESULTS against BASELINE; exit 0, 1 or 3 accordingly.
 
@@ -45,7 +47,8 @@ def compare(
     candidate = load_results(results)
     gate_spec, redact_default, rates = suite_gate_spec(candidate.suite.path)
     flags = GateFlags(max_drop=max_drop, alpha=alpha, strict=strict, absolute=absolute, redact=redact,
-                      errors_as_failures=errors_as_failures, strict_versioning=strict_versioning)
+                      errors_as_failures=errors_as_failures, strict_versioning=strict_versioning,
+                      accept_unpaired=tuple(accept_unpaired or ()))
     folder = out or (results if results.is_dir() else results.parent)
     outcome = gate_and_report(console, candidate, base, baseline, flags, gate_spec, folder,
                               redact_default=redact_default, critical_rates=rates)

@@ -40,6 +40,7 @@ def run(
     strict: bool = typer.Option(False, "--strict", help="Fail on the point estimate alone (no significance test).", rich_help_panel="Gate"),
     absolute: bool = typer.Option(False, "--absolute", help="Read --max-drop as score points, not relative.", rich_help_panel="Gate"),
     strict_versioning: bool = typer.Option(False, "--strict-versioning", help="Exit 2 when a patch or minor version bump moved the score significantly.", rich_help_panel="Gate"),
+    accept_unpaired: list[str] | None = typer.Option(None, "--accept-unpaired", help="Baseline case id that may be missing or changed without failing the gate; repeatable.", rich_help_panel="Gate", metavar="ID"),
     save_baseline: bool = typer.Option(False, "--save-baseline", help="Save this run as golden/baselines/<suite>.json (runs gate.baseline_repeat runs per case, default 2x k).", rich_help_panel="Gate"),
     rpm: float | None = typer.Option(None, "--rpm", min=0.001, help="Requests per minute to the candidate model.", rich_help_panel="Limits and retries"),
     tpm: float | None = typer.Option(None, "--tpm", min=1, help="Tokens per minute to the candidate model.", rich_help_panel="Limits and retries"),
@@ -91,7 +92,8 @@ def run(
         resume=resume, verbose=verbose, trace_export=trace_export, adaptive=adaptive, k_min=k_min,
         gate=GateFlags(max_drop=max_drop, alpha=alpha, strict=strict, absolute=absolute, redact=redact,
                        errors_as_failures=errors_as_failures, require_baseline=require_baseline,
-                       new_suites=tuple(new_suite or ()), strict_versioning=strict_versioning),
+                       new_suites=tuple(new_suite or ()), strict_versioning=strict_versioning,
+                       accept_unpaired=tuple(accept_unpaired or ())),
     )
     _collect_less_often()
     json_output = output_format == "json"

@@ -312,7 +312,8 @@ def _gate_arm(out: Console, request: RunRequest, plan: Plan, suite_plan: SuitePl
     rates = {c.id: c.critical_min_pass_rate for c in suite.cases if c.critical_min_pass_rate is not None}
     return gate_and_report(out, report.results, baseline, baseline_path, request.gate, suite.spec.gate, arm.folder,
                            redact_default=suite.spec.report.redact, step_summary=plan.arm_count == 1,
-                           critical_rates=rates, looked_for=looked_for, arm=arm.label)
+                           critical_rates=rates, looked_for=looked_for, arm=arm.label,
+                           suite_cases=[c.id for c in suite.cases])
 
 
 def _head_to_head(out: Console, request: RunRequest, suite_plan: SuitePlan, arm: Arm, outcome: SuiteOutcome,

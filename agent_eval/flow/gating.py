@@ -73,7 +73,7 @@ def gate_and_report(
     console: Console, results: Results, baseline: Baseline | None, baseline_path: Path | None,
     flags: GateFlags, gate_spec: GateSpec | None, out_dir: Path, *, redact_default: bool = False,
     step_summary: bool = False, critical_rates: Mapping[str, float] | None = None,
-    looked_for: Path | None = None, arm: str | None = None,
+    looked_for: Path | None = None, arm: str | None = None, suite_cases: Sequence[str] | None = None,
 ) -> SuiteOutcome:
     """Decide, print the tables and the verdict, write report.html, junit.xml and summary.md.
 
@@ -85,7 +85,7 @@ def gate_and_report(
     from agent_eval.report.conversations import print_conversations
 
     options = gate_options(flags, gate_spec, repeat=results.suite.repeat, critical_rates=critical_rates,
-                           seed=results.seed)
+                           seed=results.seed, suite_cases=suite_cases)
     verdict = decide(results, baseline, options)
     print_results(console, results)
     print_named_metrics(console, results, baseline)

@@ -18,11 +18,14 @@ __all__ = [
     "MarginTest",
     "at_least",
     "binomial_at_most",
+    "effective_runs",
     "fisher_fewer",
     "holm",
+    "icc_from_dispersion",
     "limit_test",
     "margin_test",
     "run_level_test",
+    "session_dispersion",
     "t_cdf",
     "t_quantile",
 ]
@@ -105,7 +108,8 @@ def margin_test(
 
 
 def run_level_test(
-    pairs: Sequence[tuple[Sequence[float], Sequence[float]]], *, margin: float, absolute: bool
+    pairs: Sequence[tuple[Sequence[float], Sequence[float]]], *, margin: float, absolute: bool,
+    dispersion: float = 1.0,
 ) -> float | None:
     """A run-level test within cases: the stratified permutation test, with the margin.
 
@@ -113,7 +117,8 @@ def run_level_test(
     mean over cases of (candidate mean - baseline mean), its permutation mean 0 and variance
     sum_i S_i^2 (1/n_b + 1/n_c) / m^2 are exact, and the p-value is the normal one of
     (T + margin x Q_base) / sd. Unlike the paired t-test it does not count the spread of the
-    per-case effects as noise, so a few cases that broke completely stand out. None without pairs.
+    per-case effects as noise, so a few cases that broke completely stand out. `dispersion` (>= 1, see
+    `session_dispersion`) widens the variance when runs of one session are correlated. None without pairs.
     """
     m = 0
     total = var = base_sum = 0.0
@@ -138,7 +143,58 @@ def run_level_test(
         stat = 0.0
     if var <= TOL * TOL:
         return 1.0 if stat >= 0 else 0.5**m
-    return NormalDist().cdf(stat / (math.sqrt(var) / m))
+    return NormalDist().cdf(stat / (math.sqrt(var * max(1.0, dispersion)) / m))
+
+
+_OUTLIER_Z = 3.5  # cases further out than this are breaks, not drift: left out of the dispersion
+
+
+def session_dispersion(pairs: Sequence[tuple[Sequence[float], Sequence[float]]], *, min_cases: int = 10) -> float:
+    """How much more the case differences vary than independent runs allow (>= 1): sum_i (d_i - mean d)^2 over
+    sum_i (S_b^2 / n_b + S_c^2 / n_c), leaving out cases that collapsed (every run of one arm at the top score, every run
+    of the other at the bottom) or lie more than 3.5 of their sd away: those are breaks, not drift. Runs of one
+    session that share a drift (the arm's pass probability wandering between sessions) inflate it; a uniform shift
+    does not (the mean is removed). Used only when it exceeds 1 by more than twice its standard error under
+    independence, sqrt(2 / cases); else 1, as with fewer than `min_cases` cases."""
+    diffs, variances = [], []
+    for b, c in pairs:
+        nb, nc = len(b), len(c)
+        if nb < 2 or nc < 2:
+            continue
+        pooled = [*b, *c]
+        top, bottom = max(pooled), min(pooled)
+        if top - bottom > TOL and ((min(b) >= top - TOL and max(c) <= bottom + TOL)
+                                   or (min(c) >= top - TOL and max(b) <= bottom + TOL)):
+            continue  # collapsed: the collapse test's business
+        diffs.append(math.fsum(c) / nc - math.fsum(b) / nb)
+        variances.append(_sample_var(b) / nb + _sample_var(c) / nc)
+    informative = sum(1 for v in variances if v > TOL)
+    if len(diffs) < min_cases or informative < min_cases:
+        return 1.0
+    mean_d = math.fsum(diffs) / len(diffs)
+    kept = [(d, v) for d, v in zip(diffs, variances, strict=True) if (d - mean_d) ** 2 <= _OUTLIER_Z**2 * v]
+    spread = math.fsum(v for _, v in kept)
+    if spread <= TOL:
+        return 1.0
+    phi = math.fsum((d - mean_d) ** 2 for d, _ in kept) / spread
+    return phi if phi > 1 + 2 * math.sqrt(2 / informative) else 1.0
+
+
+def _sample_var(xs: Sequence[float]) -> float:
+    m = math.fsum(xs) / len(xs)
+    return math.fsum((x - m) ** 2 for x in xs) / (len(xs) - 1)
+
+
+def effective_runs(n: int, icc: float) -> float:
+    """Runs of one session worth as much as independent ones: n / (1 + (n - 1) icc)."""
+    return n / (1 + (n - 1) * max(0.0, icc))
+
+
+def icc_from_dispersion(dispersion: float, nb: int, nc: int) -> float:
+    """The within-session correlation of runs that inflates the variance of a case difference by `dispersion`."""
+    if dispersion <= 1 or nb < 2 or nc < 2:
+        return 0.0
+    return min(1.0, (dispersion - 1) * (1 / nb + 1 / nc) / ((nb - 1) / nb + (nc - 1) / nc))
 
 
 def _hypergeom_pmf(k: int, total: int, successes: int, draws: int) -> float:
