@@ -258,3 +258,17 @@ def test_a_suite_budget_of_zero_spends_nothing(env: Path, capsys, loopback_serve
     r = run_cli(capsys, "run", suite, "--out", "out", "--no-cache")
     assert r.code == 3, r.text
     assert loopback_server.total == 0 and "budget" in results(env / "out")["incomplete_reason"]
+
+
+def test_an_outage_is_one_cluster_of_errors_and_scattered_errors_are_many(env: Path, capsys,
+                                                                          loopback_server: LoopbackServer) -> None:
+    suite = make_suite(env / "s", loopback_server, cases=10, k=2)
+    loopback_server.add_faults(*["500"] * 8)  # the first 8 calls, one after another: one outage
+    r = run_cli(capsys, "run", suite, "--out", "out", "-j", "1", "--no-cache", "--max-retries", "1",
+                "--no-rerun-errors")
+    assert "40.0% (8/20) of candidate runs errored" in r.err + r.out and "in 1 cluster(s)" in r.err + r.out, r.text
+    loopback_server.reset()
+    loopback_server.add_faults(*["500", 200, 200] * 4)  # errors with completed runs between them: 4 outages
+    r = run_cli(capsys, "run", suite, "--out", "out2", "-j", "1", "--no-cache", "--max-retries", "1",
+                "--no-rerun-errors")
+    assert "of candidate runs errored" in r.err + r.out and "in 4 cluster(s)" in r.err + r.out, r.text

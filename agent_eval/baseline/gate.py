@@ -137,7 +137,7 @@ def _pinned(cand: Mapping[str, Side], base: Mapping[str, Side] | None) -> bool:
 def _one_run(side: Side) -> Side:
     return make_side(side.id, side.scores[:1], _passes(side)[:1], errors=side.errors, k=side.stats.k, tags=side.tags,
                      critical=side.critical, definition_hash=side.definition_hash, timeouts=side.timeouts,
-                     error_times=side.error_times)
+                     error_times=side.error_times, done_times=side.done_times)
 
 
 def _decide(cand: Mapping[str, Side], base: Mapping[str, Side] | None, opts: GateOptions, info: RunInfo) -> Verdict:

@@ -80,6 +80,7 @@ class Side:
     failed_runs: tuple[int, ...] = ()  # 1-based numbers of the completed runs that failed, in run order
     timeouts: int = 0  # errors that are timeouts of the system under test (tested for information)
     error_times: tuple[float | None, ...] = ()  # per errored run, seconds since the epoch when known (clusters)
+    done_times: tuple[float | None, ...] = ()  # per completed run, likewise: what separates one outage from the next
 
     @property
     def score(self) -> float | None:
@@ -107,6 +108,7 @@ def make_side(
     case_id: str, scores: Sequence[float], passed: Sequence[bool], *, errors: int = 0, k: int,
     tags: tuple[str, ...] = (), critical: bool = False, definition_hash: str = "",
     run_numbers: Sequence[int] | None = None, timeouts: int = 0, error_times: Sequence[float | None] = (),
+    done_times: Sequence[float | None] = (),
 ) -> Side:
     """A `Side` from completed run scores and verdicts (what `decide_sides` and simulations use).
 
@@ -118,22 +120,24 @@ def make_side(
     numbers = list(run_numbers) if run_numbers is not None else list(range(1, n + 1))
     failed = tuple(numbers[i] for i, ok in enumerate(passed) if not ok)
     return Side(case_id, tags, critical, definition_hash, stats, tuple(scores), n + errors, errors, failed,
-                timeouts, tuple(error_times))
+                timeouts, tuple(error_times), tuple(done_times))
 
 
 def _side(case: _Case, k: int, errors_as_failures: bool) -> Side:
-    scores, passed, numbers, times = [], [], [], []
+    scores, passed, numbers, times, done = [], [], [], [], []
     timeouts = 0
     for number, r in enumerate(case.runs, start=1):
         if completed(r) or errors_as_failures:
             scores.append(run_score(r))
             passed.append(r.passed)
             numbers.append(number)
+            done.append(_epoch(getattr(r, "finished_at", "")))
         else:
             timeouts += error_kind(r) == "timeout"
             times.append(_epoch(getattr(r, "finished_at", "")))
     return make_side(case.id, scores, passed, errors=len(times), k=k, tags=tuple(case.tags), critical=case.critical,
-                     definition_hash=case.definition_hash, run_numbers=numbers, timeouts=timeouts, error_times=times)
+                     definition_hash=case.definition_hash, run_numbers=numbers, timeouts=timeouts, error_times=times,
+                     done_times=done)
 
 
 def _epoch(stamp: str) -> float | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Iterable, Mapping, Sequence
 
@@ -42,7 +43,7 @@ def incomplete_reasons(
     if base is not None:
         b_err, b_runs = _errors(base.values())
         c_clusters, b_clusters = error_clusters(cand.values()), error_clusters(base.values())
-        # errors of one case or one 60-second window are one cluster (an outage is one event, not 25): the
+        # errors of one case, or of one outage, are one cluster (an outage is one event, not 25): the
         # counts are divided by the pooled mean cluster size before the exact test (a quasi-binomial dispersion)
         size = max(1.0, (c_err + b_err) / max(1, c_clusters + b_clusters))
         p = fisher_fewer(*_scaled(c_runs - c_err, c_runs, size), *_scaled(b_runs - b_err, b_runs, size)) \
@@ -72,8 +73,10 @@ WINDOW_S = 60.0
 
 
 def error_clusters(sides: Iterable[Side]) -> int:
-    """Errored runs grouped into clusters: errors of one case are one cluster, and so are errors within one
-    60-second window (when their time is known); the number of connected groups."""
+    """Errored runs grouped into clusters, the number of connected groups: errors of one case are one cluster, and
+    so are errors of one outage. An outage is a stretch of errors in time with no completed run finishing between
+    them, when the runs' times are known; given only the errors' times (a simulation), a 60-second window."""
+    sides = list(sides)
     parent: dict[object, object] = {}
 
     def find(x: object) -> object:
@@ -81,14 +84,20 @@ def error_clusters(sides: Iterable[Side]) -> int:
             x = parent[x]
         return x
 
+    def join(a: object, b: object) -> None:
+        parent[find(a)] = find(b)
+
+    dones = sorted(t for s in sides for t in s.done_times if t is not None)
     for s in sides:
         if not s.errors:
             continue
         find(("case", s.id))
         for t in s.error_times:
-            if t is not None:
-                a, b = find(("case", s.id)), find(("window", math.floor(t / WINDOW_S)))
-                parent[a] = b
+            if t is None:
+                continue
+            # the outage an error belongs to: the number of completed runs that finished before it
+            outage = bisect.bisect_left(dones, t) if dones else math.floor(t / WINDOW_S)
+            join(("case", s.id), ("outage", outage))
     return sum(1 for x in parent if find(x) == x)
 
 
