@@ -27,11 +27,22 @@ async def _serve(reader: asyncio.StreamReader, out: Any) -> None:
     provider = _provider(spec, api_key, base_url, max_connections)
     tasks: set[asyncio.Task[None]] = set()
 
+    loop = asyncio.get_running_loop()
+    batch: list[bytes] = []
+
+    def flush() -> None:
+        """One write for the answers of a loop iteration: fewer system calls than one each."""
+        data = b"".join(batch)
+        batch.clear()
+        with contextlib.suppress(BrokenPipeError):  # the parent has gone: nobody waits for the answer
+            out.write(data)
+            out.flush()
+
     def answer(message: tuple[Any, ...]) -> None:
         data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
-        with contextlib.suppress(BrokenPipeError):  # the parent has gone: nobody waits for the answer
-            out.write(len(data).to_bytes(_HEADER_SIZE, "big") + data)
-            out.flush()
+        if not batch:
+            loop.call_soon(flush)
+        batch.append(len(data).to_bytes(_HEADER_SIZE, "big") + data)
 
     async def one(call_id: int, request: Any) -> None:
         try:
@@ -42,6 +53,7 @@ async def _serve(reader: asyncio.StreamReader, out: Any) -> None:
             answer((call_id, True, completion))
 
     answer((0, True, "ready"))
+    flush()
     try:
         while True:
             try:

@@ -34,17 +34,30 @@ class WorkerCallFailed(Exception):
         self.decision = decision
 
 
+def _frame(message: Any) -> bytes:
+    data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+    return len(data).to_bytes(_HEADER_SIZE, "big") + data
+
+
 @dataclass(slots=True)
 class _Worker:
     process: asyncio.subprocess.Process
     pending: dict[int, asyncio.Future[tuple[bool, Any]]] = field(default_factory=dict)
     alive: bool = True
     reader: asyncio.Task[None] | None = None
+    batch: list[bytes] = field(default_factory=list)
 
     def send(self, message: Any) -> None:
-        data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
-        assert self.process.stdin is not None
-        self.process.stdin.write(len(data).to_bytes(_HEADER_SIZE, "big") + data)
+        """Queue a frame; the frames of one loop iteration go out in one write."""
+        if not self.batch:
+            asyncio.get_running_loop().call_soon(self._write)
+        self.batch.append(_frame(message))
+
+    def _write(self) -> None:
+        data = b"".join(self.batch)
+        self.batch.clear()
+        if self.process.stdin is not None and not self.process.stdin.is_closing():
+            self.process.stdin.write(data)
 
     async def receive(self) -> Any:
         assert self.process.stdout is not None
@@ -131,7 +144,8 @@ class CallWorkers:
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, limit=2**26)
         worker = _Worker(process)
         try:
-            worker.send(self._setup)
+            assert process.stdin is not None
+            process.stdin.write(_frame(self._setup))
             async with asyncio.timeout(_START_TIMEOUT_S):
                 if await worker.receive() != (0, True, "ready"):
                     raise ConnectionError("the call worker did not start")
