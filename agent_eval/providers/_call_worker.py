@@ -3,7 +3,8 @@
 Started as `python -m agent_eval.providers._call_worker`; reads pickled frames on stdin: first the provider
 to build (spec, key, base URL, connections), then `(id, request)` calls, answered as they finish, in any
 order, with `(id, True, completion)` or `(id, False, decision)` on stdout. Pacing, retries, budgets and
-the cache stay in the parent: a call here is one attempt.
+the cache stay in the parent: a call here is one attempt. It runs in its own session (Ctrl-C is the
+parent's to handle) and ends when its stdin closes, as it does when the parent exits or is killed.
 """
 
 from __future__ import annotations

@@ -140,7 +140,7 @@ class CallWorkers:
         root = str(Path(__file__).resolve().parent.parent.parent)  # the folder holding agent_eval/
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
         process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "agent_eval.providers._call_worker", env=env,
+            sys.executable, "-m", "agent_eval.providers._call_worker", env=env, start_new_session=True,
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, limit=2**26)
         worker = _Worker(process)
         try:
