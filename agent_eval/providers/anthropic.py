@@ -52,7 +52,7 @@ _RAW_HEADERS = {"X-Stainless-Raw-Response": "raw"}  # as `with_raw_response` sen
 
 
 class AnthropicProvider:
-    """Calls `messages.create` through one pooled AsyncAnthropic client."""
+    """Messages through one pooled AsyncAnthropic client: the typed `create`'s bytes, sent with its raw `post`."""
 
     name = "anthropic"
 

@@ -53,7 +53,7 @@ _RAW_HEADERS = {"X-Stainless-Raw-Response": "true"}  # as `with_raw_response` se
 
 
 class OpenAIProvider:
-    """Calls `chat.completions.create` through one pooled AsyncOpenAI client."""
+    """Chat completions through one pooled AsyncOpenAI client: the typed `create`'s bytes, sent with its raw `post`."""
 
     name = "openai"
 
