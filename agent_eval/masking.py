@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 
-__all__ = ["REDACTED", "SAFE_SPAN_KEYS", "SECRET_MASK", "environment_secrets", "mask_model", "mask_text",
+__all__ = ["REDACTED", "SAFE_SPAN_KEYS", "SECRET_MASK", "environment_secrets", "mask_json", "mask_model", "mask_text",
            "redact_error_text", "redact_span_name", "usable_secrets"]
 
 SECRET_MASK = "***"
@@ -47,12 +47,20 @@ def mask_model(model: M, secrets: Sequence[str]) -> M:
     if not secrets:
         return model
     dumped: Any = model.model_dump_json()  # type: ignore[attr-defined]
+    masked = mask_json(dumped, secrets)
+    if masked is dumped:
+        return model
+    return type(model).model_validate_json(masked)  # type: ignore[attr-defined, no-any-return]
+
+
+def mask_json(dumped: str, secrets: Sequence[str]) -> str:
+    """JSON text with every secret replaced in its strings; the same object when none occurs."""
     escaped = [json.dumps(s, ensure_ascii=False)[1:-1] for s in secrets]
     if not any(e in dumped for e in escaped):
-        return model
+        return dumped
     for value in escaped:
         dumped = dumped.replace(value, SECRET_MASK)
-    return type(model).model_validate_json(dumped)  # type: ignore[attr-defined, no-any-return]
+    return dumped
 
 
 # --- --redact: what of a text may stay -----------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 Prints, per scenario: wall time against the ideal (runs x latency / concurrency, or the
 rate limit's own ideal), runner CPU per run and peak memory of the agent-eval process, and the
-same workload through a bare asyncio loop of the official SDK (the floor for one event loop).
+same workload through a bare asyncio loop of the official SDK and through a bare httpx loop (no SDK).
 
     python benchmarks/throughput.py            # the full set (about 6 minutes on 2 cores)
     python benchmarks/throughput.py --quick    # smaller, for a smoke check
@@ -37,6 +37,25 @@ async def main():
                 messages=[{"role": "system", "content": "You are terse."}, {"role": "user", "content": f"question {i}"}])
             return r.choices[0].message.content
     await asyncio.gather(*(one(i) for i in range(total)))
+asyncio.run(main())
+"""
+
+BARE_HTTP = r"""
+import asyncio, json, sys
+import httpx2
+base_url, total, concurrency = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+async def main():
+    limits = httpx2.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx2.AsyncClient(limits=limits, timeout=60) as client:
+        gate = asyncio.Semaphore(concurrency)
+        headers = {"authorization": "Bearer bench", "content-type": "application/json"}
+        async def one(i):
+            async with gate:
+                body = {"model": "loopback-model-2025-01-01", "max_tokens": 64, "messages": [
+                    {"role": "system", "content": "You are terse."}, {"role": "user", "content": f"question {i}"}]}
+                r = await client.post(f"{base_url}/chat/completions", content=json.dumps(body), headers=headers)
+                return r.json()["choices"][0]["message"]["content"]
+        await asyncio.gather(*(one(i) for i in range(total)))
 asyncio.run(main())
 """
 
@@ -140,8 +159,11 @@ def main() -> None:
     parser.add_argument("--only", choices=["concurrency", "limits"], help="run one half of the scenarios")
     parser.add_argument("--repeat", type=int, default=1, help="best of N for each scenario (shared machines are noisy)")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[16, 64], help="concurrency levels to measure")
+    parser.add_argument("--cases", type=int, help="cases per suite (default 1,000; 200 with --quick)")
+    parser.add_argument("--flag", action="append", default=[], help="an extra flag for agent-eval run, e.g. "
+                                                                    "--flag=--workers=2 (repeatable)")
     args = parser.parse_args()
-    cases = 200 if args.quick else 1000
+    cases = args.cases or (200 if args.quick else 1000)
     k, latency = 5, 0.050
     print(f"agent-eval throughput · {os.cpu_count()} cores · loopback latency {latency * 1000:.0f} ms\n", flush=True)
     # an installed package has its bytecode (pip compiles it); a checkout under PYTHONDONTWRITEBYTECODE would not
@@ -149,32 +171,47 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         if args.only != "limits":
-            concurrency_scenarios(folder, cases, k, latency, args.repeat, tuple(args.concurrency))
+            concurrency_scenarios(folder, cases, k, latency, args.repeat, tuple(args.concurrency),
+                                  tuple(args.flag))
         if args.only != "concurrency":
             limit_scenarios(folder, k, latency, args.repeat)
 
 
 def concurrency_scenarios(folder: Path, cases: int, k: int, latency: float, repeat: int,
-                          levels: tuple[int, ...]) -> None:
-    """N x k at each concurrency, against the bare SDK loop making the same calls (first run and best of `repeat`)."""
+                          levels: tuple[int, ...], flags: tuple[str, ...] = ()) -> None:
+    """N x k at each concurrency, paired with a bare SDK loop and a bare HTTP loop making the same calls.
+
+    The three alternate, so a noisy minute hits all of them; the best of `repeat` and the first (cold) run
+    are both reported, with the machine's load before and after.
+    """
     runs = cases * k
     with Server("--latency-ms", "50") as server:
         suite = write_suite(folder, server.base_url, cases, k)
         for concurrency in levels:
             ideal = runs * latency / concurrency
-            bares, ours = [], []
-            for _ in range(repeat):  # alternate, so a noisy minute hits both sides
+            load_before = os.getloadavg()[0]
+            bares, raws, ours = [], [], []
+            for _ in range(repeat):
                 bares.append(measure([sys.executable, "-c", BARE_SDK, server.base_url, str(runs), str(concurrency)],
                                      cwd=folder))
-                ours.append(run_agent_eval(folder, suite, f"c{concurrency}", "-j", str(concurrency), "--overwrite"))
+                raws.append(measure([sys.executable, "-c", BARE_HTTP, server.base_url, str(runs), str(concurrency)],
+                                    cwd=folder))
+                ours.append(run_agent_eval(folder, suite, f"c{concurrency}", "-j", str(concurrency), "--overwrite",
+                                           *flags))
             bare = min(bares, key=lambda m: m.wall_s)
+            raw = min(raws, key=lambda m: m.wall_s)
             best = min(ours, key=lambda m: m.wall_s)
             report(f"bare SDK loop, {runs} calls, c={concurrency}", bare, runs, ideal)
+            report(f"bare httpx loop, {runs} calls, c={concurrency}", raw, runs, ideal)
             report(f"agent-eval {cases}x{k}, c={concurrency}", best, runs, ideal, bare.wall_s)
+            print(f"{'':44} best: {best.wall_s / bare.wall_s:4.2f}x the bare SDK loop, "
+                  f"{best.wall_s / raw.wall_s:4.2f}x the bare httpx loop; cold (first) runs: "
+                  f"{ours[0].wall_s / bares[0].wall_s:4.2f}x SDK, {ours[0].wall_s / raws[0].wall_s:4.2f}x httpx; "
+                  f"load {load_before:.1f} -> {os.getloadavg()[0]:.1f}", flush=True)
             if repeat > 1:
-                print(f"{'':44} all walls: bare {[round(m.wall_s, 1) for m in bares]}, "
-                      f"agent-eval {[round(m.wall_s, 1) for m in ours]}; first (cold) runs "
-                      f"{ours[0].wall_s / bares[0].wall_s:4.2f}x", flush=True)
+                print(f"{'':44} all walls: bare SDK {[round(m.wall_s, 1) for m in bares]}, "
+                      f"httpx {[round(m.wall_s, 1) for m in raws]}, agent-eval {[round(m.wall_s, 1) for m in ours]}",
+                      flush=True)
 
 
 def limit_scenarios(folder: Path, k: int, latency: float, repeat: int) -> None:

@@ -8,6 +8,8 @@ import typer
 
 from agent_eval.suite.schema import MAX_REPEAT
 
+MAX_WORKERS = 8  # past a few cores, more processes only add start-up time and memory
+
 __all__ = ["register"]
 
 _HELP = """Run every case of SUITES (files or folders) k times and gate against the stored baseline.
@@ -29,6 +31,7 @@ def run(
     out: Path | None = typer.Option(None, "--out", "-o", help="Results folder.", show_default=".agent-eval/runs/<time>-<suite>", rich_help_panel="Output"),
     overwrite: bool = typer.Option(False, "--overwrite", help="Reuse a non-empty --out folder.", rich_help_panel="Output"),
     max_concurrency: int | None = typer.Option(None, "--max-concurrency", "-j", min=1, help="Calls in flight.", show_default="8", rich_help_panel="Limits and retries"),
+    workers: int = typer.Option(1, "--workers", min=1, max=MAX_WORKERS, help="Processes making the candidate model's calls (OpenAI, Anthropic): more than 1 puts the SDKs' CPU on more cores; pacing, retries, budget, cache and runs.jsonl stay in one process.", rich_help_panel="Limits and retries"),
     seed: int = typer.Option(0, "--seed", help="Seed for the mock provider, cache keys and bootstrap."),
     filters: list[str] | None = typer.Option(None, "--filter", help="Only cases with this tag or id (glob); repeatable."),
     baseline: Path | None = typer.Option(None, "--baseline", help="Baseline file.", show_default="golden/baselines/<suite>.json in the nearest folder above the suite that has golden/baselines/ (else the git top level)", rich_help_panel="Gate"),
@@ -85,6 +88,7 @@ def run(
         timeout_s=timeout, run_timeout_s=run_timeout, budget_usd=budget_usd, budget_tokens=max_tokens_total,
         use_cache=not no_cache, cache_dir=cache_dir, filters=tuple(filters or ()), shard=parse_shard(shard),
         rerun_errors=not no_rerun_errors,
+        workers=workers,
     )
     request = RunRequest(
         suites=tuple(suites or ()), configs=tuple(config or ()), gate_against=gate_against, options=options,

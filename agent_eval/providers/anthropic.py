@@ -22,10 +22,18 @@ from agent_eval.providers.base import (
     RetryKind,
 )
 from agent_eval.providers.classify import ErrorContext, classify_other, classify_status
-from agent_eval.providers.params import split_params
+from agent_eval.providers.params import ToolsCache, request_options, sdk_body, sdk_named
 from agent_eval.providers.ratelimits import RateInfo, parse_rate_headers
 from agent_eval.providers.registry import NO_KEY_PLACEHOLDER, endpoint_label, key_env
-from agent_eval.providers.replies import InvalidReply, body_error, estimated_usage, is_json, not_an_api
+from agent_eval.providers.replies import (
+    InvalidReply,
+    as_object,
+    body_error,
+    estimated_usage,
+    is_json,
+    json_reply,
+    not_an_api,
+)
 from agent_eval.records import ContentPart, Message, ToolCall, Usage
 from agent_eval.tooldefs import to_anthropic_tool
 
@@ -33,10 +41,18 @@ __all__ = ["DEFAULT_MAX_TOKENS", "AnthropicProvider", "create", "to_anthropic_me
 
 DEFAULT_MAX_TOKENS = 1024
 _RESERVED = ("model", "messages", "system", "tools", "stream", "timeout")
+# the body's key order in the SDK's `messages.create`; the wire test checks it against the SDK itself
+_BODY_ORDER = (
+    "max_tokens", "messages", "model", "cache_control", "container", "diagnostics", "inference_geo", "metadata",
+    "output_config", "service_tier", "speed", "stop_sequences", "stream", "system", "thinking", "tool_choice", "tools",
+)
+_HEADER_PARAMS = (("user_profile_id", "anthropic-user-profile-id"), ("workspace_id", "anthropic-workspace-id"))
+_HEADER_NAMES = frozenset(name for name, _ in _HEADER_PARAMS)
+_RAW_HEADERS = {"X-Stainless-Raw-Response": "raw"}  # as `with_raw_response` sends it
 
 
 class AnthropicProvider:
-    """Calls `messages.create` through one pooled AsyncAnthropic client."""
+    """Messages through one pooled AsyncAnthropic client: the typed `create`'s bytes, sent with its raw `post`."""
 
     name = "anthropic"
 
@@ -51,6 +67,8 @@ class AnthropicProvider:
             http_client=http_client,
             open_telemetry=False,
         )
+        self._named = sdk_named(AsyncMessages.create)
+        self._tools = ToolsCache()
         self._context = ErrorContext(
             key_env=key_env(spec) or "ANTHROPIC_API_KEY",
             model=spec.name,
@@ -66,28 +84,27 @@ class AnthropicProvider:
             return await forward(self._client, request.wire, request, "Anthropic",
                                  lambda headers, sent: parse_rate_headers(headers, now=sent))
         params = {k: v for k, v in request.params.items() if k not in _RESERVED}
-        params.setdefault("max_tokens", DEFAULT_MAX_TOKENS)
-        kwargs: dict[str, Any] = split_params(AsyncMessages.create, params)
-        system, wire = to_anthropic_messages(request.messages)
-        messages: Any = wire  # plain dicts; the SDK wants its TypedDicts
-        if system:
-            kwargs["system"] = system
-        if request.tools:
-            kwargs["tools"] = [to_anthropic_tool(tool) for tool in request.tools]
-        if request.timeout_s is not None:
-            kwargs["timeout"] = request.timeout_s
+        headers = {**_RAW_HEADERS, **{header: str(params[name]) for name, header in _HEADER_PARAMS if name in params}}
+        content, options = self._body(request, params), request_options(headers, request.timeout_s, params)
         start, sent = time.perf_counter(), time.time()
-        raw = await self._client.messages.with_raw_response.create(model=request.model, messages=messages, **kwargs)
+        http = await self._client.post("/v1/messages", cast_to=httpx2.Response, content=content, options=options)
         latency_ms = (time.perf_counter() - start) * 1000.0
-        http = raw.http_response
         if not is_json(http.headers):
-            raise not_an_api("Anthropic", http.headers, await raw.read())
-        try:
-            response = await raw.parse()
-        except ValueError as exc:  # declared JSON, but is not
-            raise InvalidReply(f"the reply is not valid JSON ({exc})") from None
+            raise not_an_api("Anthropic", http.headers, http.content)
+        body = json_reply(http.content)
         # resets are times of day: counted from the send, like OpenAI's durations
-        return _completion(response, latency_ms, request, parse_rate_headers(http.headers, now=sent))
+        return _completion(body, latency_ms, request, parse_rate_headers(http.headers, now=sent))
+
+    def _body(self, request: CompletionRequest, params: dict[str, Any]) -> bytes:
+        """The JSON the SDK's typed `messages.create` would send, built as plain data."""
+        params.setdefault("max_tokens", DEFAULT_MAX_TOKENS)
+        system, messages = to_anthropic_messages(request.messages)
+        fields: dict[str, Any] = {"model": request.model, "messages": messages}
+        if system:
+            fields["system"] = system
+        if request.tools:
+            fields["tools"] = self._tools.get(request.tools, to_anthropic_tool)
+        return sdk_body(_BODY_ORDER, fields, params, self._named, not_body=_HEADER_NAMES)
 
     def classify(self, exc: BaseException) -> RetryDecision:
         """Map an exception to a retry decision by its type and HTTP status."""
@@ -154,34 +171,37 @@ def _as_object(arguments: Any) -> dict[str, Any]:
     return arguments if isinstance(arguments, dict) else {"input": arguments}
 
 
-def _completion(response: Any, latency_ms: float, request: CompletionRequest, rate: RateInfo | None) -> Completion:
-    error = body_error(response)
+def _completion(body: dict[str, Any], latency_ms: float, request: CompletionRequest,
+                rate: RateInfo | None) -> Completion:
+    error = body_error(body)
     if error is not None:
         raise InvalidReply(f"HTTP 200 with an error instead of a message: {error}")
-    content = getattr(response, "content", None)
+    content = body.get("content")
     if not isinstance(content, list) or not content:
         raise InvalidReply("HTTP 200 with empty content: the server returned no message")
     texts: list[str] = []
     calls: list[ToolCall] = []
-    for block in content:
-        if block.type == "text":
-            texts.append(block.text)
-        elif block.type == "tool_use":
-            calls.append(ToolCall(id=block.id, name=block.name, arguments=json.dumps(block.input)))
+    for block in map(as_object, content):
+        if block.get("type") == "text":
+            texts.append(str(block.get("text") or ""))
+        elif block.get("type") == "tool_use":
+            calls.append(ToolCall(id=str(block.get("id") or ""), name=str(block.get("name") or ""),
+                                  arguments=json.dumps(block.get("input"))))
     text = "".join(texts)
-    usage = getattr(response, "usage", None)
-    input_tokens, output_tokens = getattr(usage, "input_tokens", None), getattr(usage, "output_tokens", None)
+    usage = as_object(body.get("usage"))
+    input_tokens, output_tokens = usage.get("input_tokens"), usage.get("output_tokens")
     if isinstance(input_tokens, int) and isinstance(output_tokens, int):
         tokens = Usage(input_tokens=input_tokens, output_tokens=output_tokens)
     else:  # unknown is not zero: estimate, and say so
         output = len(text) + sum(len(c.name) + len(c.arguments) for c in calls)
         tokens = estimated_usage(sum(len(m.content) for m in request.messages), output)
+    stop = body.get("stop_reason")
     return Completion(
         text=text,
         usage=tokens,
         latency_ms=latency_ms,
-        model=getattr(response, "model", None) or request.model,
+        model=str(body.get("model") or request.model),
         tool_calls=tuple(calls),
-        finish_reason=getattr(response, "stop_reason", None),
+        finish_reason=stop if isinstance(stop, str) else None,
         rate=rate,
     )

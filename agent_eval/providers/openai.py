@@ -21,20 +21,39 @@ from agent_eval.providers.base import (
     RetryKind,
 )
 from agent_eval.providers.classify import ErrorContext, classify_other, classify_status
-from agent_eval.providers.params import split_params
+from agent_eval.providers.params import ToolsCache, request_options, sdk_body, sdk_named
 from agent_eval.providers.ratelimits import RateInfo, parse_rate_headers
 from agent_eval.providers.registry import NO_KEY_PLACEHOLDER, endpoint_label, key_env
-from agent_eval.providers.replies import InvalidReply, body_error, estimated_usage, is_json, not_an_api
+from agent_eval.providers.replies import (
+    InvalidReply,
+    as_object,
+    body_error,
+    estimated_usage,
+    is_json,
+    json_reply,
+    not_an_api,
+    text_arguments,
+)
 from agent_eval.records import ContentPart, Message, ToolCall, Usage
 from agent_eval.tooldefs import to_openai_tool
 
 __all__ = ["OpenAIProvider", "create", "to_openai_messages"]
 
 _RESERVED = ("model", "messages", "tools", "stream", "timeout")  # set by us, never from params
+# the body's key order in the SDK's `chat.completions.create`; the wire test checks it against the SDK itself
+_BODY_ORDER = (
+    "model", "stream", "service_tier", "messages", "audio", "frequency_penalty", "function_call", "functions",
+    "logit_bias", "logprobs", "max_completion_tokens", "max_tokens", "metadata", "modalities", "moderation", "n",
+    "parallel_tool_calls", "prediction", "presence_penalty", "prompt_cache_key", "prompt_cache_options",
+    "prompt_cache_retention", "reasoning_effort", "response_format", "safety_identifier", "seed", "stop", "store",
+    "stream_options", "temperature", "tool_choice", "tools", "top_logprobs", "top_p", "user", "verbosity",
+    "web_search_options",
+)
+_RAW_HEADERS = {"X-Stainless-Raw-Response": "true"}  # as `with_raw_response` sends it
 
 
 class OpenAIProvider:
-    """Calls `chat.completions.create` through one pooled AsyncOpenAI client."""
+    """Chat completions through one pooled AsyncOpenAI client: the typed `create`'s bytes, sent with its raw `post`."""
 
     name = "openai"
 
@@ -48,6 +67,8 @@ class OpenAIProvider:
             timeout=spec.timeout_s,
             http_client=http_client,
         )
+        self._named = sdk_named(AsyncCompletions.create)
+        self._tools = ToolsCache()
         self._context = ErrorContext(
             key_env=key_env(spec) or "OPENAI_API_KEY",
             model=spec.name,
@@ -62,25 +83,24 @@ class OpenAIProvider:
 
             return await forward(self._client, request.wire, request, "OpenAI-compatible",
                                  lambda headers, _sent: parse_rate_headers(headers))
-        params = {k: v for k, v in request.params.items() if k not in _RESERVED}
-        kwargs: dict[str, Any] = split_params(AsyncCompletions.create, params)
-        if request.tools:
-            kwargs["tools"] = [to_openai_tool(tool) for tool in request.tools]
-        if request.timeout_s is not None:
-            kwargs["timeout"] = request.timeout_s
-        messages: Any = to_openai_messages(request.messages)  # plain dicts; the SDK wants its TypedDicts
+        content, options = self._body(request), request_options(_RAW_HEADERS, request.timeout_s, request.params)
         start = time.perf_counter()
-        raw = await self._client.chat.completions.with_raw_response.create(
-            model=request.model, messages=messages, **kwargs)
+        raw: Any = await self._client.post("/chat/completions", cast_to=httpx2.Response, content=content,
+                                           options=options)
         latency_ms = (time.perf_counter() - start) * 1000.0
-        http = raw.http_response
+        http: httpx2.Response = raw.http_response  # the header makes it the SDK's thin raw wrapper: nothing parsed
         if not is_json(http.headers):
             raise not_an_api("OpenAI-compatible", http.headers, http.content)
-        try:
-            response = raw.parse()
-        except ValueError as exc:  # declared JSON, but is not
-            raise InvalidReply(f"the reply is not valid JSON ({exc})") from None
-        return _completion(response, latency_ms, request, parse_rate_headers(http.headers))
+        body = json_reply(http.content)
+        return _completion(body, latency_ms, request, parse_rate_headers(http.headers))
+
+    def _body(self, request: CompletionRequest) -> bytes:
+        """The JSON the SDK's typed `create` would send, built as plain data (no per-call typed transform)."""
+        params = {k: v for k, v in request.params.items() if k not in _RESERVED}
+        fields: dict[str, Any] = {"model": request.model, "messages": to_openai_messages(request.messages)}
+        if request.tools:
+            fields["tools"] = self._tools.get(request.tools, to_openai_tool)
+        return sdk_body(_BODY_ORDER, fields, params, self._named)
 
     async def embed(self, texts: list[str], model: str) -> list[list[float]]:
         """`embeddings.create`: one vector per text, in input order."""
@@ -144,37 +164,42 @@ def _openai_part(part: ContentPart) -> dict[str, Any]:
     return {"type": "input_audio", "input_audio": {"data": part.data or "", "format": audio_format}}
 
 
-def _completion(response: Any, latency_ms: float, request: CompletionRequest, rate: RateInfo | None) -> Completion:
-    error = body_error(response)
+def _completion(body: dict[str, Any], latency_ms: float, request: CompletionRequest,
+                rate: RateInfo | None) -> Completion:
+    error = body_error(body)
     if error is not None:
         raise InvalidReply(f"HTTP 200 with an error instead of a completion: {error}")
-    if not isinstance(getattr(response, "choices", None), list) or not response.choices:
+    choices = body.get("choices")
+    if not isinstance(choices, list) or not choices:
         raise InvalidReply("HTTP 200 with no choices: the server returned no completion")
-    choice = response.choices[0]
-    message = getattr(choice, "message", None)
-    text = ""
+    choice = as_object(choices[0])
+    message = as_object(choice.get("message"))
+    content = message.get("content")
+    text = content if isinstance(content, str) else str(message.get("refusal") or "")
     calls: list[ToolCall] = []
-    if message is not None:
-        text = message.content if message.content is not None else (getattr(message, "refusal", None) or "")
-        for call in message.tool_calls or ():
-            function = getattr(call, "function", None)
-            if function is not None:
-                calls.append(ToolCall(id=call.id or "", name=function.name, arguments=function.arguments or ""))
-            elif (custom := getattr(call, "custom", None)) is not None:
-                calls.append(ToolCall(id=call.id or "", name=custom.name, arguments=custom.input or ""))
-    usage = getattr(response, "usage", None)
-    prompt_tokens, completion_tokens = getattr(usage, "prompt_tokens", None), getattr(usage, "completion_tokens", None)
+    for call in message.get("tool_calls") or ():
+        call = as_object(call)
+        function = call.get("function")
+        if isinstance(function, dict):
+            calls.append(ToolCall(id=str(call.get("id") or ""), name=str(function.get("name") or ""),
+                                  arguments=text_arguments(function.get("arguments"))))
+        elif isinstance(custom := call.get("custom"), dict):
+            calls.append(ToolCall(id=str(call.get("id") or ""), name=str(custom.get("name") or ""),
+                                  arguments=text_arguments(custom.get("input"))))
+    usage = as_object(body.get("usage"))
+    prompt_tokens, completion_tokens = usage.get("prompt_tokens"), usage.get("completion_tokens")
     if isinstance(prompt_tokens, int) and isinstance(completion_tokens, int):
         tokens = Usage(input_tokens=prompt_tokens, output_tokens=completion_tokens)
     else:  # unknown is not zero: estimate, and say so
         output = len(text) + sum(len(c.name) + len(c.arguments) for c in calls)
         tokens = estimated_usage(sum(len(m.content) for m in request.messages), output)
+    finish = choice.get("finish_reason")
     return Completion(
         text=text,
         usage=tokens,
         latency_ms=latency_ms,
-        model=getattr(response, "model", None) or request.model,
+        model=str(body.get("model") or request.model),
         tool_calls=tuple(calls),
-        finish_reason=getattr(choice, "finish_reason", None),
+        finish_reason=finish if isinstance(finish, str) else None,
         rate=rate,
     )

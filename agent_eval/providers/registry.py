@@ -104,8 +104,12 @@ def _factory(name: str) -> Callable[..., Provider]:
     return factory
 
 
-def create_provider(spec: ModelSpec, *, max_connections: int) -> Provider:
-    """Build the provider for `spec`, sized for `max_connections` calls in flight."""
+def create_provider(spec: ModelSpec, *, max_connections: int, workers: int = 1) -> Provider:
+    """Build the provider for `spec`, sized for `max_connections` calls in flight.
+
+    `workers` > 1: an SDK provider's calls are made by `workers - 1` worker processes (the SDKs' CPU on
+    more cores); this process keeps pacing, retries, budget and cache.
+    """
     if max_connections < 1:
         raise ValueError(f"max_connections must be at least 1, got {max_connections}")
     factory = _factory(spec.provider)
@@ -115,4 +119,9 @@ def create_provider(spec: ModelSpec, *, max_connections: int) -> Provider:
         "api_key": resolve_api_key(spec),
         "base_url": resolve_base_url(spec),
     }
-    return factory(spec, **kwargs)
+    provider = factory(spec, **kwargs)
+    if workers > 1 and spec.provider in _SDK_PACKAGE:
+        from agent_eval.providers.workers import CallWorkers
+
+        return CallWorkers(provider, spec, count=workers - 1, **kwargs)
+    return provider

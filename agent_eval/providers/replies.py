@@ -7,12 +7,22 @@ from text and marked as estimated, never taken as zero.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
 from agent_eval.records import Usage
 
-__all__ = ["InvalidReply", "body_error", "estimated_usage", "is_json", "not_an_api"]
+__all__ = [
+    "InvalidReply",
+    "as_object",
+    "body_error",
+    "estimated_usage",
+    "is_json",
+    "json_reply",
+    "not_an_api",
+    "text_arguments",
+]
 
 _PREVIEW = 80
 
@@ -29,23 +39,48 @@ def is_json(headers: Mapping[str, str]) -> bool:
 def not_an_api(api: str, headers: Mapping[str, str], body: bytes) -> InvalidReply:
     """The error for a 200 that is not JSON: its content type and first bytes."""
     content_type = headers.get("content-type") or "none"
-    preview = " ".join(body[:_PREVIEW].decode("utf-8", "replace").split())
+    preview = _preview(body)
     return InvalidReply(f"the base URL does not look like an {api} API: HTTP 200 with content-type "
                         f"{content_type!r}, body starts {preview!r}")
 
 
-def body_error(body: Any) -> str | None:
+def json_reply(content: bytes) -> dict[str, Any]:
+    """A reply body parsed once: a JSON object, or InvalidReply saying what it is instead."""
+    try:
+        body = json.loads(content)
+    except ValueError as exc:  # declared JSON, but is not
+        raise InvalidReply(f"the reply is not valid JSON ({exc})") from None
+    if not isinstance(body, dict):
+        raise InvalidReply(f"the reply is JSON but not an object: {_preview(content)!r}")
+    return body
+
+
+def body_error(body: Mapping[str, Any]) -> str | None:
     """The message of an error object inside a 200 body, e.g. {"error": {"message": ...}}."""
-    extra = getattr(body, "model_extra", None) or {}
-    error = extra.get("error") if isinstance(extra, Mapping) else None
-    if error is None and getattr(body, "type", None) == "error":
-        error = getattr(body, "error", None) or extra.get("error") or "error"
+    error = body.get("error")
+    if error is None and body.get("type") == "error":
+        error = "error"
     if error is None:
         return None
     if isinstance(error, Mapping):
-        message = error.get("message") or error.get("type") or error
-        return str(message)
-    return str(getattr(error, "message", None) or error)
+        return str(error.get("message") or error.get("type") or error)
+    return str(error)
+
+
+def as_object(value: Any) -> dict[str, Any]:
+    """A JSON object of a reply, or an empty one where the server sent something else."""
+    return value if isinstance(value, dict) else {}
+
+
+def text_arguments(value: Any) -> str:
+    """Tool-call arguments as text: a server that sends them as a JSON object gets them serialized."""
+    if isinstance(value, str):
+        return value
+    return "" if value is None else json.dumps(value)
+
+
+def _preview(body: bytes) -> str:
+    return " ".join(body[:_PREVIEW].decode("utf-8", "replace").split())
 
 
 def estimated_usage(prompt_chars: int, output_chars: int) -> Usage:

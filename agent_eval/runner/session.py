@@ -60,6 +60,7 @@ class RunOptions:
     grace_s: float = 5.0
     rerun_errors: bool = True  # re-run provider, timeout and judge errors once at the end of the run
     targets: tuple[tuple[str, int], ...] = ()  # --adaptive: runs per case below `repeat` (unlisted cases: repeat)
+    workers: int = 1  # processes making the candidate's model calls: 1 is this one; more start workers
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,7 +238,7 @@ def _build_engine(suite: LoadedSuite, config: LoadedConfig, cases: list[Case], o
     endpoint = endpoint_for(
         model, concurrency=concurrency, rpm=options.rpm or model.limits.rpm, tpm=options.tpm or model.limits.tpm,
         max_retries=options.max_retries, timeout_s=options.timeout_s or model.timeout_s,
-        max_wait_s=options.max_wait_s, max_retry_wait_s=options.max_retry_wait_s,
+        max_wait_s=options.max_wait_s, max_retry_wait_s=options.max_retry_wait_s, workers=options.workers,
     )
     caller = ModelCaller(endpoint=endpoint, provider_name=model.provider, base_url=model.base_url,
                          model=model.name, params=model.params, tools=config.spec.tools, seed=options.seed,

@@ -12,7 +12,7 @@ from typing import IO
 from pydantic import BaseModel, ConfigDict, ValidationError
 from pydantic_core import PydanticSerializationError
 
-from agent_eval.masking import mask_model, usable_secrets
+from agent_eval.masking import mask_json, usable_secrets
 from agent_eval.records import RunRecord, RunStatus
 from agent_eval.untrusted import clean_model, invalid_unicode_warning
 
@@ -56,7 +56,6 @@ class RunsWriter:
 
         Returns the record as written.
         """
-        record = mask_model(record, self.secrets)  # an endpoint that echoes a key back: masked here, for every file
         try:
             line = record.model_dump_json()
         except PydanticSerializationError:
@@ -64,6 +63,10 @@ class RunsWriter:
             warning = invalid_unicode_warning(count, "run record")
             record = cleaned.model_copy(update={"warnings": (*cleaned.warnings, warning)})
             line = record.model_dump_json()
+        if self.secrets:  # an endpoint that echoes a key back: masked here, for every file (serialized once)
+            masked = mask_json(line, self.secrets)
+            if masked is not line:
+                line, record = masked, RunRecord.model_validate_json(masked)
         self._handle.write(line + "\n")
         self._handle.flush()
         return record
