@@ -288,7 +288,8 @@ cases:
     assert "escalation rate: 100.0% (2/2)" in r.text and "recall 100%" in r.text  # per run, not per turn
 
 
-def test_a_resumed_conversation_suite_finishes_each_conversation_exactly_once(tmp_path: Path) -> None:
+def test_a_resumed_conversation_suite_finishes_each_conversation_exactly_once(tmp_path: Path, capsys,
+                                                                               monkeypatch) -> None:
     cases = "".join(f"""  - id: chat-{i}
     conversation:
       - user: the first question
@@ -309,9 +310,10 @@ def test_a_resumed_conversation_suite_finishes_each_conversation_exactly_once(tm
     assert child.returncode == 3, err
     finished = len(runs.read_text().splitlines())
     assert 3 <= finished < 12
-    resumed = spawn_cli("run", "--resume", "out", "-j", "2", cwd=tmp_path, env={"CI": "true"})
-    _, err = resumed.communicate(timeout=120)
-    assert resumed.returncode == 0, err
+    monkeypatch.chdir(tmp_path)  # the resume needs no process of its own; only the interrupted run does
+    monkeypatch.setenv("CI", "true")
+    resumed = run_cli(capsys, "run", "--resume", "out", "-j", "2")
+    assert resumed.code == 0, resumed.err
     lines = runs_lines(tmp_path / "out")
     pairs = [(r["case_id"], r["index"]) for r in lines]
     assert len(pairs) == 12 and len(set(pairs)) == 12  # each conversation exactly once

@@ -18,8 +18,12 @@ from tests.clitools import REPO, run_cli
 README = (REPO / "README.md").read_text(encoding="utf-8")
 BLOCKS = re.findall(r"```(bash|yaml)\n(.*?)```", README, re.DOTALL)
 # Set-up lines (pip, pytest) are what .ci/run itself runs; synopsis lines ([optional] flags) are not commands.
-COMMANDS = [line.strip() for kind, body in BLOCKS if kind == "bash" for line in body.splitlines()
-            if line.strip().startswith("agent-eval ") and "[" not in line.split("#")[0]]
+# One sequence per bash block: a block's commands run in order in one folder (later ones read the runs and baselines
+# earlier ones wrote); blocks are independent, so they are separate tests the test workers share.
+SEQUENCES = [seq for seq in ([line.strip() for line in body.splitlines()
+                              if line.strip().startswith("agent-eval ") and "[" not in line.split("#")[0]]
+                             for kind, body in BLOCKS if kind == "bash") if seq]
+COMMANDS = [line for seq in SEQUENCES for line in seq]
 
 
 def _expected(comment: str) -> set[int]:
@@ -35,8 +39,10 @@ def test_the_readme_has_the_examples_this_test_runs() -> None:
     assert len(COMMANDS) >= 15 and sum(1 for kind, _ in BLOCKS if kind == "yaml") >= 15
 
 
-def test_every_shell_example_runs_as_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys,
-                                             clean_provider_env) -> None:
+@pytest.mark.parametrize("sequence", SEQUENCES, ids=lambda seq: " ; ".join(line.split("#")[0].strip()[11:]
+                                                                          for line in seq)[:60])
+def test_every_shell_example_runs_as_written(sequence: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                             capsys, clean_provider_env) -> None:
     shutil.copytree(REPO / "suites", tmp_path / "suites")
     shutil.copytree(REPO / "golden", tmp_path / "golden")
     configs = tmp_path / "suites" / "configs"
@@ -47,7 +53,7 @@ def test_every_shell_example_runs_as_written(tmp_path: Path, monkeypatch: pytest
         "params: {temperature: 0", "params: {temperature: 0.2"))
     monkeypatch.chdir(tmp_path)
     failures = []
-    for line in COMMANDS:
+    for line in sequence:
         command, _, comment = line.partition("#")
         runs = sorted((tmp_path / ".agent-eval" / "runs").glob("*")) if (tmp_path / ".agent-eval" / "runs").exists() \
             else []
