@@ -29,7 +29,7 @@ def power(
     max_drop: float | None = typer.Option(None, "--max-drop", min=0, help="The gate's limit.", show_default="the suite's gate.max_drop, else 0.03"),
     alpha: float = typer.Option(0.05, "--alpha", min=0.0001, max=0.5, help="Significance level (one-sided for the gate, two-sided for --ab)."),
     power_: float = typer.Option(0.8, "--power", min=0.5, max=0.999, help="Power to plan for."),
-    routes: int | None = typer.Option(None, "--routes", min=1, help="Tests in the gate's Holm family.", show_default="2 (overall and run-level) + the suite's tag limits, floors and critical cases"),
+    routes: int | None = typer.Option(None, "--routes", min=1, help="Tests in the gate's Holm family.", show_default="the gate's main family: overall score, run-level and (for graded scores) pass rate, + the suite's floors"),
     baseline_repeat: int | None = typer.Option(None, "--baseline-repeat", min=1, help="Runs per case of the baseline.", show_default="the suite's gate.baseline_repeat, else 2x k"),
     trials: int = typer.Option(300, "--trials", min=0, max=100_000, help="Simulated gates behind the whole rule's FAIL rate at the printed drop (0: no simulation).", show_default=True),
     ab: bool = typer.Option(False, "--ab", help="Plan an online A/B test of two proportions instead."),
@@ -100,7 +100,9 @@ def _plan(results: Path, detect: float | None, max_drop: float | None, alpha: fl
                      "it is counted as run-to-run noise (the figures err toward more data); k >= 2 tells them apart")
     margin = max_drop if max_drop is not None else (spec.max_drop if spec and spec.max_drop is not None else 0.03)
     kb = baseline_repeat or (spec.baseline_repeat if spec and spec.baseline_repeat else 2 * k)
-    routes = routes or _family(spec, sum(1 for c in run.cases if c.critical))
+    # the pass-rate route joins the family only when scores are graded (it would repeat a pass/fail score test)
+    graded = any(score not in (0.0, 1.0) for s in sides for score in s.scores)
+    routes = routes or _family(spec, graded)
     design = Design(cases=len(sides), k=k, baseline_k=kb, mean=q, between=between, run_var=run_var,
                     max_drop=margin, alpha=alpha / routes**PLANNING_EXPONENT, power=power_, moments=moments)
     level = f"one-sided alpha {alpha:g}" + (f" / {routes} tests (Holm; planned at alpha / {routes}^0.75, as the "
@@ -155,17 +157,15 @@ def _passes(side: object) -> list[bool]:
     return [True] * stats.passed + [False] * (stats.n - stats.passed)
 
 
-def _family(spec: object, critical: int) -> int:
-    """The gate's Holm family for this suite: overall and run-level tests, tag limits, floors, critical cases."""
-    size = 2 + critical
+def _family(spec: object, graded: bool) -> int:
+    """The gate's main Holm family for this suite: the overall, run-level and (graded scores) pass-rate tests and
+    the absolute floors. Tag limits are tested in a budget of their own and critical cases outside Holm."""
+    size = 2 + graded
     if spec is None:
         return size
     for limit in getattr(spec, "tags", {}).values():
-        if isinstance(limit, int | float):
-            size += 1
-        else:
-            size += sum(v is not None for v in (limit.max_drop, limit.min_score, limit.min_pass_rate,
-                                                 limit.min_pass_hat_k))
+        if not isinstance(limit, int | float):
+            size += sum(v is not None for v in (limit.min_score, limit.min_pass_rate, limit.min_pass_hat_k))
     return size + sum(getattr(spec, name) is not None for name in ("min_score", "min_pass_rate", "min_pass_hat_k"))
 
 
