@@ -125,11 +125,10 @@ def test_dry_run_sends_nothing(env: Path, capsys, loopback_server) -> None:
 def test_rpm_paces_requests_so_no_429_is_met(env: Path, capsys, loopback_server) -> None:
     loopback_server.configure(rpm=10, rpm_window_s=1.0)  # at most 10 requests in any second
     suite = make_suite(env / "s", loopback_server, cases=10, k=2)
-    started = time.monotonic()
     r = run_cli(capsys, "run", suite, "--out", "out", "-j", "8", "--rpm", "540", "--no-cache")
     assert r.code == 0, r.text
-    assert 429 not in loopback_server.status_counts()
-    assert time.monotonic() - started >= 1.5  # 20 requests at 9 a second
+    assert 429 not in loopback_server.status_counts()  # 20 requests at 9 a second: never 11 in one
+    assert loopback_server.total == 20
 
 
 def test_429_without_retry_after_slows_down_and_completes(env: Path, capsys, loopback_server) -> None:
