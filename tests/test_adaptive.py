@@ -87,3 +87,27 @@ def test_adaptive_refuses_a_shard(suite: Path, capsys) -> None:
     _save(capsys, suite)
     r = run_cli(capsys, "run", suite, "--adaptive", "--shard", "1/2")
     assert r.code == 2 and "--adaptive cannot run a --shard" in r.err and len(r.err.strip().splitlines()) == 1
+
+
+def test_resume_of_an_adaptive_run_reuses_its_stages(suite: Path, capsys, loopback_server: LoopbackServer) -> None:
+    _save(capsys, suite)
+    first = run_cli(capsys, "run", suite, "--adaptive", "--no-cache", "--out", "ad", "--format", "json")
+    assert first.code == 0, first.text
+    before = len(loopback_server.requests)
+    again = run_cli(capsys, "run", "--resume", "ad", "--adaptive", "--no-cache", "--format", "json")
+    assert again.code == 0, again.text
+    assert len(loopback_server.requests) == before  # every stage's runs are in runs.jsonl: nothing is re-asked
+    assert json.loads(again.out)["suites"][0]["adaptive"] == json.loads(first.out)["suites"][0]["adaptive"]
+
+
+def test_a_budget_holds_across_the_stages(suite: Path, capsys, loopback_server: LoopbackServer) -> None:
+    _save(capsys, suite)
+    before = len(loopback_server.requests)
+    r = run_cli(capsys, "run", suite, "--adaptive", "--no-cache", "--budget-usd", "0", "--out", "zero")
+    assert r.code == 3, r.text  # no stage may spend: nothing reaches the provider, the run is incomplete
+    assert len(loopback_server.requests) == before
+    assert run_cli(capsys, "run", suite, "--adaptive", "--out", "warm").code == 0
+    before = len(loopback_server.requests)
+    cached = run_cli(capsys, "run", suite, "--adaptive", "--budget-usd", "0", "--out", "cached")
+    assert cached.code == 0, cached.text  # every stage answered by the cache: cached answers cost nothing
+    assert len(loopback_server.requests) == before
